@@ -1,0 +1,1 @@
+//! The Trackstar simulator.
