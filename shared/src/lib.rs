@@ -1,2 +1,4 @@
 //! Packr's library crate: domain types, ports (narrow traits per capability), their AWS
 //! adapters, and the handlers the Lambda binaries wire up.
+
+pub mod domain;

@@ -1,0 +1,48 @@
+//! Trackstar connections: one connected WMS, owned by a tenant (optionally one brand).
+//! The access token is a secret: only a reference to where it is kept lives here.
+
+use serde::{Deserialize, Serialize};
+
+use super::{BrandId, ConnectionId, TenantId, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Active,
+    Disconnected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionError {
+    pub error_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub recorded_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub tenant_id: TenantId,
+    pub connection_id: ConnectionId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand_id: Option<BrandId>,
+    pub integration_name: String,
+    pub status: ConnectionStatus,
+    /// Where the access token is kept (a Secrets Manager name or ARN), never the token.
+    pub access_token_secret: String,
+    #[serde(default)]
+    pub errors: Vec<ConnectionError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_sync_requested_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The global lookup from a Trackstar connection id to its owner, used to route webhooks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionRoute {
+    pub connection_id: ConnectionId,
+    pub tenant_id: TenantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand_id: Option<BrandId>,
+}
