@@ -2,3 +2,7 @@
 //! adapters, and the handlers the Lambda binaries wire up.
 
 pub mod domain;
+pub mod idempotency;
+pub mod metrics;
+pub mod store;
+pub mod webhook;

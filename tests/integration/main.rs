@@ -1,1 +1,10 @@
-//! Integration tests, one binary.
+//! Integration tests against the local stack: the AWS emulator (moto, reached through
+//! `AWS_ENDPOINT_URL`) with resources provisioned from `template.yaml`. One binary, so the
+//! crates link once.
+
+mod helpers;
+mod idempotency;
+mod messages;
+mod pagination;
+mod synced_objects;
+mod tenants_and_connections;

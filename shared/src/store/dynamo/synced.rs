@@ -1,0 +1,221 @@
+//! Orders, inventory items and products: only-if-newer upserts and listings.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use serde::{Deserialize, Serialize};
+
+use super::query::{Filter, KeysetQuery};
+use super::{decode, encode, DynamoStore, Item};
+use crate::domain::{Sku, TenantId};
+use crate::store::keys::{self, Index};
+use crate::store::{
+    ListQuery, Page, PageRequest, StoreError, SyncedObject, SyncedStore, UpsertOutcome,
+};
+
+const UPDATED: &str = "updated_us";
+
+/// The stored form: the object's own attributes plus keys and the version.
+#[derive(Serialize, Deserialize)]
+struct Stored<T> {
+    pk: String,
+    sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+    gsi2pk: String,
+    gsi2sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi3pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi3sk: Option<String>,
+    /// `updated_date` in microseconds: what only-if-newer compares.
+    updated_us: i64,
+    #[serde(flatten)]
+    object: T,
+}
+
+impl<T: SyncedObject> Stored<T> {
+    fn new(tenant: &TenantId, object: &T) -> Self {
+        let id = object.object_id();
+        let updated = object.updated_date();
+        let sort = keys::updated_sk(updated, id);
+        Stored {
+            pk: keys::object_pk(tenant, T::KIND, id),
+            sk: T::KIND.to_owned(),
+            gsi1pk: object
+                .brand_id()
+                .map(|b| keys::by_brand_pk(tenant, b, T::KIND)),
+            gsi1sk: object.brand_id().map(|_| sort.clone()),
+            gsi2pk: keys::by_tenant_pk(tenant, T::KIND),
+            gsi2sk: sort,
+            gsi3pk: object
+                .sku()
+                .map(|s| keys::lookup_pk(tenant, T::KIND, s.as_str())),
+            gsi3sk: object.sku().map(|_| id.to_owned()),
+            updated_us: updated.unix_micros(),
+            object: object.clone(),
+        }
+    }
+}
+
+fn stored_version(item: &Item) -> Option<i64> {
+    match item.get(UPDATED) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+fn decode_object<T: SyncedObject>(item: Item) -> Result<T, StoreError> {
+    decode::<Stored<T>>(item).map(|s| s.object)
+}
+
+impl DynamoStore {
+    fn listing<T: SyncedObject>(
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<KeysetQuery, StoreError> {
+        if query.status.is_some() && !T::HAS_STATUS {
+            return Err(StoreError::UnsupportedFilter { field: "status" });
+        }
+        let (index, partition) = match &query.brand_id {
+            Some(brand) => (
+                Index::ByBrandUpdated,
+                keys::by_brand_pk(tenant, brand, T::KIND),
+            ),
+            None => (Index::ByTenantUpdated, keys::by_tenant_pk(tenant, T::KIND)),
+        };
+        let filter = query.status.map(|status| Filter {
+            expression: "#status = :status".to_owned(),
+            names: HashMap::from([("#status".to_owned(), "status".to_owned())]),
+            values: HashMap::from([(
+                ":status".to_owned(),
+                AttributeValue::S(status.as_str().to_owned()),
+            )]),
+        });
+        let description = format!(
+            "{}|brand={}|since={}|status={}",
+            T::KIND,
+            query.brand_id.as_ref().map_or("*", |b| b.as_str()),
+            query
+                .updated_since
+                .map_or_else(|| "*".to_owned(), |t| t.sort_key()),
+            query.status.map_or("*", |s| s.as_str()),
+        );
+        Ok(KeysetQuery {
+            index: Some(index),
+            partition,
+            sort_key_min: query.updated_since.map(|t| t.sort_key()),
+            filter,
+            description,
+        })
+    }
+}
+
+#[async_trait]
+impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
+    async fn upsert_if_newer(
+        &self,
+        tenant: &TenantId,
+        object: &T,
+    ) -> Result<UpsertOutcome, StoreError> {
+        if object.tenant_id() != tenant {
+            return Err(StoreError::TenantMismatch);
+        }
+        let stored = Stored::new(tenant, object);
+        let version = stored.updated_us;
+        let pk = stored.pk.clone();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(&stored)?))
+            .condition_expression("attribute_not_exists(#pk) OR #u < :u")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#u", UPDATED)
+            .expression_attribute_values(":u", AttributeValue::N(version.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(UpsertOutcome::Applied),
+            Err(err) => match err.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(failed) => {
+                    let current = match failed.item.as_ref().and_then(stored_version) {
+                        Some(v) => Some(v),
+                        None => self
+                            .get_item(pk, T::KIND)
+                            .await?
+                            .as_ref()
+                            .and_then(stored_version),
+                    };
+                    Ok(match current {
+                        Some(v) if v == version => UpsertOutcome::Duplicate,
+                        _ => UpsertOutcome::Stale,
+                    })
+                }
+                other => Err(StoreError::dynamo(
+                    "PutItem",
+                    aws_sdk_dynamodb::Error::from(other),
+                )),
+            },
+        }
+    }
+
+    async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<T>, StoreError> {
+        self.get_item(keys::object_pk(tenant, T::KIND, id), T::KIND)
+            .await?
+            .map(decode_object::<T>)
+            .transpose()
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+        page: &PageRequest,
+    ) -> Result<Page<T>, StoreError> {
+        let listing = Self::listing::<T>(tenant, query)?;
+        let page = self.query_page(tenant, &listing, page).await?;
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(decode_object::<T>)
+                .collect::<Result<_, _>>()?,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    async fn find_by_sku(&self, tenant: &TenantId, sku: &Sku) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(Index::Lookup.name())
+                .key_condition_expression("#p = :p")
+                .expression_attribute_names("#p", Index::Lookup.pk())
+                .expression_attribute_values(
+                    ":p",
+                    AttributeValue::S(keys::lookup_pk(tenant, T::KIND, sku.as_str())),
+                )
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
+            for item in out.items.unwrap_or_default() {
+                found.push(decode_object::<T>(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(found),
+            }
+        }
+    }
+}

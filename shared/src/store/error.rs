@@ -1,0 +1,50 @@
+//! Errors of the data layer.
+
+use std::error::Error as StdError;
+
+use super::cursor::CursorError;
+use super::page::LimitError;
+
+type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid cursor")]
+    Cursor(#[from] CursorError),
+    #[error("invalid limit")]
+    Limit(#[from] LimitError),
+    #[error("filter `{field}` is not supported here")]
+    UnsupportedFilter { field: &'static str },
+    #[error("the object's tenant differs from the tenant the call acts for")]
+    TenantMismatch,
+    #[error("{what} already exists")]
+    AlreadyExists { what: &'static str },
+    #[error("{what} was not found")]
+    NotFound { what: &'static str },
+    #[error("DynamoDB {operation} failed")]
+    Dynamo {
+        operation: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error("stored item could not be read")]
+    Corrupt(#[source] serde_dynamo::Error),
+    #[error("stored item lacks its `{0}` attribute")]
+    MissingAttribute(&'static str),
+    #[error("item could not be encoded")]
+    Encode(#[source] serde_dynamo::Error),
+}
+
+impl StoreError {
+    pub fn dynamo(operation: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Dynamo {
+            operation,
+            source: source.into(),
+        }
+    }
+
+    /// Whether trying again later may succeed (the store was unavailable or throttled).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Dynamo { .. })
+    }
+}

@@ -1,0 +1,165 @@
+//! DynamoDB key layout of the one table. Every key of tenant data starts with
+//! `T#<tenant_id>#`, so an IAM `dynamodb:LeadingKeys` condition can fence a tenant; the one
+//! global key is the connection route `CONN#<connection_id>`, used to route webhooks.
+//!
+//! | item               | pk                                  | sk                     |
+//! |--------------------|-------------------------------------|------------------------|
+//! | tenant             | `T#<t>#TENANT`                      | `TENANT`               |
+//! | brand              | `T#<t>#BRAND#<b>`                   | `BRAND`                |
+//! | warehouse customer | `T#<t>#WHC#<w>`                     | `BRAND`                |
+//! | order/inventory/.. | `T#<t>#<KIND>#<id>`                 | `<KIND>`               |
+//! | connection         | `T#<t>#CONNECTION#<c>`              | `CONNECTION`           |
+//! | connection route   | `CONN#<c>`                          | `ROUTE`                |
+//! | message            | `T#<t>#B#<b>#MSG`                   | `<created>#<msg id>`   |
+//! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
+//! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
+//! | unroutable event   | `UNROUTABLE#<connection id>`        | `<event id>`           |
+//! | rejected delivery  | `REJECTED#<yyyy-mm-dd>`             | `<received>#<event id>`|
+//!
+//! The last two are ops records of events that belong to no known tenant; they hold no
+//! tenant data.
+//!
+//! Indexes: `gsi1` lists a brand's objects by updated time (`T#<t>#B#<b>#<KIND>`,
+//! `<updated>#<id>`), `gsi2` lists a tenant's objects by updated time (`T#<t>#<KIND>`, same
+//! sort key), `gsi3` looks objects up by SKU (`T#<t>#<KIND>#SKU#<sku>`, `<id>`).
+
+use crate::domain::{BrandId, ConnectionId, EventId, TenantId, Timestamp};
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// A global secondary index of the table and its key attribute names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    /// Per-brand listings by updated time.
+    ByBrandUpdated,
+    /// Tenant-wide listings by updated time.
+    ByTenantUpdated,
+    /// Lookups (SKU → object).
+    Lookup,
+}
+
+impl Index {
+    pub fn name(self) -> &'static str {
+        match self {
+            Index::ByBrandUpdated => "gsi1",
+            Index::ByTenantUpdated => "gsi2",
+            Index::Lookup => "gsi3",
+        }
+    }
+
+    pub fn pk(self) -> &'static str {
+        match self {
+            Index::ByBrandUpdated => "gsi1pk",
+            Index::ByTenantUpdated => "gsi2pk",
+            Index::Lookup => "gsi3pk",
+        }
+    }
+
+    pub fn sk(self) -> &'static str {
+        match self {
+            Index::ByBrandUpdated => "gsi1sk",
+            Index::ByTenantUpdated => "gsi2sk",
+            Index::Lookup => "gsi3sk",
+        }
+    }
+}
+
+pub fn tenant_prefix(tenant: &TenantId) -> String {
+    format!("T#{tenant}#")
+}
+
+pub fn tenant_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#TENANT")
+}
+
+pub fn brand_pk(tenant: &TenantId, brand: &BrandId) -> String {
+    format!("T#{tenant}#BRAND#{brand}")
+}
+
+pub fn brand_collection(tenant: &TenantId) -> String {
+    format!("T#{tenant}#BRAND")
+}
+
+pub fn warehouse_customer_pk(tenant: &TenantId, warehouse_customer: &str) -> String {
+    format!("T#{tenant}#WHC#{warehouse_customer}")
+}
+
+pub fn object_pk(tenant: &TenantId, kind: &str, id: &str) -> String {
+    format!("T#{tenant}#{kind}#{id}")
+}
+
+pub fn by_brand_pk(tenant: &TenantId, brand: &BrandId, kind: &str) -> String {
+    format!("T#{tenant}#B#{brand}#{kind}")
+}
+
+pub fn by_tenant_pk(tenant: &TenantId, kind: &str) -> String {
+    format!("T#{tenant}#{kind}")
+}
+
+pub fn updated_sk(updated: Timestamp, id: &str) -> String {
+    format!("{}#{id}", updated.sort_key())
+}
+
+pub fn lookup_pk(tenant: &TenantId, kind: &str, sku: &str) -> String {
+    format!("T#{tenant}#{kind}#SKU#{sku}")
+}
+
+pub fn connection_route_pk(connection: &ConnectionId) -> String {
+    format!("CONN#{connection}")
+}
+
+pub fn messages_pk(tenant: &TenantId, brand: &BrandId) -> String {
+    format!("T#{tenant}#B#{brand}#MSG")
+}
+
+pub fn receipt_pk(tenant: &TenantId, event: &EventId) -> String {
+    format!("T#{tenant}#EVT#{event}")
+}
+
+pub fn unroutable_pk(connection: &ConnectionId) -> String {
+    format!("UNROUTABLE#{connection}")
+}
+
+pub fn rejected_pk(day: &str) -> String {
+    format!("REJECTED#{day}")
+}
+
+pub fn idempotency_pk(tenant: &TenantId, scope: &str, key_digest: &str) -> String {
+    format!("T#{tenant}#IDEM#{scope}#{key_digest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_keys_start_with_the_tenant_prefix() {
+        let t = TenantId::parse("acme").unwrap();
+        let b = BrandId::parse("b1").unwrap();
+        let prefix = tenant_prefix(&t);
+        for key in [
+            tenant_pk(&t),
+            brand_pk(&t, &b),
+            brand_collection(&t),
+            warehouse_customer_pk(&t, "w1"),
+            object_pk(&t, "ORDER", "o1"),
+            by_brand_pk(&t, &b, "ORDER"),
+            by_tenant_pk(&t, "ORDER"),
+            lookup_pk(&t, "INVENTORY", "SKU 1"),
+            messages_pk(&t, &b),
+            idempotency_pk(&t, "orders.create", "abc"),
+        ] {
+            assert!(key.starts_with(&prefix), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_tenant_id_cannot_be_a_prefix_of_another_tenants_keys() {
+        // `T#acme#…` and `T#acme2#…`: the separator after the id keeps them apart.
+        let a = TenantId::parse("acme").unwrap();
+        let b = TenantId::parse("acme2").unwrap();
+        assert!(!object_pk(&b, "ORDER", "1").starts_with(&tenant_prefix(&a)));
+    }
+}

@@ -1,0 +1,17 @@
+//! The data layer: tenant-scoped repositories over one DynamoDB table.
+
+pub mod cursor;
+pub mod dynamo;
+mod error;
+pub mod keys;
+mod page;
+mod ports;
+mod synced;
+
+pub use cursor::{CursorCodec, CursorError};
+pub use error::StoreError;
+pub use page::{LimitError, Page, PageLimit, PageRequest};
+pub use ports::{
+    ConnectionStore, ListQuery, MessageStore, SyncedStore, TenantStore, UpsertOutcome,
+};
+pub use synced::SyncedObject;

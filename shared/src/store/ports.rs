@@ -1,0 +1,118 @@
+//! Narrow port traits of the data layer. Every call acts for one tenant, a required
+//! argument; nothing here can address another tenant's data.
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    Brand, BrandId, Connection, ConnectionId, ConnectionRoute, Message, OrderStatus, Sku, Tenant,
+    TenantId, Timestamp,
+};
+
+use super::page::{Page, PageRequest};
+use super::synced::SyncedObject;
+use super::StoreError;
+
+/// What an only-if-newer upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// The object was new or newer than the stored copy, and was written.
+    Applied,
+    /// The stored copy is newer: nothing was written.
+    Stale,
+    /// The stored copy has the same `updated_date`: nothing was written.
+    Duplicate,
+}
+
+/// Filters for listings of synced objects. Newest first by `updated_date`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only this brand's objects (uses the per-brand index).
+    pub brand_id: Option<BrandId>,
+    /// Only objects updated at or after this instant.
+    pub updated_since: Option<Timestamp>,
+    /// Only orders in this status (orders only).
+    pub status: Option<OrderStatus>,
+}
+
+/// Orders, inventory items and products: objects synced from Trackstar.
+#[async_trait]
+pub trait SyncedStore<T: SyncedObject>: Send + Sync {
+    /// Writes `object` only if it is newer (by `updated_date`) than the stored copy.
+    async fn upsert_if_newer(
+        &self,
+        tenant: &TenantId,
+        object: &T,
+    ) -> Result<UpsertOutcome, StoreError>;
+
+    async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<T>, StoreError>;
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+        page: &PageRequest,
+    ) -> Result<Page<T>, StoreError>;
+
+    /// Objects with this SKU (inventory items and products).
+    async fn find_by_sku(&self, tenant: &TenantId, sku: &Sku) -> Result<Vec<T>, StoreError>;
+}
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates the tenant; fails with `AlreadyExists` if it exists.
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    async fn get_tenant(&self, tenant: &TenantId) -> Result<Option<Tenant>, StoreError>;
+    /// Creates a brand and claims its warehouse customer ids; fails with `AlreadyExists`
+    /// if the brand exists or another brand claimed one of the ids.
+    async fn create_brand(&self, tenant: &TenantId, brand: &Brand) -> Result<(), StoreError>;
+    async fn get_brand(
+        &self,
+        tenant: &TenantId,
+        brand: &BrandId,
+    ) -> Result<Option<Brand>, StoreError>;
+    async fn list_brands(&self, tenant: &TenantId) -> Result<Vec<Brand>, StoreError>;
+    /// The brand that owns a WMS warehouse customer id, if any.
+    async fn brand_for_warehouse_customer(
+        &self,
+        tenant: &TenantId,
+        warehouse_customer_id: &str,
+    ) -> Result<Option<BrandId>, StoreError>;
+}
+
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// Stores a new connection and its global route atomically; `AlreadyExists` if the
+    /// Trackstar connection id is already routed (to this or any tenant).
+    async fn create_connection(
+        &self,
+        tenant: &TenantId,
+        connection: &Connection,
+    ) -> Result<(), StoreError>;
+    /// Replaces an existing connection of this tenant; `NotFound` if it does not exist.
+    async fn update_connection(
+        &self,
+        tenant: &TenantId,
+        connection: &Connection,
+    ) -> Result<(), StoreError>;
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<Connection>, StoreError>;
+    async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, StoreError>;
+    /// The one global lookup: which tenant (and brand) a Trackstar connection belongs to.
+    async fn route(&self, connection: &ConnectionId)
+        -> Result<Option<ConnectionRoute>, StoreError>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    async fn append(&self, tenant: &TenantId, message: &Message) -> Result<(), StoreError>;
+    /// A brand thread, newest first.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        brand: &BrandId,
+        page: &PageRequest,
+    ) -> Result<Page<Message>, StoreError>;
+}

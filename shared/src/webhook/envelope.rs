@@ -1,0 +1,120 @@
+//! The Trackstar webhook body and the message Packr queues for the processor.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{BrandId, ConnectionId, CorrelationId, EventId, TenantId, Timestamp};
+
+/// The body Trackstar (through Svix) posts. Unknown fields are tolerated.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct WebhookEnvelope {
+    pub connection_id: ConnectionId,
+    #[serde(default)]
+    pub integration_name: Option<String>,
+    #[serde(default)]
+    pub integration_type: Option<String>,
+    pub event_type: String,
+    #[serde(default)]
+    pub data: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_attributes: Option<serde_json::Value>,
+    /// Oversized events carry only `data.id` and must be fetched through the API.
+    #[serde(default)]
+    pub data_truncated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_url: Option<String>,
+}
+
+/// The event types Packr acts on; everything else is recorded and acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    OrderCreated,
+    OrderUpdated,
+    OrderShipmentCreated,
+    InventoryCreated,
+    InventoryUpdated,
+    ProductCreated,
+    ProductUpdated,
+    ConnectionCreated,
+    ConnectionDeleted,
+    ConnectionHistoricalSyncCompleted,
+    ConnectionErrorCreated,
+    ConnectionErrorUpdated,
+    ConnectionErrorDeleted,
+    Other(String),
+}
+
+impl EventKind {
+    /// Parses an event type, accepting the older underscore spellings
+    /// (`inbound_shipment.updated`, `connection_error.created`).
+    pub fn parse(event_type: &str) -> Self {
+        let normalized = Self::normalize(event_type);
+        match normalized.as_str() {
+            "order.created" => Self::OrderCreated,
+            "order.updated" => Self::OrderUpdated,
+            "order.shipment.created" | "order-shipment.created" => Self::OrderShipmentCreated,
+            "inventory.created" => Self::InventoryCreated,
+            "inventory.updated" => Self::InventoryUpdated,
+            "product.created" => Self::ProductCreated,
+            "product.updated" => Self::ProductUpdated,
+            "connection.created" => Self::ConnectionCreated,
+            "connection.deleted" => Self::ConnectionDeleted,
+            "connection.historical-sync-completed" => Self::ConnectionHistoricalSyncCompleted,
+            "connection-error.created" => Self::ConnectionErrorCreated,
+            "connection-error.updated" => Self::ConnectionErrorUpdated,
+            "connection-error.deleted" => Self::ConnectionErrorDeleted,
+            _ => Self::Other(normalized),
+        }
+    }
+
+    /// Lower case, underscores as hyphens: the one spelling used in metrics and records.
+    pub fn normalize(event_type: &str) -> String {
+        event_type.trim().to_ascii_lowercase().replace('_', "-")
+    }
+}
+
+/// What webhook-ingest puts on the queue and webhook-processor takes off it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedEvent {
+    pub event_id: EventId,
+    pub tenant_id: TenantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand_id: Option<BrandId>,
+    pub connection_id: ConnectionId,
+    pub event_type: String,
+    pub received_at: Timestamp,
+    pub correlation_id: CorrelationId,
+    /// The webhook body as received (already verified).
+    pub payload: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_spellings_of_event_types_are_understood() {
+        assert_eq!(
+            EventKind::parse("connection_error.created"),
+            EventKind::ConnectionErrorCreated
+        );
+        assert_eq!(
+            EventKind::parse("connection.historical_sync_completed"),
+            EventKind::ConnectionHistoricalSyncCompleted
+        );
+        assert_eq!(
+            EventKind::parse("inbound_shipment.updated"),
+            EventKind::Other("inbound-shipment.updated".into())
+        );
+        assert_eq!(EventKind::parse("order.updated"), EventKind::OrderUpdated);
+    }
+
+    #[test]
+    fn an_envelope_tolerates_unknown_fields_and_missing_optionals() {
+        let e: WebhookEnvelope = serde_json::from_str(
+            r#"{"connection_id":"c1","event_type":"order.created","data":{"id":"o1"},"brand_new_field":1}"#,
+        )
+        .unwrap();
+        assert_eq!(e.connection_id.as_str(), "c1");
+        assert!(!e.data_truncated);
+    }
+}

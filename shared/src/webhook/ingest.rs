@@ -1,0 +1,267 @@
+//! webhook-ingest: verify, route, record, enqueue — then acknowledge. No Trackstar calls.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use http::{HeaderMap, HeaderValue};
+use serde_json::json;
+use tracing::{error, info, warn, Instrument};
+
+use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
+use super::queue::EventQueue;
+use super::receipts::{Claim, ReceiptStore};
+use super::signature::{SignatureHeaders, Verifier};
+use crate::domain::{CorrelationId, EventId, Timestamp};
+use crate::metrics::{Metric, MetricsSink};
+use crate::store::ConnectionStore;
+
+/// Largest webhook body accepted (SQS takes 256 KiB per message, envelope included).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 200 * 1024;
+
+/// Supplies the verifier with the current signing secrets (cached, rotated).
+#[async_trait]
+pub trait VerifierSource: Send + Sync {
+    async fn verifier(&self) -> Result<Verifier, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+#[async_trait]
+impl VerifierSource for Verifier {
+    async fn verifier(&self) -> Result<Verifier, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.clone())
+    }
+}
+
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Timestamp::now)
+}
+
+pub struct IngestDeps {
+    pub verifier: Arc<dyn VerifierSource>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub receipts: Arc<dyn ReceiptStore>,
+    pub queue: Arc<dyn EventQueue>,
+    pub metrics: Arc<dyn MetricsSink>,
+    pub clock: Clock,
+    pub max_body_bytes: usize,
+}
+
+fn respond(status: i64, body: serde_json::Value) -> LambdaFunctionUrlResponse {
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = status;
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    response.headers = headers;
+    response.body = Some(body.to_string());
+    response
+}
+
+fn error(status: i64, code: &str, message: &str) -> LambdaFunctionUrlResponse {
+    respond(status, json!({"error": {"code": code, "message": message}}))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Handles one delivery. Never fails: every outcome is an HTTP answer, and 2xx only once
+/// the event is durably queued (or deliberately not to be queued).
+pub async fn handle(
+    deps: &IngestDeps,
+    request: LambdaFunctionUrlRequest,
+) -> LambdaFunctionUrlResponse {
+    let method = request
+        .request_context
+        .http
+        .method
+        .as_deref()
+        .unwrap_or("POST");
+    if !method.eq_ignore_ascii_case("POST") {
+        return error(
+            405,
+            "method_not_allowed",
+            "webhooks are delivered with POST",
+        );
+    }
+    let body: Vec<u8> = match (&request.body, request.is_base64_encoded) {
+        (None, _) => Vec::new(),
+        (Some(b), false) => b.as_bytes().to_vec(),
+        (Some(b), true) => match STANDARD.decode(b) {
+            Ok(bytes) => bytes,
+            Err(_) => return error(400, "invalid_body", "body is not valid base64"),
+        },
+    };
+    if body.len() > deps.max_body_bytes {
+        deps.metrics.emit(Metric::count("webhook.oversize"));
+        return error(
+            413,
+            "payload_too_large",
+            "webhook body exceeds the size limit",
+        );
+    }
+
+    let now = (deps.clock)();
+    let verifier = match deps.verifier.verifier().await {
+        Ok(v) => v,
+        Err(e) => {
+            error!(error = %e, "webhook secrets unavailable");
+            return error(500, "internal", "try again later");
+        }
+    };
+    let headers = SignatureHeaders::from_lookup(|name| header(&request.headers, name));
+    let verified = match verifier.verify(headers, &body, now.unix_seconds()) {
+        Ok(v) => v,
+        Err(e) => {
+            deps.metrics
+                .emit(Metric::count("webhook.signature_failures").with("reason", e.code()));
+            warn!(reason = e.code(), "webhook signature rejected");
+            return error(
+                401,
+                e.code(),
+                &format!("signature verification failed: {e}"),
+            );
+        }
+    };
+    let event_id = match EventId::parse(verified.id.clone()) {
+        Ok(id) => id,
+        Err(_) => return error(400, "invalid_header", "svix-id is not a valid event id"),
+    };
+    let correlation_id = CorrelationId::generate();
+    let span = tracing::info_span!("webhook_ingest", event_id = %event_id, correlation_id = %correlation_id, tenant_id = tracing::field::Empty, brand_id = tracing::field::Empty, event_type = tracing::field::Empty);
+    accept(deps, event_id, correlation_id, body, now)
+        .instrument(span)
+        .await
+}
+
+async fn accept(
+    deps: &IngestDeps,
+    event_id: EventId,
+    correlation_id: CorrelationId,
+    body: Vec<u8>,
+    now: Timestamp,
+) -> LambdaFunctionUrlResponse {
+    let (envelope, payload) = match serde_json::from_slice::<serde_json::Value>(&body)
+        .and_then(|v| serde_json::from_value::<WebhookEnvelope>(v.clone()).map(|e| (e, v)))
+    {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            deps.metrics.emit(Metric::count("webhook.rejected"));
+            let reason = format!("malformed webhook body: {e}");
+            warn!(%reason, "webhook body rejected");
+            if let Err(e) = deps
+                .receipts
+                .record_rejected(&event_id, &reason, body.len(), now)
+                .await
+            {
+                error!(error = %e, "could not record a rejected webhook");
+                return error(500, "internal", "try again later");
+            }
+            return error(400, "invalid_body", &reason);
+        }
+    };
+    let event_type = EventKind::normalize(&envelope.event_type);
+    tracing::Span::current().record("event_type", event_type.as_str());
+
+    let route = match deps.connections.route(&envelope.connection_id).await {
+        Ok(Some(route)) => route,
+        Ok(None) => {
+            deps.metrics
+                .emit(Metric::count("webhook.unroutable").with("event_type", event_type.clone()));
+            warn!(connection_id = %envelope.connection_id, "webhook for an unknown connection");
+            return match deps
+                .receipts
+                .record_unroutable(&envelope.connection_id, &event_id, &event_type, now)
+                .await
+            {
+                Ok(()) => respond(200, json!({"status": "unroutable", "event_id": event_id})),
+                Err(e) => {
+                    error!(error = %e, "could not record an unroutable webhook");
+                    error(500, "internal", "try again later")
+                }
+            };
+        }
+        Err(e) => {
+            error!(error = %e, "connection lookup failed");
+            return error(500, "internal", "try again later");
+        }
+    };
+    let span = tracing::Span::current();
+    span.record("tenant_id", route.tenant_id.as_str());
+    if let Some(brand) = &route.brand_id {
+        span.record("brand_id", brand.as_str());
+    }
+
+    match deps
+        .receipts
+        .claim(
+            &route.tenant_id,
+            &event_id,
+            &envelope.connection_id,
+            &event_type,
+            now,
+        )
+        .await
+    {
+        Ok(Claim::Claimed) => {}
+        Ok(Claim::Busy) => {
+            let mut r = error(
+                409,
+                "in_progress",
+                "this event is being queued by another delivery",
+            );
+            r.headers
+                .insert("retry-after", HeaderValue::from_static("15"));
+            return r;
+        }
+        Ok(Claim::AlreadyQueued(state)) => {
+            deps.metrics.emit(
+                Metric::count("webhook.duplicate_events").with("event_type", event_type.clone()),
+            );
+            info!(?state, "duplicate webhook delivery acknowledged");
+            return respond(200, json!({"status": "duplicate", "event_id": event_id}));
+        }
+        Err(e) => {
+            error!(error = %e, "could not record the webhook receipt");
+            return error(500, "internal", "try again later");
+        }
+    }
+
+    let queued = QueuedEvent {
+        event_id: event_id.clone(),
+        tenant_id: route.tenant_id.clone(),
+        brand_id: route.brand_id.clone(),
+        connection_id: envelope.connection_id.clone(),
+        event_type: event_type.clone(),
+        received_at: now,
+        correlation_id,
+        payload,
+    };
+    if let Err(e) = deps.queue.enqueue(&queued).await {
+        error!(error = %e, "could not queue the webhook");
+        deps.metrics.emit(Metric::count("webhook.enqueue_failures"));
+        if let Err(e) = deps.receipts.release(&route.tenant_id, &event_id).await {
+            // The claim lapses by itself; the retry waits for it.
+            warn!(error = %e, "could not release the receipt claim");
+        }
+        return error(500, "internal", "try again later");
+    }
+    if let Err(e) = deps
+        .receipts
+        .mark_queued(&route.tenant_id, &event_id, now)
+        .await
+    {
+        // The event is durably queued; a redelivery would be queued again and deduplicated
+        // by the processor's idempotency.
+        warn!(error = %e, "queued, but the receipt could not be marked");
+    }
+    deps.metrics
+        .emit(Metric::count("webhook.queued").with("event_type", event_type));
+    info!("webhook queued");
+    respond(200, json!({"status": "queued", "event_id": event_id}))
+}

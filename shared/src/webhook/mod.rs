@@ -1,0 +1,8 @@
+//! The webhook pipeline: Svix-signed Trackstar webhooks, verified and queued by ingest,
+//! applied exactly once and in order by the processor.
+
+pub mod envelope;
+pub mod ingest;
+pub mod queue;
+pub mod receipts;
+pub mod signature;

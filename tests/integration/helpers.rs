@@ -1,0 +1,120 @@
+//! Test fixtures: a fresh table per test, and builders for domain objects.
+
+use aws_config::SdkConfig;
+use packr::domain::{
+    BrandId, ConnectionId, Currency, InventoryItem, InventoryItemId, LineItem, Money, Order,
+    OrderId, OrderStatus, OrderTotals, Quantities, Sku, TenantId, Timestamp,
+};
+use packr::idempotency::{DynamoIdempotencyStore, IdempotencyPolicy};
+use packr::store::dynamo::DynamoStore;
+use packr::store::CursorCodec;
+
+pub struct Stack {
+    pub sdk: SdkConfig,
+    pub table: String,
+    pub store: DynamoStore,
+}
+
+impl Stack {
+    pub fn idempotency(&self, policy: IdempotencyPolicy) -> DynamoIdempotencyStore {
+        DynamoIdempotencyStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            self.table.clone(),
+            policy,
+        )
+    }
+}
+
+/// A table of its own, created from `template.yaml`'s definition.
+pub async fn stack() -> Stack {
+    let sdk = packr_local::testing::emulator_config().await;
+    let table = packr_local::testing::fresh_table(&sdk).await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table.clone(),
+        CursorCodec::new(b"integration-test-cursor-key".to_vec()),
+    );
+    Stack { sdk, table, store }
+}
+
+pub fn tenant(id: &str) -> TenantId {
+    TenantId::parse(id).unwrap()
+}
+
+pub fn brand(id: &str) -> BrandId {
+    BrandId::parse(id).unwrap()
+}
+
+pub fn usd(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::parse("USD").unwrap())
+}
+
+/// `base + seconds`, a fixed instant so tests are deterministic.
+pub fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_seconds(1_700_000_000 + seconds).unwrap()
+}
+
+pub fn order(tenant_id: &TenantId, id: &str, brand_id: Option<&BrandId>, updated: i64) -> Order {
+    Order {
+        id: OrderId::parse(id).unwrap(),
+        tenant_id: tenant_id.clone(),
+        brand_id: brand_id.cloned(),
+        connection_id: ConnectionId::parse("conn_1").unwrap(),
+        warehouse_customer_id: None,
+        warehouse_id: Some("wh_1".into()),
+        reference_id: Some(format!("ref-{id}")),
+        order_number: Some(format!("#{id}")),
+        status: OrderStatus::Open,
+        raw_status: None,
+        order_type: None,
+        channel: Some("shopify".into()),
+        service_level: None,
+        shipping_method_id: None,
+        currency: Some(Currency::parse("USD").unwrap()),
+        totals: OrderTotals {
+            price: Some(usd(12_34)),
+            ..OrderTotals::default()
+        },
+        ship_to_address: None,
+        line_items: vec![LineItem {
+            product_id: None,
+            sku: Sku::parse("TEE-BLK-L").unwrap(),
+            quantity: 2,
+            unit_price: Some(usd(6_17)),
+            discount_amount: None,
+            is_picked: false,
+        }],
+        shipments: vec![],
+        tags: vec![],
+        required_ship_date: None,
+        created_date: at(0),
+        updated_date: at(updated),
+    }
+}
+
+pub fn inventory(
+    tenant_id: &TenantId,
+    id: &str,
+    sku: &str,
+    brand_id: Option<&BrandId>,
+) -> InventoryItem {
+    InventoryItem {
+        id: InventoryItemId::parse(id).unwrap(),
+        tenant_id: tenant_id.clone(),
+        brand_id: brand_id.cloned(),
+        connection_id: ConnectionId::parse("conn_1").unwrap(),
+        warehouse_customer_id: None,
+        sku: Sku::parse(sku).unwrap(),
+        name: Some("Tee".into()),
+        unit_cost: Some(usd(3_00)),
+        active: true,
+        quantities: Quantities {
+            onhand: 10,
+            fulfillable: 8,
+            ..Quantities::default()
+        },
+        by_warehouse: Default::default(),
+        created_date: at(0),
+        updated_date: at(1),
+    }
+}
