@@ -1,0 +1,159 @@
+//! `template.yaml`, read as data: the resources the local stack creates on the emulator.
+//!
+//! There is no second list of resources: the table, queues and secrets are whatever the SAM
+//! template declares. CloudFormation short-form tags (`!Ref`, `!GetAtt`, `!Sub`, …) arrive
+//! from serde_yaml as tagged values and are understood where the local stack needs them.
+
+mod error;
+mod props;
+mod queue;
+mod secret;
+mod table;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::{Mapping, Value};
+
+pub use error::TemplateError;
+pub use queue::{QueueSpec, Redrive, RedriveAllow};
+pub use secret::{SecretSpec, SecretValueSpec};
+pub use table::{
+    AttributeDefinition, AttributeType, BillingMode, IndexSpec, KeySchema, Projection, TableSpec,
+};
+
+const TABLE_TYPE: &str = "AWS::DynamoDB::Table";
+const QUEUE_TYPE: &str = "AWS::SQS::Queue";
+const SECRET_TYPE: &str = "AWS::SecretsManager::Secret";
+
+/// A parsed SAM/CloudFormation template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    source: String,
+    /// Logical id → (resource type, properties).
+    resources: BTreeMap<String, Resource>,
+}
+
+#[derive(Debug, Clone)]
+struct Resource {
+    kind: String,
+    properties: Mapping,
+}
+
+impl Template {
+    /// Reads and parses a template file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, TemplateError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// The repository's `template.yaml` (at the workspace root).
+    pub fn repo_default() -> Result<Self, TemplateError> {
+        Self::load(repo_template_path())
+    }
+
+    /// Parses template text; `source` names it in errors.
+    pub fn parse(source: &str, text: &str) -> Result<Self, TemplateError> {
+        let document: Value =
+            serde_yaml::from_str(text).map_err(|error| TemplateError::yaml(source, error))?;
+        let shape = |reason: &str| TemplateError::Shape {
+            source_name: source.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let root = document
+            .as_mapping()
+            .ok_or_else(|| shape("the document is not a mapping"))?;
+        let resources = root
+            .get("Resources")
+            .ok_or_else(|| shape("it has no Resources section"))?
+            .as_mapping()
+            .ok_or_else(|| shape("Resources is not a mapping"))?;
+        let mut parsed = BTreeMap::new();
+        for (id, resource) in resources {
+            let id = id
+                .as_str()
+                .ok_or_else(|| shape("a resource's logical id is not a string"))?;
+            let invalid = |reason: &str| TemplateError::InvalidResource {
+                logical_id: id.to_owned(),
+                reason: reason.to_owned(),
+            };
+            let body = resource
+                .as_mapping()
+                .ok_or_else(|| invalid("the resource is not a mapping"))?;
+            let kind = body
+                .get("Type")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid("Type is missing or not a string"))?;
+            let properties = match body.get("Properties") {
+                None => Mapping::new(),
+                Some(Value::Mapping(properties)) => properties.clone(),
+                Some(_) => return Err(invalid("Properties is not a mapping")),
+            };
+            parsed.insert(
+                id.to_owned(),
+                Resource {
+                    kind: kind.to_owned(),
+                    properties,
+                },
+            );
+        }
+        Ok(Self {
+            source: source.to_owned(),
+            resources: parsed,
+        })
+    }
+
+    /// Where the template was read from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The one DynamoDB table.
+    pub fn table(&self) -> Result<TableSpec, TemplateError> {
+        let mut tables = self.of_type(TABLE_TYPE);
+        let (id, properties) = tables
+            .next()
+            .ok_or(TemplateError::MissingResource { kind: TABLE_TYPE })?;
+        if let Some((other, _)) = tables.next() {
+            return Err(TemplateError::AmbiguousResource {
+                kind: TABLE_TYPE,
+                logical_ids: vec![id.to_owned(), other.to_owned()],
+            });
+        }
+        table::parse(id, properties)
+    }
+
+    /// Every SQS queue, in logical-id order, with redrive targets resolved to logical ids.
+    pub fn queues(&self) -> Result<Vec<QueueSpec>, TemplateError> {
+        let queues: Vec<(&str, &Mapping)> = self.of_type(QUEUE_TYPE).collect();
+        queue::parse_all(&queues)
+    }
+
+    /// Every Secrets Manager secret, in logical-id order.
+    pub fn secrets(&self) -> Result<Vec<SecretSpec>, TemplateError> {
+        self.of_type(SECRET_TYPE)
+            .map(|(id, properties)| secret::parse(id, properties))
+            .collect()
+    }
+
+    fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Mapping)> {
+        self.resources
+            .iter()
+            .filter(move |(_, resource)| resource.kind == kind)
+            .map(|(id, resource)| (id.as_str(), &resource.properties))
+    }
+}
+
+/// `<workspace root>/template.yaml`, located from this crate's manifest directory.
+pub fn repo_template_path() -> PathBuf {
+    repo_root().join("template.yaml")
+}
+
+/// The workspace root (this crate lives in `infra/local`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

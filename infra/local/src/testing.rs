@@ -1,0 +1,90 @@
+//! Helpers for tests that run against the AWS emulator.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+
+use crate::provision::{provision, provision_table, Provisioned};
+use crate::template::Template;
+
+/// The emulator's endpoint variable; the SDK reads it itself.
+pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";
+
+/// SDK config for the emulator from the environment. `AWS_ENDPOINT_URL` must be set (start
+/// one with `infra/scripts/moto.sh start`); region and credentials default to `us-east-1`
+/// and `test`/`test` when the environment has none.
+///
+/// # Panics
+/// When `AWS_ENDPOINT_URL` is unset: tests must never reach real AWS.
+pub async fn emulator_config() -> SdkConfig {
+    let endpoint = std::env::var(ENDPOINT_VAR).unwrap_or_default();
+    assert!(
+        !endpoint.is_empty(),
+        "{ENDPOINT_VAR} must point at the AWS emulator, e.g. `eval \"$(infra/scripts/moto.sh start)\"`"
+    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+    {
+        loader = loader.region(Region::new("us-east-1"));
+    }
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        loader = loader.credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "packr-local",
+        ));
+    }
+    loader.load().await
+}
+
+/// A fresh, uniquely named table ("t-<uuid>") created from the repository's template.
+///
+/// # Panics
+/// When the template cannot be read or the emulator refuses.
+pub async fn fresh_table(sdk: &SdkConfig) -> String {
+    let template = repo_template();
+    let name = format!("t-{}", uuid::Uuid::new_v4().simple());
+    if let Err(error) = provision_table(sdk, &template, &name).await {
+        panic!(
+            "creating table {name} on the emulator: {}",
+            error_chain(&error)
+        );
+    }
+    name
+}
+
+/// A fresh, uniquely prefixed copy of every table, queue and secret of the template.
+///
+/// # Panics
+/// When the template cannot be read or the emulator refuses.
+pub async fn fresh_stack(sdk: &SdkConfig) -> Provisioned {
+    let template = repo_template();
+    let prefix = format!("s-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    match provision(sdk, &template, &prefix).await {
+        Ok(provisioned) => provisioned,
+        Err(error) => panic!(
+            "provisioning stack {prefix} on the emulator: {}",
+            error_chain(&error)
+        ),
+    }
+}
+
+fn repo_template() -> Template {
+    match Template::repo_default() {
+        Ok(template) => template,
+        Err(error) => panic!("reading template.yaml: {}", error_chain(&error)),
+    }
+}
+
+/// "outer: cause: root cause" — an error with its whole source chain.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,222 @@
+//! Reading template.yaml: the repository's template, and clear errors for broken ones.
+
+use packr_local::template::{
+    AttributeType, Projection, RedriveAllow, SecretValueSpec, Template, TemplateError,
+};
+
+fn repo() -> Template {
+    Template::repo_default().expect("the repository's template.yaml parses")
+}
+
+fn repo_text() -> String {
+    std::fs::read_to_string(packr_local::template::repo_template_path())
+        .expect("template.yaml is readable")
+}
+
+#[test]
+fn repo_template_declares_the_table_with_three_gsis_and_ttl() {
+    let table = repo().table().expect("one table");
+    assert_eq!(table.logical_id, "PackrTable");
+    assert_eq!(
+        (
+            table.key_schema.hash.as_str(),
+            table.key_schema.range.as_deref()
+        ),
+        ("pk", Some("sk"))
+    );
+    let indexes: Vec<(&str, &str, Option<&str>)> = table
+        .global_secondary_indexes
+        .iter()
+        .map(|i| {
+            (
+                i.name.as_str(),
+                i.key_schema.hash.as_str(),
+                i.key_schema.range.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        indexes,
+        [
+            ("gsi1", "gsi1pk", Some("gsi1sk")),
+            ("gsi2", "gsi2pk", Some("gsi2sk")),
+            ("gsi3", "gsi3pk", Some("gsi3sk")),
+        ]
+    );
+    assert!(table
+        .global_secondary_indexes
+        .iter()
+        .all(|i| i.projection == Projection::All));
+    assert!(table
+        .attribute_definitions
+        .iter()
+        .all(|d| d.attribute_type == AttributeType::S));
+    assert_eq!(table.attribute_definitions.len(), 8);
+    assert_eq!(table.ttl_attribute.as_deref(), Some("expires_at"));
+    assert!(table.point_in_time_recovery && table.sse_enabled);
+}
+
+#[test]
+fn repo_template_queues_redrive_to_their_dead_letter_queues() {
+    let queues = repo().queues().expect("queues parse");
+    let ids: Vec<&str> = queues.iter().map(|q| q.logical_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "SyncJobsDeadLetterQueue",
+            "SyncJobsQueue",
+            "WebhookDeadLetterQueue",
+            "WebhookQueue"
+        ]
+    );
+    let webhook = queues
+        .iter()
+        .find(|q| q.logical_id == "WebhookQueue")
+        .expect("WebhookQueue");
+    let redrive = webhook
+        .redrive
+        .as_ref()
+        .expect("WebhookQueue has a redrive policy");
+    assert_eq!(redrive.dead_letter_queue, "WebhookDeadLetterQueue");
+    assert_eq!(redrive.max_receive_count, 5);
+    assert_eq!(
+        webhook
+            .attributes
+            .get("VisibilityTimeout")
+            .map(String::as_str),
+        Some("180")
+    );
+
+    let dlq = queues
+        .iter()
+        .find(|q| q.logical_id == "WebhookDeadLetterQueue")
+        .expect("DLQ");
+    assert_eq!(dlq.redrive, None);
+    assert_eq!(
+        dlq.redrive_allow,
+        Some(RedriveAllow::ByQueue(vec!["WebhookQueue".to_owned()]))
+    );
+    assert_eq!(
+        dlq.attributes
+            .get("MessageRetentionPeriod")
+            .map(String::as_str),
+        Some("1209600")
+    );
+
+    let sync_dlq = queues
+        .iter()
+        .find(|q| q.logical_id == "SyncJobsDeadLetterQueue")
+        .expect("sync DLQ");
+    assert_eq!(
+        sync_dlq.redrive_allow,
+        Some(RedriveAllow::ByQueue(vec!["SyncJobsQueue".to_owned()]))
+    );
+}
+
+#[test]
+fn repo_template_declares_the_three_secrets() {
+    let secrets = repo().secrets().expect("secrets parse");
+    let ids: Vec<&str> = secrets.iter().map(|s| s.logical_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "CursorSigningSecret",
+            "TrackstarApiKeySecret",
+            "WebhookSigningSecret"
+        ]
+    );
+    assert!(matches!(
+        secrets[0].value,
+        SecretValueSpec::Generated { length: 64, .. }
+    ));
+}
+
+#[test]
+fn broken_yaml_is_reported_with_its_location() {
+    let error =
+        Template::parse("broken.yaml", "Resources:\n  A: [unclosed\n").expect_err("invalid YAML");
+    let message = error.to_string();
+    assert!(matches!(error, TemplateError::Yaml { .. }), "{error:?}");
+    assert!(
+        message.contains("broken.yaml") && message.contains("line"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_document_without_resources_is_not_a_template() {
+    let error = Template::parse("empty.yaml", "Parameters: {}\n").expect_err("no Resources");
+    assert_eq!(
+        error.to_string(),
+        "template empty.yaml is not a CloudFormation template: it has no Resources section"
+    );
+}
+
+#[test]
+fn a_missing_file_names_the_path() {
+    let error = Template::load("/nonexistent/template.yaml").expect_err("no such file");
+    assert!(
+        error.to_string().contains("/nonexistent/template.yaml"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unknown_table_property_names_resource_and_property() {
+    let text = repo_text().replace("      BillingMode: PAY_PER_REQUEST\n", "      BillingMode: PAY_PER_REQUEST\n      StreamSpecification: { StreamViewType: NEW_IMAGE }\n");
+    let error = Template::parse("changed.yaml", &text)
+        .expect("parses")
+        .table()
+        .expect_err("unknown property");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("resource PackrTable, property StreamSpecification: not understood"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_redrive_to_an_unknown_queue_is_rejected() {
+    let text = repo_text().replace(
+        "!GetAtt WebhookDeadLetterQueue.Arn",
+        "!GetAtt NoSuchQueue.Arn",
+    );
+    let error = Template::parse("changed.yaml", &text)
+        .expect("parses")
+        .queues()
+        .expect_err("unknown queue");
+    let message = error.to_string();
+    assert!(
+        message.contains("WebhookQueue") && message.contains("NoSuchQueue"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_key_without_attribute_definition_is_rejected() {
+    let text = repo_text().replace(
+        "        - { AttributeName: gsi3sk, AttributeType: S }\n",
+        "",
+    );
+    let error = Template::parse("changed.yaml", &text)
+        .expect("parses")
+        .table()
+        .expect_err("undefined key");
+    assert!(
+        error.to_string().contains("\"gsi3sk\" has no definition"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_template_without_a_table_says_so() {
+    let text = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n";
+    let error = Template::parse("t.yaml", text)
+        .expect("parses")
+        .table()
+        .expect_err("no table");
+    assert_eq!(
+        error.to_string(),
+        "the template declares no AWS::DynamoDB::Table"
+    );
+}
