@@ -92,6 +92,21 @@ pub fn order(tenant_id: &TenantId, id: &str, brand_id: Option<&BrandId>, updated
     }
 }
 
+pub fn connection(t: &TenantId, id: &str) -> packr::domain::Connection {
+    packr::domain::Connection {
+        tenant_id: t.clone(),
+        connection_id: ConnectionId::parse(id).unwrap(),
+        brand_id: None,
+        integration_name: "shipbob".into(),
+        status: packr::domain::ConnectionStatus::Active,
+        access_token_secret: format!("packr/test/trackstar/connections/{id}"),
+        errors: vec![],
+        full_sync_requested_at: None,
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
 pub fn inventory(
     tenant_id: &TenantId,
     id: &str,

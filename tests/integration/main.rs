@@ -8,3 +8,4 @@ mod messages;
 mod pagination;
 mod synced_objects;
 mod tenants_and_connections;
+mod webhook_ingest;

@@ -1,0 +1,77 @@
+//! Webhook `data` (Trackstar's object, same schema as the API's) into domain objects,
+//! through the Trackstar client's wire types.
+
+use crate::domain::{InventoryItem, Order, Product};
+use crate::trackstar::wire::{TrackstarInventoryItem, TrackstarOrder, TrackstarProduct};
+pub use crate::trackstar::ConversionContext as DecodeContext;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Order,
+    Inventory,
+    Product,
+}
+
+/// A Trackstar object as received (in a webhook, or fetched for a truncated one).
+#[derive(Debug, Clone)]
+pub enum WireObject {
+    Order(Box<TrackstarOrder>),
+    Inventory(Box<TrackstarInventoryItem>),
+    Product(Box<TrackstarProduct>),
+}
+
+/// A domain object ready to be stored.
+#[derive(Debug, Clone)]
+pub enum DomainObject {
+    Order(Box<Order>),
+    Inventory(Box<InventoryItem>),
+    Product(Box<Product>),
+}
+
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl WireObject {
+    pub fn from_json(kind: ObjectKind, data: &serde_json::Value) -> Result<Self, String> {
+        let parsed = match kind {
+            ObjectKind::Order => serde_json::from_value(data.clone()).map(|o| Self::Order(Box::new(o))),
+            ObjectKind::Inventory => {
+                serde_json::from_value(data.clone()).map(|i| Self::Inventory(Box::new(i)))
+            }
+            ObjectKind::Product => {
+                serde_json::from_value(data.clone()).map(|p| Self::Product(Box::new(p)))
+            }
+        };
+        parsed.map_err(|e| format!("data is not a valid Trackstar object: {e}"))
+    }
+
+    /// The WMS's warehouse customer id: which brand the object belongs to.
+    pub fn warehouse_customer_id(&self) -> Option<String> {
+        match self {
+            Self::Order(o) => o.warehouse_customer_id.clone(),
+            Self::Inventory(i) => i.warehouse_customer_id.clone(),
+            Self::Product(p) => p.warehouse_customer_id.clone(),
+        }
+    }
+
+    pub fn into_domain(self, ctx: &DecodeContext) -> Result<DomainObject, String> {
+        let converted = match self {
+            Self::Order(o) => o.into_domain(ctx).map(|o| DomainObject::Order(Box::new(o))),
+            Self::Inventory(i) => i
+                .into_domain(ctx)
+                .map(|i| DomainObject::Inventory(Box::new(i))),
+            Self::Product(p) => p
+                .into_domain(ctx)
+                .map(|p| DomainObject::Product(Box::new(p))),
+        };
+        converted.map_err(|e| describe(&e))
+    }
+}

@@ -1,0 +1,396 @@
+//! webhook-processor: applies queued events exactly once and never out of order.
+//!
+//! Each SQS message is processed on its own (own span, own panic boundary); the batch
+//! response names exactly the messages that failed, so SQS retries only those and, after
+//! `maxReceiveCount`, moves them to the DLQ. Exactly-once is keyed by tenant + event id in
+//! the idempotency store (never the SQS message id, which a DLQ redrive changes), and
+//! only-if-newer upserts keep an older event from overwriting a newer state.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::FutureExt;
+use serde_json::json;
+use tracing::{error, info, warn, Instrument};
+
+use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
+use super::ingest::Clock;
+use super::objects::{DecodeContext, DomainObject, ObjectKind, WireObject};
+use super::receipts::{ReceiptState, ReceiptStore};
+use crate::domain::{
+    Connection, ConnectionError, ConnectionStatus, Currency, InventoryItem, Order, Product,
+    Timestamp,
+};
+use crate::idempotency::{
+    Fingerprint, IdempotencyError, IdempotencyKey, IdempotencyStore, NextAction, SavedResponse,
+    Scope,
+};
+use crate::metrics::{Metric, MetricsSink};
+use crate::store::{ConnectionStore, StoreError, SyncedStore, TenantStore, UpsertOutcome};
+
+pub const APPLY_SCOPE: Scope = Scope::new("webhook.apply");
+
+/// Fetches an object through the Trackstar API (for events with `data_truncated`).
+#[async_trait]
+pub trait ObjectFetcher: Send + Sync {
+    async fn fetch(
+        &self,
+        connection: &Connection,
+        kind: ObjectKind,
+        id: &str,
+    ) -> Result<WireObject, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+pub struct ProcessorDeps {
+    pub orders: Arc<dyn SyncedStore<Order>>,
+    pub inventory: Arc<dyn SyncedStore<InventoryItem>>,
+    pub products: Arc<dyn SyncedStore<Product>>,
+    pub tenants: Arc<dyn TenantStore>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub receipts: Arc<dyn ReceiptStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub fetcher: Arc<dyn ObjectFetcher>,
+    pub metrics: Arc<dyn MetricsSink>,
+    pub clock: Clock,
+}
+
+/// Why applying an event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("event payload is not a valid webhook: {0}")]
+    Payload(String),
+    #[error("data store failed")]
+    Store(#[from] StoreError),
+    #[error("fetching the truncated object from Trackstar failed: {0}")]
+    Fetch(String),
+    #[error("the connection is not known to its tenant")]
+    UnknownConnection,
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Applied,
+    /// Older than (or the same version as) the stored state: not applied.
+    Stale,
+    /// Recorded and acknowledged, nothing to apply.
+    Ignored,
+}
+
+impl Applied {
+    fn receipt_state(self) -> ReceiptState {
+        match self {
+            Applied::Applied => ReceiptState::Applied,
+            Applied::Stale => ReceiptState::Stale,
+            Applied::Ignored => ReceiptState::Ignored,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Applied::Applied => "applied",
+            Applied::Stale => "stale",
+            Applied::Ignored => "ignored",
+        }
+    }
+}
+
+impl From<UpsertOutcome> for Applied {
+    fn from(outcome: UpsertOutcome) -> Self {
+        match outcome {
+            UpsertOutcome::Applied => Applied::Applied,
+            UpsertOutcome::Stale | UpsertOutcome::Duplicate => Applied::Stale,
+        }
+    }
+}
+
+/// Handles one SQS batch; never fails as a whole.
+pub async fn handle_batch(deps: &ProcessorDeps, event: SqsEvent) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let outcome = AssertUnwindSafe(process_message(deps, message))
+            .catch_unwind()
+            .await;
+        let ok = match outcome {
+            Ok(ok) => ok,
+            Err(_) => {
+                error!(message_id = %id, "processing a message panicked");
+                deps.metrics
+                    .emit(Metric::count("webhook.failures").with("reason", "panic"));
+                false
+            }
+        };
+        if !ok {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+/// Processes one message; `true` when it may be deleted from the queue.
+async fn process_message(deps: &ProcessorDeps, message: SqsMessage) -> bool {
+    let started = std::time::Instant::now();
+    let event: QueuedEvent = match message
+        .body
+        .as_deref()
+        .map(serde_json::from_str::<QueuedEvent>)
+    {
+        Some(Ok(event)) => event,
+        Some(Err(e)) => {
+            error!(message_id = ?message.message_id, error = %e, "unreadable queue message");
+            deps.metrics
+                .emit(Metric::count("webhook.failures").with("reason", "unreadable"));
+            return false;
+        }
+        None => {
+            error!(message_id = ?message.message_id, "queue message without a body");
+            deps.metrics
+                .emit(Metric::count("webhook.failures").with("reason", "unreadable"));
+            return false;
+        }
+    };
+    let span = tracing::info_span!(
+        "webhook_event",
+        tenant_id = %event.tenant_id,
+        brand_id = event.brand_id.as_ref().map(|b| b.as_str()).unwrap_or(""),
+        event_id = %event.event_id,
+        correlation_id = %event.correlation_id,
+        event_type = %event.event_type,
+    );
+    process_event(deps, &event, started).instrument(span).await
+}
+
+async fn process_event(deps: &ProcessorDeps, event: &QueuedEvent, started: std::time::Instant) -> bool {
+    let now = (deps.clock)();
+    let key = match IdempotencyKey::parse(event.event_id.as_str()) {
+        Ok(key) => key,
+        Err(_) => return false,
+    };
+    let fingerprint = Fingerprint::of_json(&event.payload);
+    let lease = match deps
+        .idempotency
+        .begin(&event.tenant_id, APPLY_SCOPE, &key, &fingerprint, now)
+        .await
+    {
+        Ok(NextAction::Start(lease)) => lease,
+        Ok(NextAction::ReturnSaved(_)) => {
+            deps.metrics.emit(
+                Metric::count("webhook.duplicate_events").with("event_type", event.event_type.clone()),
+            );
+            info!("event already applied; duplicate acknowledged");
+            return true;
+        }
+        Err(IdempotencyError::InProgress { .. }) => {
+            info!("event is being applied by another attempt; retrying later");
+            return false;
+        }
+        Err(e) => {
+            error!(error = %e, "idempotency check failed");
+            let reason = e.to_string();
+            record_failure(deps, event, &reason, now).await;
+            return false;
+        }
+    };
+
+    match apply(deps, event, now).await {
+        Ok(applied) => {
+            let saved = SavedResponse {
+                status: 200,
+                body: json!({"outcome": applied.as_str()}),
+            };
+            if let Err(e) = deps.idempotency.complete(&lease, &saved, now).await {
+                // The write itself is idempotent (only-if-newer); a retry re-applies safely.
+                warn!(error = %e, "applied, but the idempotency record could not be completed");
+            }
+            if let Err(e) = deps
+                .receipts
+                .mark_processed(&event.tenant_id, &event.event_id, applied.receipt_state(), None, now)
+                .await
+            {
+                warn!(error = %e, "applied, but the receipt could not be updated");
+            }
+            let lag = (now.unix_millis() - event.received_at.unix_millis()).max(0);
+            let event_type = event.event_type.clone();
+            deps.metrics.emit(
+                Metric::count(match applied {
+                    Applied::Applied => "webhook.applied",
+                    Applied::Stale => "webhook.stale",
+                    Applied::Ignored => "webhook.ignored",
+                })
+                .with("event_type", event_type.clone()),
+            );
+            deps.metrics.emit(
+                Metric::millis("webhook.lag_ms", lag as f64).with("event_type", event_type.clone()),
+            );
+            deps.metrics.emit(
+                Metric::millis(
+                    "webhook.processing_latency_ms",
+                    started.elapsed().as_secs_f64() * 1000.0,
+                )
+                .with("event_type", event_type),
+            );
+            info!(outcome = applied.as_str(), lag_ms = lag, "event processed");
+            true
+        }
+        Err(e) => {
+            let reason = error_chain(&e);
+            error!(error = %reason, "applying the event failed");
+            if let Err(e) = deps.idempotency.abandon(&lease).await {
+                warn!(error = %e, "could not release the idempotency lease; it will expire");
+            }
+            record_failure(deps, event, &reason, now).await;
+            false
+        }
+    }
+}
+
+async fn record_failure(deps: &ProcessorDeps, event: &QueuedEvent, reason: &str, now: Timestamp) {
+    deps.metrics
+        .emit(Metric::count("webhook.failures").with("event_type", event.event_type.clone()));
+    if let Err(e) = deps
+        .receipts
+        .mark_processed(&event.tenant_id, &event.event_id, ReceiptState::Failed, Some(reason), now)
+        .await
+    {
+        warn!(error = %e, "could not record the failure on the receipt");
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+async fn apply(deps: &ProcessorDeps, event: &QueuedEvent, now: Timestamp) -> Result<Applied, ApplyError> {
+    let envelope: WebhookEnvelope = serde_json::from_value(event.payload.clone())
+        .map_err(|e| ApplyError::Payload(e.to_string()))?;
+    let kind = EventKind::parse(&envelope.event_type);
+    let object_kind = match kind {
+        EventKind::OrderCreated | EventKind::OrderUpdated | EventKind::OrderShipmentCreated => {
+            Some(ObjectKind::Order)
+        }
+        EventKind::InventoryCreated | EventKind::InventoryUpdated => Some(ObjectKind::Inventory),
+        EventKind::ProductCreated | EventKind::ProductUpdated => Some(ObjectKind::Product),
+        _ => None,
+    };
+    let tenant = &event.tenant_id;
+    let Some(object_kind) = object_kind else {
+        return apply_connection_event(deps, event, &kind, &envelope, now).await;
+    };
+
+    let connection = deps
+        .connections
+        .get_connection(tenant, &event.connection_id)
+        .await?
+        .ok_or(ApplyError::UnknownConnection)?;
+    let wire = if envelope.data_truncated {
+        let id = envelope
+            .data
+            .get("id")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ApplyError::Payload("truncated event without data.id".into()))?;
+        deps.fetcher
+            .fetch(&connection, object_kind, id)
+            .await
+            .map_err(|e| ApplyError::Fetch(error_chain(e.as_ref())))?
+    } else {
+        WireObject::from_json(object_kind, &envelope.data).map_err(ApplyError::Payload)?
+    };
+
+    let fallback_currency = deps
+        .tenants
+        .get_tenant(tenant)
+        .await?
+        .map(|t| t.default_currency)
+        .unwrap_or_else(|| Currency::parse("USD").expect("USD is ISO 4217"));
+    let warehouse_customer = wire.warehouse_customer_id();
+    let brand = match (&connection.brand_id, warehouse_customer) {
+        (Some(brand), _) => Some(brand.clone()),
+        (None, Some(customer)) => deps.tenants.brand_for_warehouse_customer(tenant, &customer).await?,
+        (None, None) => None,
+    };
+    let ctx = DecodeContext {
+        tenant_id: tenant.clone(),
+        brand_id: brand,
+        connection_id: event.connection_id.clone(),
+        fallback_currency,
+    };
+    let outcome = match wire.into_domain(&ctx).map_err(ApplyError::Payload)? {
+        DomainObject::Order(order) => deps.orders.upsert_if_newer(tenant, &order).await?,
+        DomainObject::Inventory(item) => deps.inventory.upsert_if_newer(tenant, &item).await?,
+        DomainObject::Product(product) => deps.products.upsert_if_newer(tenant, &product).await?,
+    };
+    Ok(outcome.into())
+}
+
+async fn apply_connection_event(
+    deps: &ProcessorDeps,
+    event: &QueuedEvent,
+    kind: &EventKind,
+    envelope: &WebhookEnvelope,
+    now: Timestamp,
+) -> Result<Applied, ApplyError> {
+    if matches!(kind, EventKind::Other(_)) {
+        info!("event type not handled; recorded and acknowledged");
+        return Ok(Applied::Ignored);
+    }
+    let tenant = &event.tenant_id;
+    let Some(mut connection) = deps
+        .connections
+        .get_connection(tenant, &event.connection_id)
+        .await?
+    else {
+        return Err(ApplyError::UnknownConnection);
+    };
+    let error_id = envelope
+        .data
+        .get("id")
+        .and_then(|v| v.as_str())
+        .unwrap_or("unknown")
+        .to_owned();
+    match kind {
+        EventKind::ConnectionCreated => {
+            connection.status = ConnectionStatus::Active;
+            // Resource webhooks skip the initial historical sync: a full sync is needed.
+            connection.full_sync_requested_at = Some(now);
+        }
+        EventKind::ConnectionHistoricalSyncCompleted => {
+            connection.full_sync_requested_at = Some(now);
+        }
+        EventKind::ConnectionDeleted => {
+            connection.status = ConnectionStatus::Disconnected;
+        }
+        EventKind::ConnectionErrorCreated | EventKind::ConnectionErrorUpdated => {
+            let message = ["error_message", "message", "error"]
+                .iter()
+                .find_map(|k| envelope.data.get(*k).and_then(|v| v.as_str()))
+                .map(|m| m.chars().take(500).collect());
+            connection.errors.retain(|e| e.error_id != error_id);
+            connection.errors.push(ConnectionError {
+                error_id,
+                message,
+                recorded_at: now,
+            });
+        }
+        EventKind::ConnectionErrorDeleted => {
+            connection.errors.retain(|e| e.error_id != error_id);
+        }
+        _ => return Ok(Applied::Ignored),
+    }
+    connection.updated_at = now;
+    deps.connections.update_connection(tenant, &connection).await?;
+    Ok(Applied::Applied)
+}
