@@ -2,3 +2,4 @@
 //! adapters, and the handlers the Lambda binaries wire up.
 
 pub mod domain;
+pub mod secrets;
