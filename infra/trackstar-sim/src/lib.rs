@@ -1,1 +1,39 @@
-//! The Trackstar simulator.
+//! The Trackstar simulator: a local stand-in for Trackstar's API (see
+//! `../shared/trackstar-contract.md`) so Packr and its tests run with no internet.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let sim = trackstar_sim::spawn(trackstar_sim::SimConfig::default()).await?;
+//! // point the Trackstar client at sim.base_url with api key "sim_api_key", token "tok_demo"
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod control;
+pub mod data;
+pub mod error;
+pub mod events;
+pub mod faults;
+pub mod filters;
+pub mod fixtures;
+mod handle;
+pub mod idempotency;
+pub mod pagination;
+pub mod ratelimit;
+pub mod requests;
+mod routes;
+pub mod server;
+pub mod signature;
+pub mod state;
+pub mod validation;
+pub mod webhooks;
+
+pub use config::{SimConfig, SimConnection, WebhookTarget, WriteAction};
+pub use data::mutate::MutationKind;
+pub use faults::FaultSpec;
+pub use handle::{spawn, spawn_on, SimHandle};
+pub use requests::RequestsSnapshot;
+pub use signature::{new_secret, sign_webhook, verify_webhook};
+pub use state::{Limits, MutateOutcome, MutateRequest, SimState};
+pub use webhooks::{DeliveryOptions, WebhookStats};

@@ -1,0 +1,186 @@
+//! Fault injection per connection: errors (at a rate, a number of times), latency,
+//! hanging requests and rate-limit storms. Faults apply to `/wms/...` requests.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// What to inject, as posted to `POST /_sim/faults/{connection_id}`.
+///
+/// `{"status": 503, "rate": 0.5, "count": 3}` fails half the requests with 503 until three
+/// have failed; `{"latency_ms": 200}` delays; `{"hang": true}` never answers;
+/// `{"rate_limit_storm": 5}` answers the next five requests with 429.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// HTTP status of injected errors (e.g. 500, 502, 503, 504).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Share of requests that fail, 0.0..=1.0.
+    #[serde(default = "one")]
+    pub rate: f64,
+    /// Fail at most this many requests, then stop failing.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Apply the write first, then answer with the error (a lost response).
+    #[serde(default)]
+    pub after_apply: bool,
+    /// Extra delay before answering.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Never answer (until the client gives up or the simulator shuts down).
+    #[serde(default)]
+    pub hang: bool,
+    /// Answer this many next requests with 429.
+    #[serde(default)]
+    pub rate_limit_storm: u32,
+    /// Only requests with these methods (e.g. `["PUT","POST"]`); empty means all.
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for FaultSpec {
+    fn default() -> Self {
+        Self {
+            status: None,
+            rate: 1.0,
+            count: None,
+            after_apply: false,
+            latency_ms: 0,
+            hang: false,
+            rate_limit_storm: 0,
+            methods: Vec::new(),
+        }
+    }
+}
+
+impl FaultSpec {
+    /// An error fault: `status` for every request, `count` times.
+    pub fn error(status: u16, count: Option<u32>) -> Self {
+        Self {
+            status: Some(status),
+            count,
+            ..Self::default()
+        }
+    }
+}
+
+/// What the request pipeline must do for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FaultAction {
+    pub latency: Duration,
+    pub hang: bool,
+    pub storm: bool,
+    /// Answer with this status, before (or with `after_apply`, after) handling.
+    pub error: Option<(u16, bool)>,
+}
+
+#[derive(Debug)]
+pub struct Faults {
+    specs: Mutex<HashMap<String, FaultSpec>>,
+    rng: Mutex<StdRng>,
+}
+
+impl Faults {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            specs: Mutex::new(HashMap::new()),
+            rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0xfa_17)),
+        }
+    }
+
+    pub fn set(&self, connection_id: &str, spec: FaultSpec) {
+        self.lock().insert(connection_id.to_owned(), spec);
+    }
+
+    pub fn clear(&self, connection_id: &str) {
+        self.lock().remove(connection_id);
+    }
+
+    pub fn clear_all(&self) {
+        self.lock().clear();
+    }
+
+    pub fn get(&self, connection_id: &str) -> Option<FaultSpec> {
+        self.lock().get(connection_id).cloned()
+    }
+
+    /// Decides (and counts down) the faults for one request.
+    pub fn next(&self, connection_id: &str, method: &str) -> FaultAction {
+        let mut specs = self.lock();
+        let Some(spec) = specs.get_mut(connection_id) else {
+            return FaultAction::default();
+        };
+        if !spec.methods.is_empty() && !spec.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+        {
+            return FaultAction::default();
+        }
+        let mut action = FaultAction {
+            latency: Duration::from_millis(spec.latency_ms),
+            hang: spec.hang,
+            ..FaultAction::default()
+        };
+        if spec.rate_limit_storm > 0 {
+            spec.rate_limit_storm -= 1;
+            action.storm = true;
+            return action;
+        }
+        if let Some(status) = spec.status {
+            let budget_left = spec.count.is_none_or(|c| c > 0);
+            let roll = {
+                let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+                rng.random::<f64>()
+            };
+            if budget_left && roll < spec.rate {
+                if let Some(c) = spec.count.as_mut() {
+                    *c -= 1;
+                }
+                action.error = Some((status, spec.after_apply));
+            }
+        }
+        action
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, FaultSpec>> {
+        self.specs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_errors_stop_after_count() {
+        let faults = Faults::new(1);
+        faults.set("c", FaultSpec::error(503, Some(2)));
+        assert_eq!(faults.next("c", "GET").error, Some((503, false)));
+        assert_eq!(faults.next("c", "GET").error, Some((503, false)));
+        assert_eq!(faults.next("c", "GET").error, None);
+        assert_eq!(faults.next("other", "GET"), FaultAction::default());
+    }
+
+    #[test]
+    fn storm_answers_the_next_n_requests_and_method_filter_applies() {
+        let faults = Faults::new(1);
+        faults.set(
+            "c",
+            FaultSpec {
+                rate_limit_storm: 1,
+                methods: vec!["PUT".to_owned()],
+                ..FaultSpec::default()
+            },
+        );
+        assert!(!faults.next("c", "GET").storm);
+        assert!(faults.next("c", "PUT").storm);
+        assert!(!faults.next("c", "PUT").storm);
+    }
+}
