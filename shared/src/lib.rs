@@ -4,5 +4,7 @@
 pub mod domain;
 pub mod idempotency;
 pub mod metrics;
+pub mod secrets;
 pub mod store;
+pub mod trackstar;
 pub mod webhook;

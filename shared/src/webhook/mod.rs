@@ -3,8 +3,8 @@
 
 pub mod envelope;
 pub mod ingest;
-// pub mod objects;
-// pub mod processor;
+pub mod objects;
+pub mod processor;
 pub mod queue;
 pub mod receipts;
 pub mod signature;

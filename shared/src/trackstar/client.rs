@@ -1,0 +1,723 @@
+//! The Trackstar client: every call goes through one pipeline —
+//! circuit breaker → per-token rate limiter → HTTP with timeouts → error mapping →
+//! retry with jittered backoff (retryable errors only) — and is logged without secrets.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::stream::BoxStream;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::domain::{ConnectionId, InventoryItemId, OrderId, ProductId};
+use crate::secrets::SecretSource;
+
+use super::breaker::{BreakerSnapshot, Breakers, Clock, SystemClock};
+use super::config::{ConfigError, TrackstarConfig};
+use super::credentials::{ConnectionCredentials, IdempotencyKey};
+use super::error::{request_id, TrackstarError};
+use super::filters::ListFilter;
+use super::pagination::{self, Resource};
+use super::ratelimit::{token_key, RateLimits, RequestKind, TokenKey};
+use super::requests::{
+    CreateOrderRequest, CreateProductRequest, UpdateOrderRequest, UpdateProductRequest,
+};
+use super::retry::backoff_delay;
+use super::wire::{
+    decode_page, decode_single, decode_write, ExchangeResponse, ExchangedConnection, LinkToken,
+    Page, TrackstarConnection, TrackstarInboundShipment, TrackstarInventoryItem, TrackstarOrder,
+    TrackstarProduct, TrackstarReturn, WriteResult,
+};
+
+const API_KEY_HEADER: &str = "x-trackstar-api-key";
+const ACCESS_TOKEN_HEADER: &str = "x-trackstar-access-token";
+const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// The breaker key for organisation-level calls (link flow, connections).
+const ORG_BREAKER_KEY: &str = "_org";
+
+/// A cheap-to-clone handle; clones share limiters, breakers and the connection pool.
+#[derive(Clone)]
+pub struct TrackstarClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: TrackstarConfig,
+    api_key: SecretString,
+    api_key_id: TokenKey,
+    secrets: Arc<dyn SecretSource>,
+    limits: RateLimits,
+    breakers: Breakers,
+}
+
+enum Auth<'a> {
+    ApiKey,
+    Connection(&'a ConnectionCredentials),
+}
+
+struct Call<'a> {
+    method: Method,
+    /// The path with placeholders, for logs (`/wms/orders/{order_id}`).
+    template: &'static str,
+    path: String,
+    query: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    idempotency_key: Option<&'a IdempotencyKey>,
+    auth: Auth<'a>,
+}
+
+struct Reply {
+    headers: HeaderMap,
+    body: Vec<u8>,
+    request_id: Option<String>,
+}
+
+impl TrackstarClient {
+    /// `api_key` is the organisation key; access tokens are read per call through
+    /// `secrets` (put a `CachedSecretSource` in front of Secrets Manager).
+    pub fn new(
+        config: TrackstarConfig,
+        api_key: SecretString,
+        secrets: Arc<dyn SecretSource>,
+    ) -> Result<Self, ConfigError> {
+        Self::with_clock(config, api_key, secrets, Arc::new(SystemClock))
+    }
+
+    /// As `new`, with the breakers on the given clock.
+    pub fn with_clock(
+        config: TrackstarConfig,
+        api_key: SecretString,
+        secrets: Arc<dyn SecretSource>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("packr/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        let limits = RateLimits::new(
+            config.get_rate,
+            config.write_rate,
+            config.retry.max_rate_limit_wait,
+        );
+        let breakers = Breakers::new(config.breaker.clone(), clock);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                api_key_id: token_key(&api_key),
+                api_key,
+                secrets,
+                limits,
+                breakers,
+                config,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &TrackstarConfig {
+        &self.inner.config
+    }
+
+    /// The circuit breaker of one connection, as it stands now.
+    pub fn breaker_state(&self, connection: &ConnectionId) -> BreakerSnapshot {
+        self.inner.breakers.snapshot(connection.as_str())
+    }
+
+    // ---- link flow and connections (API key only) ----
+
+    /// `POST /link/token`; pass a connection id to reinstall an existing connection.
+    pub async fn create_link_token(
+        &self,
+        connection_id: Option<&ConnectionId>,
+    ) -> Result<LinkToken, TrackstarError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            connection_id: Option<&'a str>,
+        }
+        let key = IdempotencyKey::generate();
+        let body = Body {
+            connection_id: connection_id.map(ConnectionId::as_str),
+        };
+        let reply = self
+            .send(Call {
+                method: Method::POST,
+                template: "/link/token",
+                path: "/link/token".into(),
+                query: Vec::new(),
+                body: Some(json_body(&body)?),
+                idempotency_key: Some(&key),
+                auth: Auth::ApiKey,
+            })
+            .await?;
+        decode(&reply, |b| serde_json::from_slice(b))
+    }
+
+    /// `POST /link/exchange`: trades the browser's auth code for the permanent access token.
+    pub async fn exchange_auth_code(
+        &self,
+        auth_code: &SecretString,
+        customer_id: Option<&str>,
+    ) -> Result<ExchangedConnection, TrackstarError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            auth_code: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            customer_id: Option<&'a str>,
+        }
+        let key = IdempotencyKey::generate();
+        let body = Body {
+            auth_code: auth_code.expose_secret(),
+            customer_id: customer_id.filter(|c| !c.trim().is_empty()),
+        };
+        let reply = self
+            .send(Call {
+                method: Method::POST,
+                template: "/link/exchange",
+                path: "/link/exchange".into(),
+                query: Vec::new(),
+                body: Some(json_body(&body)?),
+                idempotency_key: Some(&key),
+                auth: Auth::ApiKey,
+            })
+            .await?;
+        let raw: ExchangeResponse = decode(&reply, |b| serde_json::from_slice(b))?;
+        let connection_id = raw.connection_id.ok_or_else(|| TrackstarError::Protocol {
+            reason: "the exchange response has no connection_id".into(),
+        })?;
+        Ok(ExchangedConnection {
+            access_token: SecretString::from(raw.access_token),
+            connection_id,
+            integration_name: raw.integration_name,
+            customer_id: raw.customer_id,
+            available_actions: raw.available_actions,
+        })
+    }
+
+    /// `GET /connections/{connection_id}`.
+    pub async fn get_connection(
+        &self,
+        connection_id: &ConnectionId,
+    ) -> Result<TrackstarConnection, TrackstarError> {
+        let reply = self
+            .send(Call {
+                method: Method::GET,
+                template: "/connections/{connection_id}",
+                path: format!("/connections/{connection_id}"),
+                query: Vec::new(),
+                body: None,
+                idempotency_key: None,
+                auth: Auth::ApiKey,
+            })
+            .await?;
+        decode(&reply, decode_single)
+    }
+
+    // ---- listings ----
+
+    /// One page of a listing; `page_token` is the previous page's `next_token`.
+    pub async fn list_page<T: Resource>(
+        &self,
+        credentials: &ConnectionCredentials,
+        filter: &ListFilter,
+        page_token: Option<&str>,
+    ) -> Result<Page<T>, TrackstarError> {
+        let mut query = filter.to_query(self.inner.config.updated_field_name);
+        if let Some(token) = page_token {
+            query.push(("page_token".to_owned(), token.to_owned()));
+        }
+        let reply = self
+            .send(Call {
+                method: Method::GET,
+                template: T::PATH,
+                path: T::PATH.to_owned(),
+                query,
+                body: None,
+                idempotency_key: None,
+                auth: Auth::Connection(credentials),
+            })
+            .await?;
+        let request_id = reply.request_id.clone();
+        let page: Page<T> = decode(&reply, |b| decode_page(b, request_id))?;
+        if page.skipped > 0 {
+            tracing::warn!(
+                path = T::PATH,
+                skipped = page.skipped,
+                request_id = page.request_id.as_deref().unwrap_or(""),
+                "trackstar page entries could not be decoded and were skipped"
+            );
+        }
+        Ok(page)
+    }
+
+    /// Every page of a listing, as a stream.
+    pub fn pages<T: Resource>(
+        &self,
+        credentials: &ConnectionCredentials,
+        filter: ListFilter,
+    ) -> BoxStream<'static, Result<Page<T>, TrackstarError>> {
+        pagination::pages(self.clone(), credentials.clone(), filter)
+    }
+
+    /// Every item of a listing, across pages, as a stream.
+    pub fn items<T: Resource>(
+        &self,
+        credentials: &ConnectionCredentials,
+        filter: ListFilter,
+    ) -> BoxStream<'static, Result<T, TrackstarError>> {
+        pagination::items(self.clone(), credentials.clone(), filter)
+    }
+
+    pub fn list_orders(
+        &self,
+        credentials: &ConnectionCredentials,
+        filter: ListFilter,
+    ) -> BoxStream<'static, Result<TrackstarOrder, TrackstarError>> {
+        self.items(credentials, filter)
+    }
+
+    pub fn list_inventory(
+        &self,
+        credentials: &ConnectionCredentials,
+        filter: ListFilter,
+    ) -> BoxStream<'static, Result<TrackstarInventoryItem, TrackstarError>> {
+        self.items(credentials, filter)
+    }
+
+    pub fn list_products(
+        &self,
+        credentials: &ConnectionCredentials,
+        filter: ListFilter,
+    ) -> BoxStream<'static, Result<TrackstarProduct, TrackstarError>> {
+        self.items(credentials, filter)
+    }
+
+    pub fn list_inbound_shipments(
+        &self,
+        credentials: &ConnectionCredentials,
+        filter: ListFilter,
+    ) -> BoxStream<'static, Result<TrackstarInboundShipment, TrackstarError>> {
+        self.items(credentials, filter)
+    }
+
+    pub fn list_returns(
+        &self,
+        credentials: &ConnectionCredentials,
+        filter: ListFilter,
+    ) -> BoxStream<'static, Result<TrackstarReturn, TrackstarError>> {
+        self.items(credentials, filter)
+    }
+
+    // ---- single reads ----
+
+    pub async fn get_order(
+        &self,
+        credentials: &ConnectionCredentials,
+        id: &OrderId,
+    ) -> Result<TrackstarOrder, TrackstarError> {
+        self.get_one(
+            credentials,
+            "/wms/orders/{order_id}",
+            format!("/wms/orders/{id}"),
+        )
+        .await
+    }
+
+    pub async fn get_inventory_item(
+        &self,
+        credentials: &ConnectionCredentials,
+        id: &InventoryItemId,
+    ) -> Result<TrackstarInventoryItem, TrackstarError> {
+        self.get_one(
+            credentials,
+            "/wms/inventory/{inventory_id}",
+            format!("/wms/inventory/{id}"),
+        )
+        .await
+    }
+
+    pub async fn get_product(
+        &self,
+        credentials: &ConnectionCredentials,
+        id: &ProductId,
+    ) -> Result<TrackstarProduct, TrackstarError> {
+        self.get_one(
+            credentials,
+            "/wms/products/{product_id}",
+            format!("/wms/products/{id}"),
+        )
+        .await
+    }
+
+    async fn get_one<T: DeserializeOwned>(
+        &self,
+        credentials: &ConnectionCredentials,
+        template: &'static str,
+        path: String,
+    ) -> Result<T, TrackstarError> {
+        let reply = self
+            .send(Call {
+                method: Method::GET,
+                template,
+                path,
+                query: Vec::new(),
+                body: None,
+                idempotency_key: None,
+                auth: Auth::Connection(credentials),
+            })
+            .await?;
+        decode(&reply, decode_single)
+    }
+
+    // ---- writes ----
+
+    /// `POST /wms/orders`. Amounts must share one currency (it becomes the invoice currency).
+    pub async fn create_order(
+        &self,
+        credentials: &ConnectionCredentials,
+        request: &CreateOrderRequest,
+        key: &IdempotencyKey,
+    ) -> Result<WriteResult<TrackstarOrder>, TrackstarError> {
+        let mut request = request.clone();
+        request
+            .fields
+            .check_currency()
+            .map_err(|reason| TrackstarError::InvalidRequest { reason })?;
+        self.write(
+            credentials,
+            Method::POST,
+            "/wms/orders",
+            "/wms/orders".into(),
+            Some(json_body(&request)?),
+            key,
+        )
+        .await
+    }
+
+    /// `PUT /wms/orders/{order_id}` with only the fields that change.
+    pub async fn update_order(
+        &self,
+        credentials: &ConnectionCredentials,
+        id: &OrderId,
+        request: &UpdateOrderRequest,
+        key: &IdempotencyKey,
+    ) -> Result<WriteResult<TrackstarOrder>, TrackstarError> {
+        let mut request = request.clone();
+        request
+            .fields
+            .check_currency()
+            .map_err(|reason| TrackstarError::InvalidRequest { reason })?;
+        self.write(
+            credentials,
+            Method::PUT,
+            "/wms/orders/{order_id}",
+            format!("/wms/orders/{id}"),
+            Some(json_body(&request)?),
+            key,
+        )
+        .await
+    }
+
+    /// `PUT /wms/orders/{order_id}/cancel` (no body).
+    pub async fn cancel_order(
+        &self,
+        credentials: &ConnectionCredentials,
+        id: &OrderId,
+        key: &IdempotencyKey,
+    ) -> Result<WriteResult<TrackstarOrder>, TrackstarError> {
+        self.write(
+            credentials,
+            Method::PUT,
+            "/wms/orders/{order_id}/cancel",
+            format!("/wms/orders/{id}/cancel"),
+            None,
+            key,
+        )
+        .await
+    }
+
+    pub async fn create_product(
+        &self,
+        credentials: &ConnectionCredentials,
+        request: &CreateProductRequest,
+        key: &IdempotencyKey,
+    ) -> Result<WriteResult<TrackstarProduct>, TrackstarError> {
+        self.write(
+            credentials,
+            Method::POST,
+            "/wms/products",
+            "/wms/products".into(),
+            Some(json_body(request)?),
+            key,
+        )
+        .await
+    }
+
+    pub async fn update_product(
+        &self,
+        credentials: &ConnectionCredentials,
+        id: &ProductId,
+        request: &UpdateProductRequest,
+        key: &IdempotencyKey,
+    ) -> Result<WriteResult<TrackstarProduct>, TrackstarError> {
+        self.write(
+            credentials,
+            Method::PUT,
+            "/wms/products/{product_id}",
+            format!("/wms/products/{id}"),
+            Some(json_body(request)?),
+            key,
+        )
+        .await
+    }
+
+    async fn write<T: DeserializeOwned>(
+        &self,
+        credentials: &ConnectionCredentials,
+        method: Method,
+        template: &'static str,
+        path: String,
+        body: Option<Vec<u8>>,
+        key: &IdempotencyKey,
+    ) -> Result<WriteResult<T>, TrackstarError> {
+        let reply = self
+            .send(Call {
+                method,
+                template,
+                path,
+                query: Vec::new(),
+                body,
+                idempotency_key: Some(key),
+                auth: Auth::Connection(credentials),
+            })
+            .await?;
+        let replayed = reply
+            .headers
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let request_id = reply.request_id.clone();
+        decode(&reply, |b| decode_write(b, replayed, request_id))
+    }
+
+    // ---- the pipeline ----
+
+    async fn send(&self, call: Call<'_>) -> Result<Reply, TrackstarError> {
+        let inner = &*self.inner;
+        let policy = &inner.config.retry;
+        let (breaker_key, connection) = match &call.auth {
+            Auth::ApiKey => (ORG_BREAKER_KEY, ""),
+            Auth::Connection(c) => (c.connection_id.as_str(), c.connection_id.as_str()),
+        };
+        let kind = if call.method == Method::GET {
+            RequestKind::Read
+        } else {
+            RequestKind::Write
+        };
+        let mut token = match &call.auth {
+            Auth::ApiKey => None,
+            Auth::Connection(c) => Some(inner.secrets.get(&c.access_token_secret).await?),
+        };
+        let mut refreshed = false;
+        let mut retries = 0_u32;
+        let mut attempt = 0_u32;
+        loop {
+            attempt += 1;
+            let permit = inner.breakers.acquire(breaker_key).map_err(|retry_after| {
+                tracing::warn!(
+                    method = %call.method,
+                    path = call.template,
+                    connection_id = connection,
+                    attempt,
+                    retry_after_ms = retry_after.as_millis() as u64,
+                    "trackstar call refused: circuit open"
+                );
+                TrackstarError::CircuitOpen { retry_after }
+            })?;
+            let limiter_key = token.as_ref().map(token_key).unwrap_or(inner.api_key_id);
+            inner.limits.acquire(&limiter_key, kind).await;
+
+            let started = Instant::now();
+            let outcome = self.send_once(&call, token.as_ref()).await;
+            let latency_ms = started.elapsed().as_millis() as u64;
+
+            let error = match outcome {
+                Ok((status, reply)) => {
+                    permit.success();
+                    inner.limits.observe(&limiter_key, &reply.headers);
+                    tracing::info!(
+                        method = %call.method,
+                        path = call.template,
+                        connection_id = connection,
+                        status = status.as_u16(),
+                        request_id = reply.request_id.as_deref().unwrap_or(""),
+                        attempt,
+                        latency_ms,
+                        "trackstar call"
+                    );
+                    return Ok(reply);
+                }
+                Err((error, headers)) => {
+                    if error.trips_breaker() {
+                        permit.failure();
+                    } else {
+                        permit.success();
+                    }
+                    if let Some(headers) = &headers {
+                        inner.limits.observe(&limiter_key, headers);
+                    }
+                    tracing::warn!(
+                        method = %call.method,
+                        path = call.template,
+                        connection_id = connection,
+                        error = error.kind(),
+                        status = status_of(&error),
+                        request_id = error.request_id().unwrap_or(""),
+                        attempt,
+                        latency_ms,
+                        "trackstar call failed"
+                    );
+                    error
+                }
+            };
+
+            // A rejected access token may have been rotated: read it afresh, once.
+            if let (TrackstarError::Unauthorized { .. }, Auth::Connection(c)) = (&error, &call.auth)
+            {
+                if !refreshed {
+                    refreshed = true;
+                    inner.secrets.invalidate(&c.access_token_secret).await;
+                    token = Some(inner.secrets.get(&c.access_token_secret).await?);
+                    continue;
+                }
+            }
+
+            if !error.is_retryable() || retries + 1 >= policy.max_attempts {
+                return Err(error);
+            }
+            retries += 1;
+            match &error {
+                TrackstarError::RateLimited { retry_after, .. } => {
+                    let wait = retry_after
+                        .unwrap_or_else(|| backoff_delay(policy, retries, &mut rand::rng()));
+                    // Pausing the token holds every caller on it, not just this one.
+                    inner.limits.pause(&limiter_key, wait);
+                }
+                _ => {
+                    let wait = backoff_delay(policy, retries, &mut rand::rng());
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One HTTP exchange. On failure, also returns the response headers when there was a
+    /// response (for the rate-limit headers).
+    async fn send_once(
+        &self,
+        call: &Call<'_>,
+        token: Option<&SecretString>,
+    ) -> Result<(StatusCode, Reply), (TrackstarError, Option<HeaderMap>)> {
+        let inner = &*self.inner;
+        let url = format!(
+            "{}{}",
+            inner.config.base_url.trim_end_matches('/'),
+            call.path
+        );
+        let mut request = inner
+            .http
+            .request(call.method.clone(), url)
+            .header(API_KEY_HEADER, sensitive(inner.api_key.expose_secret()));
+        if let Some(token) = token {
+            request = request.header(ACCESS_TOKEN_HEADER, sensitive(token.expose_secret()));
+        }
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(key) = call.idempotency_key {
+            request = request.header(IDEMPOTENCY_HEADER, key.as_str());
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| (TrackstarError::from_transport(e), None))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| (TrackstarError::from_transport(e), Some(headers.clone())))?;
+        if status.is_success() {
+            Ok((
+                status,
+                Reply {
+                    request_id: request_id(&headers),
+                    headers,
+                    body: body.to_vec(),
+                },
+            ))
+        } else {
+            let error = TrackstarError::from_response(status, &headers, &body);
+            Err((error, Some(headers)))
+        }
+    }
+}
+
+/// A header value marked sensitive, so `reqwest`/`hyper` never print it.
+fn sensitive(value: &str) -> HeaderValue {
+    let mut header = HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""));
+    header.set_sensitive(true);
+    header
+}
+
+fn json_body<T: Serialize>(body: &T) -> Result<Vec<u8>, TrackstarError> {
+    serde_json::to_vec(body).map_err(|e| TrackstarError::InvalidRequest {
+        reason: format!("the request body could not be encoded: {e}"),
+    })
+}
+
+fn decode<T>(
+    reply: &Reply,
+    decoder: impl FnOnce(&[u8]) -> Result<T, serde_json::Error>,
+) -> Result<T, TrackstarError> {
+    decoder(&reply.body).map_err(|source| TrackstarError::Decode {
+        source,
+        meta: super::error::ErrorMeta {
+            request_id: reply.request_id.clone(),
+            ..Default::default()
+        },
+    })
+}
+
+fn status_of(error: &TrackstarError) -> u16 {
+    match error {
+        TrackstarError::BadRequest { .. } => 400,
+        TrackstarError::Unauthorized { .. } => 401,
+        TrackstarError::Forbidden { .. } => 403,
+        TrackstarError::NotFound { .. } => 404,
+        TrackstarError::Conflict { .. } => 409,
+        TrackstarError::Validation { .. } => 422,
+        TrackstarError::RateLimited { .. } => 429,
+        TrackstarError::NotImplemented { .. } => 501,
+        TrackstarError::Upstream { status, .. } => *status,
+        _ => 0,
+    }
+}
+
+impl std::fmt::Debug for TrackstarClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackstarClient")
+            .field("base_url", &self.inner.config.base_url)
+            .finish_non_exhaustive()
+    }
+}

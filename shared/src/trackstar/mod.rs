@@ -1,0 +1,33 @@
+//! The resilient Trackstar client (`trackstar-contract.md`): per-token rate limits,
+//! timeouts, jittered retries for retryable errors only, a circuit breaker per connection,
+//! idempotent writes, cursor pagination as streams, and tolerant wire types that convert
+//! into the domain.
+
+mod breaker;
+mod client;
+mod config;
+mod credentials;
+mod error;
+mod filters;
+mod pagination;
+mod ratelimit;
+mod requests;
+mod retry;
+pub mod wire;
+
+pub use breaker::{BreakerSnapshot, BreakerState, Clock, ManualClock, SystemClock};
+pub use client::TrackstarClient;
+pub use config::{
+    BreakerPolicy, ConfigError, RetryPolicy, TrackstarConfig, UpdatedField, DEFAULT_BASE_URL,
+};
+pub use credentials::{ConnectionCredentials, IdempotencyKey, InvalidIdempotencyKey};
+pub use error::{ErrorMeta, ErrorOrigin, TrackstarError, ValidationDetails};
+pub use filters::{FilterError, ListFilter, Op, MAX_IN_VALUES, MAX_LIMIT};
+pub use pagination::Resource;
+pub use ratelimit::paced_quota;
+pub use requests::{
+    CreateOrderRequest, CreateProductRequest, OrderFields, ProductMeasurements, UpdateOrderRequest,
+    UpdateProductRequest, WriteAddress, WriteLineItem,
+};
+pub use retry::{backoff_ceiling, backoff_delay};
+pub use wire::{ConversionContext, ConversionError, Page, WriteResult};
