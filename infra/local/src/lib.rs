@@ -1,6 +1,11 @@
 //! The local stack: provisions the AWS emulator (moto) from `template.yaml` and runs the
-//! local gateway. `make dev` runs it all (`packr-dev`); tests use [`testing`].
+//! local gateway. `make dev` runs it all (`packr-dev`, see [`dev`]); tests use [`testing`].
 
+pub mod dev;
+pub mod emulator;
+pub mod gateway;
+pub mod local_env;
 pub mod provision;
+pub mod stack;
 pub mod template;
 pub mod testing;

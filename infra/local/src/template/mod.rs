@@ -5,6 +5,7 @@
 //! from serde_yaml as tagged values and are understood where the local stack needs them.
 
 mod error;
+mod function;
 mod props;
 mod queue;
 mod secret;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml::{Mapping, Value};
 
 pub use error::TemplateError;
+pub use function::{EnvValue, FunctionSpec};
 pub use queue::{QueueSpec, Redrive, RedriveAllow};
 pub use secret::{SecretSpec, SecretValueSpec};
 pub use table::{
@@ -25,6 +27,7 @@ pub use table::{
 const TABLE_TYPE: &str = "AWS::DynamoDB::Table";
 const QUEUE_TYPE: &str = "AWS::SQS::Queue";
 const SECRET_TYPE: &str = "AWS::SecretsManager::Secret";
+const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
 
 /// A parsed SAM/CloudFormation template.
 #[derive(Debug, Clone)]
@@ -32,12 +35,17 @@ pub struct Template {
     source: String,
     /// Logical id → (resource type, properties).
     resources: BTreeMap<String, Resource>,
+    /// Parameter name → default value, if any.
+    parameters: BTreeMap<String, Option<String>>,
+    /// `Globals.Function` of a SAM template.
+    function_globals: Mapping,
 }
 
 #[derive(Debug, Clone)]
 struct Resource {
     kind: String,
     properties: Mapping,
+    metadata: Mapping,
 }
 
 impl Template {
@@ -88,22 +96,49 @@ impl Template {
                 .get("Type")
                 .and_then(Value::as_str)
                 .ok_or_else(|| invalid("Type is missing or not a string"))?;
-            let properties = match body.get("Properties") {
-                None => Mapping::new(),
-                Some(Value::Mapping(properties)) => properties.clone(),
-                Some(_) => return Err(invalid("Properties is not a mapping")),
+            let section = |name: &str| match body.get(name) {
+                None => Ok(Mapping::new()),
+                Some(Value::Mapping(section)) => Ok(section.clone()),
+                Some(_) => Err(invalid(&format!("{name} is not a mapping"))),
             };
             parsed.insert(
                 id.to_owned(),
                 Resource {
                     kind: kind.to_owned(),
-                    properties,
+                    properties: section("Properties")?,
+                    metadata: section("Metadata")?,
                 },
             );
         }
+        let parameters = root
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .map(|parameters| {
+                parameters
+                    .iter()
+                    .filter_map(|(name, body)| {
+                        let default = body.get("Default").and_then(|d| match d {
+                            Value::String(text) => Some(text.clone()),
+                            Value::Number(number) => Some(number.to_string()),
+                            Value::Bool(flag) => Some(flag.to_string()),
+                            _ => None,
+                        });
+                        Some((name.as_str()?.to_owned(), default))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let function_globals = root
+            .get("Globals")
+            .and_then(|globals| globals.get("Function"))
+            .and_then(Value::as_mapping)
+            .cloned()
+            .unwrap_or_default();
         Ok(Self {
             source: source.to_owned(),
             resources: parsed,
+            parameters,
+            function_globals,
         })
     }
 
@@ -140,6 +175,32 @@ impl Template {
             .collect()
     }
 
+    /// Every `AWS::Serverless::Function`, in logical-id order, with `Globals` applied.
+    pub fn functions(&self) -> Result<Vec<FunctionSpec>, TemplateError> {
+        self.resources
+            .iter()
+            .filter(|(_, resource)| resource.kind == FUNCTION_TYPE)
+            .map(|(id, resource)| {
+                function::parse(
+                    id,
+                    &resource.properties,
+                    &resource.metadata,
+                    &self.function_globals,
+                )
+            })
+            .collect()
+    }
+
+    /// The template's parameters and their defaults.
+    pub fn parameters(&self) -> &BTreeMap<String, Option<String>> {
+        &self.parameters
+    }
+
+    /// The resource type of a logical id, if the template declares it.
+    pub fn resource_type(&self, logical_id: &str) -> Option<&str> {
+        self.resources.get(logical_id).map(|r| r.kind.as_str())
+    }
+
     fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Mapping)> {
         self.resources
             .iter()
@@ -155,5 +216,6 @@ pub fn repo_template_path() -> PathBuf {
 
 /// The workspace root (this crate lives in `infra/local`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }

@@ -90,6 +90,14 @@ impl<'a> Props<'a> {
         }
     }
 
+    /// The string keys of this mapping.
+    pub(super) fn keys(&self) -> Vec<String> {
+        self.map
+            .keys()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .collect()
+    }
+
     pub(super) fn seq(&self, name: &str) -> Result<Option<&'a [Value]>, TemplateError> {
         match self.get(name) {
             None => Ok(None),

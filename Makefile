@@ -1,0 +1,28 @@
+# Packr: local stack and checks. `make dev` runs the system locally (no AWS account, no Docker).
+SHELL := bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+
+.PHONY: help venv dev moto-up moto-down lint-template
+
+help:
+	@echo "make dev            run everything locally (moto provisioned from template.yaml + local gateway)"
+	@echo "make moto-up        start a background AWS emulator; then: eval \"\$$(infra/scripts/moto.sh env)\""
+	@echo "make moto-down      stop it"
+	@echo "make lint-template  cfn-lint template.yaml"
+
+venv:
+	@bash infra/scripts/venv.sh
+
+dev: venv
+	$(CARGO) run --quiet -p packr-local --bin packr-dev
+
+moto-up: venv
+	@infra/scripts/moto.sh start
+
+moto-down:
+	@infra/scripts/moto.sh stop
+
+lint-template: venv
+	.venv/bin/cfn-lint template.yaml

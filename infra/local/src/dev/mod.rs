@@ -1,0 +1,97 @@
+//! `packr-dev` (`make dev`): the whole system on one machine, no AWS account, no Docker.
+//!
+//! Starts moto on a free loopback port, provisions it from `template.yaml`, starts the local
+//! gateway, prints what listens where, and on Ctrl-C / SIGTERM stops everything it started.
+//! State (PID and port of the emulator, its log, the env file) lives in `.local/dev/`.
+
+mod banner;
+mod shutdown;
+mod state;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::emulator::{self, MotoProcess, LOCAL_REGION};
+use crate::gateway::{self, GatewayState};
+use crate::local_env::local_environment;
+use crate::provision::provision;
+use crate::stack::LocalStack;
+use crate::template::Template;
+
+/// Resource name prefix of the dev stack.
+pub const DEV_PREFIX: &str = "packr-dev";
+
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    /// The repository root (holds `template.yaml`, `.venv/`, `.local/`).
+    pub root: PathBuf,
+    /// Gateway port on 127.0.0.1; 0 picks a free one.
+    pub gateway_port: u16,
+}
+
+pub async fn run(options: DevOptions) -> anyhow::Result<()> {
+    let state = state::StateDir::new(options.root.join(".local/dev"))?;
+    state.stop_stale_emulator();
+    let template_path = options.root.join("template.yaml");
+    let template = Template::load(&template_path)?;
+
+    let moto_server = options.root.join(".venv/bin/moto_server");
+    let moto = MotoProcess::start(&moto_server, &state.moto_log()).await?;
+    state.record_emulator(moto.pid(), moto.port())?;
+
+    let outcome = run_with_emulator(&options, &template, &moto, &state).await;
+
+    let pid = moto.pid();
+    if let Err(error) = moto.stop().await {
+        eprintln!("packr-dev: stopping moto (pid {pid}) failed: {error}");
+    }
+    state.clear();
+    outcome
+}
+
+async fn run_with_emulator(
+    options: &DevOptions,
+    template: &Template,
+    moto: &MotoProcess,
+    state: &state::StateDir,
+) -> anyhow::Result<()> {
+    let sdk = emulator::sdk_config(&moto.endpoint()).await;
+    let resources = provision(&sdk, template, DEV_PREFIX)
+        .await
+        .context("provisioning the emulator from template.yaml")?;
+    let environment = local_environment(template, &resources, &BTreeMap::new())?;
+    for unresolved in &environment.unresolved {
+        eprintln!("packr-dev: no local value for {unresolved}");
+    }
+    let stack = Arc::new(LocalStack {
+        aws_endpoint_url: moto.endpoint(),
+        region: LOCAL_REGION.to_owned(),
+        prefix: DEV_PREFIX.to_owned(),
+        resources,
+        function_environment: environment.functions,
+    });
+
+    // seed: the demo tenant with two brands goes here, e.g.
+    // crate::seed::seed_demo(&sdk, &stack).await.context("seeding the demo tenant")?;
+
+    let listener = TcpListener::bind(("127.0.0.1", options.gateway_port))
+        .await
+        .with_context(|| format!("binding the gateway to 127.0.0.1:{}", options.gateway_port))?;
+    let gateway_address = listener.local_addr()?;
+    state.write_stack(&stack)?;
+    banner::print(&stack, moto, &gateway_address.to_string(), state);
+
+    let router = gateway::router(GatewayState {
+        stack: stack.clone(),
+    });
+    gateway::serve(listener, router, shutdown::requested()).await?;
+    println!(
+        "\npackr-dev: stopping (gateway closed, stopping moto pid {})",
+        moto.pid()
+    );
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! The AWS emulator as a child process: `moto_server` on a free loopback port.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use tokio::process::{Child, Command};
+
+/// Region of the local stack (moto accepts any).
+pub const LOCAL_REGION: &str = "us-east-1";
+/// moto's default account id, which appears in its ARNs.
+pub const LOCAL_ACCOUNT_ID: &str = "123456789012";
+
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const START_ATTEMPTS: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("moto_server is not installed at {} (run infra/scripts/venv.sh)", path.display())]
+    NotInstalled { path: PathBuf },
+    #[error("cannot find a free loopback port")]
+    Port(#[source] std::io::Error),
+    #[error("cannot open the emulator log {}", path.display())]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start {}", path.display())]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("moto_server exited before answering ({status}); see {}", log.display())]
+    Exited { status: String, log: PathBuf },
+    #[error("moto_server did not answer on port {port} within {READY_TIMEOUT:?}; see {}", log.display())]
+    Timeout { port: u16, log: PathBuf },
+}
+
+/// A running `moto_server` started by this process. Dropping it kills it.
+#[derive(Debug)]
+pub struct MotoProcess {
+    child: Child,
+    pid: u32,
+    port: u16,
+}
+
+impl MotoProcess {
+    /// Starts `moto_server` on a free port of 127.0.0.1 and waits until it answers. Its output
+    /// goes to `log`. It runs in its own process group, so a Ctrl-C meant for the caller
+    /// does not reach it: the caller stops it with [`MotoProcess::stop`].
+    pub async fn start(moto_server: &Path, log: &Path) -> Result<Self, EmulatorError> {
+        if !moto_server.is_file() {
+            return Err(EmulatorError::NotInstalled {
+                path: moto_server.to_path_buf(),
+            });
+        }
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(moto_server, log).await {
+                // Another process may take the port between our probe and moto's bind.
+                Err(EmulatorError::Exited { .. }) if attempt < START_ATTEMPTS => attempt += 1,
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(moto_server: &Path, log: &Path) -> Result<Self, EmulatorError> {
+        let port = free_port().map_err(EmulatorError::Port)?;
+        let log_error = |source| EmulatorError::Log {
+            path: log.to_path_buf(),
+            source,
+        };
+        let stdout = std::fs::File::create(log).map_err(log_error)?;
+        let stderr = stdout.try_clone().map_err(log_error)?;
+        let mut child = Command::new(moto_server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| EmulatorError::Spawn {
+                path: moto_server.to_path_buf(),
+                source,
+            })?;
+        let pid = child.id().unwrap_or_default();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(EmulatorError::Exited {
+                    status: status.to_string(),
+                    log: log.to_path_buf(),
+                });
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(Self { child, pid, port });
+            }
+            if Instant::now() > deadline {
+                // kill_on_drop stops it.
+                return Err(EmulatorError::Timeout {
+                    port,
+                    log: log.to_path_buf(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Kills the emulator (its state is in memory only) and waits for it to exit.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        self.child.kill().await
+    }
+}
+
+/// SDK config for an emulator at `endpoint`: local region and dummy credentials, whatever
+/// the environment says, so the dev stack can never reach a real AWS account.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(LOCAL_REGION))
+        .credentials_provider(Credentials::new("test", "test", None, None, "packr-local"))
+        .load()
+        .await
+}
+
+/// A port of 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
