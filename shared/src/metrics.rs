@@ -91,7 +91,9 @@ impl EmfSink {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
-                    "Dimensions": [dimension_names],
+                    // Per function (and event type), and once more with no dimensions:
+                    // the fleet-wide total that alarms watch.
+                    "Dimensions": [dimension_names, []],
                     "Metrics": [{"Name": metric.name, "Unit": metric.unit.as_str()}],
                 }],
             }),
@@ -167,7 +169,7 @@ mod tests {
         assert_eq!(doc["event_type"], json!("order.updated"));
         let cw = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(cw["Namespace"], json!("Packr"));
-        assert_eq!(cw["Dimensions"], json!([["function", "event_type"]]));
+        assert_eq!(cw["Dimensions"], json!([["function", "event_type"], []]));
         assert_eq!(
             cw["Metrics"],
             json!([{"Name": "webhook.lag_ms", "Unit": "Milliseconds"}])

@@ -8,3 +8,4 @@ pub mod processor;
 pub mod queue;
 pub mod receipts;
 pub mod signature;
+pub mod wiring;

@@ -42,7 +42,9 @@ fn describe(e: &dyn std::error::Error) -> String {
 impl WireObject {
     pub fn from_json(kind: ObjectKind, data: &serde_json::Value) -> Result<Self, String> {
         let parsed = match kind {
-            ObjectKind::Order => serde_json::from_value(data.clone()).map(|o| Self::Order(Box::new(o))),
+            ObjectKind::Order => {
+                serde_json::from_value(data.clone()).map(|o| Self::Order(Box::new(o)))
+            }
             ObjectKind::Inventory => {
                 serde_json::from_value(data.clone()).map(|i| Self::Inventory(Box::new(i)))
             }

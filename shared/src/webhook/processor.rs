@@ -167,7 +167,11 @@ async fn process_message(deps: &ProcessorDeps, message: SqsMessage) -> bool {
     process_event(deps, &event, started).instrument(span).await
 }
 
-async fn process_event(deps: &ProcessorDeps, event: &QueuedEvent, started: std::time::Instant) -> bool {
+async fn process_event(
+    deps: &ProcessorDeps,
+    event: &QueuedEvent,
+    started: std::time::Instant,
+) -> bool {
     let now = (deps.clock)();
     let key = match IdempotencyKey::parse(event.event_id.as_str()) {
         Ok(key) => key,
@@ -182,7 +186,8 @@ async fn process_event(deps: &ProcessorDeps, event: &QueuedEvent, started: std::
         Ok(NextAction::Start(lease)) => lease,
         Ok(NextAction::ReturnSaved(_)) => {
             deps.metrics.emit(
-                Metric::count("webhook.duplicate_events").with("event_type", event.event_type.clone()),
+                Metric::count("webhook.duplicate_events")
+                    .with("event_type", event.event_type.clone()),
             );
             info!("event already applied; duplicate acknowledged");
             return true;
@@ -211,7 +216,13 @@ async fn process_event(deps: &ProcessorDeps, event: &QueuedEvent, started: std::
             }
             if let Err(e) = deps
                 .receipts
-                .mark_processed(&event.tenant_id, &event.event_id, applied.receipt_state(), None, now)
+                .mark_processed(
+                    &event.tenant_id,
+                    &event.event_id,
+                    applied.receipt_state(),
+                    None,
+                    now,
+                )
                 .await
             {
                 warn!(error = %e, "applied, but the receipt could not be updated");
@@ -256,7 +267,13 @@ async fn record_failure(deps: &ProcessorDeps, event: &QueuedEvent, reason: &str,
         .emit(Metric::count("webhook.failures").with("event_type", event.event_type.clone()));
     if let Err(e) = deps
         .receipts
-        .mark_processed(&event.tenant_id, &event.event_id, ReceiptState::Failed, Some(reason), now)
+        .mark_processed(
+            &event.tenant_id,
+            &event.event_id,
+            ReceiptState::Failed,
+            Some(reason),
+            now,
+        )
         .await
     {
         warn!(error = %e, "could not record the failure on the receipt");
@@ -274,7 +291,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-async fn apply(deps: &ProcessorDeps, event: &QueuedEvent, now: Timestamp) -> Result<Applied, ApplyError> {
+async fn apply(
+    deps: &ProcessorDeps,
+    event: &QueuedEvent,
+    now: Timestamp,
+) -> Result<Applied, ApplyError> {
     let envelope: WebhookEnvelope = serde_json::from_value(event.payload.clone())
         .map_err(|e| ApplyError::Payload(e.to_string()))?;
     let kind = EventKind::parse(&envelope.event_type);
@@ -319,7 +340,11 @@ async fn apply(deps: &ProcessorDeps, event: &QueuedEvent, now: Timestamp) -> Res
     let warehouse_customer = wire.warehouse_customer_id();
     let brand = match (&connection.brand_id, warehouse_customer) {
         (Some(brand), _) => Some(brand.clone()),
-        (None, Some(customer)) => deps.tenants.brand_for_warehouse_customer(tenant, &customer).await?,
+        (None, Some(customer)) => {
+            deps.tenants
+                .brand_for_warehouse_customer(tenant, &customer)
+                .await?
+        }
         (None, None) => None,
     };
     let ctx = DecodeContext {
@@ -391,6 +416,8 @@ async fn apply_connection_event(
         _ => return Ok(Applied::Ignored),
     }
     connection.updated_at = now;
-    deps.connections.update_connection(tenant, &connection).await?;
+    deps.connections
+        .update_connection(tenant, &connection)
+        .await?;
     Ok(Applied::Applied)
 }

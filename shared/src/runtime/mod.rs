@@ -1,0 +1,87 @@
+//! What every Lambda binary does at cold start: JSON logs, AWS config, typed environment.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("could not read secret {name}")]
+    Secret {
+        name: String,
+        #[source]
+        source: crate::secrets::SecretError,
+    },
+    #[error("Trackstar client configuration failed: {0}")]
+    Trackstar(String),
+}
+
+/// Where configuration comes from: the process environment on Lambda; a map in the local
+/// gateway, which hosts several functions in one process.
+pub trait Env: Send + Sync {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for std::collections::BTreeMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+pub fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
+    match env.var(name) {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(ConfigError::Missing(name)),
+    }
+}
+
+pub fn optional_seconds(
+    env: &dyn Env,
+    name: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    match env.var(name) {
+        Some(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|e| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            }),
+        _ => Ok(Duration::from_secs(default)),
+    }
+}
+
+/// JSON logs (what CloudWatch Logs Insights reads), level from `RUST_LOG` (default info).
+/// Safe to call more than once.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+/// The AWS SDK config from the environment (region, credentials, `AWS_ENDPOINT_URL`).
+pub async fn aws() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}

@@ -1,0 +1,233 @@
+//! Building the webhook functions' dependencies from their environment (as `template.yaml`
+//! sets it), once per cold start. Used by the Lambda binaries and the local gateway alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::ingest::{system_clock, IngestDeps, VerifierSource, DEFAULT_MAX_BODY_BYTES};
+use super::objects::{ObjectKind, WireObject};
+use super::processor::{ObjectFetcher, ProcessorDeps};
+use super::queue::SqsEventQueue;
+use super::signature::{Verifier, WebhookSecret};
+use crate::domain::{Connection, InventoryItemId, OrderId, ProductId};
+use crate::idempotency::{DynamoIdempotencyStore, IdempotencyPolicy};
+use crate::metrics::{EmfSink, MetricsSink};
+use crate::runtime::{optional_seconds, required, ConfigError, Env};
+use crate::secrets::{CachedSecretSource, SecretSource, SecretsManagerSource};
+use crate::store::dynamo::DynamoStore;
+use crate::store::CursorCodec;
+use crate::trackstar::{ConnectionCredentials, TrackstarClient, TrackstarConfig};
+
+pub const METRICS_NAMESPACE: &str = "Packr";
+
+/// The signing secret as stored: `{"current": "whsec_…", "previous": "whsec_…"}` (previous
+/// may be empty), or a bare `whsec_…` string.
+#[derive(Deserialize)]
+struct StoredSecrets {
+    current: String,
+    #[serde(default)]
+    previous: String,
+}
+
+/// Reads the webhook signing secrets through a cached secret source.
+pub struct SecretVerifierSource {
+    secrets: Arc<dyn SecretSource>,
+    name: String,
+}
+
+impl SecretVerifierSource {
+    pub fn new(secrets: Arc<dyn SecretSource>, name: impl Into<String>) -> Self {
+        Self {
+            secrets,
+            name: name.into(),
+        }
+    }
+}
+
+/// Parses the stored secret value into a verifier holding the current and previous keys.
+pub fn verifier_from_secret(value: &SecretString) -> Result<Verifier, String> {
+    let raw = value.expose_secret().trim();
+    let keys: Vec<String> = if raw.starts_with('{') {
+        let stored: StoredSecrets =
+            serde_json::from_str(raw).map_err(|_| "webhook secret JSON is malformed".to_owned())?;
+        [stored.current, stored.previous]
+            .into_iter()
+            .filter(|s| !s.trim().is_empty())
+            .collect()
+    } else {
+        vec![raw.to_owned()]
+    };
+    let secrets = keys
+        .into_iter()
+        .map(|k| WebhookSecret::parse(&SecretString::from(k)).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if secrets.is_empty() {
+        return Err("webhook secret holds no key".into());
+    }
+    Ok(Verifier::new(secrets))
+}
+
+#[async_trait]
+impl VerifierSource for SecretVerifierSource {
+    async fn verifier(&self) -> Result<Verifier, Box<dyn std::error::Error + Send + Sync>> {
+        let value = self.secrets.get(&self.name).await?;
+        verifier_from_secret(&value).map_err(Into::into)
+    }
+}
+
+/// Fetches truncated objects through the Trackstar client.
+pub struct TrackstarFetcher {
+    pub client: TrackstarClient,
+}
+
+#[async_trait]
+impl ObjectFetcher for TrackstarFetcher {
+    async fn fetch(
+        &self,
+        connection: &Connection,
+        kind: ObjectKind,
+        id: &str,
+    ) -> Result<WireObject, Box<dyn std::error::Error + Send + Sync>> {
+        let credentials = ConnectionCredentials::new(
+            connection.connection_id.clone(),
+            connection.access_token_secret.clone(),
+        );
+        Ok(match kind {
+            ObjectKind::Order => WireObject::Order(Box::new(
+                self.client
+                    .get_order(&credentials, &OrderId::parse(id)?)
+                    .await?,
+            )),
+            ObjectKind::Inventory => WireObject::Inventory(Box::new(
+                self.client
+                    .get_inventory_item(&credentials, &InventoryItemId::parse(id)?)
+                    .await?,
+            )),
+            ObjectKind::Product => WireObject::Product(Box::new(
+                self.client
+                    .get_product(&credentials, &ProductId::parse(id)?)
+                    .await?,
+            )),
+        })
+    }
+}
+
+fn secret_source(sdk: &SdkConfig, env: &dyn Env) -> Result<Arc<dyn SecretSource>, ConfigError> {
+    let ttl = optional_seconds(env, "SECRETS_CACHE_TTL_SECONDS", 300)?;
+    Ok(Arc::new(CachedSecretSource::new(
+        SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(sdk)),
+        ttl,
+    )))
+}
+
+/// A store for functions that never hand out pagination cursors: a random cursor key.
+fn store_without_cursors(sdk: &SdkConfig, table: String) -> DynamoStore {
+    let key: [u8; 32] = rand::random();
+    DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        table,
+        CursorCodec::new(key.to_vec()),
+    )
+}
+
+/// webhook-ingest: `TABLE_NAME`, `WEBHOOK_QUEUE_URL`, `WEBHOOK_SECRET_ARN`.
+pub fn ingest_from_env(
+    sdk: &SdkConfig,
+    env: &dyn Env,
+    function: &str,
+) -> Result<IngestDeps, ConfigError> {
+    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    let queue = SqsEventQueue::new(
+        aws_sdk_sqs::Client::new(sdk),
+        required(env, "WEBHOOK_QUEUE_URL")?,
+    );
+    let verifier = SecretVerifierSource::new(
+        secret_source(sdk, env)?,
+        required(env, "WEBHOOK_SECRET_ARN")?,
+    );
+    let metrics: Arc<dyn MetricsSink> = Arc::new(EmfSink::new(METRICS_NAMESPACE, function));
+    Ok(IngestDeps {
+        verifier: Arc::new(verifier),
+        connections: Arc::new(store.clone()),
+        receipts: Arc::new(store),
+        queue: Arc::new(queue),
+        metrics,
+        clock: system_clock(),
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+    })
+}
+
+/// webhook-processor: `TABLE_NAME`, `TRACKSTAR_API_KEY_SECRET_ARN`, `TRACKSTAR_BASE_URL`.
+pub async fn processor_from_env(
+    sdk: &SdkConfig,
+    env: &dyn Env,
+    function: &str,
+) -> Result<ProcessorDeps, ConfigError> {
+    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    let secrets = secret_source(sdk, env)?;
+    let api_key_name = required(env, "TRACKSTAR_API_KEY_SECRET_ARN")?;
+    let api_key = secrets
+        .get(&api_key_name)
+        .await
+        .map_err(|source| ConfigError::Secret {
+            name: api_key_name,
+            source,
+        })?;
+    let mut config =
+        TrackstarConfig::from_env().map_err(|e| ConfigError::Trackstar(e.to_string()))?;
+    if let Some(base_url) = env
+        .var("TRACKSTAR_BASE_URL")
+        .filter(|v| !v.trim().is_empty())
+    {
+        config.base_url = base_url;
+    }
+    let client = TrackstarClient::new(config, api_key, secrets)
+        .map_err(|e| ConfigError::Trackstar(e.to_string()))?;
+    let in_progress = optional_seconds(env, "IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?;
+    let idempotency = DynamoIdempotencyStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        store.table_name().to_owned(),
+        IdempotencyPolicy {
+            in_progress_expiry: in_progress,
+            record_ttl: Duration::from_secs(7 * 24 * 3600),
+        },
+    );
+    Ok(ProcessorDeps {
+        orders: Arc::new(store.clone()),
+        inventory: Arc::new(store.clone()),
+        products: Arc::new(store.clone()),
+        tenants: Arc::new(store.clone()),
+        connections: Arc::new(store.clone()),
+        receipts: Arc::new(store),
+        idempotency: Arc::new(idempotency),
+        fetcher: Arc::new(TrackstarFetcher { client }),
+        metrics: Arc::new(EmfSink::new(METRICS_NAMESPACE, function)),
+        clock: system_clock(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stored_secret_yields_current_and_previous_keys() {
+        let v = verifier_from_secret(&SecretString::from(
+            r#"{"current":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","previous":""}"#.to_owned(),
+        ));
+        assert!(v.is_ok());
+        assert!(verifier_from_secret(&SecretString::from(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()
+        ))
+        .is_ok());
+        assert!(verifier_from_secret(&SecretString::from("{\"current\": 1}".to_owned())).is_err());
+        assert!(
+            verifier_from_secret(&SecretString::from("{\"current\": \"\"}".to_owned())).is_err()
+        );
+    }
+}
