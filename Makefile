@@ -4,10 +4,11 @@ SHELL := bash
 
 CARGO ?= cargo
 
-.PHONY: help venv dev moto-up moto-down lint-template
+.PHONY: help venv dev test moto-up moto-down lint-template
 
 help:
 	@echo "make dev            run everything locally (moto provisioned from template.yaml + local gateway)"
+	@echo "make test           the whole check: fmt, clippy, cfn-lint, every test against a local emulator"
 	@echo "make moto-up        start a background AWS emulator; then: eval \"\$$(infra/scripts/moto.sh env)\""
 	@echo "make moto-down      stop it"
 	@echo "make lint-template  cfn-lint template.yaml"
@@ -17,6 +18,9 @@ venv:
 
 dev: venv
 	$(CARGO) run --quiet -p packr-local --bin packr-dev
+
+test:
+	@bash infra/scripts/test.sh
 
 moto-up: venv
 	@infra/scripts/moto.sh start

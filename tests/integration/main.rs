@@ -9,3 +9,4 @@ mod pagination;
 mod synced_objects;
 mod tenants_and_connections;
 mod webhook_ingest;
+mod webhook_processor;

@@ -200,17 +200,30 @@ impl ReceiptStore for DynamoStore {
                      ADD processing_attempts :one"
             }
         };
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(keys::receipt_pk(tenant, event), RECEIPT_SK)))
             .update_expression(update)
+            // Never create a partial receipt (a replayed event whose receipt expired).
+            .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#state", "state")
             .set_expression_attribute_values(Some(values))
             .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem", aws_sdk_dynamodb::Error::from(e)))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(_) => Err(StoreError::NotFound {
+                    what: "webhook receipt",
+                }),
+                other => Err(StoreError::dynamo(
+                    "UpdateItem",
+                    aws_sdk_dynamodb::Error::from(other),
+                )),
+            },
+        }
     }
 
     async fn get(&self, tenant: &TenantId, event: &EventId) -> Result<Option<Receipt>, StoreError> {

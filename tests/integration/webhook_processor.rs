@@ -1,0 +1,511 @@
+//! webhook-processor against the emulator: exactly once, never out of order, partial batch
+//! failures, crash recovery, connection events, truncated events fetched from Trackstar.
+//! Event bodies are the Trackstar webhook fixtures in `events/`.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::SqsEvent;
+use packr::domain::{
+    Brand, Connection, ConnectionId, ConnectionStatus, CorrelationId, Currency, EventId, Order,
+    OrderStatus, Tenant, TenantId, Timestamp, WarehouseCustomerId,
+};
+use packr::idempotency::{
+    DynamoIdempotencyStore, Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyStore,
+};
+use packr::metrics::RecordingSink;
+use packr::secrets::InMemorySecretSource;
+use packr::store::dynamo::DynamoStore;
+use packr::store::{ConnectionStore, SyncedStore, TenantStore};
+use packr::trackstar::{TrackstarClient, TrackstarConfig};
+use packr::webhook::envelope::QueuedEvent;
+use packr::webhook::objects::{ObjectKind, WireObject};
+use packr::webhook::processor::{handle_batch, ObjectFetcher, ProcessorDeps, APPLY_SCOPE};
+use packr::webhook::receipts::{Claim, ReceiptState, ReceiptStore};
+use packr::webhook::wiring::TrackstarFetcher;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const CONNECTION: &str = "conn_fixture";
+const CUSTOMER: &str = "wc_fixture_1";
+const BASE_MS: i64 = 1_759_200_000_000; // 2025-09-30T02:40:00Z, after the fixtures' dates
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../events/trackstar-webhook-{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The fixture with its `data.updated_date` (and optionally `status`) changed.
+fn order_event(updated: &str, status: &str) -> Value {
+    let mut body = fixture("order-updated");
+    body["data"]["updated_date"] = json!(updated);
+    body["data"]["status"] = json!(status);
+    body
+}
+
+struct Processor {
+    deps: ProcessorDeps,
+    store: DynamoStore,
+    metrics: RecordingSink,
+    now_ms: Arc<AtomicI64>,
+    tenant: TenantId,
+    idempotency: DynamoIdempotencyStore,
+}
+
+async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
+    let s = stack().await;
+    let t = tenant("acme");
+    s.store
+        .create_tenant(&Tenant {
+            id: t.clone(),
+            name: "Acme 3PL".into(),
+            default_currency: Currency::parse("USD").unwrap(),
+            created_at: at(0),
+        })
+        .await
+        .unwrap();
+    s.store
+        .create_brand(
+            &t,
+            &Brand {
+                tenant_id: t.clone(),
+                id: brand("b1"),
+                name: "B1".into(),
+                warehouse_customer_ids: vec![WarehouseCustomerId::parse(CUSTOMER).unwrap()],
+                created_at: at(0),
+            },
+        )
+        .await
+        .unwrap();
+    s.store
+        .create_connection(&t, &connection(&t, CONNECTION))
+        .await
+        .unwrap();
+    let idempotency = s.idempotency(IdempotencyPolicy {
+        in_progress_expiry: Duration::from_secs(60),
+        record_ttl: Duration::from_secs(7 * 24 * 3600),
+    });
+    let metrics = RecordingSink::new();
+    let now_ms = Arc::new(AtomicI64::new(BASE_MS));
+    let clock_ms = now_ms.clone();
+    let deps = ProcessorDeps {
+        orders: Arc::new(s.store.clone()),
+        inventory: Arc::new(s.store.clone()),
+        products: Arc::new(s.store.clone()),
+        tenants: Arc::new(s.store.clone()),
+        connections: Arc::new(s.store.clone()),
+        receipts: Arc::new(s.store.clone()),
+        idempotency: Arc::new(idempotency.clone()),
+        fetcher,
+        metrics: Arc::new(metrics.clone()),
+        clock: Arc::new(move || {
+            Timestamp::from_unix_micros(clock_ms.load(Ordering::SeqCst) * 1000).unwrap()
+        }),
+    };
+    Processor {
+        deps,
+        store: s.store,
+        metrics,
+        now_ms,
+        tenant: t,
+        idempotency,
+    }
+}
+
+struct NoFetcher;
+
+#[async_trait]
+impl ObjectFetcher for NoFetcher {
+    async fn fetch(
+        &self,
+        _: &Connection,
+        _: ObjectKind,
+        _: &str,
+    ) -> Result<WireObject, Box<dyn std::error::Error + Send + Sync>> {
+        Err("no Trackstar in this test".into())
+    }
+}
+
+struct PanickingFetcher;
+
+#[async_trait]
+impl ObjectFetcher for PanickingFetcher {
+    async fn fetch(
+        &self,
+        _: &Connection,
+        _: ObjectKind,
+        _: &str,
+    ) -> Result<WireObject, Box<dyn std::error::Error + Send + Sync>> {
+        panic!("injected panic while fetching")
+    }
+}
+
+async fn processor() -> Processor {
+    processor_with(Arc::new(NoFetcher)).await
+}
+
+impl Processor {
+    /// A queued event as ingest would have produced it, with its receipt claimed and queued.
+    async fn queued(&self, event_id: &str, body: Value) -> QueuedEvent {
+        let event_type = body["event_type"].as_str().unwrap().to_owned();
+        let event = QueuedEvent {
+            event_id: EventId::parse(event_id).unwrap(),
+            tenant_id: self.tenant.clone(),
+            brand_id: None,
+            connection_id: ConnectionId::parse(CONNECTION).unwrap(),
+            event_type: event_type.clone(),
+            received_at: Timestamp::from_unix_micros((BASE_MS - 250) * 1000).unwrap(),
+            correlation_id: CorrelationId::generate(),
+            payload: body,
+        };
+        let claim = self
+            .store
+            .claim(
+                &self.tenant,
+                &event.event_id,
+                &event.connection_id,
+                &event_type,
+                event.received_at,
+            )
+            .await
+            .unwrap();
+        if claim == Claim::Claimed {
+            self.store
+                .mark_queued(&self.tenant, &event.event_id, event.received_at)
+                .await
+                .unwrap();
+        }
+        event
+    }
+
+    async fn receipt(&self, event_id: &str) -> packr::webhook::receipts::Receipt {
+        ReceiptStore::get(
+            &self.store,
+            &self.tenant,
+            &EventId::parse(event_id).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    }
+
+    async fn order(&self, id: &str) -> Option<Order> {
+        SyncedStore::<Order>::get(&self.store, &self.tenant, id)
+            .await
+            .unwrap()
+    }
+}
+
+/// An SQS event as Lambda delivers it (each message a fresh SQS message id, as after a
+/// redrive), one record per body.
+fn sqs_event(bodies: Vec<(String, String)>) -> SqsEvent {
+    let raw = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/sqs-webhook-processor-batch.json"
+    ))
+    .unwrap();
+    let template: Value = serde_json::from_str(&raw).unwrap();
+    let record = template["Records"][0].clone();
+    let records: Vec<Value> = bodies
+        .into_iter()
+        .map(|(message_id, body)| {
+            let mut r = record.clone();
+            r["messageId"] = json!(message_id);
+            r["body"] = json!(body);
+            r
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+fn message(id: &str, event: &QueuedEvent) -> (String, String) {
+    (id.to_owned(), serde_json::to_string(event).unwrap())
+}
+
+fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+const ORDER_ID: &str = "ord_542e98c7d77d04f90d8c55e1";
+
+#[tokio::test]
+async fn an_order_event_is_applied_with_its_brand_and_the_receipt_says_applied() {
+    // given
+    let p = processor().await;
+    let e = p.queued("msg_1", fixture("order-created")).await;
+    // when
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    // then
+    assert!(r.batch_item_failures.is_empty());
+    let order = p.order(ORDER_ID).await.expect("order stored");
+    assert_eq!(
+        order.brand_id,
+        Some(brand("b1")),
+        "brand from the warehouse customer id"
+    );
+    assert_eq!(order.tenant_id, p.tenant);
+    assert_eq!(p.receipt("msg_1").await.state, ReceiptState::Applied);
+    assert_eq!(p.metrics.total("webhook.applied"), 1.0);
+    assert_eq!(p.metrics.values("webhook.lag_ms"), vec![250.0]);
+    assert_eq!(p.metrics.values("webhook.processing_latency_ms").len(), 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_not_applied_twice() {
+    // given event 1 (older) applied, then event 2 (newer) applied
+    let p = processor().await;
+    let e1 = p
+        .queued("msg_1", order_event("2025-09-30T01:00:00Z", "processing"))
+        .await;
+    let e2 = p
+        .queued("msg_2", order_event("2025-09-30T02:00:00Z", "packed"))
+        .await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e1)])).await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-2", &e2)])).await;
+    // when event 1 comes back (a DLQ redrive: new SQS message id, same event id)
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-redriven", &e1)])).await;
+    // then it is acknowledged as a duplicate and nothing changes
+    assert!(r.batch_item_failures.is_empty());
+    assert_eq!(p.order(ORDER_ID).await.unwrap().status, OrderStatus::Packed);
+    assert_eq!(p.metrics.total("webhook.duplicate_events"), 1.0);
+    assert_eq!(p.metrics.total("webhook.applied"), 2.0);
+}
+
+#[tokio::test]
+async fn an_older_update_after_a_newer_one_is_stale_and_the_newer_state_stays() {
+    let p = processor().await;
+    let newer = p
+        .queued("msg_new", order_event("2025-09-30T02:00:00Z", "fulfilled"))
+        .await;
+    let older = p
+        .queued("msg_old", order_event("2025-09-30T01:00:00Z", "processing"))
+        .await;
+
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &newer)])).await;
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-2", &older)])).await;
+
+    assert!(r.batch_item_failures.is_empty());
+    let order = p.order(ORDER_ID).await.unwrap();
+    assert_eq!(order.status, OrderStatus::Fulfilled);
+    assert_eq!(p.receipt("msg_old").await.state, ReceiptState::Stale);
+    assert_eq!(p.metrics.total("webhook.stale"), 1.0);
+}
+
+#[tokio::test]
+async fn in_a_mixed_batch_exactly_the_bad_message_is_reported() {
+    // given an applied event, and a batch of good, bad, duplicate and stale messages
+    let p = processor().await;
+    let first = p
+        .queued("msg_first", order_event("2025-09-30T02:00:00Z", "packed"))
+        .await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-0", &first)])).await;
+    let good = p.queued("msg_good", fixture("inventory-updated")).await;
+    let stale = p
+        .queued("msg_stale", order_event("2025-09-30T01:00:00Z", "open"))
+        .await;
+    let batch = sqs_event(vec![
+        message("sqs-good", &good),
+        ("sqs-bad".into(), "{not json".into()),
+        message("sqs-dup", &first),
+        message("sqs-stale", &stale),
+    ]);
+    // when
+    let r = handle_batch(&p.deps, batch).await;
+    // then
+    assert_eq!(failed_ids(&r), vec!["sqs-bad".to_owned()]);
+    assert_eq!(p.receipt("msg_good").await.state, ReceiptState::Applied);
+    assert_eq!(p.receipt("msg_stale").await.state, ReceiptState::Stale);
+    assert_eq!(p.order(ORDER_ID).await.unwrap().status, OrderStatus::Packed);
+}
+
+#[tokio::test]
+async fn a_crashed_attempt_is_retried_after_the_in_progress_expiry_and_applied_once() {
+    // given an attempt that took the idempotency lease and crashed before completing
+    let p = processor().await;
+    let e = p.queued("msg_1", fixture("order-created")).await;
+    let crashed_at = Timestamp::from_unix_micros(BASE_MS * 1000).unwrap();
+    p.idempotency
+        .begin(
+            &p.tenant,
+            APPLY_SCOPE,
+            &IdempotencyKey::parse("msg_1").unwrap(),
+            &Fingerprint::of_json(&e.payload),
+            crashed_at,
+        )
+        .await
+        .unwrap();
+    // when SQS redelivers at once, the lease still holds: the message fails and is retried
+    let early = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    assert_eq!(failed_ids(&early), vec!["sqs-1".to_owned()]);
+    assert!(p.order(ORDER_ID).await.is_none());
+    // and after the in-progress expiry the retry applies it
+    p.now_ms.fetch_add(61_000, Ordering::SeqCst);
+    let later = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    assert!(later.batch_item_failures.is_empty());
+    assert!(p.order(ORDER_ID).await.is_some());
+    // and again is a duplicate
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    assert_eq!(p.metrics.total("webhook.applied"), 1.0);
+    assert_eq!(p.metrics.total("webhook.duplicate_events"), 1.0);
+}
+
+#[tokio::test]
+async fn unhandled_event_types_are_recorded_and_acknowledged() {
+    let p = processor().await;
+    let e = p.queued("msg_1", fixture("inbound-shipment-updated")).await;
+
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+
+    assert!(r.batch_item_failures.is_empty());
+    assert_eq!(p.receipt("msg_1").await.state, ReceiptState::Ignored);
+    assert_eq!(p.metrics.total("webhook.ignored"), 1.0);
+}
+
+#[tokio::test]
+async fn connection_events_mark_the_connection() {
+    let p = processor().await;
+    let id = ConnectionId::parse(CONNECTION).unwrap();
+    let events = [
+        ("msg_c1", "connection-created"),
+        ("msg_c2", "connection-error-created"),
+    ];
+    for (event_id, name) in events {
+        let e = p.queued(event_id, fixture(name)).await;
+        let r = handle_batch(&p.deps, sqs_event(vec![message(event_id, &e)])).await;
+        assert!(r.batch_item_failures.is_empty(), "{name}");
+    }
+    let c = p
+        .store
+        .get_connection(&p.tenant, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.status, ConnectionStatus::Active);
+    assert!(
+        c.full_sync_requested_at.is_some(),
+        "a full sync is requested"
+    );
+    assert_eq!(c.errors.len(), 1);
+
+    for (event_id, name) in [
+        ("msg_c3", "connection-error-deleted"),
+        ("msg_c4", "connection-deleted"),
+    ] {
+        let e = p.queued(event_id, fixture(name)).await;
+        handle_batch(&p.deps, sqs_event(vec![message(event_id, &e)])).await;
+    }
+    let c = p
+        .store
+        .get_connection(&p.tenant, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(c.errors.is_empty());
+    assert_eq!(c.status, ConnectionStatus::Disconnected);
+}
+
+#[tokio::test]
+async fn a_failure_is_reported_and_its_reason_recorded_on_the_receipt() {
+    // given an order event for a connection the tenant does not know
+    let p = processor().await;
+    let mut body = fixture("order-created");
+    body["connection_id"] = json!("conn_other");
+    let mut e = p.queued("msg_1", body).await;
+    e.connection_id = ConnectionId::parse("conn_other").unwrap();
+
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+
+    assert_eq!(failed_ids(&r), vec!["sqs-1".to_owned()]);
+    let receipt = p.receipt("msg_1").await;
+    assert_eq!(receipt.state, ReceiptState::Failed);
+    assert!(receipt.failure_reason.unwrap().contains("connection"));
+    assert_eq!(p.metrics.total("webhook.failures"), 1.0);
+    // and the failed attempt released its lease: a retry is not blocked
+    let again = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    assert_eq!(failed_ids(&again), vec!["sqs-1".to_owned()]);
+    assert_eq!(p.metrics.total("webhook.failures"), 2.0);
+}
+
+#[tokio::test]
+async fn a_panic_in_one_message_does_not_fail_the_others() {
+    let p = processor_with(Arc::new(PanickingFetcher)).await;
+    let mut truncated = fixture("order-updated");
+    truncated["data_truncated"] = json!(true);
+    truncated["data"] = json!({"id": ORDER_ID});
+    let bad = p.queued("msg_truncated", truncated).await;
+    let good = p.queued("msg_good", fixture("product-created")).await;
+
+    let r = handle_batch(
+        &p.deps,
+        sqs_event(vec![message("sqs-bad", &bad), message("sqs-good", &good)]),
+    )
+    .await;
+
+    assert_eq!(failed_ids(&r), vec!["sqs-bad".to_owned()]);
+    assert_eq!(p.receipt("msg_good").await.state, ReceiptState::Applied);
+}
+
+#[tokio::test]
+async fn a_truncated_event_is_fetched_from_trackstar() {
+    // given the simulator holding the connection's data, and the connection's token
+    let sim = trackstar_sim::spawn(trackstar_sim::SimConfig {
+        connections: vec![trackstar_sim::SimConnection {
+            connection_id: CONNECTION.into(),
+            access_token: "tok_fixture".into(),
+            integration_name: "sandbox".into(),
+            warehouse_customer_ids: vec![CUSTOMER.into()],
+        }],
+        ..trackstar_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let truth = sim.truth(CONNECTION).unwrap();
+    let order = truth.orders.first().unwrap();
+    let order_id = order.id.clone();
+    let secrets = InMemorySecretSource::with(
+        "packr/test/trackstar/connections/conn_fixture",
+        "tok_fixture",
+    );
+    let config = TrackstarConfig {
+        base_url: sim.base_url.clone(),
+        ..TrackstarConfig::default()
+    };
+    let client = TrackstarClient::new(
+        config,
+        SecretString::from("sim_api_key".to_owned()),
+        Arc::new(secrets),
+    )
+    .unwrap();
+    let p = processor_with(Arc::new(TrackstarFetcher { client })).await;
+    let mut body = fixture("order-updated");
+    body["data_truncated"] = json!(true);
+    body["data"] = json!({"id": order_id});
+    body["data_url"] = json!(format!("{}/wms/orders/{order_id}", sim.base_url));
+    let e = p.queued("msg_1", body).await;
+    // when
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    // then the stored order is the simulator's
+    assert!(
+        r.batch_item_failures.is_empty(),
+        "{:?}",
+        p.receipt("msg_1").await.failure_reason
+    );
+    let stored = p.order(&order_id).await.unwrap();
+    assert_eq!(stored.order_number, Some(order.order_number.clone()));
+    assert_eq!(
+        stored.updated_date,
+        Timestamp::from_datetime(order.updated_date)
+    );
+    sim.shutdown().await;
+}
