@@ -420,6 +420,38 @@ async fn a_429_is_waited_out_as_retry_after_says_then_succeeds() {
     sim.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_429_asking_for_longer_than_the_configured_wait_is_returned_at_once() {
+    // given one 429 with `retry-after: 1` and a client that waits at most 200 ms
+    let sim = trackstar_sim::spawn(fast_sim(5)).await.unwrap();
+    let mut config = fast_config(&sim);
+    config.retry.max_rate_limit_wait = Duration::from_millis(200);
+    let client = client(config, demo_secrets());
+    sim.set_faults(
+        "conn_demo",
+        FaultSpec {
+            rate_limit_storm: 1,
+            ..FaultSpec::default()
+        },
+    );
+    // when
+    let err = client
+        .get_order(
+            &demo_credentials(),
+            &OrderId::parse(any_order_id(&sim)).unwrap(),
+        )
+        .await
+        .unwrap_err();
+    // then the caller learns how long to wait, after one request
+    assert!(
+        matches!(err, TrackstarError::RateLimited { retry_after: Some(d), .. } if d >= Duration::from_secs(1)),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    assert_eq!(sim.requests().total, 1);
+    sim.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // circuit breaker
 

@@ -146,7 +146,9 @@ impl TrackstarError {
     }
 
     /// Classifies a transport-level failure.
+    /// The URL is dropped from the error: its query may carry filter values.
     pub fn from_transport(err: reqwest::Error) -> Self {
+        let err = err.without_url();
         if err.is_timeout() {
             Self::Timeout { source: Some(err) }
         } else {
