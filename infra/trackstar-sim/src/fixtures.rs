@@ -174,7 +174,8 @@ pub fn sample_event(
             let first_seen = at - Duration::hours(1);
             let before = connection_error(first_seen, first_seen);
             let after = connection_error(first_seen, at);
-            emit(&after, Some(previous_attributes(&before, &after)))
+            // The spec's schema for these previous attributes requires every field.
+            emit(&after, Some(before))
         }
         "connection-error.deleted" => emit(&connection_error(at - Duration::hours(2), at), None),
         _ => None,

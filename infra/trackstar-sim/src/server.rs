@@ -1,5 +1,6 @@
 //! The HTTP surface: routes and the request pipeline
-//! (request id and log → API key → access token → rate limit → faults → idempotency → handler).
+//! (request id and log → API key → access token → rate limit → injected errors →
+//! idempotency → injected latency or hang → handler).
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use serde_json::json;
 use crate::config::SimConnection;
 use crate::data::model::{InboundShipment, InventoryItem, Order, Product, Return};
 use crate::error::ApiError;
+use crate::faults::FaultAction;
 use crate::idempotency::{request_fingerprint, NextAction, SavedResponse, MAX_KEY_LEN};
 use crate::ratelimit::{RateClass, RateDecision};
 use crate::routes::{link, read, write, AppState};
@@ -54,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/wms/returns", get(read::list::<Return>))
         .route("/wms/returns/{id}", get(read::get_one::<Return>))
+        .layer(from_fn_with_state(state.clone(), wms_slowness))
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), wms_guard));
     let api = Router::new()
@@ -177,14 +180,6 @@ async fn wms_guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let fault = state
         .faults
         .next(&connection.connection_id, method.as_str());
-    if !fault.latency.is_zero() {
-        tokio::time::sleep(fault.latency).await;
-    }
-    if fault.hang {
-        let mut shutdown = state.shutdown.clone();
-        let _ = tokio::time::timeout(HANG_LIMIT, shutdown.wait_for(|stopped| *stopped)).await;
-        return injected(503);
-    }
     if fault.storm {
         let storm = RateDecision {
             allowed: false,
@@ -201,12 +196,32 @@ async fn wms_guard(State(state): State<AppState>, mut req: Request, next: Next) 
         return injected(status);
     }
     req.extensions_mut().insert(connection);
+    req.extensions_mut().insert(fault);
     let mut response = next.run(req).await;
     if let Some((status, true)) = fault.error {
         response = injected(status);
     }
     rate_headers(response.headers_mut(), &decision);
     response
+}
+
+/// Injected slowness of the WMS behind Trackstar: latency, or no answer at all. It sits
+/// inside the idempotency layer, so a slow write holds its key (a replay meanwhile is a 409).
+async fn wms_slowness(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let fault = req
+        .extensions()
+        .get::<FaultAction>()
+        .copied()
+        .unwrap_or_default();
+    if !fault.latency.is_zero() {
+        tokio::time::sleep(fault.latency).await;
+    }
+    if fault.hang {
+        let mut shutdown = state.shutdown.clone();
+        let _ = tokio::time::timeout(HANG_LIMIT, shutdown.wait_for(|stopped| *stopped)).await;
+        return injected(503);
+    }
+    next.run(req).await
 }
 
 /// `Idempotency-Key` on writes: replay, mismatch (400) and in-progress (409).

@@ -42,6 +42,9 @@ pub struct MutateRequest {
     pub count: usize,
 }
 
+/// Most changes one `mutate` call makes.
+pub const MAX_MUTATIONS: usize = 10_000;
+
 fn one() -> usize {
     1
 }
@@ -211,6 +214,13 @@ impl SimState {
                 what: "Connection",
                 id: request.connection_id.clone(),
             })?;
+        if request.count > MAX_MUTATIONS {
+            return Err(ApiError::validation(
+                "body",
+                "count",
+                "At most 10000 changes at once.",
+            ));
+        }
         let changes = {
             let mut rng = lock(&self.rng);
             self.with_data(&request.connection_id, |data| {

@@ -11,6 +11,8 @@ use crate::error::ApiError;
 pub const MISSING: &str = "Missing data for required field.";
 pub const NULL: &str = "Field may not be null.";
 pub const EMPTY: &str = "Field may not be empty.";
+/// Largest quantity accepted in a write (keeps stock arithmetic far from overflow).
+pub const MAX_QUANTITY: i64 = 1_000_000_000;
 
 /// Parses a JSON object body (an empty body counts as `{}`).
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -93,9 +95,9 @@ impl<'a> Fields<'a> {
     pub fn positive_int(&mut self, name: &str) -> Option<i64> {
         let value = self.present(name)?;
         match value.as_i64() {
-            Some(n) if n > 0 => Some(n),
+            Some(n) if (1..=MAX_QUANTITY).contains(&n) => Some(n),
             _ => {
-                self.error(name, "Must be a positive integer.");
+                self.error(name, "Must be an integer from 1 to 1000000000.");
                 None
             }
         }

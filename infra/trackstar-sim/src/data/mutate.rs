@@ -72,6 +72,14 @@ fn advance_order(data: &mut ConnectionData, rng: &mut impl Rng, now: Timestamp) 
     let Some(&index) = open.choose(rng) else {
         return new_order(data, rng, now).into_iter().collect();
     };
+    let products = data.products.clone();
+    let inventory_of = move |product_id: &str| {
+        products
+            .iter()
+            .find(|p| p.id == product_id)
+            .and_then(|p| p.inventory_items.first())
+            .map(|i| i.inventory_item_id.clone())
+    };
     let Some(order) = data.orders.get_mut(index) else {
         return Vec::new();
     };
@@ -88,7 +96,7 @@ fn advance_order(data: &mut ConnectionData, rng: &mut impl Rng, now: Timestamp) 
     let mut changes = vec![updated("order.updated", &before, &*order)];
     if status == "fulfilled" && order.shipments.is_empty() {
         let before_ship = order.clone();
-        let shipment = shipment_for(rng, order, now, false);
+        let shipment = shipment_for(rng, order, now, false, &inventory_of);
         order.shipments.push(shipment);
         changes.push(Change {
             event_type: "order.shipment.created",

@@ -444,7 +444,13 @@ fn order(
     };
     if matches!(status, "fulfilled" | "partially_fulfilled") {
         let shipped = (created + Duration::hours(rng.random_range(4..48))).min(updated);
-        let shipment = shipment_for(rng, &order, shipped, status == "partially_fulfilled");
+        let inventory_of = |product_id: &str| {
+            skus.iter()
+                .find(|(_, p, _, _)| p == product_id)
+                .map(|(_, _, inv, _)| inv.clone())
+        };
+        let partial = status == "partially_fulfilled";
+        let shipment = shipment_for(rng, &order, shipped, partial, &inventory_of);
         order.shipments.push(shipment);
     }
     order
@@ -456,7 +462,11 @@ pub(crate) fn shipment_for(
     order: &Order,
     shipped: Timestamp,
     partial: bool,
+    inventory_of: &dyn Fn(&str) -> Option<String>,
 ) -> OrderShipment {
+    let inventory_id = |product_id: &str| {
+        inventory_of(product_id).unwrap_or_else(|| format!("inv_of_{product_id}"))
+    };
     let warehouse_id = order
         .warehouse_id
         .clone()
@@ -470,7 +480,7 @@ pub(crate) fn shipment_for(
     let package_lines = lines
         .iter()
         .map(|l| PackageLineItem {
-            inventory_item_id: format!("inv_of_{}", l.product_id),
+            inventory_item_id: inventory_id(&l.product_id),
             sku: l.sku.clone(),
             quantity: l.quantity,
             lot_id: None,
@@ -488,7 +498,7 @@ pub(crate) fn shipment_for(
         line_items: lines
             .iter()
             .map(|l| ShipmentLineItem {
-                inventory_item_id: format!("inv_of_{}", l.product_id),
+                inventory_item_id: inventory_id(&l.product_id),
                 sku: l.sku.clone(),
                 quantity: l.quantity,
                 parent_product_id: None,

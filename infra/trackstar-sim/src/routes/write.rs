@@ -199,7 +199,7 @@ fn read_order(obj: &Map<String, Value>, required: &[&str]) -> Result<OrderInput,
             let quantity = line
                 .get("quantity")
                 .and_then(Value::as_i64)
-                .filter(|q| *q > 0);
+                .filter(|q| (1..=crate::validation::MAX_QUANTITY).contains(q));
             if sku.is_none() {
                 f.error(
                     &format!("line_items.{i}.sku"),

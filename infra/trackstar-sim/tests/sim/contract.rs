@@ -1,0 +1,414 @@
+//! The simulator against Trackstar's official OpenAPI document (`../shared/` beside the
+//! repository): responses, error bodies and webhook fixtures must validate against it.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use trackstar_sim::fixtures::{fixture_events, fixture_file_name, fixture_text};
+use trackstar_sim::{MutateRequest, MutationKind, SimConfig};
+
+use crate::support::{sim, sim_with, Receiver, API_KEY, CONN};
+
+const SPEC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/trackstar-openapi.json"
+);
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events"))
+}
+
+/// The spec, with OpenAPI 3.0 `nullable` turned into JSON Schema.
+fn spec() -> &'static Value {
+    static SPEC_JSON: OnceLock<Value> = OnceLock::new();
+    SPEC_JSON.get_or_init(|| {
+        let text = std::fs::read_to_string(SPEC)
+            .unwrap_or_else(|e| panic!("the official spec must be at {SPEC}: {e}"));
+        let mut spec: Value = serde_json::from_str(&text).expect("spec is JSON");
+        if let Some(schemas) = spec.pointer_mut("/components/schemas") {
+            translate_nullable(schemas);
+        }
+        spec
+    })
+}
+
+/// `nullable: true` → `type: [T, "null"]` (and `null` in an `enum`); on a `$ref` or a
+/// schema without `type`, an `anyOf` with `{"type": "null"}`.
+fn translate_nullable(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                translate_nullable(child);
+            }
+            if map.get("nullable") == Some(&Value::Bool(true)) {
+                map.remove("nullable");
+                if let Some(Value::String(t)) = map.get("type").cloned() {
+                    map.insert("type".to_owned(), json!([t, "null"]));
+                    if let Some(Value::Array(values)) = map.get_mut("enum") {
+                        values.push(Value::Null);
+                    }
+                } else if map.contains_key("$ref")
+                    || map.contains_key("allOf")
+                    || map.contains_key("anyOf")
+                    || map.contains_key("oneOf")
+                {
+                    let inner = Value::Object(std::mem::take(map));
+                    map.insert("anyOf".to_owned(), json!([inner, {"type": "null"}]));
+                }
+            } else if map.get("nullable") == Some(&Value::Bool(false)) {
+                map.remove("nullable");
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(translate_nullable),
+        _ => {}
+    }
+}
+
+/// Validates `instance` against a `#/components/schemas/...` reference.
+fn assert_valid(reference: &str, instance: &Value, what: &str) {
+    let components = spec().get("components").cloned().unwrap_or(Value::Null);
+    let schema = json!({ "$ref": reference, "components": components });
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("schema {reference} builds: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not match {reference}:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// The `$ref` of a path's response schema.
+fn response_ref(path: &str, method: &str, status: &str) -> String {
+    let pointer = format!(
+        "/paths/{}/{method}/responses/{status}/content/application~1json/schema/$ref",
+        path.replace('~', "~0").replace('/', "~1")
+    );
+    spec()
+        .pointer(&pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("spec has a schema at {pointer}"))
+        .to_owned()
+}
+
+/// The spec path of a single item under a list path, e.g. `/wms/orders/{order_id}`.
+fn item_path(list_path: &str) -> String {
+    spec()["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .find(|p| {
+            p.strip_prefix(list_path)
+                .and_then(|rest| rest.strip_prefix("/{"))
+                .is_some_and(|rest| rest.ends_with('}') && !rest.contains('/'))
+        })
+        .unwrap_or_else(|| panic!("spec has an item path under {list_path}"))
+        .clone()
+}
+
+fn webhook_ref(event_type: &str) -> String {
+    let pointer =
+        format!("/webhooks/{event_type}/post/requestBody/content/application~1json/schema/$ref");
+    spec()
+        .pointer(&pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("spec has a webhook schema for {event_type}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn list_and_get_responses_match_the_official_schemas() {
+    let s = sim_with(SimConfig {
+        orders_per_connection: 120,
+        get_rate_per_sec: 1000,
+        ..SimConfig::default()
+    })
+    .await;
+    for list_path in [
+        "/wms/orders",
+        "/wms/inventory",
+        "/wms/products",
+        "/wms/inbound-shipments",
+        "/wms/returns",
+    ] {
+        let (status, page) = s.get_json(list_path).await;
+        assert_eq!(status, 200);
+        assert_valid(&response_ref(list_path, "get", "200"), &page, list_path);
+        let id = page["data"][0]["id"]
+            .as_str()
+            .expect("an object")
+            .to_owned();
+        let item = item_path(list_path);
+        let (status, one) = s.get_json(&format!("{list_path}/{id}")).await;
+        assert_eq!(status, 200);
+        assert_valid(&response_ref(&item, "get", "200"), &one, &item);
+    }
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn error_bodies_match_the_official_schemas() {
+    let s = sim().await;
+    let (status, not_found) = s.get_json("/wms/orders/ord_nope").await;
+    assert_eq!(status, 404);
+    assert_valid(
+        &response_ref("/wms/orders/{order_id}", "get", "404"),
+        &not_found,
+        "404",
+    );
+    let (status, invalid) = s.get_json("/wms/orders?limit=0").await;
+    assert_eq!(status, 422);
+    assert_valid(&response_ref("/wms/orders", "get", "422"), &invalid, "422");
+    let unauthorized: Value = s
+        .http
+        .get(s.handle.url("/wms/orders"))
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json");
+    assert_valid("#/components/schemas/HTTPError", &unauthorized, "401");
+    let write_invalid: Value = s
+        .req(Method::POST, "/wms/orders")
+        .json(&json!({"order_number": null}))
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json");
+    assert_valid(
+        &response_ref("/wms/orders", "post", "422"),
+        &write_invalid,
+        "write 422",
+    );
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn write_and_connection_responses_match_the_official_schemas() {
+    let s = sim().await;
+    let truth = s.handle.truth(CONN).expect("truth");
+    let open = truth
+        .orders
+        .iter()
+        .find(|o| o.status == "open")
+        .expect("open order")
+        .id
+        .clone();
+    let product = truth.products[0].id.clone();
+    let item = truth.inventory[0].id.clone();
+    let product_body = json!({"sku": "CONTRACT-1", "name": "Contract", "gtin": "1234",
+        "measurements": {"length": 1, "width": 1, "height": 1, "unit": "cm", "weight": 1, "weight_unit": "kg"}});
+    let cases: Vec<(Method, String, Option<Value>, &str, &str)> = vec![
+        (
+            Method::POST,
+            "/wms/orders".into(),
+            Some(crate::writes::order_body()),
+            "/wms/orders",
+            "post",
+        ),
+        (
+            Method::PUT,
+            format!("/wms/orders/{open}"),
+            Some(json!({"status": "confirmed"})),
+            "/wms/orders/{order_id}",
+            "put",
+        ),
+        (
+            Method::PUT,
+            format!("/wms/orders/{open}/cancel"),
+            None,
+            "/wms/orders/{order_id}/cancel",
+            "put",
+        ),
+        (
+            Method::POST,
+            "/wms/products".into(),
+            Some(product_body),
+            "/wms/products",
+            "post",
+        ),
+        (
+            Method::PUT,
+            format!("/wms/products/{product}"),
+            Some(json!({"name": "Renamed"})),
+            "/wms/products/{product_id}",
+            "put",
+        ),
+        (
+            Method::PUT,
+            format!("/wms/inventory/{item}/adjust"),
+            Some(json!({"quantity": 2, "adjustment_type": "increase"})),
+            "/wms/inventory/{inventory_id}/adjust",
+            "put",
+        ),
+    ];
+    for (method, path, body, spec_path, spec_method) in cases {
+        let mut request = s.req(method, &path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("response");
+        assert_eq!(response.status(), 200, "{path}");
+        let body: Value = response.json().await.expect("json");
+        assert_valid(&response_ref(spec_path, spec_method, "200"), &body, &path);
+    }
+
+    let (_, connections) = s.get_json("/connections").await;
+    assert_valid(
+        &response_ref("/connections", "get", "200"),
+        &connections,
+        "/connections",
+    );
+    let (_, one) = s.get_json(&format!("/connections/{CONN}")).await;
+    assert_valid(
+        &response_ref("/connections/{connection_id}", "get", "200"),
+        &one,
+        "/connections/{id}",
+    );
+    let post = |path: &str, body: Value| {
+        s.http
+            .post(s.handle.url(path))
+            .header("x-trackstar-api-key", API_KEY)
+            .json(&body)
+            .send()
+    };
+    let token: Value = post("/link/token", json!({}))
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
+    assert_valid(
+        &response_ref("/link/token", "post", "200"),
+        &token,
+        "/link/token",
+    );
+    let exchange: Value = post("/link/exchange", json!({"auth_code": "auth_conn_contract"}))
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
+    assert_valid(
+        &response_ref("/link/exchange", "post", "200"),
+        &exchange,
+        "/link/exchange",
+    );
+    s.handle.shutdown().await;
+}
+
+#[test]
+fn committed_fixtures_match_what_the_simulator_produces() {
+    // Regenerate with UPDATE_FIXTURES=1 (or `trackstar-sim --write-fixtures events`).
+    let dir = events_dir();
+    let update = std::env::var("UPDATE_FIXTURES").is_ok_and(|v| v == "1");
+    if update {
+        trackstar_sim::fixtures::write_fixtures(&dir).expect("fixtures written");
+    }
+    let events = fixture_events();
+    assert_eq!(
+        events.len(),
+        trackstar_sim::fixtures::FIXTURE_EVENT_TYPES.len()
+    );
+    for (event_type, body) in events {
+        let path = dir.join(fixture_file_name(&event_type));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{} missing ({e}); run with UPDATE_FIXTURES=1",
+                path.display()
+            )
+        });
+        assert_eq!(text, fixture_text(&body), "{} drifted", path.display());
+    }
+}
+
+#[test]
+fn every_webhook_fixture_matches_the_official_schema() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(events_dir()).expect("events/ exists") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !name.starts_with("trackstar-webhook-") || !name.ends_with(".json") {
+            continue;
+        }
+        let body: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("JSON");
+        let event_type = body["event_type"].as_str().expect("event_type").to_owned();
+        assert_eq!(
+            name,
+            fixture_file_name(&event_type),
+            "file named for its event"
+        );
+        assert_valid(&webhook_ref(&event_type), &body, name);
+        checked += 1;
+    }
+    assert!(checked >= 14, "all fixtures checked ({checked})");
+}
+
+#[tokio::test]
+async fn live_webhooks_match_the_official_schemas() {
+    let receiver = Receiver::start(0).await;
+    let s = sim_with(SimConfig {
+        webhook: Some(receiver.target.clone()),
+        ..SimConfig::default()
+    })
+    .await;
+    for kind in [
+        MutationKind::Order,
+        MutationKind::Inventory,
+        MutationKind::Product,
+    ] {
+        s.handle
+            .mutate(&MutateRequest {
+                connection_id: CONN.to_owned(),
+                kind,
+                count: 8,
+            })
+            .expect("mutated");
+    }
+    assert!(
+        s.handle
+            .wait_webhooks_idle(std::time::Duration::from_secs(10))
+            .await
+    );
+    let received = receiver.received();
+    assert!(received.len() >= 24);
+    let mut types = Map::new();
+    for hook in received {
+        let body = hook.json();
+        let event_type = body["event_type"].as_str().expect("type").to_owned();
+        assert_valid(&webhook_ref(&event_type), &body, &event_type);
+        types.insert(event_type, Value::Bool(true));
+    }
+    assert!(types.contains_key("order.updated") && types.contains_key("inventory.updated"));
+    s.handle.shutdown().await;
+}
+
+#[test]
+fn the_schema_check_rejects_what_the_spec_forbids_and_accepts_nullables() {
+    let schema = "#/components/schemas/OrderSchema";
+    let ok = json!({"id": "o1", "status": "open", "warehouse_customer_id": null, "type": null});
+    assert_valid(schema, &ok, "nullable fields");
+    for bad in [
+        json!({"id": "o1", "status": "shipped"}),
+        json!({"id": "o1", "colour": "red"}),
+        json!({"id": "o1", "updated_date": "yesterday"}),
+        json!({"id": null}),
+    ] {
+        let result = std::panic::catch_unwind(|| assert_valid(schema, &bad, "bad order"));
+        assert!(result.is_err(), "{bad} should be rejected");
+    }
+}

@@ -1,0 +1,226 @@
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::json;
+use trackstar_sim::{verify_webhook, DeliveryOptions, MutateRequest, MutationKind, SimConfig};
+
+use crate::support::{sim_with, Receiver, Sim, CONN};
+
+const IDLE: Duration = Duration::from_secs(10);
+
+async fn sim_sending_to(receiver: &Receiver) -> Sim {
+    sim_with(SimConfig {
+        webhook: Some(receiver.target.clone()),
+        get_rate_per_sec: 1000,
+        ..SimConfig::default()
+    })
+    .await
+}
+
+fn mutate(kind: MutationKind, count: usize) -> MutateRequest {
+    MutateRequest {
+        connection_id: CONN.to_owned(),
+        kind,
+        count,
+    }
+}
+
+#[tokio::test]
+async fn mutation_sends_a_webhook_whose_signature_verifies() {
+    // given
+    let receiver = Receiver::start(0).await;
+    let s = sim_sending_to(&receiver).await;
+    // when an order moves on
+    let outcome = s
+        .handle
+        .mutate(&mutate(MutationKind::Order, 1))
+        .expect("mutated");
+    assert!(s.handle.wait_webhooks_idle(IDLE).await);
+    // then
+    let received = receiver.received();
+    assert_eq!(received.len(), outcome.changes.len());
+    let hook = &received[0];
+    let id = hook.header("svix-id");
+    let timestamp: i64 = hook.header("svix-timestamp").parse().expect("timestamp");
+    assert!(id.starts_with("msg_"));
+    assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
+    assert!(verify_webhook(
+        &receiver.target.secret,
+        &id,
+        timestamp,
+        &hook.body,
+        &hook.header("svix-signature"),
+    ));
+    let body = hook.json();
+    assert_eq!(body["connection_id"], CONN);
+    assert_eq!(body["integration_name"], "sandbox");
+    assert_eq!(body["integration_type"], "wms");
+    assert_eq!(body["event_type"], outcome.changes[0].0.as_str());
+    assert_eq!(body["data"]["id"], outcome.changes[0].1.as_str());
+    assert!(body["previous_attributes"]["status"].is_string());
+    // and the truth shows the change
+    let truth = s.handle.truth(CONN).expect("truth");
+    let order = truth
+        .orders
+        .iter()
+        .find(|o| o.id == outcome.changes[0].1)
+        .expect("order");
+    assert_eq!(body["data"]["status"], order.status.as_str());
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_retried_with_the_same_svix_id() {
+    let receiver = Receiver::start(2).await;
+    let s = sim_sending_to(&receiver).await;
+    s.handle
+        .mutate(&mutate(MutationKind::Inventory, 1))
+        .expect("mutated");
+    assert!(s.handle.wait_webhooks_idle(IDLE).await);
+    let received = receiver.received();
+    assert_eq!(received.len(), 3);
+    let ids: BTreeSet<String> = received.iter().map(|r| r.header("svix-id")).collect();
+    assert_eq!(ids.len(), 1, "one event, one id");
+    let stats = s.handle.webhook_stats();
+    assert_eq!(
+        (stats.delivered, stats.failed_attempts, stats.pending),
+        (1, 2, 0)
+    );
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn delivery_gives_up_after_the_schedule() {
+    let receiver = Receiver::start(u32::MAX).await;
+    let s = sim_sending_to(&receiver).await;
+    s.handle.set_webhook_options(DeliveryOptions {
+        retry_schedule_ms: vec![0, 10, 10],
+        ..DeliveryOptions::default()
+    });
+    s.handle
+        .mutate(&mutate(MutationKind::Product, 1))
+        .expect("mutated");
+    assert!(s.handle.wait_webhooks_idle(IDLE).await);
+    let stats = s.handle.webhook_stats();
+    assert_eq!(
+        (stats.gave_up, stats.failed_attempts, stats.delivered),
+        (1, 3, 0)
+    );
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn duplicates_repeat_the_same_svix_id() {
+    let receiver = Receiver::start(0).await;
+    let s = sim_sending_to(&receiver).await;
+    s.handle.set_webhook_options(DeliveryOptions {
+        duplicates: true,
+        ..DeliveryOptions::default()
+    });
+    s.handle
+        .mutate(&mutate(MutationKind::Product, 1))
+        .expect("mutated");
+    assert!(s.handle.wait_webhooks_idle(IDLE).await);
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].header("svix-id"), received[1].header("svix-id"));
+    assert_eq!(received[0].body, received[1].body);
+    let stats = s.handle.webhook_stats();
+    assert_eq!((stats.delivered, stats.deliveries), (1, 2));
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn reorder_delivers_events_raised_together_out_of_order() {
+    // given reordering set through the control API
+    let receiver = Receiver::start(0).await;
+    let s = sim_sending_to(&receiver).await;
+    let set = s
+        .http
+        .put(s.handle.url("/_sim/webhooks/options"))
+        .json(&json!({"reorder": true}))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(set.status(), 200);
+    // when five inventory items change at once (mutated through the control API)
+    let outcome: serde_json::Value = s
+        .http
+        .post(s.handle.url("/_sim/mutate"))
+        .json(&json!({"connection_id": CONN, "kind": "inventory", "count": 5}))
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json");
+    assert!(s.handle.wait_webhooks_idle(IDLE).await);
+    // then all arrive, in another order
+    let raised: Vec<String> = outcome["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c[1].as_str().expect("id").to_owned())
+        .collect();
+    let ids: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("svix-id"))
+        .collect();
+    let updated_dates: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            r.json()["data"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 5);
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 5);
+    let mut sorted_raised = raised.clone();
+    sorted_raised.sort();
+    let mut sorted_got = updated_dates.clone();
+    sorted_got.sort();
+    assert_eq!(sorted_raised, sorted_got);
+    assert_ne!(raised, updated_dates, "delivered out of order");
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_writes_raise_webhooks_and_samples_can_be_emitted() {
+    let receiver = Receiver::start(0).await;
+    let s = sim_sending_to(&receiver).await;
+    let created = s
+        .req(reqwest::Method::POST, "/wms/orders")
+        .json(&crate::writes::order_body())
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(created.status(), 200);
+    let emitted = s
+        .http
+        .post(s.handle.url("/_sim/webhooks/emit"))
+        .json(&json!({"connection_id": CONN, "event_type": "connection.historical-sync-completed"}))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(emitted.status(), 200);
+    assert!(s.handle.wait_webhooks_idle(IDLE).await);
+    let types: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            r.json()["event_type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        vec!["order.created", "connection.historical-sync-completed"]
+    );
+    s.handle.shutdown().await;
+}
