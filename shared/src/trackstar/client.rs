@@ -607,6 +607,11 @@ impl TrackstarClient {
                         .unwrap_or_else(|| backoff_delay(policy, retries, &mut rand::rng()));
                     // Pausing the token holds every caller on it, not just this one.
                     inner.limits.pause(&limiter_key, wait);
+                    if wait > policy.max_rate_limit_wait {
+                        // Retrying before the server's window reopens cannot succeed:
+                        // hand the wait back to the caller (e.g. a queued job) instead.
+                        return Err(error);
+                    }
                 }
                 _ => {
                     let wait = backoff_delay(policy, retries, &mut rand::rng());

@@ -41,6 +41,9 @@ pub enum TrackstarError {
     Forbidden { meta: ErrorMeta },
     #[error("trackstar: 404 not found (request id {:?})", .meta.request_id)]
     NotFound { meta: ErrorMeta },
+    /// An earlier request with the same idempotency key is still being processed. Not
+    /// retried by the client (no 4xx is); re-sending later with the same key gets the
+    /// first request's result.
     #[error("trackstar: 409 a request with this idempotency key is in progress (request id {:?})", .meta.request_id)]
     Conflict { meta: ErrorMeta },
     #[error("trackstar: 422 validation failed on {} field(s) (request id {:?})", .details.len(), .meta.request_id)]
@@ -146,7 +149,9 @@ impl TrackstarError {
     }
 
     /// Classifies a transport-level failure.
+    /// The URL is dropped from the error: its query may carry filter values.
     pub fn from_transport(err: reqwest::Error) -> Self {
+        let err = err.without_url();
         if err.is_timeout() {
             Self::Timeout { source: Some(err) }
         } else {

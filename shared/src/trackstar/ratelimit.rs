@@ -4,9 +4,9 @@
 //! One `governor` keyed limiter per request kind, keyed by the SHA-256 of the token (the
 //! token itself is never kept as a map key). Requests are paced evenly (burst 1) with a
 //! 2 % headroom, so no one-second window — however the server aligns it — sees more than
-//! the limit even with small network jitter. On top, a per-token pause set from a 429's
-//! `retry-after` / `x-ratelimit-reset`, or from `x-ratelimit-remaining: 0`, holds every
-//! request on that token until the server's window resets.
+//! the limit even with small network jitter. On top, a per-token pause holds every request
+//! on that token: after a 429 for its `retry-after` / `x-ratelimit-reset`, and after
+//! `x-ratelimit-remaining: 0` for one slot of the server's declared rate.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -99,20 +99,34 @@ impl RateLimits {
         }
     }
 
-    /// Reads a response's rate-limit headers: when the window is used up
-    /// (`x-ratelimit-remaining: 0`), pauses the token until the window resets.
+    /// Reads a response's rate-limit headers. When the window is used up
+    /// (`x-ratelimit-remaining: 0`) the token is held for one slot of the server's
+    /// declared rate (`1s / x-ratelimit-limit`), so a server slower than our pacing sets
+    /// the pace; without a limit header, until `x-ratelimit-reset`. (`reset` has
+    /// whole-second resolution, so waiting for it on every exhausted window would halve
+    /// the throughput of a client that is already paced right at the limit.)
     pub fn observe(&self, key: &TokenKey, headers: &HeaderMap) {
-        let exhausted = headers
-            .get("x-ratelimit-remaining")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .is_some_and(|remaining| remaining <= 0.0);
-        if exhausted {
-            let mut reset_only = headers.clone();
-            reset_only.remove("retry-after");
-            if let Some(wait) = rate_limit_wait(&reset_only, chrono::Utc::now().timestamp()) {
-                self.pause(key, wait);
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|n| n.is_finite())
+        };
+        let exhausted = number("x-ratelimit-remaining").is_some_and(|r| r <= 0.0);
+        if !exhausted {
+            return;
+        }
+        let wait = match number("x-ratelimit-limit").filter(|l| *l >= 1.0) {
+            Some(limit) => Some(Duration::from_secs_f64(1.0 / limit)),
+            None => {
+                let mut reset_only = headers.clone();
+                reset_only.remove("retry-after");
+                rate_limit_wait(&reset_only, chrono::Utc::now().timestamp())
             }
+        };
+        if let Some(wait) = wait {
+            self.pause(key, wait);
         }
     }
 }
@@ -178,6 +192,26 @@ mod tests {
         limits.acquire(&k, RequestKind::Read).await;
         assert!(started.elapsed() >= Duration::from_millis(1));
         assert!(chrono::Utc::now().timestamp() >= reset);
+    }
+
+    #[tokio::test]
+    async fn an_exhausted_window_with_a_declared_limit_waits_one_slot() {
+        let limits = RateLimits::new(
+            NonZeroU32::new(1000).unwrap(),
+            NonZeroU32::new(1000).unwrap(),
+            Duration::from_secs(5),
+        );
+        let k = key("tok_a");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        headers.insert("x-ratelimit-limit", HeaderValue::from_static("5"));
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("99999999999"));
+        limits.observe(&k, &headers);
+        let started = Instant::now();
+        limits.acquire(&k, RequestKind::Read).await;
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(150), "{waited:?}");
+        assert!(waited < Duration::from_millis(1000), "{waited:?}");
     }
 
     #[test]
