@@ -1,9 +1,6 @@
 //! Connections (tenant-scoped) and their global route by Trackstar connection id.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::{decode, encode, DynamoStore};
@@ -44,20 +41,6 @@ impl StoredConnection {
     }
 }
 
-fn conditional_put(
-    table: &str,
-    item: super::Item,
-    condition: &str,
-) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression(condition)
-        .build()
-        .map_err(|e| StoreError::dynamo("TransactWriteItems", e))?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 #[async_trait]
 impl ConnectionStore for DynamoStore {
     async fn create_connection(
@@ -77,32 +60,11 @@ impl ConnectionStore for DynamoStore {
                 brand_id: connection.brand_id.clone(),
             },
         };
-        let writes = vec![
-            conditional_put(
-                &self.table,
-                encode(&StoredConnection::new(tenant, connection))?,
-                "attribute_not_exists(pk)",
-            )?,
-            conditional_put(&self.table, encode(&route)?, "attribute_not_exists(pk)")?,
+        let items = vec![
+            encode(&StoredConnection::new(tenant, connection))?,
+            encode(&route)?,
         ];
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.into_service_error() {
-                TransactWriteItemsError::TransactionCanceledException(_) => {
-                    Err(StoreError::AlreadyExists { what: "connection" })
-                }
-                other => Err(StoreError::dynamo(
-                    "TransactWriteItems",
-                    aws_sdk_dynamodb::Error::from(other),
-                )),
-            },
-        }
+        self.put_all_new(items, "connection").await
     }
 
     async fn update_connection(
@@ -113,26 +75,12 @@ impl ConnectionStore for DynamoStore {
         if &connection.tenant_id != tenant {
             return Err(StoreError::TenantMismatch);
         }
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(&StoredConnection::new(tenant, connection))?))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(_) => {
-                    Err(StoreError::NotFound { what: "connection" })
-                }
-                other => Err(StoreError::dynamo(
-                    "PutItem",
-                    aws_sdk_dynamodb::Error::from(other),
-                )),
-            },
-        }
+        self.put_if(
+            encode(&StoredConnection::new(tenant, connection))?,
+            "attribute_exists(pk)",
+            StoreError::NotFound { what: "connection" },
+        )
+        .await
     }
 
     async fn get_connection(
@@ -147,32 +95,11 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(Index::ByTenantUpdated.name())
-                .key_condition_expression("#p = :p")
-                .expression_attribute_names("#p", Index::ByTenantUpdated.pk())
-                .expression_attribute_values(
-                    ":p",
-                    AttributeValue::S(keys::by_tenant_pk(tenant, KIND)),
-                )
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
-            for item in out.items.unwrap_or_default() {
-                found.push(decode::<StoredConnection>(item)?.connection);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(found),
-            }
-        }
+        self.query_all(Index::ByTenantUpdated, keys::by_tenant_pk(tenant, KIND))
+            .await?
+            .into_iter()
+            .map(|item| decode::<StoredConnection>(item).map(|s| s.connection))
+            .collect()
     }
 
     async fn route(

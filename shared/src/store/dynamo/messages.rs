@@ -1,7 +1,6 @@
 //! Message threads between a 3PL and its brands.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use serde::{Deserialize, Serialize};
 
 use super::query::KeysetQuery;
@@ -29,26 +28,7 @@ impl MessageStore for DynamoStore {
             sk: format!("{}#{}", message.created_at.sort_key(), message.id),
             message: message.clone(),
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(&stored)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(_) => {
-                    Err(StoreError::AlreadyExists { what: "message" })
-                }
-                other => Err(StoreError::dynamo(
-                    "PutItem",
-                    aws_sdk_dynamodb::Error::from(other),
-                )),
-            },
-        }
+        self.put_new(encode(&stored)?, "message").await
     }
 
     async fn list(

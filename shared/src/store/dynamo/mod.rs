@@ -9,11 +9,13 @@ mod tenants;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use super::cursor::CursorCodec;
-use super::keys::{PK, SK};
+use super::keys::{Index, PK, SK};
 use super::StoreError;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -62,6 +64,113 @@ impl DynamoStore {
             .await
             .map_err(|e| StoreError::dynamo("GetItem", aws_sdk_dynamodb::Error::from(e)))?;
         Ok(out.item)
+    }
+}
+
+impl DynamoStore {
+    /// Every item of one index partition (small collections: brands, connections, SKUs).
+    pub(crate) async fn query_all(
+        &self,
+        index: Index,
+        partition: String,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index.name())
+                .key_condition_expression("#p = :p")
+                .expression_attribute_names("#p", index.pk())
+                .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
+            found.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    /// Writes an item that must not exist yet; `AlreadyExists { what }` if it does.
+    pub(crate) async fn put_new(&self, item: Item, what: &'static str) -> Result<(), StoreError> {
+        self.put_if(
+            item,
+            "attribute_not_exists(pk)",
+            StoreError::AlreadyExists { what },
+        )
+        .await
+    }
+
+    /// Writes an item if `condition` holds on the stored one, else fails with `conflict`.
+    pub(crate) async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        conflict: StoreError,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(_) => Err(conflict),
+                other => Err(StoreError::dynamo(
+                    "PutItem",
+                    aws_sdk_dynamodb::Error::from(other),
+                )),
+            },
+        }
+    }
+
+    /// Writes all items atomically, none of which may exist yet; `AlreadyExists { what }`
+    /// if any does (and then nothing is written).
+    pub(crate) async fn put_all_new(
+        &self,
+        items: Vec<Item>,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
+        let writes = items
+            .into_iter()
+            .map(|item| {
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map(|put| TransactWriteItem::builder().put(put).build())
+                    .map_err(|e| StoreError::dynamo("TransactWriteItems", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(_) => {
+                    Err(StoreError::AlreadyExists { what })
+                }
+                other => Err(StoreError::dynamo(
+                    "TransactWriteItems",
+                    aws_sdk_dynamodb::Error::from(other),
+                )),
+            },
+        }
     }
 }
 

@@ -191,31 +191,13 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
     }
 
     async fn find_by_sku(&self, tenant: &TenantId, sku: &Sku) -> Result<Vec<T>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(Index::Lookup.name())
-                .key_condition_expression("#p = :p")
-                .expression_attribute_names("#p", Index::Lookup.pk())
-                .expression_attribute_values(
-                    ":p",
-                    AttributeValue::S(keys::lookup_pk(tenant, T::KIND, sku.as_str())),
-                )
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
-            for item in out.items.unwrap_or_default() {
-                found.push(decode_object::<T>(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(found),
-            }
-        }
+        self.query_all(
+            Index::Lookup,
+            keys::lookup_pk(tenant, T::KIND, sku.as_str()),
+        )
+        .await?
+        .into_iter()
+        .map(decode_object::<T>)
+        .collect()
     }
 }

@@ -1,9 +1,6 @@
 //! Tenants and brands, and the warehouse-customer → brand mapping.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::{decode, encode, DynamoStore};
@@ -39,16 +36,6 @@ struct StoredWarehouseCustomer {
     brand_id: BrandId,
 }
 
-fn put(item: super::Item, table: &str) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(pk)")
-        .build()
-        .map_err(|e| StoreError::dynamo("TransactWriteItems", e))?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 #[async_trait]
 impl TenantStore for DynamoStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
@@ -57,26 +44,7 @@ impl TenantStore for DynamoStore {
             sk: TENANT_SK.to_owned(),
             tenant: tenant.clone(),
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(&stored)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(_) => {
-                    Err(StoreError::AlreadyExists { what: "tenant" })
-                }
-                other => Err(StoreError::dynamo(
-                    "PutItem",
-                    aws_sdk_dynamodb::Error::from(other),
-                )),
-            },
-        }
+        self.put_new(encode(&stored)?, "tenant").await
     }
 
     async fn get_tenant(&self, tenant: &TenantId) -> Result<Option<Tenant>, StoreError> {
@@ -97,35 +65,17 @@ impl TenantStore for DynamoStore {
             gsi2sk: brand.id.to_string(),
             brand: brand.clone(),
         };
-        let mut writes = vec![put(encode(&stored)?, &self.table)?];
+        let mut items = vec![encode(&stored)?];
         for customer in &brand.warehouse_customer_ids {
             let mapping = StoredWarehouseCustomer {
                 pk: keys::warehouse_customer_pk(tenant, customer.as_str()),
                 sk: BRAND_SK.to_owned(),
                 brand_id: brand.id.clone(),
             };
-            writes.push(put(encode(&mapping)?, &self.table)?);
+            items.push(encode(&mapping)?);
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.into_service_error() {
-                TransactWriteItemsError::TransactionCanceledException(_) => {
-                    Err(StoreError::AlreadyExists {
-                        what: "brand or warehouse customer mapping",
-                    })
-                }
-                other => Err(StoreError::dynamo(
-                    "TransactWriteItems",
-                    aws_sdk_dynamodb::Error::from(other),
-                )),
-            },
-        }
+        self.put_all_new(items, "brand or warehouse customer mapping")
+            .await
     }
 
     async fn get_brand(
@@ -140,32 +90,11 @@ impl TenantStore for DynamoStore {
     }
 
     async fn list_brands(&self, tenant: &TenantId) -> Result<Vec<Brand>, StoreError> {
-        let mut brands = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(Index::ByTenantUpdated.name())
-                .key_condition_expression("#p = :p")
-                .expression_attribute_names("#p", Index::ByTenantUpdated.pk())
-                .expression_attribute_values(
-                    ":p",
-                    AttributeValue::S(keys::brand_collection(tenant)),
-                )
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
-            for item in out.items.unwrap_or_default() {
-                brands.push(decode::<StoredBrand>(item)?.brand);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(brands),
-            }
-        }
+        self.query_all(Index::ByTenantUpdated, keys::brand_collection(tenant))
+            .await?
+            .into_iter()
+            .map(|item| decode::<StoredBrand>(item).map(|s| s.brand))
+            .collect()
     }
 
     async fn brand_for_warehouse_customer(
