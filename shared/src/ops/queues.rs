@@ -77,20 +77,10 @@ pub async fn resolve_source_url(sqs: &Client, dlq_url: &str) -> Result<String, O
         }
     }
 
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(dlq_url)
-        .attribute_names(QueueAttributeName::RedriveAllowPolicy)
-        .send()
-        .await
-        .map_err(|e| OpsError::sqs("GetQueueAttributes", e))?;
-    let policy = attributes
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::RedriveAllowPolicy))
-        .ok_or_else(|| {
-            unresolved("no source queue names it and it has no RedriveAllowPolicy".into())
-        })?;
-    let arn = single_allowed_source(policy).map_err(unresolved)?;
+    let policy = redrive_allow_policy(sqs, dlq_url).await?.ok_or_else(|| {
+        unresolved("no source queue names it and it has no RedriveAllowPolicy".into())
+    })?;
+    let arn = single_allowed_source(&policy).map_err(unresolved)?;
     let (account, name) = split_queue_arn(&arn)
         .ok_or_else(|| unresolved(format!("RedriveAllowPolicy names a malformed ARN {arn:?}")))?;
     let found = sqs
@@ -107,6 +97,33 @@ pub async fn resolve_source_url(sqs: &Client, dlq_url: &str) -> Result<String, O
             operation: "GetQueueUrl",
             field: "QueueUrl",
         })
+}
+
+/// The queue's RedriveAllowPolicy document, if it has one. Asked for by name (some
+/// endpoints leave it out of `All`); an endpoint that refuses the name when it is unset is
+/// asked for `All` instead.
+async fn redrive_allow_policy(sqs: &Client, queue_url: &str) -> Result<Option<String>, OpsError> {
+    let by_name = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::RedriveAllowPolicy)
+        .send()
+        .await;
+    let out = match by_name {
+        Ok(out) => out,
+        Err(_) => sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| OpsError::sqs("GetQueueAttributes", e))?,
+    };
+    Ok(out
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::RedriveAllowPolicy))
+        .filter(|p| !p.is_empty())
+        .cloned())
 }
 
 /// The one source ARN of a `byQueue` RedriveAllowPolicy document.
