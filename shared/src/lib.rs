@@ -4,6 +4,7 @@
 pub mod domain;
 pub mod idempotency;
 pub mod metrics;
+pub mod ops;
 pub mod runtime;
 pub mod secrets;
 pub mod store;

@@ -5,6 +5,7 @@
 mod helpers;
 mod idempotency;
 mod messages;
+mod ops_redrive;
 mod pagination;
 mod synced_objects;
 mod tenants_and_connections;

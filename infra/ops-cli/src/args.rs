@@ -1,0 +1,96 @@
+//! The command line. Top-level subcommands group by concern (`dlq` today; `token`, `replay`
+//! later), each with its own subcommands.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "packr", version, about = "Packr operator tools")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Dead-letter queues: look inside, move messages back.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Move a dead-letter queue's messages back to their source queue.
+    Redrive(RedriveArgs),
+    /// Count and list a dead-letter queue's messages without removing them.
+    Inspect(InspectArgs),
+}
+
+/// Which queues: a known pair (URLs from the environment) or explicit URLs.
+#[derive(Debug, Clone, Args)]
+pub struct QueueArgs {
+    /// A known queue: its URLs come from WEBHOOK_QUEUE_URL / WEBHOOK_DLQ_URL or
+    /// SYNC_JOBS_QUEUE_URL / SYNC_JOBS_DLQ_URL.
+    #[arg(
+        long,
+        value_enum,
+        required_unless_present = "dlq_url",
+        conflicts_with = "dlq_url"
+    )]
+    pub queue: Option<QueueName>,
+    /// The dead-letter queue's URL.
+    #[arg(long, value_name = "URL")]
+    pub dlq_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueueName {
+    Webhook,
+    SyncJobs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum MethodArg {
+    /// SQS move task, else receive/send/delete.
+    #[default]
+    Auto,
+    /// SQS move task only.
+    MoveTask,
+    /// Receive/send/delete only.
+    Fallback,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RedriveArgs {
+    #[command(flatten)]
+    pub queues: QueueArgs,
+    /// The source queue's URL (default: from the environment with --queue, else the queue
+    /// whose dead-letter queue this is, as SQS names it).
+    #[arg(long, value_name = "URL")]
+    pub source_url: Option<String>,
+    /// Move at most N messages (uses receive/send/delete: a move task cannot stop at N).
+    #[arg(long = "max", value_name = "N")]
+    pub max_messages: Option<usize>,
+    /// Count what would move; move nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// At most this many messages per second.
+    #[arg(long, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub rate: Option<u32>,
+    /// Messages per batch (receive/send/delete).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub batch_size: u8,
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
+    pub method: MethodArg,
+    /// Seconds a received batch stays hidden while it is moved.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    pub visibility_timeout: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub queues: QueueArgs,
+    /// List at most N messages (the counts cover the whole queue).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+}

@@ -1,0 +1,44 @@
+//! The `packr` operator CLI: argument parsing, queue resolution, progress and tables. The
+//! operations themselves are `packr::ops`.
+//!
+//! ```text
+//! packr dlq redrive [--queue webhook|sync-jobs | --dlq-url URL [--source-url URL]] [--max N] [--dry-run]
+//! packr dlq inspect [--queue webhook|sync-jobs | --dlq-url URL] [--limit N]
+//! ```
+
+mod args;
+mod dlq;
+mod render;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+pub use args::{
+    Cli, Command, DlqCommand, InspectArgs, MethodArg, QueueArgs, QueueName, RedriveArgs,
+};
+pub use dlq::{resolve_queues, QueueError};
+
+/// Logs (warnings and up unless `RUST_LOG` says otherwise) go to stderr, apart from the
+/// tables on stdout.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a parsed command. `env` looks up environment variables (queue URLs); tables go to
+/// `out`. The exit code is non-zero when anything failed.
+pub async fn run(
+    cli: Cli,
+    sqs: &aws_sdk_sqs::Client,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Dlq(DlqCommand::Redrive(args)) => dlq::redrive(sqs, &args, env, out).await,
+        Command::Dlq(DlqCommand::Inspect(args)) => dlq::inspect(sqs, &args, env, out).await,
+    }
+}

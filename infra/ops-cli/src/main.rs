@@ -1,0 +1,23 @@
+//! `packr`: Packr's operator CLI. Everything but wiring lives in the library.
+
+use std::process::ExitCode;
+
+use aws_config::BehaviorVersion;
+use clap::Parser;
+use packr_cli::Cli;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    packr_cli::init_logging();
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let env = |name: &str| std::env::var(name).ok();
+    match packr_cli::run(cli, &sqs, &env, &mut std::io::stdout()).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

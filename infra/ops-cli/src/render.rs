@@ -1,0 +1,77 @@
+//! Plain-text tables for the terminal (and for pipes: no colours, no control characters).
+
+use std::io::{self, Write};
+
+use packr::ops::redrive::error_chain;
+use packr::ops::{DlqReport, RedriveSummary};
+
+pub fn redrive_summary(out: &mut dyn Write, s: &RedriveSummary) -> io::Result<()> {
+    let row = |out: &mut dyn Write, key: &str, value: &dyn std::fmt::Display| {
+        writeln!(out, "{key:<11} {value}")
+    };
+    row(out, "dlq", &s.dlq_url)?;
+    row(out, "source", &s.source_url)?;
+    row(out, "mode", &s.mode)?;
+    if let Some(reason) = &s.fallback_reason {
+        row(out, "why", reason)?;
+    }
+    if let Some(n) = s.would_move {
+        row(out, "would move", &n)?;
+    } else {
+        row(out, "moved", &s.moved)?;
+        row(out, "failed", &s.failed)?;
+        if s.undeleted > 0 {
+            row(
+                out,
+                "undeleted",
+                &format!("{} (sent, but still in the DLQ)", s.undeleted),
+            )?;
+        }
+    }
+    row(out, "duration", &format!("{:.1?}", s.duration))?;
+    if let Some(reason) = &s.task_failure {
+        row(out, "task error", reason)?;
+    }
+    if let Some(error) = &s.stopped_by {
+        row(out, "stopped by", &error_chain(error))?;
+    }
+    for failure in &s.failures {
+        writeln!(out, "  {}  {}", failure.message_id, failure.failure)?;
+    }
+    Ok(())
+}
+
+pub fn dlq_report(out: &mut dyn Write, r: &DlqReport) -> io::Result<()> {
+    writeln!(out, "dlq         {}", r.dlq_url)?;
+    writeln!(out, "visible     {}", r.visible)?;
+    writeln!(out, "in flight   {}", r.in_flight)?;
+    if r.messages.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<38} {:<20} {:<30} {:<24} {:>8}  first seen",
+        "message id", "tenant", "event id", "event type", "receives"
+    )?;
+    let dash = "-".to_string();
+    for m in &r.messages {
+        writeln!(
+            out,
+            "{:<38} {:<20} {:<30} {:<24} {:>8}  {}",
+            m.message_id,
+            m.tenant_id
+                .as_ref()
+                .or(m.group_id.as_ref())
+                .unwrap_or(&dash),
+            m.event_id.as_ref().unwrap_or(&dash),
+            m.event_type.as_ref().unwrap_or(&dash),
+            m.receive_count.map_or(dash.clone(), |n| n.to_string()),
+            m.sent_at.map_or(dash.clone(), |t| t.to_rfc3339()),
+        )?;
+    }
+    if r.truncated {
+        writeln!(out, "(listing stopped at the limit; there may be more)")?;
+    }
+    Ok(())
+}
