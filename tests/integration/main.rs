@@ -11,3 +11,4 @@ mod synced_objects;
 mod tenants_and_connections;
 mod webhook_ingest;
 mod webhook_processor;
+mod webhook_redrive;

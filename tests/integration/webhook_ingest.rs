@@ -95,6 +95,7 @@ pub struct Ingest {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub sdk: aws_config::SdkConfig,
+    pub stack: packr_local::provision::Provisioned,
 }
 
 /// A stack of its own with connection `conn_demo` routed to tenant `acme`.
@@ -133,6 +134,7 @@ pub async fn ingest_with(queue_failures: usize) -> Ingest {
         sqs,
         queue_url,
         sdk,
+        stack,
     }
 }
 
