@@ -3,6 +3,7 @@
 
 pub mod dev;
 pub mod emulator;
+pub mod esm;
 pub mod gateway;
 pub mod local_env;
 pub mod provision;
