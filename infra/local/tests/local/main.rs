@@ -2,3 +2,5 @@
 //! one binary, a module per concern.
 
 mod esm;
+mod function_url;
+mod webhooks;
