@@ -3,9 +3,13 @@
 
 pub mod dev;
 pub mod emulator;
+pub mod esm;
 pub mod gateway;
 pub mod local_env;
 pub mod provision;
+pub mod seed;
 pub mod stack;
+pub mod stats;
 pub mod template;
 pub mod testing;
+pub mod webhooks;

@@ -3,7 +3,11 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
+use std::collections::BTreeMap;
+
+use crate::local_env::local_environment;
 use crate::provision::{provision, provision_table, Provisioned};
+use crate::stack::LocalStack;
 use crate::template::Template;
 
 /// The emulator's endpoint variable; the SDK reads it itself.
@@ -67,6 +71,39 @@ pub async fn fresh_stack(sdk: &SdkConfig) -> Provisioned {
             "provisioning stack {prefix} on the emulator: {}",
             error_chain(&error)
         ),
+    }
+}
+
+/// A fresh stack (as [`fresh_stack`]) described as `packr-dev` describes its own: the
+/// emulator's endpoint and every function's environment with local values.
+///
+/// # Panics
+/// When the template cannot be read or the emulator refuses.
+pub async fn fresh_local_stack(sdk: &SdkConfig) -> LocalStack {
+    let template = repo_template();
+    let prefix = format!("s-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let resources = match provision(sdk, &template, &prefix).await {
+        Ok(provisioned) => provisioned,
+        Err(error) => panic!(
+            "provisioning stack {prefix} on the emulator: {}",
+            error_chain(&error)
+        ),
+    };
+    let environment = match local_environment(&template, &resources, &BTreeMap::new()) {
+        Ok(environment) => environment,
+        Err(error) => panic!(
+            "evaluating the functions' environment: {}",
+            error_chain(&error)
+        ),
+    };
+    LocalStack {
+        aws_endpoint_url: std::env::var(ENDPOINT_VAR).unwrap_or_default(),
+        region: sdk
+            .region()
+            .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string()),
+        prefix,
+        resources,
+        function_environment: environment.functions,
     }
 }
 

@@ -72,9 +72,7 @@ async fn gateway_serves_health_and_the_stack_description() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(
         listener,
-        router(GatewayState {
-            stack: stack.clone(),
-        }),
+        router(GatewayState::new(stack.clone())),
         async move {
             let _ = stopped.await;
         },

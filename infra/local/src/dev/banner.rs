@@ -5,9 +5,18 @@ use std::path::Path;
 use super::state::StateDir;
 use crate::emulator::MotoProcess;
 use crate::stack::LocalStack;
+use crate::webhooks::WebhookStack;
 
-pub(super) fn print(stack: &LocalStack, moto: &MotoProcess, gateway: &str, state: &StateDir) {
+pub(super) fn print(
+    stack: &LocalStack,
+    moto: &MotoProcess,
+    webhooks: &WebhookStack,
+    state: &StateDir,
+) {
     let relative = |path: &Path| path.display().to_string();
+    let gateway = &webhooks.gateway_url;
+    let sim = &webhooks.sim.base_url;
+    let demo = &webhooks.demo;
     let mut rows: Vec<(String, String)> = vec![
         (
             "AWS emulator (moto)".to_owned(),
@@ -20,7 +29,38 @@ pub(super) fn print(stack: &LocalStack, moto: &MotoProcess, gateway: &str, state
         ),
         (
             "local gateway".to_owned(),
-            format!("http://{gateway}  GET /_local/health, GET /_local/stack"),
+            format!("{gateway}  GET /_local/health, GET /_local/stack"),
+        ),
+        (
+            "webhook function URL".to_owned(),
+            format!("{}  (webhook-ingest)", webhooks.webhook_url),
+        ),
+        (
+            "Trackstar simulator".to_owned(),
+            format!("{sim}  control API {sim}/_sim/…, posts webhooks to the function URL"),
+        ),
+        (
+            "SQS poller (ESM)".to_owned(),
+            "WebhookQueue → webhook-processor, batch 10, partial batch failures".to_owned(),
+        ),
+        (
+            "demo tenant".to_owned(),
+            format!(
+                "{}  brands {}",
+                demo.tenant_id,
+                demo.brands
+                    .iter()
+                    .map(|(brand, wc)| format!("{brand} ({wc})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        (
+            "demo connection".to_owned(),
+            format!(
+                "{}  token in secret {}",
+                demo.connection_id, demo.access_token_secret
+            ),
         ),
         (
             "DynamoDB table".to_owned(),
@@ -41,6 +81,25 @@ pub(super) fn print(stack: &LocalStack, moto: &MotoProcess, gateway: &str, state
     for (what, whereabouts) in &rows {
         println!("  {what:<width$}  {whereabouts}");
     }
+    println!();
+    println!("Watch webhooks flow (the simulator changes orders and posts signed webhooks):");
+    println!(
+        "  curl -s -X POST {sim}/_sim/mutate -H 'content-type: application/json' \\\n       -d '{{\"connection_id\":\"{}\",\"kind\":\"order\",\"count\":5}}'",
+        demo.connection_id
+    );
+    println!(
+        "  curl -s -X PUT {sim}/_sim/webhooks/options -H 'content-type: application/json' -d '{{\"duplicates\":true,\"reorder\":true}}'"
+    );
+    println!("  curl -s {sim}/_sim/webhooks          # deliveries, as the simulator saw them");
+    println!(
+        "  curl -s '{gateway}/_local/orders?tenant={}&limit=5'   # stored orders (local debugging route)",
+        demo.tenant_id
+    );
+    println!("  curl -s {gateway}/_local/webhooks     # ack latency, metrics, queue depths");
+    println!(
+        "  curl -s {sim}/_sim/truth/{}          # the simulator's truth",
+        demo.connection_id
+    );
     println!();
     println!(
         "Environment (also in {}; `source` it):",

@@ -1,7 +1,9 @@
 //! `packr-dev` (`make dev`): the whole system on one machine, no AWS account, no Docker.
 //!
-//! Starts moto on a free loopback port, provisions it from `template.yaml`, starts the local
-//! gateway, prints what listens where, and on Ctrl-C / SIGTERM stops everything it started.
+//! Starts moto on a free loopback port, provisions it from `template.yaml`, seeds the demo
+//! tenant, starts the Trackstar simulator, the local gateway (with webhook-ingest's function
+//! URL) and the event source mapping feeding webhook-processor, prints what listens where,
+//! and on Ctrl-C / SIGTERM stops everything it started.
 //! State (PID and port of the emulator, its log, the env file) lives in `.local/dev/`.
 
 mod banner;
@@ -12,15 +14,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
-use tokio::net::TcpListener;
-
 use crate::emulator::{self, MotoProcess, LOCAL_REGION};
-use crate::gateway::{self, GatewayState};
 use crate::local_env::local_environment;
 use crate::provision::provision;
 use crate::stack::LocalStack;
 use crate::template::Template;
+use crate::webhooks::WebhookOptions;
+use anyhow::Context;
 
 /// Resource name prefix of the dev stack.
 pub const DEV_PREFIX: &str = "packr-dev";
@@ -31,6 +31,8 @@ pub struct DevOptions {
     pub root: PathBuf,
     /// Gateway port on 127.0.0.1; 0 picks a free one.
     pub gateway_port: u16,
+    /// Trackstar simulator port on 127.0.0.1; 0 picks a free one.
+    pub sim_port: u16,
 }
 
 pub async fn run(options: DevOptions) -> anyhow::Result<()> {
@@ -75,23 +77,40 @@ async fn run_with_emulator(
         function_environment: environment.functions,
     });
 
-    // seed: the demo tenant with two brands goes here, e.g.
-    // crate::seed::seed_demo(&sdk, &stack).await.context("seeding the demo tenant")?;
-
-    let listener = TcpListener::bind(("127.0.0.1", options.gateway_port))
-        .await
-        .with_context(|| format!("binding the gateway to 127.0.0.1:{}", options.gateway_port))?;
-    let gateway_address = listener.local_addr()?;
+    // seed: the demo tenant with two brands, the simulator, the function URL and the pollers.
+    let webhooks = crate::webhooks::start(
+        &sdk,
+        stack.clone(),
+        WebhookOptions {
+            gateway_port: options.gateway_port,
+            sim_port: options.sim_port,
+            ..WebhookOptions::default()
+        },
+    )
+    .await
+    .context("starting the webhook pipeline (seed, simulator, gateway, pollers)")?;
     state.write_stack(&stack)?;
-    banner::print(&stack, moto, &gateway_address.to_string(), state);
+    banner::print(&stack, moto, &webhooks, state);
 
-    let router = gateway::router(GatewayState {
-        stack: stack.clone(),
-    });
-    gateway::serve(listener, router, shutdown::requested()).await?;
+    shutdown::requested().await;
     println!(
-        "\npackr-dev: stopping (gateway closed, stopping moto pid {})",
+        "\npackr-dev: stopping (pollers, gateway, simulator, then moto pid {})",
         moto.pid()
     );
+    webhooks.shutdown().await;
     Ok(())
+}
+
+/// Human-readable logs on stderr for a person watching: the handlers' own spans and events
+/// (`webhook queued`, `event processed` …). `RUST_LOG` overrides the default filter.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,packr=info,packr_local=info,trackstar_sim=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .compact()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -1,0 +1,272 @@
+//! The webhook pipeline, end to end on one machine: the Trackstar simulator posts signed
+//! webhooks to the gateway's function URL (webhook-ingest), which queues them on the
+//! emulator's SQS; the event source mapping feeds them to webhook-processor, which reads
+//! the simulator when it must and writes DynamoDB. `packr-dev`, the end-to-end test and the
+//! bench all start it through [`start`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+use packr::metrics::RecordingSink;
+use packr::store::dynamo::DynamoStore;
+use packr::store::CursorCodec;
+use packr::webhook::wiring::{ingest_from_env, processor_from_env};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use trackstar_sim::{SimConfig, SimConnection, SimHandle, WebhookTarget};
+
+use crate::esm::{self, EsmConfig};
+use crate::gateway::{self, GatewayState, WEBHOOK_PATH};
+use crate::provision::DEV_TRACKSTAR_API_KEY;
+use crate::seed::{self, Demo, DEMO_ACCESS_TOKEN, DEMO_CONNECTION, DEMO_INTEGRATION};
+use crate::stack::LocalStack;
+use crate::stats::LatencyLog;
+
+const INGEST_FUNCTION: &str = "WebhookIngestFunction";
+const PROCESSOR_FUNCTION: &str = "WebhookProcessorFunction";
+
+#[derive(Debug, Clone)]
+pub struct WebhookOptions {
+    /// Gateway port on 127.0.0.1 (0 picks a free one).
+    pub gateway_port: u16,
+    /// Simulator port on 127.0.0.1 (0 picks a free one).
+    pub sim_port: u16,
+    pub sim_seed: u64,
+    pub orders_per_connection: usize,
+    pub esm: EsmConfig,
+    /// Concurrent pollers of the webhook queue (Lambda runs several per mapping).
+    pub pollers: usize,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            gateway_port: 0,
+            sim_port: 0,
+            sim_seed: 42,
+            orders_per_connection: 50,
+            esm: EsmConfig::default(),
+            pollers: 2,
+        }
+    }
+}
+
+/// The running pipeline. [`WebhookStack::shutdown`] stops what [`start`] started.
+pub struct WebhookStack {
+    /// `http://127.0.0.1:<port>`
+    pub gateway_url: String,
+    /// The gateway's function URL of webhook-ingest.
+    pub webhook_url: String,
+    pub sim: SimHandle,
+    pub demo: Demo,
+    pub gateway: GatewayState,
+    /// The webhook queue the pollers consume.
+    pub queue_url: String,
+    pub sqs: aws_sdk_sqs::Client,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    pollers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for WebhookStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookStack")
+            .field("gateway_url", &self.gateway_url)
+            .field("sim", &self.sim.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Seeds the demo tenant, starts the gateway (function URL), the simulator (webhooks to
+/// the function URL, signed with the provisioned `WebhookSigningSecret`) and the pollers
+/// feeding webhook-processor (whose `TRACKSTAR_BASE_URL` is the simulator).
+pub async fn start(
+    sdk: &SdkConfig,
+    stack: Arc<LocalStack>,
+    options: WebhookOptions,
+) -> anyhow::Result<WebhookStack> {
+    let demo = seed::seed_demo(sdk, &stack)
+        .await
+        .context("seeding the demo tenant")?;
+    let signing_secret = current_signing_secret(sdk, &stack).await?;
+
+    let listener = TcpListener::bind(("127.0.0.1", options.gateway_port))
+        .await
+        .with_context(|| format!("binding the gateway to 127.0.0.1:{}", options.gateway_port))?;
+    let gateway_url = format!("http://{}", listener.local_addr()?);
+    let webhook_url = format!("{gateway_url}{WEBHOOK_PATH}");
+
+    let mut sim_connection =
+        SimConnection::new(DEMO_CONNECTION, DEMO_ACCESS_TOKEN).with_integration(DEMO_INTEGRATION);
+    sim_connection.warehouse_customer_ids = demo.warehouse_customer_ids();
+    let sim = trackstar_sim::spawn_on(
+        SimConfig {
+            seed: options.sim_seed,
+            orders_per_connection: options.orders_per_connection,
+            connections: vec![sim_connection],
+            api_key: DEV_TRACKSTAR_API_KEY.to_owned(),
+            webhook: Some(WebhookTarget {
+                url: webhook_url.clone(),
+                secret: signing_secret,
+            }),
+            ..SimConfig::default()
+        },
+        options.sim_port,
+    )
+    .await
+    .context("starting the Trackstar simulator")?;
+
+    let ingest_metrics = RecordingSink::new();
+    let processor_metrics = RecordingSink::new();
+    let mut ingest = ingest_from_env(
+        sdk,
+        &function_env(&stack, INGEST_FUNCTION)?,
+        "webhook-ingest",
+    )
+    .context("configuring webhook-ingest")?;
+    ingest.metrics = Arc::new(ingest_metrics.clone());
+    let mut processor_env = function_env(&stack, PROCESSOR_FUNCTION)?;
+    processor_env.insert("TRACKSTAR_BASE_URL".to_owned(), sim.base_url.clone());
+    let mut processor = processor_from_env(sdk, &processor_env, "webhook-processor")
+        .await
+        .context("configuring webhook-processor")?;
+    processor.metrics = Arc::new(processor_metrics.clone());
+    let processor = Arc::new(processor);
+
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let gateway = GatewayState {
+        webhook_ingest: Some(Arc::new(ingest)),
+        store: Some(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            stack.resources.table_name.clone(),
+            CursorCodec::new(rand::random::<[u8; 32]>().to_vec()),
+        )),
+        sqs: Some(sqs.clone()),
+        ack_latency: LatencyLog::default(),
+        ingest_metrics: Some(ingest_metrics),
+        processor_metrics: Some(processor_metrics),
+        ..GatewayState::new(Arc::clone(&stack))
+    };
+
+    let (shutdown, stop) = watch::channel(false);
+    let mut stop_server = stop.clone();
+    let server = tokio::spawn(gateway::serve(
+        listener,
+        gateway::router(gateway.clone()),
+        async move {
+            let _ = stop_server.wait_for(|stopped| *stopped).await;
+        },
+    ));
+
+    let queue_url = stack
+        .resources
+        .queue_url("WebhookQueue")
+        .context("WebhookQueue was not provisioned")?
+        .to_owned();
+    let queue_arn = stack
+        .resources
+        .queue_arns
+        .get("WebhookQueue")
+        .context("WebhookQueue has no ARN")?
+        .clone();
+    let pollers = esm::spawn_pollers(
+        options.pollers,
+        sqs.clone(),
+        queue_url.clone(),
+        queue_arn,
+        options.esm.clone(),
+        move |event| {
+            let processor = Arc::clone(&processor);
+            async move { packr::webhook::processor::handle_batch(&processor, event).await }
+        },
+        stop,
+    );
+
+    Ok(WebhookStack {
+        gateway_url,
+        webhook_url,
+        sim,
+        demo,
+        gateway,
+        queue_url,
+        sqs,
+        shutdown,
+        server,
+        pollers,
+    })
+}
+
+impl WebhookStack {
+    /// Metrics webhook-ingest emitted.
+    pub fn ingest_metrics(&self) -> RecordingSink {
+        self.gateway.ingest_metrics.clone().unwrap_or_default()
+    }
+
+    /// Metrics webhook-processor emitted.
+    pub fn processor_metrics(&self) -> RecordingSink {
+        self.gateway.processor_metrics.clone().unwrap_or_default()
+    }
+
+    /// Waits until the simulator has no webhook pending and the queue is empty (nothing
+    /// visible, nothing in flight); false on timeout.
+    pub async fn wait_settled(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        if !self.sim.wait_webhooks_idle(timeout).await {
+            return false;
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        esm::wait_drained(&self.sqs, &self.queue_url, left).await
+    }
+
+    /// Stops the pollers (after their batch in hand), the gateway and the simulator.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for poller in self.pollers {
+            let _ = poller.await;
+        }
+        match tokio::time::timeout(Duration::from_secs(5), self.server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => eprintln!("packr-local: the gateway stopped with {error}"),
+            Ok(Err(error)) => eprintln!("packr-local: the gateway task failed: {error}"),
+            Err(_) => eprintln!("packr-local: the gateway did not stop within 5 s"),
+        }
+        self.sim.shutdown().await;
+    }
+}
+
+fn function_env(stack: &LocalStack, function: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    stack
+        .function_environment
+        .get(function)
+        .cloned()
+        .with_context(|| format!("template.yaml has no {function}"))
+}
+
+/// The `current` key of the provisioned `WebhookSigningSecret` (`{"current", "previous"}`).
+pub async fn current_signing_secret(sdk: &SdkConfig, stack: &LocalStack) -> anyhow::Result<String> {
+    let arn = stack
+        .resources
+        .secret_arn("WebhookSigningSecret")
+        .context("WebhookSigningSecret was not provisioned")?;
+    let value = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .context("reading WebhookSigningSecret")?;
+    let text = value
+        .secret_string()
+        .context("WebhookSigningSecret has no string value")?;
+    let parsed: serde_json::Value = serde_json::from_str(text)
+        .map_err(|_| anyhow::anyhow!("WebhookSigningSecret is not JSON"))?;
+    parsed
+        .get("current")
+        .and_then(|v| v.as_str())
+        .filter(|v| v.starts_with("whsec_"))
+        .map(str::to_owned)
+        .context("WebhookSigningSecret has no `current` whsec_ key")
+}

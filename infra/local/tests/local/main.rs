@@ -1,0 +1,6 @@
+//! Integration tests of the local stack, against the AWS emulator (`AWS_ENDPOINT_URL`):
+//! one binary, a module per concern.
+
+mod esm;
+mod function_url;
+mod webhooks;
