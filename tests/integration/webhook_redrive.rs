@@ -65,7 +65,9 @@ async fn visible(sqs: &aws_sdk_sqs::Client, url: &str) -> usize {
         .get_queue_attributes()
         .queue_url(url)
         .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        )
         .send()
         .await
         .unwrap();
@@ -88,7 +90,12 @@ async fn a_poison_message_reaches_the_dlq_and_a_redrive_applies_it_exactly_once(
     .unwrap();
     body["connection_id"] = json!("conn_demo");
     let order_id = body["data"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(handle(&s.deps, signed(&body.to_string(), "msg_poison")).await.status_code, 200);
+    assert_eq!(
+        handle(&s.deps, signed(&body.to_string(), "msg_poison"))
+            .await
+            .status_code,
+        200
+    );
     let queue_arn = s.stack.queue_arns["WebhookQueue"].clone();
     let dlq_url = s.stack.queue_urls["WebhookDeadLetterQueue"].clone();
     let esm = EsmConfig {
@@ -101,15 +108,21 @@ async fn a_poison_message_reaches_the_dlq_and_a_redrive_applies_it_exactly_once(
     let broken_metrics = RecordingSink::new();
     let broken = processor(&s.sdk, "no-such-table", &broken_metrics);
     for _ in 0..20 {
-        poll_once(&s.sqs, &s.queue_url, &queue_arn, &esm, |e| handle_batch(&broken, e))
-            .await
-            .unwrap();
+        poll_once(&s.sqs, &s.queue_url, &queue_arn, &esm, |e| {
+            handle_batch(&broken, e)
+        })
+        .await
+        .unwrap();
         if visible(&s.sqs, &dlq_url).await == 1 {
             break;
         }
     }
     // … and after maxReceiveCount (5) SQS moves it to the DLQ
-    assert_eq!(visible(&s.sqs, &dlq_url).await, 1, "poison message in the DLQ");
+    assert_eq!(
+        visible(&s.sqs, &dlq_url).await,
+        1,
+        "poison message in the DLQ"
+    );
     assert_eq!(visible(&s.sqs, &s.queue_url).await, 0);
     assert_eq!(broken_metrics.total("webhook.failures"), 5.0);
 
@@ -119,23 +132,38 @@ async fn a_poison_message_reaches_the_dlq_and_a_redrive_applies_it_exactly_once(
         poll_interval: Duration::from_millis(100),
         ..RedriveOptions::default()
     };
-    let target = RedriveTarget { dlq_url: dlq_url.clone(), source_url: Some(s.queue_url.clone()) };
+    let target = RedriveTarget {
+        dlq_url: dlq_url.clone(),
+        source_url: Some(s.queue_url.clone()),
+    };
     let summary = redrive(&s.sqs, &target, &options, &|_| {}).await.unwrap();
     assert_eq!((summary.moved, summary.failed), (1, 0));
     let metrics = RecordingSink::new();
     let healthy = processor(&s.sdk, s.store.table_name(), &metrics);
-    let outcome = poll_once(&s.sqs, &s.queue_url, &queue_arn, &EsmConfig::default(), |e| handle_batch(&healthy, e))
-        .await
-        .unwrap();
+    let outcome = poll_once(
+        &s.sqs,
+        &s.queue_url,
+        &queue_arn,
+        &EsmConfig::default(),
+        |e| handle_batch(&healthy, e),
+    )
+    .await
+    .unwrap();
 
     // then it is applied once
     assert_eq!((outcome.received, outcome.deleted), (1, 1));
-    let stored: Option<Order> = s.store.get(&tenant("acme"), &order_id).await.unwrap();
-    assert!(stored.is_some());
-    let receipt = ReceiptStore::get(&s.store, &tenant("acme"), &EventId::parse("msg_poison").unwrap())
+    let stored: Option<Order> = SyncedStore::get(&s.store, &tenant("acme"), &order_id)
         .await
-        .unwrap()
         .unwrap();
+    assert!(stored.is_some());
+    let receipt = ReceiptStore::get(
+        &s.store,
+        &tenant("acme"),
+        &EventId::parse("msg_poison").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(receipt.state, ReceiptState::Applied);
     assert_eq!(metrics.total("webhook.applied"), 1.0);
 
@@ -154,10 +182,19 @@ async fn a_poison_message_reaches_the_dlq_and_a_redrive_applies_it_exactly_once(
         .unwrap(),
     );
     message.send().await.unwrap();
-    poll_once(&s.sqs, &s.queue_url, &queue_arn, &EsmConfig::default(), |e| handle_batch(&healthy, e))
-        .await
-        .unwrap();
+    poll_once(
+        &s.sqs,
+        &s.queue_url,
+        &queue_arn,
+        &EsmConfig::default(),
+        |e| handle_batch(&healthy, e),
+    )
+    .await
+    .unwrap();
     assert_eq!(metrics.total("webhook.applied"), 1.0);
     assert_eq!(metrics.total("webhook.duplicate_events"), 1.0);
-    assert_eq!(visible(&s.sqs, &s.queue_url).await + visible(&s.sqs, &dlq_url).await, 0);
+    assert_eq!(
+        visible(&s.sqs, &s.queue_url).await + visible(&s.sqs, &dlq_url).await,
+        0
+    );
 }
