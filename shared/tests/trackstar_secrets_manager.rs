@@ -1,6 +1,6 @@
 //! The Secrets Manager adapter (and the TTL cache in front of it) against the AWS emulator.
-//! The test runner exports `AWS_ENDPOINT_URL`; without it these tests say so and skip,
-//! rather than reach for a real AWS account.
+//! The test runner (`make test`) exports `AWS_ENDPOINT_URL`; without it these tests fail
+//! with a clear message rather than reach for a real AWS account.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +10,12 @@ use packr::secrets::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-fn emulator_configured() -> bool {
-    let set = std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| !v.is_empty());
-    if !set {
-        eprintln!("AWS_ENDPOINT_URL is not set: skipping the Secrets Manager emulator test");
-    }
-    set
+fn require_emulator() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| !v.is_empty()),
+        "AWS_ENDPOINT_URL must point at the AWS emulator: run `make test`, or \
+         `eval \"$(infra/scripts/moto.sh start)\"` first"
+    );
 }
 
 fn unique(name: &str) -> String {
@@ -24,9 +24,7 @@ fn unique(name: &str) -> String {
 
 #[tokio::test]
 async fn a_stored_token_is_read_back_and_a_new_version_replaces_it() {
-    if !emulator_configured() {
-        return;
-    }
+    require_emulator();
     // given
     let source = SecretsManagerSource::from_env().await;
     let name = unique("token");
@@ -51,9 +49,7 @@ async fn a_stored_token_is_read_back_and_a_new_version_replaces_it() {
 
 #[tokio::test]
 async fn a_missing_secret_is_not_found() {
-    if !emulator_configured() {
-        return;
-    }
+    require_emulator();
     let source = SecretsManagerSource::from_env().await;
     let err = source.get(&unique("missing")).await.unwrap_err();
     assert!(matches!(err, SecretError::NotFound { .. }), "{err:?}");
@@ -61,9 +57,7 @@ async fn a_missing_secret_is_not_found() {
 
 #[tokio::test]
 async fn the_cache_serves_a_rotated_secret_only_after_invalidate() {
-    if !emulator_configured() {
-        return;
-    }
+    require_emulator();
     // given a cached secret that is then rotated in Secrets Manager
     let source = Arc::new(SecretsManagerSource::from_env().await);
     let cache = CachedSecretSource::new(source.clone(), Duration::from_secs(300));
