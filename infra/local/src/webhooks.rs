@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use packr::metrics::RecordingSink;
 use packr::store::dynamo::DynamoStore;
 use packr::store::CursorCodec;
+use packr::webhook::envelope::QueuedEvent;
 use packr::webhook::wiring::{ingest_from_env, processor_from_env};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -57,6 +59,8 @@ impl Default for WebhookOptions {
 
 /// The running pipeline. [`WebhookStack::shutdown`] stops what [`start`] started.
 pub struct WebhookStack {
+    /// The stack as the hosted functions see it: `TRACKSTAR_BASE_URL` is the simulator's.
+    pub stack: Arc<LocalStack>,
     /// `http://127.0.0.1:<port>`
     pub gateway_url: String,
     /// The gateway's function URL of webhook-ingest.
@@ -119,6 +123,7 @@ pub async fn start(
     )
     .await
     .context("starting the Trackstar simulator")?;
+    let stack = Arc::new(with_trackstar_base_url(&stack, &sim.base_url));
 
     let ingest_metrics = RecordingSink::new();
     let processor_metrics = RecordingSink::new();
@@ -129,8 +134,7 @@ pub async fn start(
     )
     .context("configuring webhook-ingest")?;
     ingest.metrics = Arc::new(ingest_metrics.clone());
-    let mut processor_env = function_env(&stack, PROCESSOR_FUNCTION)?;
-    processor_env.insert("TRACKSTAR_BASE_URL".to_owned(), sim.base_url.clone());
+    let processor_env = function_env(&stack, PROCESSOR_FUNCTION)?;
     let mut processor = processor_from_env(sdk, &processor_env, "webhook-processor")
         .await
         .context("configuring webhook-processor")?;
@@ -179,14 +183,24 @@ pub async fn start(
         queue_url.clone(),
         queue_arn,
         options.esm.clone(),
-        move |event| {
-            let processor = Arc::clone(&processor);
-            async move { packr::webhook::processor::handle_batch(&processor, event).await }
+        {
+            let done_lag = gateway.done_lag.clone();
+            move |event| {
+                let processor = Arc::clone(&processor);
+                let done_lag = done_lag.clone();
+                async move {
+                    let received = received_at(&event);
+                    let response = packr::webhook::processor::handle_batch(&processor, event).await;
+                    record_done_lag(&done_lag, &received, &response);
+                    response
+                }
+            }
         },
         stop,
     );
 
     Ok(WebhookStack {
+        stack,
         gateway_url,
         webhook_url,
         sim,
@@ -236,6 +250,44 @@ impl WebhookStack {
         }
         self.sim.shutdown().await;
     }
+}
+
+/// `(message id, received_at in unix ms)` of every record whose body is a queued event.
+fn received_at(event: &SqsEvent) -> Vec<(String, i64)> {
+    event
+        .records
+        .iter()
+        .filter_map(|record| {
+            let body = record.body.as_deref()?;
+            let queued: QueuedEvent = serde_json::from_str(body).ok()?;
+            Some((record.message_id.clone()?, queued.received_at.unix_millis()))
+        })
+        .collect()
+}
+
+/// Receipt (ingest's clock) → batch done, for the records the processor did not fail.
+fn record_done_lag(log: &LatencyLog, received: &[(String, i64)], response: &SqsBatchResponse) {
+    let now = chrono::Utc::now().timestamp_millis();
+    for (id, received_at) in received {
+        let failed = response
+            .batch_item_failures
+            .iter()
+            .any(|f| &f.item_identifier == id);
+        if !failed {
+            log.record((now - received_at).max(0) as f64);
+        }
+    }
+}
+
+/// `stack` with every function's `TRACKSTAR_BASE_URL` pointing at the simulator.
+fn with_trackstar_base_url(stack: &LocalStack, base_url: &str) -> LocalStack {
+    let mut stack = stack.clone();
+    for variables in stack.function_environment.values_mut() {
+        if let Some(value) = variables.get_mut("TRACKSTAR_BASE_URL") {
+            base_url.clone_into(value);
+        }
+    }
+    stack
 }
 
 fn function_env(stack: &LocalStack, function: &str) -> anyhow::Result<BTreeMap<String, String>> {

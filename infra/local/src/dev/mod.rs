@@ -89,8 +89,8 @@ async fn run_with_emulator(
     )
     .await
     .context("starting the webhook pipeline (seed, simulator, gateway, pollers)")?;
-    state.write_stack(&stack)?;
-    banner::print(&stack, moto, &webhooks, state);
+    state.write_stack(&webhooks.stack)?;
+    banner::print(&webhooks.stack, moto, &webhooks, state);
 
     shutdown::requested().await;
     println!(

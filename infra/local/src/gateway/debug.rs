@@ -106,7 +106,8 @@ async fn webhooks(State(state): State<GatewayState>) -> Json<Value> {
     }
     Json(json!({
         "ack_latency_ms": state.ack_latency.summary(),
-        "receipt_to_processed_lag_ms": lag,
+        "receipt_to_batch_done_ms": state.done_lag.summary(),
+        "webhook_lag_ms_metric": lag,
         "ingest": totals(&state.ingest_metrics),
         "processor": totals(&state.processor_metrics),
         "queues": queues,

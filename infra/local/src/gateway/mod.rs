@@ -34,6 +34,8 @@ pub struct GatewayState {
     pub sqs: Option<aws_sdk_sqs::Client>,
     /// Time from request to answer of every webhook delivery.
     pub ack_latency: LatencyLog,
+    /// Receipt at ingest → the processor's batch done, per successfully processed message.
+    pub done_lag: LatencyLog,
     pub ingest_metrics: Option<RecordingSink>,
     pub processor_metrics: Option<RecordingSink>,
 }
@@ -47,6 +49,7 @@ impl GatewayState {
             store: None,
             sqs: None,
             ack_latency: LatencyLog::default(),
+            done_lag: LatencyLog::default(),
             ingest_metrics: None,
             processor_metrics: None,
         }
