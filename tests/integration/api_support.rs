@@ -216,8 +216,20 @@ impl ApiStack {
     }
 }
 
+/// A canonical rendering (maps sorted), so snapshots compare by content.
 fn render(v: &AttributeValue) -> String {
-    format!("{v:?}")
+    match v {
+        AttributeValue::M(m) => {
+            let mut pairs: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{k}={}", render(v)))
+                .collect();
+            pairs.sort();
+            format!("{{{}}}", pairs.join(","))
+        }
+        AttributeValue::L(l) => format!("[{}]", l.iter().map(render).collect::<Vec<_>>().join(",")),
+        other => format!("{other:?}"),
+    }
 }
 
 pub fn trackstar_config(base_url: &str) -> TrackstarConfig {

@@ -4,6 +4,7 @@
 
 mod api_orders;
 mod api_support;
+mod api_writes;
 mod helpers;
 mod idempotency;
 mod messages;

@@ -308,7 +308,7 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                 ))
                 .map_err(|e| writes::unusable_answer(&e))?;
             deps.orders
-                .upsert_if_newer(&ctx.principal.tenant, &order)
+                .upsert_written(&ctx.principal.tenant, &order)
                 .await?;
             tracing::info!(order_id = %order.id, brand_id = %brand, "order created");
             Ok(Reply::created(writes::to_json(&order)?))
@@ -350,7 +350,7 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
                 ))
                 .map_err(|e| writes::unusable_answer(&e))?;
             deps.orders
-                .upsert_if_newer(&ctx.principal.tenant, &cancelled)
+                .upsert_written(&ctx.principal.tenant, &cancelled)
                 .await?;
             tracing::info!(order_id = %cancelled.id, "order cancelled");
             Ok(Reply::ok(writes::to_json(&cancelled)?))

@@ -190,7 +190,7 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                 ))
                 .map_err(|e| writes::unusable_answer(&e))?;
             deps.products
-                .upsert_if_newer(&ctx.principal.tenant, &product)
+                .upsert_written(&ctx.principal.tenant, &product)
                 .await?;
             Ok(Reply::created(writes::to_json(&product)?))
         })
@@ -246,7 +246,7 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
                 ))
                 .map_err(|e| writes::unusable_answer(&e))?;
             deps.products
-                .upsert_if_newer(&ctx.principal.tenant, &updated)
+                .upsert_written(&ctx.principal.tenant, &updated)
                 .await?;
             Ok(Reply::ok(writes::to_json(&updated)?))
         })
