@@ -1,0 +1,262 @@
+//! Inventory, products, messages, connections and the audit log through the real handlers.
+
+use packr::store::SyncedStore;
+use serde_json::json;
+
+use crate::api_support::*;
+use crate::helpers::*;
+
+#[tokio::test]
+async fn inventory_is_listed_per_brand_and_looked_up_by_sku() {
+    let s = api_stack().await;
+    let t = tenant(ACME);
+    for (id, sku, b) in [
+        ("i1", "TEE BLK", "b1"),
+        ("i2", "TEE BLK", "b2"),
+        ("i3", "CAP", "b1"),
+    ] {
+        s.stack
+            .store
+            .upsert_if_newer(&t, &inventory(&t, id, sku, Some(&brand(b))))
+            .await
+            .unwrap();
+    }
+    let viewer = Caller::new(ACME, "brand_viewer", &["b1"]);
+    let r = s.get(&viewer, "/inventory").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
+    let r = s.get(&viewer, "/inventory/TEE%20BLK").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        r.body["items"][0]["unit_cost"],
+        json!({"minor": 300, "currency": "USD"})
+    );
+    let r = s.get(&Caller::admin(ACME), "/inventory/TEE%20BLK").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(s.get(&viewer, "/inventory/NOPE").await.status, 404);
+    assert_eq!(
+        s.get(&Caller::admin(GLOBEX), "/inventory/CAP").await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn products_are_created_and_updated_through_trackstar() {
+    let s = api_stack().await;
+    let manager = Caller::new(ACME, "brand_manager", &["b1"]);
+    let r = s
+        .send(
+            &manager,
+            "POST",
+            "/products",
+            &product_body("b1", "SKU-1"),
+            &[("Idempotency-Key", "p1")],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/products/{id}");
+    assert_eq!(s.get(&manager, &path).await.body["sku"], "SKU-1");
+    let r = s
+        .send(
+            &manager,
+            "PUT",
+            &path,
+            &json!({"name": "Renamed"}),
+            &[("Idempotency-Key", "p2")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(s.get(&manager, &path).await.body["name"], "Renamed");
+    let r = s.get(&manager, "/products").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    // an empty update and a bad measurement name their fields
+    let r = s
+        .send(
+            &manager,
+            "PUT",
+            &path,
+            &json!({}),
+            &[("Idempotency-Key", "p3")],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (422, "validation_failed"));
+    let mut body = product_body("b1", "SKU-2");
+    body["measurements"]["unit"] = json!("furlong");
+    let r = s
+        .send(
+            &manager,
+            "POST",
+            "/products",
+            &body,
+            &[("Idempotency-Key", "p4")],
+        )
+        .await;
+    assert!(
+        r.body["error"]["details"]["fields"]["measurements.unit"].is_array(),
+        "{}",
+        r.body
+    );
+    // a duplicate SKU is Trackstar's 422, and nothing is stored
+    let before = s.snapshot().await;
+    let r = s
+        .send(
+            &manager,
+            "POST",
+            "/products",
+            &product_body("b1", "SKU-1"),
+            &[("Idempotency-Key", "p5")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(s.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn messages_thread_between_a_3pl_and_a_brand() {
+    let s = api_stack().await;
+    let staff = Caller::new(ACME, "tenant_staff", &[]);
+    let manager = Caller::new(ACME, "brand_manager", &["b1"]);
+    for (who, text) in [(&staff, "hello"), (&manager, "hi back")] {
+        let r = s
+            .send(
+                who,
+                "POST",
+                "/brands/b1/messages",
+                &json!({"body": text}),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = s.get(&manager, "/brands/b1/messages").await;
+    let bodies: Vec<_> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].clone())
+        .collect();
+    assert_eq!(bodies, vec![json!("hi back"), json!("hello")]);
+    assert_eq!(r.body["items"][0]["author_role"], "brand_manager");
+    // limits
+    let r = s
+        .send(
+            &staff,
+            "POST",
+            "/brands/b1/messages",
+            &json!({"body": "x".repeat(4001)}),
+            &[],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (422, "validation_failed"));
+    assert!(r.body["error"]["details"]["fields"]["body"].is_array());
+    let r = s
+        .send(
+            &staff,
+            "POST",
+            "/brands/b1/messages",
+            &json!({"body": "  "}),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    // a viewer reads but may not post; another brand is a 404
+    let viewer = Caller::new(ACME, "brand_viewer", &["b1"]);
+    assert_eq!(
+        s.send(
+            &viewer,
+            "POST",
+            "/brands/b1/messages",
+            &json!({"body": "x"}),
+            &[]
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(s.get(&viewer, "/brands/b2/messages").await.status, 404);
+}
+
+#[tokio::test]
+async fn linking_a_connection_stores_the_token_and_the_mapping_and_is_audited() {
+    let s = api_stack().await;
+    let admin = Caller::admin(ACME);
+    let r = s
+        .send(&admin, "POST", "/connections/link-token", &json!({}), &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["link_token"].as_str().unwrap().starts_with("lt_"));
+    let r = s
+        .send(
+            &admin,
+            "POST",
+            "/connections/exchange",
+            &json!({"auth_code": "auth_conn_new", "brand_id": "b2"}),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["connection_id"], "conn_new");
+    assert_eq!(r.body["brand_id"], "b2");
+    assert!(r.body.get("access_token_secret").is_none());
+    // the token is in the secret store, the mapping in the table
+    use packr::secrets::SecretSource;
+    use secrecy::ExposeSecret;
+    let token = s
+        .secrets
+        .get(&format!("{SECRET_PREFIX}conn_new"))
+        .await
+        .unwrap();
+    assert!(token.expose_secret().starts_with("tok_"));
+    let listed = s.get(&admin, "/connections").await;
+    let ids: Vec<_> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["connection_id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!("conn_acme"), json!("conn_new")]);
+    // the same connection again is a conflict
+    let r = s
+        .send(
+            &admin,
+            "POST",
+            "/connections/exchange",
+            &json!({"auth_code": "auth_conn_new"}),
+            &[],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "connection_exists"));
+    // the audit log holds both mutations, newest first, with actor and request id
+    let audit = s.get(&admin, "/audit").await;
+    assert_eq!(audit.status, 200);
+    let actions: Vec<_> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].clone())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            json!("connections.exchange"),
+            json!("connections.link_token")
+        ]
+    );
+    assert_eq!(audit.body["items"][0]["actor"], "user-tenant_admin");
+    assert_eq!(audit.body["items"][0]["target"], "connection:conn_new");
+    assert!(audit.body["items"][0]["request_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("req-"));
+    // only tenant admins
+    let staff = Caller::new(ACME, "tenant_staff", &[]);
+    assert_eq!(s.get(&staff, "/audit").await.status, 403);
+    assert_eq!(s.get(&staff, "/connections").await.status, 403);
+    // another tenant's audit log is its own
+    assert_eq!(
+        s.get(&Caller::admin(GLOBEX), "/audit").await.body["items"],
+        json!([])
+    );
+}
