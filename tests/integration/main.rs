@@ -3,6 +3,7 @@
 //! crates link once.
 
 mod api_more;
+mod api_openapi;
 mod api_orders;
 mod api_support;
 mod api_writes;
