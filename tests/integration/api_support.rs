@@ -286,11 +286,7 @@ pub async fn api_stack() -> ApiStack {
             .await
             .unwrap();
         for (i, b) in brands.iter().enumerate() {
-            let whc = if i == 0 {
-                vec![WarehouseCustomerId::parse(format!("wc_{conn}_1")).unwrap()]
-            } else {
-                vec![]
-            };
+            let whc = vec![WarehouseCustomerId::parse(format!("wc_{conn}_{}", i + 1)).unwrap()];
             s.store
                 .create_brand(
                     &tid,
