@@ -260,3 +260,31 @@ async fn linking_a_connection_stores_the_token_and_the_mapping_and_is_audited() 
         json!([])
     );
 }
+
+fn sample(name: &str) -> lambda_http::Request {
+    let path = format!(
+        "{}/../events/apigw-v2-{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_sample_api_gateway_events_run_through_dispatch() {
+    let s = api_stack().await;
+    let t = tenant(ACME);
+    s.stack
+        .store
+        .upsert_if_newer(&t, &order(&t, "ord_123", Some(&brand("b1")), 1))
+        .await
+        .unwrap();
+    let r = call(&s.deps, sample("get-orders")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["items"][0]["id"], "ord_123");
+    assert_eq!(r.header("x-request-id"), Some("Ab1Cd2Ef3Gh4="));
+    let r = call(&s.deps, sample("get-order")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(&s.deps, sample("post-orders")).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["reference_id"], "web-1001");
+}

@@ -49,3 +49,52 @@ fn the_document_is_openapi_3_1_and_describes_every_route() {
     );
     assert!(doc["components"]["schemas"]["Error"].is_object());
 }
+
+/// `template.yaml` routes every API route to the function the route table names, and the
+/// OpenAPI route alone has no authorizer.
+#[test]
+fn template_routes_match_the_route_table() {
+    let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut found = Vec::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, e) in events {
+            if e["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
+            let p = &e["Properties"];
+            let open = p["Auth"]["Authorizer"].as_str() == Some("NONE");
+            found.push((
+                p["Method"].as_str().unwrap().to_owned(),
+                p["Path"].as_str().unwrap().to_owned(),
+                binary.clone(),
+                !open,
+            ));
+        }
+    }
+    found.sort();
+    let mut expected: Vec<_> = ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                r.function.to_owned(),
+                r.authorized,
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(found, expected);
+}

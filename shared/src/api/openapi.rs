@@ -327,8 +327,13 @@ pub fn document_text() -> String {
     text
 }
 
-/// `GET /openapi.json` (no authorizer).
-pub async fn handle(_deps: &ApiDeps, request: Request) -> Response<Body> {
-    let id = super::request::request_id(&request);
+/// `GET /openapi.json` (no authorizer, no dependencies).
+pub fn serve(request: &Request) -> Response<Body> {
+    let id = super::request::request_id(request);
     respond(Ok(Reply::ok(document())), &id)
+}
+
+/// `GET /openapi.json` as a routed handler.
+pub async fn handle(_deps: &ApiDeps, request: Request) -> Response<Body> {
+    serve(&request)
 }
