@@ -288,3 +288,104 @@ async fn the_sample_api_gateway_events_run_through_dispatch() {
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["reference_id"], "web-1001");
 }
+
+/// `ApiDeps` built from an environment as `template.yaml` sets it (what the functions and
+/// the local gateway do), against a stack provisioned from the template.
+#[tokio::test]
+async fn deps_built_from_the_environment_serve_requests() {
+    let sdk = packr_local::testing::emulator_config().await;
+    let provisioned = packr_local::testing::fresh_stack(&sdk).await;
+    let env = std::collections::BTreeMap::from([
+        ("TABLE_NAME".to_owned(), provisioned.table_name.clone()),
+        (
+            "CURSOR_SECRET_ARN".to_owned(),
+            provisioned
+                .secret_arn("CursorSigningSecret")
+                .unwrap()
+                .to_owned(),
+        ),
+    ]);
+    let deps = packr::api::wiring::from_env(&sdk, &env).await.unwrap();
+    assert!(deps.trackstar.is_none());
+    let r = call(
+        &deps,
+        crate::api_support::event("GET", "/orders", &Caller::admin(ACME), None, &[]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["items"], json!([]));
+}
+
+/// Garbage in paths, queries, headers and bodies never panics and always gets the envelope.
+#[tokio::test]
+async fn garbage_input_never_panics() {
+    let s = api_stack().await;
+    let admin = Caller::admin(ACME);
+    let viewer = Caller::new(ACME, "brand_viewer", &["b1"]);
+    let paths = [
+        "/orders/%00",
+        "/orders/%E2%28",
+        "/orders/a#b",
+        "/inventory/%20",
+        "/products/..%2F..",
+        "/brands/%23/messages",
+        "/orders?limit=-1",
+        "/orders?updated_since=%FF",
+        "/orders?cursor=",
+        "/orders/x/cancel",
+        "//orders",
+        "/orders/",
+    ];
+    let bodies = [
+        "",
+        "{}",
+        "{\"brand_id\":null}",
+        "{\"line_items\":\"x\"}",
+        "[]",
+        "1e999",
+        "\"\\ud800\"",
+        "{\"body\":1}",
+    ];
+    for caller in [&admin, &viewer] {
+        for path in paths {
+            let _ = call(&s.deps, event("GET", path, caller, None, &[])).await;
+            for body in bodies {
+                for method in ["POST", "PUT"] {
+                    let _ = call(
+                        &s.deps,
+                        event(
+                            method,
+                            path,
+                            caller,
+                            Some(body),
+                            &[("idempotency-key", "g")],
+                        ),
+                    )
+                    .await;
+                }
+            }
+        }
+        for route in [
+            "/orders",
+            "/products",
+            "/brands/b1/messages",
+            "/connections/exchange",
+            "/connections/link-token",
+        ] {
+            for body in bodies {
+                let r = call(
+                    &s.deps,
+                    event(
+                        "POST",
+                        route,
+                        caller,
+                        Some(body),
+                        &[("idempotency-key", "g")],
+                    ),
+                )
+                .await;
+                assert!(r.status < 500, "{route} {body}: {} {}", r.status, r.body);
+            }
+        }
+    }
+}
