@@ -1,6 +1,7 @@
 //! Packr's library crate: domain types, ports (narrow traits per capability), their AWS
 //! adapters, and the handlers the Lambda binaries wire up.
 
+pub mod api;
 pub mod domain;
 pub mod idempotency;
 pub mod metrics;

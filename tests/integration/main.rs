@@ -2,6 +2,12 @@
 //! `AWS_ENDPOINT_URL`) with resources provisioned from `template.yaml`. One binary, so the
 //! crates link once.
 
+mod api_matrix;
+mod api_more;
+mod api_openapi;
+mod api_orders;
+mod api_support;
+mod api_writes;
 mod helpers;
 mod idempotency;
 mod messages;

@@ -11,6 +11,7 @@
 //! | connection         | `T#<t>#CONNECTION#<c>`              | `CONNECTION`           |
 //! | connection route   | `CONN#<c>`                          | `ROUTE`                |
 //! | message            | `T#<t>#B#<b>#MSG`                   | `<created>#<msg id>`   |
+//! | audit entry        | `T#<t>#AUDIT`                       | `<at>#<audit id>`      |
 //! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
 //! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
 //! | unroutable event   | `UNROUTABLE#<connection id>`        | `<event id>`           |
@@ -114,6 +115,10 @@ pub fn messages_pk(tenant: &TenantId, brand: &BrandId) -> String {
     format!("T#{tenant}#B#{brand}#MSG")
 }
 
+pub fn audit_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#AUDIT")
+}
+
 pub fn receipt_pk(tenant: &TenantId, event: &EventId) -> String {
     format!("T#{tenant}#EVT#{event}")
 }
@@ -149,6 +154,7 @@ mod tests {
             by_tenant_pk(&t, "ORDER"),
             lookup_pk(&t, "INVENTORY", "SKU 1"),
             messages_pk(&t, &b),
+            audit_pk(&t),
             idempotency_pk(&t, "orders.create", "abc"),
         ] {
             assert!(key.starts_with(&prefix), "{key}");

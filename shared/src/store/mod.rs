@@ -1,5 +1,6 @@
 //! The data layer: tenant-scoped repositories over one DynamoDB table.
 
+pub mod audit;
 pub mod cursor;
 pub mod dynamo;
 mod error;
@@ -8,6 +9,7 @@ mod page;
 mod ports;
 mod synced;
 
+pub use audit::{AuditEntry, AuditStore};
 pub use cursor::{CursorCodec, CursorError};
 pub use error::StoreError;
 pub use page::{LimitError, Page, PageLimit, PageRequest};

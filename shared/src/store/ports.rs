@@ -44,6 +44,18 @@ pub trait SyncedStore<T: SyncedObject>: Send + Sync {
         object: &T,
     ) -> Result<UpsertOutcome, StoreError>;
 
+    /// Stores Trackstar's answer to Packr's own write: written unless the stored copy is
+    /// strictly newer. An equal `updated_date` is overwritten, because upstream timestamps
+    /// have whole-second resolution and the answer to a write is the latest state at that
+    /// instant (a cancel in the same second as the create must not be lost).
+    async fn upsert_written(
+        &self,
+        tenant: &TenantId,
+        object: &T,
+    ) -> Result<UpsertOutcome, StoreError> {
+        self.upsert_if_newer(tenant, object).await
+    }
+
     async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<T>, StoreError>;
 
     async fn list(

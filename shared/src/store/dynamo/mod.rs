@@ -1,5 +1,6 @@
 //! The DynamoDB adapter of every data-layer port: one table, tenant-prefixed keys.
 
+mod audit;
 mod connections;
 mod messages;
 mod query;

@@ -115,12 +115,13 @@ impl DynamoStore {
     }
 }
 
-#[async_trait]
-impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
-    async fn upsert_if_newer(
+impl DynamoStore {
+    /// A put of `object` under `condition` on the stored version (`#u`, `:u`).
+    async fn conditional_upsert<T: SyncedObject>(
         &self,
         tenant: &TenantId,
         object: &T,
+        condition: &str,
     ) -> Result<UpsertOutcome, StoreError> {
         if object.tenant_id() != tenant {
             return Err(StoreError::TenantMismatch);
@@ -133,7 +134,7 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(encode(&stored)?))
-            .condition_expression("attribute_not_exists(#pk) OR #u < :u")
+            .condition_expression(condition)
             .expression_attribute_names("#pk", "pk")
             .expression_attribute_names("#u", UPDATED)
             .expression_attribute_values(":u", AttributeValue::N(version.to_string()))
@@ -163,6 +164,27 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
                 )),
             },
         }
+    }
+}
+
+#[async_trait]
+impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
+    async fn upsert_if_newer(
+        &self,
+        tenant: &TenantId,
+        object: &T,
+    ) -> Result<UpsertOutcome, StoreError> {
+        self.conditional_upsert(tenant, object, "attribute_not_exists(#pk) OR #u < :u")
+            .await
+    }
+
+    async fn upsert_written(
+        &self,
+        tenant: &TenantId,
+        object: &T,
+    ) -> Result<UpsertOutcome, StoreError> {
+        self.conditional_upsert(tenant, object, "attribute_not_exists(#pk) OR #u <= :u")
+            .await
     }
 
     async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<T>, StoreError> {

@@ -1,0 +1,200 @@
+//! `/connections`: the Trackstar link flow (tenant_admin only). The access token goes to
+//! Secrets Manager, the connection ↔ tenant/brand mapping to DynamoDB; every mutation is
+//! audited.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit;
+use super::error::ApiError;
+use super::request::{self, authenticated, require, Action, Reply, Validator};
+use super::writes;
+use super::ApiDeps;
+use crate::domain::{BrandId, Connection, ConnectionId, ConnectionStatus, Timestamp};
+
+/// `POST /connections/link-token` (body optional).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkTokenBody {
+    /// Reinstall this existing connection.
+    pub connection_id: Option<String>,
+}
+
+/// `POST /connections/exchange`
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeBody {
+    /// The one-time code Trackstar Link gave the browser.
+    pub auth_code: String,
+    /// The brand this connection serves; none for a tenant-wide connection.
+    pub brand_id: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+/// A connection as served: no secret references.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConnectionView {
+    pub connection_id: String,
+    pub brand_id: Option<String>,
+    pub integration_name: String,
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Connection> for ConnectionView {
+    fn from(c: &Connection) -> Self {
+        Self {
+            connection_id: c.connection_id.to_string(),
+            brand_id: c.brand_id.as_ref().map(ToString::to_string),
+            integration_name: c.integration_name.clone(),
+            status: match c.status {
+                ConnectionStatus::Active => "active".into(),
+                ConnectionStatus::Disconnected => "disconnected".into(),
+            },
+            created_at: c.created_at.to_rfc3339(),
+            updated_at: c.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// `POST /connections/link-token`
+pub async fn link_token(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        require(&ctx, Action::ManageConnections)?;
+        let (body, _) = request::json_body::<LinkTokenBody>(deps, &req, Some("{}"))?;
+        let reinstall = match body.connection_id {
+            None => None,
+            Some(raw) => {
+                let id = ConnectionId::parse(raw).map_err(|_| ApiError::not_found("connection"))?;
+                deps.connections
+                    .get_connection(&ctx.principal.tenant, &id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("connection"))?;
+                Some(id)
+            }
+        };
+        let token = deps
+            .trackstar()?
+            .create_link_token(reinstall.as_ref())
+            .await?;
+        let target = reinstall.as_ref().map_or_else(
+            || "connection:new".to_owned(),
+            |id| format!("connection:{id}"),
+        );
+        audit::record(deps, &ctx, "connections.link_token", target).await;
+        Ok(Reply::ok(json!({ "link_token": token.link_token })))
+    })
+    .await
+}
+
+/// `POST /connections/exchange`
+pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        require(&ctx, Action::ManageConnections)?;
+        let (body, _) = request::json_body::<ExchangeBody>(deps, &req, None)?;
+        let mut v = Validator::default();
+        v.text("auth_code", &body.auth_code, 512);
+        v.opt_text("customer_id", body.customer_id.as_ref(), 128);
+        let brand = body
+            .brand_id
+            .clone()
+            .and_then(|b| v.parse("brand_id", BrandId::parse(b)));
+        v.finish()?;
+        if let Some(brand) = &brand {
+            deps.tenants
+                .get_brand(&ctx.principal.tenant, brand)
+                .await?
+                .ok_or_else(|| ApiError::not_found("brand"))?;
+        }
+        let writer = deps.secret_writer.as_ref().ok_or_else(|| {
+            tracing::error!("this function has no secret writer configured");
+            ApiError::internal()
+        })?;
+        let exchanged = deps
+            .trackstar()?
+            .exchange_auth_code(
+                &SecretString::from(body.auth_code.clone()),
+                body.customer_id.as_deref(),
+            )
+            .await?;
+        let connection_id = ConnectionId::parse(exchanged.connection_id.clone())
+            .map_err(|e| writes::unusable_answer(&e))?;
+        if let Some(existing) = deps.connections.route(&connection_id).await? {
+            if existing.tenant_id != ctx.principal.tenant {
+                tracing::warn!(connection_id = %connection_id, "exchange of a connection owned by another tenant");
+            }
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "connection_exists",
+                "this warehouse connection is already linked",
+            ));
+        }
+        let secret_name = format!(
+            "{}{}",
+            deps.config.connection_secret_prefix, connection_id
+        );
+        writer
+            .put(&secret_name, &exchanged.access_token)
+            .await
+            .map_err(|e| ApiError::internal_from("store access token", &e))?;
+        let now: Timestamp = deps.now();
+        let connection = Connection {
+            tenant_id: ctx.principal.tenant.clone(),
+            connection_id: connection_id.clone(),
+            brand_id: brand,
+            integration_name: exchanged
+                .integration_name
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned()),
+            status: ConnectionStatus::Active,
+            access_token_secret: secret_name,
+            errors: Vec::new(),
+            full_sync_requested_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        deps.connections
+            .create_connection(&ctx.principal.tenant, &connection)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::AlreadyExists { .. } => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "connection_exists",
+                    "this warehouse connection is already linked",
+                ),
+                other => ApiError::from(other),
+            })?;
+        audit::record(
+            deps,
+            &ctx,
+            "connections.exchange",
+            format!("connection:{connection_id}"),
+        )
+        .await;
+        Ok(Reply::created(writes::to_json(&ConnectionView::from(
+            &connection,
+        ))?))
+    })
+    .await
+}
+
+/// `GET /connections`
+pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        require(&ctx, Action::ManageConnections)?;
+        request::Query::parse(&req, &[])?;
+        let mut connections = deps
+            .connections
+            .list_connections(&ctx.principal.tenant)
+            .await?;
+        connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        let items: Vec<ConnectionView> = connections.iter().map(ConnectionView::from).collect();
+        Ok(Reply::ok(json!({ "items": items })))
+    })
+    .await
+}

@@ -1,0 +1,49 @@
+//! `/inventory`: per-brand stock, keyset pagination; one SKU's items.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use super::error::ApiError;
+use super::request::{self, authenticated, Query, Reply};
+use super::ApiDeps;
+use crate::domain::Sku;
+use crate::store::ListQuery;
+
+/// `GET /inventory?brand_id&updated_since&limit&cursor`
+pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let q = Query::parse(&req, &["brand_id", "updated_since", "limit", "cursor"])?;
+        let query = ListQuery {
+            brand_id: q.brand_filter(deps, &ctx).await?,
+            updated_since: q.timestamp("updated_since")?,
+            status: None,
+        };
+        let page = deps
+            .inventory
+            .list(&ctx.principal.tenant, &query, &q.page()?)
+            .await?;
+        Ok(Reply::ok(
+            json!({ "items": page.items, "next_cursor": page.next_cursor }),
+        ))
+    })
+    .await
+}
+
+/// `GET /inventory/{sku}` — the caller's visible items of that SKU (404 when none).
+pub async fn get(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let raw = request::path_param(&req, "/inventory/{sku}", "sku")?;
+        let sku = Sku::parse(raw).map_err(|_| ApiError::not_found("inventory item"))?;
+        let mut items = deps
+            .inventory
+            .find_by_sku(&ctx.principal.tenant, &sku)
+            .await?;
+        items.retain(|i| ctx.principal.sees_brand(i.brand_id.as_ref()));
+        if items.is_empty() {
+            return Err(ApiError::not_found("inventory item"));
+        }
+        items.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Reply::ok(json!({ "sku": sku, "items": items })))
+    })
+    .await
+}

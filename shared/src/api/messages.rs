@@ -1,0 +1,86 @@
+//! `/brands/{brand_id}/messages`: the thread between a 3PL and one of its brands.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, FieldErrors};
+use super::request::{self, authenticated, require, Action, Ctx, Query, Reply};
+use super::writes;
+use super::ApiDeps;
+use crate::domain::{BrandId, Message, MessageBody, MessageId};
+
+const TEMPLATE: &str = "/brands/{brand_id}/messages";
+
+/// `POST /brands/{brand_id}/messages`
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessageBody {
+    /// 1 to 4,000 characters, not blank.
+    pub body: String,
+}
+
+/// The brand of the path, if the caller may see it and it exists in their tenant.
+async fn visible_brand(deps: &ApiDeps, ctx: &Ctx, req: &Request) -> Result<BrandId, ApiError> {
+    let raw = request::path_param(req, TEMPLATE, "brand_id")?;
+    let brand = BrandId::parse(raw).map_err(|_| ApiError::not_found("brand"))?;
+    if !ctx.principal.sees_brand(Some(&brand)) {
+        return Err(ApiError::not_found("brand"));
+    }
+    deps.tenants
+        .get_brand(&ctx.principal.tenant, &brand)
+        .await?
+        .ok_or_else(|| ApiError::not_found("brand"))?;
+    Ok(brand)
+}
+
+/// `GET /brands/{brand_id}/messages?limit&cursor` — newest first.
+pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let q = Query::parse(&req, &["limit", "cursor"])?;
+        let brand = visible_brand(deps, &ctx, &req).await?;
+        let page = deps
+            .messages
+            .list(&ctx.principal.tenant, &brand, &q.page()?)
+            .await?;
+        Ok(Reply::ok(
+            json!({ "items": page.items, "next_cursor": page.next_cursor }),
+        ))
+    })
+    .await
+}
+
+/// `POST /brands/{brand_id}/messages`
+pub async fn post(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let brand = visible_brand(deps, &ctx, &req).await?;
+        require(&ctx, Action::WriteMessages)?;
+        let (body, _) = request::json_body::<PostMessageBody>(deps, &req, None)?;
+        let text = MessageBody::parse(body.body).map_err(|e| {
+            ApiError::validation(FieldErrors::from([(
+                "body".to_owned(),
+                vec![e.to_string()],
+            )]))
+        })?;
+        let message = Message {
+            tenant_id: ctx.principal.tenant.clone(),
+            brand_id: brand,
+            id: MessageId::generate(),
+            author: ctx.principal.subject.clone(),
+            author_role: ctx.principal.role.as_str().to_owned(),
+            body: text,
+            created_at: deps.now(),
+        };
+        deps.messages
+            .append(&ctx.principal.tenant, &message)
+            .await?;
+        Ok(Reply {
+            status: StatusCode::CREATED,
+            body: writes::to_json(&message)?,
+            headers: Vec::new(),
+        })
+    })
+    .await
+}

@@ -1,0 +1,87 @@
+//! The tenant-facing HTTP API: handlers for API Gateway HTTP API (v2) events behind a JWT
+//! authorizer. Every handler is `handle(&ApiDeps, lambda_http::Request) -> Response<Body>`;
+//! [`router::dispatch`] picks one by method and path template, as API Gateway does by
+//! `routeKey`.
+
+pub mod audit;
+pub mod claims;
+pub mod connections;
+pub mod error;
+pub mod inventory;
+pub mod messages;
+pub mod openapi;
+pub mod orders;
+pub mod products;
+pub mod request;
+pub mod router;
+pub mod wiring;
+mod writes;
+
+use std::sync::Arc;
+
+use crate::domain::{InventoryItem, Order, Product, Timestamp};
+use crate::idempotency::IdempotencyStore;
+use crate::secrets::SecretWriter;
+use crate::store::{AuditStore, ConnectionStore, MessageStore, SyncedStore, TenantStore};
+use crate::trackstar::TrackstarClient;
+
+pub use claims::{ClaimNames, Principal, Role};
+pub use error::ApiError;
+pub use router::dispatch;
+
+/// Default largest request body accepted (bytes); larger is a 413.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Settings of the API functions.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub claims: ClaimNames,
+    pub max_body_bytes: usize,
+    /// Secrets Manager name prefix of connection access tokens
+    /// (`packr/<stage>/trackstar/connections/`).
+    pub connection_secret_prefix: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            claims: ClaimNames::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            connection_secret_prefix: "packr/local/trackstar/connections/".into(),
+        }
+    }
+}
+
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Everything the handlers use, built once per cold start (see [`wiring::from_env`]).
+#[derive(Clone)]
+pub struct ApiDeps {
+    pub orders: Arc<dyn SyncedStore<Order>>,
+    pub inventory: Arc<dyn SyncedStore<InventoryItem>>,
+    pub products: Arc<dyn SyncedStore<Product>>,
+    pub tenants: Arc<dyn TenantStore>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub audit: Arc<dyn AuditStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Absent in functions that never write through (their role has no Trackstar secret).
+    pub trackstar: Option<TrackstarClient>,
+    /// Absent in functions that never store access tokens.
+    pub secret_writer: Option<Arc<dyn SecretWriter>>,
+    pub config: ApiConfig,
+    pub clock: Clock,
+}
+
+impl ApiDeps {
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    pub(crate) fn trackstar(&self) -> Result<&TrackstarClient, ApiError> {
+        self.trackstar.as_ref().ok_or_else(|| {
+            tracing::error!("this function has no Trackstar client configured");
+            ApiError::internal()
+        })
+    }
+}

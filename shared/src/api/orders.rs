@@ -1,0 +1,361 @@
+//! `/orders`: listing (filters, keyset pagination, newest first), reading, and the
+//! write-through create and cancel.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::error::ApiError;
+use super::request::{self, authenticated, require, Action, Ctx, Query, Reply, Validator};
+use super::writes::{self, idempotent};
+use super::ApiDeps;
+use crate::domain::{
+    Address, BrandId, Currency, Money, Order, OrderId, OrderStatus, ProductId, Sku,
+};
+use crate::idempotency::Scope;
+use crate::store::ListQuery;
+use crate::trackstar::{CreateOrderRequest, OrderFields, WriteAddress, WriteLineItem};
+
+pub const CREATE_SCOPE: Scope = Scope::new("api.orders.create");
+pub const CANCEL_SCOPE: Scope = Scope::new("api.orders.cancel");
+pub const MAX_LINE_ITEMS: usize = 500;
+pub const MAX_QUANTITY: i64 = 1_000_000;
+
+/// `GET /orders?brand_id&status&updated_since&limit&cursor`
+pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let q = Query::parse(
+            &req,
+            &["brand_id", "status", "updated_since", "limit", "cursor"],
+        )?;
+        let status = q
+            .get("status")
+            .map(|s| {
+                OrderStatus::parse(s).ok_or_else(|| {
+                    ApiError::invalid_parameter("status", "is not a known order status")
+                })
+            })
+            .transpose()?;
+        let query = ListQuery {
+            brand_id: q.brand_filter(deps, &ctx).await?,
+            updated_since: q.timestamp("updated_since")?,
+            status,
+        };
+        let page = deps
+            .orders
+            .list(&ctx.principal.tenant, &query, &q.page()?)
+            .await?;
+        Ok(Reply::ok(
+            json!({ "items": page.items, "next_cursor": page.next_cursor }),
+        ))
+    })
+    .await
+}
+
+/// An order the caller may see: another tenant's or another brand's is a 404.
+async fn visible_order(deps: &ApiDeps, ctx: &Ctx, raw_id: &str) -> Result<Order, ApiError> {
+    let id = OrderId::parse(raw_id).map_err(|_| ApiError::not_found("order"))?;
+    match deps.orders.get(&ctx.principal.tenant, id.as_str()).await? {
+        Some(order) if ctx.principal.sees_brand(order.brand_id.as_ref()) => Ok(order),
+        _ => Err(ApiError::not_found("order")),
+    }
+}
+
+/// `GET /orders/{order_id}`
+pub async fn get(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let id = request::path_param(&req, "/orders/{order_id}", "order_id")?;
+        let order = visible_order(deps, &ctx, &id).await?;
+        Ok(Reply::ok(writes::to_json(&order)?))
+    })
+    .await
+}
+
+/// Amounts in minor units of the order's currency.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotalsBody {
+    pub price: Option<i64>,
+    pub tax: Option<i64>,
+    pub discount: Option<i64>,
+    pub shipping: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    pub full_name: String,
+    pub company: Option<String>,
+    pub address1: String,
+    pub address2: Option<String>,
+    pub address3: Option<String>,
+    pub city: String,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub phone_number: Option<String>,
+    pub email_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineItemBody {
+    pub sku: String,
+    pub quantity: i64,
+    pub product_id: Option<String>,
+    /// Minor units of the order's currency.
+    pub unit_price: Option<i64>,
+    /// Minor units of the order's currency.
+    pub discount_amount: Option<i64>,
+}
+
+/// `POST /orders`
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderBody {
+    pub brand_id: String,
+    pub reference_id: String,
+    pub order_number: String,
+    pub channel: Option<String>,
+    pub shipping_method_id: Option<String>,
+    pub service_level: Option<String>,
+    /// ISO 4217 code of every amount in the order.
+    pub currency: String,
+    #[serde(default)]
+    pub totals: TotalsBody,
+    pub ship_to_address: AddressBody,
+    pub line_items: Vec<LineItemBody>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+fn amount(
+    v: &mut Validator,
+    field: &str,
+    minor: Option<i64>,
+    currency: Option<Currency>,
+) -> Option<Money> {
+    let minor = minor?;
+    if minor < 0 {
+        v.error(field, "must not be negative");
+        return None;
+    }
+    currency.map(|c| Money::from_minor(minor, c))
+}
+
+fn address(v: &mut Validator, a: &AddressBody) -> WriteAddress {
+    v.text("ship_to_address.full_name", &a.full_name, 200);
+    v.opt_text("ship_to_address.company", a.company.as_ref(), 200);
+    v.text("ship_to_address.address1", &a.address1, 200);
+    v.opt_text("ship_to_address.address2", a.address2.as_ref(), 200);
+    v.opt_text("ship_to_address.address3", a.address3.as_ref(), 200);
+    v.text("ship_to_address.city", &a.city, 100);
+    v.opt_text("ship_to_address.state", a.state.as_ref(), 100);
+    v.opt_text("ship_to_address.postal_code", a.postal_code.as_ref(), 20);
+    if a.country.len() != 2 || !a.country.bytes().all(|b| b.is_ascii_uppercase()) {
+        v.error(
+            "ship_to_address.country",
+            "must be an ISO 3166-1 alpha-2 code, e.g. US",
+        );
+    }
+    v.opt_text("ship_to_address.phone_number", a.phone_number.as_ref(), 40);
+    if let Some(email) = &a.email_address {
+        if email.len() > 254 || !email.contains('@') {
+            v.error("ship_to_address.email_address", "must be an email address");
+        }
+    }
+    WriteAddress::from(Address {
+        full_name: Some(a.full_name.clone()),
+        company: a.company.clone(),
+        address1: Some(a.address1.clone()),
+        address2: a.address2.clone(),
+        address3: a.address3.clone(),
+        city: Some(a.city.clone()),
+        state: a.state.clone(),
+        postal_code: a.postal_code.clone(),
+        country: Some(a.country.clone()),
+        phone_number: a.phone_number.clone(),
+        email_address: a.email_address.clone(),
+    })
+}
+
+/// Validates every field (each failure named) into the brand and Trackstar's request.
+pub fn validate_create(body: &CreateOrderBody) -> Result<(BrandId, OrderFields), ApiError> {
+    let mut v = Validator::default();
+    let brand = v.parse("brand_id", BrandId::parse(body.brand_id.clone()));
+    v.text("reference_id", &body.reference_id, 128);
+    v.text("order_number", &body.order_number, 128);
+    v.opt_text("channel", body.channel.as_ref(), 64);
+    v.opt_text("shipping_method_id", body.shipping_method_id.as_ref(), 128);
+    v.opt_text("service_level", body.service_level.as_ref(), 64);
+    let currency = v.parse("currency", Currency::parse(&body.currency));
+    let zero = Some(0);
+    let t = &body.totals;
+    let total_price = amount(&mut v, "totals.price", t.price.or(zero), currency);
+    let total_tax = amount(&mut v, "totals.tax", t.tax.or(zero), currency);
+    let total_discount = amount(&mut v, "totals.discount", t.discount.or(zero), currency);
+    let total_shipping = amount(&mut v, "totals.shipping", t.shipping.or(zero), currency);
+    let ship_to = address(&mut v, &body.ship_to_address);
+    if body.line_items.is_empty() || body.line_items.len() > MAX_LINE_ITEMS {
+        v.error(
+            "line_items",
+            format!("must hold 1 to {MAX_LINE_ITEMS} items"),
+        );
+    }
+    let mut lines = Vec::with_capacity(body.line_items.len().min(MAX_LINE_ITEMS));
+    for (i, line) in body.line_items.iter().take(MAX_LINE_ITEMS).enumerate() {
+        let f = |name: &str| format!("line_items[{i}].{name}");
+        let sku = v.parse(&f("sku"), Sku::parse(line.sku.clone()));
+        if line.quantity <= 0 || line.quantity > MAX_QUANTITY {
+            v.error(
+                f("quantity"),
+                format!("must be greater than 0 and at most {MAX_QUANTITY}"),
+            );
+        }
+        let product_id = line
+            .product_id
+            .clone()
+            .and_then(|p| v.parse(&f("product_id"), ProductId::parse(p)));
+        let unit_price = amount(&mut v, &f("unit_price"), line.unit_price, currency);
+        let discount = amount(
+            &mut v,
+            &f("discount_amount"),
+            line.discount_amount,
+            currency,
+        );
+        if let Some(sku) = sku {
+            lines.push(WriteLineItem {
+                product_id,
+                sku,
+                quantity: line.quantity,
+                unit_price,
+                discount_amount: discount,
+            });
+        }
+    }
+    if body.tags.len() > 50 {
+        v.error("tags", "must hold at most 50 tags");
+    }
+    for (i, tag) in body.tags.iter().enumerate() {
+        v.text(&format!("tags[{i}]"), tag, 64);
+    }
+    v.finish()?;
+    let brand = brand.ok_or_else(ApiError::internal)?;
+    Ok((
+        brand,
+        OrderFields {
+            reference_id: Some(body.reference_id.clone()),
+            order_number: Some(body.order_number.clone()),
+            warehouse_customer_id: None,
+            channel: body.channel.clone(),
+            shipping_method_id: body.shipping_method_id.clone(),
+            service_level: body.service_level.clone(),
+            invoice_currency_code: currency,
+            total_price,
+            total_tax,
+            total_discount,
+            total_shipping,
+            ship_to_address: Some(ship_to),
+            line_items: lines,
+            trackstar_tags: body.tags.clone(),
+        },
+    ))
+}
+
+/// `POST /orders` — requires `Idempotency-Key`; Trackstar first, then the local copy.
+pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let (body, raw) = request::json_body::<CreateOrderBody>(deps, &req, None)?;
+        // Scope before permission: another brand's is a 404, a viewer's own a 403.
+        if let Ok(brand) = BrandId::parse(body.brand_id.clone()) {
+            if !ctx.principal.sees_brand(Some(&brand)) {
+                return Err(ApiError::not_found("brand"));
+            }
+        }
+        require(&ctx, Action::WriteOrders)?;
+        let key = request::idempotency_key(&req)?;
+        let (brand, mut fields) = validate_create(&body)?;
+        let brand_record = deps
+            .tenants
+            .get_brand(&ctx.principal.tenant, &brand)
+            .await?
+            .ok_or_else(|| ApiError::not_found("brand"))?;
+        fields.warehouse_customer_id = brand_record.warehouse_customer_ids.first().cloned();
+        idempotent(deps, &ctx, CREATE_SCOPE, &key, &raw, || async {
+            let connection = writes::connection_for_brand(deps, &ctx, &brand).await?;
+            let currency = fields.invoice_currency_code;
+            let written = deps
+                .trackstar()?
+                .create_order(
+                    &writes::credentials(&connection),
+                    &CreateOrderRequest { fields },
+                    &writes::trackstar_key(&key)?,
+                )
+                .await?;
+            let fallback = match currency {
+                Some(c) => c,
+                None => writes::fallback_currency(deps, &ctx).await?,
+            };
+            let order = written
+                .data
+                .into_domain(&writes::conversion(
+                    &ctx,
+                    Some(brand.clone()),
+                    &connection,
+                    fallback,
+                ))
+                .map_err(|e| writes::unusable_answer(&e))?;
+            deps.orders
+                .upsert_written(&ctx.principal.tenant, &order)
+                .await?;
+            tracing::info!(order_id = %order.id, brand_id = %brand, "order created");
+            Ok(Reply::created(writes::to_json(&order)?))
+        })
+        .await
+    })
+    .await
+}
+
+/// `POST /orders/{order_id}/cancel` — requires `Idempotency-Key`; write-through.
+pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let id = request::path_param(&req, "/orders/{order_id}/cancel", "order_id")?;
+        let order = visible_order(deps, &ctx, &id).await?;
+        require(&ctx, Action::WriteOrders)?;
+        let key = request::idempotency_key(&req)?;
+        let payload = json!({ "order_id": order.id });
+        idempotent(deps, &ctx, CANCEL_SCOPE, &key, &payload, || async {
+            let connection = writes::connection_by_id(deps, &ctx, &order.connection_id).await?;
+            let written = deps
+                .trackstar()?
+                .cancel_order(
+                    &writes::credentials(&connection),
+                    &order.id,
+                    &writes::trackstar_key(&key)?,
+                )
+                .await?;
+            let fallback = match order.currency {
+                Some(c) => c,
+                None => writes::fallback_currency(deps, &ctx).await?,
+            };
+            let cancelled = written
+                .data
+                .into_domain(&writes::conversion(
+                    &ctx,
+                    order.brand_id.clone(),
+                    &connection,
+                    fallback,
+                ))
+                .map_err(|e| writes::unusable_answer(&e))?;
+            deps.orders
+                .upsert_written(&ctx.principal.tenant, &cancelled)
+                .await?;
+            tracing::info!(order_id = %cancelled.id, "order cancelled");
+            Ok(Reply::ok(writes::to_json(&cancelled)?))
+        })
+        .await
+    })
+    .await
+}

@@ -1,0 +1,256 @@
+//! `/products`: listing, reading, and the write-through create and update.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::error::ApiError;
+use super::request::{self, authenticated, require, Action, Ctx, Query, Reply, Validator};
+use super::writes::{self, idempotent};
+use super::ApiDeps;
+use crate::domain::{BrandId, Product, ProductId, Sku};
+use crate::idempotency::Scope;
+use crate::store::ListQuery;
+use crate::trackstar::{CreateProductRequest, ProductMeasurements, UpdateProductRequest};
+
+pub const CREATE_SCOPE: Scope = Scope::new("api.products.create");
+pub const UPDATE_SCOPE: Scope = Scope::new("api.products.update");
+
+/// `GET /products?brand_id&updated_since&limit&cursor`
+pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let q = Query::parse(&req, &["brand_id", "updated_since", "limit", "cursor"])?;
+        let query = ListQuery {
+            brand_id: q.brand_filter(deps, &ctx).await?,
+            updated_since: q.timestamp("updated_since")?,
+            status: None,
+        };
+        let page = deps
+            .products
+            .list(&ctx.principal.tenant, &query, &q.page()?)
+            .await?;
+        Ok(Reply::ok(
+            json!({ "items": page.items, "next_cursor": page.next_cursor }),
+        ))
+    })
+    .await
+}
+
+async fn visible_product(deps: &ApiDeps, ctx: &Ctx, raw_id: &str) -> Result<Product, ApiError> {
+    let id = ProductId::parse(raw_id).map_err(|_| ApiError::not_found("product"))?;
+    match deps
+        .products
+        .get(&ctx.principal.tenant, id.as_str())
+        .await?
+    {
+        Some(p) if ctx.principal.sees_brand(p.brand_id.as_ref()) => Ok(p),
+        _ => Err(ApiError::not_found("product")),
+    }
+}
+
+/// `GET /products/{product_id}`
+pub async fn get(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let id = request::path_param(&req, "/products/{product_id}", "product_id")?;
+        let product = visible_product(deps, &ctx, &id).await?;
+        Ok(Reply::ok(writes::to_json(&product)?))
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeasurementsBody {
+    pub length: f64,
+    pub width: f64,
+    pub height: f64,
+    /// `cm` or `in`.
+    pub unit: String,
+    pub weight: f64,
+    /// `kg`, `oz` or `lb`.
+    pub weight_unit: String,
+}
+
+/// `POST /products`
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProductBody {
+    pub brand_id: String,
+    pub sku: String,
+    pub name: String,
+    pub gtin: Option<String>,
+    pub measurements: Option<MeasurementsBody>,
+}
+
+/// `PUT /products/{product_id}`: only the fields that change (at least one).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProductBody {
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    pub gtin: Option<String>,
+    pub measurements: Option<MeasurementsBody>,
+}
+
+fn measurements(v: &mut Validator, m: Option<&MeasurementsBody>) -> Option<ProductMeasurements> {
+    let m = m?;
+    for (name, value) in [
+        ("length", m.length),
+        ("width", m.width),
+        ("height", m.height),
+        ("weight", m.weight),
+    ] {
+        if !(value.is_finite() && value > 0.0 && value < 1e6) {
+            v.error(format!("measurements.{name}"), "must be a positive number");
+        }
+    }
+    let unit = match m.unit.as_str() {
+        "cm" => Some("cm"),
+        "in" => Some("in"),
+        _ => {
+            v.error("measurements.unit", "must be one of: cm, in");
+            None
+        }
+    };
+    let weight_unit = match m.weight_unit.as_str() {
+        "kg" => Some("kg"),
+        "oz" => Some("oz"),
+        "lb" => Some("lb"),
+        _ => {
+            v.error("measurements.weight_unit", "must be one of: kg, oz, lb");
+            None
+        }
+    };
+    Some(ProductMeasurements {
+        length: Some(m.length),
+        width: Some(m.width),
+        height: Some(m.height),
+        unit,
+        weight: Some(m.weight),
+        weight_unit,
+    })
+}
+
+fn gtin(v: &mut Validator, value: Option<&String>) {
+    if let Some(g) = value {
+        if !(8..=14).contains(&g.len()) || !g.bytes().all(|b| b.is_ascii_digit()) {
+            v.error("gtin", "must be 8 to 14 digits");
+        }
+    }
+}
+
+/// `POST /products` — requires `Idempotency-Key`; Trackstar first, then the local copy.
+pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let (body, raw) = request::json_body::<CreateProductBody>(deps, &req, None)?;
+        if let Ok(brand) = BrandId::parse(body.brand_id.clone()) {
+            if !ctx.principal.sees_brand(Some(&brand)) {
+                return Err(ApiError::not_found("brand"));
+            }
+        }
+        require(&ctx, Action::WriteProducts)?;
+        let key = request::idempotency_key(&req)?;
+        let mut v = Validator::default();
+        let brand = v.parse("brand_id", BrandId::parse(body.brand_id.clone()));
+        let sku = v.parse("sku", Sku::parse(body.sku.clone()));
+        v.text("name", &body.name, 200);
+        gtin(&mut v, body.gtin.as_ref());
+        let m = measurements(&mut v, body.measurements.as_ref());
+        v.finish()?;
+        let (brand, sku) = brand.zip(sku).ok_or_else(ApiError::internal)?;
+        deps.tenants
+            .get_brand(&ctx.principal.tenant, &brand)
+            .await?
+            .ok_or_else(|| ApiError::not_found("brand"))?;
+        idempotent(deps, &ctx, CREATE_SCOPE, &key, &raw, || async {
+            let connection = writes::connection_for_brand(deps, &ctx, &brand).await?;
+            let request = CreateProductRequest {
+                name: Some(body.name.clone()),
+                gtin: body.gtin.clone(),
+                measurements: m,
+                ..CreateProductRequest::new(sku)
+            };
+            let written = deps
+                .trackstar()?
+                .create_product(
+                    &writes::credentials(&connection),
+                    &request,
+                    &writes::trackstar_key(&key)?,
+                )
+                .await?;
+            let fallback = writes::fallback_currency(deps, &ctx).await?;
+            let product = written
+                .data
+                .into_domain(&writes::conversion(
+                    &ctx,
+                    Some(brand.clone()),
+                    &connection,
+                    fallback,
+                ))
+                .map_err(|e| writes::unusable_answer(&e))?;
+            deps.products
+                .upsert_written(&ctx.principal.tenant, &product)
+                .await?;
+            Ok(Reply::created(writes::to_json(&product)?))
+        })
+        .await
+    })
+    .await
+}
+
+/// `PUT /products/{product_id}` — requires `Idempotency-Key`; write-through.
+pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let id = request::path_param(&req, "/products/{product_id}", "product_id")?;
+        let product = visible_product(deps, &ctx, &id).await?;
+        require(&ctx, Action::WriteProducts)?;
+        let key = request::idempotency_key(&req)?;
+        let (body, raw) = request::json_body::<UpdateProductBody>(deps, &req, None)?;
+        let mut v = Validator::default();
+        let sku = body.sku.clone().and_then(|s| v.parse("sku", Sku::parse(s)));
+        v.opt_text("name", body.name.as_ref(), 200);
+        gtin(&mut v, body.gtin.as_ref());
+        let m = measurements(&mut v, body.measurements.as_ref());
+        if body.sku.is_none() && body.name.is_none() && body.gtin.is_none() && m.is_none() {
+            v.error("body", "must change at least one field");
+        }
+        v.finish()?;
+        let payload = json!({ "product_id": product.id, "body": raw });
+        idempotent(deps, &ctx, UPDATE_SCOPE, &key, &payload, || async {
+            let connection = writes::connection_by_id(deps, &ctx, &product.connection_id).await?;
+            let request = UpdateProductRequest {
+                sku,
+                name: body.name.clone(),
+                gtin: body.gtin.clone(),
+                measurements: m,
+                trackstar_tags: Vec::new(),
+            };
+            let written = deps
+                .trackstar()?
+                .update_product(
+                    &writes::credentials(&connection),
+                    &product.id,
+                    &request,
+                    &writes::trackstar_key(&key)?,
+                )
+                .await?;
+            let fallback = writes::fallback_currency(deps, &ctx).await?;
+            let updated = written
+                .data
+                .into_domain(&writes::conversion(
+                    &ctx,
+                    product.brand_id.clone(),
+                    &connection,
+                    fallback,
+                ))
+                .map_err(|e| writes::unusable_answer(&e))?;
+            deps.products
+                .upsert_written(&ctx.principal.tenant, &updated)
+                .await?;
+            Ok(Reply::ok(writes::to_json(&updated)?))
+        })
+        .await
+    })
+    .await
+}

@@ -1,0 +1,117 @@
+//! Building `ApiDeps` from a function's environment (as `template.yaml` sets it), once per
+//! cold start. Used by the `api-*` binaries and the local gateway alike.
+//!
+//! | variable                             | use                                          |
+//! |--------------------------------------|----------------------------------------------|
+//! | `TABLE_NAME`                         | the table (required)                         |
+//! | `CURSOR_SECRET_ARN`                  | HMAC key of pagination cursors (required)    |
+//! | `TRACKSTAR_API_KEY_SECRET_ARN`       | enables write-through (optional)             |
+//! | `TRACKSTAR_BASE_URL`                 | Trackstar (or the simulator)                 |
+//! | `TRACKSTAR_CONNECTION_SECRET_PREFIX` | where access tokens are stored               |
+//! | `CONNECTION_SECRETS_WRITABLE`        | `true` lets the function store access tokens |
+//! | `CLAIM_SUBJECT`, `CLAIM_TENANT_ID`, `CLAIM_ROLE`, `CLAIM_BRAND_IDS` | claim names   |
+//! | `MAX_BODY_BYTES`                     | request body limit (default 256 KiB)         |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use secrecy::ExposeSecret;
+
+use super::{ApiConfig, ApiDeps, ClaimNames, DEFAULT_MAX_BODY_BYTES};
+use crate::domain::Timestamp;
+use crate::idempotency::{DynamoIdempotencyStore, IdempotencyPolicy};
+use crate::runtime::{optional_seconds, required, ConfigError, Env};
+use crate::secrets::{CachedSecretSource, SecretSource, SecretWriter, SecretsManagerSource};
+use crate::store::dynamo::DynamoStore;
+use crate::store::CursorCodec;
+use crate::trackstar::{TrackstarClient, TrackstarConfig};
+
+async fn secret(secrets: &dyn SecretSource, name: String) -> Result<String, ConfigError> {
+    secrets
+        .get(&name)
+        .await
+        .map(|v| v.expose_secret().to_owned())
+        .map_err(|source| ConfigError::Secret { name, source })
+}
+
+/// The API's dependencies from the environment.
+pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigError> {
+    let ttl = optional_seconds(env, "SECRETS_CACHE_TTL_SECONDS", 300)?;
+    let manager = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(sdk));
+    let secrets: Arc<dyn SecretSource> = Arc::new(CachedSecretSource::new(manager.clone(), ttl));
+    let cursor_key = secret(secrets.as_ref(), required(env, "CURSOR_SECRET_ARN")?).await?;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        required(env, "TABLE_NAME")?,
+        CursorCodec::new(cursor_key.into_bytes()),
+    );
+    let trackstar = match env
+        .var("TRACKSTAR_API_KEY_SECRET_ARN")
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => None,
+        Some(name) => {
+            let api_key = secrets
+                .get(&name)
+                .await
+                .map_err(|source| ConfigError::Secret { name, source })?;
+            let mut config =
+                TrackstarConfig::from_env().map_err(|e| ConfigError::Trackstar(e.to_string()))?;
+            if let Some(base_url) = env
+                .var("TRACKSTAR_BASE_URL")
+                .filter(|v| !v.trim().is_empty())
+            {
+                config.base_url = base_url;
+            }
+            Some(
+                TrackstarClient::new(config, api_key, secrets.clone())
+                    .map_err(|e| ConfigError::Trackstar(e.to_string()))?,
+            )
+        }
+    };
+    let writable = env
+        .var("CONNECTION_SECRETS_WRITABLE")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let secret_writer: Option<Arc<dyn SecretWriter>> = writable.then(|| {
+        let writer: Arc<dyn SecretWriter> = Arc::new(manager);
+        writer
+    });
+    let max_body_bytes = match env.var("MAX_BODY_BYTES").filter(|v| !v.trim().is_empty()) {
+        None => DEFAULT_MAX_BODY_BYTES,
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+            name: "MAX_BODY_BYTES",
+            reason: "not a number of bytes".into(),
+        })?,
+    };
+    let idempotency = DynamoIdempotencyStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        store.table_name().to_owned(),
+        IdempotencyPolicy {
+            in_progress_expiry: optional_seconds(env, "IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?,
+            record_ttl: Duration::from_secs(24 * 3600),
+        },
+    );
+    let prefix = env
+        .var("TRACKSTAR_CONNECTION_SECRET_PREFIX")
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "packr/local/trackstar/connections/".to_owned());
+    Ok(ApiDeps {
+        orders: Arc::new(store.clone()),
+        inventory: Arc::new(store.clone()),
+        products: Arc::new(store.clone()),
+        tenants: Arc::new(store.clone()),
+        connections: Arc::new(store.clone()),
+        messages: Arc::new(store.clone()),
+        audit: Arc::new(store),
+        idempotency: Arc::new(idempotency),
+        trackstar,
+        secret_writer,
+        config: ApiConfig {
+            claims: ClaimNames::from_env(env),
+            max_body_bytes,
+            connection_secret_prefix: prefix,
+        },
+        clock: Arc::new(Timestamp::now),
+    })
+}

@@ -1,0 +1,165 @@
+//! Write-through plumbing: idempotent execution, the connection a write goes to, and the
+//! conversion of Trackstar's answer into the stored domain object.
+
+use std::future::Future;
+
+use http::StatusCode;
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::request::{Ctx, Reply};
+use super::ApiDeps;
+use crate::domain::{BrandId, Connection, ConnectionId, ConnectionStatus, Currency};
+use crate::idempotency::{Fingerprint, IdempotencyKey, NextAction, SavedResponse, Scope};
+use crate::trackstar::{self, ConnectionCredentials, ConversionContext};
+
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// Runs `work` at most once per (tenant, scope, key): a replay returns the saved status and
+/// body with `Idempotent-Replayed: true`; the same key with another payload is a 422; while
+/// the first attempt runs, a 409. A failed attempt gives the key up, so a retry starts
+/// afresh (Trackstar, given the same key, replays anything it already accepted).
+pub(crate) async fn idempotent<F, Fut>(
+    deps: &ApiDeps,
+    ctx: &Ctx,
+    scope: Scope,
+    key: &IdempotencyKey,
+    payload: &Value,
+    work: F,
+) -> Result<Reply, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    let fingerprint = Fingerprint::of_json(payload);
+    let tenant = &ctx.principal.tenant;
+    match deps
+        .idempotency
+        .begin(tenant, scope, key, &fingerprint, deps.now())
+        .await?
+    {
+        NextAction::ReturnSaved(saved) => Ok(Reply {
+            status: StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK),
+            body: saved.body,
+            headers: vec![(REPLAYED_HEADER, "true".to_owned())],
+        }),
+        NextAction::Start(lease) => match work().await {
+            Ok(reply) => {
+                let saved = SavedResponse {
+                    status: reply.status.as_u16(),
+                    body: reply.body.clone(),
+                };
+                if let Err(e) = deps.idempotency.complete(&lease, &saved, deps.now()).await {
+                    // The write happened; a lost record only means a retry is replayed by
+                    // Trackstar instead of by us.
+                    tracing::warn!(error = %e, "could not save the idempotent response");
+                }
+                Ok(reply)
+            }
+            Err(err) => {
+                if let Err(e) = deps.idempotency.abandon(&lease).await {
+                    tracing::warn!(error = %e, "could not release the idempotency key");
+                }
+                Err(err)
+            }
+        },
+    }
+}
+
+/// The same client key, passed on to Trackstar.
+pub(crate) fn trackstar_key(key: &IdempotencyKey) -> Result<trackstar::IdempotencyKey, ApiError> {
+    trackstar::IdempotencyKey::parse(key.as_str()).map_err(|_| ApiError::internal())
+}
+
+fn no_connection() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "no_active_connection",
+        "no active warehouse connection serves this brand",
+    )
+}
+
+/// The active connection a brand's writes go to: the brand's own, else the tenant's shared.
+pub(crate) async fn connection_for_brand(
+    deps: &ApiDeps,
+    ctx: &Ctx,
+    brand: &BrandId,
+) -> Result<Connection, ApiError> {
+    let mut connections = deps
+        .connections
+        .list_connections(&ctx.principal.tenant)
+        .await?;
+    connections.retain(|c| c.status == ConnectionStatus::Active);
+    connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+    let own = connections
+        .iter()
+        .find(|c| c.brand_id.as_ref() == Some(brand));
+    let shared = connections.iter().find(|c| c.brand_id.is_none());
+    own.or(shared).cloned().ok_or_else(no_connection)
+}
+
+/// The connection an existing object came through.
+pub(crate) async fn connection_by_id(
+    deps: &ApiDeps,
+    ctx: &Ctx,
+    id: &ConnectionId,
+) -> Result<Connection, ApiError> {
+    match deps
+        .connections
+        .get_connection(&ctx.principal.tenant, id)
+        .await?
+    {
+        Some(c) if c.status == ConnectionStatus::Active => Ok(c),
+        _ => Err(no_connection()),
+    }
+}
+
+pub(crate) fn credentials(connection: &Connection) -> ConnectionCredentials {
+    ConnectionCredentials::new(
+        connection.connection_id.clone(),
+        connection.access_token_secret.clone(),
+    )
+}
+
+/// The tenant's default currency (for upstream amounts without one), USD if unset.
+pub(crate) async fn fallback_currency(deps: &ApiDeps, ctx: &Ctx) -> Result<Currency, ApiError> {
+    Ok(deps
+        .tenants
+        .get_tenant(&ctx.principal.tenant)
+        .await?
+        .map(|t| t.default_currency)
+        .unwrap_or_else(usd))
+}
+
+fn usd() -> Currency {
+    // USD is ISO 4217 with a minor unit; this cannot fail.
+    Currency::parse("USD").unwrap_or_else(|_| unreachable!("USD is a currency"))
+}
+
+pub(crate) fn conversion(
+    ctx: &Ctx,
+    brand: Option<BrandId>,
+    connection: &Connection,
+    fallback_currency: Currency,
+) -> ConversionContext {
+    ConversionContext {
+        tenant_id: ctx.principal.tenant.clone(),
+        brand_id: brand,
+        connection_id: connection.connection_id.clone(),
+        fallback_currency,
+    }
+}
+
+/// Trackstar accepted the write but its answer cannot be stored: a 502.
+pub(crate) fn unusable_answer(err: &(dyn std::error::Error + 'static)) -> ApiError {
+    tracing::error!(error = %super::error::error_chain(err), "trackstar's answer could not be converted");
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "upstream_error",
+        "the warehouse system's answer could not be read",
+    )
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| ApiError::internal_from("serialize", &e))
+}
