@@ -509,3 +509,71 @@ async fn a_truncated_event_is_fetched_from_trackstar() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn two_changes_in_the_same_second_end_in_trackstars_current_state() {
+    // given the simulator's current order, and two webhooks carrying its updated_date
+    // (Trackstar's dates have whole seconds) but different statuses
+    let sim = trackstar_sim::spawn(trackstar_sim::SimConfig {
+        connections: vec![trackstar_sim::SimConnection {
+            connection_id: CONNECTION.into(),
+            access_token: "tok_fixture".into(),
+            integration_name: "sandbox".into(),
+            warehouse_customer_ids: vec![CUSTOMER.into()],
+        }],
+        ..trackstar_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let truth = sim
+        .truth(CONNECTION)
+        .unwrap()
+        .orders
+        .first()
+        .unwrap()
+        .clone();
+    let current_status = truth.status.clone();
+    let other_status = if current_status == "open" {
+        "exception"
+    } else {
+        "open"
+    };
+    let secrets = InMemorySecretSource::with(
+        "packr/test/trackstar/connections/conn_fixture",
+        "tok_fixture",
+    );
+    let config = TrackstarConfig {
+        base_url: sim.base_url.clone(),
+        ..TrackstarConfig::default()
+    };
+    let client = TrackstarClient::new(
+        config,
+        SecretString::from("sim_api_key".to_owned()),
+        Arc::new(secrets),
+    )
+    .unwrap();
+    let p = processor_with(Arc::new(TrackstarFetcher { client })).await;
+    let date = Timestamp::from_datetime(truth.updated_date).to_rfc3339();
+    let event = |status: &str| {
+        let mut body = order_event(&date, status);
+        body["data"]["id"] = json!(truth.id);
+        body
+    };
+    // when the change that is no longer current is applied first, then the current one,
+    // then the old one once more (reordered delivery)
+    let old = p.queued("msg_old", event(other_status)).await;
+    let new = p.queued("msg_new", event(&current_status)).await;
+    let old_again = p.queued("msg_old_again", event(other_status)).await;
+    for (id, e) in [("sqs-1", &old), ("sqs-2", &new), ("sqs-3", &old_again)] {
+        let r = handle_batch(&p.deps, sqs_event(vec![message(id, e)])).await;
+        assert!(r.batch_item_failures.is_empty());
+    }
+    // then the stored order is Trackstar's current state
+    let stored = p.order(&truth.id).await.unwrap();
+    assert_eq!(stored.status.as_str(), current_status);
+    assert_eq!(
+        stored.updated_date,
+        Timestamp::from_datetime(truth.updated_date)
+    );
+    sim.shutdown().await;
+}

@@ -19,8 +19,12 @@ pub enum UpsertOutcome {
     Applied,
     /// The stored copy is newer: nothing was written.
     Stale,
-    /// The stored copy has the same `updated_date`: nothing was written.
+    /// The stored copy has the same `updated_date` and the same content: nothing was written.
     Duplicate,
+    /// The stored copy has the same `updated_date` but other content: nothing was written.
+    /// Trackstar's dates have whole seconds, so two changes in one second look alike; only
+    /// Trackstar can say which is current (the webhook processor asks it).
+    SameVersionDiffers,
 }
 
 /// Filters for listings of synced objects. Newest first by `updated_date`.

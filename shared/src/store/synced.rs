@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use crate::domain::{BrandId, InventoryItem, Order, Product, Sku, TenantId, Timestamp};
 
-pub trait SyncedObject: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+pub trait SyncedObject:
+    Serialize + DeserializeOwned + Clone + PartialEq + Send + Sync + 'static
+{
     /// The kind's key segment, e.g. `ORDER`.
     const KIND: &'static str;
     /// Human name for errors.

@@ -28,6 +28,17 @@ pub enum DomainObject {
     Product(Box<Product>),
 }
 
+impl DomainObject {
+    /// The Trackstar id of the object.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Order(o) => o.id.as_str(),
+            Self::Inventory(i) => i.id.as_str(),
+            Self::Product(p) => p.id.as_str(),
+        }
+    }
+}
+
 fn describe(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();

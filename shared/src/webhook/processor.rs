@@ -101,7 +101,9 @@ impl From<UpsertOutcome> for Applied {
     fn from(outcome: UpsertOutcome) -> Self {
         match outcome {
             UpsertOutcome::Applied => Applied::Applied,
-            UpsertOutcome::Stale | UpsertOutcome::Duplicate => Applied::Stale,
+            UpsertOutcome::Stale | UpsertOutcome::Duplicate | UpsertOutcome::SameVersionDiffers => {
+                Applied::Stale
+            }
         }
     }
 }
@@ -353,12 +355,41 @@ async fn apply(
         connection_id: event.connection_id.clone(),
         fallback_currency,
     };
-    let outcome = match wire.into_domain(&ctx).map_err(ApplyError::Payload)? {
-        DomainObject::Order(order) => deps.orders.upsert_if_newer(tenant, &order).await?,
-        DomainObject::Inventory(item) => deps.inventory.upsert_if_newer(tenant, &item).await?,
-        DomainObject::Product(product) => deps.products.upsert_if_newer(tenant, &product).await?,
-    };
-    Ok(outcome.into())
+    let object = wire.into_domain(&ctx).map_err(ApplyError::Payload)?;
+    let outcome = upsert(deps, tenant, &object, false).await?;
+    if outcome != UpsertOutcome::SameVersionDiffers {
+        return Ok(outcome.into());
+    }
+    // Two changes within one second of Trackstar's clock carry the same `updated_date`, so
+    // the event cannot tell which is current: ask Trackstar (authoritative) and store its
+    // answer, replacing a same-version copy.
+    info!("same updated_date, other content: fetching the current object from Trackstar");
+    let current = deps
+        .fetcher
+        .fetch(&connection, object_kind, object.id())
+        .await
+        .map_err(|e| ApplyError::Fetch(error_chain(e.as_ref())))?
+        .into_domain(&ctx)
+        .map_err(ApplyError::Payload)?;
+    Ok(upsert(deps, tenant, &current, true).await?.into())
+}
+
+/// Stores a synced object: only if newer, or (`replace_same_version`) also over a copy with
+/// the same `updated_date`.
+async fn upsert(
+    deps: &ProcessorDeps,
+    tenant: &crate::domain::TenantId,
+    object: &DomainObject,
+    replace_same_version: bool,
+) -> Result<UpsertOutcome, StoreError> {
+    match (object, replace_same_version) {
+        (DomainObject::Order(o), false) => deps.orders.upsert_if_newer(tenant, o).await,
+        (DomainObject::Order(o), true) => deps.orders.upsert_written(tenant, o).await,
+        (DomainObject::Inventory(i), false) => deps.inventory.upsert_if_newer(tenant, i).await,
+        (DomainObject::Inventory(i), true) => deps.inventory.upsert_written(tenant, i).await,
+        (DomainObject::Product(p), false) => deps.products.upsert_if_newer(tenant, p).await,
+        (DomainObject::Product(p), true) => deps.products.upsert_written(tenant, p).await,
+    }
 }
 
 async fn apply_connection_event(

@@ -145,17 +145,21 @@ impl DynamoStore {
             Ok(_) => Ok(UpsertOutcome::Applied),
             Err(err) => match err.into_service_error() {
                 PutItemError::ConditionalCheckFailedException(failed) => {
-                    let current = match failed.item.as_ref().and_then(stored_version) {
-                        Some(v) => Some(v),
-                        None => self
-                            .get_item(pk, T::KIND)
-                            .await?
-                            .as_ref()
-                            .and_then(stored_version),
+                    let existing = match failed.item {
+                        Some(item) => Some(item),
+                        None => self.get_item(pk, T::KIND).await?,
                     };
-                    Ok(match current {
-                        Some(v) if v == version => UpsertOutcome::Duplicate,
-                        _ => UpsertOutcome::Stale,
+                    let Some(existing) = existing else {
+                        // Deleted in between: nothing newer is stored.
+                        return Ok(UpsertOutcome::Stale);
+                    };
+                    if stored_version(&existing) != Some(version) {
+                        return Ok(UpsertOutcome::Stale);
+                    }
+                    Ok(if decode_object::<T>(existing)? == *object {
+                        UpsertOutcome::Duplicate
+                    } else {
+                        UpsertOutcome::SameVersionDiffers
                     })
                 }
                 other => Err(StoreError::dynamo(
