@@ -19,6 +19,7 @@ pub use args::{
     Cli, Command, DlqCommand, InspectArgs, MethodArg, QueueArgs, QueueName, RedriveArgs, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
+pub use token::run as mint_token;
 
 /// Logs (warnings and up unless `RUST_LOG` says otherwise) go to stderr, apart from the
 /// tables on stdout.
