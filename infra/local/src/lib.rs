@@ -2,6 +2,7 @@
 //! local gateway. `make dev` runs it all (`packr-dev`, see [`dev`]); tests use [`testing`].
 
 pub mod dev;
+pub mod dev_jwt;
 pub mod emulator;
 pub mod esm;
 pub mod gateway;

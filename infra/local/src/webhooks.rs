@@ -21,7 +21,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use trackstar_sim::{SimConfig, SimConnection, SimHandle, WebhookTarget};
 
+use crate::dev_jwt::DevJwt;
 use crate::esm::{self, EsmConfig};
+use crate::gateway::api::{logical_id, ApiHost, DOCS_FUNCTION};
 use crate::gateway::{self, GatewayState, WEBHOOK_PATH};
 use crate::provision::DEV_TRACKSTAR_API_KEY;
 use crate::seed::{self, Demo, DEMO_ACCESS_TOKEN, DEMO_CONNECTION, DEMO_INTEGRATION};
@@ -42,6 +44,8 @@ pub struct WebhookOptions {
     pub esm: EsmConfig,
     /// Concurrent pollers of the webhook queue (Lambda runs several per mapping).
     pub pollers: usize,
+    /// The API's JWT authorizer key (a fresh random one when `None`).
+    pub jwt: Option<DevJwt>,
 }
 
 impl Default for WebhookOptions {
@@ -53,6 +57,7 @@ impl Default for WebhookOptions {
             orders_per_connection: 50,
             esm: EsmConfig::default(),
             pollers: 2,
+            jwt: None,
         }
     }
 }
@@ -141,6 +146,13 @@ pub async fn start(
     processor.metrics = Arc::new(processor_metrics.clone());
     let processor = Arc::new(processor);
 
+    let api = api_host(
+        sdk,
+        &stack,
+        options.jwt.clone().unwrap_or_else(DevJwt::generate),
+    )
+    .await?;
+
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let gateway = GatewayState {
         webhook_ingest: Some(Arc::new(ingest)),
@@ -153,6 +165,7 @@ pub async fn start(
         ack_latency: LatencyLog::default(),
         ingest_metrics: Some(ingest_metrics),
         processor_metrics: Some(processor_metrics),
+        api: Some(Arc::new(api)),
         ..GatewayState::new(Arc::clone(&stack))
     };
 
@@ -277,6 +290,23 @@ fn record_done_lag(log: &LatencyLog, received: &[(String, i64)], response: &SqsB
             log.record((now - received_at).max(0) as f64);
         }
     }
+}
+
+/// Every API function's dependencies, from its environment in the template (as its
+/// binary builds them at cold start), and the authorizer's key.
+async fn api_host(sdk: &SdkConfig, stack: &LocalStack, jwt: DevJwt) -> anyhow::Result<ApiHost> {
+    let mut functions = std::collections::HashMap::new();
+    for route in packr::api::router::ROUTES {
+        if functions.contains_key(route.function) || route.function == DOCS_FUNCTION {
+            continue;
+        }
+        let env = function_env(stack, &logical_id(route.function))?;
+        let deps = packr::api::wiring::from_env(sdk, &env)
+            .await
+            .with_context(|| format!("configuring {}", route.function))?;
+        functions.insert(route.function, deps);
+    }
+    Ok(ApiHost { functions, jwt })
 }
 
 /// `stack` with every function's `TRACKSTAR_BASE_URL` pointing at the simulator.

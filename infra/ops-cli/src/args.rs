@@ -15,6 +15,8 @@ pub enum Command {
     /// Dead-letter queues: look inside, move messages back.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Mint a dev JWT for the local gateway (`make dev`) and print it.
+    Token(TokenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,4 +95,27 @@ pub struct InspectArgs {
     /// List at most N messages (the counts cover the whole queue).
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub limit: usize,
+}
+
+/// `packr token`: a dev JWT the local gateway's authorizer accepts.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The tenant (`custom:tenant_id`).
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+    /// The role (`custom:role`).
+    #[arg(long, value_name = "ROLE", value_parser = ["tenant_admin", "tenant_staff", "brand_manager", "brand_viewer"])]
+    pub role: String,
+    /// A brand of the caller (`custom:brand_ids`); repeat for several.
+    #[arg(long = "brand", value_name = "BRAND")]
+    pub brands: Vec<String>,
+    /// The subject (`sub`).
+    #[arg(long, default_value = "dev-user", value_name = "SUB")]
+    pub sub: String,
+    /// Minutes the token stays valid.
+    #[arg(long, default_value_t = 60, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=525_600))]
+    pub ttl_minutes: u64,
+    /// The HS256 key (base64), created when missing; `make dev` uses the same file.
+    #[arg(long, default_value = packr_local::dev_jwt::DEFAULT_KEY_FILE, value_name = "PATH")]
+    pub key_file: std::path::PathBuf,
 }

@@ -4,19 +4,22 @@
 //! ```text
 //! packr dlq redrive [--queue webhook|sync-jobs | --dlq-url URL [--source-url URL]] [--max N] [--dry-run]
 //! packr dlq inspect [--queue webhook|sync-jobs | --dlq-url URL] [--limit N]
+//! packr token --tenant T --role R [--brand B ...] [--sub S] [--ttl-minutes N] [--key-file PATH]
 //! ```
 
 mod args;
 mod dlq;
 mod render;
+mod token;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 pub use args::{
-    Cli, Command, DlqCommand, InspectArgs, MethodArg, QueueArgs, QueueName, RedriveArgs,
+    Cli, Command, DlqCommand, InspectArgs, MethodArg, QueueArgs, QueueName, RedriveArgs, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
+pub use token::run as mint_token;
 
 /// Logs (warnings and up unless `RUST_LOG` says otherwise) go to stderr, apart from the
 /// tables on stdout.
@@ -40,5 +43,6 @@ pub async fn run(
     match cli.command {
         Command::Dlq(DlqCommand::Redrive(args)) => dlq::redrive(sqs, &args, env, out).await,
         Command::Dlq(DlqCommand::Inspect(args)) => dlq::inspect(sqs, &args, env, out).await,
+        Command::Token(args) => token::run(&args, out),
     }
 }

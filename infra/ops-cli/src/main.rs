@@ -10,6 +10,16 @@ use packr_cli::Cli;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     packr_cli::init_logging();
+    if let packr_cli::Command::Token(args) = &cli.command {
+        // No AWS configuration (and no IMDS lookup) for a local token.
+        return match packr_cli::mint_token(args, &mut std::io::stdout()) {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let env = |name: &str| std::env::var(name).ok();

@@ -29,7 +29,9 @@ pub(super) fn print(
         ),
         (
             "local gateway".to_owned(),
-            format!("{gateway}  GET /_local/health, GET /_local/stack"),
+            format!(
+                "{gateway}  API routes (JWT authorizer), GET /_local/health, GET /_local/stack"
+            ),
         ),
         (
             "webhook function URL".to_owned(),
@@ -101,6 +103,24 @@ pub(super) fn print(
         demo.connection_id
     );
     println!();
+    if let Some(api) = &webhooks.gateway.api {
+        let token = api.jwt.mint(
+            "dev-admin",
+            &demo.tenant_id,
+            "tenant_admin",
+            &[],
+            std::time::Duration::from_secs(12 * 3600),
+        );
+        println!("Call the API (a tenant_admin token of the demo tenant, valid 12 h; more with `packr token`):");
+        println!("  TOKEN={token}");
+        println!("  curl -s -H \"Authorization: Bearer $TOKEN\" '{gateway}/orders?limit=5'");
+        println!(
+            "  TOKEN=$(cargo run -q -p packr-cli -- token --tenant {} --role brand_viewer --brand {})",
+            demo.tenant_id,
+            demo.brands.first().map(|(b, _)| b.as_str()).unwrap_or("BRAND")
+        );
+        println!();
+    }
     println!(
         "Environment (also in {}; `source` it):",
         relative(&state.env_file())

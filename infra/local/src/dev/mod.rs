@@ -2,7 +2,8 @@
 //!
 //! Starts moto on a free loopback port, provisions it from `template.yaml`, seeds the demo
 //! tenant, starts the Trackstar simulator, the local gateway (with webhook-ingest's function
-//! URL) and the event source mapping feeding webhook-processor, prints what listens where,
+//! URL and the API routes behind the dev JWT authorizer, key in `.local/dev/jwt.key`) and the
+//! event source mapping feeding webhook-processor, prints what listens where,
 //! and on Ctrl-C / SIGTERM stops everything it started.
 //! State (PID and port of the emulator, its log, the env file) lives in `.local/dev/`.
 
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::dev_jwt::{default_key_file, DevJwt};
 use crate::emulator::{self, MotoProcess, LOCAL_REGION};
 use crate::local_env::local_environment;
 use crate::provision::provision;
@@ -84,6 +86,7 @@ async fn run_with_emulator(
         WebhookOptions {
             gateway_port: options.gateway_port,
             sim_port: options.sim_port,
+            jwt: Some(DevJwt::load_or_create(&default_key_file(&options.root))?),
             ..WebhookOptions::default()
         },
     )

@@ -2,6 +2,7 @@
 //! other AWS front doors. Each concern is a module with a `routes()` merged in [`router`];
 //! later ones (API routes, …) are added the same way.
 
+pub mod api;
 mod debug;
 pub mod function_url;
 mod health;
@@ -38,6 +39,8 @@ pub struct GatewayState {
     pub done_lag: LatencyLog,
     pub ingest_metrics: Option<RecordingSink>,
     pub processor_metrics: Option<RecordingSink>,
+    /// The API functions and the JWT authorizer, behind the routes of `ROUTES`.
+    pub api: Option<Arc<api::ApiHost>>,
 }
 
 impl GatewayState {
@@ -52,6 +55,7 @@ impl GatewayState {
             done_lag: LatencyLog::default(),
             ingest_metrics: None,
             processor_metrics: None,
+            api: None,
         }
     }
 }
@@ -72,6 +76,7 @@ pub fn router(state: GatewayState) -> Router {
         .merge(stack_info::routes())
         .merge(function_url::routes())
         .merge(debug::routes())
+        .merge(api::routes())
         .with_state(state)
 }
 

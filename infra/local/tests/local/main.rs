@@ -1,6 +1,7 @@
 //! Integration tests of the local stack, against the AWS emulator (`AWS_ENDPOINT_URL`):
 //! one binary, a module per concern.
 
+mod api;
 mod esm;
 mod function_url;
 mod webhooks;
