@@ -119,7 +119,8 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
     }
 }
 
-struct NoFetcher;
+/// A fetcher for tests where Trackstar must not be called.
+pub struct NoFetcher;
 
 #[async_trait]
 impl ObjectFetcher for NoFetcher {

@@ -20,20 +20,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 use crate::webhook_ingest::{ingest, signed};
-
-struct NoFetcher;
-
-#[async_trait::async_trait]
-impl packr::webhook::processor::ObjectFetcher for NoFetcher {
-    async fn fetch(
-        &self,
-        _: &packr::domain::Connection,
-        _: packr::webhook::objects::ObjectKind,
-        _: &str,
-    ) -> Result<packr::webhook::objects::WireObject, Box<dyn std::error::Error + Send + Sync>> {
-        Err("not used".into())
-    }
-}
+use crate::webhook_processor::NoFetcher;
 
 fn processor(sdk: &aws_config::SdkConfig, table: &str, metrics: &RecordingSink) -> ProcessorDeps {
     let store = DynamoStore::new(
