@@ -1,7 +1,6 @@
 //! `GET /audit`: the tenant's audit log (tenant_admin only), and recording entries.
 
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
 
 use super::request::{authenticated, require, Action, Ctx, Query, Reply};
 use super::ApiDeps;
@@ -31,9 +30,7 @@ pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
         require(&ctx, Action::ReadAudit)?;
         let q = Query::parse(&req, &["limit", "cursor"])?;
         let page = deps.audit.list(&ctx.principal.tenant, &q.page()?).await?;
-        Ok(Reply::ok(
-            json!({ "items": page.items, "next_cursor": page.next_cursor }),
-        ))
+        Ok(Reply::page(page))
     })
     .await
 }

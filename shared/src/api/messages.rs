@@ -3,7 +3,6 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, FieldErrors};
@@ -45,9 +44,7 @@ pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
             .messages
             .list(&ctx.principal.tenant, &brand, &q.page()?)
             .await?;
-        Ok(Reply::ok(
-            json!({ "items": page.items, "next_cursor": page.next_cursor }),
-        ))
+        Ok(Reply::page(page))
     })
     .await
 }

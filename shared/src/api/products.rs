@@ -30,9 +30,7 @@ pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
             .products
             .list(&ctx.principal.tenant, &query, &q.page()?)
             .await?;
-        Ok(Reply::ok(
-            json!({ "items": page.items, "next_cursor": page.next_cursor }),
-        ))
+        Ok(Reply::page(page))
     })
     .await
 }

@@ -41,6 +41,11 @@ impl Reply {
         }
     }
 
+    /// One page of a keyset-paginated listing: `{"items": [...], "next_cursor": ...}`.
+    pub fn page<T: serde::Serialize>(page: crate::store::Page<T>) -> Self {
+        Self::ok(serde_json::json!({ "items": page.items, "next_cursor": page.next_cursor }))
+    }
+
     pub fn created(body: Value) -> Self {
         Self {
             status: StatusCode::CREATED,
