@@ -2,6 +2,7 @@
 //! adapters, and the handlers the Lambda binaries wire up.
 
 pub mod api;
+pub mod apply;
 pub mod domain;
 pub mod idempotency;
 pub mod metrics;
@@ -9,5 +10,6 @@ pub mod ops;
 pub mod runtime;
 pub mod secrets;
 pub mod store;
+pub mod sync;
 pub mod trackstar;
 pub mod webhook;

@@ -104,6 +104,7 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
         receipts: Arc::new(s.store.clone()),
         idempotency: Arc::new(idempotency.clone()),
         fetcher,
+        sync_jobs: Arc::new(packr::sync::MemorySyncJobQueue::new()),
         metrics: Arc::new(metrics.clone()),
         clock: Arc::new(move || {
             Timestamp::from_unix_micros(clock_ms.load(Ordering::SeqCst) * 1000).unwrap()

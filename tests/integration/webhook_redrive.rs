@@ -42,6 +42,7 @@ fn processor(sdk: &aws_config::SdkConfig, table: &str, metrics: &RecordingSink) 
         receipts: Arc::new(store),
         idempotency: Arc::new(idempotency),
         fetcher: Arc::new(NoFetcher),
+        sync_jobs: Arc::new(packr::sync::MemorySyncJobQueue::new()),
         metrics: Arc::new(metrics.clone()),
         clock: Arc::new(Timestamp::now),
     }

@@ -52,10 +52,7 @@ impl From<&Connection> for ConnectionView {
             connection_id: c.connection_id.to_string(),
             brand_id: c.brand_id.as_ref().map(ToString::to_string),
             integration_name: c.integration_name.clone(),
-            status: match c.status {
-                ConnectionStatus::Active => "active".into(),
-                ConnectionStatus::Disconnected => "disconnected".into(),
-            },
+            status: c.status.as_str().to_owned(),
             created_at: c.created_at.to_rfc3339(),
             updated_at: c.updated_at.to_rfc3339(),
         }

@@ -10,6 +10,18 @@ use super::{BrandId, ConnectionId, TenantId, Timestamp};
 pub enum ConnectionStatus {
     Active,
     Disconnected,
+    /// Trackstar rejects the access token: the connection must be reinstalled.
+    ReauthRequired,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Active => "active",
+            ConnectionStatus::Disconnected => "disconnected",
+            ConnectionStatus::ReauthRequired => "reauth_required",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -85,3 +85,13 @@ pub fn init_tracing() {
 pub async fn aws() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
+
+/// The invocation deadline Lambda gives in milliseconds since the Unix epoch
+/// (`Context::deadline`), as an `Instant` on this process's clock.
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> std::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    std::time::Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}

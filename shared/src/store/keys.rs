@@ -14,6 +14,7 @@
 //! | audit entry        | `T#<t>#AUDIT`                       | `<at>#<audit id>`      |
 //! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
 //! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
+//! | sync job state     | `T#<t>#SYNC#<c>#<resource>`         | `SYNC`                 |
 //! | unroutable event   | `UNROUTABLE#<connection id>`        | `<event id>`           |
 //! | rejected delivery  | `REJECTED#<yyyy-mm-dd>`             | `<received>#<event id>`|
 //!
@@ -22,7 +23,9 @@
 //!
 //! Indexes: `gsi1` lists a brand's objects by updated time (`T#<t>#B#<b>#<KIND>`,
 //! `<updated>#<id>`), `gsi2` lists a tenant's objects by updated time (`T#<t>#<KIND>`, same
-//! sort key), `gsi3` looks objects up by SKU (`T#<t>#<KIND>#SKU#<sku>`, `<id>`).
+//! sort key), `gsi3` looks objects up by SKU (`T#<t>#<KIND>#SKU#<sku>`, `<id>`), `gsi4`
+//! (sparse) lists the active connections of every tenant for the sync scheduler
+//! (`SYNCSCHED`, `<tenant>#<connection>`): only connections with status `active` carry it.
 
 use crate::domain::{BrandId, ConnectionId, EventId, TenantId, Timestamp};
 
@@ -39,6 +42,8 @@ pub enum Index {
     ByTenantUpdated,
     /// Lookups (SKU → object).
     Lookup,
+    /// Active connections of every tenant (sparse), for the sync scheduler.
+    SyncSchedule,
 }
 
 impl Index {
@@ -47,6 +52,7 @@ impl Index {
             Index::ByBrandUpdated => "gsi1",
             Index::ByTenantUpdated => "gsi2",
             Index::Lookup => "gsi3",
+            Index::SyncSchedule => "gsi4",
         }
     }
 
@@ -55,6 +61,7 @@ impl Index {
             Index::ByBrandUpdated => "gsi1pk",
             Index::ByTenantUpdated => "gsi2pk",
             Index::Lookup => "gsi3pk",
+            Index::SyncSchedule => "gsi4pk",
         }
     }
 
@@ -63,6 +70,7 @@ impl Index {
             Index::ByBrandUpdated => "gsi1sk",
             Index::ByTenantUpdated => "gsi2sk",
             Index::Lookup => "gsi3sk",
+            Index::SyncSchedule => "gsi4sk",
         }
     }
 }
@@ -131,6 +139,17 @@ pub fn rejected_pk(day: &str) -> String {
     format!("REJECTED#{day}")
 }
 
+/// The one partition of the sparse scheduling index (`gsi4`).
+pub const SYNC_SCHEDULE_PARTITION: &str = "SYNCSCHED";
+
+pub fn sync_schedule_sk(tenant: &TenantId, connection: &ConnectionId) -> String {
+    format!("{tenant}#{connection}")
+}
+
+pub fn sync_state_pk(tenant: &TenantId, connection: &ConnectionId, resource: &str) -> String {
+    format!("T#{tenant}#SYNC#{connection}#{resource}")
+}
+
 pub fn idempotency_pk(tenant: &TenantId, scope: &str, key_digest: &str) -> String {
     format!("T#{tenant}#IDEM#{scope}#{key_digest}")
 }
@@ -156,6 +175,7 @@ mod tests {
             messages_pk(&t, &b),
             audit_pk(&t),
             idempotency_pk(&t, "orders.create", "abc"),
+            sync_state_pk(&t, &ConnectionId::parse("c1").unwrap(), "orders"),
         ] {
             assert!(key.starts_with(&prefix), "{key}");
         }

@@ -116,6 +116,8 @@ pub trait ConnectionStore: Send + Sync {
         connection: &ConnectionId,
     ) -> Result<Option<Connection>, StoreError>;
     async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, StoreError>;
+    /// Every tenant's active connections (the sync scheduler's index; ops use only).
+    async fn list_active(&self) -> Result<Vec<Connection>, StoreError>;
     /// The one global lookup: which tenant (and brand) a Trackstar connection belongs to.
     async fn route(&self, connection: &ConnectionId)
         -> Result<Option<ConnectionRoute>, StoreError>;

@@ -59,6 +59,7 @@ pub enum FilterError {
 pub struct ListFilter {
     conditions: Vec<(String, Op, String)>,
     updated_since: Option<Timestamp>,
+    updated_before: Option<Timestamp>,
     limit: Option<u32>,
 }
 
@@ -149,6 +150,12 @@ impl ListFilter {
         self
     }
 
+    /// Objects updated strictly before `before` (the exclusive end of a sync window).
+    pub fn updated_before(mut self, before: Timestamp) -> Self {
+        self.updated_before = Some(before);
+        self
+    }
+
     pub fn created_since(self, since: Timestamp) -> Self {
         self.date("created_date", Op::Gte, since)
     }
@@ -199,6 +206,12 @@ impl ListFilter {
             query.push((
                 format!("{}[gte]", updated_field.as_str()),
                 since.to_trackstar_filter(),
+            ));
+        }
+        if let Some(before) = self.updated_before {
+            query.push((
+                format!("{}[lt]", updated_field.as_str()),
+                before.to_trackstar_filter(),
             ));
         }
         if let Some(limit) = self.limit {
@@ -255,6 +268,26 @@ mod tests {
                 "trackstar_updated_date[gte]".to_owned(),
                 "2024-05-06T07:08:09Z".to_owned()
             )]
+        );
+    }
+
+    #[test]
+    fn a_window_renders_both_bounds_on_the_configured_field() {
+        let filter = ListFilter::new()
+            .updated_since(ts("2024-05-06T07:08:09Z"))
+            .updated_before(ts("2024-05-06T08:00:00Z"));
+        assert_eq!(
+            filter.to_query(UpdatedField::TrackstarUpdatedDate),
+            vec![
+                (
+                    "trackstar_updated_date[gte]".to_owned(),
+                    "2024-05-06T07:08:09Z".to_owned()
+                ),
+                (
+                    "trackstar_updated_date[lt]".to_owned(),
+                    "2024-05-06T08:00:00Z".to_owned()
+                ),
+            ]
         );
     }
 

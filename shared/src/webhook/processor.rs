@@ -17,11 +17,11 @@ use tracing::{error, info, warn, Instrument};
 
 use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
 use super::ingest::Clock;
-use super::objects::{DecodeContext, DomainObject, ObjectKind, WireObject};
+use super::objects::{ObjectKind, WireObject};
 use super::receipts::{ReceiptState, ReceiptStore};
+use crate::apply::{ContextResolver, Freshness, ObjectStores};
 use crate::domain::{
-    Connection, ConnectionError, ConnectionStatus, Currency, InventoryItem, Order, Product,
-    Timestamp,
+    Connection, ConnectionError, ConnectionStatus, InventoryItem, Order, Product, Timestamp,
 };
 use crate::idempotency::{
     Fingerprint, IdempotencyError, IdempotencyKey, IdempotencyStore, NextAction, SavedResponse,
@@ -29,6 +29,7 @@ use crate::idempotency::{
 };
 use crate::metrics::{Metric, MetricsSink};
 use crate::store::{ConnectionStore, StoreError, SyncedStore, TenantStore, UpsertOutcome};
+use crate::sync::{request_sync, SyncJobQueue, SyncMode, SyncQueueError, SyncResource};
 
 pub const APPLY_SCOPE: Scope = Scope::new("webhook.apply");
 
@@ -52,8 +53,22 @@ pub struct ProcessorDeps {
     pub receipts: Arc<dyn ReceiptStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub fetcher: Arc<dyn ObjectFetcher>,
+    /// Where `connection.created` and `connection.historical-sync-completed` queue the
+    /// full syncs they call for.
+    pub sync_jobs: Arc<dyn SyncJobQueue>,
     pub metrics: Arc<dyn MetricsSink>,
     pub clock: Clock,
+}
+
+impl ProcessorDeps {
+    /// The one upsert path (shared with sync and reconciliation).
+    pub fn object_stores(&self) -> ObjectStores<'_> {
+        ObjectStores {
+            orders: self.orders.as_ref(),
+            inventory: self.inventory.as_ref(),
+            products: self.products.as_ref(),
+        }
+    }
 }
 
 /// Why applying an event failed.
@@ -67,6 +82,8 @@ pub enum ApplyError {
     Fetch(String),
     #[error("the connection is not known to its tenant")]
     UnknownConnection,
+    #[error("queueing the full sync failed")]
+    SyncQueue(#[from] SyncQueueError),
 }
 
 /// What applying an event did.
@@ -333,30 +350,12 @@ async fn apply(
         WireObject::from_json(object_kind, &envelope.data).map_err(ApplyError::Payload)?
     };
 
-    let fallback_currency = deps
-        .tenants
-        .get_tenant(tenant)
-        .await?
-        .map(|t| t.default_currency)
-        .unwrap_or_else(|| Currency::parse("USD").expect("USD is ISO 4217"));
-    let warehouse_customer = wire.warehouse_customer_id();
-    let brand = match (&connection.brand_id, warehouse_customer) {
-        (Some(brand), _) => Some(brand.clone()),
-        (None, Some(customer)) => {
-            deps.tenants
-                .brand_for_warehouse_customer(tenant, &customer)
-                .await?
-        }
-        (None, None) => None,
-    };
-    let ctx = DecodeContext {
-        tenant_id: tenant.clone(),
-        brand_id: brand,
-        connection_id: event.connection_id.clone(),
-        fallback_currency,
-    };
+    let ctx = ContextResolver::new(deps.tenants.as_ref(), &connection)
+        .context(&wire)
+        .await?;
     let object = wire.into_domain(&ctx).map_err(ApplyError::Payload)?;
-    let outcome = upsert(deps, tenant, &object, false).await?;
+    let stores = deps.object_stores();
+    let outcome = stores.upsert(tenant, &object, Freshness::Event).await?;
     if outcome != UpsertOutcome::SameVersionDiffers {
         return Ok(outcome.into());
     }
@@ -371,25 +370,10 @@ async fn apply(
         .map_err(|e| ApplyError::Fetch(error_chain(e.as_ref())))?
         .into_domain(&ctx)
         .map_err(ApplyError::Payload)?;
-    Ok(upsert(deps, tenant, &current, true).await?.into())
-}
-
-/// Stores a synced object: only if newer, or (`replace_same_version`) also over a copy with
-/// the same `updated_date`.
-async fn upsert(
-    deps: &ProcessorDeps,
-    tenant: &crate::domain::TenantId,
-    object: &DomainObject,
-    replace_same_version: bool,
-) -> Result<UpsertOutcome, StoreError> {
-    match (object, replace_same_version) {
-        (DomainObject::Order(o), false) => deps.orders.upsert_if_newer(tenant, o).await,
-        (DomainObject::Order(o), true) => deps.orders.upsert_written(tenant, o).await,
-        (DomainObject::Inventory(i), false) => deps.inventory.upsert_if_newer(tenant, i).await,
-        (DomainObject::Inventory(i), true) => deps.inventory.upsert_written(tenant, i).await,
-        (DomainObject::Product(p), false) => deps.products.upsert_if_newer(tenant, p).await,
-        (DomainObject::Product(p), true) => deps.products.upsert_written(tenant, p).await,
-    }
+    Ok(stores
+        .upsert(tenant, &current, Freshness::Current)
+        .await?
+        .into())
 }
 
 async fn apply_connection_event(
@@ -417,14 +401,31 @@ async fn apply_connection_event(
         .and_then(|v| v.as_str())
         .unwrap_or("unknown")
         .to_owned();
+    // Resource webhooks skip the initial historical sync: a full sync is needed. The
+    // request is kept on the connection (the scheduler consumes it, should this enqueue be
+    // lost with a crash after the update) and queued now; a failed enqueue fails the event,
+    // which is retried.
+    let mut full_sync: Vec<SyncResource> = Vec::new();
     match kind {
         EventKind::ConnectionCreated => {
             connection.status = ConnectionStatus::Active;
-            // Resource webhooks skip the initial historical sync: a full sync is needed.
             connection.full_sync_requested_at = Some(now);
+            full_sync = SyncResource::ALL.to_vec();
         }
         EventKind::ConnectionHistoricalSyncCompleted => {
             connection.full_sync_requested_at = Some(now);
+            let resource = envelope
+                .data
+                .get("resource")
+                .and_then(|v| v.as_str())
+                .and_then(SyncResource::parse);
+            // A resource Packr does not sync (returns, …) needs nothing; an unnamed one,
+            // everything.
+            full_sync = match (envelope.data.get("resource"), resource) {
+                (_, Some(resource)) => vec![resource],
+                (None, None) => SyncResource::ALL.to_vec(),
+                (Some(_), None) => Vec::new(),
+            };
         }
         EventKind::ConnectionDeleted => {
             connection.status = ConnectionStatus::Disconnected;
@@ -450,5 +451,18 @@ async fn apply_connection_event(
     deps.connections
         .update_connection(tenant, &connection)
         .await?;
+    if !full_sync.is_empty() && connection.status == ConnectionStatus::Active {
+        request_sync(
+            deps.sync_jobs.as_ref(),
+            tenant,
+            &event.connection_id,
+            &full_sync,
+            SyncMode::Full,
+            envelope.event_type.as_str(),
+            now,
+        )
+        .await?;
+        info!(resources = full_sync.len(), "full sync queued");
+    }
     Ok(Applied::Applied)
 }

@@ -126,7 +126,7 @@ fn secret_source(sdk: &SdkConfig, env: &dyn Env) -> Result<Arc<dyn SecretSource>
 }
 
 /// A store for functions that never hand out pagination cursors: a random cursor key.
-fn store_without_cursors(sdk: &SdkConfig, table: String) -> DynamoStore {
+pub(crate) fn store_without_cursors(sdk: &SdkConfig, table: String) -> DynamoStore {
     let key: [u8; 32] = rand::random();
     DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
@@ -162,13 +162,12 @@ pub fn ingest_from_env(
     })
 }
 
-/// webhook-processor: `TABLE_NAME`, `TRACKSTAR_API_KEY_SECRET_ARN`, `TRACKSTAR_BASE_URL`.
-pub async fn processor_from_env(
+/// The Trackstar client of a function: `TRACKSTAR_API_KEY_SECRET_ARN` (read once, cached),
+/// `TRACKSTAR_BASE_URL` and the `TRACKSTAR_*` client settings.
+pub(crate) async fn trackstar_client_from_env(
     sdk: &SdkConfig,
     env: &dyn Env,
-    function: &str,
-) -> Result<ProcessorDeps, ConfigError> {
-    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+) -> Result<TrackstarClient, ConfigError> {
     let secrets = secret_source(sdk, env)?;
     let api_key_name = required(env, "TRACKSTAR_API_KEY_SECRET_ARN")?;
     let api_key = secrets
@@ -186,8 +185,18 @@ pub async fn processor_from_env(
     {
         config.base_url = base_url;
     }
-    let client = TrackstarClient::new(config, api_key, secrets)
-        .map_err(|e| ConfigError::Trackstar(e.to_string()))?;
+    TrackstarClient::new(config, api_key, secrets)
+        .map_err(|e| ConfigError::Trackstar(e.to_string()))
+}
+
+/// webhook-processor: `TABLE_NAME`, `TRACKSTAR_API_KEY_SECRET_ARN`, `TRACKSTAR_BASE_URL`.
+pub async fn processor_from_env(
+    sdk: &SdkConfig,
+    env: &dyn Env,
+    function: &str,
+) -> Result<ProcessorDeps, ConfigError> {
+    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    let client = trackstar_client_from_env(sdk, env).await?;
     let in_progress = optional_seconds(env, "IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?;
     let idempotency = DynamoIdempotencyStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
@@ -206,6 +215,7 @@ pub async fn processor_from_env(
         receipts: Arc::new(store),
         idempotency: Arc::new(idempotency),
         fetcher: Arc::new(TrackstarFetcher { client }),
+        sync_jobs: Arc::new(crate::sync::wiring::queue_from_env(sdk, env)?),
         metrics: Arc::new(EmfSink::new(METRICS_NAMESPACE, function)),
         clock: system_clock(),
     })

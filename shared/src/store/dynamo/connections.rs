@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{decode, encode, DynamoStore};
-use crate::domain::{Connection, ConnectionId, ConnectionRoute, TenantId};
+use crate::domain::{Connection, ConnectionId, ConnectionRoute, ConnectionStatus, TenantId};
 use crate::store::keys::{self, Index};
 use crate::store::{ConnectionStore, StoreError};
 
@@ -17,6 +17,11 @@ struct StoredConnection {
     sk: String,
     gsi2pk: String,
     gsi2sk: String,
+    /// Only active connections are in the (sparse) scheduling index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4sk: Option<String>,
     #[serde(flatten)]
     connection: Connection,
 }
@@ -31,11 +36,14 @@ struct StoredRoute {
 
 impl StoredConnection {
     fn new(tenant: &TenantId, connection: &Connection) -> Self {
+        let active = connection.status == ConnectionStatus::Active;
         Self {
             pk: keys::object_pk(tenant, KIND, connection.connection_id.as_str()),
             sk: KIND.to_owned(),
             gsi2pk: keys::by_tenant_pk(tenant, KIND),
             gsi2sk: connection.connection_id.to_string(),
+            gsi4pk: active.then(|| keys::SYNC_SCHEDULE_PARTITION.to_owned()),
+            gsi4sk: active.then(|| keys::sync_schedule_sk(tenant, &connection.connection_id)),
             connection: connection.clone(),
         }
     }
@@ -100,6 +108,17 @@ impl ConnectionStore for DynamoStore {
             .into_iter()
             .map(|item| decode::<StoredConnection>(item).map(|s| s.connection))
             .collect()
+    }
+
+    async fn list_active(&self) -> Result<Vec<Connection>, StoreError> {
+        self.query_all(
+            Index::SyncSchedule,
+            keys::SYNC_SCHEDULE_PARTITION.to_owned(),
+        )
+        .await?
+        .into_iter()
+        .map(|item| decode::<StoredConnection>(item).map(|s| s.connection))
+        .collect()
     }
 
     async fn route(

@@ -1,0 +1,122 @@
+//! Sync settings, read once per cold start (`SYNC_*` variables), with production defaults.
+
+use std::time::Duration;
+
+use crate::runtime::{ConfigError, Env};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConfig {
+    /// How far each incremental window reaches back before the watermark.
+    pub overlap: Duration,
+    /// How far before the run's start each window ends (WMS clocks run ahead of ours).
+    pub clock_skew: Duration,
+    /// Objects per Trackstar page (1–1000).
+    pub page_limit: u32,
+    /// How long a lease lasts past each checkpoint; a crashed worker's job is free again
+    /// this long after its last checkpoint. Longer than the worker's timeout.
+    pub lease: Duration,
+    /// The longest one invocation works on one job before it checkpoints and hands the
+    /// rest to a continuation (so other tenants' jobs interleave).
+    pub max_chunk: Duration,
+    /// Kept in reserve before the invocation deadline for the last checkpoint, the lease
+    /// release and the continuation.
+    pub deadline_margin: Duration,
+    /// No page is started with less time than this left.
+    pub min_page_time: Duration,
+    /// Concurrent conditional writes while storing a page.
+    pub write_concurrency: usize,
+    /// Window restarts (refused page tokens) allowed per run before it is given up.
+    pub max_window_restarts: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            overlap: Duration::from_secs(120),
+            clock_skew: Duration::from_secs(5),
+            page_limit: 1000,
+            lease: Duration::from_secs(180),
+            max_chunk: Duration::from_secs(60),
+            deadline_margin: Duration::from_secs(3),
+            min_page_time: Duration::from_secs(2),
+            write_concurrency: 16,
+            max_window_restarts: 3,
+        }
+    }
+}
+
+fn number(env: &dyn Env, name: &'static str) -> Result<Option<u64>, ConfigError> {
+    match env.var(name).filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            }),
+    }
+}
+
+impl SyncConfig {
+    /// `SYNC_OVERLAP_SECONDS`, `SYNC_CLOCK_SKEW_SECONDS`, `SYNC_PAGE_LIMIT`,
+    /// `SYNC_LEASE_SECONDS`, `SYNC_MAX_CHUNK_SECONDS`, `SYNC_DEADLINE_MARGIN_MS`,
+    /// `SYNC_MIN_PAGE_MS`, `SYNC_WRITE_CONCURRENCY`; unset ones keep their defaults.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        if let Some(v) = number(env, "SYNC_OVERLAP_SECONDS")? {
+            config.overlap = Duration::from_secs(v);
+        }
+        if let Some(v) = number(env, "SYNC_CLOCK_SKEW_SECONDS")? {
+            config.clock_skew = Duration::from_secs(v);
+        }
+        if let Some(v) = number(env, "SYNC_PAGE_LIMIT")? {
+            config.page_limit = u32::try_from(v)
+                .ok()
+                .filter(|l| (1..=1000).contains(l))
+                .ok_or(ConfigError::Invalid {
+                    name: "SYNC_PAGE_LIMIT",
+                    reason: "must be 1 to 1000".into(),
+                })?;
+        }
+        if let Some(v) = number(env, "SYNC_LEASE_SECONDS")? {
+            config.lease = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = number(env, "SYNC_MAX_CHUNK_SECONDS")? {
+            config.max_chunk = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = number(env, "SYNC_DEADLINE_MARGIN_MS")? {
+            config.deadline_margin = Duration::from_millis(v);
+        }
+        if let Some(v) = number(env, "SYNC_MIN_PAGE_MS")? {
+            config.min_page_time = Duration::from_millis(v);
+        }
+        if let Some(v) = number(env, "SYNC_WRITE_CONCURRENCY")? {
+            config.write_concurrency = usize::try_from(v.clamp(1, 64)).unwrap_or(16);
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let empty = BTreeMap::new();
+        assert_eq!(SyncConfig::from_env(&empty).unwrap(), SyncConfig::default());
+        let env = BTreeMap::from([
+            ("SYNC_OVERLAP_SECONDS".to_owned(), "30".to_owned()),
+            ("SYNC_PAGE_LIMIT".to_owned(), "100".to_owned()),
+        ]);
+        let config = SyncConfig::from_env(&env).unwrap();
+        assert_eq!(config.overlap, Duration::from_secs(30));
+        assert_eq!(config.page_limit, 100);
+        let bad = BTreeMap::from([("SYNC_PAGE_LIMIT".to_owned(), "5000".to_owned())]);
+        assert!(SyncConfig::from_env(&bad).is_err());
+    }
+}

@@ -1,0 +1,658 @@
+//! How one job runs — the correctness core of the sync engine.
+//!
+//! 1. The connection must exist and be active; else the job stops without a lease.
+//! 2. The lease is taken by conditional write (fencing token). A duplicate or concurrent
+//!    message finds it held and exits without touching Trackstar.
+//! 3. The run resumes its checkpoint, or starts a new window (`window::plan`).
+//! 4. Page by page: fetch (both window bounds and every filter on every page), store every
+//!    object through the one only-if-newer upsert path (`apply`), checkpoint (fenced). A
+//!    worker that dies after page k resumes at page k+1.
+//! 5. Before the chunk's end (the invocation deadline, or the chunk budget that lets other
+//!    tenants interleave) it releases the lease and enqueues a continuation.
+//! 6. After the last page the watermark moves to the window's end and the lease is released.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use tracing::{info, warn};
+
+use super::config::SyncConfig;
+use super::job::{SyncJob, SyncJobQueue, SyncMode, SyncQueueError};
+use super::source::{SourcePage, SyncSource};
+use super::state::{Checkpoint, JobKey, Lease, RunCounts, RunSummary, StateError, SyncStateStore};
+use super::window::{self, Window};
+use crate::apply::{ContextResolver, Freshness, ObjectStores};
+use crate::domain::{Connection, ConnectionStatus, InventoryItem, Order, Product, Timestamp};
+use crate::metrics::{Metric, MetricsSink};
+use crate::store::{ConnectionStore, StoreError, SyncedStore, TenantStore, UpsertOutcome};
+use crate::trackstar::TrackstarError;
+use crate::webhook::ingest::Clock;
+
+/// Everything a sync worker needs; built once per cold start.
+pub struct WorkerDeps {
+    pub states: Arc<dyn SyncStateStore>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub tenants: Arc<dyn TenantStore>,
+    pub orders: Arc<dyn SyncedStore<Order>>,
+    pub inventory: Arc<dyn SyncedStore<InventoryItem>>,
+    pub products: Arc<dyn SyncedStore<Product>>,
+    pub source: Arc<dyn SyncSource>,
+    pub queue: Arc<dyn SyncJobQueue>,
+    pub metrics: Arc<dyn MetricsSink>,
+    pub config: SyncConfig,
+    pub clock: Clock,
+    /// Names this worker in leases (diagnostics only; the fencing token decides).
+    pub worker_id: String,
+}
+
+impl WorkerDeps {
+    fn object_stores(&self) -> ObjectStores<'_> {
+        ObjectStores {
+            orders: self.orders.as_ref(),
+            inventory: self.inventory.as_ref(),
+            products: self.products.as_ref(),
+        }
+    }
+}
+
+/// Why a job did nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Another worker holds the lease (a duplicate or concurrent message).
+    Leased,
+    /// The connection is unknown, disconnected or needs re-authentication.
+    ConnectionInactive,
+    /// A continuation of a run that has already finished.
+    StaleContinuation,
+    /// The lease was taken over mid-run; the new holder goes on.
+    Fenced,
+}
+
+/// Why a job stopped without finishing; the message is done with (not retried).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// Trackstar rejected the access token even after a refresh.
+    ReauthRequired,
+    /// A failure that retrying cannot fix (recorded on the job state).
+    Permanent(String),
+    /// The connection was deleted or disconnected while the run was going on.
+    ConnectionGone,
+}
+
+/// What one invocation did with one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkOutcome {
+    Completed {
+        run_id: String,
+        counts: RunCounts,
+        /// A full sync was asked for during this (incremental) run and is now queued.
+        full_enqueued: bool,
+    },
+    /// The chunk ended before the run did; a continuation is queued.
+    Continued {
+        run_id: String,
+        counts: RunCounts,
+    },
+    /// Trackstar is unavailable (breaker open, rate limited for long): re-queued with
+    /// this delay instead of burning receives.
+    Deferred {
+        retry_after: Duration,
+    },
+    Skipped(Skip),
+    Stopped(Stop),
+}
+
+/// A failure the queue should retry (the message is reported in `batchItemFailures`).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("the data store failed")]
+    Store(#[from] StoreError),
+    #[error("trackstar failed after the client's retries")]
+    Trackstar(#[source] TrackstarError),
+    #[error("the sync-jobs queue failed")]
+    Queue(#[from] SyncQueueError),
+}
+
+impl From<StateError> for SyncError {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Store(s) => SyncError::Store(s),
+            // Callers handle `Fenced` before converting; as a failure it retries harmlessly.
+            StateError::Fenced => SyncError::Store(StoreError::NotFound { what: "lease" }),
+        }
+    }
+}
+
+enum Classified {
+    Defer(Duration),
+    Reauth,
+    RefusedToken,
+    Permanent(String),
+    Transient,
+}
+
+fn classify(error: &TrackstarError, had_token: bool) -> Classified {
+    match error {
+        TrackstarError::CircuitOpen { retry_after } => Classified::Defer(*retry_after),
+        TrackstarError::RateLimited { retry_after, .. } => {
+            Classified::Defer(retry_after.unwrap_or(Duration::from_secs(5)))
+        }
+        TrackstarError::Unauthorized { .. } => Classified::Reauth,
+        TrackstarError::BadRequest { .. } if had_token => Classified::RefusedToken,
+        TrackstarError::BadRequest { .. }
+        | TrackstarError::Forbidden { .. }
+        | TrackstarError::NotFound { .. }
+        | TrackstarError::Validation { .. }
+        | TrackstarError::NotImplemented { .. }
+        | TrackstarError::Decode { .. }
+        | TrackstarError::Protocol { .. }
+        | TrackstarError::InvalidRequest { .. } => Classified::Permanent(error.to_string()),
+        _ => Classified::Transient,
+    }
+}
+
+fn new_run_id() -> String {
+    format!("run_{}", uuid::Uuid::now_v7().simple())
+}
+
+fn later(now: Timestamp, by: Duration) -> Timestamp {
+    now.plus_millis(i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 2))
+}
+
+fn metric(name: &'static str, job: &SyncJob, mode: SyncMode) -> Metric {
+    Metric::count(name)
+        .with("resource", job.resource.as_str())
+        .with("mode", mode.as_str())
+}
+
+/// Runs (a chunk of) one job until it finishes, its chunk ends, or it must stop.
+/// `deadline` is the invocation's deadline.
+pub async fn run_chunk(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    deadline: Instant,
+) -> Result<ChunkOutcome, SyncError> {
+    let span = tracing::info_span!(
+        "sync_job",
+        tenant_id = %job.tenant_id,
+        connection_id = %job.connection_id,
+        resource = job.resource.as_str(),
+        mode = job.mode.as_str(),
+        reason = %job.reason,
+        run_id = tracing::field::Empty,
+    );
+    tracing::Instrument::instrument(run_chunk_inner(deps, job, deadline, span.clone()), span).await
+}
+
+async fn active_connection(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+) -> Result<Option<Connection>, StoreError> {
+    Ok(deps
+        .connections
+        .get_connection(&job.tenant_id, &job.connection_id)
+        .await?
+        .filter(|c| c.status == ConnectionStatus::Active))
+}
+
+async fn run_chunk_inner(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    deadline: Instant,
+    span: tracing::Span,
+) -> Result<ChunkOutcome, SyncError> {
+    let started = Instant::now();
+    let chunk_end = (started + deps.config.max_chunk).min(
+        deadline
+            .checked_sub(deps.config.deadline_margin)
+            .unwrap_or(started),
+    );
+    let now = (deps.clock)();
+
+    let Some(mut connection) = active_connection(deps, job).await? else {
+        info!("connection unknown or not active: job skipped");
+        deps.metrics
+            .emit(metric("sync.skipped", job, job.mode).with("why", "connection"));
+        return Ok(ChunkOutcome::Skipped(Skip::ConnectionInactive));
+    };
+
+    let key = JobKey {
+        tenant_id: job.tenant_id.clone(),
+        connection_id: job.connection_id.clone(),
+        resource: job.resource,
+    };
+    let Some((lease, state)) = deps
+        .states
+        .acquire(&key, &deps.worker_id, now, later(now, deps.config.lease))
+        .await?
+    else {
+        if job.mode == SyncMode::Full && job.run_id.is_none() {
+            // Not lost: the holder enqueues it when its run is done.
+            deps.states.request_full(&key, job.requested_at).await?;
+        }
+        info!("job is leased by another worker: nothing to do");
+        deps.metrics
+            .emit(metric("sync.skipped", job, job.mode).with("why", "leased"));
+        return Ok(ChunkOutcome::Skipped(Skip::Leased));
+    };
+
+    let resumed = match (&state.checkpoint, &job.run_id) {
+        // A continuation resumes the run in progress (its own, or one that superseded it).
+        (Some(cp), Some(_)) => Some(cp.clone()),
+        (None, Some(_)) => {
+            deps.states.release(&lease, None, now).await.ok();
+            info!("continuation of a finished run: nothing to do");
+            return Ok(ChunkOutcome::Skipped(Skip::StaleContinuation));
+        }
+        // A fresh full request supersedes an incremental run, and a full run that started
+        // before it was asked for (e.g. Trackstar's historical sync completed since).
+        (Some(cp), None)
+            if job.mode == SyncMode::Full
+                && (cp.mode == SyncMode::Incremental || job.requested_at > cp.started_at) =>
+        {
+            None
+        }
+        (Some(cp), None) => Some(cp.clone()),
+        (None, None) => None,
+    };
+    let mut checkpoint = match resumed {
+        Some(cp) => cp,
+        None => {
+            let mode = if state.watermark.is_none() {
+                SyncMode::Full
+            } else {
+                job.mode
+            };
+            let Window { from, to } = window::plan(
+                mode,
+                state.watermark,
+                now,
+                deps.config.overlap,
+                deps.config.clock_skew,
+            );
+            Checkpoint {
+                run_id: new_run_id(),
+                mode,
+                from,
+                to,
+                page_token: None,
+                started_at: now,
+                counts: RunCounts::default(),
+                restarts: 0,
+                chunks: 0,
+            }
+        }
+    };
+    span.record("run_id", checkpoint.run_id.as_str());
+    checkpoint.chunks += 1;
+    match deps
+        .states
+        .checkpoint(&lease, &checkpoint, later(now, deps.config.lease))
+        .await
+    {
+        Ok(()) => {}
+        Err(StateError::Fenced) => return Ok(ChunkOutcome::Skipped(Skip::Fenced)),
+        Err(StateError::Store(e)) => return Err(e.into()),
+    }
+
+    let mut chunk_counts = RunCounts::default();
+    let mut longest_page = Duration::ZERO;
+    let mut pages_this_chunk = 0_u32;
+    loop {
+        // Start no page that cannot finish inside the chunk.
+        let need = deps.config.min_page_time.max(longest_page.mul_f32(1.5));
+        let remaining = chunk_end.saturating_duration_since(Instant::now());
+        if remaining < need {
+            return continue_later(deps, job, &lease, &checkpoint, chunk_counts).await;
+        }
+        if pages_this_chunk > 0 {
+            match active_connection(deps, job).await? {
+                Some(current) => connection = current,
+                None => {
+                    deps.states
+                        .abandon(&lease, "connection deleted or disconnected", (deps.clock)())
+                        .await
+                        .ok();
+                    info!("connection gone mid-sync: run stopped");
+                    deps.metrics.emit(
+                        metric("sync.stopped", job, checkpoint.mode).with("why", "connection"),
+                    );
+                    return Ok(ChunkOutcome::Stopped(Stop::ConnectionGone));
+                }
+            }
+        }
+
+        let page_started = Instant::now();
+        let window = Window {
+            from: checkpoint.from,
+            to: checkpoint.to,
+        };
+        let fetched = tokio::time::timeout(
+            remaining,
+            deps.source.page(
+                &connection,
+                job.resource,
+                checkpoint.mode,
+                &window,
+                checkpoint.page_token.as_deref(),
+                deps.config.page_limit,
+            ),
+        )
+        .await;
+        let page = match fetched {
+            // The page did not come back inside the chunk: the next chunk asks again.
+            Err(_) => {
+                warn!("a page did not arrive before the chunk's end; continuing later");
+                return continue_later(deps, job, &lease, &checkpoint, chunk_counts).await;
+            }
+            Ok(Ok(page)) => page,
+            Ok(Err(error)) => {
+                let had_token = checkpoint.page_token.is_some();
+                match classify(&error, had_token) {
+                    Classified::RefusedToken
+                        if checkpoint.restarts < deps.config.max_window_restarts =>
+                    {
+                        warn!(error = %error, "trackstar refused the page token: restarting the window");
+                        checkpoint.page_token = None;
+                        checkpoint.restarts += 1;
+                        if let Err(e) = deps
+                            .states
+                            .checkpoint(
+                                &lease,
+                                &checkpoint,
+                                later((deps.clock)(), deps.config.lease),
+                            )
+                            .await
+                        {
+                            return fenced_or(e);
+                        }
+                        deps.metrics
+                            .emit(metric("sync.window_restarts", job, checkpoint.mode));
+                        continue;
+                    }
+                    Classified::RefusedToken => {
+                        return stop_permanent(deps, job, &lease, &checkpoint, &error.to_string())
+                            .await;
+                    }
+                    Classified::Permanent(reason) => {
+                        return stop_permanent(deps, job, &lease, &checkpoint, &reason).await;
+                    }
+                    Classified::Defer(retry_after) => {
+                        return defer(deps, job, &lease, &checkpoint, retry_after, &error).await;
+                    }
+                    Classified::Reauth => {
+                        return reauth_required(deps, job, &lease, connection, &error).await;
+                    }
+                    Classified::Transient => {
+                        warn!(error = %error, "trackstar failed; the job will be retried");
+                        deps.states
+                            .release(&lease, Some(&error.to_string()), (deps.clock)())
+                            .await
+                            .ok();
+                        deps.metrics.emit(
+                            metric("sync.failures", job, checkpoint.mode)
+                                .with("reason", "trackstar"),
+                        );
+                        return Err(SyncError::Trackstar(error));
+                    }
+                }
+            }
+        };
+
+        let counts = match store_page(deps, &connection, page.clone()).await {
+            Ok(counts) => counts,
+            Err(e) => {
+                warn!(error = %e, "storing a page failed; the job will be retried");
+                deps.states
+                    .release(&lease, Some("storing a page failed"), (deps.clock)())
+                    .await
+                    .ok();
+                deps.metrics
+                    .emit(metric("sync.failures", job, checkpoint.mode).with("reason", "store"));
+                return Err(e.into());
+            }
+        };
+        chunk_counts.add(&counts);
+        checkpoint.counts.add(&counts);
+        deps.metrics.emit(Metric {
+            value: counts.applied as f64,
+            ..metric("sync.records", job, checkpoint.mode)
+        });
+        deps.metrics
+            .emit(metric("sync.pages", job, checkpoint.mode));
+        pages_this_chunk += 1;
+        longest_page = longest_page.max(page_started.elapsed());
+
+        match page.next_token {
+            None => return complete(deps, job, &lease, &checkpoint).await,
+            Some(next) => {
+                checkpoint.page_token = Some(next);
+                if let Err(e) = deps
+                    .states
+                    .checkpoint(
+                        &lease,
+                        &checkpoint,
+                        later((deps.clock)(), deps.config.lease),
+                    )
+                    .await
+                {
+                    return fenced_or(e);
+                }
+            }
+        }
+    }
+}
+
+fn fenced_or(e: StateError) -> Result<ChunkOutcome, SyncError> {
+    match e {
+        StateError::Fenced => {
+            warn!("the lease was taken over mid-run: stopping without further writes");
+            Ok(ChunkOutcome::Skipped(Skip::Fenced))
+        }
+        StateError::Store(s) => Err(s.into()),
+    }
+}
+
+/// Converts and stores one page through the one upsert path.
+async fn store_page(
+    deps: &WorkerDeps,
+    connection: &Connection,
+    page: SourcePage,
+) -> Result<RunCounts, StoreError> {
+    let mut counts = RunCounts {
+        pages: 1,
+        fetched: page.objects.len() as u64,
+        ..RunCounts::default()
+    };
+    let mut resolver = ContextResolver::new(deps.tenants.as_ref(), connection);
+    let mut objects = Vec::with_capacity(page.objects.len());
+    for wire in page.objects {
+        let ctx = resolver.context(&wire).await?;
+        match wire.into_domain(&ctx) {
+            Ok(object) => objects.push(object),
+            Err(reason) => {
+                counts.invalid += 1;
+                warn!(reason = %reason, "an object from Trackstar could not be converted; skipped");
+            }
+        }
+    }
+    let stores = deps.object_stores();
+    let tenant = &connection.tenant_id;
+    let outcomes: Vec<Result<UpsertOutcome, StoreError>> = stream::iter(objects.iter())
+        .map(|object| stores.upsert(tenant, object, Freshness::Current))
+        .buffer_unordered(deps.config.write_concurrency.max(1))
+        .collect()
+        .await;
+    for outcome in outcomes {
+        match outcome? {
+            UpsertOutcome::Applied => counts.applied += 1,
+            UpsertOutcome::Stale | UpsertOutcome::Duplicate | UpsertOutcome::SameVersionDiffers => {
+                counts.unchanged += 1
+            }
+        }
+    }
+    Ok(counts)
+}
+
+async fn complete(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    lease: &Lease,
+    checkpoint: &Checkpoint,
+) -> Result<ChunkOutcome, SyncError> {
+    let now = (deps.clock)();
+    let summary = RunSummary {
+        run_id: checkpoint.run_id.clone(),
+        mode: checkpoint.mode,
+        started_at: checkpoint.started_at,
+        finished_at: now,
+        from: checkpoint.from,
+        to: checkpoint.to,
+        counts: checkpoint.counts,
+        chunks: checkpoint.chunks,
+    };
+    let state = match deps.states.complete(lease, &summary, now).await {
+        Ok(state) => state,
+        Err(e) => return fenced_or(e),
+    };
+    let full_wanted = checkpoint.mode == SyncMode::Incremental
+        && state
+            .full_requested_at
+            .is_some_and(|at| at > checkpoint.started_at);
+    if full_wanted {
+        let full = SyncJob::new(
+            job.tenant_id.clone(),
+            job.connection_id.clone(),
+            job.resource,
+            SyncMode::Full,
+            "requested-during-run",
+            now,
+        );
+        deps.queue.enqueue(&[full], Duration::ZERO).await?;
+    }
+    deps.metrics
+        .emit(metric("sync.runs", job, checkpoint.mode).with("outcome", "completed"));
+    let lag_ms = (now.unix_millis() - checkpoint.to.unix_millis()).max(0);
+    deps.metrics.emit(
+        Metric::millis("sync.lag_ms", lag_ms as f64)
+            .with("resource", job.resource.as_str())
+            .with("mode", checkpoint.mode.as_str()),
+    );
+    info!(
+        pages = checkpoint.counts.pages,
+        fetched = checkpoint.counts.fetched,
+        applied = checkpoint.counts.applied,
+        unchanged = checkpoint.counts.unchanged,
+        invalid = checkpoint.counts.invalid,
+        chunks = checkpoint.chunks,
+        watermark = %checkpoint.to,
+        "sync run completed"
+    );
+    Ok(ChunkOutcome::Completed {
+        run_id: checkpoint.run_id.clone(),
+        counts: checkpoint.counts,
+        full_enqueued: full_wanted,
+    })
+}
+
+/// The chunk is over: release first, then enqueue the continuation (the other order
+/// would let the continuation find the lease still held and exit).
+async fn continue_later(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    lease: &Lease,
+    checkpoint: &Checkpoint,
+    chunk_counts: RunCounts,
+) -> Result<ChunkOutcome, SyncError> {
+    if let Err(e) = deps.states.release(lease, None, (deps.clock)()).await {
+        return fenced_or(e);
+    }
+    let next = job.continuation(&checkpoint.run_id, "continuation");
+    // If this fails the message is retried, and the retry resumes the checkpoint.
+    deps.queue.enqueue(&[next], Duration::ZERO).await?;
+    deps.metrics
+        .emit(metric("sync.continuations", job, checkpoint.mode));
+    info!(
+        pages = checkpoint.counts.pages,
+        chunk_pages = chunk_counts.pages,
+        "chunk ended before the run: continuation queued"
+    );
+    Ok(ChunkOutcome::Continued {
+        run_id: checkpoint.run_id.clone(),
+        counts: checkpoint.counts,
+    })
+}
+
+async fn defer(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    lease: &Lease,
+    checkpoint: &Checkpoint,
+    retry_after: Duration,
+    error: &TrackstarError,
+) -> Result<ChunkOutcome, SyncError> {
+    let delay = retry_after.clamp(Duration::from_secs(1), super::job::MAX_DELAY);
+    if let Err(e) = deps
+        .states
+        .release(lease, Some(&error.to_string()), (deps.clock)())
+        .await
+    {
+        return fenced_or(e);
+    }
+    let next = job.continuation(&checkpoint.run_id, "deferred");
+    deps.queue.enqueue(&[next], delay).await?;
+    warn!(error = %error, delay_s = delay.as_secs(), "trackstar unavailable: job deferred");
+    deps.metrics
+        .emit(metric("sync.deferred", job, checkpoint.mode));
+    Ok(ChunkOutcome::Deferred { retry_after: delay })
+}
+
+async fn stop_permanent(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    lease: &Lease,
+    checkpoint: &Checkpoint,
+    reason: &str,
+) -> Result<ChunkOutcome, SyncError> {
+    warn!(
+        reason,
+        "the job failed in a way retrying cannot fix; recorded"
+    );
+    if let Err(e) = deps.states.abandon(lease, reason, (deps.clock)()).await {
+        return fenced_or(e);
+    }
+    deps.metrics
+        .emit(metric("sync.failures", job, checkpoint.mode).with("reason", "permanent"));
+    Ok(ChunkOutcome::Stopped(Stop::Permanent(reason.to_owned())))
+}
+
+async fn reauth_required(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    lease: &Lease,
+    mut connection: Connection,
+    error: &TrackstarError,
+) -> Result<ChunkOutcome, SyncError> {
+    warn!(error = %error, "trackstar rejected the access token after a refresh: connection needs re-authentication");
+    let now = (deps.clock)();
+    connection.status = ConnectionStatus::ReauthRequired;
+    connection.updated_at = now;
+    deps.connections
+        .update_connection(&job.tenant_id, &connection)
+        .await?;
+    if let Err(e) = deps
+        .states
+        .release(
+            lease,
+            Some("access token rejected: re-authentication required"),
+            now,
+        )
+        .await
+    {
+        return fenced_or(e);
+    }
+    deps.metrics
+        .emit(metric("sync.failures", job, job.mode).with("reason", "reauth"));
+    Ok(ChunkOutcome::Stopped(Stop::ReauthRequired))
+}

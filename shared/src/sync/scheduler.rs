@@ -1,0 +1,134 @@
+//! sync-scheduler: the target of the incremental-sync schedule. Lists the active
+//! connections through the sparse scheduling index (no table scan) and enqueues one job per
+//! (connection, resource), skipping jobs whose previous run still holds its lease.
+//!
+//! It also consumes the connection's durable "full sync requested" record (written by the
+//! webhook processor on `connection.created` and `connection.historical-sync-completed`):
+//! a job whose last full run started before that request is enqueued as a full sync.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::info;
+
+use super::job::{SyncJob, SyncJobQueue, SyncMode, SyncResource};
+use super::runner::SyncError;
+use super::state::{JobKey, SyncState, SyncStateStore};
+use crate::metrics::{Metric, MetricsSink};
+use crate::store::ConnectionStore;
+use crate::webhook::ingest::Clock;
+
+pub struct SchedulerDeps {
+    pub connections: Arc<dyn ConnectionStore>,
+    pub states: Arc<dyn SyncStateStore>,
+    pub queue: Arc<dyn SyncJobQueue>,
+    pub metrics: Arc<dyn MetricsSink>,
+    pub clock: Clock,
+    pub resources: Vec<SyncResource>,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ScheduleReport {
+    pub connections: usize,
+    pub incremental: usize,
+    pub full: usize,
+    /// Jobs whose previous run still held its lease.
+    pub skipped_leased: usize,
+}
+
+/// One tick of the schedule.
+pub async fn run_schedule(deps: &SchedulerDeps) -> Result<ScheduleReport, SyncError> {
+    let now = (deps.clock)();
+    let connections = deps.connections.list_active().await?;
+    let keys: Vec<JobKey> = connections
+        .iter()
+        .flat_map(|c| {
+            deps.resources.iter().map(|r| JobKey {
+                tenant_id: c.tenant_id.clone(),
+                connection_id: c.connection_id.clone(),
+                resource: *r,
+            })
+        })
+        .collect();
+    let states: HashMap<JobKey, SyncState> = deps
+        .states
+        .get_many(&keys)
+        .await?
+        .into_iter()
+        .map(|s| {
+            (
+                JobKey {
+                    tenant_id: s.tenant_id.clone(),
+                    connection_id: s.connection_id.clone(),
+                    resource: s.resource,
+                },
+                s,
+            )
+        })
+        .collect();
+    let by_id: HashMap<_, _> = connections
+        .iter()
+        .map(|c| ((c.tenant_id.clone(), c.connection_id.clone()), c))
+        .collect();
+
+    let mut report = ScheduleReport {
+        connections: connections.len(),
+        ..ScheduleReport::default()
+    };
+    let mut jobs = Vec::new();
+    for key in keys {
+        let connection = by_id[&(key.tenant_id.clone(), key.connection_id.clone())];
+        let state = states.get(&key);
+        let full_requested = connection.full_sync_requested_at.filter(|requested| {
+            state
+                .and_then(|s| s.last_full_started_at)
+                .is_none_or(|started| started < *requested)
+        });
+        if state.is_some_and(|s| s.leased_at(now)) {
+            report.skipped_leased += 1;
+            if let Some(requested) = full_requested {
+                deps.states.request_full(&key, requested).await?;
+            }
+            continue;
+        }
+        let never_synced = state.is_none_or(|s| s.watermark.is_none() && s.checkpoint.is_none());
+        let (mode, reason) = if full_requested.is_some() {
+            (SyncMode::Full, "full-sync-requested")
+        } else if never_synced {
+            (SyncMode::Full, "never-synced")
+        } else {
+            (SyncMode::Incremental, "schedule")
+        };
+        match mode {
+            SyncMode::Full => report.full += 1,
+            SyncMode::Incremental => report.incremental += 1,
+        }
+        jobs.push(SyncJob::new(
+            key.tenant_id,
+            key.connection_id,
+            key.resource,
+            mode,
+            reason,
+            full_requested.unwrap_or(now),
+        ));
+    }
+    deps.queue.enqueue(&jobs, Duration::ZERO).await?;
+    deps.metrics.emit(Metric {
+        value: jobs.len() as f64,
+        ..Metric::count("sync.jobs_enqueued")
+    });
+    deps.metrics.emit(Metric {
+        value: report.skipped_leased as f64,
+        ..Metric::count("sync.jobs_skipped_leased")
+    });
+    info!(
+        connections = report.connections,
+        incremental = report.incremental,
+        full = report.full,
+        skipped_leased = report.skipped_leased,
+        "sync schedule tick"
+    );
+    Ok(report)
+}

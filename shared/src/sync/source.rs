@@ -1,0 +1,121 @@
+//! Where a sync reads from: one page of a resource's listing in a window. The port keeps the
+//! runner independent of HTTP; the adapter is the one Trackstar client (rate budget,
+//! breaker, retries).
+
+use async_trait::async_trait;
+
+use super::job::{SyncMode, SyncResource};
+use super::window::Window;
+use crate::domain::Connection;
+use crate::trackstar::wire::{TrackstarInventoryItem, TrackstarOrder, TrackstarProduct};
+use crate::trackstar::{
+    ConnectionCredentials, ListFilter, Page, Resource, TrackstarClient, TrackstarError,
+};
+use crate::webhook::objects::WireObject;
+
+/// One page of objects and the token of the next (`None`: the last page).
+#[derive(Debug, Clone)]
+pub struct SourcePage {
+    pub objects: Vec<WireObject>,
+    pub next_token: Option<String>,
+}
+
+#[async_trait]
+pub trait SyncSource: Send + Sync {
+    /// The page after `page_token` (the first page when `None`) of `resource`, objects whose
+    /// change field is in `window`, at most `limit` of them. Every filter goes on every page.
+    async fn page(
+        &self,
+        connection: &Connection,
+        resource: SyncResource,
+        mode: SyncMode,
+        window: &Window,
+        page_token: Option<&str>,
+        limit: u32,
+    ) -> Result<SourcePage, TrackstarError>;
+}
+
+/// The Trackstar API as a sync source.
+#[derive(Debug, Clone)]
+pub struct TrackstarSource {
+    client: TrackstarClient,
+}
+
+impl TrackstarSource {
+    pub fn new(client: TrackstarClient) -> Self {
+        Self { client }
+    }
+
+    pub fn client(&self) -> &TrackstarClient {
+        &self.client
+    }
+}
+
+pub(crate) fn window_filter(window: &Window, limit: u32) -> Result<ListFilter, TrackstarError> {
+    let mut filter = ListFilter::new()
+        .limit(limit)
+        .map_err(|e| TrackstarError::InvalidRequest {
+            reason: e.to_string(),
+        })?
+        .updated_before(window.to);
+    if let Some(from) = window.from {
+        filter = filter.updated_since(from);
+    }
+    Ok(filter)
+}
+
+async fn page_of<T: Resource>(
+    client: &TrackstarClient,
+    credentials: &ConnectionCredentials,
+    filter: &ListFilter,
+    page_token: Option<&str>,
+    wrap: fn(T) -> WireObject,
+) -> Result<SourcePage, TrackstarError> {
+    let page: Page<T> = client
+        .list_page::<T>(credentials, filter, page_token)
+        .await?;
+    Ok(SourcePage {
+        objects: page.data.into_iter().map(wrap).collect(),
+        next_token: page.next_token,
+    })
+}
+
+#[async_trait]
+impl SyncSource for TrackstarSource {
+    async fn page(
+        &self,
+        connection: &Connection,
+        resource: SyncResource,
+        _mode: SyncMode,
+        window: &Window,
+        page_token: Option<&str>,
+        limit: u32,
+    ) -> Result<SourcePage, TrackstarError> {
+        let credentials = ConnectionCredentials::new(
+            connection.connection_id.clone(),
+            connection.access_token_secret.clone(),
+        );
+        let filter = window_filter(window, limit)?;
+        let client = &self.client;
+        match resource {
+            SyncResource::Orders => {
+                page_of::<TrackstarOrder>(client, &credentials, &filter, page_token, |o| {
+                    WireObject::Order(Box::new(o))
+                })
+                .await
+            }
+            SyncResource::Inventory => {
+                page_of::<TrackstarInventoryItem>(client, &credentials, &filter, page_token, |i| {
+                    WireObject::Inventory(Box::new(i))
+                })
+                .await
+            }
+            SyncResource::Products => {
+                page_of::<TrackstarProduct>(client, &credentials, &filter, page_token, |p| {
+                    WireObject::Product(Box::new(p))
+                })
+                .await
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Building the sync functions' dependencies from their environment (as `template.yaml`
+//! sets it), once per cold start. Used by the Lambda binaries and the local gateway alike.
+//!
+//! | variable                       | use                                          |
+//! |--------------------------------|----------------------------------------------|
+//! | `TABLE_NAME`                   | the table                                    |
+//! | `SYNC_JOBS_QUEUE_URL`          | the sync-jobs queue                          |
+//! | `TRACKSTAR_API_KEY_SECRET_ARN` | the organisation key (sync-worker)           |
+//! | `TRACKSTAR_BASE_URL`           | Trackstar (or the simulator)                 |
+//! | `SYNC_RESOURCES`               | comma-separated subset of orders,inventory,products (scheduler) |
+//! | `SYNC_*`                       | see [`SyncConfig::from_env`]                 |
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use super::config::SyncConfig;
+use super::dynamo::DynamoSyncStateStore;
+use super::job::{SqsSyncJobQueue, SyncResource};
+use super::runner::WorkerDeps;
+use super::scheduler::SchedulerDeps;
+use super::source::TrackstarSource;
+use crate::metrics::EmfSink;
+use crate::runtime::{required, ConfigError, Env};
+use crate::webhook::ingest::system_clock;
+use crate::webhook::wiring::{store_without_cursors, trackstar_client_from_env, METRICS_NAMESPACE};
+
+/// The sync-jobs queue named by `SYNC_JOBS_QUEUE_URL`.
+pub fn queue_from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<SqsSyncJobQueue, ConfigError> {
+    Ok(SqsSyncJobQueue::new(
+        aws_sdk_sqs::Client::new(sdk),
+        required(env, "SYNC_JOBS_QUEUE_URL")?,
+    ))
+}
+
+/// sync-worker.
+pub async fn worker_from_env(
+    sdk: &SdkConfig,
+    env: &dyn Env,
+    function: &str,
+) -> Result<WorkerDeps, ConfigError> {
+    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    let client = trackstar_client_from_env(sdk, env).await?;
+    Ok(WorkerDeps {
+        states: Arc::new(DynamoSyncStateStore::new(store.clone())),
+        connections: Arc::new(store.clone()),
+        tenants: Arc::new(store.clone()),
+        orders: Arc::new(store.clone()),
+        inventory: Arc::new(store.clone()),
+        products: Arc::new(store),
+        source: Arc::new(TrackstarSource::new(client)),
+        queue: Arc::new(queue_from_env(sdk, env)?),
+        metrics: Arc::new(EmfSink::new(METRICS_NAMESPACE, function)),
+        config: SyncConfig::from_env(env)?,
+        clock: system_clock(),
+        worker_id: format!("{function}-{}", uuid::Uuid::new_v4().simple()),
+    })
+}
+
+/// sync-scheduler.
+pub fn scheduler_from_env(
+    sdk: &SdkConfig,
+    env: &dyn Env,
+    function: &str,
+) -> Result<SchedulerDeps, ConfigError> {
+    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    let resources = match env.var("SYNC_RESOURCES").filter(|v| !v.trim().is_empty()) {
+        None => SyncResource::ALL.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(|r| {
+                SyncResource::parse(r).ok_or_else(|| ConfigError::Invalid {
+                    name: "SYNC_RESOURCES",
+                    reason: format!("unknown resource `{}`", r.trim()),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok(SchedulerDeps {
+        connections: Arc::new(store.clone()),
+        states: Arc::new(DynamoSyncStateStore::new(store)),
+        queue: Arc::new(queue_from_env(sdk, env)?),
+        metrics: Arc::new(EmfSink::new(METRICS_NAMESPACE, function)),
+        clock: system_clock(),
+        resources,
+    })
+}
