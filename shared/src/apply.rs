@@ -42,14 +42,21 @@ impl ObjectStores<'_> {
         object: &DomainObject,
         freshness: Freshness,
     ) -> Result<UpsertOutcome, StoreError> {
-        let current = freshness == Freshness::Current;
-        match (object, current) {
-            (DomainObject::Order(o), false) => self.orders.upsert_if_newer(tenant, o).await,
-            (DomainObject::Order(o), true) => self.orders.upsert_written(tenant, o).await,
-            (DomainObject::Inventory(i), false) => self.inventory.upsert_if_newer(tenant, i).await,
-            (DomainObject::Inventory(i), true) => self.inventory.upsert_written(tenant, i).await,
-            (DomainObject::Product(p), false) => self.products.upsert_if_newer(tenant, p).await,
-            (DomainObject::Product(p), true) => self.products.upsert_written(tenant, p).await,
+        let outcome = match object {
+            DomainObject::Order(o) => self.orders.upsert_if_newer(tenant, o).await?,
+            DomainObject::Inventory(i) => self.inventory.upsert_if_newer(tenant, i).await?,
+            DomainObject::Product(p) => self.products.upsert_if_newer(tenant, p).await?,
+        };
+        if outcome != UpsertOutcome::SameVersionDiffers || freshness == Freshness::Event {
+            return Ok(outcome);
+        }
+        // Trackstar's current state with the same `updated_date` but other content: the
+        // later of two same-second changes replaces the stored one. (An identical copy is
+        // left alone above: a full sync of unchanged data rewrites nothing.)
+        match object {
+            DomainObject::Order(o) => self.orders.upsert_written(tenant, o).await,
+            DomainObject::Inventory(i) => self.inventory.upsert_written(tenant, i).await,
+            DomainObject::Product(p) => self.products.upsert_written(tenant, p).await,
         }
     }
 }

@@ -13,6 +13,7 @@ mod idempotency;
 mod messages;
 mod ops_redrive;
 mod pagination;
+mod sync_engine;
 mod synced_objects;
 mod tenants_and_connections;
 mod webhook_ingest;

@@ -14,7 +14,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, StreamExt};
 use tracing::{info, warn};
 
 use super::config::SyncConfig;
@@ -86,7 +85,7 @@ pub enum ChunkOutcome {
     Completed {
         run_id: String,
         counts: RunCounts,
-        /// A full sync was asked for during this (incremental) run and is now queued.
+        /// A full sync was asked for during this run and is now queued.
         full_enqueued: bool,
     },
     /// The chunk ended before the run did; a continuation is queued.
@@ -479,11 +478,17 @@ async fn store_page(
     }
     let stores = deps.object_stores();
     let tenant = &connection.tenant_id;
-    let outcomes: Vec<Result<UpsertOutcome, StoreError>> = stream::iter(objects.iter())
-        .map(|object| stores.upsert(tenant, object, Freshness::Current))
-        .buffer_unordered(deps.config.write_concurrency.max(1))
-        .collect()
-        .await;
+    // Bounded concurrency by chunks of futures joined together (a `buffer_unordered`
+    // stream over borrowed futures is not `Send` for every lifetime, which spawned
+    // handlers need).
+    let mut outcomes: Vec<Result<UpsertOutcome, StoreError>> = Vec::with_capacity(objects.len());
+    for chunk in objects.chunks(deps.config.write_concurrency.max(1)) {
+        let writes: Vec<_> = chunk
+            .iter()
+            .map(|object| stores.upsert(tenant, object, Freshness::Current))
+            .collect();
+        outcomes.extend(futures::future::join_all(writes).await);
+    }
     for outcome in outcomes {
         match outcome? {
             UpsertOutcome::Applied => counts.applied += 1,
@@ -516,10 +521,14 @@ async fn complete(
         Ok(state) => state,
         Err(e) => return fenced_or(e),
     };
-    let full_wanted = checkpoint.mode == SyncMode::Incremental
-        && state
-            .full_requested_at
-            .is_some_and(|at| at > checkpoint.started_at);
+    // A full sync asked for while this run held the lease, and not yet served by a full
+    // run that started after the request (a full run's checkpoints set
+    // `last_full_started_at`, so this covers a request during a full run too).
+    let full_wanted = state.full_requested_at.is_some_and(|at| {
+        state
+            .last_full_started_at
+            .is_none_or(|started| at > started)
+    });
     if full_wanted {
         let full = SyncJob::new(
             job.tenant_id.clone(),
