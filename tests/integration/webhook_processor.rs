@@ -19,6 +19,7 @@ use packr::metrics::RecordingSink;
 use packr::secrets::InMemorySecretSource;
 use packr::store::dynamo::DynamoStore;
 use packr::store::{ConnectionStore, SyncedStore, TenantStore};
+use packr::sync::{MemorySyncJobQueue, SyncMode, SyncResource};
 use packr::trackstar::{TrackstarClient, TrackstarConfig};
 use packr::webhook::envelope::QueuedEvent;
 use packr::webhook::objects::{ObjectKind, WireObject};
@@ -52,6 +53,7 @@ fn order_event(updated: &str, status: &str) -> Value {
 
 struct Processor {
     deps: ProcessorDeps,
+    sync_jobs: Arc<MemorySyncJobQueue>,
     store: DynamoStore,
     metrics: RecordingSink,
     now_ms: Arc<AtomicI64>,
@@ -95,6 +97,7 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
     let metrics = RecordingSink::new();
     let now_ms = Arc::new(AtomicI64::new(BASE_MS));
     let clock_ms = now_ms.clone();
+    let sync_jobs = Arc::new(MemorySyncJobQueue::new());
     let deps = ProcessorDeps {
         orders: Arc::new(s.store.clone()),
         inventory: Arc::new(s.store.clone()),
@@ -104,7 +107,7 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
         receipts: Arc::new(s.store.clone()),
         idempotency: Arc::new(idempotency.clone()),
         fetcher,
-        sync_jobs: Arc::new(packr::sync::MemorySyncJobQueue::new()),
+        sync_jobs: sync_jobs.clone(),
         metrics: Arc::new(metrics.clone()),
         clock: Arc::new(move || {
             Timestamp::from_unix_micros(clock_ms.load(Ordering::SeqCst) * 1000).unwrap()
@@ -112,6 +115,7 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
     };
     Processor {
         deps,
+        sync_jobs,
         store: s.store,
         metrics,
         now_ms,
@@ -415,6 +419,54 @@ async fn connection_events_mark_the_connection() {
         .unwrap();
     assert!(c.errors.is_empty());
     assert_eq!(c.status, ConnectionStatus::Disconnected);
+}
+
+#[tokio::test]
+async fn connection_created_queues_a_full_sync_of_every_resource() {
+    // given a connection.created webhook (Trackstar sends no resource webhooks for the
+    // initial historical sync)
+    let p = processor().await;
+    let e = p.queued("msg_c1", fixture("connection-created")).await;
+    // when
+    let r = handle_batch(&p.deps, sqs_event(vec![message("msg_c1", &e)])).await;
+    // then one full job per resource is on the sync-jobs queue, for this tenant
+    assert!(r.batch_item_failures.is_empty());
+    let mut jobs = p.sync_jobs.drain();
+    jobs.sort_by_key(|j| j.resource);
+    assert_eq!(
+        jobs.iter().map(|j| j.resource).collect::<Vec<_>>(),
+        SyncResource::ALL.to_vec()
+    );
+    assert!(jobs.iter().all(|j| j.mode == SyncMode::Full
+        && j.tenant_id == p.tenant
+        && j.connection_id.as_str() == CONNECTION));
+    assert_eq!(jobs[0].reason, "connection.created");
+    // and a redelivery of the same event (already applied) queues nothing more
+    let r = handle_batch(&p.deps, sqs_event(vec![message("msg_c1b", &e)])).await;
+    assert!(r.batch_item_failures.is_empty());
+    assert!(p.sync_jobs.drain().is_empty());
+}
+
+#[tokio::test]
+async fn historical_sync_completed_queues_a_full_sync_of_that_resource_only() {
+    let p = processor().await;
+    let e = p
+        .queued("msg_h1", fixture("connection-historical-sync-completed"))
+        .await;
+    let r = handle_batch(&p.deps, sqs_event(vec![message("msg_h1", &e)])).await;
+    assert!(r.batch_item_failures.is_empty());
+    let jobs = p.sync_jobs.drain();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        (jobs[0].resource, jobs[0].mode),
+        (SyncResource::Orders, SyncMode::Full)
+    );
+    // a resource Packr does not sync needs no job
+    let mut body = fixture("connection-historical-sync-completed");
+    body["data"]["resource"] = json!("returns");
+    let e = p.queued("msg_h2", body).await;
+    handle_batch(&p.deps, sqs_event(vec![message("msg_h2", &e)])).await;
+    assert!(p.sync_jobs.drain().is_empty());
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use tracing::{info, warn};
 
 use super::config::SyncConfig;
@@ -485,7 +486,7 @@ async fn store_page(
     for chunk in objects.chunks(deps.config.write_concurrency.max(1)) {
         let writes: Vec<_> = chunk
             .iter()
-            .map(|object| stores.upsert(tenant, object, Freshness::Current))
+            .map(|object| stores.upsert(tenant, object, Freshness::Current).boxed())
             .collect();
         outcomes.extend(futures::future::join_all(writes).await);
     }
