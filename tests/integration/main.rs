@@ -7,6 +7,7 @@ mod api_more;
 mod api_openapi;
 mod api_orders;
 mod api_support;
+mod api_sync;
 mod api_writes;
 mod helpers;
 mod idempotency;
