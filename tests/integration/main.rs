@@ -13,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod messages;
 mod ops_redrive;
+mod ops_sync;
 mod pagination;
 mod synced_objects;
 mod tenants_and_connections;
