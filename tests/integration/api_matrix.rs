@@ -5,7 +5,8 @@
 //!
 //! Rules: another tenant's object → 404; a brand user on another brand → 404; a role
 //! without the permission on a visible object → 403; connections and the audit log are
-//! tenant_admin only (403 for every other role).
+//! tenant_admin only (403 for every other role), and so is `POST /sync/run` (another
+//! tenant's connection → 404).
 
 use std::fmt;
 
@@ -124,6 +125,11 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
                 }
             }
         }
+        RouteId::RunSync => match (role, target) {
+            (r, _) if r != "tenant_admin" => 403,
+            (_, Target::OtherTenant) => 404,
+            _ => 202,
+        },
         RouteId::OpenApi => 200,
     }
 }
@@ -190,6 +196,15 @@ fn request(
         ),
         RouteId::ListConnections => ("GET", "/connections".into(), None, false),
         RouteId::ListAudit => ("GET", "/audit".into(), None, false),
+        RouteId::RunSync => {
+            // own connection / every active connection of the tenant / another tenant's
+            let body = match target {
+                Target::Own => json!({ "connection_id": CONN_ACME, "mode": "incremental" }),
+                Target::OtherBrand => json!({ "mode": "full", "resources": ["orders"] }),
+                Target::OtherTenant => json!({ "connection_id": CONN_GLOBEX, "mode": "full" }),
+            };
+            ("POST", "/sync/run".into(), Some(body), true)
+        }
         RouteId::OpenApi => ("GET", "/openapi.json".into(), None, false),
     }
 }

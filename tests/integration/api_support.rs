@@ -13,6 +13,7 @@ use packr::api::{dispatch, ApiConfig, ApiDeps};
 use packr::domain::{Brand, Currency, Tenant, WarehouseCustomerId};
 use packr::secrets::InMemorySecretSource;
 use packr::store::{ConnectionStore, TenantStore};
+use packr::sync::MemorySyncJobQueue;
 use packr::trackstar::{BreakerPolicy, RetryPolicy, TrackstarClient, TrackstarConfig};
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -31,6 +32,8 @@ pub struct ApiStack {
     pub stack: Stack,
     pub sim: SimHandle,
     pub secrets: Arc<InMemorySecretSource>,
+    /// What the handlers enqueued on the sync-jobs queue.
+    pub sync_jobs: Arc<MemorySyncJobQueue>,
 }
 
 /// The response, parsed.
@@ -311,6 +314,7 @@ pub async fn api_stack() -> ApiStack {
         secrets.clone(),
     )
     .unwrap();
+    let sync_jobs = Arc::new(MemorySyncJobQueue::new());
     let deps = ApiDeps {
         orders: Arc::new(s.store.clone()),
         inventory: Arc::new(s.store.clone()),
@@ -322,6 +326,7 @@ pub async fn api_stack() -> ApiStack {
         idempotency: Arc::new(s.idempotency(packr::idempotency::IdempotencyPolicy::default())),
         trackstar: Some(client),
         secret_writer: Some(secrets.clone()),
+        sync_jobs: Some(sync_jobs.clone()),
         config: ApiConfig {
             connection_secret_prefix: SECRET_PREFIX.to_owned(),
             ..ApiConfig::default()
@@ -333,6 +338,7 @@ pub async fn api_stack() -> ApiStack {
         stack: s,
         sim,
         secrets,
+        sync_jobs,
     }
 }
 

@@ -19,6 +19,7 @@ use packr_cli::{Cli, Command, DlqCommand, QueueName};
 
 /// A stack's webhook queue pair.
 struct Queues {
+    sdk: aws_config::SdkConfig,
     sqs: aws_sdk_sqs::Client,
     source_url: String,
     dlq_url: String,
@@ -29,6 +30,7 @@ async fn queues() -> Queues {
     let stack = packr_local::testing::fresh_stack(&sdk).await;
     Queues {
         sqs: aws_sdk_sqs::Client::new(&sdk),
+        sdk: sdk.clone(),
         source_url: stack.queue_url("WebhookQueue").unwrap().to_owned(),
         dlq_url: stack
             .queue_url("WebhookDeadLetterQueue")
@@ -615,7 +617,7 @@ async fn cli_redrive_prints_the_summary_and_exits_successfully() {
 
     // when running it
     let mut out = Vec::new();
-    let code = packr_cli::run(cli, &q.sqs, &env, &mut out).await.unwrap();
+    let code = packr_cli::run(cli, &q.sdk, &env, &mut out).await.unwrap();
 
     // then it succeeded and the table says so
     let out = String::from_utf8(out).unwrap();

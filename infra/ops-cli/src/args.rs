@@ -1,4 +1,4 @@
-//! The command line. Top-level subcommands group by concern (`dlq` today; `token`, `replay`
+//! The command line. Top-level subcommands group by concern (`dlq`, `token`, `sync`; `replay`
 //! later), each with its own subcommands.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -17,6 +17,40 @@ pub enum Command {
     Dlq(DlqCommand),
     /// Mint a dev JWT for the local gateway (`make dev`) and print it.
     Token(TokenArgs),
+    /// Syncs from Trackstar: queue them for the sync-worker.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Queue syncs of a tenant's connections (TABLE_NAME, SYNC_JOBS_QUEUE_URL): one job per
+    /// (connection, resource).
+    Run(SyncRunArgs),
+}
+
+/// `packr sync run`
+#[derive(Debug, Clone, Args)]
+pub struct SyncRunArgs {
+    /// The tenant.
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+    /// Only this connection (it must be active); default: every active connection.
+    #[arg(long, value_name = "CONNECTION")]
+    pub connection: Option<String>,
+    /// A resource to sync; repeat for several; default: all.
+    #[arg(long = "resource", value_name = "RESOURCE", value_enum)]
+    pub resources: Vec<ResourceArg>,
+    /// Everything from the beginning, not only what changed since the last sync.
+    #[arg(long)]
+    pub full: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResourceArg {
+    Orders,
+    Inventory,
+    Products,
 }
 
 #[derive(Debug, Subcommand)]

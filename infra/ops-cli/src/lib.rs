@@ -5,20 +5,24 @@
 //! packr dlq redrive [--queue webhook|sync-jobs | --dlq-url URL [--source-url URL]] [--max N] [--dry-run]
 //! packr dlq inspect [--queue webhook|sync-jobs | --dlq-url URL] [--limit N]
 //! packr token --tenant T --role R [--brand B ...] [--sub S] [--ttl-minutes N] [--key-file PATH]
+//! packr sync run --tenant T [--connection C] [--resource orders|inventory|products ...] [--full]
 //! ```
 
 mod args;
 mod dlq;
 mod render;
+mod sync;
 mod token;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 pub use args::{
-    Cli, Command, DlqCommand, InspectArgs, MethodArg, QueueArgs, QueueName, RedriveArgs, TokenArgs,
+    Cli, Command, DlqCommand, InspectArgs, MethodArg, QueueArgs, QueueName, RedriveArgs,
+    ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
+pub use sync::{enqueue as enqueue_sync, SyncReport, SyncRequest, SyncRunError};
 pub use token::run as mint_token;
 
 /// Logs (warnings and up unless `RUST_LOG` says otherwise) go to stderr, apart from the
@@ -32,17 +36,20 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Runs a parsed command. `env` looks up environment variables (queue URLs); tables go to
-/// `out`. The exit code is non-zero when anything failed.
+/// Runs a parsed command. `env` looks up environment variables (queue URLs, the table);
+/// tables go to `out`. The exit code is non-zero when anything failed (an `Err` is printed
+/// by `main` and exits non-zero too).
 pub async fn run(
     cli: Cli,
-    sqs: &aws_sdk_sqs::Client,
+    sdk: &aws_config::SdkConfig,
     env: &dyn Fn(&str) -> Option<String>,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
+    let sqs = &aws_sdk_sqs::Client::new(sdk);
     match cli.command {
         Command::Dlq(DlqCommand::Redrive(args)) => dlq::redrive(sqs, &args, env, out).await,
         Command::Dlq(DlqCommand::Inspect(args)) => dlq::inspect(sqs, &args, env, out).await,
         Command::Token(args) => token::run(&args, out),
+        Command::Sync(SyncCommand::Run(args)) => sync::run(sdk, &args, env, out).await,
     }
 }

@@ -21,9 +21,8 @@ async fn main() -> ExitCode {
         };
     }
     let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let env = |name: &str| std::env::var(name).ok();
-    match packr_cli::run(cli, &sqs, &env, &mut std::io::stdout()).await {
+    match packr_cli::run(cli, &sdk, &env, &mut std::io::stdout()).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

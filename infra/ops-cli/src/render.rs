@@ -2,8 +2,11 @@
 
 use std::io::{self, Write};
 
+use packr::domain::TenantId;
 use packr::ops::redrive::error_chain;
 use packr::ops::{DlqReport, RedriveSummary};
+
+use crate::sync::SyncReport;
 
 pub fn redrive_summary(out: &mut dyn Write, s: &RedriveSummary) -> io::Result<()> {
     let row = |out: &mut dyn Write, key: &str, value: &dyn std::fmt::Display| {
@@ -74,4 +77,24 @@ pub fn dlq_report(out: &mut dyn Write, r: &DlqReport) -> io::Result<()> {
         writeln!(out, "(listing stopped at the limit; there may be more)")?;
     }
     Ok(())
+}
+
+pub fn sync_report(out: &mut dyn Write, tenant: &TenantId, r: &SyncReport) -> io::Result<()> {
+    writeln!(out, "{:<40} {:<10} mode", "connection", "resource")?;
+    for job in &r.jobs {
+        writeln!(
+            out,
+            "{:<40} {:<10} {}",
+            job.connection_id, job.resource, job.mode
+        )?;
+    }
+    for c in &r.skipped {
+        writeln!(
+            out,
+            "skipped {} ({}: it cannot sync)",
+            c.connection_id,
+            c.status.as_str()
+        )?;
+    }
+    writeln!(out, "{} jobs queued for tenant {tenant}", r.jobs.len())
 }

@@ -9,6 +9,17 @@ use crate::store::AuditEntry;
 /// Records an audited action. A failure to record is logged, not hidden: the action
 /// already happened upstream, so the client still gets its answer.
 pub(crate) async fn record(deps: &ApiDeps, ctx: &Ctx, action: &str, target: String) {
+    record_with(deps, ctx, action, target, None).await;
+}
+
+/// As [`record`], with details of the action.
+pub(crate) async fn record_with(
+    deps: &ApiDeps,
+    ctx: &Ctx,
+    action: &str,
+    target: String,
+    details: Option<serde_json::Value>,
+) {
     let entry = AuditEntry {
         id: AuditEntry::new_id(),
         tenant_id: ctx.principal.tenant.clone(),
@@ -18,6 +29,7 @@ pub(crate) async fn record(deps: &ApiDeps, ctx: &Ctx, action: &str, target: Stri
         target,
         at: deps.now(),
         request_id: ctx.request_id.clone(),
+        details,
     };
     if let Err(e) = deps.audit.append(&ctx.principal.tenant, &entry).await {
         tracing::error!(action, error = %e, "could not record an audit entry");

@@ -15,6 +15,7 @@ use super::request::{self, authenticated, require, Action, Reply, Validator};
 use super::writes;
 use super::ApiDeps;
 use crate::domain::{BrandId, Connection, ConnectionId, ConnectionStatus, Timestamp};
+use crate::sync::{request_sync, SyncMode, SyncResource};
 
 /// `POST /connections/link-token` (body optional).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -173,11 +174,49 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
             format!("connection:{connection_id}"),
         )
         .await;
+        queue_initial_sync(deps, &connection).await;
         Ok(Reply::created(writes::to_json(&ConnectionView::from(
             &connection,
         ))?))
     })
     .await
+}
+
+/// The reason of the full sync a new connection gets.
+pub const EXCHANGE_SYNC_REASON: &str = "exchange";
+
+/// Queues a full sync of every resource of a new connection (Trackstar sends no webhooks
+/// for its historical data). A failure does not fail the exchange: the connection is stored
+/// and Trackstar was told, so the client must not retry it. Nothing is lost either: the
+/// sync scheduler's next tick finds the active connection without a watermark and enqueues
+/// it as a full sync (`never-synced`, see `sync::scheduler`).
+async fn queue_initial_sync(deps: &ApiDeps, connection: &Connection) {
+    let queue = match deps.sync_jobs() {
+        Ok(queue) => queue,
+        Err(_) => return, // logged by `sync_jobs`
+    };
+    match request_sync(
+        queue,
+        &connection.tenant_id,
+        &connection.connection_id,
+        &SyncResource::ALL,
+        SyncMode::Full,
+        EXCHANGE_SYNC_REASON,
+        deps.now(),
+    )
+    .await
+    {
+        Ok(jobs) => tracing::info!(
+            connection_id = %connection.connection_id,
+            jobs = jobs.len(),
+            "initial full sync queued"
+        ),
+        Err(e) => tracing::error!(
+            connection_id = %connection.connection_id,
+            error = %super::error::error_chain(&e),
+            "could not queue the initial full sync; the scheduler's next tick will run it"
+        ),
+    }
 }
 
 /// `GET /connections`

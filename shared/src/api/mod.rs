@@ -14,6 +14,7 @@ pub mod orders;
 pub mod products;
 pub mod request;
 pub mod router;
+pub mod sync;
 pub mod wiring;
 mod writes;
 
@@ -23,6 +24,7 @@ use crate::domain::{InventoryItem, Order, Product, Timestamp};
 use crate::idempotency::IdempotencyStore;
 use crate::secrets::SecretWriter;
 use crate::store::{AuditStore, ConnectionStore, MessageStore, SyncedStore, TenantStore};
+use crate::sync::SyncJobQueue;
 use crate::trackstar::TrackstarClient;
 
 pub use claims::{ClaimNames, Principal, Role};
@@ -69,6 +71,9 @@ pub struct ApiDeps {
     pub trackstar: Option<TrackstarClient>,
     /// Absent in functions that never store access tokens.
     pub secret_writer: Option<Arc<dyn SecretWriter>>,
+    /// The sync-jobs queue; absent in functions that never enqueue syncs (only api-sync and
+    /// api-connections have `SYNC_JOBS_QUEUE_URL`).
+    pub sync_jobs: Option<Arc<dyn SyncJobQueue>>,
     pub config: ApiConfig,
     pub clock: Clock,
 }
@@ -81,6 +86,13 @@ impl ApiDeps {
     pub(crate) fn trackstar(&self) -> Result<&TrackstarClient, ApiError> {
         self.trackstar.as_ref().ok_or_else(|| {
             tracing::error!("this function has no Trackstar client configured");
+            ApiError::internal()
+        })
+    }
+
+    pub(crate) fn sync_jobs(&self) -> Result<&dyn SyncJobQueue, ApiError> {
+        self.sync_jobs.as_deref().ok_or_else(|| {
+            tracing::error!("this function has no sync-jobs queue configured");
             ApiError::internal()
         })
     }

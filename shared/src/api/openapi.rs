@@ -13,7 +13,9 @@ use super::orders::CreateOrderBody;
 use super::products::{CreateProductBody, UpdateProductBody};
 use super::request::{respond, Reply};
 use super::router::{RouteId, ROUTES};
+use super::sync::{QueuedSyncJob, RunSyncAnswer, RunSyncBody, SkippedConnection};
 use super::ApiDeps;
+use crate::sync::{SyncMode, SyncResource};
 
 fn with_schema<T: ToSchema>(mut b: ComponentsBuilder) -> ComponentsBuilder {
     let mut nested = Vec::new();
@@ -113,6 +115,12 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
             page("AuditEntry"),
             "The audit log, newest first (tenant_admin)",
         ),
+        RouteId::RunSync => (
+            Some("RunSyncBody"),
+            202,
+            reference("RunSyncAnswer"),
+            "Queue syncs from the warehouse system: one job per (connection, resource) (tenant_admin)",
+        ),
         RouteId::OpenApi => (None, 200, json!({ "type": "object" }), "This document"),
     }
 }
@@ -156,7 +164,7 @@ fn query_parameters(id: RouteId) -> Vec<(&'static str, Value, &'static str)> {
     }
 }
 
-fn error_responses(method: &str, authorized: bool) -> Map<String, Value> {
+fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, Value> {
     let mut codes: Vec<(&str, &str)> = Vec::new();
     if authorized {
         codes.extend([
@@ -166,7 +174,21 @@ fn error_responses(method: &str, authorized: bool) -> Map<String, Value> {
             ("404", "Not found (or another tenant's or brand's)"),
         ]);
     }
-    if method != "GET" {
+    if id == RouteId::RunSync {
+        // Queues work; never calls the warehouse system itself.
+        codes.extend([
+            (
+                "409",
+                "`connection_not_active`: the named connection cannot sync; or Idempotency-Key in progress",
+            ),
+            ("413", "Body too large"),
+            ("415", "Body is not application/json"),
+            (
+                "422",
+                "Validation failed (each field named, e.g. `resources[1]`), or Idempotency-Key reused with another body",
+            ),
+        ]);
+    } else if method != "GET" {
         codes.extend([
             ("409", "Idempotency-Key in progress, or a conflicting state"),
             ("413", "Body too large"),
@@ -244,6 +266,12 @@ pub fn document() -> Value {
     components = with_schema::<LinkTokenBody>(components);
     components = with_schema::<ExchangeBody>(components);
     components = with_schema::<ConnectionView>(components);
+    components = with_schema::<RunSyncBody>(components);
+    components = with_schema::<RunSyncAnswer>(components);
+    components = with_schema::<QueuedSyncJob>(components);
+    components = with_schema::<SkippedConnection>(components);
+    components = with_schema::<SyncResource>(components);
+    components = with_schema::<SyncMode>(components);
     let base = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -277,11 +305,12 @@ pub fn document() -> Value {
                 | RouteId::CancelOrder
                 | RouteId::CreateProduct
                 | RouteId::UpdateProduct
+                | RouteId::RunSync
         );
         if idempotent {
             parameters.push(json!({ "name": "Idempotency-Key", "in": "header", "required": true, "description": "1–255 visible ASCII characters; a replay returns the saved response with `Idempotent-Replayed: true`", "schema": { "type": "string" } }));
         }
-        let mut responses = error_responses(route.method, route.authorized);
+        let mut responses = error_responses(route.id, route.method, route.authorized);
         responses.insert(
             status.to_string(),
             json!({ "description": summary, "content": { "application/json": { "schema": schema } } }),

@@ -53,6 +53,15 @@ impl Reply {
             headers: Vec::new(),
         }
     }
+
+    /// Work was queued, not done.
+    pub fn accepted(body: Value) -> Self {
+        Self {
+            status: StatusCode::ACCEPTED,
+            body,
+            headers: Vec::new(),
+        }
+    }
 }
 
 /// What a role may do (scope — tenant and brand — is checked separately, first).
@@ -64,6 +73,8 @@ pub enum Action {
     WriteMessages,
     ManageConnections,
     ReadAudit,
+    /// Enqueue syncs from Trackstar (`POST /sync/run`).
+    RunSync,
 }
 
 pub fn allows(role: Role, action: Action) -> bool {
@@ -71,7 +82,9 @@ pub fn allows(role: Role, action: Action) -> bool {
         Action::Read => true,
         Action::WriteOrders | Action::WriteProducts => role != Role::BrandViewer,
         Action::WriteMessages => role != Role::BrandViewer,
-        Action::ManageConnections | Action::ReadAudit => role == Role::TenantAdmin,
+        Action::ManageConnections | Action::ReadAudit | Action::RunSync => {
+            role == Role::TenantAdmin
+        }
     }
 }
 
@@ -531,5 +544,13 @@ mod tests {
         assert!(!allows(Role::BrandViewer, Action::WriteMessages));
         assert!(allows(Role::BrandManager, Action::WriteOrders));
         assert!(!allows(Role::BrandManager, Action::ReadAudit));
+    }
+
+    #[test]
+    fn only_admins_run_syncs() {
+        assert!(allows(Role::TenantAdmin, Action::RunSync));
+        for role in [Role::TenantStaff, Role::BrandManager, Role::BrandViewer] {
+            assert!(!allows(role, Action::RunSync), "{role:?}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::error::ApiError;
 use super::request::{match_template, request_id, respond};
-use super::{audit, connections, inventory, messages, openapi, orders, products, ApiDeps};
+use super::{audit, connections, inventory, messages, openapi, orders, products, sync, ApiDeps};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RouteId {
@@ -30,6 +30,7 @@ pub enum RouteId {
     ExchangeAuthCode,
     ListConnections,
     ListAudit,
+    RunSync,
     OpenApi,
 }
 
@@ -124,6 +125,7 @@ pub const ROUTES: &[Route] = &[
         "api-connections",
     ),
     r(RouteId::ListAudit, "GET", "/audit", "api-connections"),
+    r(RouteId::RunSync, "POST", "/sync/run", "api-sync"),
     Route {
         id: RouteId::OpenApi,
         method: "GET",
@@ -187,6 +189,7 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::ExchangeAuthCode => connections::exchange(deps, request).await,
         RouteId::ListConnections => connections::list(deps, request).await,
         RouteId::ListAudit => audit::list(deps, request).await,
+        RouteId::RunSync => sync::run(deps, request).await,
         RouteId::OpenApi => openapi::handle(deps, request).await,
     }
 }

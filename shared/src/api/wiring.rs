@@ -9,6 +9,7 @@
 //! | `TRACKSTAR_BASE_URL`                 | Trackstar (or the simulator)                 |
 //! | `TRACKSTAR_CONNECTION_SECRET_PREFIX` | where access tokens are stored               |
 //! | `CONNECTION_SECRETS_WRITABLE`        | `true` lets the function store access tokens |
+//! | `SYNC_JOBS_QUEUE_URL`                | enables enqueueing syncs (optional)          |
 //! | `CLAIM_SUBJECT`, `CLAIM_TENANT_ID`, `CLAIM_ROLE`, `CLAIM_BRAND_IDS` | claim names   |
 //! | `MAX_BODY_BYTES`                     | request body limit (default 256 KiB)         |
 
@@ -25,6 +26,7 @@ use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretWriter, SecretsManagerSource};
 use crate::store::dynamo::DynamoStore;
 use crate::store::CursorCodec;
+use crate::sync::SyncJobQueue;
 use crate::trackstar::{TrackstarClient, TrackstarConfig};
 
 async fn secret(secrets: &dyn SecretSource, name: String) -> Result<String, ConfigError> {
@@ -92,6 +94,17 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             record_ttl: Duration::from_secs(24 * 3600),
         },
     );
+    let sync_jobs = match env
+        .var("SYNC_JOBS_QUEUE_URL")
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => None,
+        Some(_) => {
+            let queue: Arc<dyn SyncJobQueue> =
+                Arc::new(crate::sync::wiring::queue_from_env(sdk, env)?);
+            Some(queue)
+        }
+    };
     let prefix = env
         .var("TRACKSTAR_CONNECTION_SECRET_PREFIX")
         .filter(|v| !v.trim().is_empty())
@@ -107,6 +120,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         idempotency: Arc::new(idempotency),
         trackstar,
         secret_writer,
+        sync_jobs,
         config: ApiConfig {
             claims: ClaimNames::from_env(env),
             max_body_bytes,

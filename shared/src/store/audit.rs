@@ -22,6 +22,10 @@ pub struct AuditEntry {
     pub target: String,
     pub at: Timestamp,
     pub request_id: String,
+    /// What else the action was about (e.g. a sync's mode and resources); ids and names
+    /// only, like the rest of the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl AuditEntry {

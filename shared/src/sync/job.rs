@@ -8,11 +8,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::{ConnectionId, TenantId, Timestamp};
 
 /// The synced WMS resources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncResource {
     Orders,
@@ -53,7 +56,8 @@ impl fmt::Display for SyncResource {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// How much a sync reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncMode {
     /// Objects changed since the watermark (minus the overlap).
@@ -67,6 +71,15 @@ impl SyncMode {
         match self {
             SyncMode::Incremental => "incremental",
             SyncMode::Full => "full",
+        }
+    }
+
+    /// `incremental` or `full`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            "incremental" => Some(SyncMode::Incremental),
+            "full" => Some(SyncMode::Full),
+            _ => None,
         }
     }
 }

@@ -9,7 +9,8 @@
 //! - [`window`]: the half-open, whole-second `[from, to)` window with its overlap.
 //! - [`source`]: pages from Trackstar through the one client.
 //! - [`job`]: the job message and the queue; [`request_sync`] for every trigger (exchange,
-//!   connection events, `POST /sync/run`, `packr sync run`).
+//!   connection events, `POST /sync/run`, `packr sync run`); [`targets`] for which
+//!   connections an on-demand sync covers.
 //!
 //! Objects are stored through [`crate::apply`], the same only-if-newer path the webhook
 //! processor uses.
@@ -21,6 +22,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod source;
 pub mod state;
+pub mod targets;
 pub mod window;
 pub mod wiring;
 pub mod worker;
@@ -35,4 +37,5 @@ pub use runner::{run_chunk, ChunkOutcome, Skip, Stop, SyncError, WorkerDeps};
 pub use scheduler::{run_schedule, ScheduleReport, SchedulerDeps};
 pub use source::{SourcePage, SyncSource, TrackstarSource};
 pub use state::{Checkpoint, JobKey, Lease, RunCounts, RunSummary, SyncState, SyncStateStore};
+pub use targets::{sync_targets, SyncTargets, TargetError};
 pub use window::Window;

@@ -126,7 +126,7 @@ fn secret_source(sdk: &SdkConfig, env: &dyn Env) -> Result<Arc<dyn SecretSource>
 }
 
 /// A store for functions that never hand out pagination cursors: a random cursor key.
-pub(crate) fn store_without_cursors(sdk: &SdkConfig, table: String) -> DynamoStore {
+pub fn store_without_cursors(sdk: &SdkConfig, table: String) -> DynamoStore {
     let key: [u8; 32] = rand::random();
     DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),

@@ -98,5 +98,28 @@ async fn api_routes_sit_behind_the_jwt_authorizer() {
         .expect("answers");
     assert_eq!(response.status(), 200);
 
+    // api-sync is hosted from its template environment (SYNC_JOBS_QUEUE_URL included)
+    let sync_run = |token: String, key: &'static str| {
+        http.post(format!("{}/sync/run", running.gateway_url))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&serde_json::json!({ "mode": "incremental" }))
+            .send()
+    };
+    let response = sync_run(admin.clone(), "local-sync-1")
+        .await
+        .expect("answers");
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["jobs"].as_array().map(Vec::len), Some(3), "{body}");
+    assert_eq!(
+        body["jobs"][0]["connection_id"],
+        running.demo.connection_id.as_str()
+    );
+    let staff = jwt.mint("u-staff", DEMO_TENANT, "tenant_staff", &[], HOUR);
+    let response = sync_run(staff, "local-sync-2").await.expect("answers");
+    assert_eq!(response.status(), 403);
+
     running.shutdown().await;
 }

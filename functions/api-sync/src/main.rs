@@ -1,0 +1,17 @@
+//! api-sync: the sync-admin surface (tenant_admin only) — `POST /sync/run` queues syncs
+//! from Trackstar on the sync-jobs queue. Behind the HTTP API's JWT authorizer; the routes
+//! are in `template.yaml`.
+use lambda_http::{run, service_fn, Error, Request};
+use packr::api;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    packr::runtime::init_tracing();
+    let sdk = packr::runtime::aws().await;
+    let deps = api::wiring::from_env(&sdk, &packr::runtime::ProcessEnv).await?;
+    run(service_fn(|request: Request| {
+        let deps = &deps;
+        async move { Ok::<_, Error>(api::dispatch(deps, request).await) }
+    }))
+    .await
+}
