@@ -14,6 +14,7 @@
 //! | audit entry        | `T#<t>#AUDIT`                       | `<at>#<audit id>`      |
 //! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
 //! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
+//! | Trackstar budget   | `T#<t>#TRACKSTAR#<c>`               | `BUDGET`               |
 //! | unroutable event   | `UNROUTABLE#<connection id>`        | `<event id>`           |
 //! | rejected delivery  | `REJECTED#<yyyy-mm-dd>`             | `<received>#<event id>`|
 //!
@@ -123,6 +124,13 @@ pub fn receipt_pk(tenant: &TenantId, event: &EventId) -> String {
     format!("T#{tenant}#EVT#{event}")
 }
 
+/// The shared rate budget and circuit breaker of one connection's access token.
+pub fn trackstar_budget_pk(tenant: &TenantId, connection: &ConnectionId) -> String {
+    format!("T#{tenant}#TRACKSTAR#{connection}")
+}
+
+pub const TRACKSTAR_BUDGET_SK: &str = "BUDGET";
+
 pub fn unroutable_pk(connection: &ConnectionId) -> String {
     format!("UNROUTABLE#{connection}")
 }
@@ -156,6 +164,7 @@ mod tests {
             messages_pk(&t, &b),
             audit_pk(&t),
             idempotency_pk(&t, "orders.create", "abc"),
+            trackstar_budget_pk(&t, &ConnectionId::parse("conn_1").unwrap()),
         ] {
             assert!(key.starts_with(&prefix), "{key}");
         }

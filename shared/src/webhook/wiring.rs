@@ -94,6 +94,7 @@ impl ObjectFetcher for TrackstarFetcher {
         id: &str,
     ) -> Result<WireObject, Box<dyn std::error::Error + Send + Sync>> {
         let credentials = ConnectionCredentials::new(
+            connection.tenant_id.clone(),
             connection.connection_id.clone(),
             connection.access_token_secret.clone(),
         );
