@@ -15,6 +15,7 @@ mod ops_redrive;
 mod pagination;
 mod synced_objects;
 mod tenants_and_connections;
+mod trackstar_budget;
 mod webhook_ingest;
 mod webhook_processor;
 mod webhook_redrive;

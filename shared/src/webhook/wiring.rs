@@ -21,7 +21,9 @@ use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretsManagerSource};
 use crate::store::dynamo::DynamoStore;
 use crate::store::CursorCodec;
-use crate::trackstar::{ConnectionCredentials, TrackstarClient, TrackstarConfig};
+use crate::trackstar::{
+    ConnectionCredentials, DynamoBudget, Priority, TrackstarClient, TrackstarConfig,
+};
 
 pub const METRICS_NAMESPACE: &str = "Packr";
 
@@ -187,8 +189,16 @@ pub async fn processor_from_env(
     {
         config.base_url = base_url;
     }
+    // One rate budget and breaker per access token across every instance; webhook
+    // refetches rank with interactive calls.
+    let budget = DynamoBudget::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        store.table_name().to_owned(),
+    );
     let client = TrackstarClient::new(config, api_key, secrets)
-        .map_err(|e| ConfigError::Trackstar(e.to_string()))?;
+        .map_err(|e| ConfigError::Trackstar(e.to_string()))?
+        .with_shared_budget(budget)
+        .with_priority(Priority::Webhook);
     let in_progress = optional_seconds(env, "IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?;
     let idempotency = DynamoIdempotencyStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
