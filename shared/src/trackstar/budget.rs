@@ -759,7 +759,7 @@ mod tests {
             Some((now - 1_000) * 1000)
         );
         let half_open = Seen {
-            probe_until: Some(now + 500),
+            probe_until: Some(now + 4_500),
             ..open
         };
         let snap = half_open.snapshot(now + 4_000);
