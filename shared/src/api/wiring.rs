@@ -3,7 +3,7 @@
 //!
 //! | variable                             | use                                          |
 //! |--------------------------------------|----------------------------------------------|
-//! | `TABLE_NAME`                         | the table (required)                         |
+//! | `TABLE_NAME`                         | the table, also of the shared Trackstar budget |
 //! | `CURSOR_SECRET_ARN`                  | HMAC key of pagination cursors (required)    |
 //! | `TRACKSTAR_API_KEY_SECRET_ARN`       | enables write-through (optional)             |
 //! | `TRACKSTAR_BASE_URL`                 | Trackstar (or the simulator)                 |
