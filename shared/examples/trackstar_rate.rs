@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use packr::domain::{ConnectionId, OrderId};
+use packr::domain::{ConnectionId, OrderId, TenantId};
 use packr::secrets::InMemorySecretSource;
 use packr::trackstar::{ConnectionCredentials, TrackstarClient, TrackstarConfig};
 use secrecy::SecretString;
@@ -25,7 +25,11 @@ async fn main() -> anyhow::Result<()> {
         ..TrackstarConfig::default()
     };
     let client = TrackstarClient::new(config, SecretString::from("sim_api_key"), secrets)?;
-    let credentials = ConnectionCredentials::new(ConnectionId::parse("conn_demo")?, "token");
+    let credentials = ConnectionCredentials::new(
+        TenantId::parse("tenant_demo")?,
+        ConnectionId::parse("conn_demo")?,
+        "token",
+    );
     let order_id = OrderId::parse(
         sim.truth("conn_demo")
             .and_then(|t| t.orders.first().map(|o| o.id.clone()))

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
-use packr::domain::{ConnectionId, Currency, Money, OrderId, Sku, Timestamp, WarehouseCustomerId};
+use packr::domain::{
+    ConnectionId, Currency, Money, OrderId, Sku, TenantId, Timestamp, WarehouseCustomerId,
+};
 use packr::secrets::{InMemorySecretSource, SecretError, SecretSource};
 use packr::trackstar::wire::TrackstarOrder;
 use packr::trackstar::{
@@ -65,7 +67,11 @@ fn demo_secrets() -> Arc<InMemorySecretSource> {
 }
 
 fn demo_credentials() -> ConnectionCredentials {
-    ConnectionCredentials::new(ConnectionId::parse("conn_demo").unwrap(), TOKEN_SECRET)
+    ConnectionCredentials::new(
+        TenantId::parse("tenant_demo").unwrap(),
+        ConnectionId::parse("conn_demo").unwrap(),
+        TOKEN_SECRET,
+    )
 }
 
 fn order_path(id: &str) -> String {
@@ -663,6 +669,7 @@ async fn a_burst_of_200_gets_stays_under_10_per_second_and_tokens_are_independen
     );
     let a = demo_credentials();
     let b = ConnectionCredentials::new(
+        TenantId::parse("tenant_demo").unwrap(),
         ConnectionId::parse("conn_b").unwrap(),
         "trackstar/conn_b/token",
     );

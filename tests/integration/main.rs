@@ -18,6 +18,7 @@ mod pagination;
 mod sync_engine;
 mod synced_objects;
 mod tenants_and_connections;
+mod trackstar_budget;
 mod webhook_ingest;
 mod webhook_processor;
 mod webhook_redrive;

@@ -3,7 +3,7 @@
 //!
 //! | variable                             | use                                          |
 //! |--------------------------------------|----------------------------------------------|
-//! | `TABLE_NAME`                         | the table (required)                         |
+//! | `TABLE_NAME`                         | the table, also of the shared Trackstar budget |
 //! | `CURSOR_SECRET_ARN`                  | HMAC key of pagination cursors (required)    |
 //! | `TRACKSTAR_API_KEY_SECRET_ARN`       | enables write-through (optional)             |
 //! | `TRACKSTAR_BASE_URL`                 | Trackstar (or the simulator)                 |
@@ -27,7 +27,7 @@ use crate::secrets::{CachedSecretSource, SecretSource, SecretWriter, SecretsMana
 use crate::store::dynamo::DynamoStore;
 use crate::store::CursorCodec;
 use crate::sync::SyncJobQueue;
-use crate::trackstar::{TrackstarClient, TrackstarConfig};
+use crate::trackstar::{DynamoBudget, Priority, TrackstarClient, TrackstarConfig};
 
 async fn secret(secrets: &dyn SecretSource, name: String) -> Result<String, ConfigError> {
     secrets
@@ -66,9 +66,17 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             {
                 config.base_url = base_url;
             }
+            // One rate budget and breaker per access token across every instance, at the
+            // interactive priority (a user is waiting).
+            let budget = DynamoBudget::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                store.table_name().to_owned(),
+            );
             Some(
                 TrackstarClient::new(config, api_key, secrets.clone())
-                    .map_err(|e| ConfigError::Trackstar(e.to_string()))?,
+                    .map_err(|e| ConfigError::Trackstar(e.to_string()))?
+                    .with_shared_budget(budget)
+                    .with_priority(Priority::Interactive),
             )
         }
     };

@@ -116,6 +116,7 @@ pub(crate) async fn connection_by_id(
 
 pub(crate) fn credentials(connection: &Connection) -> ConnectionCredentials {
     ConnectionCredentials::new(
+        connection.tenant_id.clone(),
         connection.connection_id.clone(),
         connection.access_token_secret.clone(),
     )

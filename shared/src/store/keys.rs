@@ -15,6 +15,7 @@
 //! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
 //! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
 //! | sync job state     | `T#<t>#SYNC#<c>#<resource>`         | `SYNC`                 |
+//! | Trackstar budget   | `T#<t>#TRACKSTAR#<c>`               | `BUDGET`               |
 //! | unroutable event   | `UNROUTABLE#<connection id>`        | `<event id>`           |
 //! | rejected delivery  | `REJECTED#<yyyy-mm-dd>`             | `<received>#<event id>`|
 //!
@@ -131,6 +132,13 @@ pub fn receipt_pk(tenant: &TenantId, event: &EventId) -> String {
     format!("T#{tenant}#EVT#{event}")
 }
 
+/// The shared rate budget and circuit breaker of one connection's access token.
+pub fn trackstar_budget_pk(tenant: &TenantId, connection: &ConnectionId) -> String {
+    format!("T#{tenant}#TRACKSTAR#{connection}")
+}
+
+pub const TRACKSTAR_BUDGET_SK: &str = "BUDGET";
+
 pub fn unroutable_pk(connection: &ConnectionId) -> String {
     format!("UNROUTABLE#{connection}")
 }
@@ -176,6 +184,7 @@ mod tests {
             audit_pk(&t),
             idempotency_pk(&t, "orders.create", "abc"),
             sync_state_pk(&t, &ConnectionId::parse("c1").unwrap(), "orders"),
+            trackstar_budget_pk(&t, &ConnectionId::parse("conn_1").unwrap()),
         ] {
             assert!(key.starts_with(&prefix), "{key}");
         }

@@ -9,7 +9,7 @@ use super::window::Window;
 use crate::domain::Connection;
 use crate::trackstar::wire::{TrackstarInventoryItem, TrackstarOrder, TrackstarProduct};
 use crate::trackstar::{
-    ConnectionCredentials, ListFilter, Page, Resource, TrackstarClient, TrackstarError,
+    ConnectionCredentials, ListFilter, Page, Priority, Resource, TrackstarClient, TrackstarError,
 };
 use crate::webhook::objects::WireObject;
 
@@ -86,17 +86,23 @@ impl SyncSource for TrackstarSource {
         &self,
         connection: &Connection,
         resource: SyncResource,
-        _mode: SyncMode,
+        mode: SyncMode,
         window: &Window,
         page_token: Option<&str>,
         limit: u32,
     ) -> Result<SourcePage, TrackstarError> {
         let credentials = ConnectionCredentials::new(
+            connection.tenant_id.clone(),
             connection.connection_id.clone(),
             connection.access_token_secret.clone(),
         );
         let filter = window_filter(window, limit)?;
-        let client = &self.client;
+        // Full syncs (and reconciliation) leave the token to interactive calls and
+        // incremental syncs first (the shared budget's priorities).
+        let client = &self.client.with_priority(match mode {
+            SyncMode::Incremental => Priority::Incremental,
+            SyncMode::Full => Priority::Full,
+        });
         match resource {
             SyncResource::Orders => {
                 page_of::<TrackstarOrder>(client, &credentials, &filter, page_token, |o| {

@@ -22,6 +22,7 @@ use super::scheduler::SchedulerDeps;
 use super::source::TrackstarSource;
 use crate::metrics::EmfSink;
 use crate::runtime::{required, ConfigError, Env};
+use crate::trackstar::Priority;
 use crate::webhook::ingest::system_clock;
 use crate::webhook::wiring::{store_without_cursors, trackstar_client_from_env, METRICS_NAMESPACE};
 
@@ -40,7 +41,8 @@ pub async fn worker_from_env(
     function: &str,
 ) -> Result<WorkerDeps, ConfigError> {
     let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
-    let client = trackstar_client_from_env(sdk, env).await?;
+    // Incremental by default; full runs lower it (`TrackstarSource`).
+    let client = trackstar_client_from_env(sdk, env, Priority::Incremental).await?;
     Ok(WorkerDeps {
         states: Arc::new(DynamoSyncStateStore::new(store.clone())),
         connections: Arc::new(store.clone()),

@@ -1,9 +1,17 @@
 //! The Trackstar client: every call goes through one pipeline —
 //! circuit breaker → per-token rate limiter → HTTP with timeouts → error mapping →
 //! retry with jittered backoff (retryable errors only) — and is logged without secrets.
+//!
+//! With a shared budget attached (`with_shared_budget`), connection calls are admitted by
+//! the token's DynamoDB-backed budget and breaker (`budget.rs`), which every instance
+//! shares: the in-process limiter stays in front as the fast path (one lane per priority,
+//! so an instance's own background load cannot queue its interactive calls), the shared
+//! breaker is authoritative, and the in-process breaker and token limiter take over only
+//! while DynamoDB cannot be reached. Organisation calls (link flow, connections) carry no
+//! access token and stay on the in-process limiter and breaker.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::stream::BoxStream;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
@@ -12,16 +20,19 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::{ConnectionId, InventoryItemId, OrderId, ProductId};
+use crate::domain::{ConnectionId, InventoryItemId, OrderId, ProductId, TenantId};
 use crate::secrets::SecretSource;
+use crate::store::keys;
 
-use super::breaker::{BreakerSnapshot, Breakers, Clock, SystemClock};
+use super::breaker::{BreakerSnapshot, Breakers, Clock, Permit, SystemClock};
+use super::budget::{Admission, Ask, BudgetError, DynamoBudget, SharedBreakerSnapshot};
 use super::config::{ConfigError, TrackstarConfig};
 use super::credentials::{ConnectionCredentials, IdempotencyKey};
-use super::error::{request_id, TrackstarError};
+use super::error::{request_id, ErrorMeta, TrackstarError};
 use super::filters::ListFilter;
 use super::pagination::{self, Resource};
-use super::ratelimit::{token_key, RateLimits, RequestKind, TokenKey};
+use super::priority::Priority;
+use super::ratelimit::{lane_key, token_key, RateLimits, RequestKind, TokenKey};
 use super::requests::{
     CreateOrderRequest, CreateProductRequest, UpdateOrderRequest, UpdateProductRequest,
 };
@@ -37,11 +48,21 @@ const ACCESS_TOKEN_HEADER: &str = "x-trackstar-access-token";
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// The breaker key for organisation-level calls (link flow, connections).
 const ORG_BREAKER_KEY: &str = "_org";
+/// The shared timeline's slot length for a rate of 1/s, µs: 1 s · 1.05. More headroom than
+/// the in-process limiter's 2 %, because slots booked on one timeline are sent by different
+/// instances whose requests travel separately (and some a DynamoDB round trip late): with
+/// 105 ms slots at 10/s, ten slots span 1,050 ms, so a request may reach Trackstar up to
+/// 50 ms later than the one ten slots after it before Trackstar's rolling one-second window
+/// sees eleven. (At 102 ms that margin is 20 ms, and the three-process test saw 429s.)
+const SHARED_PERIOD_US: f64 = 1_050_000.0;
 
-/// A cheap-to-clone handle; clones share limiters, breakers and the connection pool.
+/// A cheap-to-clone handle; clones share limiters, breakers, the shared budget and the
+/// connection pool. Each handle has a priority (default `Interactive`).
 #[derive(Clone)]
 pub struct TrackstarClient {
     inner: Arc<Inner>,
+    budget: Option<DynamoBudget>,
+    priority: Priority,
 }
 
 struct Inner {
@@ -68,6 +89,31 @@ struct Call<'a> {
     body: Option<Vec<u8>>,
     idempotency_key: Option<&'a IdempotencyKey>,
     auth: Auth<'a>,
+}
+
+/// How one attempt was let through.
+enum Gate<'a> {
+    /// The in-process breaker and token limiter (organisation calls, or the shared budget
+    /// unreachable).
+    Local {
+        permit: Permit<'a>,
+        limiter: TokenKey,
+    },
+    /// The shared budget; `probe` when this attempt is the half-open probe.
+    Shared {
+        budget: &'a DynamoBudget,
+        pk: &'a str,
+        probe: bool,
+        limiter: TokenKey,
+    },
+}
+
+impl Gate<'_> {
+    fn limiter(&self) -> &TokenKey {
+        match self {
+            Gate::Local { limiter, .. } | Gate::Shared { limiter, .. } => limiter,
+        }
+    }
 }
 
 struct Reply {
@@ -116,14 +162,54 @@ impl TrackstarClient {
                 breakers,
                 config,
             }),
+            budget: None,
+            priority: Priority::default(),
         })
+    }
+
+    /// This client with every connection call admitted by the token's shared budget and
+    /// breaker in DynamoDB (see `budget.rs`).
+    pub fn with_shared_budget(mut self, budget: DynamoBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// A handle whose calls use `priority`, sharing everything else with this one.
+    pub fn with_priority(&self, priority: Priority) -> TrackstarClient {
+        TrackstarClient {
+            inner: self.inner.clone(),
+            budget: self.budget.clone(),
+            priority,
+        }
+    }
+
+    pub fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    pub fn shared_budget(&self) -> Option<&DynamoBudget> {
+        self.budget.as_ref()
+    }
+
+    /// The shared circuit breaker of one connection as stored, read afresh; `None` when
+    /// this client has no shared budget. A connection never seen reads as closed.
+    pub async fn shared_breaker(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<SharedBreakerSnapshot>, BudgetError> {
+        match &self.budget {
+            None => Ok(None),
+            Some(budget) => budget.breaker(tenant, connection).await.map(Some),
+        }
     }
 
     pub fn config(&self) -> &TrackstarConfig {
         &self.inner.config
     }
 
-    /// The circuit breaker of one connection, as it stands now.
+    /// The in-process circuit breaker of one connection, as it stands now (with a shared
+    /// budget, it is used only while DynamoDB cannot be reached; see `shared_breaker`).
     pub fn breaker_state(&self, connection: &ConnectionId) -> BreakerSnapshot {
         self.inner.breakers.snapshot(connection.as_str())
     }
@@ -510,15 +596,23 @@ impl TrackstarClient {
     async fn send(&self, call: Call<'_>) -> Result<Reply, TrackstarError> {
         let inner = &*self.inner;
         let policy = &inner.config.retry;
-        let (breaker_key, connection) = match &call.auth {
-            Auth::ApiKey => (ORG_BREAKER_KEY, ""),
-            Auth::Connection(c) => (c.connection_id.as_str(), c.connection_id.as_str()),
+        let connection = match &call.auth {
+            Auth::ApiKey => "",
+            Auth::Connection(c) => c.connection_id.as_str(),
         };
         let kind = if call.method == Method::GET {
             RequestKind::Read
         } else {
             RequestKind::Write
         };
+        let shared = match (&call.auth, &self.budget) {
+            (Auth::Connection(c), Some(budget)) => Some((
+                budget,
+                keys::trackstar_budget_pk(&c.tenant_id, &c.connection_id),
+            )),
+            _ => None,
+        };
+        let shared = shared.as_ref().map(|(budget, pk)| (*budget, pk.as_str()));
         let mut token = match &call.auth {
             Auth::ApiKey => None,
             Auth::Connection(c) => Some(inner.secrets.get(&c.access_token_secret).await?),
@@ -528,19 +622,23 @@ impl TrackstarClient {
         let mut attempt = 0_u32;
         loop {
             attempt += 1;
-            let permit = inner.breakers.acquire(breaker_key).map_err(|retry_after| {
-                tracing::warn!(
-                    method = %call.method,
-                    path = call.template,
-                    connection_id = connection,
-                    attempt,
-                    retry_after_ms = retry_after.as_millis() as u64,
-                    "trackstar call refused: circuit open"
-                );
-                TrackstarError::CircuitOpen { retry_after }
-            })?;
-            let limiter_key = token.as_ref().map(token_key).unwrap_or(inner.api_key_id);
-            inner.limits.acquire(&limiter_key, kind).await;
+            let token_id = token.as_ref().map(token_key).unwrap_or(inner.api_key_id);
+            // Boxed (here and below): the budget's futures nest deeply, and every caller's
+            // future embeds this one.
+            let gate = Box::pin(self.admit(&call, shared, &token_id, kind, attempt))
+                .await
+                .inspect_err(|error| {
+                    tracing::warn!(
+                        method = %call.method,
+                        path = call.template,
+                        connection_id = connection,
+                        priority = self.priority.as_str(),
+                        attempt,
+                        error = error.kind(),
+                        "trackstar call refused before sending"
+                    );
+                })?;
+            let limiter = *gate.limiter();
 
             let started = Instant::now();
             let outcome = self.send_once(&call, token.as_ref()).await;
@@ -548,8 +646,8 @@ impl TrackstarClient {
 
             let error = match outcome {
                 Ok((status, reply)) => {
-                    permit.success();
-                    inner.limits.observe(&limiter_key, &reply.headers);
+                    Box::pin(self.settle(gate, false)).await;
+                    inner.limits.observe(&limiter, &reply.headers);
                     tracing::info!(
                         method = %call.method,
                         path = call.template,
@@ -563,13 +661,9 @@ impl TrackstarClient {
                     return Ok(reply);
                 }
                 Err((error, headers)) => {
-                    if error.trips_breaker() {
-                        permit.failure();
-                    } else {
-                        permit.success();
-                    }
+                    Box::pin(self.settle(gate, error.trips_breaker())).await;
                     if let Some(headers) = &headers {
-                        inner.limits.observe(&limiter_key, headers);
+                        inner.limits.observe(&limiter, headers);
                     }
                     tracing::warn!(
                         method = %call.method,
@@ -605,8 +699,18 @@ impl TrackstarClient {
                 TrackstarError::RateLimited { retry_after, .. } => {
                     let wait = retry_after
                         .unwrap_or_else(|| backoff_delay(policy, retries, &mut rand::rng()));
-                    // Pausing the token holds every caller on it, not just this one.
-                    inner.limits.pause(&limiter_key, wait);
+                    // Pausing the token holds every caller on it, not just this one: in
+                    // this instance, and through the shared budget in every instance.
+                    inner.limits.pause(&token_id, wait);
+                    inner.limits.pause(&limiter, wait);
+                    if let Some((budget, pk)) = shared.filter(|(b, _)| !b.bypassed()) {
+                        let until = chrono::Utc::now().timestamp_millis()
+                            + i64::try_from(wait.min(policy.max_rate_limit_wait).as_millis())
+                                .unwrap_or(0);
+                        if let Err(e) = Box::pin(budget.pause(pk, kind, until)).await {
+                            budget.fail_open(&e);
+                        }
+                    }
                     if wait > policy.max_rate_limit_wait {
                         // Retrying before the server's window reopens cannot succeed:
                         // hand the wait back to the caller (e.g. a queued job) instead.
@@ -618,6 +722,115 @@ impl TrackstarClient {
                     tokio::time::sleep(wait).await;
                 }
             }
+        }
+    }
+
+    /// Lets one attempt through: the shared budget for connection calls when it can be
+    /// reached (books a slot and sleeps until it), else the in-process breaker and limiter.
+    async fn admit<'a>(
+        &'a self,
+        call: &Call<'_>,
+        shared: Option<(&'a DynamoBudget, &'a str)>,
+        token_id: &TokenKey,
+        kind: RequestKind,
+        attempt: u32,
+    ) -> Result<Gate<'a>, TrackstarError> {
+        let inner = &*self.inner;
+        if let Some((budget, pk)) = shared.filter(|(b, _)| !b.bypassed()) {
+            if let Some(retry_after) = budget.known_open(pk) {
+                return Err(TrackstarError::CircuitOpen { retry_after });
+            }
+            let lane = lane_key(token_id, self.priority);
+            inner.limits.acquire(&lane, kind).await;
+            match budget.reserve(pk, &self.ask(kind)).await {
+                Ok(Admission::Slot { at_ms, probe }) => {
+                    let wait = at_ms - chrono::Utc::now().timestamp_millis();
+                    if wait > 0 {
+                        tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
+                    }
+                    return Ok(Gate::Shared {
+                        budget,
+                        pk,
+                        probe,
+                        limiter: lane,
+                    });
+                }
+                Ok(Admission::Open { retry_after }) => {
+                    return Err(TrackstarError::CircuitOpen { retry_after });
+                }
+                Ok(Admission::Busy { retry_after }) => {
+                    return Err(TrackstarError::RateLimited {
+                        retry_after: Some(retry_after),
+                        meta: ErrorMeta::default(),
+                    });
+                }
+                // A DynamoDB outage must not stop all Trackstar traffic: fall through to
+                // the in-process breaker and the token's in-process limiter.
+                Err(error) => budget.fail_open(&error),
+            }
+        }
+        let breaker_key = match &call.auth {
+            Auth::ApiKey => ORG_BREAKER_KEY,
+            Auth::Connection(c) => c.connection_id.as_str(),
+        };
+        let permit = inner.breakers.acquire(breaker_key).map_err(|retry_after| {
+            tracing::debug!(attempt, "in-process circuit open");
+            TrackstarError::CircuitOpen { retry_after }
+        })?;
+        inner.limits.acquire(token_id, kind).await;
+        Ok(Gate::Local {
+            permit,
+            limiter: *token_id,
+        })
+    }
+
+    /// Reports an attempt's outcome to whatever let it through. On the shared breaker, a
+    /// failure is one write; a success writes only when it is the probe (closing it).
+    async fn settle(&self, gate: Gate<'_>, failed: bool) {
+        match gate {
+            Gate::Local { permit, .. } => {
+                if failed {
+                    permit.failure();
+                } else {
+                    permit.success();
+                }
+            }
+            Gate::Shared {
+                budget, pk, probe, ..
+            } => {
+                let result = if failed {
+                    budget
+                        .record_failure(pk, &self.inner.config.breaker, probe)
+                        .await
+                } else if probe {
+                    budget.record_probe_success(pk).await
+                } else {
+                    Ok(())
+                };
+                if let Err(error) = result {
+                    budget.fail_open(&error);
+                }
+            }
+        }
+    }
+
+    /// What this handle's priority may book on the shared timeline.
+    fn ask(&self, kind: RequestKind) -> Ask {
+        let config = &self.inner.config;
+        let rate = match kind {
+            RequestKind::Read => config.get_rate,
+            RequestKind::Write => config.write_rate,
+        };
+        let period_us = SHARED_PERIOD_US / f64::from(rate.get());
+        let interval_ms = (period_us / self.priority.share() / 1000.0).ceil() as i64;
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+        Ask {
+            kind,
+            interval_ms: interval_ms.max(1),
+            look_ahead_ms: millis(self.priority.look_ahead()),
+            max_wait: config.retry.max_rate_limit_wait,
+            probe_lease_ms: millis(config.request_timeout + Duration::from_secs(1)),
+            lane: self.priority.index(),
         }
     }
 

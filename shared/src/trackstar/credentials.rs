@@ -1,21 +1,29 @@
-//! What a connection-scoped call needs: which connection, and where its access token is
-//! kept (the token itself is read through the secret source, never held here). Plus the
-//! idempotency key that makes a retried write safe.
+//! What a connection-scoped call needs: which tenant and connection (the key of the
+//! connection's shared rate budget and breaker), and where its access token is kept (the
+//! token itself is read through the secret source, never held here). Plus the idempotency
+//! key that makes a retried write safe.
 
 use std::fmt;
 
-use crate::domain::ConnectionId;
+use crate::domain::{ConnectionId, TenantId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConnectionCredentials {
+    /// The tenant the connection belongs to.
+    pub tenant_id: TenantId,
     pub connection_id: ConnectionId,
     /// The Secrets Manager name (or ARN) of the connection's access token.
     pub access_token_secret: String,
 }
 
 impl ConnectionCredentials {
-    pub fn new(connection_id: ConnectionId, access_token_secret: impl Into<String>) -> Self {
+    pub fn new(
+        tenant_id: TenantId,
+        connection_id: ConnectionId,
+        access_token_secret: impl Into<String>,
+    ) -> Self {
         Self {
+            tenant_id,
             connection_id,
             access_token_secret: access_token_secret.into(),
         }

@@ -1,21 +1,27 @@
 //! The resilient Trackstar client (`trackstar-contract.md`): per-token rate limits,
-//! timeouts, jittered retries for retryable errors only, a circuit breaker per connection,
+//! timeouts, jittered retries for retryable errors only, a circuit breaker per connection
+//! (both shared by every instance through DynamoDB when a `DynamoBudget` is attached),
 //! idempotent writes, cursor pagination as streams, and tolerant wire types that convert
 //! into the domain.
 
 mod breaker;
+mod budget;
 mod client;
 mod config;
 mod credentials;
 mod error;
 mod filters;
 mod pagination;
+mod priority;
 mod ratelimit;
 mod requests;
 mod retry;
 pub mod wire;
 
 pub use breaker::{BreakerSnapshot, BreakerState, Clock, ManualClock, SystemClock};
+pub use budget::{
+    BudgetError, BudgetStats, DynamoBudget, SharedBreakerSnapshot, DEFAULT_BUDGET_TIMEOUT,
+};
 pub use client::TrackstarClient;
 pub use config::{
     BreakerPolicy, ConfigError, RetryPolicy, TrackstarConfig, UpdatedField, DEFAULT_BASE_URL,
@@ -24,6 +30,7 @@ pub use credentials::{ConnectionCredentials, IdempotencyKey, InvalidIdempotencyK
 pub use error::{ErrorMeta, ErrorOrigin, TrackstarError, ValidationDetails};
 pub use filters::{FilterError, ListFilter, Op, MAX_IN_VALUES, MAX_LIMIT};
 pub use pagination::Resource;
+pub use priority::Priority;
 pub use ratelimit::paced_quota;
 pub use requests::{
     CreateOrderRequest, CreateProductRequest, OrderFields, ProductMeasurements, UpdateOrderRequest,

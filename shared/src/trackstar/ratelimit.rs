@@ -20,12 +20,23 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use super::error::rate_limit_wait;
+use super::priority::Priority;
 
 /// A token's identity for rate limiting: the SHA-256 of the token.
 pub type TokenKey = [u8; 32];
 
 pub fn token_key(token: &SecretString) -> TokenKey {
     Sha256::digest(token.expose_secret().as_bytes()).into()
+}
+
+/// The in-process limiter lane of one priority on a token, used in front of the shared
+/// budget: each priority is paced on its own, so an instance's background load cannot
+/// hold its interactive calls in the in-process queue (the shared budget orders them).
+pub fn lane_key(token: &TokenKey, priority: Priority) -> TokenKey {
+    let mut hasher = Sha256::new();
+    hasher.update(token);
+    hasher.update([b'#', priority.index()]);
+    hasher.finalize().into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,7 +21,9 @@ use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretsManagerSource};
 use crate::store::dynamo::DynamoStore;
 use crate::store::CursorCodec;
-use crate::trackstar::{ConnectionCredentials, TrackstarClient, TrackstarConfig};
+use crate::trackstar::{
+    ConnectionCredentials, DynamoBudget, Priority, TrackstarClient, TrackstarConfig,
+};
 
 pub const METRICS_NAMESPACE: &str = "Packr";
 
@@ -94,6 +96,7 @@ impl ObjectFetcher for TrackstarFetcher {
         id: &str,
     ) -> Result<WireObject, Box<dyn std::error::Error + Send + Sync>> {
         let credentials = ConnectionCredentials::new(
+            connection.tenant_id.clone(),
             connection.connection_id.clone(),
             connection.access_token_secret.clone(),
         );
@@ -163,10 +166,12 @@ pub fn ingest_from_env(
 }
 
 /// The Trackstar client of a function: `TRACKSTAR_API_KEY_SECRET_ARN` (read once, cached),
-/// `TRACKSTAR_BASE_URL` and the `TRACKSTAR_*` client settings.
+/// `TRACKSTAR_BASE_URL` and the `TRACKSTAR_*` client settings, with the shared rate budget
+/// and breaker in `TABLE_NAME`.
 pub(crate) async fn trackstar_client_from_env(
     sdk: &SdkConfig,
     env: &dyn Env,
+    priority: Priority,
 ) -> Result<TrackstarClient, ConfigError> {
     let secrets = secret_source(sdk, env)?;
     let api_key_name = required(env, "TRACKSTAR_API_KEY_SECRET_ARN")?;
@@ -185,8 +190,16 @@ pub(crate) async fn trackstar_client_from_env(
     {
         config.base_url = base_url;
     }
-    TrackstarClient::new(config, api_key, secrets)
-        .map_err(|e| ConfigError::Trackstar(e.to_string()))
+    // One rate budget and breaker per access token, shared by every instance of every
+    // function (DynamoDB), at this function's priority.
+    let budget = DynamoBudget::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        required(env, "TABLE_NAME")?,
+    );
+    Ok(TrackstarClient::new(config, api_key, secrets)
+        .map_err(|e| ConfigError::Trackstar(e.to_string()))?
+        .with_shared_budget(budget)
+        .with_priority(priority))
 }
 
 /// webhook-processor: `TABLE_NAME`, `TRACKSTAR_API_KEY_SECRET_ARN`, `TRACKSTAR_BASE_URL`.
@@ -196,7 +209,8 @@ pub async fn processor_from_env(
     function: &str,
 ) -> Result<ProcessorDeps, ConfigError> {
     let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
-    let client = trackstar_client_from_env(sdk, env).await?;
+    // Webhook refetches rank with interactive calls.
+    let client = trackstar_client_from_env(sdk, env, Priority::Webhook).await?;
     let in_progress = optional_seconds(env, "IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?;
     let idempotency = DynamoIdempotencyStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
