@@ -183,7 +183,9 @@ pub(crate) async fn trackstar_client_from_env(
             source,
         })?;
     let mut config =
-        TrackstarConfig::from_env().map_err(|e| ConfigError::Trackstar(e.to_string()))?;
+        // The function's own environment (the template's variables), else the process's.
+        TrackstarConfig::from_lookup(|name| env.var(name).or_else(|| std::env::var(name).ok()))
+            .map_err(|e| ConfigError::Trackstar(e.to_string()))?;
     if let Some(base_url) = env
         .var("TRACKSTAR_BASE_URL")
         .filter(|v| !v.trim().is_empty())
