@@ -7,6 +7,7 @@ pub mod domain;
 pub mod idempotency;
 pub mod metrics;
 pub mod ops;
+pub mod reconcile;
 pub mod runtime;
 pub mod secrets;
 pub mod store;

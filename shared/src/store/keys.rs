@@ -15,6 +15,8 @@
 //! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
 //! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
 //! | sync job state     | `T#<t>#SYNC#<c>#<resource>`         | `SYNC`                 |
+//! | reconcile report   | `T#<t>#RECON`                       | `<run id>`             |
+//! | ids a run has seen | `T#<t>#RECONSEEN#<run id>`          | `P#<page>`             |
 //! | Trackstar budget   | `T#<t>#TRACKSTAR#<c>`               | `BUDGET`               |
 //! | unroutable event   | `UNROUTABLE#<connection id>`        | `<event id>`           |
 //! | rejected delivery  | `REJECTED#<yyyy-mm-dd>`             | `<received>#<event id>`|
@@ -154,6 +156,15 @@ pub fn sync_schedule_sk(tenant: &TenantId, connection: &ConnectionId) -> String 
     format!("{tenant}#{connection}")
 }
 
+pub fn reconcile_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#RECON")
+}
+
+/// The remote ids one reconciliation run has seen, a page per item (sort key `P#<page>`).
+pub fn reconcile_seen_pk(tenant: &TenantId, run_id: &str) -> String {
+    format!("T#{tenant}#RECONSEEN#{run_id}")
+}
+
 pub fn sync_state_pk(tenant: &TenantId, connection: &ConnectionId, resource: &str) -> String {
     format!("T#{tenant}#SYNC#{connection}#{resource}")
 }
@@ -184,6 +195,8 @@ mod tests {
             audit_pk(&t),
             idempotency_pk(&t, "orders.create", "abc"),
             sync_state_pk(&t, &ConnectionId::parse("c1").unwrap(), "orders"),
+            reconcile_pk(&t),
+            reconcile_seen_pk(&t, "run_1"),
             trackstar_budget_pk(&t, &ConnectionId::parse("conn_1").unwrap()),
         ] {
             assert!(key.starts_with(&prefix), "{key}");

@@ -64,6 +64,9 @@ pub enum SyncMode {
     Incremental,
     /// Every object, from the beginning.
     Full,
+    /// Walk Trackstar's full list and the local copy and repair the drift
+    /// (`crate::reconcile`).
+    Reconcile,
 }
 
 impl SyncMode {
@@ -71,6 +74,7 @@ impl SyncMode {
         match self {
             SyncMode::Incremental => "incremental",
             SyncMode::Full => "full",
+            SyncMode::Reconcile => "reconcile",
         }
     }
 
@@ -104,6 +108,9 @@ pub struct SyncJob {
     /// Set on continuations of a run (deadline, deferral): the run to resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// Reconcile only: classify and report, repair nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 impl SyncJob {
@@ -123,6 +130,7 @@ impl SyncJob {
             requested_at,
             reason: reason.into(),
             run_id: None,
+            dry_run: false,
         }
     }
 

@@ -102,8 +102,8 @@ pub async fn run_schedule(deps: &SchedulerDeps) -> Result<ScheduleReport, SyncEr
             (SyncMode::Incremental, "schedule")
         };
         match mode {
-            SyncMode::Full => report.full += 1,
             SyncMode::Incremental => report.incremental += 1,
+            SyncMode::Full | SyncMode::Reconcile => report.full += 1,
         }
         jobs.push(SyncJob::new(
             key.tenant_id,

@@ -102,6 +102,7 @@ impl SyncSource for TrackstarSource {
         let client = &self.client.with_priority(match mode {
             SyncMode::Incremental => Priority::Incremental,
             SyncMode::Full => Priority::Full,
+            SyncMode::Reconcile => Priority::Reconcile,
         });
         match resource {
             SyncResource::Orders => {

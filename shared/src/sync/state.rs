@@ -110,6 +110,9 @@ pub struct SyncState {
     pub last_error_at: Option<Timestamp>,
     #[serde(default)]
     pub consecutive_failures: u32,
+    /// The newest reconciliation of this job (its report has the details).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reconcile: Option<crate::reconcile::ReconcileSummary>,
 }
 
 impl SyncState {
@@ -130,6 +133,7 @@ impl SyncState {
             last_error: None,
             last_error_at: None,
             consecutive_failures: 0,
+            last_reconcile: None,
         }
     }
 

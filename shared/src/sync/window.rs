@@ -41,7 +41,7 @@ pub fn plan(
 ) -> Window {
     let to = floor_second(minus(started, clock_skew));
     let from = match (mode, watermark) {
-        (SyncMode::Full, _) | (SyncMode::Incremental, None) => None,
+        (SyncMode::Full | SyncMode::Reconcile, _) | (SyncMode::Incremental, None) => None,
         (SyncMode::Incremental, Some(watermark)) => {
             // Never past `to`: a watermark ahead of this run's end (clock moved back)
             // still reads the overlap.

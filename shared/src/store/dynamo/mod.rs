@@ -4,6 +4,7 @@ mod audit;
 mod connections;
 mod messages;
 mod query;
+pub(crate) use query::{Filter, KeysetQuery};
 mod receipts;
 mod synced;
 mod tenants;
