@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use crate::domain::{BrandId, Connection, Currency, InventoryItem, Order, Product, TenantId};
 use crate::store::{StoreError, SyncedStore, TenantStore, UpsertOutcome};
+use crate::sync::SyncResource;
 use crate::webhook::objects::{DecodeContext, DomainObject, WireObject};
 
 /// How current the copy being stored is known to be.
@@ -57,6 +58,87 @@ impl ObjectStores<'_> {
             DomainObject::Order(o) => self.orders.upsert_written(tenant, o).await,
             DomainObject::Inventory(i) => self.inventory.upsert_written(tenant, i).await,
             DomainObject::Product(p) => self.products.upsert_written(tenant, p).await,
+        }
+    }
+}
+
+impl ObjectStores<'_> {
+    /// The stored (live) copies of `ids` of one resource, by id.
+    pub async fn get_many(
+        &self,
+        tenant: &TenantId,
+        resource: SyncResource,
+        ids: &[String],
+    ) -> Result<HashMap<String, DomainObject>, StoreError> {
+        let objects: Vec<DomainObject> = match resource {
+            SyncResource::Orders => self
+                .orders
+                .get_many(tenant, ids)
+                .await?
+                .into_iter()
+                .map(|o| DomainObject::Order(Box::new(o)))
+                .collect(),
+            SyncResource::Inventory => self
+                .inventory
+                .get_many(tenant, ids)
+                .await?
+                .into_iter()
+                .map(|i| DomainObject::Inventory(Box::new(i)))
+                .collect(),
+            SyncResource::Products => self
+                .products
+                .get_many(tenant, ids)
+                .await?
+                .into_iter()
+                .map(|p| DomainObject::Product(Box::new(p)))
+                .collect(),
+        };
+        Ok(objects
+            .into_iter()
+            .map(|o| (o.id().to_owned(), o))
+            .collect())
+    }
+
+    /// Tombstones one object of `resource` (reconciliation's `missing_remote`).
+    pub async fn tombstone(
+        &self,
+        tenant: &TenantId,
+        resource: SyncResource,
+        id: &str,
+        at: crate::domain::Timestamp,
+    ) -> Result<bool, StoreError> {
+        match resource {
+            SyncResource::Orders => self.orders.tombstone(tenant, id, at).await,
+            SyncResource::Inventory => self.inventory.tombstone(tenant, id, at).await,
+            SyncResource::Products => self.products.tombstone(tenant, id, at).await,
+        }
+    }
+
+    /// One page of a connection's live object ids of `resource` updated before `before`.
+    pub async fn connection_ids(
+        &self,
+        tenant: &TenantId,
+        resource: SyncResource,
+        connection: &crate::domain::ConnectionId,
+        before: crate::domain::Timestamp,
+        start: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        match resource {
+            SyncResource::Orders => {
+                self.orders
+                    .connection_ids(tenant, connection, before, start)
+                    .await
+            }
+            SyncResource::Inventory => {
+                self.inventory
+                    .connection_ids(tenant, connection, before, start)
+                    .await
+            }
+            SyncResource::Products => {
+                self.products
+                    .connection_ids(tenant, connection, before, start)
+                    .await
+            }
         }
     }
 }

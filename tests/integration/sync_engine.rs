@@ -198,6 +198,7 @@ impl Rig {
             products: Arc::new(self.store.clone()),
             source,
             queue: self.queue.clone(),
+            reports: Arc::new(self.store.clone()),
             metrics: Arc::new(self.metrics.clone()),
             config,
             clock: Arc::new(move || clock.now()),
@@ -326,7 +327,7 @@ async fn a_full_sync_stores_every_object_and_moves_the_watermark_to_the_window_e
         let run = state.last_run.clone().unwrap();
         assert_eq!(run.mode, SyncMode::Full);
         assert_eq!(state.watermark, Some(run.to));
-        assert!(run.to <= started.plus_seconds(1));
+        assert!(run.to <= run.started_at && run.started_at >= started);
     }
     // 23 orders in pages of 5: 5 GETs
     assert_eq!(r.gets("/wms/orders"), 5);
@@ -438,6 +439,15 @@ impl SyncSource for Recording {
         self.inner
             .page(connection, resource, mode, window, page_token, limit)
             .await
+    }
+
+    async fn objects(
+        &self,
+        connection: &Connection,
+        resource: SyncResource,
+        ids: &[String],
+    ) -> Result<SourcePage, TrackstarError> {
+        self.inner.objects(connection, resource, ids).await
     }
 }
 
@@ -1240,4 +1250,300 @@ async fn the_sample_scheduled_event_is_an_eventbridge_scheduled_event() {
         serde_json::from_str(&sample("eventbridge-scheduled-sync.json")).unwrap();
     assert_eq!(event.detail_type, "Scheduled Event");
     assert_eq!(event.source, "aws.events");
+}
+
+// ---- reconciliation ------------------------------------------------------------------
+
+async fn delete_local_order(r: &Rig, id: &str) {
+    r.store
+        .client()
+        .delete_item()
+        .table_name(r.store.table_name())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("T#acme#ORDER#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Every object item of the table (orders, inventory, products), as stored.
+async fn object_items(
+    r: &Rig,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let out = r
+        .store
+        .client()
+        .scan()
+        .table_name(r.store.table_name())
+        .send()
+        .await
+        .unwrap();
+    let mut items: Vec<_> = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| match i.get("sk") {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) => {
+                ["ORDER", "INVENTORY", "PRODUCT"].contains(&sk.as_str())
+            }
+            _ => false,
+        })
+        .collect();
+    items.sort_by_key(|i| format!("{:?}", i.get("pk")));
+    items
+}
+
+struct Drift {
+    missing_local: String,
+    stale_local: String,
+    ahead_local: String,
+    missing_remote: String,
+}
+
+/// A synced connection, then drift of every kind: a lost webhook (local copy gone), a
+/// change Packr missed, a local copy ahead of Trackstar's list, an order deleted upstream.
+async fn drifted(r: &Rig, deps: &WorkerDeps) -> Drift {
+    r.run_to_end(deps, r.job(SyncResource::Orders, SyncMode::Full))
+        .await;
+    let truth = r.sim.truth(CONNECTION).unwrap().orders;
+    let missing_local = truth[0].id.clone();
+    delete_local_order(r, &missing_local).await;
+    let stale_local = set_order(
+        r,
+        1,
+        Timestamp::from_datetime(truth[1].updated_date).plus_seconds(10),
+        "picked",
+    );
+    let ahead_local = truth[2].id.clone();
+    let mut ahead = r.order(&ahead_local).await.unwrap();
+    ahead.updated_date = ahead.updated_date.plus_seconds(30);
+    ahead.status = packr::domain::OrderStatus::Packed;
+    r.store.upsert_if_newer(&r.tenant, &ahead).await.unwrap();
+    let missing_remote = truth[3].id.clone();
+    r.sim
+        .state()
+        .with_data(CONNECTION, |data| {
+            data.orders.retain(|o| o.id != missing_remote)
+        })
+        .unwrap();
+    Drift {
+        missing_local,
+        stale_local,
+        ahead_local,
+        missing_remote,
+    }
+}
+
+fn reconcile_job(r: &Rig, dry_run: bool) -> SyncJob {
+    SyncJob {
+        dry_run,
+        ..r.job(SyncResource::Orders, SyncMode::Reconcile)
+    }
+}
+
+#[tokio::test]
+async fn reconciliation_classifies_every_id_and_repairs_the_drift_through_the_upsert_path() {
+    use packr::reconcile::{DriftClass, ReportStore};
+    // given 23 orders with one drift of each kind
+    let r = rig(23).await;
+    let deps = r.deps();
+    let d = drifted(&r, &deps).await;
+    r.clock.advance(Duration::from_secs(2));
+    // when the reconciliation runs (pages of 5: several chunks of checkpoints)
+    let outcomes = r.run_to_end(&deps, reconcile_job(&r, false)).await;
+    let Some(ChunkOutcome::Completed { run_id, .. }) = outcomes.last() else {
+        panic!("{outcomes:?}")
+    };
+    // then the report counts each class and names the ids
+    let report = r
+        .store
+        .get_report(&r.tenant, run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(report.complete);
+    let t = &report.tally;
+    assert_eq!(t.count(DriftClass::MissingLocal), 1, "{t:?}");
+    assert_eq!(t.count(DriftClass::StaleLocal), 1, "{t:?}");
+    assert_eq!(t.count(DriftClass::AheadLocal), 1, "{t:?}");
+    assert_eq!(t.count(DriftClass::MissingRemote), 1, "{t:?}");
+    assert_eq!(t.count(DriftClass::InSync), 19, "{t:?}");
+    assert_eq!(
+        t.samples[&DriftClass::MissingLocal],
+        vec![d.missing_local.clone()]
+    );
+    assert_eq!(
+        t.samples[&DriftClass::MissingRemote],
+        vec![d.missing_remote.clone()]
+    );
+    assert_eq!(
+        t.samples[&DriftClass::AheadLocal],
+        vec![d.ahead_local.clone()]
+    );
+    // missing and stale repaired, the deleted one tombstoned; Trackstar's refetch could
+    // not settle the one ahead (its copy is older): left as it is
+    assert_eq!(t.repaired, 3);
+    assert!(r.order(&d.missing_local).await.is_some());
+    assert_eq!(
+        r.order(&d.stale_local).await.unwrap().status.as_str(),
+        "picked"
+    );
+    assert!(
+        r.order(&d.missing_remote).await.is_none(),
+        "tombstoned: hidden"
+    );
+    assert_eq!(
+        r.order(&d.ahead_local).await.unwrap().status,
+        packr::domain::OrderStatus::Packed
+    );
+    // 5 list pages, 1 refetch of the one ahead, 1 confirmation of the one the walk did
+    // not return (by id, whatever its date) before it was tombstoned
+    assert_eq!(report.trackstar_gets, 7);
+    // the tombstone is kept for audit, and listings no longer show it
+    let tomb = object_items(&r).await.into_iter().find(|i| {
+        matches!(i.get("pk"), Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) if pk.ends_with(&d.missing_remote))
+    });
+    assert!(tomb.unwrap().contains_key("deleted_at"));
+    let listed = SyncedStore::<Order>::list(
+        &r.store,
+        &r.tenant,
+        &packr::store::ListQuery::default(),
+        &packr::store::PageRequest::first(packr::store::PageLimit::parse(Some(100)).unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.items.len(), 22);
+    assert!(listed
+        .items
+        .iter()
+        .all(|o| o.id.as_str() != d.missing_remote));
+    // the job state keeps the summary; metrics carry the drift
+    let state = r
+        .states
+        .get(&r.key(SyncResource::Orders))
+        .await
+        .unwrap()
+        .unwrap();
+    let summary = state.last_reconcile.unwrap();
+    assert_eq!(
+        (summary.missing_local, summary.repaired, summary.drift),
+        (1, 3, 4)
+    );
+    assert_eq!(r.metrics.total("reconcile.missing_local"), 1.0);
+    assert_eq!(r.metrics.total("reconcile.repaired"), 3.0);
+    // and a second run finds only the one still ahead
+    r.clock.advance(Duration::from_secs(2));
+    let outcomes = r.run_to_end(&deps, reconcile_job(&r, false)).await;
+    let Some(ChunkOutcome::Completed { run_id, .. }) = outcomes.last() else {
+        panic!()
+    };
+    let again = r
+        .store
+        .get_report(&r.tenant, run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.tally.drift(), 1, "{:?}", again.tally);
+    r.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dry_run_reconciliation_classifies_and_reports_but_changes_no_object() {
+    use packr::reconcile::{DriftClass, ReportStore};
+    let r = rig(23).await;
+    let deps = r.deps();
+    drifted(&r, &deps).await;
+    let before = object_items(&r).await;
+    r.clock.advance(Duration::from_secs(2));
+    // when
+    let outcomes = r.run_to_end(&deps, reconcile_job(&r, true)).await;
+    // then every object item is exactly as before, and the report says what it found
+    assert_eq!(object_items(&r).await, before);
+    let Some(ChunkOutcome::Completed { run_id, .. }) = outcomes.last() else {
+        panic!()
+    };
+    let report = r
+        .store
+        .get_report(&r.tenant, run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(report.dry_run);
+    assert_eq!(report.tally.drift(), 4);
+    assert_eq!(report.tally.count(DriftClass::MissingRemote), 1);
+    assert_eq!(report.tally.repaired, 0);
+    r.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reconciliation_cut_short_tombstones_nothing_and_reports_itself_incomplete() {
+    use packr::reconcile::ReportStore;
+    // given drift including an order deleted upstream, and Trackstar refusing the walk's
+    // third page for good (403)
+    let r = rig(23).await;
+    let deps = r.deps();
+    let d = drifted(&r, &deps).await;
+    let refusing = Recording::new(r.client.clone());
+    let sim_state = r.sim.state().clone();
+    *refusing.hook.lock().unwrap() = Some(Box::new(move |n| {
+        if n == 2 {
+            sim_state.set_faults(CONNECTION, FaultSpec::error(403, None));
+        }
+        async { None }.boxed()
+    }));
+    let deps = r.deps_with(Arc::new(refusing), test_config(), "worker-a");
+    r.clock.advance(Duration::from_secs(2));
+    // when
+    let outcomes = r.run_to_end(&deps, reconcile_job(&r, false)).await;
+    // then the run stopped, the deleted order is still there, and the report says why
+    assert!(
+        matches!(
+            outcomes.last(),
+            Some(ChunkOutcome::Stopped(Stop::Permanent(_)))
+        ),
+        "{outcomes:?}"
+    );
+    r.sim.clear_faults(CONNECTION);
+    assert!(
+        r.order(&d.missing_remote).await.is_some(),
+        "a partial walk must never delete"
+    );
+    let reports = r
+        .store
+        .list_reports(
+            &r.tenant,
+            None,
+            &packr::store::PageRequest::first(packr::store::PageLimit::parse(Some(10)).unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reports.items.len(), 1);
+    assert!(!reports.items[0].complete);
+    assert!(reports.items[0]
+        .incomplete_reason
+        .as_deref()
+        .unwrap()
+        .contains("403"));
+    r.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_nightly_schedule_queues_a_reconciliation_per_active_connection_and_resource() {
+    let r = rig(3).await;
+    let report =
+        packr::sync::handle_event(&r.scheduler(), &serde_json::json!({"kind": "reconcile"}))
+            .await
+            .unwrap();
+    assert_eq!(report.connections, 1);
+    let jobs = r.queue.drain();
+    assert_eq!(jobs.len(), 3);
+    assert!(jobs
+        .iter()
+        .all(|j| j.mode == SyncMode::Reconcile && !j.dry_run));
 }

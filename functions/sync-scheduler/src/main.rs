@@ -8,9 +8,9 @@ async fn main() -> Result<(), Error> {
     packr::runtime::init_tracing();
     let sdk = packr::runtime::aws().await;
     let deps = wiring::scheduler_from_env(&sdk, &packr::runtime::ProcessEnv, "sync-scheduler")?;
-    run(service_fn(|_event: LambdaEvent<serde_json::Value>| {
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let deps = &deps;
-        async move { Ok::<_, Error>(scheduler::run_schedule(deps).await?) }
+        async move { Ok::<_, Error>(scheduler::handle_event(deps, &event.payload).await?) }
     }))
     .await
 }

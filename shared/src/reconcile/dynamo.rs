@@ -13,6 +13,17 @@ use crate::store::dynamo::{decode, encode, DynamoStore, Filter, KeysetQuery};
 use crate::store::keys;
 use crate::store::{Page, PageRequest, StoreError};
 
+/// How long the ids a run has seen are kept (a run finishes within hours).
+const SEEN_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
+
+#[derive(Serialize, Deserialize)]
+struct SeenPage {
+    pk: String,
+    sk: String,
+    expires_at: i64,
+    ids: Vec<String>,
+}
+
 /// How long reports are kept.
 pub const REPORT_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 
@@ -81,5 +92,60 @@ impl ReportStore for DynamoStore {
                 .collect::<Result<_, _>>()?,
             next_cursor: page.next_cursor,
         })
+    }
+
+    async fn put_seen(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        page: u32,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
+        let item = SeenPage {
+            pk: keys::reconcile_seen_pk(tenant, run_id),
+            sk: format!("P#{page:06}"),
+            expires_at: crate::domain::Timestamp::now().unix_seconds() + SEEN_TTL.as_secs() as i64,
+            ids: ids.to_vec(),
+        };
+        self.client()
+            .put_item()
+            .table_name(self.table_name())
+            .set_item(Some(encode(&item)?))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", aws_sdk_dynamodb::Error::from(e)))?;
+        Ok(())
+    }
+
+    async fn seen(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut ids = std::collections::HashSet::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table_name())
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(
+                    ":p",
+                    AttributeValue::S(keys::reconcile_seen_pk(tenant, run_id)),
+                )
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
+            for item in out.items.unwrap_or_default() {
+                ids.extend(decode::<SeenPage>(item)?.ids);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(ids),
+            }
+        }
     }
 }

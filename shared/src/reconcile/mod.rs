@@ -7,8 +7,10 @@
 
 pub mod dynamo;
 pub mod report;
+pub mod run;
 
 pub use dynamo::REPORT_TTL;
 pub use report::{
     DriftClass, DriftTally, ReconcileReport, ReconcileSummary, ReportStore, MAX_SAMPLES,
 };
+pub use run::ReconcileProgress;

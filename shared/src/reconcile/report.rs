@@ -130,6 +130,22 @@ pub trait ReportStore: Send + Sync {
         brand: Option<&BrandId>,
         page: &PageRequest,
     ) -> Result<Page<ReconcileReport>, StoreError>;
+
+    /// Records the remote ids of one page of a run's walk (kept a few days).
+    async fn put_seen(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        page: u32,
+        ids: &[String],
+    ) -> Result<(), StoreError>;
+
+    /// Every remote id a run's walk has recorded.
+    async fn seen(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError>;
 }
 
 /// What the sync state keeps of the newest reconciliation of its job.

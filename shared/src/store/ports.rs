@@ -71,6 +71,37 @@ pub trait SyncedStore<T: SyncedObject>: Send + Sync {
 
     /// Objects with this SKU (inventory items and products).
     async fn find_by_sku(&self, tenant: &TenantId, sku: &Sku) -> Result<Vec<T>, StoreError>;
+
+    /// The stored copies of these ids (absent and tombstoned ones are left out).
+    async fn get_many(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(object) = self.get(tenant, id).await? {
+                found.push(object);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Marks an object deleted upstream: hidden from reads and listings, kept for audit.
+    /// Any later copy from Trackstar (event, sync) replaces the tombstone. `false` when
+    /// there was nothing (live) to tombstone.
+    async fn tombstone(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// One page of the ids of a connection's live objects last updated before `before`,
+    /// oldest first; `start` is the previous page's continuation token.
+    async fn connection_ids(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        before: Timestamp,
+        start: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), StoreError>;
 }
 
 #[async_trait]

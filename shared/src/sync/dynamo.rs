@@ -209,6 +209,23 @@ impl SyncStateStore for DynamoSyncStateStore {
         Ok(decode_state(item)?)
     }
 
+    async fn complete_reconcile(
+        &self,
+        lease: &Lease,
+        summary: &crate::reconcile::ReconcileSummary,
+        now: Timestamp,
+    ) -> Result<(), StateError> {
+        self.fenced(
+            lease,
+            "SET last_reconcile = :r, last_success_at = :now \
+             REMOVE checkpoint, lease_owner, lease_expires_us",
+            vec![(":r", value(summary)?), (":now", value(&now)?)],
+            ReturnValue::None,
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn release(
         &self,
         lease: &Lease,

@@ -34,7 +34,9 @@ pub use job::{
     SyncQueueError, SyncResource,
 };
 pub use runner::{run_chunk, ChunkOutcome, Skip, Stop, SyncError, WorkerDeps};
-pub use scheduler::{run_schedule, ScheduleReport, SchedulerDeps};
+pub use scheduler::{
+    handle_event, run_reconcile_schedule, run_schedule, ScheduleReport, SchedulerDeps,
+};
 pub use source::{SourcePage, SyncSource, TrackstarSource};
 pub use state::{Checkpoint, JobKey, Lease, RunCounts, RunSummary, SyncState, SyncStateStore};
 pub use targets::{sync_targets, SyncTargets, TargetError};

@@ -25,6 +25,8 @@ use super::window::{self, Window};
 use crate::apply::{ContextResolver, Freshness, ObjectStores};
 use crate::domain::{Connection, ConnectionStatus, InventoryItem, Order, Product, Timestamp};
 use crate::metrics::{Metric, MetricsSink};
+use crate::reconcile::run::{self as reconcile_run, LocalPhase};
+use crate::reconcile::{ReconcileProgress, ReportStore};
 use crate::store::{ConnectionStore, StoreError, SyncedStore, TenantStore, UpsertOutcome};
 use crate::trackstar::TrackstarError;
 use crate::webhook::ingest::Clock;
@@ -39,6 +41,8 @@ pub struct WorkerDeps {
     pub products: Arc<dyn SyncedStore<Product>>,
     pub source: Arc<dyn SyncSource>,
     pub queue: Arc<dyn SyncJobQueue>,
+    /// Reconciliation reports and the ids a reconciliation walk has seen.
+    pub reports: Arc<dyn ReportStore>,
     pub metrics: Arc<dyn MetricsSink>,
     pub config: SyncConfig,
     pub clock: Clock,
@@ -47,7 +51,7 @@ pub struct WorkerDeps {
 }
 
 impl WorkerDeps {
-    fn object_stores(&self) -> ObjectStores<'_> {
+    pub(crate) fn object_stores(&self) -> ObjectStores<'_> {
         ObjectStores {
             orders: self.orders.as_ref(),
             inventory: self.inventory.as_ref(),
@@ -231,6 +235,10 @@ async fn run_chunk_inner(
             // Not lost: the holder enqueues it when its run is done.
             deps.states.request_full(&key, job.requested_at).await?;
         }
+        if job.mode == SyncMode::Reconcile && job.run_id.is_none() {
+            // Not lost either: it comes back once the running job is likely done.
+            deps.queue.enqueue(std::slice::from_ref(job), RECONCILE_RETRY).await?;
+        }
         info!("job is leased by another worker: nothing to do");
         deps.metrics
             .emit(metric("sync.skipped", job, job.mode).with("why", "leased"));
@@ -253,13 +261,18 @@ async fn run_chunk_inner(
         {
             None
         }
+        // A fresh reconciliation waits for a sync run in progress to finish.
+        (Some(cp), None) if job.mode == SyncMode::Reconcile && cp.mode != SyncMode::Reconcile => {
+            deps.queue.enqueue(std::slice::from_ref(job), RECONCILE_RETRY).await?;
+            Some(cp.clone())
+        }
         (Some(cp), None) => Some(cp.clone()),
         (None, None) => None,
     };
     let mut checkpoint = match resumed {
         Some(cp) => cp,
         None => {
-            let mode = if state.watermark.is_none() {
+            let mode = if state.watermark.is_none() && job.mode == SyncMode::Incremental {
                 SyncMode::Full
             } else {
                 job.mode
@@ -281,6 +294,10 @@ async fn run_chunk_inner(
                 counts: RunCounts::default(),
                 restarts: 0,
                 chunks: 0,
+                reconcile: (mode == SyncMode::Reconcile).then(|| ReconcileProgress {
+                    dry_run: job.dry_run,
+                    ..ReconcileProgress::default()
+                }),
             }
         }
     };
@@ -294,6 +311,10 @@ async fn run_chunk_inner(
         Ok(()) => {}
         Err(StateError::Fenced) => return Ok(ChunkOutcome::Skipped(Skip::Fenced)),
         Err(StateError::Store(e)) => return Err(e.into()),
+    }
+
+    if checkpoint.reconcile.as_ref().is_some_and(|r| r.remote_done) {
+        return reconcile_local(deps, job, &lease, &connection, &mut checkpoint, chunk_end).await;
     }
 
     let mut chunk_counts = RunCounts::default();
@@ -310,6 +331,7 @@ async fn run_chunk_inner(
             match active_connection(deps, job).await? {
                 Some(current) => connection = current,
                 None => {
+                    report_incomplete(deps, None, job, &checkpoint, "connection gone").await;
                     deps.states
                         .abandon(&lease, "connection deleted or disconnected", (deps.clock)())
                         .await
@@ -400,7 +422,14 @@ async fn run_chunk_inner(
             }
         };
 
-        let counts = match store_page(deps, &connection, page.clone()).await {
+        let stored = if checkpoint.mode == SyncMode::Reconcile {
+            reconcile_run::remote_page(deps, &connection, job, &mut checkpoint, page.clone()).await
+        } else {
+            store_page(deps, &connection, page.clone())
+                .await
+                .map_err(SyncError::from)
+        };
+        let counts = match stored {
             Ok(counts) => counts,
             Err(e) => {
                 warn!(error = %e, "storing a page failed; the job will be retried");
@@ -410,7 +439,7 @@ async fn run_chunk_inner(
                     .ok();
                 deps.metrics
                     .emit(metric("sync.failures", job, checkpoint.mode).with("reason", "store"));
-                return Err(e.into());
+                return Err(e);
             }
         };
         chunk_counts.add(&counts);
@@ -425,6 +454,13 @@ async fn run_chunk_inner(
         longest_page = longest_page.max(page_started.elapsed());
 
         match page.next_token {
+            None if checkpoint.mode == SyncMode::Reconcile => {
+                if let Some(progress) = checkpoint.reconcile.as_mut() {
+                    progress.remote_done = true;
+                }
+                return reconcile_local(deps, job, &lease, &connection, &mut checkpoint, chunk_end)
+                    .await;
+            }
             None => return complete(deps, job, &lease, &checkpoint).await,
             Some(next) => {
                 checkpoint.page_token = Some(next);
@@ -441,6 +477,84 @@ async fn run_chunk_inner(
                 }
             }
         }
+    }
+}
+
+/// How long a reconciliation waits when a sync run holds its job.
+const RECONCILE_RETRY: Duration = Duration::from_secs(300);
+
+/// A reconciliation's local phase, then its end: report, summary, lease released.
+async fn reconcile_local(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    lease: &Lease,
+    connection: &Connection,
+    checkpoint: &mut Checkpoint,
+    chunk_end: Instant,
+) -> Result<ChunkOutcome, SyncError> {
+    let margin = deps.config.min_page_time;
+    let phase = reconcile_run::local_phase(deps, connection, job, checkpoint, || {
+        chunk_end.saturating_duration_since(Instant::now()) < margin
+    })
+    .await;
+    match phase {
+        Ok(LocalPhase::MoreToDo) => {
+            if let Err(e) = deps
+                .states
+                .checkpoint(lease, checkpoint, later((deps.clock)(), deps.config.lease))
+                .await
+            {
+                return fenced_or(e);
+            }
+            continue_later(deps, job, lease, checkpoint, RunCounts::default()).await
+        }
+        Ok(LocalPhase::Done) => {
+            let summary =
+                reconcile_run::finish(deps, Some(connection), job, checkpoint, true, None).await?;
+            if let Err(e) = deps
+                .states
+                .complete_reconcile(lease, &summary, (deps.clock)())
+                .await
+            {
+                return fenced_or(e);
+            }
+            Ok(ChunkOutcome::Completed {
+                run_id: checkpoint.run_id.clone(),
+                counts: checkpoint.counts,
+                full_enqueued: false,
+            })
+        }
+        Err(e) => {
+            // The checkpoint (remote walk done) stays: a retry resumes the local phase.
+            deps.states
+                .release(
+                    lease,
+                    Some("the local phase of a reconciliation failed"),
+                    (deps.clock)(),
+                )
+                .await
+                .ok();
+            Err(e)
+        }
+    }
+}
+
+/// A reconciliation that stops for good writes its report as incomplete (nothing was
+/// tombstoned: only the local phase of a complete walk tombstones).
+async fn report_incomplete(
+    deps: &WorkerDeps,
+    connection: Option<&Connection>,
+    job: &SyncJob,
+    checkpoint: &Checkpoint,
+    reason: &str,
+) {
+    if checkpoint.mode != SyncMode::Reconcile {
+        return;
+    }
+    if let Err(e) =
+        reconcile_run::finish(deps, connection, job, checkpoint, false, Some(reason)).await
+    {
+        warn!(error = %e, "the incomplete reconciliation's report could not be stored");
     }
 }
 
@@ -629,6 +743,7 @@ async fn stop_permanent(
         reason,
         "the job failed in a way retrying cannot fix; recorded"
     );
+    report_incomplete(deps, None, job, checkpoint, reason).await;
     if let Err(e) = deps.states.abandon(lease, reason, (deps.clock)()).await {
         return fenced_or(e);
     }

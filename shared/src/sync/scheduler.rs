@@ -132,3 +132,62 @@ pub async fn run_schedule(deps: &SchedulerDeps) -> Result<ScheduleReport, SyncEr
     );
     Ok(report)
 }
+
+/// What a schedule asks for: the incremental sync tick (an EventBridge scheduled event), or
+/// the nightly reconciliation (the rule's constant input `{"kind": "reconcile"}`).
+pub async fn handle_event(
+    deps: &SchedulerDeps,
+    event: &serde_json::Value,
+) -> Result<ScheduleReport, SyncError> {
+    match event.get("kind").and_then(|k| k.as_str()) {
+        Some("reconcile") => {
+            let dry_run = event
+                .get("dry_run")
+                .and_then(|d| d.as_bool())
+                .unwrap_or(false);
+            run_reconcile_schedule(deps, dry_run).await
+        }
+        _ => run_schedule(deps).await,
+    }
+}
+
+/// The nightly reconciliation: one reconcile job per active (connection, resource). A job
+/// whose sync run holds the lease is retried by the worker later, so none is skipped here.
+pub async fn run_reconcile_schedule(
+    deps: &SchedulerDeps,
+    dry_run: bool,
+) -> Result<ScheduleReport, SyncError> {
+    let now = (deps.clock)();
+    let connections = deps.connections.list_active().await?;
+    let jobs: Vec<SyncJob> = connections
+        .iter()
+        .flat_map(|c| {
+            deps.resources.iter().map(|r| SyncJob {
+                dry_run,
+                ..SyncJob::new(
+                    c.tenant_id.clone(),
+                    c.connection_id.clone(),
+                    *r,
+                    SyncMode::Reconcile,
+                    "reconcile-schedule",
+                    now,
+                )
+            })
+        })
+        .collect();
+    deps.queue.enqueue(&jobs, Duration::ZERO).await?;
+    deps.metrics.emit(Metric {
+        value: jobs.len() as f64,
+        ..Metric::count("sync.jobs_enqueued")
+    });
+    info!(
+        connections = connections.len(),
+        jobs = jobs.len(),
+        "reconciliation schedule tick"
+    );
+    Ok(ScheduleReport {
+        connections: connections.len(),
+        full: jobs.len(),
+        ..ScheduleReport::default()
+    })
+}

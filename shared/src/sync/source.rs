@@ -33,6 +33,15 @@ pub trait SyncSource: Send + Sync {
         page_token: Option<&str>,
         limit: u32,
     ) -> Result<SourcePage, TrackstarError>;
+
+    /// The current copies of these objects (at most 100 ids: one `ids[in]` listing),
+    /// whatever their dates; ids Trackstar does not have are absent.
+    async fn objects(
+        &self,
+        connection: &Connection,
+        resource: SyncResource,
+        ids: &[String],
+    ) -> Result<SourcePage, TrackstarError>;
 }
 
 /// The Trackstar API as a sync source.
@@ -48,6 +57,43 @@ impl TrackstarSource {
 
     pub fn client(&self) -> &TrackstarClient {
         &self.client
+    }
+}
+
+fn credentials(connection: &Connection) -> ConnectionCredentials {
+    ConnectionCredentials::new(
+        connection.tenant_id.clone(),
+        connection.connection_id.clone(),
+        connection.access_token_secret.clone(),
+    )
+}
+
+async fn fetch(
+    client: &TrackstarClient,
+    credentials: &ConnectionCredentials,
+    resource: SyncResource,
+    filter: &ListFilter,
+    page_token: Option<&str>,
+) -> Result<SourcePage, TrackstarError> {
+    match resource {
+        SyncResource::Orders => {
+            page_of::<TrackstarOrder>(client, credentials, filter, page_token, |o| {
+                WireObject::Order(Box::new(o))
+            })
+            .await
+        }
+        SyncResource::Inventory => {
+            page_of::<TrackstarInventoryItem>(client, credentials, filter, page_token, |i| {
+                WireObject::Inventory(Box::new(i))
+            })
+            .await
+        }
+        SyncResource::Products => {
+            page_of::<TrackstarProduct>(client, credentials, filter, page_token, |p| {
+                WireObject::Product(Box::new(p))
+            })
+            .await
+        }
     }
 }
 
@@ -91,11 +137,7 @@ impl SyncSource for TrackstarSource {
         page_token: Option<&str>,
         limit: u32,
     ) -> Result<SourcePage, TrackstarError> {
-        let credentials = ConnectionCredentials::new(
-            connection.tenant_id.clone(),
-            connection.connection_id.clone(),
-            connection.access_token_secret.clone(),
-        );
+        let credentials = credentials(connection);
         let filter = window_filter(window, limit)?;
         // Full syncs (and reconciliation) leave the token to interactive calls and
         // incremental syncs first (the shared budget's priorities).
@@ -104,25 +146,22 @@ impl SyncSource for TrackstarSource {
             SyncMode::Full => Priority::Full,
             SyncMode::Reconcile => Priority::Reconcile,
         });
-        match resource {
-            SyncResource::Orders => {
-                page_of::<TrackstarOrder>(client, &credentials, &filter, page_token, |o| {
-                    WireObject::Order(Box::new(o))
-                })
-                .await
-            }
-            SyncResource::Inventory => {
-                page_of::<TrackstarInventoryItem>(client, &credentials, &filter, page_token, |i| {
-                    WireObject::Inventory(Box::new(i))
-                })
-                .await
-            }
-            SyncResource::Products => {
-                page_of::<TrackstarProduct>(client, &credentials, &filter, page_token, |p| {
-                    WireObject::Product(Box::new(p))
-                })
-                .await
-            }
-        }
+        fetch(client, &credentials, resource, &filter, page_token).await
+    }
+
+    async fn objects(
+        &self,
+        connection: &Connection,
+        resource: SyncResource,
+        ids: &[String],
+    ) -> Result<SourcePage, TrackstarError> {
+        let filter = ListFilter::new()
+            .ids(ids)
+            .and_then(|f| f.limit(crate::trackstar::MAX_LIMIT))
+            .map_err(|e| TrackstarError::InvalidRequest {
+                reason: e.to_string(),
+            })?;
+        let client = self.client.with_priority(Priority::Reconcile);
+        fetch(&client, &credentials(connection), resource, &filter, None).await
     }
 }

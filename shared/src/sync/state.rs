@@ -36,6 +36,9 @@ pub struct Checkpoint {
     /// Chunks (invocations) the run has taken so far.
     #[serde(default)]
     pub chunks: u32,
+    /// A reconciliation run's tally and phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconcile: Option<crate::reconcile::ReconcileProgress>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +201,15 @@ pub trait SyncStateStore: Send + Sync {
         summary: &RunSummary,
         now: Timestamp,
     ) -> Result<SyncState, StateError>;
+
+    /// A reconciliation run ended (complete or not): its summary is kept, the checkpoint
+    /// cleared, the lease released. The watermark does not move.
+    async fn complete_reconcile(
+        &self,
+        lease: &Lease,
+        summary: &crate::reconcile::ReconcileSummary,
+        now: Timestamp,
+    ) -> Result<(), StateError>;
 
     /// Releases the lease, keeping the checkpoint (a continuation or a retry resumes it).
     /// `error` is recorded as the last failure when given.

@@ -29,6 +29,32 @@ pub enum DomainObject {
 }
 
 impl DomainObject {
+    pub fn updated_date(&self) -> crate::domain::Timestamp {
+        match self {
+            Self::Order(o) => o.updated_date,
+            Self::Inventory(i) => i.updated_date,
+            Self::Product(p) => p.updated_date,
+        }
+    }
+
+    pub fn brand_id(&self) -> Option<&crate::domain::BrandId> {
+        match self {
+            Self::Order(o) => o.brand_id.as_ref(),
+            Self::Inventory(i) => i.brand_id.as_ref(),
+            Self::Product(p) => p.brand_id.as_ref(),
+        }
+    }
+
+    /// The same object in the same state.
+    pub fn same_as(&self, other: &DomainObject) -> bool {
+        match (self, other) {
+            (Self::Order(a), Self::Order(b)) => a == b,
+            (Self::Inventory(a), Self::Inventory(b)) => a == b,
+            (Self::Product(a), Self::Product(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// The Trackstar id of the object.
     pub fn id(&self) -> &str {
         match self {
@@ -64,6 +90,15 @@ impl WireObject {
             }
         };
         parsed.map_err(|e| format!("data is not a valid Trackstar object: {e}"))
+    }
+
+    /// Trackstar's id of the object, when it has one.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Self::Order(o) => o.id.as_deref(),
+            Self::Inventory(i) => i.id.as_deref(),
+            Self::Product(p) => p.id.as_deref(),
+        }
     }
 
     /// The WMS's warehouse customer id: which brand the object belongs to.

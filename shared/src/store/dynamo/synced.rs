@@ -16,6 +16,8 @@ use crate::store::{
 };
 
 const UPDATED: &str = "updated_us";
+/// Set on objects Trackstar no longer has (reconciliation); such items are hidden.
+const DELETED: &str = "deleted_at";
 
 /// The stored form: the object's own attributes plus keys and the version.
 #[derive(Serialize, Deserialize)]
@@ -71,6 +73,19 @@ fn stored_version(item: &Item) -> Option<i64> {
 
 fn decode_object<T: SyncedObject>(item: Item) -> Result<T, StoreError> {
     decode::<Stored<T>>(item).map(|s| s.object)
+}
+
+fn is_tombstone(item: &Item) -> bool {
+    item.contains_key(DELETED)
+}
+
+/// The live object of an item, `None` for a tombstone.
+fn live_object<T: SyncedObject>(item: Item) -> Result<Option<T>, StoreError> {
+    if is_tombstone(&item) {
+        Ok(None)
+    } else {
+        decode_object(item).map(Some)
+    }
 }
 
 impl DynamoStore {
@@ -153,6 +168,9 @@ impl DynamoStore {
                         // Deleted in between: nothing newer is stored.
                         return Ok(UpsertOutcome::Stale);
                     };
+                    if is_tombstone(&existing) {
+                        return Ok(UpsertOutcome::Stale);
+                    }
                     if stored_version(&existing) != Some(version) {
                         return Ok(UpsertOutcome::Stale);
                     }
@@ -178,8 +196,13 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
         tenant: &TenantId,
         object: &T,
     ) -> Result<UpsertOutcome, StoreError> {
-        self.conditional_upsert(tenant, object, "attribute_not_exists(#pk) OR #u < :u")
-            .await
+        // A tombstone gives way to any copy: Trackstar has the object again.
+        self.conditional_upsert(
+            tenant,
+            object,
+            "attribute_not_exists(#pk) OR #u < :u OR attribute_exists(deleted_at)",
+        )
+        .await
     }
 
     async fn upsert_written(
@@ -187,15 +210,166 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
         tenant: &TenantId,
         object: &T,
     ) -> Result<UpsertOutcome, StoreError> {
-        self.conditional_upsert(tenant, object, "attribute_not_exists(#pk) OR #u <= :u")
-            .await
+        self.conditional_upsert(
+            tenant,
+            object,
+            "attribute_not_exists(#pk) OR #u <= :u OR attribute_exists(deleted_at)",
+        )
+        .await
     }
 
     async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<T>, StoreError> {
-        self.get_item(keys::object_pk(tenant, T::KIND, id), T::KIND)
+        match self
+            .get_item(keys::object_pk(tenant, T::KIND, id), T::KIND)
             .await?
-            .map(decode_object::<T>)
-            .transpose()
+        {
+            Some(item) => live_object(item),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_many(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(100) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|id| DynamoStore::key(keys::object_pk(tenant, T::KIND, id), T::KIND))
+                .collect();
+            // Unprocessed keys (throttling) are asked for again, a bounded number of times.
+            for _ in 0..5 {
+                if pending.is_empty() {
+                    break;
+                }
+                let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        StoreError::dynamo("BatchGetItem", aws_sdk_dynamodb::Error::from(e))
+                    })?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    if let Some(object) = live_object(item)? {
+                        found.push(object);
+                    }
+                }
+                if let Some(keys) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                    pending = keys.keys;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn tombstone(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        at: crate::domain::Timestamp,
+    ) -> Result<bool, StoreError> {
+        // The index keys go, so listings and SKU lookups no longer see it; the object stays.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(DynamoStore::key(
+                keys::object_pk(tenant, T::KIND, id),
+                T::KIND,
+            )))
+            .update_expression(
+                "SET deleted_at = :at REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk",
+            )
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
+            .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.into_service_error() {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
+                other => Err(StoreError::dynamo(
+                    "UpdateItem",
+                    aws_sdk_dynamodb::Error::from(other),
+                )),
+            },
+        }
+    }
+
+    async fn connection_ids(
+        &self,
+        tenant: &TenantId,
+        connection: &crate::domain::ConnectionId,
+        before: crate::domain::Timestamp,
+        start: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let start_key = match start {
+            None => None,
+            Some(token) => {
+                let key: HashMap<String, String> = serde_json::from_str(token)
+                    .map_err(|_| StoreError::MissingAttribute("continuation token"))?;
+                Some(
+                    key.into_iter()
+                        .map(|(k, v)| (k, AttributeValue::S(v)))
+                        .collect::<HashMap<_, _>>(),
+                )
+            }
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(Index::ByTenantUpdated.name())
+            .key_condition_expression("#p = :p AND #s < :before")
+            .filter_expression("connection_id = :c")
+            .projection_expression("id, pk, sk, gsi2pk, gsi2sk")
+            .expression_attribute_names("#p", Index::ByTenantUpdated.pk())
+            .expression_attribute_names("#s", Index::ByTenantUpdated.sk())
+            .expression_attribute_values(
+                ":p",
+                AttributeValue::S(keys::by_tenant_pk(tenant, T::KIND)),
+            )
+            .expression_attribute_values(":before", AttributeValue::S(before.sort_key()))
+            .expression_attribute_values(":c", AttributeValue::S(connection.to_string()))
+            .set_exclusive_start_key(start_key)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
+        let ids = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| match item.get("id") {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        let next = match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => {
+                let plain: HashMap<String, String> = key
+                    .into_iter()
+                    .filter_map(|(k, v)| match v {
+                        AttributeValue::S(s) => Some((k, s)),
+                        _ => None,
+                    })
+                    .collect();
+                Some(
+                    serde_json::to_string(&plain)
+                        .map_err(|_| StoreError::MissingAttribute("key"))?,
+                )
+            }
+            _ => None,
+        };
+        Ok((ids, next))
     }
 
     async fn list(
@@ -223,6 +397,7 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
         )
         .await?
         .into_iter()
+        .filter(|item| !is_tombstone(item))
         .map(decode_object::<T>)
         .collect()
     }
