@@ -14,7 +14,7 @@ fn repo_text() -> String {
 }
 
 #[test]
-fn repo_template_declares_the_table_with_three_gsis_and_ttl() {
+fn repo_template_declares_the_table_with_four_gsis_and_ttl() {
     let table = repo().table().expect("one table");
     assert_eq!(table.logical_id, "PackrTable");
     assert_eq!(
@@ -41,6 +41,7 @@ fn repo_template_declares_the_table_with_three_gsis_and_ttl() {
             ("gsi1", "gsi1pk", Some("gsi1sk")),
             ("gsi2", "gsi2pk", Some("gsi2sk")),
             ("gsi3", "gsi3pk", Some("gsi3sk")),
+            ("gsi4", "gsi4pk", Some("gsi4sk")),
         ]
     );
     assert!(table
@@ -51,7 +52,7 @@ fn repo_template_declares_the_table_with_three_gsis_and_ttl() {
         .attribute_definitions
         .iter()
         .all(|d| d.attribute_type == AttributeType::S));
-    assert_eq!(table.attribute_definitions.len(), 8);
+    assert_eq!(table.attribute_definitions.len(), 10);
     assert_eq!(table.ttl_attribute.as_deref(), Some("expires_at"));
     assert!(table.point_in_time_recovery && table.sse_enabled);
 }
