@@ -8,6 +8,7 @@ pub mod esm;
 pub mod gateway;
 pub mod local_env;
 pub mod provision;
+pub mod schedule;
 pub mod seed;
 pub mod stack;
 pub mod stats;
