@@ -479,8 +479,14 @@ async fn store_page(
     }
     let stores = deps.object_stores();
     let tenant = &connection.tenant_id;
-    let outcomes: Vec<Result<UpsertOutcome, StoreError>> = stream::iter(objects.iter())
+    // The upserts are built before they are streamed: a closure inside the stream would
+    // make this future `Send` only for one lifetime, and callers could not spawn it
+    // (rustc's "implementation of `Send` is not general enough").
+    let upserts: Vec<_> = objects
+        .iter()
         .map(|object| stores.upsert(tenant, object, Freshness::Current))
+        .collect();
+    let outcomes: Vec<Result<UpsertOutcome, StoreError>> = stream::iter(upserts)
         .buffer_unordered(deps.config.write_concurrency.max(1))
         .collect()
         .await;
