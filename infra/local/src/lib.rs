@@ -12,6 +12,7 @@ pub mod schedule;
 pub mod seed;
 pub mod stack;
 pub mod stats;
+pub mod sync;
 pub mod template;
 pub mod testing;
 pub mod webhooks;
