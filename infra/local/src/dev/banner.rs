@@ -159,7 +159,7 @@ pub(super) fn print(
         demo.connection_id
     );
     println!(
-        "  incremental sync of every active connection: {incremental} ({}; {}=60 runs it 60× faster, {}=5000 every 5 s)",
+        "  incremental sync of every active connection: {incremental}, pace: {} (set {}=60 for 60× faster, or {}=5000 for every 5 s)",
         match pace {
             Pace::RealTime => "real time".to_owned(),
             Pace::Speedup(factor) => format!("{factor}× faster"),
