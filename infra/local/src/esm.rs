@@ -323,17 +323,33 @@ where
         .collect()
 }
 
-/// Messages on a queue: `(visible, in flight)` (SQS's approximate counts).
-pub async fn queue_depth(
+/// Messages on a queue (SQS's approximate counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub visible: u64,
+    pub in_flight: u64,
+    /// Sent with a delay that has not passed yet.
+    pub delayed: u64,
+}
+
+impl QueueDepth {
+    pub fn is_empty(&self) -> bool {
+        self.visible == 0 && self.in_flight == 0 && self.delayed == 0
+    }
+}
+
+/// Messages on a queue: visible, in flight and delayed.
+pub async fn queue_depths(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
-) -> Result<(u64, u64), EsmError> {
+) -> Result<QueueDepth, EsmError> {
     use aws_sdk_sqs::types::QueueAttributeName as A;
     let output = sqs
         .get_queue_attributes()
         .queue_url(queue_url)
         .attribute_names(A::ApproximateNumberOfMessages)
         .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(A::ApproximateNumberOfMessagesDelayed)
         .send()
         .await
         .map_err(|e| EsmError::Receive(Box::new(e.into())))?;
@@ -344,17 +360,30 @@ pub async fn queue_depth(
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    Ok((
-        count(A::ApproximateNumberOfMessages),
-        count(A::ApproximateNumberOfMessagesNotVisible),
-    ))
+    Ok(QueueDepth {
+        visible: count(A::ApproximateNumberOfMessages),
+        in_flight: count(A::ApproximateNumberOfMessagesNotVisible),
+        delayed: count(A::ApproximateNumberOfMessagesDelayed),
+    })
 }
 
-/// Waits until the queue holds no message, visible or in flight; false on timeout.
+/// Messages on a queue: `(visible, in flight)` (SQS's approximate counts).
+pub async fn queue_depth(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Result<(u64, u64), EsmError> {
+    let depth = queue_depths(sqs, queue_url).await?;
+    Ok((depth.visible, depth.in_flight))
+}
+
+/// Waits until the queue holds no message, visible, in flight or delayed; false on timeout.
 pub async fn wait_drained(sqs: &aws_sdk_sqs::Client, queue_url: &str, timeout: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if matches!(queue_depth(sqs, queue_url).await, Ok((0, 0))) {
+        if queue_depths(sqs, queue_url)
+            .await
+            .is_ok_and(|depth| depth.is_empty())
+        {
             return true;
         }
         if tokio::time::Instant::now() >= deadline {

@@ -76,41 +76,77 @@ pub fn connection_secret_name(stack: &LocalStack, connection_id: &str) -> String
     format!("{prefix}{connection_id}")
 }
 
+/// A tenant with brands and one Trackstar connection, as [`seed_tenant`] writes it.
+#[derive(Debug, Clone)]
+pub struct TenantSeed<'a> {
+    pub tenant_id: &'a str,
+    pub name: &'a str,
+    pub currency: &'a str,
+    /// `(brand id, name, warehouse customer id)`.
+    pub brands: &'a [(&'a str, &'a str, &'a str)],
+    pub connection_id: &'a str,
+    pub access_token: &'a str,
+    pub integration_name: &'a str,
+}
+
 /// Creates the demo tenant, its brands, the connection's token secret and the connection.
 pub async fn seed_demo(sdk: &SdkConfig, stack: &LocalStack) -> Result<Demo, SeedError> {
+    seed_tenant(
+        sdk,
+        stack,
+        &TenantSeed {
+            tenant_id: DEMO_TENANT,
+            name: "Demo 3PL",
+            currency: DEMO_CURRENCY,
+            brands: &DEMO_BRANDS,
+            connection_id: DEMO_CONNECTION,
+            access_token: DEMO_ACCESS_TOKEN,
+            integration_name: DEMO_INTEGRATION,
+        },
+    )
+    .await
+}
+
+/// Creates a tenant, its brands, the connection's token secret (under the template's
+/// `TRACKSTAR_CONNECTION_SECRET_PREFIX`) and the active connection. Idempotent.
+pub async fn seed_tenant(
+    sdk: &SdkConfig,
+    stack: &LocalStack,
+    seed: &TenantSeed<'_>,
+) -> Result<Demo, SeedError> {
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         stack.resources.table_name.clone(),
         CursorCodec::new(rand::random::<[u8; 32]>().to_vec()),
     );
     let now = Timestamp::now();
-    let tenant_id = TenantId::parse(DEMO_TENANT)?;
+    let tenant_id = TenantId::parse(seed.tenant_id)?;
     let tenant = Tenant {
         id: tenant_id.clone(),
-        name: "Demo 3PL".to_owned(),
-        default_currency: Currency::parse(DEMO_CURRENCY)?,
+        name: seed.name.to_owned(),
+        default_currency: Currency::parse(seed.currency)?,
         created_at: now,
     };
     existing_is_fine(store.create_tenant(&tenant).await, "tenant")?;
 
-    for (id, name, warehouse_customer) in DEMO_BRANDS {
+    for (id, name, warehouse_customer) in seed.brands {
         let brand = Brand {
             tenant_id: tenant_id.clone(),
-            id: BrandId::parse(id)?,
-            name: name.to_owned(),
-            warehouse_customer_ids: vec![WarehouseCustomerId::parse(warehouse_customer)?],
+            id: BrandId::parse(*id)?,
+            name: (*name).to_owned(),
+            warehouse_customer_ids: vec![WarehouseCustomerId::parse(*warehouse_customer)?],
             created_at: now,
         };
         existing_is_fine(store.create_brand(&tenant_id, &brand).await, "brand")?;
     }
 
-    let secret_name = connection_secret_name(stack, DEMO_CONNECTION);
-    ensure_secret(sdk, &secret_name, DEMO_ACCESS_TOKEN).await?;
+    let secret_name = connection_secret_name(stack, seed.connection_id);
+    ensure_secret(sdk, &secret_name, seed.access_token).await?;
     let connection = Connection {
         tenant_id: tenant_id.clone(),
-        connection_id: ConnectionId::parse(DEMO_CONNECTION)?,
+        connection_id: ConnectionId::parse(seed.connection_id)?,
         brand_id: None,
-        integration_name: DEMO_INTEGRATION.to_owned(),
+        integration_name: seed.integration_name.to_owned(),
         status: ConnectionStatus::Active,
         access_token_secret: secret_name.clone(),
         errors: Vec::new(),
@@ -124,9 +160,10 @@ pub async fn seed_demo(sdk: &SdkConfig, stack: &LocalStack) -> Result<Demo, Seed
     )?;
 
     Ok(Demo {
-        tenant_id: DEMO_TENANT.to_owned(),
-        connection_id: DEMO_CONNECTION.to_owned(),
-        brands: DEMO_BRANDS
+        tenant_id: seed.tenant_id.to_owned(),
+        connection_id: seed.connection_id.to_owned(),
+        brands: seed
+            .brands
             .iter()
             .map(|(id, _, wc)| ((*id).to_owned(), (*wc).to_owned()))
             .collect(),

@@ -1,8 +1,9 @@
 //! The webhook pipeline, end to end on one machine: the Trackstar simulator posts signed
 //! webhooks to the gateway's function URL (webhook-ingest), which queues them on the
 //! emulator's SQS; the event source mapping feeds them to webhook-processor, which reads
-//! the simulator when it must and writes DynamoDB. `packr-dev`, the end-to-end test and the
-//! bench all start it through [`start`].
+//! the simulator when it must and writes DynamoDB. The sync engine ([`crate::sync`]) runs
+//! beside it: sync-worker behind the sync-jobs queue, sync-scheduler behind the schedules.
+//! `packr-dev`, the end-to-end tests and the benches all start it through [`start`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::provision::DEV_TRACKSTAR_API_KEY;
 use crate::seed::{self, Demo, DEMO_ACCESS_TOKEN, DEMO_CONNECTION, DEMO_INTEGRATION};
 use crate::stack::LocalStack;
 use crate::stats::LatencyLog;
+use crate::sync::{SyncOptions, SyncStack};
 
 const INGEST_FUNCTION: &str = "WebhookIngestFunction";
 const PROCESSOR_FUNCTION: &str = "WebhookProcessorFunction";
@@ -41,11 +43,15 @@ pub struct WebhookOptions {
     pub sim_port: u16,
     pub sim_seed: u64,
     pub orders_per_connection: usize,
+    pub inventory_per_connection: usize,
+    pub products_per_connection: usize,
     pub esm: EsmConfig,
     /// Concurrent pollers of the webhook queue (Lambda runs several per mapping).
     pub pollers: usize,
     /// The API's JWT authorizer key (a fresh random one when `None`).
     pub jwt: Option<DevJwt>,
+    /// The sync engine: sync-jobs pollers and schedules.
+    pub sync: SyncOptions,
 }
 
 impl Default for WebhookOptions {
@@ -55,9 +61,12 @@ impl Default for WebhookOptions {
             sim_port: 0,
             sim_seed: 42,
             orders_per_connection: 50,
+            inventory_per_connection: 20,
+            products_per_connection: 20,
             esm: EsmConfig::default(),
             pollers: 2,
             jwt: None,
+            sync: SyncOptions::default(),
         }
     }
 }
@@ -76,6 +85,8 @@ pub struct WebhookStack {
     /// The webhook queue the pollers consume.
     pub queue_url: String,
     pub sqs: aws_sdk_sqs::Client,
+    /// sync-worker behind the sync-jobs queue, sync-scheduler behind the schedules.
+    pub sync: SyncStack,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     pollers: Vec<JoinHandle<()>>,
@@ -116,6 +127,8 @@ pub async fn start(
         SimConfig {
             seed: options.sim_seed,
             orders_per_connection: options.orders_per_connection,
+            inventory_per_connection: options.inventory_per_connection,
+            products_per_connection: options.products_per_connection,
             connections: vec![sim_connection],
             api_key: DEV_TRACKSTAR_API_KEY.to_owned(),
             webhook: Some(WebhookTarget {
@@ -209,8 +222,11 @@ pub async fn start(
                 }
             }
         },
-        stop,
+        stop.clone(),
     );
+    let sync = crate::sync::start(sdk, &stack, options.sync.clone(), stop)
+        .await
+        .context("starting the sync engine (sync-worker pollers, schedules)")?;
 
     Ok(WebhookStack {
         stack,
@@ -221,6 +237,7 @@ pub async fn start(
         gateway,
         queue_url,
         sqs,
+        sync,
         shutdown,
         server,
         pollers,
@@ -249,12 +266,14 @@ impl WebhookStack {
         esm::wait_drained(&self.sqs, &self.queue_url, left).await
     }
 
-    /// Stops the pollers (after their batch in hand), the gateway and the simulator.
+    /// Stops the pollers (after their batch in hand), the schedules, the gateway and the
+    /// simulator.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         for poller in self.pollers {
             let _ = poller.await;
         }
+        self.sync.join().await;
         match tokio::time::timeout(Duration::from_secs(5), self.server).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(error))) => eprintln!("packr-local: the gateway stopped with {error}"),

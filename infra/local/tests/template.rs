@@ -221,3 +221,89 @@ fn a_template_without_a_table_says_so() {
         "the template declares no AWS::DynamoDB::Table"
     );
 }
+
+#[test]
+fn repo_template_schedules_are_found_with_their_parameters_and_targets_resolved() {
+    // given the repository's template
+    let template = repo();
+
+    // when its rules are read
+    let rules = template.rules().expect("the rules parse");
+
+    // then the incremental sync runs at the parameter's default, at sync-scheduler
+    let incremental = rules
+        .iter()
+        .find(|r| r.logical_id == "IncrementalSyncSchedule")
+        .expect("IncrementalSyncSchedule");
+    let default = template.parameters()["IncrementalSyncRate"].clone();
+    assert_eq!(incremental.schedule_expression, default);
+    assert_eq!(
+        incremental.schedule_expression.as_deref(),
+        Some("rate(10 minutes)")
+    );
+    assert!(incremental.enabled);
+    let targets: Vec<&str> = incremental
+        .targets
+        .iter()
+        .map(|t| t.function.as_str())
+        .collect();
+    assert_eq!(targets, ["SyncSchedulerFunction"]);
+    // and the reconcile rule is a nightly cron asking sync-scheduler for reconciliations
+    let reconcile = rules
+        .iter()
+        .find(|r| r.logical_id == "ReconcileSchedule")
+        .expect("ReconcileSchedule");
+    assert!(reconcile.enabled);
+    assert_eq!(reconcile.targets.len(), 1);
+    assert_eq!(reconcile.targets[0].function, "SyncSchedulerFunction");
+    assert_eq!(
+        reconcile.targets[0].input,
+        Some(serde_json::json!({"kind": "reconcile"}))
+    );
+    assert_eq!(
+        reconcile.schedule_expression.as_deref(),
+        Some("cron(0 3 * * ? *)")
+    );
+    // and every expression is one the local runner understands
+    let runner = packr_local::schedule::ScheduleRunner::new(
+        rules,
+        "t",
+        packr_local::schedule::Pace::RealTime,
+    )
+    .expect("every schedule expression parses");
+    assert_eq!(runner.rules().len(), 2);
+}
+
+#[test]
+fn repo_template_sync_worker_consumes_sync_jobs_one_at_a_time_within_its_timeout() {
+    let worker = repo()
+        .function("SyncWorkerFunction")
+        .expect("SyncWorkerFunction");
+    assert_eq!(worker.timeout, Some(120));
+    let event = worker
+        .sqs_events
+        .iter()
+        .find(|e| e.queue == "SyncJobsQueue")
+        .expect("an SQS event on SyncJobsQueue");
+    assert_eq!(event.batch_size, 1);
+    assert_eq!(event.maximum_concurrency, Some(5));
+}
+
+#[test]
+fn a_rule_targeting_something_that_is_not_a_function_is_refused() {
+    let text = r#"
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+  Tick:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: rate(1 hour)
+      Targets:
+        - Id: t
+          Arn: !GetAtt Topic.Arn
+"#;
+    let template = Template::parse("inline", text).expect("parses");
+    let error = template.rules().expect_err("refused");
+    assert!(error.to_string().contains("not a function"), "{error}");
+}

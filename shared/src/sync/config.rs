@@ -95,6 +95,17 @@ impl SyncConfig {
         if let Some(v) = number(env, "SYNC_WRITE_CONCURRENCY")? {
             config.write_concurrency = usize::try_from(v.clamp(1, 64)).unwrap_or(16);
         }
+        // A chunk shorter than the least time a page is started with never starts one: every
+        // chunk would end at once and queue a continuation, forever, with no progress.
+        if config.max_chunk <= config.min_page_time {
+            return Err(ConfigError::Invalid {
+                name: "SYNC_MAX_CHUNK_SECONDS",
+                reason: format!(
+                    "must be longer than SYNC_MIN_PAGE_MS ({} ms), or no chunk starts a page",
+                    config.min_page_time.as_millis()
+                ),
+            });
+        }
         Ok(config)
     }
 }
@@ -118,5 +129,18 @@ mod tests {
         assert_eq!(config.page_limit, 100);
         let bad = BTreeMap::from([("SYNC_PAGE_LIMIT".to_owned(), "5000".to_owned())]);
         assert!(SyncConfig::from_env(&bad).is_err());
+    }
+
+    #[test]
+    fn a_chunk_too_short_to_start_a_page_is_refused() {
+        // given chunks of 2 s and pages that need 2 s to be started
+        let env = BTreeMap::from([("SYNC_MAX_CHUNK_SECONDS".to_owned(), "2".to_owned())]);
+        // then the configuration is refused (every chunk would end before its first page)
+        assert!(SyncConfig::from_env(&env).is_err());
+        let env = BTreeMap::from([
+            ("SYNC_MAX_CHUNK_SECONDS".to_owned(), "2".to_owned()),
+            ("SYNC_MIN_PAGE_MS".to_owned(), "200".to_owned()),
+        ]);
+        assert!(SyncConfig::from_env(&env).is_ok());
     }
 }

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::stream::{self, StreamExt};
 use futures::FutureExt;
 use tracing::{info, warn};
 
@@ -237,7 +238,9 @@ async fn run_chunk_inner(
         }
         if job.mode == SyncMode::Reconcile && job.run_id.is_none() {
             // Not lost either: it comes back once the running job is likely done.
-            deps.queue.enqueue(std::slice::from_ref(job), RECONCILE_RETRY).await?;
+            deps.queue
+                .enqueue(std::slice::from_ref(job), RECONCILE_RETRY)
+                .await?;
         }
         info!("job is leased by another worker: nothing to do");
         deps.metrics
@@ -263,7 +266,9 @@ async fn run_chunk_inner(
         }
         // A fresh reconciliation waits for a sync run in progress to finish.
         (Some(cp), None) if job.mode == SyncMode::Reconcile && cp.mode != SyncMode::Reconcile => {
-            deps.queue.enqueue(std::slice::from_ref(job), RECONCILE_RETRY).await?;
+            deps.queue
+                .enqueue(std::slice::from_ref(job), RECONCILE_RETRY)
+                .await?;
             Some(cp.clone())
         }
         (Some(cp), None) => Some(cp.clone()),
@@ -593,17 +598,18 @@ async fn store_page(
     }
     let stores = deps.object_stores();
     let tenant = &connection.tenant_id;
-    // Bounded concurrency by chunks of futures joined together (a `buffer_unordered`
-    // stream over borrowed futures is not `Send` for every lifetime, which spawned
-    // handlers need).
-    let mut outcomes: Vec<Result<UpsertOutcome, StoreError>> = Vec::with_capacity(objects.len());
-    for chunk in objects.chunks(deps.config.write_concurrency.max(1)) {
-        let writes: Vec<_> = chunk
-            .iter()
-            .map(|object| stores.upsert(tenant, object, Freshness::Current).boxed())
-            .collect();
-        outcomes.extend(futures::future::join_all(writes).await);
-    }
+    // The upserts are built (and boxed) before they are streamed: a closure inside the
+    // stream, or an opaque future type, would make this future `Send` only for one
+    // lifetime, and callers could not spawn it (rustc's "implementation of `Send` is not
+    // general enough").
+    let upserts: Vec<_> = objects
+        .iter()
+        .map(|object| stores.upsert(tenant, object, Freshness::Current).boxed())
+        .collect();
+    let outcomes: Vec<Result<UpsertOutcome, StoreError>> = stream::iter(upserts)
+        .buffer_unordered(deps.config.write_concurrency.max(1))
+        .collect()
+        .await;
     for outcome in outcomes {
         match outcome? {
             UpsertOutcome::Applied => counts.applied += 1,

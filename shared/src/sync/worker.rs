@@ -106,3 +106,19 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// Compiles only if a batch can run on a spawned task (a multi-threaded runtime moves
+    /// it between threads), as the local event source mapping runs it.
+    #[allow(dead_code)]
+    fn a_batch_can_be_handled_on_a_spawned_task(deps: Arc<WorkerDeps>) {
+        tokio::spawn(async move {
+            handle_batch(&deps, SqsEvent::default(), Instant::now()).await;
+        });
+    }
+}

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::state::StateDir;
 use crate::emulator::MotoProcess;
+use crate::schedule::Pace;
 use crate::stack::LocalStack;
 use crate::webhooks::WebhookStack;
 
@@ -46,6 +47,15 @@ pub(super) fn print(
             "WebhookQueue → webhook-processor, batch 10, partial batch failures".to_owned(),
         ),
         (
+            "SQS poller (ESM)".to_owned(),
+            format!(
+                "SyncJobsQueue → sync-worker, batch {}, deadline {} s (the function's Timeout), {} pollers",
+                webhooks.sync.batch_size,
+                webhooks.sync.timeout.as_secs(),
+                webhooks.sync.pollers
+            ),
+        ),
+        (
             "demo tenant".to_owned(),
             format!(
                 "{}  brands {}",
@@ -69,6 +79,39 @@ pub(super) fn print(
             stack.resources.table_name.clone(),
         ),
     ];
+    let pace = webhooks.sync.schedules.pace();
+    for rule in webhooks.sync.schedules.rules() {
+        let expression = rule.spec.schedule_expression.as_deref().unwrap_or("-");
+        let targets: Vec<&str> = rule
+            .spec
+            .targets
+            .iter()
+            .map(|t| t.function.as_str())
+            .collect();
+        let running = webhooks
+            .sync
+            .schedules
+            .active()
+            .any(|r| r.spec.logical_id == rule.spec.logical_id);
+        let how = match (running, pace) {
+            (false, _) if !rule.spec.enabled => "disabled".to_owned(),
+            (false, _) => "no target hosted locally".to_owned(),
+            (true, Pace::RealTime) => "running".to_owned(),
+            (true, Pace::Speedup(factor)) => format!("running {factor}× faster"),
+            (true, Pace::Every(every)) => format!("running every {} ms", every.as_millis()),
+        };
+        rows.push((
+            format!("schedule {}", rule.spec.logical_id),
+            format!(
+                "{expression} → {}  ({how})",
+                if targets.is_empty() {
+                    "no targets".to_owned()
+                } else {
+                    targets.join(", ")
+                }
+            ),
+        ));
+    }
     for (id, url) in &stack.resources.queue_urls {
         rows.push((format!("SQS {id}"), url.clone()));
     }
@@ -102,6 +145,33 @@ pub(super) fn print(
         "  curl -s {sim}/_sim/truth/{}          # the simulator's truth",
         demo.connection_id
     );
+    println!();
+    let incremental = webhooks
+        .sync
+        .schedules
+        .rules()
+        .iter()
+        .find(|r| r.spec.logical_id == crate::sync::INCREMENTAL_RULE)
+        .and_then(|r| r.spec.schedule_expression.clone())
+        .unwrap_or_else(|| "-".to_owned());
+    println!(
+        "Sync: a full sync of {} was queued at start (GET /orders shows the simulator's orders in seconds).",
+        demo.connection_id
+    );
+    println!(
+        "  incremental sync of every active connection: {incremental}, pace: {} (set {}=60 for 60× faster, or {}=5000 for every 5 s)",
+        match pace {
+            Pace::RealTime => "real time".to_owned(),
+            Pace::Speedup(factor) => format!("{factor}× faster"),
+            Pace::Every(every) => format!("every {} ms", every.as_millis()),
+        },
+        crate::schedule::SPEEDUP_VAR,
+        crate::schedule::EVERY_MS_VAR,
+    );
+    println!(
+        "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n       -d '{{\"mode\":\"full\"}}' '{gateway}/sync/run'   # an admin's full sync ($TOKEN as below; route landing soon)"
+    );
+    println!("  cargo run -q -p packr-cli -- sync run --help   # `packr sync run`, the same from the CLI (landing soon)");
     println!();
     if let Some(api) = &webhooks.gateway.api {
         let token = api.jwt.mint(

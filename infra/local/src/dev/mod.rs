@@ -2,9 +2,10 @@
 //!
 //! Starts moto on a free loopback port, provisions it from `template.yaml`, seeds the demo
 //! tenant, starts the Trackstar simulator, the local gateway (with webhook-ingest's function
-//! URL and the API routes behind the dev JWT authorizer, key in `.local/dev/jwt.key`) and the
-//! event source mapping feeding webhook-processor, prints what listens where,
-//! and on Ctrl-C / SIGTERM stops everything it started.
+//! URL and the API routes behind the dev JWT authorizer, key in `.local/dev/jwt.key`), the
+//! event source mappings feeding webhook-processor and sync-worker, and the schedules
+//! (sync-scheduler); enqueues a full sync of the demo connection, prints what listens
+//! where, and on Ctrl-C / SIGTERM stops everything it started.
 //! State (PID and port of the emulator, its log, the env file) lives in `.local/dev/`.
 
 mod banner;
@@ -19,10 +20,13 @@ use crate::dev_jwt::{default_key_file, DevJwt};
 use crate::emulator::{self, MotoProcess, LOCAL_REGION};
 use crate::local_env::local_environment;
 use crate::provision::provision;
+use crate::seed::{DEMO_CONNECTION, DEMO_TENANT};
 use crate::stack::LocalStack;
+use crate::sync::SyncOptions;
 use crate::template::Template;
 use crate::webhooks::WebhookOptions;
 use anyhow::Context;
+use packr::sync::{SyncMode, SyncResource};
 
 /// Resource name prefix of the dev stack.
 pub const DEV_PREFIX: &str = "packr-dev";
@@ -87,12 +91,29 @@ async fn run_with_emulator(
             gateway_port: options.gateway_port,
             sim_port: options.sim_port,
             jwt: Some(DevJwt::load_or_create(&default_key_file(&options.root))?),
+            sync: SyncOptions {
+                template: Some(options.root.join("template.yaml")),
+                ..SyncOptions::default()
+            },
             ..WebhookOptions::default()
         },
     )
     .await
     .context("starting the webhook pipeline (seed, simulator, gateway, pollers)")?;
     state.write_stack(&webhooks.stack)?;
+    // The demo connection's first full sync, as a new connection gets one: the API shows
+    // the simulator's objects within seconds, without any webhook.
+    webhooks
+        .sync
+        .request(
+            DEMO_TENANT,
+            DEMO_CONNECTION,
+            &SyncResource::ALL,
+            SyncMode::Full,
+            "local-dev-start",
+        )
+        .await
+        .context("enqueueing the demo connection's full sync")?;
     banner::print(&webhooks.stack, moto, &webhooks, state);
 
     shutdown::requested().await;

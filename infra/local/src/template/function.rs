@@ -17,6 +17,21 @@ pub struct FunctionSpec {
     pub timeout: Option<u64>,
     /// `Environment.Variables`, merged over `Globals.Function.Environment.Variables`.
     pub environment: BTreeMap<String, EnvValue>,
+    /// `Events` of `Type: SQS`: the function's SQS event source mappings.
+    pub sqs_events: Vec<SqsEventSpec>,
+}
+
+/// An `Events` entry of `Type: SQS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsEventSpec {
+    /// The event's name in the template.
+    pub name: String,
+    /// The queue's logical id (`Queue: !GetAtt <Queue>.Arn`).
+    pub queue: String,
+    /// `BatchSize` (SAM's default for SQS is 10).
+    pub batch_size: u64,
+    /// `ScalingConfig.MaximumConcurrency`, if set.
+    pub maximum_concurrency: Option<u64>,
 }
 
 /// An environment variable's value as written in the template.
@@ -59,7 +74,44 @@ pub(super) fn parse(
         binary,
         timeout,
         environment,
+        sqs_events: sqs_events(&props)?,
     })
+}
+
+fn sqs_events(props: &Props<'_>) -> Result<Vec<SqsEventSpec>, TemplateError> {
+    let Some(events) = props.mapping("Events")? else {
+        return Ok(Vec::new());
+    };
+    let mut parsed = Vec::new();
+    for name in events.keys() {
+        let Some(event) = events.mapping(&name)? else {
+            continue;
+        };
+        if event.str("Type")?.as_deref() != Some("SQS") {
+            continue;
+        }
+        let properties = event
+            .mapping("Properties")?
+            .ok_or_else(|| event.error("Properties", "required but missing"))?;
+        let queue = match properties.get("Queue").and_then(intrinsic) {
+            Some(Intrinsic::GetAtt {
+                resource,
+                attribute: "Arn",
+            }) => resource.to_owned(),
+            _ => return Err(properties.error("Queue", "expected !GetAtt <Queue>.Arn")),
+        };
+        let maximum_concurrency = match properties.mapping("ScalingConfig")? {
+            Some(scaling) => scaling.u64("MaximumConcurrency")?,
+            None => None,
+        };
+        parsed.push(SqsEventSpec {
+            name,
+            queue,
+            batch_size: properties.u64("BatchSize")?.unwrap_or(10),
+            maximum_concurrency,
+        });
+    }
+    Ok(parsed)
 }
 
 fn variables(props: &Props<'_>) -> Result<BTreeMap<String, EnvValue>, TemplateError> {

@@ -8,6 +8,7 @@ mod error;
 mod function;
 mod props;
 mod queue;
+mod rule;
 mod secret;
 mod table;
 
@@ -17,8 +18,9 @@ use std::path::{Path, PathBuf};
 use serde_yaml::{Mapping, Value};
 
 pub use error::TemplateError;
-pub use function::{EnvValue, FunctionSpec};
+pub use function::{EnvValue, FunctionSpec, SqsEventSpec};
 pub use queue::{QueueSpec, Redrive, RedriveAllow};
+pub use rule::{RuleSpec, RuleTarget};
 pub use secret::{SecretSpec, SecretValueSpec};
 pub use table::{
     AttributeDefinition, AttributeType, BillingMode, IndexSpec, KeySchema, Projection, TableSpec,
@@ -28,6 +30,7 @@ const TABLE_TYPE: &str = "AWS::DynamoDB::Table";
 const QUEUE_TYPE: &str = "AWS::SQS::Queue";
 const SECRET_TYPE: &str = "AWS::SecretsManager::Secret";
 const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
+const RULE_TYPE: &str = "AWS::Events::Rule";
 
 /// A parsed SAM/CloudFormation template.
 #[derive(Debug, Clone)]
@@ -189,6 +192,46 @@ impl Template {
                 )
             })
             .collect()
+    }
+
+    /// One function by logical id.
+    pub fn function(&self, logical_id: &str) -> Result<FunctionSpec, TemplateError> {
+        let resource = self
+            .resources
+            .get(logical_id)
+            .filter(|r| r.kind == FUNCTION_TYPE)
+            .ok_or_else(|| TemplateError::InvalidResource {
+                logical_id: logical_id.to_owned(),
+                reason: format!("the template declares no {FUNCTION_TYPE} of this id"),
+            })?;
+        function::parse(
+            logical_id,
+            &resource.properties,
+            &resource.metadata,
+            &self.function_globals,
+        )
+    }
+
+    /// Every `AWS::Events::Rule`, in logical-id order, `ScheduleExpression: !Ref P`
+    /// resolved from the parameter's default. A target that is not a function of the
+    /// template is an error.
+    pub fn rules(&self) -> Result<Vec<RuleSpec>, TemplateError> {
+        let rules = self
+            .of_type(RULE_TYPE)
+            .map(|(id, properties)| rule::parse(id, properties, &self.parameters))
+            .collect::<Result<Vec<_>, _>>()?;
+        for rule in &rules {
+            for target in &rule.targets {
+                if self.resource_type(&target.function) != Some(FUNCTION_TYPE) {
+                    return Err(TemplateError::InvalidProperty {
+                        logical_id: rule.logical_id.clone(),
+                        property: format!("Targets.{}", target.id),
+                        reason: format!("{} is not a function of the template", target.function),
+                    });
+                }
+            }
+        }
+        Ok(rules)
     }
 
     /// The template's parameters and their defaults.

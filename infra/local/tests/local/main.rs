@@ -4,4 +4,5 @@
 mod api;
 mod esm;
 mod function_url;
+mod sync;
 mod webhooks;
