@@ -19,156 +19,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
-use base64::Engine;
 use futures::stream::{self, StreamExt};
 use packr::sync::{SyncMode, SyncResource};
+use packr_local::recorder::{to_attribute, Recorder};
 use packr_local::seed::{DEMO_CONNECTION, DEMO_TENANT};
 use packr_local::sync::SyncOptions;
 use packr_local::testing::{emulator_config, fresh_local_stack};
 use packr_local::webhooks::{start, WebhookOptions};
 use trackstar_sim::{MutateRequest, MutationKind};
-
-const GSI_KEYS: [&str; 4] = ["gsi1pk", "gsi2pk", "gsi3pk", "gsi4pk"];
-
-/// DynamoDB's item size of an attribute value in DynamoDB JSON.
-fn value_size(value: &serde_json::Value) -> usize {
-    let Some((kind, v)) = value.as_object().and_then(|o| o.iter().next()) else {
-        return 0;
-    };
-    match kind.as_str() {
-        "S" => v.as_str().map_or(0, str::len),
-        "N" => v
-            .as_str()
-            .map_or(0, |n| n.trim_start_matches('-').len().div_ceil(2) + 1),
-        "B" => v.as_str().map_or(0, |b| b.len() * 3 / 4),
-        "BOOL" | "NULL" => 1,
-        "SS" | "NS" | "BS" => v.as_array().map_or(0, |a| {
-            a.iter().map(|s| s.as_str().map_or(0, str::len)).sum()
-        }),
-        "L" => {
-            3 + v
-                .as_array()
-                .map_or(0, |a| a.iter().map(|e| 1 + value_size(e)).sum::<usize>())
-        }
-        "M" => {
-            3 + v.as_object().map_or(0, |m| {
-                m.iter()
-                    .map(|(name, e)| 1 + name.len() + value_size(e))
-                    .sum::<usize>()
-            })
-        }
-        _ => 0,
-    }
-}
-
-fn item_size(item: &serde_json::Map<String, serde_json::Value>) -> usize {
-    item.iter()
-        .map(|(name, v)| name.len() + value_size(v))
-        .sum()
-}
-
-fn to_attribute(value: &serde_json::Value) -> AttributeValue {
-    let Some((kind, v)) = value.as_object().and_then(|o| o.iter().next()) else {
-        return AttributeValue::Null(true);
-    };
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
-    match kind.as_str() {
-        "S" => AttributeValue::S(text(v)),
-        "N" => AttributeValue::N(text(v)),
-        "BOOL" => AttributeValue::Bool(v.as_bool().unwrap_or(false)),
-        "SS" => AttributeValue::Ss(v.as_array().into_iter().flatten().map(text).collect()),
-        "NS" => AttributeValue::Ns(v.as_array().into_iter().flatten().map(text).collect()),
-        "L" => AttributeValue::L(
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .map(to_attribute)
-                .collect(),
-        ),
-        "M" => AttributeValue::M(
-            v.as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, e)| (k.clone(), to_attribute(e)))
-                .collect(),
-        ),
-        _ => AttributeValue::Null(true),
-    }
-}
-
-/// What the recorder saw of DynamoDB.
-#[derive(Debug, Default)]
-struct Writes {
-    calls: BTreeMap<String, u64>,
-    /// PutItem items (DynamoDB JSON) of synced objects.
-    puts: Vec<serde_json::Map<String, serde_json::Value>>,
-}
-
-impl Writes {
-    fn units(&self) -> (u64, f64) {
-        let mut units = 0;
-        let mut bytes = 0;
-        for item in &self.puts {
-            let size = item_size(item);
-            bytes += size;
-            let copies = 1 + GSI_KEYS.iter().filter(|k| item.contains_key(**k)).count();
-            units += copies as u64 * size.div_ceil(1024) as u64;
-        }
-        (units, bytes as f64 / self.puts.len().max(1) as f64)
-    }
-}
-
-struct Recorder {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Recorder {
-    async fn call(&self, what: &str) -> anyhow::Result<String> {
-        let url = format!("{}/moto-api/recorder/{what}", self.base);
-        let response = if what == "download-recording" {
-            self.http.get(url).send().await?
-        } else {
-            self.http.post(url).send().await?
-        };
-        Ok(response.error_for_status()?.text().await?)
-    }
-
-    async fn restart(&self) -> anyhow::Result<()> {
-        self.call("stop-recording").await?;
-        self.call("reset-recording").await?;
-        self.call("start-recording").await?;
-        Ok(())
-    }
-
-    async fn take(&self) -> anyhow::Result<Writes> {
-        self.call("stop-recording").await?;
-        let text = self.call("download-recording").await?;
-        self.call("reset-recording").await?;
-        let mut writes = Writes::default();
-        for line in text.lines() {
-            let entry: serde_json::Value = serde_json::from_str(line)?;
-            let target = entry["headers"]["X-Amz-Target"].as_str().unwrap_or("");
-            let Some(operation) = target.strip_prefix("DynamoDB_20120810.") else {
-                continue;
-            };
-            *writes.calls.entry(operation.to_owned()).or_insert(0) += 1;
-            if operation == "PutItem" {
-                let body = entry["body"].as_str().unwrap_or("");
-                let raw = if entry["body_encoded"].as_bool() == Some(true) {
-                    base64::engine::general_purpose::STANDARD.decode(body)?
-                } else {
-                    body.as_bytes().to_vec()
-                };
-                let request: serde_json::Value = serde_json::from_slice(&raw)?;
-                if let Some(item) = request["Item"].as_object() {
-                    writes.puts.push(item.clone());
-                }
-            }
-        }
-        Ok(writes)
-    }
-}
 
 fn gets(sim: &trackstar_sim::SimHandle) -> u64 {
     sim.requests()
@@ -215,10 +73,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     running.sim.set_webhook_target(None);
-    let recorder = Recorder {
-        http: reqwest::Client::new(),
-        base: endpoint.trim_end_matches('/').to_owned(),
-    };
+    let recorder = Recorder::new(&endpoint);
     let write_concurrency = running.sync.worker.config.write_concurrency;
 
     // 1. full sync

@@ -8,6 +8,7 @@ pub mod esm;
 pub mod gateway;
 pub mod local_env;
 pub mod provision;
+pub mod recorder;
 pub mod schedule;
 pub mod seed;
 pub mod stack;
