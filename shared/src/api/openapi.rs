@@ -15,7 +15,7 @@ use super::request::{respond, Reply};
 use super::router::{RouteId, ROUTES};
 use super::sync::{QueuedSyncJob, RunSyncAnswer, RunSyncBody, SkippedConnection};
 use super::ApiDeps;
-use crate::sync::{SyncMode, SyncResource};
+use crate::sync::SyncResource;
 
 fn with_schema<T: ToSchema>(mut b: ComponentsBuilder) -> ComponentsBuilder {
     let mut nested = Vec::new();
@@ -271,7 +271,7 @@ pub fn document() -> Value {
     components = with_schema::<QueuedSyncJob>(components);
     components = with_schema::<SkippedConnection>(components);
     components = with_schema::<SyncResource>(components);
-    components = with_schema::<SyncMode>(components);
+    components = with_schema::<super::sync::RunSyncMode>(components);
     let base = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()

@@ -40,8 +40,18 @@ pub struct RunSyncBody {
     pub resources: Option<Value>,
     /// `incremental`: what changed since the last sync; `full`: everything.
     #[serde(default)]
-    #[schema(value_type = SyncMode, required = true)]
+    #[schema(value_type = RunSyncMode, required = true)]
     pub mode: Value,
+}
+
+/// The modes a caller may ask `POST /sync/run` for (reconciliation is its own trigger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunSyncMode {
+    /// What changed since the last sync.
+    Incremental,
+    /// Everything.
+    Full,
 }
 
 /// One enqueued job.
@@ -49,6 +59,7 @@ pub struct RunSyncBody {
 pub struct QueuedSyncJob {
     pub connection_id: String,
     pub resource: SyncResource,
+    #[schema(value_type = RunSyncMode)]
     pub mode: SyncMode,
 }
 
