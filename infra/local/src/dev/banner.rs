@@ -169,9 +169,9 @@ pub(super) fn print(
         crate::schedule::EVERY_MS_VAR,
     );
     println!(
-        "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n       -d '{{\"mode\":\"full\"}}' '{gateway}/sync/run'   # an admin's full sync ($TOKEN as below; route landing soon)"
+        "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' -H \"Idempotency-Key: $(date +%s%N)\" \\\n       -d '{{\"mode\":\"full\"}}' '{gateway}/sync/run'   # an admin's full sync ($TOKEN as below)"
     );
-    println!("  cargo run -q -p packr-cli -- sync run --help   # `packr sync run`, the same from the CLI (landing soon)");
+    println!("  (source .local/dev/env) && cargo run -q -p packr-cli -- sync run --tenant demo-3pl --full   # the same from the ops CLI");
     println!();
     if let Some(api) = &webhooks.gateway.api {
         let token = api.jwt.mint(
