@@ -16,6 +16,7 @@ mod ops_redrive;
 mod ops_sync;
 mod pagination;
 mod sync_engine;
+mod sync_health;
 mod synced_objects;
 mod tenants_and_connections;
 mod trackstar_budget;
