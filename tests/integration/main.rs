@@ -12,6 +12,7 @@ mod api_writes;
 mod helpers;
 mod idempotency;
 mod messages;
+mod ops_health;
 mod ops_redrive;
 mod ops_sync;
 mod pagination;

@@ -208,7 +208,7 @@ mod tests {
         let deltas = tally(&batch, now);
         assert_eq!(deltas.len(), 1);
         let stored = round_trip(deltas.values().next().unwrap());
-        let f = figures(&[stored.clone()], now, None);
+        let f = figures(std::slice::from_ref(&stored), now, None);
         assert_eq!(f.attempts_24h, 10);
         assert_eq!(f.failures_24h, 1);
         assert_eq!(f.error_rate_24h, Some(0.1));
@@ -219,7 +219,7 @@ mod tests {
         assert!((3_000..3_600).contains(&age), "{age}");
         assert_eq!(f.last_applied_at, Some(now));
         let orders = figures(
-            &[stored.clone()],
+            std::slice::from_ref(&stored),
             now,
             Some(of_resource(SyncResource::Orders)),
         );
@@ -257,7 +257,10 @@ mod tests {
             now,
         );
         let h = round_trip(dead.values().next().unwrap());
-        assert_eq!(figures(&[h.clone()], now, None).failed_awaiting_replay, 1);
+        assert_eq!(
+            figures(std::slice::from_ref(&h), now, None).failed_awaiting_replay,
+            1
+        );
         let fixed = tally(
             &[obs(
                 now,
