@@ -4,6 +4,7 @@
 pub mod api;
 pub mod apply;
 pub mod domain;
+pub mod health;
 pub mod idempotency;
 pub mod metrics;
 pub mod ops;

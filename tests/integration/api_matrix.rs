@@ -6,7 +6,8 @@
 //! Rules: another tenant's object → 404; a brand user on another brand → 404; a role
 //! without the permission on a visible object → 403; connections and the audit log are
 //! tenant_admin only (403 for every other role), and so is `POST /sync/run` (another
-//! tenant's connection → 404).
+//! tenant's connection → 404); `GET /sync/health` is open to every role (scoped), and
+//! `GET /sync/lag/{brand_id}` of a brand the caller may not see is a 404.
 
 use std::fmt;
 
@@ -100,7 +101,8 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
         | RouteId::GetInventory
         | RouteId::ListProducts
         | RouteId::GetProduct
-        | RouteId::ListMessages => {
+        | RouteId::ListMessages
+        | RouteId::SyncLag => {
             if visible {
                 200
             } else {
@@ -130,7 +132,8 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
             (_, Target::OtherTenant) => 404,
             _ => 202,
         },
-        RouteId::OpenApi => 200,
+        // Every role; what each sees is scoped (tested in sync_health).
+        RouteId::SyncHealth | RouteId::OpenApi => 200,
     }
 }
 
@@ -205,6 +208,8 @@ fn request(
             };
             ("POST", "/sync/run".into(), Some(body), true)
         }
+        RouteId::SyncHealth => ("GET", "/sync/health".into(), None, false),
+        RouteId::SyncLag => ("GET", format!("/sync/lag/{b}"), None, false),
         RouteId::OpenApi => ("GET", "/openapi.json".into(), None, false),
     }
 }

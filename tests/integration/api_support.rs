@@ -327,6 +327,16 @@ pub async fn api_stack() -> ApiStack {
         trackstar: Some(client),
         secret_writer: Some(secrets.clone()),
         sync_jobs: Some(sync_jobs.clone()),
+        health: Some(packr::health::HealthSources {
+            connections: Arc::new(s.store.clone()),
+            sync_states: Arc::new(packr::sync::DynamoSyncStateStore::new(s.store.clone())),
+            stats: Arc::new(s.store.clone()),
+            breakers: Arc::new(packr::trackstar::DynamoBudget::new(
+                aws_sdk_dynamodb::Client::new(&s.sdk),
+                s.table.clone(),
+            )),
+            thresholds: packr::health::Thresholds::default(),
+        }),
         config: ApiConfig {
             connection_secret_prefix: SECRET_PREFIX.to_owned(),
             ..ApiConfig::default()

@@ -101,6 +101,7 @@ pub fn connection(t: &TenantId, id: &str) -> packr::domain::Connection {
         status: packr::domain::ConnectionStatus::Active,
         access_token_secret: format!("packr/test/trackstar/connections/{id}"),
         errors: vec![],
+        stuck_schedules: Vec::new(),
         full_sync_requested_at: None,
         created_at: at(0),
         updated_at: at(0),

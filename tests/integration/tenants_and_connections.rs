@@ -39,6 +39,7 @@ fn new_connection(t: &TenantId, id: &str) -> Connection {
         status: ConnectionStatus::Active,
         access_token_secret: format!("packr/test/trackstar/connections/{id}"),
         errors: vec![],
+        stuck_schedules: Vec::new(),
         full_sync_requested_at: None,
         created_at: at(0),
         updated_at: at(0),

@@ -2,7 +2,7 @@
 //! failures, crash recovery, connection events, truncated events fetched from Trackstar.
 //! Event bodies are the Trackstar webhook fixtures in `events/`.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use packr::domain::{
     Brand, Connection, ConnectionId, ConnectionStatus, CorrelationId, Currency, EventId, Order,
     OrderStatus, Tenant, TenantId, Timestamp, WarehouseCustomerId,
 };
+use packr::health::{HourStats, WebhookStatsStore};
 use packr::idempotency::{
     DynamoIdempotencyStore, Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyStore,
 };
@@ -43,6 +44,16 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// A webhook the contract describes but the official OpenAPI document has no schema for
+/// (so it is kept apart from the fixtures the simulator's contract test checks).
+fn contract_fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../events/trackstar-contract-webhook-{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 /// The fixture with its `data.updated_date` (and optionally `status`) changed.
 fn order_event(updated: &str, status: &str) -> Value {
     let mut body = fixture("order-updated");
@@ -51,7 +62,36 @@ fn order_event(updated: &str, status: &str) -> Value {
     body
 }
 
+/// The stats store, counting its writes.
+pub struct CountingStats {
+    pub inner: DynamoStore,
+    pub writes: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl WebhookStatsStore for CountingStats {
+    async fn add(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        delta: &HourStats,
+    ) -> Result<(), packr::store::StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.add(tenant, connection, delta).await
+    }
+
+    async fn hours(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        since: Timestamp,
+    ) -> Result<Vec<HourStats>, packr::store::StoreError> {
+        self.inner.hours(tenant, connection, since).await
+    }
+}
+
 struct Processor {
+    stats_writes: Arc<AtomicUsize>,
     deps: ProcessorDeps,
     sync_jobs: Arc<MemorySyncJobQueue>,
     store: DynamoStore,
@@ -98,7 +138,13 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
     let now_ms = Arc::new(AtomicI64::new(BASE_MS));
     let clock_ms = now_ms.clone();
     let sync_jobs = Arc::new(MemorySyncJobQueue::new());
+    let stats_writes = Arc::new(AtomicUsize::new(0));
     let deps = ProcessorDeps {
+        stats: Arc::new(CountingStats {
+            inner: s.store.clone(),
+            writes: stats_writes.clone(),
+        }),
+        max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
         orders: Arc::new(s.store.clone()),
         inventory: Arc::new(s.store.clone()),
         products: Arc::new(s.store.clone()),
@@ -114,6 +160,7 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
         }),
     };
     Processor {
+        stats_writes,
         deps,
         sync_jobs,
         store: s.store,
@@ -630,4 +677,183 @@ async fn two_changes_in_the_same_second_end_in_trackstars_current_state() {
         Timestamp::from_datetime(truth.updated_date)
     );
     sim.shutdown().await;
+}
+
+async fn stats_of(p: &Processor, connection: &str) -> packr::health::WebhookFigures {
+    let now = Timestamp::from_unix_micros(p.now_ms.load(Ordering::SeqCst) * 1000).unwrap();
+    let hours = WebhookStatsStore::hours(
+        &p.store,
+        &p.tenant,
+        &ConnectionId::parse(connection).unwrap(),
+        now.plus_seconds(-48 * 3600),
+    )
+    .await
+    .unwrap();
+    packr::health::figures(&hours, now, None)
+}
+
+#[tokio::test]
+async fn a_batch_writes_its_stats_once_per_connection() {
+    // given four events of one connection and one of a connection the tenant does not know
+    let p = processor().await;
+    let mut messages = Vec::new();
+    for (i, updated) in [
+        "2025-09-30T01:00:01Z",
+        "2025-09-30T01:00:02Z",
+        "2025-09-30T01:00:03Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let e = p
+            .queued(&format!("msg_{i}"), order_event(updated, "open"))
+            .await;
+        messages.push(message(&format!("sqs-{i}"), &e));
+    }
+    let e = p.queued("msg_inv", fixture("inventory-updated")).await;
+    messages.push(message("sqs-inv", &e));
+    let mut body = fixture("order-created");
+    body["connection_id"] = json!("conn_other");
+    let mut other = p.queued("msg_other", body).await;
+    other.connection_id = ConnectionId::parse("conn_other").unwrap();
+    messages.push(message("sqs-other", &other));
+
+    // when
+    let r = handle_batch(&p.deps, sqs_event(messages)).await;
+
+    // then one UpdateItem per connection, holding every outcome
+    assert_eq!(failed_ids(&r), vec!["sqs-other".to_owned()]);
+    assert_eq!(p.stats_writes.load(Ordering::SeqCst), 2);
+    let f = stats_of(&p, CONNECTION).await;
+    assert_eq!(f.attempts_24h, 4);
+    assert_eq!(f.failures_24h, 0);
+    assert_eq!(f.lag_1h.count, 4);
+    // received 250 ms before the clock: lag within one bucket of 250 ms
+    let p95 = f.lag_1h.p95_ms.unwrap();
+    assert!((250..=298).contains(&p95), "lag p95 {p95}");
+    assert_eq!(f.processing_latency_1h.count, 4);
+    assert!(f.last_applied_at.is_some());
+    let bad = stats_of(&p, "conn_other").await;
+    assert_eq!((bad.attempts_24h, bad.failures_24h), (1, 1));
+    assert_eq!(bad.error_rate_24h, Some(1.0));
+    assert_eq!(bad.backlog.events, 1);
+    assert_eq!(bad.failed_awaiting_replay, 0);
+
+    // and a retry of the failed event counts a failure, not a second unapplied event
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-other", &other)])).await;
+    assert_eq!(p.stats_writes.load(Ordering::SeqCst), 3);
+    let bad = stats_of(&p, "conn_other").await;
+    assert_eq!((bad.failures_24h, bad.backlog.events), (2, 1));
+}
+
+#[tokio::test]
+async fn an_event_failing_on_its_last_receive_awaits_replay_until_it_is_applied() {
+    // given an event whose connection is unknown, on the queue's last receive
+    let p = processor().await;
+    let mut body = fixture("order-created");
+    body["connection_id"] = json!("conn_late");
+    let mut e = p.queued("msg_late", body).await;
+    e.connection_id = ConnectionId::parse("conn_late").unwrap();
+    for receive in 1..=5 {
+        let mut batch = sqs_event(vec![message("sqs-late", &e)]);
+        batch.records[0]
+            .attributes
+            .insert("ApproximateReceiveCount".into(), receive.to_string());
+        handle_batch(&p.deps, batch).await;
+    }
+    let f = stats_of(&p, "conn_late").await;
+    assert_eq!(
+        (f.failures_24h, f.backlog.events, f.failed_awaiting_replay),
+        (5, 1, 1)
+    );
+
+    // when the connection appears and the event is replayed (a fresh message)
+    p.store
+        .create_connection(&p.tenant, &connection(&p.tenant, "conn_late"))
+        .await
+        .unwrap();
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-replay", &e)])).await;
+
+    // then nothing is left unapplied or awaiting replay
+    assert!(failed_ids(&r).is_empty());
+    let f = stats_of(&p, "conn_late").await;
+    assert_eq!((f.backlog.events, f.failed_awaiting_replay), (0, 0));
+    assert_eq!(f.lag_1h.count, 1);
+}
+
+struct BrokenStats;
+
+#[async_trait]
+impl WebhookStatsStore for BrokenStats {
+    async fn add(
+        &self,
+        _: &TenantId,
+        _: &ConnectionId,
+        _: &HourStats,
+    ) -> Result<(), packr::store::StoreError> {
+        Err(packr::store::StoreError::NotFound { what: "stats" })
+    }
+
+    async fn hours(
+        &self,
+        _: &TenantId,
+        _: &ConnectionId,
+        _: Timestamp,
+    ) -> Result<Vec<HourStats>, packr::store::StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn a_failed_stats_write_fails_no_event() {
+    let mut p = processor().await;
+    p.deps.stats = Arc::new(BrokenStats);
+    let e = p
+        .queued("msg_1", order_event("2025-09-30T01:00:01Z", "open"))
+        .await;
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    assert!(failed_ids(&r).is_empty());
+    assert_eq!(p.receipt("msg_1").await.state, ReceiptState::Applied);
+}
+
+#[tokio::test]
+async fn a_stuck_schedule_is_recorded_and_a_completed_force_sync_clears_it() {
+    // given
+    let p = processor().await;
+    let e = p
+        .queued("msg_stuck", contract_fixture("connection-schedule-stuck"))
+        .await;
+
+    // when
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+
+    // then
+    assert!(failed_ids(&r).is_empty());
+    let c = p
+        .store
+        .get_connection(&p.tenant, &ConnectionId::parse(CONNECTION).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.stuck_schedules.len(), 1);
+    assert_eq!(c.stuck_schedules[0].function, "get_orders");
+    assert_eq!(
+        c.stuck_schedules[0].latest_data,
+        Some(Timestamp::parse("2025-09-29T18:00:00Z").unwrap())
+    );
+
+    let done = p
+        .queued(
+            "msg_done",
+            contract_fixture("connection-force-sync-completed"),
+        )
+        .await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-2", &done)])).await;
+    let c = p
+        .store
+        .get_connection(&p.tenant, &ConnectionId::parse(CONNECTION).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(c.stuck_schedules.is_empty());
 }

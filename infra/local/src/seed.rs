@@ -150,6 +150,7 @@ pub async fn seed_tenant(
         status: ConnectionStatus::Active,
         access_token_secret: secret_name.clone(),
         errors: Vec::new(),
+        stuck_schedules: Vec::new(),
         full_sync_requested_at: None,
         created_at: now,
         updated_at: now,

@@ -1,4 +1,4 @@
-//! The command line. Top-level subcommands group by concern (`dlq`, `token`, `sync`; `replay`
+//! The command line. Top-level subcommands group by concern (`dlq`, `token`, `sync`, `health`; `replay`
 //! later), each with its own subcommands.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -20,6 +20,19 @@ pub enum Command {
     /// Syncs from Trackstar: queue them for the sync-worker.
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Sync health of one tenant's connections, or of every tenant with an active
+    /// connection (TABLE_NAME), and the queue and DLQ depths (WEBHOOK_QUEUE_URL,
+    /// WEBHOOK_DLQ_URL, SYNC_JOBS_QUEUE_URL, SYNC_JOBS_DLQ_URL, those set). Exits non-zero
+    /// when a connection is unhealthy or a DLQ is not empty.
+    Health(HealthArgs),
+}
+
+/// `packr health`
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    /// Only this tenant.
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

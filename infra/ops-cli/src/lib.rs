@@ -6,10 +6,12 @@
 //! packr dlq inspect [--queue webhook|sync-jobs | --dlq-url URL] [--limit N]
 //! packr token --tenant T --role R [--brand B ...] [--sub S] [--ttl-minutes N] [--key-file PATH]
 //! packr sync run --tenant T [--connection C] [--resource orders|inventory|products ...] [--full]
+//! packr health [--tenant T]
 //! ```
 
 mod args;
 mod dlq;
+mod health;
 mod render;
 mod sync;
 mod token;
@@ -18,10 +20,13 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub use args::{
-    Cli, Command, DlqCommand, InspectArgs, MethodArg, QueueArgs, QueueName, RedriveArgs,
-    ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
+    Cli, Command, DlqCommand, HealthArgs, InspectArgs, MethodArg, QueueArgs, QueueName,
+    RedriveArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
+pub use health::{
+    failing as health_failing, tenant_arg as health_tenant, HealthCommandError, QueueFigures,
+};
 pub use sync::{enqueue as enqueue_sync, SyncReport, SyncRequest, SyncRunError};
 pub use token::run as mint_token;
 
@@ -51,5 +56,6 @@ pub async fn run(
         Command::Dlq(DlqCommand::Inspect(args)) => dlq::inspect(sqs, &args, env, out).await,
         Command::Token(args) => token::run(&args, out),
         Command::Sync(SyncCommand::Run(args)) => sync::run(sdk, &args, env, out).await,
+        Command::Health(args) => health::run(sdk, &args, env, out).await,
     }
 }

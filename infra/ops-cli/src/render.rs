@@ -6,6 +6,9 @@ use packr::domain::TenantId;
 use packr::ops::redrive::error_chain;
 use packr::ops::{DlqReport, RedriveSummary};
 
+use packr::health::HealthReport;
+
+use crate::health::QueueFigures;
 use crate::sync::SyncReport;
 
 pub fn redrive_summary(out: &mut dyn Write, s: &RedriveSummary) -> io::Result<()> {
@@ -97,4 +100,83 @@ pub fn sync_report(out: &mut dyn Write, tenant: &TenantId, r: &SyncReport) -> io
         )?;
     }
     writeln!(out, "{} jobs queued for tenant {tenant}", r.jobs.len())
+}
+
+fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+pub fn health(
+    out: &mut dyn Write,
+    reports: &[(TenantId, HealthReport)],
+    queues: &[QueueFigures],
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<16} {:<24} {:<10} {:<10} {:>9} {:>11} {:>8} {:>8} {:>7} {:<9}  reasons",
+        "tenant",
+        "connection",
+        "brand",
+        "status",
+        "sync lag",
+        "wh p95 1h",
+        "fail 24h",
+        "backlog",
+        "replay",
+        "breaker"
+    )?;
+    for (tenant, report) in reports {
+        for c in &report.connections {
+            let lag = c.resources.iter().filter_map(|r| r.sync_lag_seconds).max();
+            let reasons: Vec<&str> = c.reasons.iter().map(|r| r.code.as_str()).collect();
+            writeln!(
+                out,
+                "{:<16} {:<24} {:<10} {:<10} {:>9} {:>11} {:>8} {:>8} {:>7} {:<9}  {}",
+                tenant.as_str(),
+                c.connection_id,
+                c.brand_id.as_deref().unwrap_or("-"),
+                format!("{:?}", c.status).to_lowercase(),
+                or_dash(lag.map(|s| format!("{s}s"))),
+                or_dash(c.webhooks.lag_1h.p95_ms.map(|ms| format!("{ms}ms"))),
+                c.webhooks.failures_24h,
+                c.webhooks.backlog.events,
+                c.webhooks.failed_awaiting_replay,
+                c.breaker.state,
+                if reasons.is_empty() {
+                    "-".to_owned()
+                } else {
+                    reasons.join(",")
+                },
+            )?;
+        }
+        let s = report.summary;
+        writeln!(
+            out,
+            "{:<16} {} connections: {} healthy, {} degraded, {} unhealthy",
+            tenant.as_str(),
+            s.connections,
+            s.healthy,
+            s.degraded,
+            s.unhealthy
+        )?;
+    }
+    if !queues.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:<14} {:>8} {:>10} {:>12}",
+            "queue", "visible", "in flight", "oldest age"
+        )?;
+        for q in queues {
+            writeln!(
+                out,
+                "{:<14} {:>8} {:>10} {:>12}",
+                q.name,
+                q.visible,
+                q.in_flight,
+                or_dash(q.oldest_age_seconds.map(|s| format!("{s}s")))
+            )?;
+        }
+    }
+    Ok(())
 }

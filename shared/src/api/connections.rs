@@ -152,6 +152,7 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
             status: ConnectionStatus::Active,
             access_token_secret: secret_name,
             errors: Vec::new(),
+            stuck_schedules: Vec::new(),
             full_sync_requested_at: None,
             created_at: now,
             updated_at: now,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod claims;
 pub mod connections;
 pub mod error;
+pub mod health;
 pub mod inventory;
 pub mod messages;
 pub mod openapi;
@@ -74,6 +75,9 @@ pub struct ApiDeps {
     /// The sync-jobs queue; absent in functions that never enqueue syncs (only api-sync and
     /// api-connections have `SYNC_JOBS_QUEUE_URL`).
     pub sync_jobs: Option<Arc<dyn SyncJobQueue>>,
+    /// Sync states, webhook stats and breakers; absent in functions that serve no health
+    /// routes (only api-sync has them).
+    pub health: Option<crate::health::HealthSources>,
     pub config: ApiConfig,
     pub clock: Clock,
 }
@@ -86,6 +90,13 @@ impl ApiDeps {
     pub(crate) fn trackstar(&self) -> Result<&TrackstarClient, ApiError> {
         self.trackstar.as_ref().ok_or_else(|| {
             tracing::error!("this function has no Trackstar client configured");
+            ApiError::internal()
+        })
+    }
+
+    pub(crate) fn health(&self) -> Result<&crate::health::HealthSources, ApiError> {
+        self.health.as_ref().ok_or_else(|| {
+            tracing::error!("this function has no health sources configured");
             ApiError::internal()
         })
     }

@@ -15,6 +15,12 @@ use super::request::{respond, Reply};
 use super::router::{RouteId, ROUTES};
 use super::sync::{QueuedSyncJob, RunSyncAnswer, RunSyncBody, SkippedConnection};
 use super::ApiDeps;
+use crate::health::figures::{Backlog, Percentiles, WebhookFigures};
+use crate::health::report::{
+    BreakerView, ConnectionErrorView, ConnectionHealth, HealthReport, HealthSummary, LagReport,
+    ReconcileView, ResourceHealth, ResourceLag, StuckScheduleView,
+};
+use crate::health::{Reason, Status};
 use crate::sync::SyncResource;
 
 fn with_schema<T: ToSchema>(mut b: ComponentsBuilder) -> ComponentsBuilder {
@@ -120,6 +126,18 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
             202,
             reference("RunSyncAnswer"),
             "Queue syncs from the warehouse system: one job per (connection, resource) (tenant_admin)",
+        ),
+        RouteId::SyncHealth => (
+            None,
+            200,
+            reference("HealthReport"),
+            "Sync health of the caller's connections (brand roles: their brands' only)",
+        ),
+        RouteId::SyncLag => (
+            None,
+            200,
+            reference("LagReport"),
+            "Sync and webhook lag per resource of a brand's connections",
         ),
         RouteId::OpenApi => (None, 200, json!({ "type": "object" }), "This document"),
     }
@@ -272,6 +290,21 @@ pub fn document() -> Value {
     components = with_schema::<SkippedConnection>(components);
     components = with_schema::<SyncResource>(components);
     components = with_schema::<super::sync::RunSyncMode>(components);
+    components = with_schema::<HealthReport>(components);
+    components = with_schema::<HealthSummary>(components);
+    components = with_schema::<ConnectionHealth>(components);
+    components = with_schema::<ResourceHealth>(components);
+    components = with_schema::<ReconcileView>(components);
+    components = with_schema::<WebhookFigures>(components);
+    components = with_schema::<Percentiles>(components);
+    components = with_schema::<Backlog>(components);
+    components = with_schema::<BreakerView>(components);
+    components = with_schema::<ConnectionErrorView>(components);
+    components = with_schema::<StuckScheduleView>(components);
+    components = with_schema::<Reason>(components);
+    components = with_schema::<Status>(components);
+    components = with_schema::<LagReport>(components);
+    components = with_schema::<ResourceLag>(components);
     let base = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()

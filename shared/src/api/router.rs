@@ -10,7 +10,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::error::ApiError;
 use super::request::{match_template, request_id, respond};
-use super::{audit, connections, inventory, messages, openapi, orders, products, sync, ApiDeps};
+use super::{
+    audit, connections, health, inventory, messages, openapi, orders, products, sync, ApiDeps,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RouteId {
@@ -31,6 +33,8 @@ pub enum RouteId {
     ListConnections,
     ListAudit,
     RunSync,
+    SyncHealth,
+    SyncLag,
     OpenApi,
 }
 
@@ -126,6 +130,8 @@ pub const ROUTES: &[Route] = &[
     ),
     r(RouteId::ListAudit, "GET", "/audit", "api-connections"),
     r(RouteId::RunSync, "POST", "/sync/run", "api-sync"),
+    r(RouteId::SyncHealth, "GET", "/sync/health", "api-sync"),
+    r(RouteId::SyncLag, "GET", "/sync/lag/{brand_id}", "api-sync"),
     Route {
         id: RouteId::OpenApi,
         method: "GET",
@@ -190,6 +196,8 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::ListConnections => connections::list(deps, request).await,
         RouteId::ListAudit => audit::list(deps, request).await,
         RouteId::RunSync => sync::run(deps, request).await,
+        RouteId::SyncHealth => health::health(deps, request).await,
+        RouteId::SyncLag => health::lag(deps, request).await,
         RouteId::OpenApi => openapi::handle(deps, request).await,
     }
 }

@@ -10,6 +10,8 @@
 //! | `TRACKSTAR_CONNECTION_SECRET_PREFIX` | where access tokens are stored               |
 //! | `CONNECTION_SECRETS_WRITABLE`        | `true` lets the function store access tokens |
 //! | `SYNC_JOBS_QUEUE_URL`                | enables enqueueing syncs (optional)          |
+//! | `HEALTH_ROUTES`                      | `true`: serves the health routes (api-sync)  |
+//! | `HEALTH_*`                           | health thresholds (`health::Thresholds`)     |
 //! | `CLAIM_SUBJECT`, `CLAIM_TENANT_ID`, `CLAIM_ROLE`, `CLAIM_BRAND_IDS` | claim names   |
 //! | `MAX_BODY_BYTES`                     | request body limit (default 256 KiB)         |
 
@@ -115,6 +117,23 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             Some(queue)
         }
     };
+    let health = if env
+        .var("HEALTH_ROUTES")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    {
+        Some(crate::health::HealthSources {
+            connections: Arc::new(store.clone()),
+            sync_states: Arc::new(crate::sync::DynamoSyncStateStore::new(store.clone())),
+            stats: Arc::new(store.clone()),
+            breakers: Arc::new(DynamoBudget::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                store.table_name().to_owned(),
+            )),
+            thresholds: crate::health::Thresholds::from_env(env)?,
+        })
+    } else {
+        None
+    };
     let prefix = env
         .var("TRACKSTAR_CONNECTION_SECRET_PREFIX")
         .filter(|v| !v.trim().is_empty())
@@ -131,6 +150,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         trackstar,
         secret_writer,
         sync_jobs,
+        health,
         config: ApiConfig {
             claims: ClaimNames::from_env(env),
             max_body_bytes,

@@ -32,6 +32,18 @@ pub struct ConnectionError {
     pub recorded_at: Timestamp,
 }
 
+/// A Trackstar sync schedule reported stuck (`connection.schedule-stuck`), until a later
+/// completed sync of the same function clears it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StuckSchedule {
+    /// Trackstar's function (`get_orders`, …) or resource, as the event names it.
+    pub function: String,
+    /// How fresh Trackstar's own copy of that data is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_data: Option<Timestamp>,
+    pub recorded_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
     pub tenant_id: TenantId,
@@ -44,6 +56,8 @@ pub struct Connection {
     pub access_token_secret: String,
     #[serde(default)]
     pub errors: Vec<ConnectionError>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stuck_schedules: Vec<StuckSchedule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_sync_requested_at: Option<Timestamp>,
     pub created_at: Timestamp,

@@ -11,7 +11,9 @@ mod product;
 mod tenant;
 mod time;
 
-pub use connection::{Connection, ConnectionError, ConnectionRoute, ConnectionStatus};
+pub use connection::{
+    Connection, ConnectionError, ConnectionRoute, ConnectionStatus, StuckSchedule,
+};
 pub use ids::{
     BrandId, ConnectionId, CorrelationId, EventId, IdError, InventoryItemId, MessageId, OrderId,
     ProductId, Sku, TenantId, UserId, WarehouseCustomerId,

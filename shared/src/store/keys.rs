@@ -18,6 +18,7 @@
 //! | reconcile report   | `T#<t>#RECON`                       | `<run id>`             |
 //! | ids a run has seen | `T#<t>#RECONSEEN#<run id>`          | `P#<page>`             |
 //! | Trackstar budget   | `T#<t>#TRACKSTAR#<c>`               | `BUDGET`               |
+//! | webhook stats      | `T#<t>#WHSTATS#<c>`                 | `H#<yyyy-mm-ddThh>`    |
 //! | unroutable event   | `UNROUTABLE#<connection id>`        | `<event id>`           |
 //! | rejected delivery  | `REJECTED#<yyyy-mm-dd>`             | `<received>#<event id>`|
 //!
@@ -140,6 +141,11 @@ pub fn trackstar_budget_pk(tenant: &TenantId, connection: &ConnectionId) -> Stri
 }
 
 pub const TRACKSTAR_BUDGET_SK: &str = "BUDGET";
+
+/// One connection's hourly webhook figures (see `health::stats`).
+pub fn webhook_stats_pk(tenant: &TenantId, connection: &ConnectionId) -> String {
+    format!("T#{tenant}#WHSTATS#{connection}")
+}
 
 pub fn unroutable_pk(connection: &ConnectionId) -> String {
     format!("UNROUTABLE#{connection}")

@@ -40,6 +40,12 @@ pub enum EventKind {
     ConnectionErrorCreated,
     ConnectionErrorUpdated,
     ConnectionErrorDeleted,
+    /// A Trackstar sync schedule stopped progressing (`data.latest_data`: how fresh it is).
+    ConnectionScheduleStuck,
+    /// A force sync of one data type finished (clears a stuck schedule).
+    ConnectionForceSyncCompleted,
+    /// An on-demand sync job finished (clears a stuck schedule).
+    ConnectionSyncJobCompleted,
     Other(String),
 }
 
@@ -62,6 +68,9 @@ impl EventKind {
             "connection-error.created" => Self::ConnectionErrorCreated,
             "connection-error.updated" => Self::ConnectionErrorUpdated,
             "connection-error.deleted" => Self::ConnectionErrorDeleted,
+            "connection.schedule-stuck" => Self::ConnectionScheduleStuck,
+            "connection.force-sync-completed" => Self::ConnectionForceSyncCompleted,
+            "connection.sync-job-completed" => Self::ConnectionSyncJobCompleted,
             _ => Self::Other(normalized),
         }
     }

@@ -18,11 +18,13 @@ use tracing::{error, info, warn, Instrument};
 use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
 use super::ingest::Clock;
 use super::objects::{ObjectKind, WireObject};
-use super::receipts::{ReceiptState, ReceiptStore};
+use super::receipts::{PriorReceipt, ReceiptState, ReceiptStore};
 use crate::apply::{ContextResolver, Freshness, ObjectStores};
 use crate::domain::{
-    Connection, ConnectionError, ConnectionStatus, InventoryItem, Order, Product, Timestamp,
+    Connection, ConnectionError, ConnectionStatus, InventoryItem, Order, Product, StuckSchedule,
+    Timestamp,
 };
+use crate::health::{record_batch, Observation, Outcome, StatsResource, WebhookStatsStore};
 use crate::idempotency::{
     Fingerprint, IdempotencyError, IdempotencyKey, IdempotencyStore, NextAction, SavedResponse,
     Scope,
@@ -57,8 +59,15 @@ pub struct ProcessorDeps {
     /// full syncs they call for.
     pub sync_jobs: Arc<dyn SyncJobQueue>,
     pub metrics: Arc<dyn MetricsSink>,
+    /// Per-connection webhook figures, one write per connection per batch.
+    pub stats: Arc<dyn WebhookStatsStore>,
+    /// The webhook queue's `maxReceiveCount`: a failure on that receive dead-letters.
+    pub max_receive_count: u32,
     pub clock: Clock,
 }
+
+/// The template's `maxReceiveCount` of the webhook queue.
+pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
 
 impl ProcessorDeps {
     /// The one upsert path (shared with sync and reconciliation).
@@ -125,16 +134,21 @@ impl From<UpsertOutcome> for Applied {
     }
 }
 
-/// Handles one SQS batch; never fails as a whole.
+/// Handles one SQS batch; never fails as a whole. The batch's outcomes are recorded in the
+/// webhook stats at the end: one `UpdateItem` per (tenant, connection) in the batch.
 pub async fn handle_batch(deps: &ProcessorDeps, event: SqsEvent) -> SqsBatchResponse {
     let mut failures = Vec::new();
+    let mut observations = Vec::new();
     for message in event.records {
         let id = message.message_id.clone().unwrap_or_default();
         let outcome = AssertUnwindSafe(process_message(deps, message))
             .catch_unwind()
             .await;
         let ok = match outcome {
-            Ok(ok) => ok,
+            Ok((ok, observation)) => {
+                observations.extend(observation);
+                ok
+            }
             Err(_) => {
                 error!(message_id = %id, "processing a message panicked");
                 deps.metrics
@@ -148,14 +162,25 @@ pub async fn handle_batch(deps: &ProcessorDeps, event: SqsEvent) -> SqsBatchResp
             failures.push(failure);
         }
     }
+    record_batch(deps.stats.as_ref(), &observations, (deps.clock)()).await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
     response
 }
 
-/// Processes one message; `true` when it may be deleted from the queue.
-async fn process_message(deps: &ProcessorDeps, message: SqsMessage) -> bool {
+fn receive_count(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Processes one message; `true` when it may be deleted from the queue, and what the stats
+/// record of it.
+async fn process_message(deps: &ProcessorDeps, message: SqsMessage) -> (bool, Option<Observation>) {
     let started = std::time::Instant::now();
+    let receives = receive_count(&message);
     let event: QueuedEvent = match message
         .body
         .as_deref()
@@ -166,13 +191,13 @@ async fn process_message(deps: &ProcessorDeps, message: SqsMessage) -> bool {
             error!(message_id = ?message.message_id, error = %e, "unreadable queue message");
             deps.metrics
                 .emit(Metric::count("webhook.failures").with("reason", "unreadable"));
-            return false;
+            return (false, None);
         }
         None => {
             error!(message_id = ?message.message_id, "queue message without a body");
             deps.metrics
                 .emit(Metric::count("webhook.failures").with("reason", "unreadable"));
-            return false;
+            return (false, None);
         }
     };
     let span = tracing::info_span!(
@@ -183,18 +208,43 @@ async fn process_message(deps: &ProcessorDeps, message: SqsMessage) -> bool {
         correlation_id = %event.correlation_id,
         event_type = %event.event_type,
     );
-    process_event(deps, &event, started).instrument(span).await
+    process_event(deps, &event, started, receives)
+        .instrument(span)
+        .await
+}
+
+fn observe(
+    event: &QueuedEvent,
+    outcome: Outcome,
+    started: std::time::Instant,
+) -> Option<Observation> {
+    Some(Observation {
+        tenant: event.tenant_id.clone(),
+        connection: event.connection_id.clone(),
+        resource: StatsResource::of_event_type(&event.event_type),
+        received_at: event.received_at,
+        outcome,
+        latency_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+fn failed(prior: PriorReceipt, receives: u32, deps: &ProcessorDeps) -> Outcome {
+    Outcome::Failed {
+        first: prior.state != Some(ReceiptState::Failed),
+        dead_lettered: receives >= deps.max_receive_count,
+    }
 }
 
 async fn process_event(
     deps: &ProcessorDeps,
     event: &QueuedEvent,
     started: std::time::Instant,
-) -> bool {
+    receives: u32,
+) -> (bool, Option<Observation>) {
     let now = (deps.clock)();
     let key = match IdempotencyKey::parse(event.event_id.as_str()) {
         Ok(key) => key,
-        Err(_) => return false,
+        Err(_) => return (false, None),
     };
     let fingerprint = Fingerprint::of_json(&event.payload);
     let lease = match deps
@@ -209,17 +259,20 @@ async fn process_event(
                     .with("event_type", event.event_type.clone()),
             );
             info!("event already applied; duplicate acknowledged");
-            return true;
+            return (true, observe(event, Outcome::Duplicate, started));
         }
         Err(IdempotencyError::InProgress { .. }) => {
             info!("event is being applied by another attempt; retrying later");
-            return false;
+            return (false, None);
         }
         Err(e) => {
             error!(error = %e, "idempotency check failed");
             let reason = e.to_string();
-            record_failure(deps, event, &reason, now).await;
-            return false;
+            let prior = record_failure(deps, event, &reason, now).await;
+            return (
+                false,
+                observe(event, failed(prior, receives, deps), started),
+            );
         }
     };
 
@@ -233,7 +286,7 @@ async fn process_event(
                 // The write itself is idempotent (only-if-newer); a retry re-applies safely.
                 warn!(error = %e, "applied, but the idempotency record could not be completed");
             }
-            if let Err(e) = deps
+            let prior = match deps
                 .receipts
                 .mark_processed(
                     &event.tenant_id,
@@ -244,8 +297,13 @@ async fn process_event(
                 )
                 .await
             {
-                warn!(error = %e, "applied, but the receipt could not be updated");
-            }
+                Ok(prior) => prior,
+                Err(e) => {
+                    warn!(error = %e, "applied, but the receipt could not be updated");
+                    PriorReceipt::default()
+                }
+            };
+            let was_failed = prior.state == Some(ReceiptState::Failed);
             let lag = (now.unix_millis() - event.received_at.unix_millis()).max(0);
             let event_type = event.event_type.clone();
             deps.metrics.emit(
@@ -267,7 +325,13 @@ async fn process_event(
                 .with("event_type", event_type),
             );
             info!(outcome = applied.as_str(), lag_ms = lag, "event processed");
-            true
+            let outcome = Outcome::Finished {
+                was_failed,
+                // It had failed on every receive it was given: it sat in the DLQ.
+                was_dead_lettered: was_failed
+                    && prior.processing_attempts >= deps.max_receive_count,
+            };
+            (true, observe(event, outcome, started))
         }
         Err(e) => {
             let reason = error_chain(&e);
@@ -275,16 +339,24 @@ async fn process_event(
             if let Err(e) = deps.idempotency.abandon(&lease).await {
                 warn!(error = %e, "could not release the idempotency lease; it will expire");
             }
-            record_failure(deps, event, &reason, now).await;
-            false
+            let prior = record_failure(deps, event, &reason, now).await;
+            (
+                false,
+                observe(event, failed(prior, receives, deps), started),
+            )
         }
     }
 }
 
-async fn record_failure(deps: &ProcessorDeps, event: &QueuedEvent, reason: &str, now: Timestamp) {
+async fn record_failure(
+    deps: &ProcessorDeps,
+    event: &QueuedEvent,
+    reason: &str,
+    now: Timestamp,
+) -> PriorReceipt {
     deps.metrics
         .emit(Metric::count("webhook.failures").with("event_type", event.event_type.clone()));
-    if let Err(e) = deps
+    match deps
         .receipts
         .mark_processed(
             &event.tenant_id,
@@ -295,8 +367,29 @@ async fn record_failure(deps: &ProcessorDeps, event: &QueuedEvent, reason: &str,
         )
         .await
     {
-        warn!(error = %e, "could not record the failure on the receipt");
+        Ok(prior) => prior,
+        Err(e) => {
+            warn!(error = %e, "could not record the failure on the receipt");
+            PriorReceipt::default()
+        }
     }
+}
+
+/// The Trackstar function a schedule event names (`get_orders`), from `function_name`,
+/// `function` or `resource` (`orders` → `get_orders`).
+fn schedule_function(data: &serde_json::Value) -> Option<String> {
+    let raw = ["function_name", "function", "resource"]
+        .iter()
+        .find_map(|k| data.get(*k).and_then(|v| v.as_str()))?
+        .trim()
+        .to_ascii_lowercase();
+    if raw.is_empty() {
+        return None;
+    }
+    Some(match SyncResource::parse(&raw) {
+        Some(r) => format!("get_{}", r.as_str()),
+        None => raw,
+    })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -376,6 +469,15 @@ async fn apply(
         .into())
 }
 
+/// A completed sync of `function` (every function when none is named) clears its stuck
+/// schedule.
+fn clear_stuck(connection: &mut Connection, function: Option<String>) {
+    match function {
+        Some(f) => connection.stuck_schedules.retain(|s| s.function != f),
+        None => connection.stuck_schedules.clear(),
+    }
+}
+
 async fn apply_connection_event(
     deps: &ProcessorDeps,
     event: &QueuedEvent,
@@ -414,6 +516,7 @@ async fn apply_connection_event(
         }
         EventKind::ConnectionHistoricalSyncCompleted => {
             connection.full_sync_requested_at = Some(now);
+            clear_stuck(&mut connection, schedule_function(&envelope.data));
             let resource = envelope
                 .data
                 .get("resource")
@@ -444,6 +547,29 @@ async fn apply_connection_event(
         }
         EventKind::ConnectionErrorDeleted => {
             connection.errors.retain(|e| e.error_id != error_id);
+        }
+        EventKind::ConnectionScheduleStuck => {
+            let function = schedule_function(&envelope.data).unwrap_or_else(|| "unknown".into());
+            let latest_data = envelope
+                .data
+                .get("latest_data")
+                .and_then(|v| v.as_str())
+                .and_then(|v| Timestamp::parse(v).ok());
+            warn!(function = %function, "Trackstar reports a stuck sync schedule");
+            connection
+                .stuck_schedules
+                .retain(|s| s.function != function);
+            connection.stuck_schedules.push(StuckSchedule {
+                function,
+                latest_data,
+                recorded_at: now,
+            });
+        }
+        EventKind::ConnectionForceSyncCompleted | EventKind::ConnectionSyncJobCompleted => {
+            if connection.stuck_schedules.is_empty() {
+                return Ok(Applied::Ignored);
+            }
+            clear_stuck(&mut connection, schedule_function(&envelope.data));
         }
         _ => return Ok(Applied::Ignored),
     }

@@ -43,6 +43,14 @@ pub struct Receipt {
     pub processing_attempts: u32,
 }
 
+/// What a receipt said before the processor's verdict replaced it (read back from the same
+/// `UpdateItem`, at no extra cost).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PriorReceipt {
+    pub state: Option<ReceiptState>,
+    pub processing_attempts: u32,
+}
+
 /// The outcome of trying to claim a receipt for enqueueing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -77,7 +85,7 @@ pub trait ReceiptStore: Send + Sync {
     /// Gives up a claim after enqueueing failed, so the next delivery can claim at once.
     async fn release(&self, tenant: &TenantId, event: &EventId) -> Result<(), StoreError>;
 
-    /// The processor's verdict.
+    /// The processor's verdict; answers what the receipt said before.
     async fn mark_processed(
         &self,
         tenant: &TenantId,
@@ -85,7 +93,7 @@ pub trait ReceiptStore: Send + Sync {
         state: ReceiptState,
         failure_reason: Option<&str>,
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<PriorReceipt, StoreError>;
 
     async fn get(&self, tenant: &TenantId, event: &EventId) -> Result<Option<Receipt>, StoreError>;
 

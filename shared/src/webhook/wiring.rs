@@ -204,7 +204,8 @@ pub(crate) async fn trackstar_client_from_env(
         .with_priority(priority))
 }
 
-/// webhook-processor: `TABLE_NAME`, `TRACKSTAR_API_KEY_SECRET_ARN`, `TRACKSTAR_BASE_URL`.
+/// webhook-processor: `TABLE_NAME`, `TRACKSTAR_API_KEY_SECRET_ARN`, `TRACKSTAR_BASE_URL`,
+/// `WEBHOOK_MAX_RECEIVE_COUNT` (the queue's `maxReceiveCount`, default 5).
 pub async fn processor_from_env(
     sdk: &SdkConfig,
     env: &dyn Env,
@@ -228,9 +229,20 @@ pub async fn processor_from_env(
         products: Arc::new(store.clone()),
         tenants: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
-        receipts: Arc::new(store),
+        receipts: Arc::new(store.clone()),
         idempotency: Arc::new(idempotency),
         fetcher: Arc::new(TrackstarFetcher { client }),
+        stats: Arc::new(store),
+        max_receive_count: match env
+            .var("WEBHOOK_MAX_RECEIVE_COUNT")
+            .filter(|v| !v.trim().is_empty())
+        {
+            None => super::processor::DEFAULT_MAX_RECEIVE_COUNT,
+            Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+                name: "WEBHOOK_MAX_RECEIVE_COUNT",
+                reason: "not a number".into(),
+            })?,
+        },
         sync_jobs: Arc::new(crate::sync::wiring::queue_from_env(sdk, env)?),
         metrics: Arc::new(EmfSink::new(METRICS_NAMESPACE, function)),
         clock: system_clock(),
