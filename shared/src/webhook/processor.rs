@@ -284,17 +284,8 @@ async fn process_event(
 async fn record_failure(deps: &ProcessorDeps, event: &QueuedEvent, reason: &str, now: Timestamp) {
     deps.metrics
         .emit(Metric::count("webhook.failures").with("event_type", event.event_type.clone()));
-    if let Err(e) = deps
-        .receipts
-        .mark_processed(
-            &event.tenant_id,
-            &event.event_id,
-            ReceiptState::Failed,
-            Some(reason),
-            now,
-        )
-        .await
-    {
+    // The receipt keeps the event for replay (and lists it as failed) until it is applied.
+    if let Err(e) = deps.receipts.mark_failed(event, reason, now).await {
         warn!(error = %e, "could not record the failure on the receipt");
     }
 }
