@@ -6,11 +6,13 @@
 //! Rules: another tenant's object → 404; a brand user on another brand → 404; a role
 //! without the permission on a visible object → 403; connections and the audit log are
 //! tenant_admin only (403 for every other role), and so is `POST /sync/run` (another
-//! tenant's connection → 404).
+//! tenant's connection → 404), and `POST /sync/replay` (another tenant's brand → 404).
+//! Reconciliation reports are readable by every role, brand-scoped like objects.
 
 use std::fmt;
 
 use packr::api::router::{RouteId, ROUTES};
+use packr::reconcile::ReportStore;
 use packr::store::SyncedStore;
 use serde_json::{json, Value};
 
@@ -37,6 +39,7 @@ const TARGETS: [Target; 3] = [Target::Own, Target::OtherBrand, Target::OtherTena
 struct Fixtures {
     orders: [String; 3],
     products: [String; 3],
+    reports: [String; 3],
 }
 
 fn brand_of(t: Target) -> &'static str {
@@ -100,7 +103,9 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
         | RouteId::GetInventory
         | RouteId::ListProducts
         | RouteId::GetProduct
-        | RouteId::ListMessages => {
+        | RouteId::ListMessages
+        | RouteId::ListReconciliations
+        | RouteId::GetReconciliation => {
             if visible {
                 200
             } else {
@@ -129,6 +134,11 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
             (r, _) if r != "tenant_admin" => 403,
             (_, Target::OtherTenant) => 404,
             _ => 202,
+        },
+        RouteId::Replay => match (role, target) {
+            (r, _) if r != "tenant_admin" => 403,
+            (_, Target::OtherTenant) => 404,
+            _ => 200,
         },
         RouteId::OpenApi => 200,
     }
@@ -205,6 +215,28 @@ fn request(
             };
             ("POST", "/sync/run".into(), Some(body), true)
         }
+        RouteId::Replay => {
+            // dry runs: a webhook replay of the own brand / a sync of the other brand /
+            // another tenant's brand
+            let body = match target {
+                Target::Own => json!({ "type": "webhook", "brand_id": b, "dry_run": true }),
+                Target::OtherBrand => json!({ "type": "sync", "brand_id": b, "dry_run": true }),
+                Target::OtherTenant => json!({ "type": "webhook", "brand_id": b }),
+            };
+            ("POST", "/sync/replay".into(), Some(body), true)
+        }
+        RouteId::ListReconciliations => (
+            "GET",
+            format!("/sync/reconciliations?brand_id={b}"),
+            None,
+            false,
+        ),
+        RouteId::GetReconciliation => (
+            "GET",
+            format!("/sync/reconciliations/{}", f.reports[i]),
+            None,
+            false,
+        ),
         RouteId::OpenApi => ("GET", "/openapi.json".into(), None, false),
     }
 }
@@ -212,6 +244,7 @@ fn request(
 async fn fixtures(s: &ApiStack) -> Fixtures {
     let mut orders = Vec::new();
     let mut products = Vec::new();
+    let mut reports = Vec::new();
     for target in TARGETS {
         let b = brand_of(target);
         let t = tenant(if target == Target::OtherTenant {
@@ -219,6 +252,18 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
         } else {
             ACME
         });
+        let (tn, conn) = if target == Target::OtherTenant {
+            (GLOBEX, CONN_GLOBEX)
+        } else {
+            (ACME, CONN_ACME)
+        };
+        let id = format!("run_mx_{b}");
+        s.stack
+            .store
+            .put_report(&report(tn, &id, conn, &[b], 100))
+            .await
+            .unwrap();
+        reports.push(id);
         s.stack
             .store
             .upsert_if_newer(
@@ -285,6 +330,7 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
     Fixtures {
         orders: orders.try_into().unwrap(),
         products: products.try_into().unwrap(),
+        reports: reports.try_into().unwrap(),
     }
 }
 

@@ -10,7 +10,10 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::error::ApiError;
 use super::request::{match_template, request_id, respond};
-use super::{audit, connections, inventory, messages, openapi, orders, products, sync, ApiDeps};
+use super::{
+    audit, connections, inventory, messages, openapi, orders, products, reconciliations, replay,
+    sync, ApiDeps,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RouteId {
@@ -31,6 +34,9 @@ pub enum RouteId {
     ListConnections,
     ListAudit,
     RunSync,
+    Replay,
+    ListReconciliations,
+    GetReconciliation,
     OpenApi,
 }
 
@@ -126,6 +132,19 @@ pub const ROUTES: &[Route] = &[
     ),
     r(RouteId::ListAudit, "GET", "/audit", "api-connections"),
     r(RouteId::RunSync, "POST", "/sync/run", "api-sync"),
+    r(RouteId::Replay, "POST", "/sync/replay", "api-sync"),
+    r(
+        RouteId::ListReconciliations,
+        "GET",
+        "/sync/reconciliations",
+        "api-sync",
+    ),
+    r(
+        RouteId::GetReconciliation,
+        "GET",
+        "/sync/reconciliations/{report_id}",
+        "api-sync",
+    ),
     Route {
         id: RouteId::OpenApi,
         method: "GET",
@@ -190,6 +209,9 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::ListConnections => connections::list(deps, request).await,
         RouteId::ListAudit => audit::list(deps, request).await,
         RouteId::RunSync => sync::run(deps, request).await,
+        RouteId::Replay => replay::replay(deps, request).await,
+        RouteId::ListReconciliations => reconciliations::list(deps, request).await,
+        RouteId::GetReconciliation => reconciliations::get(deps, request).await,
         RouteId::OpenApi => openapi::handle(deps, request).await,
     }
 }

@@ -10,6 +10,7 @@
 //! | `TRACKSTAR_CONNECTION_SECRET_PREFIX` | where access tokens are stored               |
 //! | `CONNECTION_SECRETS_WRITABLE`        | `true` lets the function store access tokens |
 //! | `SYNC_JOBS_QUEUE_URL`                | enables enqueueing syncs (optional)          |
+//! | `WEBHOOK_QUEUE_URL`                  | enables replaying failed webhooks (optional) |
 //! | `CLAIM_SUBJECT`, `CLAIM_TENANT_ID`, `CLAIM_ROLE`, `CLAIM_BRAND_IDS` | claim names   |
 //! | `MAX_BODY_BYTES`                     | request body limit (default 256 KiB)         |
 
@@ -28,6 +29,7 @@ use crate::store::dynamo::DynamoStore;
 use crate::store::CursorCodec;
 use crate::sync::SyncJobQueue;
 use crate::trackstar::{DynamoBudget, Priority, TrackstarClient, TrackstarConfig};
+use crate::webhook::queue::{EventQueue, SqsEventQueue};
 
 async fn secret(secrets: &dyn SecretSource, name: String) -> Result<String, ConfigError> {
     secrets
@@ -115,6 +117,14 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             Some(queue)
         }
     };
+    let webhook_queue = env
+        .var("WEBHOOK_QUEUE_URL")
+        .filter(|v| !v.trim().is_empty())
+        .map(|url| {
+            let queue: Arc<dyn EventQueue> =
+                Arc::new(SqsEventQueue::new(aws_sdk_sqs::Client::new(sdk), url));
+            queue
+        });
     let prefix = env
         .var("TRACKSTAR_CONNECTION_SECRET_PREFIX")
         .filter(|v| !v.trim().is_empty())
@@ -126,11 +136,14 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         tenants: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
         messages: Arc::new(store.clone()),
-        audit: Arc::new(store),
+        audit: Arc::new(store.clone()),
+        receipts: Arc::new(store.clone()),
+        reports: Arc::new(store),
         idempotency: Arc::new(idempotency),
         trackstar,
         secret_writer,
         sync_jobs,
+        webhook_queue,
         config: ApiConfig {
             claims: ClaimNames::from_env(env),
             max_body_bytes,
