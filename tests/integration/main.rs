@@ -12,6 +12,7 @@ mod api_writes;
 mod helpers;
 mod idempotency;
 mod messages;
+mod observability;
 mod ops_redrive;
 mod ops_sync;
 mod pagination;
