@@ -589,3 +589,119 @@ async fn a_sync_replay_queues_the_brands_connections_and_other_tenants_brands_ar
     assert_eq!(staff.status, 403);
     assert_eq!(r.s.sync_jobs.jobs().len(), 3);
 }
+
+async fn cli(r: &Replay, argv: &[&str]) -> (anyhow::Result<std::process::ExitCode>, String) {
+    use clap::Parser;
+    let cli = packr_cli::Cli::try_parse_from(argv).unwrap();
+    let table = r.s.stack.table.clone();
+    let queue = r.queue_url.clone();
+    let env = move |name: &str| match name {
+        "TABLE_NAME" => Some(table.clone()),
+        "WEBHOOK_QUEUE_URL" => Some(queue.clone()),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    let result = packr_cli::run(cli, &r.s.stack.sdk, &env, &mut out).await;
+    (result, String::from_utf8(out).unwrap())
+}
+
+#[tokio::test]
+async fn packr_replay_runs_the_same_replay_for_one_tenant_and_audits_it() {
+    // given a failed event of each tenant, its cause fixed
+    let r = replay_stack().await;
+    let hour = Duration::from_secs(3600);
+    r.failed_event(ACME, LATE_ACME, "msg_cli1", Some("b1"), hour)
+        .await;
+    r.failed_event(GLOBEX, LATE_GLOBEX, "msg_cli2", Some("g1"), hour)
+        .await;
+    r.fix_connections().await;
+
+    // when ops dry-run, then replay acme's
+    let (code, text) = cli(&r, &["packr", "replay", "--tenant", "acme", "--dry-run"]).await;
+    assert_eq!(code.unwrap(), std::process::ExitCode::SUCCESS);
+    assert!(text.contains("matched     1"), "{text}");
+    assert!(text.contains("enqueued    0"), "{text}");
+    assert!(r.drain().await.is_empty());
+    let (code, text) = cli(
+        &r,
+        &[
+            "packr", "replay", "--tenant", "acme", "--event", "msg_cli1", "--event", "msg_cli2",
+        ],
+    )
+    .await;
+    assert_eq!(code.unwrap(), std::process::ExitCode::SUCCESS);
+    assert!(text.contains("enqueued    1"), "{text}");
+    assert!(
+        text.contains("msg_cli2") && text.contains("not_found"),
+        "{text}"
+    );
+
+    // then only acme's event is on the queue, and it applies
+    let messages = r.drain().await;
+    assert_eq!(messages.len(), 1);
+    assert!(handle_batch(&r.processor, batch(messages))
+        .await
+        .batch_item_failures
+        .is_empty());
+    assert_eq!(r.state(ACME, "msg_cli1").await, ReceiptState::Applied);
+    assert_eq!(r.state(GLOBEX, "msg_cli2").await, ReceiptState::Failed);
+    let audit = AuditStore::list(&r.s.stack.store, &tenant(ACME), &PageRequest::default())
+        .await
+        .unwrap();
+    let by_cli: Vec<_> = audit
+        .items
+        .iter()
+        .filter(|e| e.action == "sync.replay" && e.actor.to_string() == "packr-cli")
+        .collect();
+    assert_eq!(by_cli.len(), 2);
+
+    // an unknown tenant is an error
+    let (code, _) = cli(&r, &["packr", "replay", "--tenant", "nobody"]).await;
+    assert!(code.is_err());
+}
+
+#[tokio::test]
+async fn packr_reconcile_queues_dry_run_reconcile_jobs_of_one_active_connection() {
+    use clap::Parser;
+    let r = replay_stack().await;
+    let cli = packr_cli::Cli::try_parse_from([
+        "packr",
+        "reconcile",
+        "--tenant",
+        "acme",
+        "--connection",
+        CONN_ACME,
+        "--resource",
+        "orders",
+        "--resource",
+        "products",
+        "--dry-run",
+    ])
+    .unwrap();
+    let packr_cli::Command::Reconcile(args) = cli.command else {
+        panic!("not reconcile");
+    };
+    let request = packr_cli::ReconcileRequest::try_from(&args).unwrap();
+    let queue = packr::sync::MemorySyncJobQueue::new();
+    let store = &r.s.stack.store;
+    let jobs = packr_cli::enqueue_reconcile(store, store, &queue, &request, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 2);
+    let queued = queue.drain();
+    assert_eq!(queued, jobs);
+    assert!(queued
+        .iter()
+        .all(|j| j.mode == packr::sync::SyncMode::Reconcile
+            && j.dry_run
+            && j.reason == "cli"
+            && j.tenant_id == tenant(ACME)));
+    // another tenant's connection is unknown to acme
+    let mut other = request.clone();
+    other.connection = CONN_GLOBEX.to_owned();
+    assert!(matches!(
+        packr_cli::enqueue_reconcile(store, store, &queue, &other, Timestamp::now()).await,
+        Err(packr_cli::SyncRunError::UnknownConnection { .. })
+    ));
+    assert!(queue.drain().is_empty());
+}

@@ -6,11 +6,14 @@
 //! packr dlq inspect [--queue webhook|sync-jobs | --dlq-url URL] [--limit N]
 //! packr token --tenant T --role R [--brand B ...] [--sub S] [--ttl-minutes N] [--key-file PATH]
 //! packr sync run --tenant T [--connection C] [--resource orders|inventory|products ...] [--full]
+//! packr replay --tenant T [--brand B] [--event ID ...] [--max-age-hours N] [--dry-run] [--max N]
+//! packr reconcile --tenant T --connection C [--resource R ...] [--dry-run]
 //! ```
 
 mod args;
 mod dlq;
 mod render;
+mod replay;
 mod sync;
 mod token;
 
@@ -18,10 +21,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub use args::{
-    Cli, Command, DlqCommand, InspectArgs, MethodArg, QueueArgs, QueueName, RedriveArgs,
-    ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
+    Cli, Command, DlqCommand, InspectArgs, MethodArg, QueueArgs, QueueName, ReconcileArgs,
+    RedriveArgs, ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
+pub use replay::{enqueue_reconcile, ReconcileRequest, ReplayArgsError};
 pub use sync::{enqueue as enqueue_sync, SyncReport, SyncRequest, SyncRunError};
 pub use token::run as mint_token;
 
@@ -51,5 +55,7 @@ pub async fn run(
         Command::Dlq(DlqCommand::Inspect(args)) => dlq::inspect(sqs, &args, env, out).await,
         Command::Token(args) => token::run(&args, out),
         Command::Sync(SyncCommand::Run(args)) => sync::run(sdk, &args, env, out).await,
+        Command::Replay(args) => replay::run_replay(sdk, &args, env, out).await,
+        Command::Reconcile(args) => replay::run_reconcile(sdk, &args, env, out).await,
     }
 }
