@@ -6,12 +6,14 @@
 //! Rules: another tenant's object → 404; a brand user on another brand → 404; a role
 //! without the permission on a visible object → 403; connections and the audit log are
 //! tenant_admin only (403 for every other role), and so is `POST /sync/run` (another
-//! tenant's connection → 404); `GET /sync/health` is open to every role (scoped), and
-//! `GET /sync/lag/{brand_id}` of a brand the caller may not see is a 404.
+//! tenant's connection → 404), and `POST /sync/replay` (another tenant's brand → 404);
+//! `GET /sync/health` is open to every role (scoped), `GET /sync/lag/{brand_id}` of a brand
+//! the caller may not see is a 404; reconciliation reports are brand-scoped like objects.
 
 use std::fmt;
 
 use packr::api::router::{RouteId, ROUTES};
+use packr::reconcile::ReportStore;
 use packr::store::SyncedStore;
 use serde_json::{json, Value};
 
@@ -38,6 +40,7 @@ const TARGETS: [Target; 3] = [Target::Own, Target::OtherBrand, Target::OtherTena
 struct Fixtures {
     orders: [String; 3],
     products: [String; 3],
+    reports: [String; 3],
 }
 
 fn brand_of(t: Target) -> &'static str {
@@ -102,7 +105,9 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
         | RouteId::ListProducts
         | RouteId::GetProduct
         | RouteId::ListMessages
-        | RouteId::SyncLag => {
+        | RouteId::SyncLag
+        | RouteId::ListReconciliations
+        | RouteId::GetReconciliation => {
             if visible {
                 200
             } else {
@@ -131,6 +136,11 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
             (r, _) if r != "tenant_admin" => 403,
             (_, Target::OtherTenant) => 404,
             _ => 202,
+        },
+        RouteId::Replay => match (role, target) {
+            (r, _) if r != "tenant_admin" => 403,
+            (_, Target::OtherTenant) => 404,
+            _ => 200,
         },
         // Every role; what each sees is scoped (tested in sync_health).
         RouteId::SyncHealth | RouteId::OpenApi => 200,
@@ -210,6 +220,28 @@ fn request(
         }
         RouteId::SyncHealth => ("GET", "/sync/health".into(), None, false),
         RouteId::SyncLag => ("GET", format!("/sync/lag/{b}"), None, false),
+        RouteId::Replay => {
+            // dry runs: a webhook replay of the own brand / a sync of the other brand /
+            // another tenant's brand
+            let body = match target {
+                Target::Own => json!({ "type": "webhook", "brand_id": b, "dry_run": true }),
+                Target::OtherBrand => json!({ "type": "sync", "brand_id": b, "dry_run": true }),
+                Target::OtherTenant => json!({ "type": "webhook", "brand_id": b }),
+            };
+            ("POST", "/sync/replay".into(), Some(body), true)
+        }
+        RouteId::ListReconciliations => (
+            "GET",
+            format!("/sync/reconciliations?brand_id={b}"),
+            None,
+            false,
+        ),
+        RouteId::GetReconciliation => (
+            "GET",
+            format!("/sync/reconciliations/{}", f.reports[i]),
+            None,
+            false,
+        ),
         RouteId::OpenApi => ("GET", "/openapi.json".into(), None, false),
     }
 }
@@ -217,6 +249,7 @@ fn request(
 async fn fixtures(s: &ApiStack) -> Fixtures {
     let mut orders = Vec::new();
     let mut products = Vec::new();
+    let mut reports = Vec::new();
     for target in TARGETS {
         let b = brand_of(target);
         let t = tenant(if target == Target::OtherTenant {
@@ -224,6 +257,18 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
         } else {
             ACME
         });
+        let (tn, conn) = if target == Target::OtherTenant {
+            (GLOBEX, CONN_GLOBEX)
+        } else {
+            (ACME, CONN_ACME)
+        };
+        let id = format!("run_mx_{b}");
+        s.stack
+            .store
+            .put_report(&report(tn, &id, conn, &[b], 100))
+            .await
+            .unwrap();
+        reports.push(id);
         s.stack
             .store
             .upsert_if_newer(
@@ -290,6 +335,7 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
     Fixtures {
         orders: orders.try_into().unwrap(),
         products: products.try_into().unwrap(),
+        reports: reports.try_into().unwrap(),
     }
 }
 

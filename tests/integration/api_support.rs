@@ -323,6 +323,8 @@ pub async fn api_stack() -> ApiStack {
         connections: Arc::new(s.store.clone()),
         messages: Arc::new(s.store.clone()),
         audit: Arc::new(s.store.clone()),
+        receipts: Arc::new(s.store.clone()),
+        reports: Arc::new(s.store.clone()),
         idempotency: Arc::new(s.idempotency(packr::idempotency::IdempotencyPolicy::default())),
         trackstar: Some(client),
         secret_writer: Some(secrets.clone()),
@@ -337,6 +339,7 @@ pub async fn api_stack() -> ApiStack {
             )),
             thresholds: packr::health::Thresholds::default(),
         }),
+        webhook_queue: None,
         config: ApiConfig {
             connection_secret_prefix: SECRET_PREFIX.to_owned(),
             ..ApiConfig::default()
@@ -388,4 +391,32 @@ pub fn product_body(brand: &str, sku: &str) -> Value {
         "gtin": "00012345678905",
         "measurements": { "length": 10.0, "width": 5.0, "height": 2.0, "unit": "cm", "weight": 0.5, "weight_unit": "kg" }
     })
+}
+
+/// A reconciliation report of `conn` concerning `brands`, finished at `at(finished)`.
+pub fn report(
+    t: &str,
+    id: &str,
+    conn: &str,
+    brands: &[&str],
+    finished: i64,
+) -> packr::reconcile::ReconcileReport {
+    let mut tally = packr::reconcile::DriftTally::default();
+    tally.record(packr::reconcile::DriftClass::MissingLocal, "ord_missing");
+    tally.record(packr::reconcile::DriftClass::InSync, "ord_ok");
+    packr::reconcile::ReconcileReport {
+        id: id.to_owned(),
+        tenant_id: tenant(t),
+        connection_id: packr::domain::ConnectionId::parse(conn).unwrap(),
+        brand_ids: brands.iter().map(|b| brand(b)).collect(),
+        resource: packr::sync::SyncResource::Orders,
+        dry_run: false,
+        started_at: at(finished - 5),
+        finished_at: at(finished),
+        complete: true,
+        incomplete_reason: None,
+        tally,
+        trackstar_gets: 2,
+        duration_ms: 5_000,
+    }
 }

@@ -577,3 +577,33 @@ async fn with_dynamodb_unreachable_calls_still_go_out_paced_by_the_in_process_li
     assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_with_metrics_counts_each_error_by_kind_and_the_breaker_opening_once() {
+    // given a client emitting metrics, and a simulator failing with 503
+    let sim = fast_sim().await;
+    let sdk = packr_local::testing::emulator_config().await;
+    let table = packr_local::testing::fresh_table(&sdk).await;
+    let metrics = packr::metrics::RecordingSink::new();
+    let client = instance(&sdk, &table, breaker_config(&sim.base_url))
+        .with_metrics(Arc::new(metrics.clone()));
+    let order = any_order(&sim);
+    sim.set_faults("conn_demo", FaultSpec::error(503, None));
+
+    // when it fails three times (the threshold) and is then refused by the open breaker
+    for _ in 0..4 {
+        assert!(client.get_order(&credentials(), &order).await.is_err());
+    }
+
+    // then three errors of their kind, one opening (a refusal is not an upstream error)
+    let errors: Vec<_> = metrics
+        .all()
+        .into_iter()
+        .filter(|m| m.name == "trackstar.errors")
+        .collect();
+    assert_eq!(errors.len(), 3);
+    assert!(errors
+        .iter()
+        .all(|m| m.dimensions == vec![("kind", "upstream".to_owned())]));
+    assert_eq!(metrics.total("trackstar.breaker_opened"), 1.0);
+}

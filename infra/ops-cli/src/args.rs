@@ -1,5 +1,5 @@
-//! The command line. Top-level subcommands group by concern (`dlq`, `token`, `sync`, `health`; `replay`
-//! later), each with its own subcommands.
+//! The command line. Top-level subcommands group by concern (`dlq`, `token`, `sync`,
+//! `health`, `replay`, `reconcile`), each with its own subcommands.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -25,6 +25,50 @@ pub enum Command {
     /// WEBHOOK_DLQ_URL, SYNC_JOBS_QUEUE_URL, SYNC_JOBS_DLQ_URL, those set). Exits non-zero
     /// when a connection is unhealthy or a DLQ is not empty.
     Health(HealthArgs),
+    /// Re-enqueue a tenant's failed webhook events from the copies kept on their receipts
+    /// (TABLE_NAME, WEBHOOK_QUEUE_URL), spread over time; other tenants' are never touched.
+    Replay(ReplayArgs),
+    /// Queue reconciliation jobs of one connection on the sync-jobs queue (TABLE_NAME,
+    /// SYNC_JOBS_QUEUE_URL): one per resource.
+    Reconcile(ReconcileArgs),
+}
+
+/// `packr replay`
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+    /// Only events of this brand (the event's, else its connection's).
+    #[arg(long, value_name = "BRAND")]
+    pub brand: Option<String>,
+    /// Only this event; repeat for several (at most 100).
+    #[arg(long = "event", value_name = "ID")]
+    pub events: Vec<String>,
+    /// Only events received at most N hours ago.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=336))]
+    pub max_age_hours: Option<u64>,
+    /// Count and list what would be replayed; enqueue nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replay at most N events (default and most: 1,000).
+    #[arg(long = "max", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub max: Option<u64>,
+}
+
+/// `packr reconcile`
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+    /// The connection (it must be active).
+    #[arg(long, value_name = "CONNECTION")]
+    pub connection: String,
+    /// A resource to reconcile; repeat for several; default: all.
+    #[arg(long = "resource", value_name = "RESOURCE", value_enum)]
+    pub resources: Vec<ResourceArg>,
+    /// Classify and report only; repair nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `packr health`

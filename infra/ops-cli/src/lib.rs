@@ -7,12 +7,15 @@
 //! packr token --tenant T --role R [--brand B ...] [--sub S] [--ttl-minutes N] [--key-file PATH]
 //! packr sync run --tenant T [--connection C] [--resource orders|inventory|products ...] [--full]
 //! packr health [--tenant T]
+//! packr replay --tenant T [--brand B] [--event ID ...] [--max-age-hours N] [--dry-run] [--max N]
+//! packr reconcile --tenant T --connection C [--resource R ...] [--dry-run]
 //! ```
 
 mod args;
 mod dlq;
 mod health;
 mod render;
+mod replay;
 mod sync;
 mod token;
 
@@ -21,12 +24,13 @@ use std::process::ExitCode;
 
 pub use args::{
     Cli, Command, DlqCommand, HealthArgs, InspectArgs, MethodArg, QueueArgs, QueueName,
-    RedriveArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
+    ReconcileArgs, RedriveArgs, ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
 pub use health::{
     failing as health_failing, tenant_arg as health_tenant, HealthCommandError, QueueFigures,
 };
+pub use replay::{enqueue_reconcile, ReconcileRequest, ReplayArgsError};
 pub use sync::{enqueue as enqueue_sync, SyncReport, SyncRequest, SyncRunError};
 pub use token::run as mint_token;
 
@@ -57,5 +61,7 @@ pub async fn run(
         Command::Token(args) => token::run(&args, out),
         Command::Sync(SyncCommand::Run(args)) => sync::run(sdk, &args, env, out).await,
         Command::Health(args) => health::run(sdk, &args, env, out).await,
+        Command::Replay(args) => replay::run_replay(sdk, &args, env, out).await,
+        Command::Reconcile(args) => replay::run_reconcile(sdk, &args, env, out).await,
     }
 }

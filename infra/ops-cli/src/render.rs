@@ -9,6 +9,9 @@ use packr::ops::{DlqReport, RedriveSummary};
 use packr::health::HealthReport;
 
 use crate::health::QueueFigures;
+use packr::sync::SyncJob;
+use packr::webhook::replay::ReplayReport;
+
 use crate::sync::SyncReport;
 
 pub fn redrive_summary(out: &mut dyn Write, s: &RedriveSummary) -> io::Result<()> {
@@ -179,4 +182,46 @@ pub fn health(
         }
     }
     Ok(())
+}
+
+pub fn replay_report(out: &mut dyn Write, tenant: &TenantId, r: &ReplayReport) -> io::Result<()> {
+    writeln!(out, "tenant      {tenant}")?;
+    writeln!(out, "dry run     {}", r.dry_run)?;
+    writeln!(out, "matched     {}", r.matched)?;
+    writeln!(out, "enqueued    {}", r.enqueued)?;
+    writeln!(out, "skipped     {}", r.skipped.len())?;
+    if r.enqueued > 0 {
+        writeln!(out, "spread      {} s", r.spread_seconds)?;
+    }
+    if r.truncated {
+        writeln!(out, "(stopped at the cap; run again for the rest)")?;
+    }
+    if !r.skipped.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{:<40} reason", "event id")?;
+        for s in &r.skipped {
+            writeln!(out, "{:<40} {}", s.event_id, s.reason.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+pub fn reconcile_jobs(out: &mut dyn Write, tenant: &TenantId, jobs: &[SyncJob]) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<40} {:<10} {:<10} dry run",
+        "connection", "resource", "mode"
+    )?;
+    for job in jobs {
+        writeln!(
+            out,
+            "{:<40} {:<10} {:<10} {}",
+            job.connection_id, job.resource, job.mode, job.dry_run
+        )?;
+    }
+    writeln!(
+        out,
+        "{} reconcile jobs queued for tenant {tenant}",
+        jobs.len()
+    )
 }

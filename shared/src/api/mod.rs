@@ -13,6 +13,8 @@ pub mod messages;
 pub mod openapi;
 pub mod orders;
 pub mod products;
+pub mod reconciliations;
+pub mod replay;
 pub mod request;
 pub mod router;
 pub mod sync;
@@ -23,10 +25,13 @@ use std::sync::Arc;
 
 use crate::domain::{InventoryItem, Order, Product, Timestamp};
 use crate::idempotency::IdempotencyStore;
+use crate::reconcile::ReportStore;
 use crate::secrets::SecretWriter;
 use crate::store::{AuditStore, ConnectionStore, MessageStore, SyncedStore, TenantStore};
 use crate::sync::SyncJobQueue;
 use crate::trackstar::TrackstarClient;
+use crate::webhook::queue::EventQueue;
+use crate::webhook::receipts::ReceiptStore;
 
 pub use claims::{ClaimNames, Principal, Role};
 pub use error::ApiError;
@@ -68,6 +73,10 @@ pub struct ApiDeps {
     pub messages: Arc<dyn MessageStore>,
     pub audit: Arc<dyn AuditStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Webhook receipts (failed events kept for replay).
+    pub receipts: Arc<dyn ReceiptStore>,
+    /// Reconciliation reports.
+    pub reports: Arc<dyn ReportStore>,
     /// Absent in functions that never write through (their role has no Trackstar secret).
     pub trackstar: Option<TrackstarClient>,
     /// Absent in functions that never store access tokens.
@@ -78,6 +87,9 @@ pub struct ApiDeps {
     /// Sync states, webhook stats and breakers; absent in functions that serve no health
     /// routes (only api-sync has them).
     pub health: Option<crate::health::HealthSources>,
+    /// The webhook queue, for replays; absent in functions that never replay (only api-sync
+    /// has `WEBHOOK_QUEUE_URL`).
+    pub webhook_queue: Option<Arc<dyn EventQueue>>,
     pub config: ApiConfig,
     pub clock: Clock,
 }
@@ -97,6 +109,13 @@ impl ApiDeps {
     pub(crate) fn health(&self) -> Result<&crate::health::HealthSources, ApiError> {
         self.health.as_ref().ok_or_else(|| {
             tracing::error!("this function has no health sources configured");
+            ApiError::internal()
+        })
+    }
+
+    pub(crate) fn webhook_queue(&self) -> Result<&dyn EventQueue, ApiError> {
+        self.webhook_queue.as_deref().ok_or_else(|| {
+            tracing::error!("this function has no webhook queue configured");
             ApiError::internal()
         })
     }

@@ -11,6 +11,8 @@ use super::connections::{ConnectionView, ExchangeBody, LinkTokenBody};
 use super::messages::PostMessageBody;
 use super::orders::CreateOrderBody;
 use super::products::{CreateProductBody, UpdateProductBody};
+use super::reconciliations::ReconciliationView;
+use super::replay::{ReplayAnswer, ReplayBody, ReplayType};
 use super::request::{respond, Reply};
 use super::router::{RouteId, ROUTES};
 use super::sync::{QueuedSyncJob, RunSyncAnswer, RunSyncBody, SkippedConnection};
@@ -22,6 +24,7 @@ use crate::health::report::{
 };
 use crate::health::{Reason, Status};
 use crate::sync::SyncResource;
+use crate::webhook::replay::{SkipReason, SkippedEvent};
 
 fn with_schema<T: ToSchema>(mut b: ComponentsBuilder) -> ComponentsBuilder {
     let mut nested = Vec::new();
@@ -139,6 +142,24 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
             reference("LagReport"),
             "Sync and webhook lag per resource of a brand's connections",
         ),
+        RouteId::Replay => (
+            Some("ReplayBody"),
+            202,
+            reference("ReplayAnswer"),
+            "Replay the tenant's failed webhook events (spread over time), or queue a sync of a brand's connections; 200 for a dry run (tenant_admin)",
+        ),
+        RouteId::ListReconciliations => (
+            None,
+            200,
+            page("ReconciliationView"),
+            "Reconciliation reports, newest first (brand roles: their brands' only)",
+        ),
+        RouteId::GetReconciliation => (
+            None,
+            200,
+            reference("ReconciliationView"),
+            "A reconciliation report",
+        ),
         RouteId::OpenApi => (None, 200, json!({ "type": "object" }), "This document"),
     }
 }
@@ -178,6 +199,7 @@ fn query_parameters(id: RouteId) -> Vec<(&'static str, Value, &'static str)> {
         ],
         RouteId::ListInventory | RouteId::ListProducts => vec![brand, since, limit, cursor],
         RouteId::ListMessages | RouteId::ListAudit => vec![limit, cursor],
+        RouteId::ListReconciliations => vec![brand, limit, cursor],
         _ => Vec::new(),
     }
 }
@@ -192,7 +214,7 @@ fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, V
             ("404", "Not found (or another tenant's or brand's)"),
         ]);
     }
-    if id == RouteId::RunSync {
+    if matches!(id, RouteId::RunSync | RouteId::Replay) {
         // Queues work; never calls the warehouse system itself.
         codes.extend([
             (
@@ -305,6 +327,12 @@ pub fn document() -> Value {
     components = with_schema::<Status>(components);
     components = with_schema::<LagReport>(components);
     components = with_schema::<ResourceLag>(components);
+    components = with_schema::<ReplayBody>(components);
+    components = with_schema::<ReplayType>(components);
+    components = with_schema::<ReplayAnswer>(components);
+    components = with_schema::<SkippedEvent>(components);
+    components = with_schema::<SkipReason>(components);
+    components = with_schema::<ReconciliationView>(components);
     let base = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -339,6 +367,7 @@ pub fn document() -> Value {
                 | RouteId::CreateProduct
                 | RouteId::UpdateProduct
                 | RouteId::RunSync
+                | RouteId::Replay
         );
         if idempotent {
             parameters.push(json!({ "name": "Idempotency-Key", "in": "header", "required": true, "description": "1–255 visible ASCII characters; a replay returns the saved response with `Idempotent-Replayed: true`", "schema": { "type": "string" } }));

@@ -75,6 +75,8 @@ pub enum Action {
     ReadAudit,
     /// Enqueue syncs from Trackstar (`POST /sync/run`).
     RunSync,
+    /// Re-enqueue failed webhook events, or queue syncs (`POST /sync/replay`).
+    Replay,
 }
 
 pub fn allows(role: Role, action: Action) -> bool {
@@ -82,7 +84,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         Action::Read => true,
         Action::WriteOrders | Action::WriteProducts => role != Role::BrandViewer,
         Action::WriteMessages => role != Role::BrandViewer,
-        Action::ManageConnections | Action::ReadAudit | Action::RunSync => {
+        Action::ManageConnections | Action::ReadAudit | Action::RunSync | Action::Replay => {
             role == Role::TenantAdmin
         }
     }
@@ -551,6 +553,7 @@ mod tests {
         assert!(allows(Role::TenantAdmin, Action::RunSync));
         for role in [Role::TenantStaff, Role::BrandManager, Role::BrandViewer] {
             assert!(!allows(role, Action::RunSync), "{role:?}");
+            assert!(!allows(role, Action::Replay), "{role:?}");
         }
     }
 }

@@ -11,7 +11,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::error::ApiError;
 use super::request::{match_template, request_id, respond};
 use super::{
-    audit, connections, health, inventory, messages, openapi, orders, products, sync, ApiDeps,
+    audit, connections, health, inventory, messages, openapi, orders, products, reconciliations,
+    replay, sync, ApiDeps,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,6 +36,9 @@ pub enum RouteId {
     RunSync,
     SyncHealth,
     SyncLag,
+    Replay,
+    ListReconciliations,
+    GetReconciliation,
     OpenApi,
 }
 
@@ -132,6 +136,19 @@ pub const ROUTES: &[Route] = &[
     r(RouteId::RunSync, "POST", "/sync/run", "api-sync"),
     r(RouteId::SyncHealth, "GET", "/sync/health", "api-sync"),
     r(RouteId::SyncLag, "GET", "/sync/lag/{brand_id}", "api-sync"),
+    r(RouteId::Replay, "POST", "/sync/replay", "api-sync"),
+    r(
+        RouteId::ListReconciliations,
+        "GET",
+        "/sync/reconciliations",
+        "api-sync",
+    ),
+    r(
+        RouteId::GetReconciliation,
+        "GET",
+        "/sync/reconciliations/{report_id}",
+        "api-sync",
+    ),
     Route {
         id: RouteId::OpenApi,
         method: "GET",
@@ -198,6 +215,9 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::RunSync => sync::run(deps, request).await,
         RouteId::SyncHealth => health::health(deps, request).await,
         RouteId::SyncLag => health::lag(deps, request).await,
+        RouteId::Replay => replay::replay(deps, request).await,
+        RouteId::ListReconciliations => reconciliations::list(deps, request).await,
+        RouteId::GetReconciliation => reconciliations::get(deps, request).await,
         RouteId::OpenApi => openapi::handle(deps, request).await,
     }
 }

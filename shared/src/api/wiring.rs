@@ -12,6 +12,7 @@
 //! | `SYNC_JOBS_QUEUE_URL`                | enables enqueueing syncs (optional)          |
 //! | `HEALTH_ROUTES`                      | `true`: serves the health routes (api-sync)  |
 //! | `HEALTH_*`                           | health thresholds (`health::Thresholds`)     |
+//! | `WEBHOOK_QUEUE_URL`                  | enables replaying failed webhooks (optional) |
 //! | `CLAIM_SUBJECT`, `CLAIM_TENANT_ID`, `CLAIM_ROLE`, `CLAIM_BRAND_IDS` | claim names   |
 //! | `MAX_BODY_BYTES`                     | request body limit (default 256 KiB)         |
 
@@ -30,6 +31,7 @@ use crate::store::dynamo::DynamoStore;
 use crate::store::CursorCodec;
 use crate::sync::SyncJobQueue;
 use crate::trackstar::{DynamoBudget, Priority, TrackstarClient, TrackstarConfig};
+use crate::webhook::queue::{EventQueue, SqsEventQueue};
 
 async fn secret(secrets: &dyn SecretSource, name: String) -> Result<String, ConfigError> {
     secrets
@@ -134,6 +136,14 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
     } else {
         None
     };
+    let webhook_queue = env
+        .var("WEBHOOK_QUEUE_URL")
+        .filter(|v| !v.trim().is_empty())
+        .map(|url| {
+            let queue: Arc<dyn EventQueue> =
+                Arc::new(SqsEventQueue::new(aws_sdk_sqs::Client::new(sdk), url));
+            queue
+        });
     let prefix = env
         .var("TRACKSTAR_CONNECTION_SECRET_PREFIX")
         .filter(|v| !v.trim().is_empty())
@@ -145,12 +155,15 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         tenants: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
         messages: Arc::new(store.clone()),
-        audit: Arc::new(store),
+        audit: Arc::new(store.clone()),
+        receipts: Arc::new(store.clone()),
+        reports: Arc::new(store),
         idempotency: Arc::new(idempotency),
         trackstar,
         secret_writer,
         sync_jobs,
         health,
+        webhook_queue,
         config: ApiConfig {
             claims: ClaimNames::from_env(env),
             max_body_bytes,

@@ -6,10 +6,12 @@
 //! per page and deadline continuation as sync runs; lowest priority of the rate budget).
 
 pub mod dynamo;
+pub mod metrics;
 pub mod report;
 pub mod run;
 
 pub use dynamo::REPORT_TTL;
+pub use metrics::emit_report_metrics;
 pub use report::{
     DriftClass, DriftTally, ReconcileReport, ReconcileSummary, ReportStore, MAX_SAMPLES,
 };

@@ -21,7 +21,6 @@ use tracing::{info, warn};
 use super::report::{DriftClass, DriftTally, ReconcileReport, ReconcileSummary};
 use crate::apply::{ContextResolver, Freshness};
 use crate::domain::{BrandId, Connection};
-use crate::metrics::Metric;
 use crate::store::{StoreError, UpsertOutcome};
 use crate::sync::runner::{SyncError, WorkerDeps};
 use crate::sync::source::SourcePage;
@@ -274,26 +273,7 @@ pub(crate) async fn finish(
             .unwrap_or(0),
     };
     deps.reports.put_report(&report).await?;
-    for class in DriftClass::ALL {
-        if class == DriftClass::InSync {
-            continue;
-        }
-        deps.metrics.emit(Metric {
-            value: report.tally.count(class) as f64,
-            ..Metric::count("reconcile.drift")
-                .with("class", class.as_str())
-                .with("resource", job.resource.as_str())
-        });
-    }
-    // Dimensionless, for the alarm: every missing_local is a webhook Packr missed.
-    deps.metrics.emit(Metric {
-        value: report.tally.count(DriftClass::MissingLocal) as f64,
-        ..Metric::count("reconcile.missing_local")
-    });
-    deps.metrics.emit(Metric {
-        value: report.tally.repaired as f64,
-        ..Metric::count("reconcile.repaired").with("resource", job.resource.as_str())
-    });
+    super::emit_report_metrics(deps.metrics.as_ref(), &report);
     info!(
         report_id = %report.id,
         complete,

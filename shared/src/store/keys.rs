@@ -30,6 +30,9 @@
 //! sort key), `gsi3` looks objects up by SKU (`T#<t>#<KIND>#SKU#<sku>`, `<id>`), `gsi4`
 //! (sparse) lists the active connections of every tenant for the sync scheduler
 //! (`SYNCSCHED`, `<tenant>#<connection>`): only connections with status `active` carry it.
+//! `gsi2` also lists a tenant's failed webhook events awaiting replay, newest first
+//! (`T#<t>#EVTFAILED`, `<received>#<event id>`): only a receipt in state `failed` carries
+//! those keys (sparse), and an applied event drops them again.
 
 use crate::domain::{BrandId, ConnectionId, EventId, TenantId, Timestamp};
 
@@ -135,6 +138,15 @@ pub fn receipt_pk(tenant: &TenantId, event: &EventId) -> String {
     format!("T#{tenant}#EVT#{event}")
 }
 
+/// The `gsi2` partition of a tenant's failed (not yet applied) webhook events.
+pub fn failed_events_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#EVTFAILED")
+}
+
+pub fn failed_event_sk(received: Timestamp, event: &EventId) -> String {
+    format!("{}#{event}", received.sort_key())
+}
+
 /// The shared rate budget and circuit breaker of one connection's access token.
 pub fn trackstar_budget_pk(tenant: &TenantId, connection: &ConnectionId) -> String {
     format!("T#{tenant}#TRACKSTAR#{connection}")
@@ -202,6 +214,7 @@ mod tests {
             idempotency_pk(&t, "orders.create", "abc"),
             sync_state_pk(&t, &ConnectionId::parse("c1").unwrap(), "orders"),
             reconcile_pk(&t),
+            failed_events_pk(&t),
             reconcile_seen_pk(&t, "run_1"),
             trackstar_budget_pk(&t, &ConnectionId::parse("conn_1").unwrap()),
         ] {

@@ -20,7 +20,7 @@ use super::job::{SqsSyncJobQueue, SyncResource};
 use super::runner::WorkerDeps;
 use super::scheduler::SchedulerDeps;
 use super::source::TrackstarSource;
-use crate::metrics::EmfSink;
+use crate::metrics::{EmfSink, MetricsSink};
 use crate::runtime::{required, ConfigError, Env};
 use crate::trackstar::Priority;
 use crate::webhook::ingest::system_clock;
@@ -42,7 +42,10 @@ pub async fn worker_from_env(
 ) -> Result<WorkerDeps, ConfigError> {
     let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
     // Incremental by default; full runs lower it (`TrackstarSource`).
-    let client = trackstar_client_from_env(sdk, env, Priority::Incremental).await?;
+    let metrics: Arc<dyn MetricsSink> = Arc::new(EmfSink::new(METRICS_NAMESPACE, function));
+    let client = trackstar_client_from_env(sdk, env, Priority::Incremental)
+        .await?
+        .with_metrics(metrics.clone());
     Ok(WorkerDeps {
         states: Arc::new(DynamoSyncStateStore::new(store.clone())),
         connections: Arc::new(store.clone()),
@@ -53,7 +56,7 @@ pub async fn worker_from_env(
         source: Arc::new(TrackstarSource::new(client)),
         queue: Arc::new(queue_from_env(sdk, env)?),
         reports: Arc::new(store.clone()),
-        metrics: Arc::new(EmfSink::new(METRICS_NAMESPACE, function)),
+        metrics,
         config: SyncConfig::from_env(env)?,
         clock: system_clock(),
         worker_id: format!("{function}-{}", uuid::Uuid::new_v4().simple()),

@@ -108,6 +108,11 @@ pub struct Permit<'a> {
 }
 
 impl Permit<'_> {
+    /// The breaker this permit was taken from.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// The upstream answered in a way that says it is healthy (any 2xx or non-429 4xx).
     pub fn success(mut self) {
         self.done = true;

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::{ConnectionId, InventoryItemId, OrderId, ProductId, TenantId};
+use crate::metrics::{Metric, MetricsSink};
 use crate::secrets::SecretSource;
 use crate::store::keys;
 
@@ -63,6 +64,8 @@ pub struct TrackstarClient {
     inner: Arc<Inner>,
     budget: Option<DynamoBudget>,
     priority: Priority,
+    /// Where `trackstar.errors` (by kind) and `trackstar.breaker_opened` go, if anywhere.
+    metrics: Option<Arc<dyn MetricsSink>>,
 }
 
 struct Inner {
@@ -164,6 +167,7 @@ impl TrackstarClient {
             }),
             budget: None,
             priority: Priority::default(),
+            metrics: None,
         })
     }
 
@@ -180,6 +184,20 @@ impl TrackstarClient {
             inner: self.inner.clone(),
             budget: self.budget.clone(),
             priority,
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// This client emitting `trackstar.errors` (dimension `kind`) for every failed attempt
+    /// and `trackstar.breaker_opened` whenever a connection's breaker opens.
+    pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn emit(&self, metric: Metric) {
+        if let Some(metrics) = &self.metrics {
+            metrics.emit(metric);
         }
     }
 
@@ -661,6 +679,7 @@ impl TrackstarClient {
                     return Ok(reply);
                 }
                 Err((error, headers)) => {
+                    self.emit(Metric::count("trackstar.errors").with("kind", error.kind()));
                     Box::pin(self.settle(gate, error.trips_breaker())).await;
                     if let Some(headers) = &headers {
                         inner.limits.observe(&limiter, headers);
@@ -790,7 +809,12 @@ impl TrackstarClient {
         match gate {
             Gate::Local { permit, .. } => {
                 if failed {
+                    let key = permit.key().to_owned();
+                    let opened = self.inner.breakers.snapshot(&key).times_opened;
                     permit.failure();
+                    if self.inner.breakers.snapshot(&key).times_opened > opened {
+                        self.breaker_opened("local");
+                    }
                 } else {
                     permit.success();
                 }
@@ -798,6 +822,7 @@ impl TrackstarClient {
             Gate::Shared {
                 budget, pk, probe, ..
             } => {
+                let was_open = budget.known_open(pk).is_some();
                 let result = if failed {
                     budget
                         .record_failure(pk, &self.inner.config.breaker, probe)
@@ -810,8 +835,16 @@ impl TrackstarClient {
                 if let Err(error) = result {
                     budget.fail_open(&error);
                 }
+                if failed && !was_open && budget.known_open(pk).is_some() {
+                    self.breaker_opened("shared");
+                }
             }
         }
+    }
+
+    fn breaker_opened(&self, scope: &'static str) {
+        tracing::warn!(scope, "trackstar circuit breaker opened");
+        self.emit(Metric::count("trackstar.breaker_opened").with("scope", scope));
     }
 
     /// What this handle's priority may book on the shared timeline.

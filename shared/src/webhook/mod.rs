@@ -7,5 +7,7 @@ pub mod objects;
 pub mod processor;
 pub mod queue;
 pub mod receipts;
+pub mod replay;
 pub mod signature;
+pub mod stored_event;
 pub mod wiring;

@@ -356,17 +356,8 @@ async fn record_failure(
 ) -> PriorReceipt {
     deps.metrics
         .emit(Metric::count("webhook.failures").with("event_type", event.event_type.clone()));
-    match deps
-        .receipts
-        .mark_processed(
-            &event.tenant_id,
-            &event.event_id,
-            ReceiptState::Failed,
-            Some(reason),
-            now,
-        )
-        .await
-    {
+    // The receipt keeps the event for replay (and lists it as failed) until it is applied.
+    match deps.receipts.mark_failed(event, reason, now).await {
         Ok(prior) => prior,
         Err(e) => {
             warn!(error = %e, "could not record the failure on the receipt");

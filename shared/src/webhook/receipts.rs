@@ -6,10 +6,17 @@
 //! `received` whose claim has lapsed (the earlier attempt failed to enqueue or crashed)
 //! claims it and enqueues again, so a receipt never stands for an event that was never
 //! queued; one that finds it claimed by a running attempt is told to retry.
+//!
+//! A `failed` receipt also keeps the event as it was queued (compressed, see
+//! [`super::stored_event`]) and is listed in its tenant's failed-events index, newest
+//! first, until the event is applied: that is what `POST /sync/replay` and `packr replay`
+//! re-enqueue. A replay moves the receipt back to `queued` (out of the index) before it
+//! sends, so two replays cannot both enqueue it; a failed send puts it back.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::envelope::QueuedEvent;
 use crate::domain::{ConnectionId, EventId, TenantId, Timestamp};
 use crate::store::StoreError;
 
@@ -62,6 +69,25 @@ pub enum Claim {
     AlreadyQueued(ReceiptState),
 }
 
+/// A receipt with the event kept for replay (`None` when none is kept: the event never
+/// failed, was applied since, or was too large to keep; `payload_omitted` says why).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedEvent {
+    pub receipt: Receipt,
+    pub event: Option<QueuedEvent>,
+    pub payload_omitted: Option<String>,
+}
+
+/// The outcome of taking a failed receipt for a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayClaim {
+    /// It was `failed`; it is `queued` now and out of the failed-events index.
+    Claimed,
+    /// It is not `failed` (any more): applied since, or queued by another replay.
+    NotFailed(ReceiptState),
+    Missing,
+}
+
 #[async_trait]
 pub trait ReceiptStore: Send + Sync {
     /// Claims the receipt of `event` for enqueueing, creating it if new.
@@ -95,7 +121,43 @@ pub trait ReceiptStore: Send + Sync {
         now: Timestamp,
     ) -> Result<PriorReceipt, StoreError>;
 
+    /// The processor's failure verdict: state `failed`, the reason, and the event kept
+    /// for replay and listed in the tenant's failed-events index.
+    async fn mark_failed(
+        &self,
+        event: &QueuedEvent,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<PriorReceipt, StoreError>;
+
     async fn get(&self, tenant: &TenantId, event: &EventId) -> Result<Option<Receipt>, StoreError>;
+
+    /// A receipt with its kept event, whatever its state.
+    async fn get_for_replay(
+        &self,
+        tenant: &TenantId,
+        event: &EventId,
+    ) -> Result<Option<FailedEvent>, StoreError>;
+
+    /// The tenant's failed events, newest first, received at or after `since`; at most
+    /// `limit` (the index is eventually consistent: confirm with [`Self::claim_replay`]).
+    async fn list_failed(
+        &self,
+        tenant: &TenantId,
+        since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<FailedEvent>, StoreError>;
+
+    /// Takes a `failed` receipt for a replay: `queued`, out of the index.
+    async fn claim_replay(
+        &self,
+        tenant: &TenantId,
+        event: &EventId,
+        now: Timestamp,
+    ) -> Result<ReplayClaim, StoreError>;
+
+    /// Undoes [`Self::claim_replay`] after the send failed: `failed` and listed again.
+    async fn restore_failed(&self, event: &QueuedEvent, now: Timestamp) -> Result<(), StoreError>;
 
     /// An event for a connection no tenant owns: kept for ops under a global key.
     async fn record_unroutable(

@@ -213,7 +213,10 @@ pub async fn processor_from_env(
 ) -> Result<ProcessorDeps, ConfigError> {
     let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
     // Webhook refetches rank with interactive calls.
-    let client = trackstar_client_from_env(sdk, env, Priority::Webhook).await?;
+    let metrics: Arc<dyn MetricsSink> = Arc::new(EmfSink::new(METRICS_NAMESPACE, function));
+    let client = trackstar_client_from_env(sdk, env, Priority::Webhook)
+        .await?
+        .with_metrics(metrics.clone());
     let in_progress = optional_seconds(env, "IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?;
     let idempotency = DynamoIdempotencyStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
@@ -244,7 +247,7 @@ pub async fn processor_from_env(
             })?,
         },
         sync_jobs: Arc::new(crate::sync::wiring::queue_from_env(sdk, env)?),
-        metrics: Arc::new(EmfSink::new(METRICS_NAMESPACE, function)),
+        metrics,
         clock: system_clock(),
     })
 }
