@@ -21,20 +21,11 @@ use packr::reconcile::{DriftClass, ReportStore};
 use packr::store::dynamo::DynamoStore;
 use packr::store::{CursorCodec, PageLimit, PageRequest, SyncedStore};
 use packr::sync::{SyncMode, SyncResource};
-use packr_local::recorder::Recorder;
+use packr_local::recorder::{sim_gets as gets, Recorder};
 use packr_local::seed::{DEMO_CONNECTION, DEMO_TENANT};
 use packr_local::sync::SyncOptions;
 use packr_local::testing::{emulator_config, fresh_local_stack};
 use packr_local::webhooks::{start, WebhookOptions};
-
-fn gets(sim: &trackstar_sim::SimHandle) -> u64 {
-    sim.requests()
-        .requests
-        .iter()
-        .filter(|r| r.method == "GET")
-        .map(|r| r.count)
-        .sum()
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

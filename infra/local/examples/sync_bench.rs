@@ -21,21 +21,12 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use futures::stream::{self, StreamExt};
 use packr::sync::{SyncMode, SyncResource};
-use packr_local::recorder::{to_attribute, Recorder};
+use packr_local::recorder::{sim_gets as gets, to_attribute, Recorder};
 use packr_local::seed::{DEMO_CONNECTION, DEMO_TENANT};
 use packr_local::sync::SyncOptions;
 use packr_local::testing::{emulator_config, fresh_local_stack};
 use packr_local::webhooks::{start, WebhookOptions};
 use trackstar_sim::{MutateRequest, MutationKind};
-
-fn gets(sim: &trackstar_sim::SimHandle) -> u64 {
-    sim.requests()
-        .requests
-        .iter()
-        .filter(|r| r.method == "GET")
-        .map(|r| r.count)
-        .sum()
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -177,3 +177,13 @@ impl Recorder {
         Ok(writes)
     }
 }
+
+/// GET requests the simulator has answered (any path, any token) since its last reset.
+pub fn sim_gets(sim: &trackstar_sim::SimHandle) -> u64 {
+    sim.requests()
+        .requests
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.count)
+        .sum()
+}
