@@ -140,7 +140,7 @@ pub async fn inspect(
 }
 
 /// A bar on a terminal; nothing when stdout is piped or redirected.
-fn progress_bar() -> ProgressBar {
+pub(crate) fn progress_bar() -> ProgressBar {
     let target = if std::io::stdout().is_terminal() {
         ProgressDrawTarget::stdout()
     } else {

@@ -170,11 +170,17 @@ pub async fn run(
     };
     let now = Timestamp::now();
     let mut reports = Vec::new();
+    let bar = crate::dlq::progress_bar();
+    bar.set_length(tenants.len() as u64);
     for t in tenants {
+        bar.set_message(format!("tenant {t}"));
         let report = tenant_health(&sources, &t, &Scope::Tenant, now).await?;
         reports.push((t, report));
+        bar.inc(1);
     }
+    bar.set_message("queues");
     let queues = queues(&aws_sdk_sqs::Client::new(sdk), env).await?;
+    bar.finish_and_clear();
     render::health(out, &reports, &queues)?;
     Ok(if failing(&reports, &queues) {
         ExitCode::FAILURE

@@ -119,6 +119,8 @@ pub async fn run_replay(
             required(env, "WEBHOOK_QUEUE_URL")?,
         )),
     };
+    let bar = crate::dlq::progress_bar();
+    bar.set_message("replaying the tenant's failed events");
     let report = replay(
         &store,
         &store,
@@ -126,7 +128,9 @@ pub async fn run_replay(
         &request,
         Timestamp::now(),
     )
-    .await?;
+    .await;
+    bar.finish_and_clear();
+    let report = report?;
     audit(&store, &request, &report).await;
     render::replay_report(out, &request.tenant, &report)?;
     let failed = report
