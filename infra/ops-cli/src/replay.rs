@@ -157,18 +157,7 @@ impl TryFrom<&ReconcileArgs> for ReconcileRequest {
     type Error = SyncRunError;
 
     fn try_from(args: &ReconcileArgs) -> Result<Self, Self::Error> {
-        let tenant = TenantId::parse(args.tenant.clone())
-            .map_err(|_| SyncRunError::InvalidTenant(args.tenant.clone()))?;
-        let mut resources: Vec<SyncResource> = if args.resources.is_empty() {
-            SyncResource::ALL.to_vec()
-        } else {
-            args.resources
-                .iter()
-                .map(|r| SyncResource::from(*r))
-                .collect()
-        };
-        resources.sort();
-        resources.dedup();
+        let (tenant, resources) = crate::sync::tenant_and_resources(&args.tenant, &args.resources)?;
         Ok(Self {
             tenant,
             connection: args.connection.clone(),

@@ -67,22 +67,29 @@ impl From<ResourceArg> for SyncResource {
     }
 }
 
+/// The tenant named on the command line, and the resources asked for (every one when none
+/// is named), in `SyncResource` order without duplicates.
+pub(crate) fn tenant_and_resources(
+    tenant: &str,
+    resources: &[ResourceArg],
+) -> Result<(TenantId, Vec<SyncResource>), SyncRunError> {
+    let tenant = TenantId::parse(tenant.to_owned())
+        .map_err(|_| SyncRunError::InvalidTenant(tenant.to_owned()))?;
+    let mut resources: Vec<SyncResource> = if resources.is_empty() {
+        SyncResource::ALL.to_vec()
+    } else {
+        resources.iter().map(|r| SyncResource::from(*r)).collect()
+    };
+    resources.sort();
+    resources.dedup();
+    Ok((tenant, resources))
+}
+
 impl TryFrom<&SyncRunArgs> for SyncRequest {
     type Error = SyncRunError;
 
     fn try_from(args: &SyncRunArgs) -> Result<Self, Self::Error> {
-        let tenant = TenantId::parse(args.tenant.clone())
-            .map_err(|_| SyncRunError::InvalidTenant(args.tenant.clone()))?;
-        let mut resources: Vec<SyncResource> = if args.resources.is_empty() {
-            SyncResource::ALL.to_vec()
-        } else {
-            args.resources
-                .iter()
-                .map(|r| SyncResource::from(*r))
-                .collect()
-        };
-        resources.sort();
-        resources.dedup();
+        let (tenant, resources) = tenant_and_resources(&args.tenant, &args.resources)?;
         Ok(Self {
             tenant,
             connection: args.connection.clone(),
