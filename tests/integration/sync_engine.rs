@@ -1046,24 +1046,53 @@ async fn a_message_with_no_time_left_is_requeued_not_failed_and_an_unreadable_on
     let r = rig(5).await;
     let deps = r.deps();
     let job = r.job(SyncResource::Orders, SyncMode::Full);
-    // when the batch arrives 100 ms before the deadline
+    // given a batch whose first message took the invocation's time (here: an unreadable
+    // one, and a deadline 100 ms away when the second is reached)
+    let mut batch = sqs_event(&job);
+    let mut unreadable = batch.records[0].clone();
+    unreadable.message_id = Some("m-0".into());
+    unreadable.body = Some("{\"not\":\"a job\"}".into());
+    batch.records.insert(0, unreadable);
+    // when
+    let response = packr::sync::worker::handle_batch(
+        &deps,
+        batch,
+        Instant::now() + Duration::from_millis(100),
+    )
+    .await;
+    // then the unreadable one fails (towards the DLQ, where ops see it), and the job went
+    // back on the queue untouched, without a call to Trackstar
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m-0"]);
+    let queued = r.queue.drain();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].reason, "requeued");
+    assert_eq!(r.gets("/wms/orders"), 0);
+    r.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invocation_too_short_for_any_page_fails_its_message_instead_of_requeueing_it_forever() {
+    // given a function timeout below the deadline margin plus one page (misconfigured)
+    let r = rig(5).await;
+    let deps = r.deps();
+    let job = r.job(SyncResource::Orders, SyncMode::Full);
+    // when its first (only) message arrives with 100 ms to go
     let response = packr::sync::worker::handle_batch(
         &deps,
         sqs_event(&job),
         Instant::now() + Duration::from_millis(100),
     )
     .await;
-    // then the job went back on the queue untouched, and Trackstar was not called
-    assert!(response.batch_item_failures.is_empty());
-    let queued = r.queue.drain();
-    assert_eq!(queued.len(), 1);
-    assert_eq!(queued[0].reason, "requeued");
-    assert_eq!(r.gets("/wms/orders"), 0);
-    // and a body that is no job fails (towards the DLQ, where ops see it)
-    let mut bad = sqs_event(&job);
-    bad.records[0].body = Some("{\"not\":\"a job\"}".into());
-    let response = packr::sync::worker::handle_batch(&deps, bad, far_deadline()).await;
+    // then it fails (SQS retries it, then the DLQ), nothing is requeued, Trackstar untouched
     assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(r.queue.drain().is_empty());
+    assert_eq!(r.metrics.total("sync.failures"), 1.0);
+    assert_eq!(r.gets("/wms/orders"), 0);
     r.sim.shutdown().await;
 }
 

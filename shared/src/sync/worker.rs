@@ -2,8 +2,10 @@
 //!
 //! Each message is one job chunk, run on its own (own span, own panic boundary). The batch
 //! response names exactly the messages whose chunk failed in a way SQS should retry.
-//! A message the invocation has no time left to start is put back on the queue as a copy
-//! (and acknowledged), so it neither waits for the visibility timeout nor burns a receive.
+//! A message the invocation has no time left to start (others of the batch took it) is put
+//! back on the queue as a copy (and acknowledged), so it neither waits for the visibility
+//! timeout nor burns a receive. An invocation too short for even one page fails instead,
+//! so a misconfigured timeout cannot requeue a job forever.
 
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -23,9 +25,9 @@ pub async fn handle_batch(
     deadline: Instant,
 ) -> SqsBatchResponse {
     let mut failures = Vec::new();
-    for message in event.records {
+    for (index, message) in event.records.into_iter().enumerate() {
         let id = message.message_id.clone().unwrap_or_default();
-        let outcome = AssertUnwindSafe(process_message(deps, message, deadline))
+        let outcome = AssertUnwindSafe(process_message(deps, message, deadline, index == 0))
             .catch_unwind()
             .await;
         let ok = match outcome {
@@ -48,8 +50,14 @@ pub async fn handle_batch(
     response
 }
 
-/// `true` when the message may be deleted.
-async fn process_message(deps: &WorkerDeps, message: SqsMessage, deadline: Instant) -> bool {
+/// `true` when the message may be deleted. `first`: no other message of the batch ran before
+/// it, so the time left is the whole invocation's.
+async fn process_message(
+    deps: &WorkerDeps,
+    message: SqsMessage,
+    deadline: Instant,
+    first: bool,
+) -> bool {
     let job: SyncJob = match message.body.as_deref().map(serde_json::from_str::<SyncJob>) {
         Some(Ok(job)) => job,
         _ => {
@@ -62,6 +70,19 @@ async fn process_message(deps: &WorkerDeps, message: SqsMessage, deadline: Insta
     };
     let left = deadline.saturating_duration_since(Instant::now());
     let need = deps.config.deadline_margin + deps.config.min_page_time;
+    if left < need && first {
+        // The whole invocation is shorter than one page needs: the function's timeout is
+        // below SYNC_DEADLINE_MARGIN_MS + SYNC_MIN_PAGE_MS. Requeueing would loop forever;
+        // failing lets the message reach the DLQ, where ops see it.
+        error!(
+            left_ms = left.as_millis() as u64,
+            need_ms = need.as_millis() as u64,
+            "the invocation is too short for any sync page: check the function's timeout"
+        );
+        deps.metrics
+            .emit(Metric::count("sync.failures").with("reason", "timeout_too_short"));
+        return false;
+    }
     if left < need {
         let again = SyncJob {
             reason: "requeued".to_owned(),
