@@ -123,29 +123,12 @@ impl ReportStore for DynamoStore {
         run_id: &str,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
         let mut ids = std::collections::HashSet::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table_name())
-                .key_condition_expression("pk = :p")
-                .expression_attribute_values(
-                    ":p",
-                    AttributeValue::S(keys::reconcile_seen_pk(tenant, run_id)),
-                )
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
-            for item in out.items.unwrap_or_default() {
-                ids.extend(decode::<SeenPage>(item)?.ids);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(ids),
-            }
+        for item in self
+            .query_partition(None, keys::reconcile_seen_pk(tenant, run_id))
+            .await?
+        {
+            ids.extend(decode::<SeenPage>(item)?.ids);
         }
+        Ok(ids)
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::Serialize;
 
 use super::state::{Checkpoint, JobKey, Lease, RunSummary, StateError, SyncState, SyncStateStore};
@@ -302,43 +302,11 @@ impl SyncStateStore for DynamoSyncStateStore {
     }
 
     async fn get_many(&self, job_keys: &[JobKey]) -> Result<Vec<SyncState>, StoreError> {
-        let mut found = Vec::with_capacity(job_keys.len());
-        for chunk in job_keys.chunks(100) {
-            let mut pending: Vec<Item> = chunk.iter().map(key_of).collect();
-            // Unprocessed keys (throttling) are asked for again, a bounded number of times.
-            for _ in 0..5 {
-                if pending.is_empty() {
-                    break;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
-                let out = self
-                    .store
-                    .client()
-                    .batch_get_item()
-                    .request_items(self.store.table_name(), request)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        StoreError::dynamo("BatchGetItem", aws_sdk_dynamodb::Error::from(e))
-                    })?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(self.store.table_name()))
-                    .unwrap_or_default()
-                {
-                    found.push(decode_state(item)?);
-                }
-                if let Some(mut unprocessed) = out.unprocessed_keys {
-                    if let Some(keys) = unprocessed.remove(self.store.table_name()) {
-                        pending = keys.keys;
-                    }
-                }
-            }
-        }
-        Ok(found)
+        self.store
+            .batch_get(job_keys.iter().map(key_of).collect())
+            .await?
+            .into_iter()
+            .map(decode_state)
+            .collect()
     }
 }

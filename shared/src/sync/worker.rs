@@ -109,37 +109,10 @@ async fn process_message(
                 tenant_id = %job.tenant_id,
                 connection_id = %job.connection_id,
                 resource = job.resource.as_str(),
-                error = %error_chain(&e),
+                error = %crate::api::error::error_chain(&e),
                 "sync job failed; SQS will retry it"
             );
             false
         }
-    }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-
-    /// Compiles only if a batch can run on a spawned task (a multi-threaded runtime moves
-    /// it between threads), as the local event source mapping runs it.
-    #[allow(dead_code)]
-    fn a_batch_can_be_handled_on_a_spawned_task(deps: Arc<WorkerDeps>) {
-        tokio::spawn(async move {
-            handle_batch(&deps, SqsEvent::default(), Instant::now()).await;
-        });
     }
 }

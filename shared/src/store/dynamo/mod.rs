@@ -76,6 +76,15 @@ impl DynamoStore {
         index: Index,
         partition: String,
     ) -> Result<Vec<Item>, StoreError> {
+        self.query_partition(Some(index), partition).await
+    }
+
+    /// Every item of one partition of the table (strongly consistent) or of an index.
+    pub(crate) async fn query_partition(
+        &self,
+        index: Option<Index>,
+        partition: String,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         let mut start = None;
         loop {
@@ -83,10 +92,12 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(index.name())
+                .set_index_name(index.map(|i| i.name().to_owned()))
                 .key_condition_expression("#p = :p")
-                .expression_attribute_names("#p", index.pk())
+                .expression_attribute_names("#p", index.map_or(PK, Index::pk))
                 .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
+                // Index reads cannot be strongly consistent; table reads are.
+                .consistent_read(index.is_none())
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -97,6 +108,44 @@ impl DynamoStore {
                 _ => return Ok(found),
             }
         }
+    }
+
+    /// Strongly consistent reads of many items by key (BatchGetItem, 100 keys a call);
+    /// absent ones are left out. Unprocessed keys (throttling) are asked for again, a
+    /// bounded number of times.
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<Item> = chunk.to_vec();
+            for _ in 0..5 {
+                if pending.is_empty() {
+                    break;
+                }
+                let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        StoreError::dynamo("BatchGetItem", aws_sdk_dynamodb::Error::from(e))
+                    })?;
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                if let Some(keys) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                    pending = keys.keys;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Writes an item that must not exist yet; `AlreadyExists { what }` if it does.

@@ -229,43 +229,14 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
     }
 
     async fn get_many(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<T>, StoreError> {
+        let keys = ids
+            .iter()
+            .map(|id| DynamoStore::key(keys::object_pk(tenant, T::KIND, id), T::KIND))
+            .collect();
         let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(100) {
-            let mut pending: Vec<Item> = chunk
-                .iter()
-                .map(|id| DynamoStore::key(keys::object_pk(tenant, T::KIND, id), T::KIND))
-                .collect();
-            // Unprocessed keys (throttling) are asked for again, a bounded number of times.
-            for _ in 0..5 {
-                if pending.is_empty() {
-                    break;
-                }
-                let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        StoreError::dynamo("BatchGetItem", aws_sdk_dynamodb::Error::from(e))
-                    })?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    if let Some(object) = live_object(item)? {
-                        found.push(object);
-                    }
-                }
-                if let Some(keys) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                    pending = keys.keys;
-                }
+        for item in self.batch_get(keys).await? {
+            if let Some(object) = live_object(item)? {
+                found.push(object);
             }
         }
         Ok(found)
