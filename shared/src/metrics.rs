@@ -41,6 +41,16 @@ impl Metric {
         }
     }
 
+    /// A count of `value` (units, items).
+    pub fn count_of(name: &'static str, value: f64) -> Self {
+        Self {
+            name,
+            value,
+            unit: Unit::Count,
+            dimensions: Vec::new(),
+        }
+    }
+
     pub fn millis(name: &'static str, value: f64) -> Self {
         Self {
             name,

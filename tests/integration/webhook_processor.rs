@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -13,9 +12,6 @@ use packr::domain::{
     OrderStatus, Tenant, TenantId, Timestamp, WarehouseCustomerId,
 };
 use packr::health::{HourStats, WebhookStatsStore};
-use packr::idempotency::{
-    DynamoIdempotencyStore, Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyStore,
-};
 use packr::metrics::RecordingSink;
 use packr::secrets::InMemorySecretSource;
 use packr::store::dynamo::DynamoStore;
@@ -24,8 +20,8 @@ use packr::sync::{MemorySyncJobQueue, SyncMode, SyncResource};
 use packr::trackstar::{TrackstarClient, TrackstarConfig};
 use packr::webhook::envelope::QueuedEvent;
 use packr::webhook::objects::{ObjectKind, WireObject};
-use packr::webhook::processor::{handle_batch, ObjectFetcher, ProcessorDeps, APPLY_SCOPE};
-use packr::webhook::receipts::{Claim, ReceiptState, ReceiptStore};
+use packr::webhook::processor::{handle_batch, ObjectFetcher, ProcessorDeps, ProcessorLimits};
+use packr::webhook::receipts::{ReceiptState, ReceiptStore};
 use packr::webhook::wiring::TrackstarFetcher;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -98,7 +94,6 @@ struct Processor {
     metrics: RecordingSink,
     now_ms: Arc<AtomicI64>,
     tenant: TenantId,
-    idempotency: DynamoIdempotencyStore,
 }
 
 async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
@@ -130,10 +125,6 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
         .create_connection(&t, &connection(&t, CONNECTION))
         .await
         .unwrap();
-    let idempotency = s.idempotency(IdempotencyPolicy {
-        in_progress_expiry: Duration::from_secs(60),
-        record_ttl: Duration::from_secs(7 * 24 * 3600),
-    });
     let metrics = RecordingSink::new();
     let now_ms = Arc::new(AtomicI64::new(BASE_MS));
     let clock_ms = now_ms.clone();
@@ -151,8 +142,9 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
         tenants: Arc::new(s.store.clone()),
         connections: Arc::new(s.store.clone()),
         receipts: Arc::new(s.store.clone()),
-        idempotency: Arc::new(idempotency.clone()),
         fetcher,
+        capacity: packr::store::capacity::CapacityMeter::new(),
+        limits: ProcessorLimits::default(),
         sync_jobs: sync_jobs.clone(),
         metrics: Arc::new(metrics.clone()),
         clock: Arc::new(move || {
@@ -167,7 +159,6 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
         metrics,
         now_ms,
         tenant: t,
-        idempotency,
     }
 }
 
@@ -205,7 +196,7 @@ async fn processor() -> Processor {
 }
 
 impl Processor {
-    /// A queued event as ingest would have produced it, with its receipt claimed and queued.
+    /// A queued event as ingest would have produced it (ingest writes no receipt).
     async fn queued(&self, event_id: &str, body: Value) -> QueuedEvent {
         let event_type = body["event_type"].as_str().unwrap().to_owned();
         let event = QueuedEvent {
@@ -218,23 +209,6 @@ impl Processor {
             correlation_id: CorrelationId::generate(),
             payload: body,
         };
-        let claim = self
-            .store
-            .claim(
-                &self.tenant,
-                &event.event_id,
-                &event.connection_id,
-                &event_type,
-                event.received_at,
-            )
-            .await
-            .unwrap();
-        if claim == Claim::Claimed {
-            self.store
-                .mark_queued(&self.tenant, &event.event_id, event.received_at)
-                .await
-                .unwrap();
-        }
         event
     }
 
@@ -383,32 +357,40 @@ async fn in_a_mixed_batch_exactly_the_bad_message_is_reported() {
 }
 
 #[tokio::test]
-async fn a_crashed_attempt_is_retried_after_the_in_progress_expiry_and_applied_once() {
-    // given an attempt that took the idempotency lease and crashed before completing
+async fn an_attempt_that_applied_but_crashed_before_its_receipt_is_recorded_once_on_retry() {
+    // given an attempt that stored the order and crashed before writing the receipt
     let p = processor().await;
     let e = p.queued("msg_1", fixture("order-created")).await;
-    let crashed_at = Timestamp::from_unix_micros(BASE_MS * 1000).unwrap();
-    p.idempotency
-        .begin(
+    let crashed = processor().await;
+    let _ = crashed; // (a second stack: the crash leaves nothing but the stored object)
+    let stores = p.deps.object_stores();
+    let wire = WireObject::from_json(ObjectKind::Order, &e.payload["data"]).unwrap();
+    let connection = p
+        .store
+        .get_connection(&p.tenant, &ConnectionId::parse(CONNECTION).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let ctx = packr::apply::ContextResolver::new(&p.store, &connection)
+        .context(&wire)
+        .await
+        .unwrap();
+    stores
+        .upsert(
             &p.tenant,
-            APPLY_SCOPE,
-            &IdempotencyKey::parse("msg_1").unwrap(),
-            &Fingerprint::of_json(&e.payload),
-            crashed_at,
+            &wire.into_domain(&ctx).unwrap(),
+            packr::apply::Freshness::Event,
         )
         .await
         .unwrap();
-    // when SQS redelivers at once, the lease still holds: the message fails and is retried
-    let early = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
-    assert_eq!(failed_ids(&early), vec!["sqs-1".to_owned()]);
-    assert!(p.order(ORDER_ID).await.is_none());
-    // and after the in-progress expiry the retry applies it
-    p.now_ms.fetch_add(61_000, Ordering::SeqCst);
-    let later = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
-    assert!(later.batch_item_failures.is_empty());
-    assert!(p.order(ORDER_ID).await.is_some());
+    // when SQS redelivers it
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    // then it is recorded as applied (the stored state is the event's), once
+    assert!(r.batch_item_failures.is_empty());
+    assert_eq!(p.receipt("msg_1").await.state, ReceiptState::Applied);
+    assert_eq!(p.metrics.total("webhook.applied"), 1.0);
     // and again is a duplicate
-    handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-2", &e)])).await;
     assert_eq!(p.metrics.total("webhook.applied"), 1.0);
     assert_eq!(p.metrics.total("webhook.duplicate_events"), 1.0);
 }
@@ -517,25 +499,72 @@ async fn historical_sync_completed_queues_a_full_sync_of_that_resource_only() {
 }
 
 #[tokio::test]
-async fn a_failure_is_reported_and_its_reason_recorded_on_the_receipt() {
+async fn a_permanent_failure_is_recorded_with_its_reason_kept_for_replay_and_acknowledged() {
     // given an order event for a connection the tenant does not know
     let p = processor().await;
     let mut body = fixture("order-created");
     body["connection_id"] = json!("conn_other");
     let mut e = p.queued("msg_1", body).await;
     e.connection_id = ConnectionId::parse("conn_other").unwrap();
-
+    // when
     let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
-
-    assert_eq!(failed_ids(&r), vec!["sqs-1".to_owned()]);
+    // then it is not retried (no receive is burnt on it), but recorded and kept
+    assert!(r.batch_item_failures.is_empty());
     let receipt = p.receipt("msg_1").await;
     assert_eq!(receipt.state, ReceiptState::Failed);
+    assert!(receipt.failure_permanent);
     assert!(receipt.failure_reason.unwrap().contains("connection"));
+    let kept = p
+        .store
+        .get_for_replay(&p.tenant, &EventId::parse("msg_1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.event.as_ref().map(|k| &k.event_id), Some(&e.event_id));
     assert_eq!(p.metrics.total("webhook.failures"), 1.0);
-    // and the failed attempt released its lease: a retry is not blocked
+}
+
+#[tokio::test]
+async fn a_malformed_payload_is_a_permanent_failure() {
+    // given an order event whose data is not a Trackstar order
+    let p = processor().await;
+    let mut body = fixture("order-created");
+    body["data"] = json!({"id": ORDER_ID, "line_items": "not a list"});
+    let e = p.queued("msg_1", body).await;
+    // when
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    // then
+    assert!(r.batch_item_failures.is_empty());
+    let receipt = p.receipt("msg_1").await;
+    assert_eq!(
+        (receipt.state, receipt.failure_permanent),
+        (ReceiptState::Failed, true)
+    );
+    assert!(p.order(ORDER_ID).await.is_none());
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_recorded_and_retried_by_the_queue() {
+    // given a truncated event whose fetch fails (Trackstar unreachable)
+    let p = processor().await; // NoFetcher: every fetch fails
+    let mut body = fixture("order-updated");
+    body["data_truncated"] = json!(true);
+    body["data"] = json!({"id": ORDER_ID});
+    let e = p.queued("msg_1", body).await;
+    // when
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    // then the message goes back to the queue, and the receipt says why
+    assert_eq!(failed_ids(&r), vec!["sqs-1".to_owned()]);
+    let receipt = p.receipt("msg_1").await;
+    assert_eq!(
+        (receipt.state, receipt.failure_permanent),
+        (ReceiptState::Failed, false)
+    );
+    assert!(receipt.failure_reason.unwrap().contains("Trackstar"));
+    // and a retry is tried again (not blocked by the first attempt)
     let again = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
     assert_eq!(failed_ids(&again), vec!["sqs-1".to_owned()]);
-    assert_eq!(p.metrics.total("webhook.failures"), 2.0);
+    assert_eq!(p.receipt("msg_1").await.processing_attempts, 2);
 }
 
 #[tokio::test]
@@ -721,8 +750,9 @@ async fn a_batch_writes_its_stats_once_per_connection() {
     // when
     let r = handle_batch(&p.deps, sqs_event(messages)).await;
 
-    // then one UpdateItem per connection, holding every outcome
-    assert_eq!(failed_ids(&r), vec!["sqs-other".to_owned()]);
+    // then one UpdateItem per connection, holding every outcome (the unknown connection is
+    // a permanent failure: recorded, acknowledged)
+    assert!(failed_ids(&r).is_empty());
     assert_eq!(p.stats_writes.load(Ordering::SeqCst), 2);
     let f = stats_of(&p, CONNECTION).await;
     assert_eq!(f.attempts_24h, 4);
@@ -737,7 +767,8 @@ async fn a_batch_writes_its_stats_once_per_connection() {
     assert_eq!((bad.attempts_24h, bad.failures_24h), (1, 1));
     assert_eq!(bad.error_rate_24h, Some(1.0));
     assert_eq!(bad.backlog.events, 1);
-    assert_eq!(bad.failed_awaiting_replay, 0);
+    // a permanent failure leaves the queue at once: it awaits a replay
+    assert_eq!(bad.failed_awaiting_replay, 1);
 
     // and a retry of the failed event counts a failure, not a second unapplied event
     handle_batch(&p.deps, sqs_event(vec![message("sqs-other", &other)])).await;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use packr::domain::{EventId, Order, Timestamp};
-use packr::idempotency::{DynamoIdempotencyStore, IdempotencyPolicy};
 use packr::metrics::RecordingSink;
 use packr::ops::redrive::{redrive, Method, RedriveOptions, RedriveTarget};
 use packr::store::dynamo::DynamoStore;
@@ -28,11 +27,6 @@ fn processor(sdk: &aws_config::SdkConfig, table: &str, metrics: &RecordingSink) 
         table,
         CursorCodec::new(b"k".to_vec()),
     );
-    let idempotency = DynamoIdempotencyStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        table,
-        IdempotencyPolicy::default(),
-    );
     ProcessorDeps {
         orders: Arc::new(store.clone()),
         inventory: Arc::new(store.clone()),
@@ -42,8 +36,9 @@ fn processor(sdk: &aws_config::SdkConfig, table: &str, metrics: &RecordingSink) 
         receipts: Arc::new(store.clone()),
         stats: Arc::new(store),
         max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
-        idempotency: Arc::new(idempotency),
         fetcher: Arc::new(NoFetcher),
+        capacity: packr::store::capacity::CapacityMeter::new(),
+        limits: packr::webhook::processor::ProcessorLimits::default(),
         sync_jobs: Arc::new(packr::sync::MemorySyncJobQueue::new()),
         metrics: Arc::new(metrics.clone()),
         clock: Arc::new(Timestamp::now),

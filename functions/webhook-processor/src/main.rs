@@ -11,7 +11,11 @@ async fn main() -> Result<(), Error> {
         wiring::processor_from_env(&sdk, &packr::runtime::ProcessEnv, "webhook-processor").await?;
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let deps = &deps;
-        async move { Ok::<_, Error>(processor::handle_batch(deps, event.payload).await) }
+        // Lambda's own deadline for this invocation: the processor stops in time.
+        let deadline = packr::runtime::deadline_from_epoch_ms(event.context.deadline);
+        async move {
+            Ok::<_, Error>(processor::handle_batch_until(deps, event.payload, deadline).await)
+        }
     }))
     .await
 }

@@ -1,6 +1,8 @@
 //! The data layer: tenant-scoped repositories over one DynamoDB table.
 
 pub mod audit;
+pub mod cache;
+pub mod capacity;
 pub mod cursor;
 pub mod dynamo;
 mod error;

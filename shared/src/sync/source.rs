@@ -97,6 +97,23 @@ async fn fetch(
     }
 }
 
+/// The current copies of `ids` (at most 100): one `ids[in]` listing, at the client's
+/// priority.
+pub(crate) async fn objects_of(
+    client: &TrackstarClient,
+    credentials: &ConnectionCredentials,
+    resource: SyncResource,
+    ids: &[String],
+) -> Result<SourcePage, TrackstarError> {
+    let filter = ListFilter::new()
+        .ids(ids)
+        .and_then(|f| f.limit(crate::trackstar::MAX_LIMIT))
+        .map_err(|e| TrackstarError::InvalidRequest {
+            reason: e.to_string(),
+        })?;
+    fetch(client, credentials, resource, &filter, None).await
+}
+
 pub(crate) fn window_filter(window: &Window, limit: u32) -> Result<ListFilter, TrackstarError> {
     let mut filter = ListFilter::new()
         .limit(limit)
@@ -155,13 +172,7 @@ impl SyncSource for TrackstarSource {
         resource: SyncResource,
         ids: &[String],
     ) -> Result<SourcePage, TrackstarError> {
-        let filter = ListFilter::new()
-            .ids(ids)
-            .and_then(|f| f.limit(crate::trackstar::MAX_LIMIT))
-            .map_err(|e| TrackstarError::InvalidRequest {
-                reason: e.to_string(),
-            })?;
         let client = self.client.with_priority(Priority::Reconcile);
-        fetch(&client, &credentials(connection), resource, &filter, None).await
+        objects_of(&client, &credentials(connection), resource, ids).await
     }
 }

@@ -1,4 +1,5 @@
-//! webhook-ingest: verify, route, record, enqueue — then acknowledge. No Trackstar calls.
+//! webhook-ingest: verify, route, enqueue — then acknowledge. No Trackstar calls, and no
+//! DynamoDB write for an event it can route (its route lookup is cached in the instance).
 
 use std::sync::Arc;
 
@@ -14,10 +15,11 @@ use tracing::{error, info, warn, Instrument};
 
 use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
 use super::queue::EventQueue;
-use super::receipts::{Claim, ReceiptStore};
+use super::receipts::ReceiptStore;
 use super::signature::{SignatureHeaders, Verifier};
 use crate::domain::{CorrelationId, EventId, Timestamp};
 use crate::metrics::{Metric, MetricsSink};
+use crate::store::capacity::CapacityMeter;
 use crate::store::ConnectionStore;
 
 /// Largest webhook body accepted (SQS takes 256 KiB per message, envelope included).
@@ -48,6 +50,8 @@ pub struct IngestDeps {
     pub receipts: Arc<dyn ReceiptStore>,
     pub queue: Arc<dyn EventQueue>,
     pub metrics: Arc<dyn MetricsSink>,
+    /// The DynamoDB units this function's clients consumed; emitted per delivery.
+    pub capacity: Arc<CapacityMeter>,
     pub clock: Clock,
     pub max_body_bytes: usize,
 }
@@ -73,6 +77,15 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Handles one delivery. Never fails: every outcome is an HTTP answer, and 2xx only once
 /// the event is durably queued (or deliberately not to be queued).
 pub async fn handle(
+    deps: &IngestDeps,
+    request: LambdaFunctionUrlRequest,
+) -> LambdaFunctionUrlResponse {
+    let response = handle_delivery(deps, request).await;
+    deps.capacity.emit(deps.metrics.as_ref());
+    response
+}
+
+async fn handle_delivery(
     deps: &IngestDeps,
     request: LambdaFunctionUrlRequest,
 ) -> LambdaFunctionUrlResponse {
@@ -197,41 +210,6 @@ async fn accept(
         span.record("brand_id", brand.as_str());
     }
 
-    match deps
-        .receipts
-        .claim(
-            &route.tenant_id,
-            &event_id,
-            &envelope.connection_id,
-            &event_type,
-            now,
-        )
-        .await
-    {
-        Ok(Claim::Claimed) => {}
-        Ok(Claim::Busy) => {
-            let mut r = error(
-                409,
-                "in_progress",
-                "this event is being queued by another delivery",
-            );
-            r.headers
-                .insert("retry-after", HeaderValue::from_static("15"));
-            return r;
-        }
-        Ok(Claim::AlreadyQueued(state)) => {
-            deps.metrics.emit(
-                Metric::count("webhook.duplicate_events").with("event_type", event_type.clone()),
-            );
-            info!(?state, "duplicate webhook delivery acknowledged");
-            return respond(200, json!({"status": "duplicate", "event_id": event_id}));
-        }
-        Err(e) => {
-            error!(error = %e, "could not record the webhook receipt");
-            return error(500, "internal", "try again later");
-        }
-    }
-
     let queued = QueuedEvent {
         event_id: event_id.clone(),
         tenant_id: route.tenant_id.clone(),
@@ -242,23 +220,12 @@ async fn accept(
         correlation_id,
         payload,
     };
+    // Nothing is written here: a duplicate delivery is queued again, and the processor's
+    // one record per event (see `receipts`) acknowledges it as a duplicate.
     if let Err(e) = deps.queue.enqueue(&queued).await {
         error!(error = %e, "could not queue the webhook");
         deps.metrics.emit(Metric::count("webhook.enqueue_failures"));
-        if let Err(e) = deps.receipts.release(&route.tenant_id, &event_id).await {
-            // The claim lapses by itself; the retry waits for it.
-            warn!(error = %e, "could not release the receipt claim");
-        }
         return error(500, "internal", "try again later");
-    }
-    if let Err(e) = deps
-        .receipts
-        .mark_queued(&route.tenant_id, &event_id, now)
-        .await
-    {
-        // The event is durably queued; a redelivery would be queued again and deduplicated
-        // by the processor's idempotency.
-        warn!(error = %e, "queued, but the receipt could not be marked");
     }
     deps.metrics
         .emit(Metric::count("webhook.queued").with("event_type", event_type));

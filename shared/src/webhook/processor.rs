@@ -1,41 +1,56 @@
-//! webhook-processor: applies queued events exactly once and never out of order.
+//! webhook-processor: applies queued events exactly once and never out of order, within
+//! its invocation's deadline.
 //!
-//! Each SQS message is processed on its own (own span, own panic boundary); the batch
-//! response names exactly the messages that failed, so SQS retries only those and, after
-//! `maxReceiveCount`, moves them to the DLQ. Exactly-once is keyed by tenant + event id in
-//! the idempotency store (never the SQS message id, which a DLQ redrive changes), and
-//! only-if-newer upserts keep an older event from overwriting a newer state.
+//! - **One record per event.** Objects are stored only if newer (the one upsert path), so
+//!   applying an event twice changes nothing the second time; the event's receipt is then
+//!   written once with the verdict, and the first final verdict wins, which is how a
+//!   duplicate is told and counted. The receipt is keyed by tenant + event id (never the
+//!   SQS message id, which a DLQ redrive changes) and outlives the DLQ and replay window.
+//!   Connection events (no version to compare) read their receipt first.
+//! - **Deadline.** No message is started that cannot finish before the invocation's
+//!   deadline less a reserve (for the response and the stats write); each message's time,
+//!   Trackstar calls included, is bounded; unstarted and cut-off messages — only those —
+//!   are reported as `batchItemFailures`.
+//! - **Failures are classified.** A permanent one (malformed payload, unknown object,
+//!   validation) is recorded as failed with its reason and the event kept for replay, and
+//!   the message is acknowledged instead of burning its receives; a transient one (store,
+//!   Trackstar, queue) is recorded and retried by SQS.
+//! - **Same-second refetches are batched.** Events whose copy has the stored
+//!   `updated_date` but other content, and truncated events, are settled with one `ids[in]`
+//!   listing per (connection, kind) per batch, not one GET each.
+//! - Messages of different objects run concurrently; messages of one object (or of one
+//!   connection, for connection events) run in queue order.
 
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use futures::FutureExt;
-use serde_json::json;
+use futures::{FutureExt, StreamExt};
 use tracing::{error, info, warn, Instrument};
 
 use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
 use super::ingest::Clock;
 use super::objects::{ObjectKind, WireObject};
-use super::receipts::{PriorReceipt, ReceiptState, ReceiptStore};
+use super::receipts::{PriorReceipt, ReceiptState, ReceiptStore, Verdict};
 use crate::apply::{ContextResolver, Freshness, ObjectStores};
 use crate::domain::{
     Connection, ConnectionError, ConnectionStatus, InventoryItem, Order, Product, StuckSchedule,
     Timestamp,
 };
 use crate::health::{record_batch, Observation, Outcome, StatsResource, WebhookStatsStore};
-use crate::idempotency::{
-    Fingerprint, IdempotencyError, IdempotencyKey, IdempotencyStore, NextAction, SavedResponse,
-    Scope,
-};
 use crate::metrics::{Metric, MetricsSink};
+use crate::store::capacity::CapacityMeter;
 use crate::store::{ConnectionStore, StoreError, SyncedStore, TenantStore, UpsertOutcome};
 use crate::sync::{request_sync, SyncJobQueue, SyncMode, SyncQueueError, SyncResource};
 
-pub const APPLY_SCOPE: Scope = Scope::new("webhook.apply");
+/// The boxed error a fetcher answers with.
+pub type FetchError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Fetches an object through the Trackstar API (for events with `data_truncated`).
+/// Fetches current objects through the Trackstar API (truncated events, same-second
+/// changes).
 #[async_trait]
 pub trait ObjectFetcher: Send + Sync {
     async fn fetch(
@@ -43,7 +58,48 @@ pub trait ObjectFetcher: Send + Sync {
         connection: &Connection,
         kind: ObjectKind,
         id: &str,
-    ) -> Result<WireObject, Box<dyn std::error::Error + Send + Sync>>;
+    ) -> Result<WireObject, FetchError>;
+
+    /// The current copies of `ids` (at most [`MAX_FETCH_IDS`]); ids Trackstar does not have
+    /// are absent. One `ids[in]` listing where the API has one; one GET each by default.
+    async fn fetch_many(
+        &self,
+        connection: &Connection,
+        kind: ObjectKind,
+        ids: &[String],
+    ) -> Result<Vec<WireObject>, FetchError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.push(self.fetch(connection, kind, id).await?);
+        }
+        Ok(found)
+    }
+}
+
+/// Ids per `ids[in]` listing (Trackstar's limit).
+pub const MAX_FETCH_IDS: usize = 100;
+
+/// How the processor spends its invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessorLimits {
+    /// Kept back at the end of the invocation for the batch response, the stats write and
+    /// the records of cut-off messages.
+    pub reserve: Duration,
+    /// The most one message may take, its Trackstar calls included; a message is started
+    /// only if this much time is left (plus the reserve).
+    pub per_message: Duration,
+    /// Messages (of different objects) processed at once.
+    pub concurrency: usize,
+}
+
+impl Default for ProcessorLimits {
+    fn default() -> Self {
+        Self {
+            reserve: Duration::from_secs(2),
+            per_message: Duration::from_secs(8),
+            concurrency: 10,
+        }
+    }
 }
 
 pub struct ProcessorDeps {
@@ -53,7 +109,6 @@ pub struct ProcessorDeps {
     pub tenants: Arc<dyn TenantStore>,
     pub connections: Arc<dyn ConnectionStore>,
     pub receipts: Arc<dyn ReceiptStore>,
-    pub idempotency: Arc<dyn IdempotencyStore>,
     pub fetcher: Arc<dyn ObjectFetcher>,
     /// Where `connection.created` and `connection.historical-sync-completed` queue the
     /// full syncs they call for.
@@ -61,13 +116,19 @@ pub struct ProcessorDeps {
     pub metrics: Arc<dyn MetricsSink>,
     /// Per-connection webhook figures, one write per connection per batch.
     pub stats: Arc<dyn WebhookStatsStore>,
+    /// The DynamoDB units the function's clients consumed; emitted once per batch.
+    pub capacity: Arc<CapacityMeter>,
     /// The webhook queue's `maxReceiveCount`: a failure on that receive dead-letters.
     pub max_receive_count: u32,
+    pub limits: ProcessorLimits,
     pub clock: Clock,
 }
 
 /// The template's `maxReceiveCount` of the webhook queue.
 pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
+
+/// The template's `Timeout` of webhook-processor: the deadline [`handle_batch`] assumes.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ProcessorDeps {
     /// The one upsert path (shared with sync and reconciliation).
@@ -87,12 +148,38 @@ pub enum ApplyError {
     Payload(String),
     #[error("data store failed")]
     Store(#[from] StoreError),
-    #[error("fetching the truncated object from Trackstar failed: {0}")]
+    #[error("fetching the object from Trackstar failed: {0}")]
     Fetch(String),
+    #[error("Trackstar does not have the object")]
+    NotInTrackstar,
     #[error("the connection is not known to its tenant")]
     UnknownConnection,
     #[error("queueing the full sync failed")]
     SyncQueue(#[from] SyncQueueError),
+    #[error("the event took longer than its time allowance ({0:?})")]
+    TimedOut(Duration),
+}
+
+impl ApplyError {
+    /// No retry of the same event can succeed: record it, keep it for replay, acknowledge.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            ApplyError::Payload(_) | ApplyError::NotInTrackstar | ApplyError::UnknownConnection
+        )
+    }
+
+    fn reason_code(&self) -> &'static str {
+        match self {
+            ApplyError::Payload(_) => "payload",
+            ApplyError::Store(_) => "store",
+            ApplyError::Fetch(_) => "fetch",
+            ApplyError::NotInTrackstar => "not_in_trackstar",
+            ApplyError::UnknownConnection => "unknown_connection",
+            ApplyError::SyncQueue(_) => "sync_queue",
+            ApplyError::TimedOut(_) => "timed_out",
+        }
+    }
 }
 
 /// What applying an event did.
@@ -123,48 +210,139 @@ impl Applied {
     }
 }
 
-impl From<UpsertOutcome> for Applied {
-    fn from(outcome: UpsertOutcome) -> Self {
-        match outcome {
-            UpsertOutcome::Applied => Applied::Applied,
-            UpsertOutcome::Stale | UpsertOutcome::Duplicate | UpsertOutcome::SameVersionDiffers => {
-                Applied::Stale
-            }
-        }
+/// Handles one SQS batch under [`DEFAULT_TIMEOUT`] from now (see [`handle_batch_until`]).
+pub async fn handle_batch(deps: &ProcessorDeps, event: SqsEvent) -> SqsBatchResponse {
+    handle_batch_until(deps, event, Instant::now() + DEFAULT_TIMEOUT).await
+}
+
+/// One message of the batch, read.
+struct Job {
+    message_id: String,
+    receives: u32,
+    event: QueuedEvent,
+    received: Instant,
+}
+
+/// Where a message stands after its first pass.
+enum Step {
+    Done {
+        ok: bool,
+        observation: Option<Observation>,
+    },
+    /// Waits for the batch's `ids[in]` fetch of its object.
+    Fetch(Box<PendingFetch>),
+}
+
+/// An event whose object must be read from Trackstar (truncated, or a same-second copy
+/// with other content).
+struct PendingFetch {
+    job: Job,
+    connection: Connection,
+    kind: ObjectKind,
+    id: String,
+}
+
+/// The order key: messages with the same key run one after another, in queue order.
+fn order_key(event: &QueuedEvent) -> String {
+    let object = event
+        .payload
+        .get("data")
+        .and_then(|d| d.get("id"))
+        .and_then(|v| v.as_str());
+    match (object_kind(&EventKind::parse(&event.event_type)), object) {
+        (Some(kind), Some(id)) => format!("{}|{kind:?}|{id}", event.tenant_id),
+        _ => format!("{}|connection|{}", event.tenant_id, event.connection_id),
     }
 }
 
-/// Handles one SQS batch; never fails as a whole. The batch's outcomes are recorded in the
-/// webhook stats at the end: one `UpdateItem` per (tenant, connection) in the batch.
-pub async fn handle_batch(deps: &ProcessorDeps, event: SqsEvent) -> SqsBatchResponse {
-    let mut failures = Vec::new();
+fn object_kind(kind: &EventKind) -> Option<ObjectKind> {
+    match kind {
+        EventKind::OrderCreated | EventKind::OrderUpdated | EventKind::OrderShipmentCreated => {
+            Some(ObjectKind::Order)
+        }
+        EventKind::InventoryCreated | EventKind::InventoryUpdated => Some(ObjectKind::Inventory),
+        EventKind::ProductCreated | EventKind::ProductUpdated => Some(ObjectKind::Product),
+        _ => None,
+    }
+}
+
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// Handles one SQS batch, finishing before `deadline` (the invocation's). Never fails as a
+/// whole: the response names exactly the messages to retry. The batch's outcomes are
+/// recorded in the webhook stats at the end (one `UpdateItem` per connection in the batch),
+/// and the DynamoDB units it consumed are emitted.
+pub async fn handle_batch_until(
+    deps: &ProcessorDeps,
+    event: SqsEvent,
+    deadline: Instant,
+) -> SqsBatchResponse {
+    let mut failures: Vec<String> = Vec::new();
     let mut observations = Vec::new();
+
+    // Read every message; group by order key, keeping queue order within a group.
+    let mut groups: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+    let mut first_seen: Vec<String> = Vec::new();
     for message in event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let outcome = AssertUnwindSafe(process_message(deps, message))
-            .catch_unwind()
-            .await;
-        let ok = match outcome {
-            Ok((ok, observation)) => {
-                observations.extend(observation);
-                ok
+        match read_message(deps, message) {
+            Ok(job) => {
+                let key = order_key(&job.event);
+                if !groups.contains_key(&key) {
+                    first_seen.push(key.clone());
+                }
+                groups.entry(key).or_default().push(job);
             }
-            Err(_) => {
-                error!(message_id = %id, "processing a message panicked");
-                deps.metrics
-                    .emit(Metric::count("webhook.failures").with("reason", "panic"));
-                false
-            }
-        };
-        if !ok {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failures.push(failure);
+            Err(message_id) => failures.push(message_id),
         }
     }
+    let ordered: Vec<Vec<Job>> = first_seen
+        .into_iter()
+        .filter_map(|key| groups.remove(&key))
+        .collect();
+
+    // First pass: each group in order, groups side by side.
+    let results: Vec<Vec<(String, Step)>> = futures::stream::iter(
+        ordered
+            .into_iter()
+            .map(|group| run_group(deps, group, deadline)),
+    )
+    .buffer_unordered(deps.limits.concurrency.max(1))
+    .collect()
+    .await;
+    let mut pending = Vec::new();
+    for (message_id, step) in results.into_iter().flatten() {
+        match step {
+            Step::Done { ok, observation } => {
+                observations.extend(observation);
+                if !ok {
+                    failures.push(message_id);
+                }
+            }
+            Step::Fetch(fetch) => pending.push(*fetch),
+        }
+    }
+
+    // Second pass: one `ids[in]` listing per (connection, kind) for what must be fetched.
+    for (message_id, ok, observation) in fetch_pending(deps, pending, deadline).await {
+        observations.extend(observation);
+        if !ok {
+            failures.push(message_id);
+        }
+    }
+
     record_batch(deps.stats.as_ref(), &observations, (deps.clock)()).await;
+    deps.capacity.emit(deps.metrics.as_ref());
     let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
+    response.batch_item_failures = failures
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
     response
 }
 
@@ -176,194 +354,495 @@ fn receive_count(message: &SqsMessage) -> u32 {
         .unwrap_or(1)
 }
 
-/// Processes one message; `true` when it may be deleted from the queue, and what the stats
-/// record of it.
-async fn process_message(deps: &ProcessorDeps, message: SqsMessage) -> (bool, Option<Observation>) {
-    let started = std::time::Instant::now();
+/// The message as a job, or its id when it cannot be read (it goes back to the queue and,
+/// after its receives, to the DLQ, where ops see it: without a tenant there is no receipt
+/// to record it on).
+fn read_message(deps: &ProcessorDeps, message: SqsMessage) -> Result<Job, String> {
+    let message_id = message.message_id.clone().unwrap_or_default();
     let receives = receive_count(&message);
-    let event: QueuedEvent = match message
+    let parsed = message
         .body
         .as_deref()
-        .map(serde_json::from_str::<QueuedEvent>)
-    {
-        Some(Ok(event)) => event,
+        .map(serde_json::from_str::<QueuedEvent>);
+    match parsed {
+        Some(Ok(event)) => Ok(Job {
+            message_id,
+            receives,
+            event,
+            received: Instant::now(),
+        }),
         Some(Err(e)) => {
-            error!(message_id = ?message.message_id, error = %e, "unreadable queue message");
+            error!(message_id = %message_id, error = %e, "unreadable queue message");
             deps.metrics
                 .emit(Metric::count("webhook.failures").with("reason", "unreadable"));
-            return (false, None);
+            Err(message_id)
         }
         None => {
-            error!(message_id = ?message.message_id, "queue message without a body");
+            error!(message_id = %message_id, "queue message without a body");
             deps.metrics
                 .emit(Metric::count("webhook.failures").with("reason", "unreadable"));
-            return (false, None);
+            Err(message_id)
         }
-    };
-    let span = tracing::info_span!(
+    }
+}
+
+fn span_of(event: &QueuedEvent) -> tracing::Span {
+    tracing::info_span!(
         "webhook_event",
         tenant_id = %event.tenant_id,
         brand_id = event.brand_id.as_ref().map(|b| b.as_str()).unwrap_or(""),
         event_id = %event.event_id,
         correlation_id = %event.correlation_id,
         event_type = %event.event_type,
-    );
-    process_event(deps, &event, started, receives)
-        .instrument(span)
-        .await
+    )
 }
 
-fn observe(
-    event: &QueuedEvent,
-    outcome: Outcome,
-    started: std::time::Instant,
-) -> Option<Observation> {
+/// One group's messages in order. Once one is left unstarted or cut off, the rest of the
+/// group is left too (a later event of the object must not overtake it).
+async fn run_group(
+    deps: &ProcessorDeps,
+    group: Vec<Job>,
+    deadline: Instant,
+) -> Vec<(String, Step)> {
+    let mut steps = Vec::with_capacity(group.len());
+    let mut stopped = false;
+    for job in group {
+        let message_id = job.message_id.clone();
+        if stopped || remaining(deadline) < deps.limits.reserve + deps.limits.per_message {
+            stopped = true;
+            deps.metrics.emit(Metric::count("webhook.unstarted"));
+            steps.push((
+                message_id,
+                Step::Done {
+                    ok: false,
+                    observation: None,
+                },
+            ));
+            continue;
+        }
+        let span = span_of(&job.event);
+        let step = first_pass(deps, job, deadline).instrument(span).await;
+        if matches!(step, Step::Done { ok: false, .. }) {
+            stopped = true;
+        }
+        steps.push((message_id, step));
+    }
+    steps
+}
+
+/// The time a message may take from now: its allowance, or what is left before the
+/// reserve.
+fn allowance(deps: &ProcessorDeps, deadline: Instant) -> Duration {
+    deps.limits
+        .per_message
+        .min(remaining(deadline).saturating_sub(deps.limits.reserve))
+}
+
+async fn first_pass(deps: &ProcessorDeps, job: Job, deadline: Instant) -> Step {
+    let allowed = allowance(deps, deadline);
+    let attempt = AssertUnwindSafe(tokio::time::timeout(allowed, apply(deps, &job.event)))
+        .catch_unwind()
+        .await;
+    match attempt {
+        Ok(Ok(Ok(Pass::Verdict(applied)))) => finish(deps, job, applied).await,
+        Ok(Ok(Ok(Pass::Duplicate))) => {
+            duplicate(deps, &job);
+            Step::Done {
+                ok: true,
+                observation: observe(&job, Outcome::Duplicate),
+            }
+        }
+        Ok(Ok(Ok(Pass::Fetch {
+            connection,
+            kind,
+            id,
+        }))) => Step::Fetch(Box::new(PendingFetch {
+            job,
+            connection,
+            kind,
+            id,
+        })),
+        Ok(Ok(Err(e))) => fail(deps, job, e).await,
+        Ok(Err(_elapsed)) => {
+            warn!(
+                allowed_ms = allowed.as_millis() as u64,
+                "event cut off at its time allowance"
+            );
+            deps.metrics.emit(Metric::count("webhook.cut_off"));
+            fail(deps, job, ApplyError::TimedOut(allowed)).await
+        }
+        Err(_) => {
+            error!("processing a message panicked");
+            deps.metrics
+                .emit(Metric::count("webhook.failures").with("reason", "panic"));
+            Step::Done {
+                ok: false,
+                observation: None,
+            }
+        }
+    }
+}
+
+fn duplicate(deps: &ProcessorDeps, job: &Job) {
+    deps.metrics.emit(
+        Metric::count("webhook.duplicate_events").with("event_type", job.event.event_type.clone()),
+    );
+    info!("event already processed; duplicate acknowledged");
+}
+
+fn observe(job: &Job, outcome: Outcome) -> Option<Observation> {
     Some(Observation {
-        tenant: event.tenant_id.clone(),
-        connection: event.connection_id.clone(),
-        resource: StatsResource::of_event_type(&event.event_type),
-        received_at: event.received_at,
+        tenant: job.event.tenant_id.clone(),
+        connection: job.event.connection_id.clone(),
+        resource: StatsResource::of_event_type(&job.event.event_type),
+        received_at: job.event.received_at,
         outcome,
-        latency_ms: started.elapsed().as_millis() as u64,
+        latency_ms: job.received.elapsed().as_millis() as u64,
     })
 }
 
-fn failed(prior: PriorReceipt, receives: u32, deps: &ProcessorDeps) -> Outcome {
-    Outcome::Failed {
-        first: prior.state != Some(ReceiptState::Failed),
-        dead_lettered: receives >= deps.max_receive_count,
-    }
-}
-
-async fn process_event(
-    deps: &ProcessorDeps,
-    event: &QueuedEvent,
-    started: std::time::Instant,
-    receives: u32,
-) -> (bool, Option<Observation>) {
+/// Records the verdict (the one write of the event's receipt) and reports it.
+async fn finish(deps: &ProcessorDeps, job: Job, applied: Applied) -> Step {
     let now = (deps.clock)();
-    let key = match IdempotencyKey::parse(event.event_id.as_str()) {
-        Ok(key) => key,
-        Err(_) => return (false, None),
-    };
-    let fingerprint = Fingerprint::of_json(&event.payload);
-    let lease = match deps
-        .idempotency
-        .begin(&event.tenant_id, APPLY_SCOPE, &key, &fingerprint, now)
+    let prior = match deps
+        .receipts
+        .record_verdict(&job.event, applied.receipt_state(), now)
         .await
     {
-        Ok(NextAction::Start(lease)) => lease,
-        Ok(NextAction::ReturnSaved(_)) => {
-            deps.metrics.emit(
-                Metric::count("webhook.duplicate_events")
-                    .with("event_type", event.event_type.clone()),
-            );
-            info!("event already applied; duplicate acknowledged");
-            return (true, observe(event, Outcome::Duplicate, started));
-        }
-        Err(IdempotencyError::InProgress { .. }) => {
-            info!("event is being applied by another attempt; retrying later");
-            return (false, None);
+        Ok(Verdict::Recorded(prior)) => prior,
+        Ok(Verdict::AlreadyFinal(_)) => {
+            duplicate(deps, &job);
+            return Step::Done {
+                ok: true,
+                observation: observe(&job, Outcome::Duplicate),
+            };
         }
         Err(e) => {
-            error!(error = %e, "idempotency check failed");
-            let reason = e.to_string();
-            let prior = record_failure(deps, event, &reason, now).await;
-            return (
-                false,
-                observe(event, failed(prior, receives, deps), started),
-            );
+            // Applied, but not recorded: a retry finds the object as stored (only-if-newer
+            // changes nothing) and records it then.
+            warn!(error = %e, "applied, but the receipt could not be written; retrying");
+            return fail(deps, job, ApplyError::Store(e)).await;
         }
     };
-
-    match apply(deps, event, now).await {
-        Ok(applied) => {
-            let saved = SavedResponse {
-                status: 200,
-                body: json!({"outcome": applied.as_str()}),
-            };
-            if let Err(e) = deps.idempotency.complete(&lease, &saved, now).await {
-                // The write itself is idempotent (only-if-newer); a retry re-applies safely.
-                warn!(error = %e, "applied, but the idempotency record could not be completed");
-            }
-            let prior = match deps
-                .receipts
-                .mark_processed(
-                    &event.tenant_id,
-                    &event.event_id,
-                    applied.receipt_state(),
-                    None,
-                    now,
-                )
-                .await
-            {
-                Ok(prior) => prior,
-                Err(e) => {
-                    warn!(error = %e, "applied, but the receipt could not be updated");
-                    PriorReceipt::default()
-                }
-            };
-            let was_failed = prior.state == Some(ReceiptState::Failed);
-            let lag = (now.unix_millis() - event.received_at.unix_millis()).max(0);
-            let event_type = event.event_type.clone();
-            deps.metrics.emit(
-                Metric::count(match applied {
-                    Applied::Applied => "webhook.applied",
-                    Applied::Stale => "webhook.stale",
-                    Applied::Ignored => "webhook.ignored",
-                })
-                .with("event_type", event_type.clone()),
-            );
-            deps.metrics.emit(
-                Metric::millis("webhook.lag_ms", lag as f64).with("event_type", event_type.clone()),
-            );
-            deps.metrics.emit(
-                Metric::millis(
-                    "webhook.processing_latency_ms",
-                    started.elapsed().as_secs_f64() * 1000.0,
-                )
-                .with("event_type", event_type),
-            );
-            info!(outcome = applied.as_str(), lag_ms = lag, "event processed");
-            let outcome = Outcome::Finished {
-                was_failed,
-                // It had failed on every receive it was given: it sat in the DLQ.
-                was_dead_lettered: was_failed
-                    && prior.processing_attempts >= deps.max_receive_count,
-            };
-            (true, observe(event, outcome, started))
-        }
-        Err(e) => {
-            let reason = error_chain(&e);
-            error!(error = %reason, "applying the event failed");
-            if let Err(e) = deps.idempotency.abandon(&lease).await {
-                warn!(error = %e, "could not release the idempotency lease; it will expire");
-            }
-            let prior = record_failure(deps, event, &reason, now).await;
-            (
-                false,
-                observe(event, failed(prior, receives, deps), started),
-            )
-        }
+    let was_failed = prior.state == Some(ReceiptState::Failed);
+    let event = &job.event;
+    let lag = (now.unix_millis() - event.received_at.unix_millis()).max(0);
+    let event_type = event.event_type.clone();
+    deps.metrics.emit(
+        Metric::count(match applied {
+            Applied::Applied => "webhook.applied",
+            Applied::Stale => "webhook.stale",
+            Applied::Ignored => "webhook.ignored",
+        })
+        .with("event_type", event_type.clone()),
+    );
+    deps.metrics
+        .emit(Metric::millis("webhook.lag_ms", lag as f64).with("event_type", event_type.clone()));
+    deps.metrics.emit(
+        Metric::millis(
+            "webhook.processing_latency_ms",
+            job.received.elapsed().as_secs_f64() * 1000.0,
+        )
+        .with("event_type", event_type),
+    );
+    info!(outcome = applied.as_str(), lag_ms = lag, "event processed");
+    let outcome = Outcome::Finished {
+        was_failed,
+        // It had failed on every receive it was given: it sat in the DLQ.
+        was_dead_lettered: was_failed && prior.processing_attempts >= deps.max_receive_count,
+    };
+    Step::Done {
+        ok: true,
+        observation: observe(&job, outcome),
     }
 }
 
-async fn record_failure(
-    deps: &ProcessorDeps,
-    event: &QueuedEvent,
-    reason: &str,
-    now: Timestamp,
-) -> PriorReceipt {
-    deps.metrics
-        .emit(Metric::count("webhook.failures").with("event_type", event.event_type.clone()));
-    // The receipt keeps the event for replay (and lists it as failed) until it is applied.
-    match deps.receipts.mark_failed(event, reason, now).await {
-        Ok(prior) => prior,
+/// Records a failure on the receipt (with the event, for replay). A permanent one is
+/// acknowledged (`ok`); a transient one goes back to the queue.
+async fn fail(deps: &ProcessorDeps, job: Job, e: ApplyError) -> Step {
+    let reason = error_chain(&e);
+    let permanent = e.is_permanent();
+    error!(error = %reason, permanent, "applying the event failed");
+    deps.metrics.emit(
+        Metric::count("webhook.failures")
+            .with("event_type", job.event.event_type.clone())
+            .with("reason", e.reason_code()),
+    );
+    let now = (deps.clock)();
+    let prior = match deps
+        .receipts
+        .mark_failed(&job.event, &reason, permanent, now)
+        .await
+    {
+        Ok(Verdict::Recorded(prior)) => prior,
+        // Finished by another attempt meanwhile.
+        Ok(Verdict::AlreadyFinal(_)) => {
+            duplicate(deps, &job);
+            return Step::Done {
+                ok: true,
+                observation: observe(&job, Outcome::Duplicate),
+            };
+        }
         Err(e) => {
             warn!(error = %e, "could not record the failure on the receipt");
-            PriorReceipt::default()
+            // Unrecorded, a permanent failure must not be acknowledged: it would be lost.
+            return Step::Done {
+                ok: false,
+                observation: None,
+            };
+        }
+    };
+    let outcome = failed(prior, job.receives, permanent, deps);
+    Step::Done {
+        ok: permanent,
+        observation: observe(&job, outcome),
+    }
+}
+
+fn failed(prior: PriorReceipt, receives: u32, permanent: bool, deps: &ProcessorDeps) -> Outcome {
+    let first = prior.state != Some(ReceiptState::Failed);
+    Outcome::Failed {
+        first,
+        // Out of the queue, awaiting a replay: on its last receive, or at once when no
+        // retry can help.
+        dead_lettered: if permanent {
+            first
+        } else {
+            receives >= deps.max_receive_count
+        },
+    }
+}
+
+/// What the first pass of an event ends in.
+enum Pass {
+    Verdict(Applied),
+    /// A final verdict is recorded already (connection events read it first).
+    Duplicate,
+    Fetch {
+        connection: Connection,
+        kind: ObjectKind,
+        id: String,
+    },
+}
+
+async fn apply(deps: &ProcessorDeps, event: &QueuedEvent) -> Result<Pass, ApplyError> {
+    let now = (deps.clock)();
+    let envelope: WebhookEnvelope = serde_json::from_value(event.payload.clone())
+        .map_err(|e| ApplyError::Payload(e.to_string()))?;
+    let kind = EventKind::parse(&envelope.event_type);
+    let tenant = &event.tenant_id;
+    let Some(object_kind) = object_kind(&kind) else {
+        // No version to compare: the receipt tells a duplicate before anything is done.
+        if let Some(receipt) = deps.receipts.get(tenant, &event.event_id).await? {
+            if receipt.state.is_final() {
+                return Ok(Pass::Duplicate);
+            }
+        }
+        return apply_connection_event(deps, event, &kind, &envelope, now)
+            .await
+            .map(Pass::Verdict);
+    };
+
+    let connection = deps
+        .connections
+        .get_connection(tenant, &event.connection_id)
+        .await?
+        .ok_or(ApplyError::UnknownConnection)?;
+    if envelope.data_truncated {
+        let id = envelope
+            .data
+            .get("id")
+            .and_then(|v| v.as_str())
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| ApplyError::Payload("truncated event without data.id".into()))?
+            .to_owned();
+        return Ok(Pass::Fetch {
+            connection,
+            kind: object_kind,
+            id,
+        });
+    }
+    let wire = WireObject::from_json(object_kind, &envelope.data).map_err(ApplyError::Payload)?;
+    let ctx = ContextResolver::new(deps.tenants.as_ref(), &connection)
+        .context(&wire)
+        .await?;
+    let object = wire.into_domain(&ctx).map_err(ApplyError::Payload)?;
+    let outcome = deps
+        .object_stores()
+        .upsert(tenant, &object, Freshness::Event)
+        .await?;
+    Ok(match outcome {
+        UpsertOutcome::Applied => Pass::Verdict(Applied::Applied),
+        // Stored already in exactly this state: an earlier attempt applied it (and failed
+        // to record it), or another event carried the same state.
+        UpsertOutcome::Duplicate => Pass::Verdict(Applied::Applied),
+        UpsertOutcome::Stale => Pass::Verdict(Applied::Stale),
+        // Two changes within one second of Trackstar's clock carry the same
+        // `updated_date`, so the event cannot tell which is current: ask Trackstar
+        // (authoritative), with the batch's other such events.
+        UpsertOutcome::SameVersionDiffers => {
+            info!("same updated_date, other content: settling with Trackstar");
+            Pass::Fetch {
+                connection,
+                id: object.id().to_owned(),
+                kind: object_kind,
+            }
+        }
+    })
+}
+
+/// Settles the fetches of the batch: one `ids[in]` listing per (tenant, connection, kind)
+/// and 100 ids, each stored as Trackstar's current state; then each event's verdict.
+async fn fetch_pending(
+    deps: &ProcessorDeps,
+    pending: Vec<PendingFetch>,
+    deadline: Instant,
+) -> Vec<(String, bool, Option<Observation>)> {
+    let mut groups: BTreeMap<(String, String, String), Vec<PendingFetch>> = BTreeMap::new();
+    for p in pending {
+        let key = (
+            p.job.event.tenant_id.to_string(),
+            p.connection.connection_id.to_string(),
+            format!("{:?}", p.kind),
+        );
+        groups.entry(key).or_default().push(p);
+    }
+    let mut done = Vec::new();
+    for (_, group) in groups {
+        let mut rest = group;
+        while !rest.is_empty() {
+            let chunk: Vec<PendingFetch> = rest.drain(..rest.len().min(MAX_FETCH_IDS)).collect();
+            done.extend(fetch_chunk(deps, chunk, deadline).await);
         }
     }
+    done
+}
+
+async fn fetch_chunk(
+    deps: &ProcessorDeps,
+    chunk: Vec<PendingFetch>,
+    deadline: Instant,
+) -> Vec<(String, bool, Option<Observation>)> {
+    let mut out = Vec::with_capacity(chunk.len());
+    let push = |message_id: String, step: Step, out: &mut Vec<_>| {
+        if let Step::Done { ok, observation } = step {
+            out.push((message_id, ok, observation));
+        }
+    };
+    if remaining(deadline) < deps.limits.reserve + deps.limits.per_message {
+        for p in chunk {
+            deps.metrics.emit(Metric::count("webhook.unstarted"));
+            push(
+                p.job.message_id.clone(),
+                Step::Done {
+                    ok: false,
+                    observation: None,
+                },
+                &mut out,
+            );
+        }
+        return out;
+    }
+    let first = &chunk[0];
+    let mut ids: Vec<String> = chunk.iter().map(|p| p.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let allowed = allowance(deps, deadline);
+    let fetched = AssertUnwindSafe(tokio::time::timeout(
+        allowed,
+        deps.fetcher.fetch_many(&first.connection, first.kind, &ids),
+    ))
+    .catch_unwind()
+    .await
+    .unwrap_or_else(|_| {
+        error!("fetching objects from Trackstar panicked");
+        deps.metrics
+            .emit(Metric::count("webhook.failures").with("reason", "panic"));
+        Ok(Err("the fetch panicked".into()))
+    });
+    let objects = match fetched {
+        Ok(Ok(objects)) => objects,
+        Ok(Err(e)) => {
+            let reason = error_chain(e.as_ref());
+            for p in chunk {
+                let message_id = p.job.message_id.clone();
+                let span = span_of(&p.job.event);
+                let error = if is_not_found(e.as_ref()) {
+                    ApplyError::NotInTrackstar
+                } else {
+                    ApplyError::Fetch(reason.clone())
+                };
+                let step = fail(deps, p.job, error).instrument(span).await;
+                push(message_id, step, &mut out);
+            }
+            return out;
+        }
+        Err(_) => {
+            deps.metrics.emit(Metric::count("webhook.cut_off"));
+            for p in chunk {
+                let message_id = p.job.message_id.clone();
+                let span = span_of(&p.job.event);
+                let step = fail(deps, p.job, ApplyError::TimedOut(allowed))
+                    .instrument(span)
+                    .await;
+                push(message_id, step, &mut out);
+            }
+            return out;
+        }
+    };
+    let mut by_id: BTreeMap<String, WireObject> = BTreeMap::new();
+    for object in objects {
+        if let Some(id) = object.id() {
+            by_id.insert(id.to_owned(), object);
+        }
+    }
+    let stores = deps.object_stores();
+    for p in chunk {
+        let span = span_of(&p.job.event);
+        let message_id = p.job.message_id.clone();
+        let step = async {
+            let Some(wire) = by_id.get(&p.id).cloned() else {
+                return fail(deps, p.job, ApplyError::NotInTrackstar).await;
+            };
+            let stored = async {
+                let ctx = ContextResolver::new(deps.tenants.as_ref(), &p.connection)
+                    .context(&wire)
+                    .await?;
+                let current = wire.into_domain(&ctx).map_err(ApplyError::Payload)?;
+                Ok::<_, ApplyError>(
+                    stores
+                        .upsert(&p.job.event.tenant_id, &current, Freshness::Current)
+                        .await?,
+                )
+            }
+            .await;
+            match stored {
+                Ok(UpsertOutcome::Applied | UpsertOutcome::Duplicate) => {
+                    finish(deps, p.job, Applied::Applied).await
+                }
+                Ok(_) => finish(deps, p.job, Applied::Stale).await,
+                Err(e) => fail(deps, p.job, e).await,
+            }
+        }
+        .instrument(span)
+        .await;
+        push(message_id, step, &mut out);
+    }
+    out
+}
+
+/// A 404 from Trackstar: the object is gone (permanent for this event).
+fn is_not_found(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(crate::trackstar::TrackstarError::NotFound { .. }) =
+            err.downcast_ref::<crate::trackstar::TrackstarError>()
+        {
+            return true;
+        }
+        current = err.source();
+    }
+    false
 }
 
 /// The Trackstar function a schedule event names (`get_orders`), from `function_name`,
@@ -392,72 +871,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
-}
-
-async fn apply(
-    deps: &ProcessorDeps,
-    event: &QueuedEvent,
-    now: Timestamp,
-) -> Result<Applied, ApplyError> {
-    let envelope: WebhookEnvelope = serde_json::from_value(event.payload.clone())
-        .map_err(|e| ApplyError::Payload(e.to_string()))?;
-    let kind = EventKind::parse(&envelope.event_type);
-    let object_kind = match kind {
-        EventKind::OrderCreated | EventKind::OrderUpdated | EventKind::OrderShipmentCreated => {
-            Some(ObjectKind::Order)
-        }
-        EventKind::InventoryCreated | EventKind::InventoryUpdated => Some(ObjectKind::Inventory),
-        EventKind::ProductCreated | EventKind::ProductUpdated => Some(ObjectKind::Product),
-        _ => None,
-    };
-    let tenant = &event.tenant_id;
-    let Some(object_kind) = object_kind else {
-        return apply_connection_event(deps, event, &kind, &envelope, now).await;
-    };
-
-    let connection = deps
-        .connections
-        .get_connection(tenant, &event.connection_id)
-        .await?
-        .ok_or(ApplyError::UnknownConnection)?;
-    let wire = if envelope.data_truncated {
-        let id = envelope
-            .data
-            .get("id")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| ApplyError::Payload("truncated event without data.id".into()))?;
-        deps.fetcher
-            .fetch(&connection, object_kind, id)
-            .await
-            .map_err(|e| ApplyError::Fetch(error_chain(e.as_ref())))?
-    } else {
-        WireObject::from_json(object_kind, &envelope.data).map_err(ApplyError::Payload)?
-    };
-
-    let ctx = ContextResolver::new(deps.tenants.as_ref(), &connection)
-        .context(&wire)
-        .await?;
-    let object = wire.into_domain(&ctx).map_err(ApplyError::Payload)?;
-    let stores = deps.object_stores();
-    let outcome = stores.upsert(tenant, &object, Freshness::Event).await?;
-    if outcome != UpsertOutcome::SameVersionDiffers {
-        return Ok(outcome.into());
-    }
-    // Two changes within one second of Trackstar's clock carry the same `updated_date`, so
-    // the event cannot tell which is current: ask Trackstar (authoritative) and store its
-    // answer, replacing a same-version copy.
-    info!("same updated_date, other content: fetching the current object from Trackstar");
-    let current = deps
-        .fetcher
-        .fetch(&connection, object_kind, object.id())
-        .await
-        .map_err(|e| ApplyError::Fetch(error_chain(e.as_ref())))?
-        .into_domain(&ctx)
-        .map_err(ApplyError::Payload)?;
-    Ok(stores
-        .upsert(tenant, &current, Freshness::Current)
-        .await?
-        .into())
 }
 
 /// A completed sync of `function` (every function when none is named) clears its stuck

@@ -1,17 +1,23 @@
-//! Receipts: what happened to each webhook event, for exactly-once ingest and for ops.
+//! Receipts: one record per event, serving as its receipt for ops and its idempotency
+//! record for the processor.
 //!
-//! A receipt moves `received → queued → applied | stale | ignored | failed`. Ingest
-//! *claims* a receipt (state `received`, with a short claim) before it enqueues, and marks
-//! it `queued` after SQS accepted the message. A delivery that finds a receipt still
-//! `received` whose claim has lapsed (the earlier attempt failed to enqueue or crashed)
-//! claims it and enqueues again, so a receipt never stands for an event that was never
-//! queued; one that finds it claimed by a running attempt is told to retry.
+//! Ingest writes nothing: it verifies, routes and enqueues, and a duplicate delivery is
+//! queued again. The processor writes the receipt once per event, with its verdict
+//! (`applied | stale | ignored | failed`); the first final verdict wins (a conditional
+//! `UpdateItem`), so a duplicate finds the verdict of the first and is acknowledged as a
+//! duplicate. Objects are only-if-newer on their own, so the upsert that ran before the
+//! verdict changed nothing for a duplicate; the one place where re-applying an old event
+//! could matter (an object tombstoned since, a connection event) reads the receipt first.
+//!
+//! A final receipt expires ([`RECEIPT_RETENTION_DAYS`]) only after every path by which its
+//! event can come back has closed: the DLQ keeps a message 14 days, and `POST /sync/replay`
+//! re-enqueues failed events of the last 14 days.
 //!
 //! A `failed` receipt also keeps the event as it was queued (compressed, see
-//! [`super::stored_event`]) and is listed in its tenant's failed-events index, newest
-//! first, until the event is applied: that is what `POST /sync/replay` and `packr replay`
-//! re-enqueue. A replay moves the receipt back to `queued` (out of the index) before it
-//! sends, so two replays cannot both enqueue it; a failed send puts it back.
+//! [`super::stored_event`]), does not expire, and is listed in its tenant's failed-events
+//! index, newest first, until the event is applied: that is what `POST /sync/replay` and
+//! `packr replay` re-enqueue. A replay moves the receipt to `queued` (out of the index)
+//! before it sends, so two replays cannot both enqueue it; a failed send puts it back.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -23,7 +29,7 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiptState {
-    Received,
+    /// Re-enqueued by a replay, not processed since.
     Queued,
     Applied,
     Stale,
@@ -40,14 +46,15 @@ pub struct Receipt {
     pub state: ReceiptState,
     pub received_at: Timestamp,
     pub updated_at: Timestamp,
-    /// How many deliveries of this event reached ingest.
-    #[serde(default)]
-    pub deliveries: u32,
     /// Why processing failed (the error's description, never payload data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     #[serde(default)]
     pub processing_attempts: u32,
+    /// The failure cannot succeed on a retry (malformed payload, unknown object kind,
+    /// validation): the event was not retried, only kept for replay after a fix.
+    #[serde(default)]
+    pub failure_permanent: bool,
 }
 
 /// What a receipt said before the processor's verdict replaced it (read back from the same
@@ -58,16 +65,25 @@ pub struct PriorReceipt {
     pub processing_attempts: u32,
 }
 
-/// The outcome of trying to claim a receipt for enqueueing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// New, or an earlier attempt never got it queued: enqueue it now.
-    Claimed,
-    /// Another delivery of the same event is enqueueing it right now.
-    Busy,
-    /// Already queued (or further along): a duplicate delivery.
-    AlreadyQueued(ReceiptState),
+/// What recording a verdict found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Recorded; what the receipt said before (nothing, `failed`, `queued` by a replay).
+    Recorded(PriorReceipt),
+    /// An earlier attempt already recorded this final verdict: a duplicate.
+    AlreadyFinal(ReceiptState),
 }
+
+impl ReceiptState {
+    /// Applied, stale or ignored: the event is done with.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Applied | Self::Stale | Self::Ignored)
+    }
+}
+
+/// How long a final receipt is kept: the DLQ's retention (14 days) plus the replay window
+/// (14 days) plus margin. Failed receipts do not expire.
+pub const RECEIPT_RETENTION_DAYS: i64 = 30;
 
 /// A receipt with the event kept for replay (`None` when none is kept: the event never
 /// failed, was applied since, or was too large to keep; `payload_omitted` says why).
@@ -90,45 +106,26 @@ pub enum ReplayClaim {
 
 #[async_trait]
 pub trait ReceiptStore: Send + Sync {
-    /// Claims the receipt of `event` for enqueueing, creating it if new.
-    async fn claim(
+    /// The processor's verdict on `event` (`applied`, `stale` or `ignored`): one write,
+    /// creating the receipt if needed, unless a final verdict is recorded already. Clears
+    /// a kept failed event; sets the receipt's expiry.
+    async fn record_verdict(
         &self,
-        tenant: &TenantId,
-        event: &EventId,
-        connection: &ConnectionId,
-        event_type: &str,
-        now: Timestamp,
-    ) -> Result<Claim, StoreError>;
-
-    /// After SQS accepted the message. A receipt already past `queued` stays as it is.
-    async fn mark_queued(
-        &self,
-        tenant: &TenantId,
-        event: &EventId,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    /// Gives up a claim after enqueueing failed, so the next delivery can claim at once.
-    async fn release(&self, tenant: &TenantId, event: &EventId) -> Result<(), StoreError>;
-
-    /// The processor's verdict; answers what the receipt said before.
-    async fn mark_processed(
-        &self,
-        tenant: &TenantId,
-        event: &EventId,
+        event: &QueuedEvent,
         state: ReceiptState,
-        failure_reason: Option<&str>,
         now: Timestamp,
-    ) -> Result<PriorReceipt, StoreError>;
+    ) -> Result<Verdict, StoreError>;
 
-    /// The processor's failure verdict: state `failed`, the reason, and the event kept
-    /// for replay and listed in the tenant's failed-events index.
+    /// The processor's failure verdict: state `failed`, the reason (`permanent` when no
+    /// retry can succeed), the event kept for replay and listed in the tenant's
+    /// failed-events index; no expiry. Never replaces a final verdict.
     async fn mark_failed(
         &self,
         event: &QueuedEvent,
         reason: &str,
+        permanent: bool,
         now: Timestamp,
-    ) -> Result<PriorReceipt, StoreError>;
+    ) -> Result<Verdict, StoreError>;
 
     async fn get(&self, tenant: &TenantId, event: &EventId) -> Result<Option<Receipt>, StoreError>;
 

@@ -83,9 +83,7 @@ impl SkipReason {
         match state {
             ReceiptState::Applied => SkipReason::AlreadyApplied,
             ReceiptState::Stale | ReceiptState::Ignored => SkipReason::AlreadyProcessed,
-            ReceiptState::Received | ReceiptState::Queued | ReceiptState::Failed => {
-                SkipReason::NotFailed
-            }
+            ReceiptState::Queued | ReceiptState::Failed => SkipReason::NotFailed,
         }
     }
 }

@@ -2,7 +2,6 @@
 //! sets it), once per cold start. Used by the Lambda binaries and the local gateway alike.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -11,16 +10,18 @@ use serde::Deserialize;
 
 use super::ingest::{system_clock, IngestDeps, VerifierSource, DEFAULT_MAX_BODY_BYTES};
 use super::objects::{ObjectKind, WireObject};
-use super::processor::{ObjectFetcher, ProcessorDeps};
+use super::processor::{FetchError, ObjectFetcher, ProcessorDeps, ProcessorLimits};
 use super::queue::SqsEventQueue;
 use super::signature::{Verifier, WebhookSecret};
 use crate::domain::{Connection, InventoryItemId, OrderId, ProductId};
-use crate::idempotency::{DynamoIdempotencyStore, IdempotencyPolicy};
 use crate::metrics::{EmfSink, MetricsSink};
 use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretsManagerSource};
+use crate::store::cache::{CachedLookups, DEFAULT_TTL};
+use crate::store::capacity::{metered_client, CapacityMeter};
 use crate::store::dynamo::DynamoStore;
 use crate::store::CursorCodec;
+use crate::sync::SyncResource;
 use crate::trackstar::{
     ConnectionCredentials, DynamoBudget, Priority, TrackstarClient, TrackstarConfig,
 };
@@ -82,24 +83,49 @@ impl VerifierSource for SecretVerifierSource {
     }
 }
 
-/// Fetches truncated objects through the Trackstar client.
+/// Fetches current objects through the Trackstar client (at the webhook priority).
 pub struct TrackstarFetcher {
     pub client: TrackstarClient,
 }
 
+fn credentials_of(connection: &Connection) -> ConnectionCredentials {
+    ConnectionCredentials::new(
+        connection.tenant_id.clone(),
+        connection.connection_id.clone(),
+        connection.access_token_secret.clone(),
+    )
+}
+
 #[async_trait]
 impl ObjectFetcher for TrackstarFetcher {
+    async fn fetch_many(
+        &self,
+        connection: &Connection,
+        kind: ObjectKind,
+        ids: &[String],
+    ) -> Result<Vec<WireObject>, FetchError> {
+        let resource = match kind {
+            ObjectKind::Order => SyncResource::Orders,
+            ObjectKind::Inventory => SyncResource::Inventory,
+            ObjectKind::Product => SyncResource::Products,
+        };
+        let page = crate::sync::source::objects_of(
+            &self.client,
+            &credentials_of(connection),
+            resource,
+            ids,
+        )
+        .await?;
+        Ok(page.objects)
+    }
+
     async fn fetch(
         &self,
         connection: &Connection,
         kind: ObjectKind,
         id: &str,
-    ) -> Result<WireObject, Box<dyn std::error::Error + Send + Sync>> {
-        let credentials = ConnectionCredentials::new(
-            connection.tenant_id.clone(),
-            connection.connection_id.clone(),
-            connection.access_token_secret.clone(),
-        );
+    ) -> Result<WireObject, FetchError> {
+        let credentials = credentials_of(connection);
         Ok(match kind {
             ObjectKind::Order => WireObject::Order(Box::new(
                 self.client
@@ -130,9 +156,14 @@ fn secret_source(sdk: &SdkConfig, env: &dyn Env) -> Result<Arc<dyn SecretSource>
 
 /// A store for functions that never hand out pagination cursors: a random cursor key.
 pub fn store_without_cursors(sdk: &SdkConfig, table: String) -> DynamoStore {
+    metered_store(sdk, table, CapacityMeter::new())
+}
+
+/// Such a store whose DynamoDB units go to `meter`.
+pub fn metered_store(sdk: &SdkConfig, table: String, meter: Arc<CapacityMeter>) -> DynamoStore {
     let key: [u8; 32] = rand::random();
     DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
+        metered_client(sdk, meter),
         table,
         CursorCodec::new(key.to_vec()),
     )
@@ -144,7 +175,13 @@ pub fn ingest_from_env(
     env: &dyn Env,
     function: &str,
 ) -> Result<IngestDeps, ConfigError> {
-    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    let capacity = CapacityMeter::new();
+    let store = metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone());
+    let lookups = Arc::new(CachedLookups::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        optional_seconds(env, "LOOKUP_CACHE_TTL_SECONDS", DEFAULT_TTL.as_secs())?,
+    ));
     let queue = SqsEventQueue::new(
         aws_sdk_sqs::Client::new(sdk),
         required(env, "WEBHOOK_QUEUE_URL")?,
@@ -156,8 +193,9 @@ pub fn ingest_from_env(
     let metrics: Arc<dyn MetricsSink> = Arc::new(EmfSink::new(METRICS_NAMESPACE, function));
     Ok(IngestDeps {
         verifier: Arc::new(verifier),
-        connections: Arc::new(store.clone()),
+        connections: lookups,
         receipts: Arc::new(store),
+        capacity,
         queue: Arc::new(queue),
         metrics,
         clock: system_clock(),
@@ -172,6 +210,16 @@ pub(crate) async fn trackstar_client_from_env(
     sdk: &SdkConfig,
     env: &dyn Env,
     priority: Priority,
+) -> Result<TrackstarClient, ConfigError> {
+    trackstar_client_metered(sdk, env, priority, CapacityMeter::new()).await
+}
+
+/// [`trackstar_client_from_env`] with the budget's DynamoDB units going to `meter`.
+pub(crate) async fn trackstar_client_metered(
+    sdk: &SdkConfig,
+    env: &dyn Env,
+    priority: Priority,
+    meter: Arc<CapacityMeter>,
 ) -> Result<TrackstarClient, ConfigError> {
     let secrets = secret_source(sdk, env)?;
     let api_key_name = required(env, "TRACKSTAR_API_KEY_SECRET_ARN")?;
@@ -194,10 +242,7 @@ pub(crate) async fn trackstar_client_from_env(
     }
     // One rate budget and breaker per access token, shared by every instance of every
     // function (DynamoDB), at this function's priority.
-    let budget = DynamoBudget::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        required(env, "TABLE_NAME")?,
-    );
+    let budget = DynamoBudget::new(metered_client(sdk, meter), required(env, "TABLE_NAME")?);
     Ok(TrackstarClient::new(config, api_key, secrets)
         .map_err(|e| ConfigError::Trackstar(e.to_string()))?
         .with_shared_budget(budget)
@@ -211,31 +256,30 @@ pub async fn processor_from_env(
     env: &dyn Env,
     function: &str,
 ) -> Result<ProcessorDeps, ConfigError> {
-    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    let capacity = CapacityMeter::new();
+    let store = metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone());
+    let lookups = Arc::new(CachedLookups::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        optional_seconds(env, "LOOKUP_CACHE_TTL_SECONDS", DEFAULT_TTL.as_secs())?,
+    ));
     // Webhook refetches rank with interactive calls.
     let metrics: Arc<dyn MetricsSink> = Arc::new(EmfSink::new(METRICS_NAMESPACE, function));
-    let client = trackstar_client_from_env(sdk, env, Priority::Webhook)
+    let client = trackstar_client_metered(sdk, env, Priority::Webhook, capacity.clone())
         .await?
         .with_metrics(metrics.clone());
-    let in_progress = optional_seconds(env, "IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?;
-    let idempotency = DynamoIdempotencyStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        store.table_name().to_owned(),
-        IdempotencyPolicy {
-            in_progress_expiry: in_progress,
-            record_ttl: Duration::from_secs(7 * 24 * 3600),
-        },
-    );
+    let limits = ProcessorLimits::default();
     Ok(ProcessorDeps {
         orders: Arc::new(store.clone()),
         inventory: Arc::new(store.clone()),
         products: Arc::new(store.clone()),
-        tenants: Arc::new(store.clone()),
-        connections: Arc::new(store.clone()),
+        tenants: lookups.clone(),
+        connections: lookups,
         receipts: Arc::new(store.clone()),
-        idempotency: Arc::new(idempotency),
         fetcher: Arc::new(TrackstarFetcher { client }),
         stats: Arc::new(store),
+        capacity,
+        limits,
         max_receive_count: match env
             .var("WEBHOOK_MAX_RECEIVE_COUNT")
             .filter(|v| !v.trim().is_empty())

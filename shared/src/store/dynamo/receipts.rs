@@ -3,18 +3,18 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{decode, encode, DynamoStore, Item};
+use super::{decode, DynamoStore, Item};
 use crate::domain::{ConnectionId, EventId, TenantId, Timestamp};
 use crate::store::keys;
 use crate::store::keys::Index;
 use crate::store::StoreError;
 use crate::webhook::envelope::QueuedEvent;
 use crate::webhook::receipts::{
-    Claim, FailedEvent, PriorReceipt, Receipt, ReceiptState, ReceiptStore, ReplayClaim,
+    FailedEvent, PriorReceipt, Receipt, ReceiptState, ReceiptStore, ReplayClaim, Verdict,
+    RECEIPT_RETENTION_DAYS,
 };
 use crate::webhook::stored_event::{self, StoredEventError};
 
@@ -37,9 +37,6 @@ const FAILED_EVENT: &str = "failed_event";
 const PAYLOAD_OMITTED: &str = "payload_omitted";
 /// Reading the failed-events index: items per query page.
 const FAILED_PAGE: i32 = 100;
-
-/// How long one delivery may hold a receipt while it enqueues (ingest's timeout is 10 s).
-const CLAIM_MILLIS: i64 = 15_000;
 
 fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
@@ -68,7 +65,7 @@ fn failed_event_of(mut item: Item) -> Result<FailedEvent, StoreError> {
     for attribute in [
         Index::ByTenantUpdated.pk(),
         Index::ByTenantUpdated.sk(),
-        "claim_until_ms",
+        "expires_at",
     ] {
         item.remove(attribute);
     }
@@ -98,107 +95,67 @@ fn state_str(state: ReceiptState) -> String {
         .unwrap_or_default()
 }
 
-#[async_trait]
-impl ReceiptStore for DynamoStore {
-    async fn claim(
+/// The receipt's own attributes, set by every verdict (the receipt may not exist yet).
+const IDENTITY: &str = "tenant_id = :tenant, event_id = :event_id, connection_id = :connection, \
+     event_type = :event_type, received_at = if_not_exists(received_at, :received), \
+     updated_at = :now";
+
+fn identity_values(event: &QueuedEvent, now: Timestamp) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (":tenant".to_owned(), s(event.tenant_id.as_str())),
+        (":event_id".to_owned(), s(event.event_id.as_str())),
+        (":connection".to_owned(), s(event.connection_id.as_str())),
+        (":event_type".to_owned(), s(event.event_type.as_str())),
+        (":received".to_owned(), s(event.received_at.to_rfc3339())),
+        (":now".to_owned(), s(now.to_rfc3339())),
+        (":one".to_owned(), n(1)),
+        (":applied".to_owned(), s(state_str(ReceiptState::Applied))),
+        (":stale".to_owned(), s(state_str(ReceiptState::Stale))),
+        (":ignored".to_owned(), s(state_str(ReceiptState::Ignored))),
+    ])
+}
+
+impl DynamoStore {
+    /// One conditional `UpdateItem` of a receipt: never over a final verdict. `ALL_OLD`
+    /// reads back what it said (no extra units); on a refused condition, the final state.
+    async fn write_verdict(
         &self,
-        tenant: &TenantId,
-        event: &EventId,
-        connection: &ConnectionId,
-        event_type: &str,
-        now: Timestamp,
-    ) -> Result<Claim, StoreError> {
-        let receipt = Receipt {
-            tenant_id: tenant.clone(),
-            event_id: event.clone(),
-            connection_id: connection.clone(),
-            event_type: event_type.to_owned(),
-            state: ReceiptState::Received,
-            received_at: now,
-            updated_at: now,
-            deliveries: 1,
-            failure_reason: None,
-            processing_attempts: 0,
-        };
-        let mut item = encode(&receipt)?;
-        item.insert("pk".into(), s(keys::receipt_pk(tenant, event)));
-        item.insert("sk".into(), s(RECEIPT_SK));
-        item.insert("claim_until_ms".into(), n(now.unix_millis() + CLAIM_MILLIS));
+        event: &QueuedEvent,
+        update: String,
+        values: HashMap<String, AttributeValue>,
+    ) -> Result<Verdict, StoreError> {
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_key(Some(Self::key(
+                keys::receipt_pk(&event.tenant_id, &event.event_id),
+                RECEIPT_SK,
+            )))
+            .update_expression(update)
             .condition_expression(
-                "attribute_not_exists(pk) OR (#state = :received AND claim_until_ms < :now)",
+                "attribute_not_exists(#state) OR NOT (#state IN (:applied, :stale, :ignored))",
             )
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":received", s(state_str(ReceiptState::Received)))
-            .expression_attribute_values(":now", n(now.unix_millis()))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        let existing = match result {
-            Ok(_) => return Ok(Claim::Claimed),
+        match result {
+            Ok(out) => Ok(Verdict::Recorded(prior_of(
+                &out.attributes.unwrap_or_default(),
+            ))),
             Err(err) => match err.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(failed) => match failed.item {
-                    Some(item) => item,
-                    None => match self
-                        .get_item(keys::receipt_pk(tenant, event), RECEIPT_SK)
-                        .await?
-                    {
-                        Some(item) => item,
-                        None => return Ok(Claim::Busy),
-                    },
-                },
-                other => {
-                    return Err(StoreError::dynamo(
-                        "PutItem",
-                        aws_sdk_dynamodb::Error::from(other),
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
+                    Ok(Verdict::AlreadyFinal(
+                        failed
+                            .item
+                            .as_ref()
+                            .and_then(state_of)
+                            .unwrap_or(ReceiptState::Applied),
                     ))
                 }
-            },
-        };
-        // Count the duplicate delivery (best effort: the verdict does not depend on it).
-        let _ = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(keys::receipt_pk(tenant, event), RECEIPT_SK)))
-            .update_expression("ADD deliveries :one")
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        Ok(match state_of(&existing) {
-            Some(ReceiptState::Received) | None => Claim::Busy,
-            Some(state) => Claim::AlreadyQueued(state),
-        })
-    }
-
-    async fn mark_queued(
-        &self,
-        tenant: &TenantId,
-        event: &EventId,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(keys::receipt_pk(tenant, event), RECEIPT_SK)))
-            .update_expression("SET #state = :queued, updated_at = :now REMOVE claim_until_ms")
-            .condition_expression("#state = :received")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":queued", s(state_str(ReceiptState::Queued)))
-            .expression_attribute_values(":received", s(state_str(ReceiptState::Received)))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.into_service_error() {
-                // The processor got there first: the receipt is already further along.
-                UpdateItemError::ConditionalCheckFailedException(_) => Ok(()),
                 other => Err(StoreError::dynamo(
                     "UpdateItem",
                     aws_sdk_dynamodb::Error::from(other),
@@ -206,101 +163,48 @@ impl ReceiptStore for DynamoStore {
             },
         }
     }
+}
 
-    async fn release(&self, tenant: &TenantId, event: &EventId) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(keys::receipt_pk(tenant, event), RECEIPT_SK)))
-            .update_expression("SET claim_until_ms = :zero")
-            .condition_expression("#state = :received")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":received", s(state_str(ReceiptState::Received)))
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(_) => Ok(()),
-                other => Err(StoreError::dynamo(
-                    "UpdateItem",
-                    aws_sdk_dynamodb::Error::from(other),
-                )),
-            },
-        }
-    }
-
-    async fn mark_processed(
+#[async_trait]
+impl ReceiptStore for DynamoStore {
+    async fn record_verdict(
         &self,
-        tenant: &TenantId,
-        event: &EventId,
+        event: &QueuedEvent,
         state: ReceiptState,
-        failure_reason: Option<&str>,
         now: Timestamp,
-    ) -> Result<PriorReceipt, StoreError> {
-        let mut values = HashMap::from([
-            (":state".to_owned(), s(state_str(state))),
-            (":now".to_owned(), s(now.to_rfc3339())),
-            (":one".to_owned(), n(1)),
-        ]);
-        let update = match failure_reason {
-            Some(reason) => {
-                let reason: String = reason.chars().take(500).collect();
-                values.insert(":reason".to_owned(), s(reason));
-                "SET #state = :state, updated_at = :now, failure_reason = :reason \
-                 ADD processing_attempts :one"
-            }
-            None => {
-                "SET #state = :state, updated_at = :now \
-                 REMOVE failure_reason, failed_event, payload_omitted, gsi2pk, gsi2sk \
-                 ADD processing_attempts :one"
-            }
-        };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(keys::receipt_pk(tenant, event), RECEIPT_SK)))
-            .update_expression(update)
-            // Never create a partial receipt (a replayed event whose receipt expired).
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#state", "state")
-            .set_expression_attribute_values(Some(values))
-            // The old state and attempt count, for the webhook stats (no extra write or
-            // read units). ALL_OLD, not UPDATED_OLD: the state may be set to the value it
-            // had (failed → failed), which UPDATED_OLD may leave out.
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(prior_of(&out.attributes.unwrap_or_default())),
-            Err(err) => match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(_) => Err(StoreError::NotFound {
-                    what: "webhook receipt",
-                }),
-                other => Err(StoreError::dynamo(
-                    "UpdateItem",
-                    aws_sdk_dynamodb::Error::from(other),
-                )),
-            },
-        }
+    ) -> Result<Verdict, StoreError> {
+        let mut values = identity_values(event, now);
+        values.insert(":state".to_owned(), s(state_str(state)));
+        values.insert(
+            ":exp".to_owned(),
+            n(now.unix_seconds() + RECEIPT_RETENTION_DAYS * 24 * 3600),
+        );
+        self.write_verdict(
+            event,
+            format!(
+                "SET {IDENTITY}, #state = :state, expires_at = :exp \
+                 REMOVE failure_reason, failure_permanent, failed_event, payload_omitted, \
+                 gsi2pk, gsi2sk ADD processing_attempts :one"
+            ),
+            values,
+        )
+        .await
     }
 
     async fn mark_failed(
         &self,
         event: &QueuedEvent,
         reason: &str,
+        permanent: bool,
         now: Timestamp,
-    ) -> Result<PriorReceipt, StoreError> {
+    ) -> Result<Verdict, StoreError> {
         let tenant = &event.tenant_id;
         let reason: String = reason.chars().take(500).collect();
-        let mut values = HashMap::from([
+        let mut values = identity_values(event, now);
+        values.extend([
             (":state".to_owned(), s(state_str(ReceiptState::Failed))),
-            (":now".to_owned(), s(now.to_rfc3339())),
-            (":one".to_owned(), n(1)),
             (":reason".to_owned(), s(reason)),
+            (":permanent".to_owned(), AttributeValue::Bool(permanent)),
             (":fpk".to_owned(), s(keys::failed_events_pk(tenant))),
             (
                 ":fsk".to_owned(),
@@ -313,7 +217,7 @@ impl ReceiptStore for DynamoStore {
                     ":event".to_owned(),
                     AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(bytes)),
                 );
-                "failed_event = :event REMOVE payload_omitted"
+                "failed_event = :event REMOVE payload_omitted, expires_at"
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the failed event is not kept for replay");
@@ -322,41 +226,19 @@ impl ReceiptStore for DynamoStore {
                     _ => "unencodable",
                 };
                 values.insert(":omitted".to_owned(), s(why));
-                "payload_omitted = :omitted REMOVE failed_event"
+                "payload_omitted = :omitted REMOVE failed_event, expires_at"
             }
         };
-        let update = format!(
-            "SET #state = :state, updated_at = :now, failure_reason = :reason, \
-             gsi2pk = :fpk, gsi2sk = :fsk, {kept} ADD processing_attempts :one"
-        );
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(
-                keys::receipt_pk(tenant, &event.event_id),
-                RECEIPT_SK,
-            )))
-            .update_expression(update)
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#state", "state")
-            .set_expression_attribute_values(Some(values))
-            // The old state and attempt count, for the webhook stats (no extra units).
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(prior_of(&out.attributes.unwrap_or_default())),
-            Err(err) => match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(_) => Err(StoreError::NotFound {
-                    what: "webhook receipt",
-                }),
-                other => Err(StoreError::dynamo(
-                    "UpdateItem",
-                    aws_sdk_dynamodb::Error::from(other),
-                )),
-            },
-        }
+        self.write_verdict(
+            event,
+            format!(
+                "SET {IDENTITY}, #state = :state, failure_reason = :reason, \
+                 failure_permanent = :permanent, gsi2pk = :fpk, gsi2sk = :fsk, {kept} \
+                 ADD processing_attempts :one"
+            ),
+            values,
+        )
+        .await
     }
 
     async fn get(&self, tenant: &TenantId, event: &EventId) -> Result<Option<Receipt>, StoreError> {

@@ -19,9 +19,12 @@ const UPDATED: &str = "updated_us";
 /// Set on objects Trackstar no longer has (reconciliation); such items are hidden.
 const DELETED: &str = "deleted_at";
 
-/// The stored form: the object's own attributes plus keys and the version.
+/// The stored form, kept compact (a write unit is 1 KB): the keys, the version, the few
+/// attributes that queries filter or project on (`id`, `connection_id`, `status`), and the
+/// whole object as deflated JSON in `body`. Items written before `body` existed (the
+/// object's attributes flattened into the item) are still read.
 #[derive(Serialize, Deserialize)]
-struct Stored<T> {
+struct Stored {
     pk: String,
     sk: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,32 +39,79 @@ struct Stored<T> {
     gsi3sk: Option<String>,
     /// `updated_date` in microseconds: what only-if-newer compares.
     updated_us: i64,
-    #[serde(flatten)]
-    object: T,
+    id: String,
+    connection_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
 }
 
-impl<T: SyncedObject> Stored<T> {
-    fn new(tenant: &TenantId, object: &T) -> Self {
-        let id = object.object_id();
-        let updated = object.updated_date();
-        let sort = keys::updated_sk(updated, id);
-        Stored {
-            pk: keys::object_pk(tenant, T::KIND, id),
-            sk: T::KIND.to_owned(),
-            gsi1pk: object
-                .brand_id()
-                .map(|b| keys::by_brand_pk(tenant, b, T::KIND)),
-            gsi1sk: object.brand_id().map(|_| sort.clone()),
-            gsi2pk: keys::by_tenant_pk(tenant, T::KIND),
-            gsi2sk: sort,
-            gsi3pk: object
-                .sku()
-                .map(|s| keys::lookup_pk(tenant, T::KIND, s.as_str())),
-            gsi3sk: object.sku().map(|_| id.to_owned()),
-            updated_us: updated.unix_micros(),
-            object: object.clone(),
-        }
-    }
+/// The deflated JSON of the object.
+const BODY: &str = "body";
+/// Inflated bytes accepted when reading a body back (a corrupt item cannot inflate
+/// without bound).
+const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
+fn deflate(json: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(json.len() / 3),
+        flate2::Compression::default(),
+    );
+    encoder
+        .write_all(json)
+        .and_then(|()| encoder.finish())
+        .map_err(|_| StoreError::MissingAttribute("body (compression failed)"))
+}
+
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use std::io::Read;
+    let mut json = Vec::with_capacity(bytes.len() * 3);
+    flate2::read::DeflateDecoder::new(bytes)
+        .take(MAX_BODY_BYTES)
+        .read_to_end(&mut json)
+        .map_err(|_| StoreError::MissingAttribute("body (not deflated JSON)"))?;
+    Ok(json)
+}
+
+/// The item of `object`: keys, version, queried attributes, deflated body.
+fn stored_item<T: SyncedObject>(tenant: &TenantId, object: &T) -> Result<Item, StoreError> {
+    let id = object.object_id();
+    let updated = object.updated_date();
+    let sort = keys::updated_sk(updated, id);
+    let json = serde_json::to_value(object).map_err(|_| StoreError::MissingAttribute("object"))?;
+    let text = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    let stored = Stored {
+        pk: keys::object_pk(tenant, T::KIND, id),
+        sk: T::KIND.to_owned(),
+        gsi1pk: object
+            .brand_id()
+            .map(|b| keys::by_brand_pk(tenant, b, T::KIND)),
+        gsi1sk: object.brand_id().map(|_| sort.clone()),
+        gsi2pk: keys::by_tenant_pk(tenant, T::KIND),
+        gsi2sk: sort,
+        gsi3pk: object
+            .sku()
+            .map(|s| keys::lookup_pk(tenant, T::KIND, s.as_str())),
+        gsi3sk: object.sku().map(|_| id.to_owned()),
+        updated_us: updated.unix_micros(),
+        id: id.to_owned(),
+        connection_id: text("connection_id").unwrap_or_default(),
+        status: if T::HAS_STATUS { text("status") } else { None },
+    };
+    let mut item = encode(&stored)?;
+    let body = serde_json::to_vec(&json).map_err(|_| StoreError::MissingAttribute("object"))?;
+    item.insert(
+        BODY.to_owned(),
+        AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(deflate(&body)?)),
+    );
+    Ok(item)
+}
+
+/// The legacy stored form: the object's attributes flattened into the item.
+#[derive(Deserialize)]
+struct Flattened<T> {
+    #[serde(flatten)]
+    object: T,
 }
 
 fn stored_version(item: &Item) -> Option<i64> {
@@ -71,8 +121,14 @@ fn stored_version(item: &Item) -> Option<i64> {
     }
 }
 
-fn decode_object<T: SyncedObject>(item: Item) -> Result<T, StoreError> {
-    decode::<Stored<T>>(item).map(|s| s.object)
+fn decode_object<T: SyncedObject>(mut item: Item) -> Result<T, StoreError> {
+    match item.remove(BODY) {
+        Some(AttributeValue::B(body)) => {
+            let json = inflate(body.as_ref())?;
+            serde_json::from_slice(&json).map_err(|_| StoreError::MissingAttribute("body"))
+        }
+        _ => decode::<Flattened<T>>(item).map(|s| s.object),
+    }
 }
 
 fn is_tombstone(item: &Item) -> bool {
@@ -141,14 +197,14 @@ impl DynamoStore {
         if object.tenant_id() != tenant {
             return Err(StoreError::TenantMismatch);
         }
-        let stored = Stored::new(tenant, object);
-        let version = stored.updated_us;
-        let pk = stored.pk.clone();
+        let item = stored_item(tenant, object)?;
+        let version = object.updated_date().unix_micros();
+        let pk = keys::object_pk(tenant, T::KIND, object.object_id());
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(encode(&stored)?))
+            .set_item(Some(item))
             .condition_expression(condition)
             .expression_attribute_names("#pk", "pk")
             .expression_attribute_names("#u", UPDATED)
