@@ -199,17 +199,16 @@ impl Processor {
     /// A queued event as ingest would have produced it (ingest writes no receipt).
     async fn queued(&self, event_id: &str, body: Value) -> QueuedEvent {
         let event_type = body["event_type"].as_str().unwrap().to_owned();
-        let event = QueuedEvent {
+        QueuedEvent {
             event_id: EventId::parse(event_id).unwrap(),
             tenant_id: self.tenant.clone(),
             brand_id: None,
             connection_id: ConnectionId::parse(CONNECTION).unwrap(),
-            event_type: event_type.clone(),
+            event_type,
             received_at: Timestamp::from_unix_micros((BASE_MS - 250) * 1000).unwrap(),
             correlation_id: CorrelationId::generate(),
             payload: body,
-        };
-        event
+        }
     }
 
     async fn receipt(&self, event_id: &str) -> packr::webhook::receipts::Receipt {
@@ -887,4 +886,292 @@ async fn a_stuck_schedule_is_recorded_and_a_completed_force_sync_clears_it() {
         .unwrap()
         .unwrap();
     assert!(c.stuck_schedules.is_empty());
+}
+
+/// DynamoDB's size of an item: attribute names plus values.
+fn item_bytes(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    fn value(v: &A) -> usize {
+        match v {
+            A::S(s) => s.len(),
+            A::N(n) => n.len().div_ceil(2) + 1,
+            A::B(b) => b.as_ref().len(),
+            A::Bool(_) | A::Null(_) => 1,
+            A::L(l) => 3 + l.iter().map(|e| 1 + value(e)).sum::<usize>(),
+            A::M(m) => 3 + m.iter().map(|(k, e)| 1 + k.len() + value(e)).sum::<usize>(),
+            A::Ss(l) => l.iter().map(String::len).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+#[tokio::test]
+async fn an_applied_webhook_costs_two_small_writes_and_its_lookups_are_cached() {
+    // given the processor wired as for Lambda: a metered client, cached lookups
+    let mut p = processor().await;
+    let sdk = packr_local::testing::emulator_config().await;
+    let meter = packr::store::capacity::CapacityMeter::new();
+    let metered = DynamoStore::new(
+        packr::store::capacity::metered_client(&sdk, meter.clone()),
+        p.store.table_name(),
+        packr::store::CursorCodec::new(b"k".to_vec()),
+    );
+    let lookups = Arc::new(packr::store::cache::CachedLookups::new(
+        Arc::new(metered.clone()),
+        Arc::new(metered.clone()),
+        std::time::Duration::from_secs(60),
+    ));
+    p.deps.orders = Arc::new(metered.clone());
+    p.deps.receipts = Arc::new(metered.clone());
+    p.deps.tenants = lookups.clone();
+    p.deps.connections = lookups;
+    p.deps.capacity = meter;
+    let batch = |p: &Processor, first: usize| {
+        let events: Vec<QueuedEvent> = (first..first + 10)
+            .map(|i| {
+                let mut body = fixture("order-created");
+                body["data"]["id"] = json!(format!("ord_units_{i}"));
+                QueuedEvent {
+                    event_id: EventId::parse(format!("msg_units_{i}")).unwrap(),
+                    tenant_id: p.tenant.clone(),
+                    brand_id: None,
+                    connection_id: ConnectionId::parse(CONNECTION).unwrap(),
+                    event_type: "order.created".into(),
+                    received_at: Timestamp::from_unix_micros(BASE_MS * 1000).unwrap(),
+                    correlation_id: CorrelationId::generate(),
+                    payload: body,
+                }
+            })
+            .collect();
+        sqs_event(
+            events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| message(&format!("sqs-{first}-{i}"), e))
+                .collect(),
+        )
+    };
+    // when two batches of ten new orders are processed (the stats store is not metered)
+    let first = handle_batch(&p.deps, batch(&p, 0)).await;
+    let reads_cold = p.metrics.total("dynamodb.reads");
+    let second = handle_batch(&p.deps, batch(&p, 10)).await;
+    // then every event was applied with two writes (object, receipt), as emitted
+    assert!(first.batch_item_failures.is_empty() && second.batch_item_failures.is_empty());
+    assert_eq!(p.metrics.total("webhook.applied"), 20.0);
+    assert_eq!(p.metrics.total("dynamodb.writes"), 40.0);
+    // and the lookups were read once (connection, tenant, brand), not once per event
+    assert_eq!(reads_cold, 3.0);
+    assert_eq!(p.metrics.total("dynamodb.reads"), 3.0);
+    // and each write is at most 1 KB, so one write unit on DynamoDB
+    for i in [0, 19] {
+        for (pk, sk) in [
+            (format!("T#acme#ORDER#ord_units_{i}"), "ORDER"),
+            (format!("T#acme#EVT#msg_units_{i}"), "RECEIPT"),
+        ] {
+            let item = p
+                .store
+                .client()
+                .get_item()
+                .table_name(p.store.table_name())
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()))
+                .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap_or_else(|| panic!("{pk} stored"));
+            let bytes = item_bytes(&item);
+            assert!(bytes <= 1024, "{pk} is {bytes} bytes");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_receipt_outlives_the_dlq_and_the_replay_window() {
+    // given an event applied today
+    let p = processor().await;
+    let e = p.queued("msg_1", fixture("order-created")).await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    // then its receipt expires no sooner than DLQ retention (14 d) plus the replay window
+    let item = p
+        .store
+        .client()
+        .get_item()
+        .table_name(p.store.table_name())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("T#acme#EVT#msg_1".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("RECEIPT".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    let applied_at = BASE_MS / 1000;
+    assert!(
+        expires - applied_at >= 28 * 24 * 3600,
+        "kept {} days",
+        (expires - applied_at) / 86400
+    );
+    // when a DLQ redrive brings it back after 15 days (another order state stored since
+    // would make it stale anyway: here nothing changed, the strongest case)
+    p.now_ms.fetch_add(15 * 24 * 3600 * 1000, Ordering::SeqCst);
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-redriven", &e)])).await;
+    // then it is a duplicate, not applied again
+    assert!(r.batch_item_failures.is_empty());
+    assert_eq!(p.metrics.total("webhook.applied"), 1.0);
+    assert_eq!(p.metrics.total("webhook.duplicate_events"), 1.0);
+    assert_eq!(p.receipt("msg_1").await.processing_attempts, 1);
+}
+
+/// A sync job queue that never answers (SQS hanging).
+struct HangingSyncQueue;
+
+#[async_trait]
+impl packr::sync::SyncJobQueue for HangingSyncQueue {
+    async fn enqueue(
+        &self,
+        _: &[packr::sync::SyncJob],
+        _: std::time::Duration,
+    ) -> Result<(), packr::sync::SyncQueueError> {
+        futures::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_message_that_hangs_is_cut_off_and_only_it_and_the_unstarted_ones_fail_before_the_deadline(
+) {
+    use std::time::{Duration, Instant};
+    // given one message at a time, 400 ms per message, 100 ms reserve, and a batch whose
+    // second message hangs (its full-sync enqueue never returns)
+    let mut p = processor().await;
+    p.deps.sync_jobs = Arc::new(HangingSyncQueue);
+    p.deps.limits = ProcessorLimits {
+        reserve: Duration::from_millis(100),
+        per_message: Duration::from_millis(400),
+        concurrency: 1,
+    };
+    let good = p.queued("msg_good", fixture("order-created")).await;
+    let hangs = p.queued("msg_hangs", fixture("connection-created")).await;
+    let mut later = Vec::new();
+    for i in 0..3 {
+        let mut body = fixture("product-created");
+        body["data"]["id"] = json!(format!("prod_later_{i}"));
+        later.push(p.queued(&format!("msg_later_{i}"), body).await);
+    }
+    let mut messages = vec![message("sqs-good", &good), message("sqs-hangs", &hangs)];
+    messages.extend(
+        later
+            .iter()
+            .enumerate()
+            .map(|(i, e)| message(&format!("sqs-later-{i}"), e)),
+    );
+    // when the invocation has 900 ms
+    let deadline = Instant::now() + Duration::from_millis(900);
+    let r =
+        packr::webhook::processor::handle_batch_until(&p.deps, sqs_event(messages), deadline).await;
+    // then it returned in time, the hanging message was cut off, the rest never started
+    assert!(Instant::now() < deadline, "returned after the deadline");
+    assert_eq!(
+        failed_ids(&r),
+        vec!["sqs-hangs", "sqs-later-0", "sqs-later-1", "sqs-later-2"]
+    );
+    assert_eq!(p.receipt("msg_good").await.state, ReceiptState::Applied);
+    let cut = p.receipt("msg_hangs").await;
+    assert_eq!(
+        (cut.state, cut.failure_permanent),
+        (ReceiptState::Failed, false)
+    );
+    assert_eq!(p.metrics.total("webhook.cut_off"), 1.0);
+    assert_eq!(p.metrics.total("webhook.unstarted"), 3.0);
+    for i in 0..3 {
+        let id = EventId::parse(format!("msg_later_{i}")).unwrap();
+        assert_eq!(
+            ReceiptStore::get(&p.store, &p.tenant, &id).await.unwrap(),
+            None
+        );
+    }
+}
+
+#[tokio::test]
+async fn same_second_changes_of_a_batch_are_settled_with_one_listing() {
+    // given three of the simulator's orders stored from webhooks carrying their
+    // updated_date but a status that is not current
+    let sim = trackstar_sim::spawn(trackstar_sim::SimConfig {
+        connections: vec![trackstar_sim::SimConnection {
+            connection_id: CONNECTION.into(),
+            access_token: "tok_fixture".into(),
+            integration_name: "sandbox".into(),
+            warehouse_customer_ids: vec![CUSTOMER.into()],
+        }],
+        ..trackstar_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let truth: Vec<_> = sim.truth(CONNECTION).unwrap().orders[..3].to_vec();
+    let client = TrackstarClient::new(
+        TrackstarConfig {
+            base_url: sim.base_url.clone(),
+            ..TrackstarConfig::default()
+        },
+        SecretString::from("sim_api_key".to_owned()),
+        Arc::new(InMemorySecretSource::with(
+            "packr/test/trackstar/connections/conn_fixture",
+            "tok_fixture",
+        )),
+    )
+    .unwrap();
+    let p = processor_with(Arc::new(TrackstarFetcher { client })).await;
+    let not = |status: &str| {
+        if status == "open" {
+            "exception"
+        } else {
+            "open"
+        }
+    };
+    let event = |id: &str, updated, status: &str| {
+        let date = Timestamp::from_datetime(updated).to_rfc3339();
+        let mut body = order_event(&date, status);
+        body["data"]["id"] = json!(id);
+        body
+    };
+    let mut first = Vec::new();
+    for (i, o) in truth.iter().enumerate() {
+        let e = p
+            .queued(
+                &format!("msg_a{i}"),
+                event(&o.id, o.updated_date, not(&o.status)),
+            )
+            .await;
+        first.push(message(&format!("sqs-a{i}"), &e));
+    }
+    assert!(handle_batch(&p.deps, sqs_event(first))
+        .await
+        .batch_item_failures
+        .is_empty());
+    // when a batch brings a third same-second state of each
+    let mut second = Vec::new();
+    for (i, o) in truth.iter().enumerate() {
+        let e = p
+            .queued(&format!("msg_b{i}"), event(&o.id, o.updated_date, "packed"))
+            .await;
+        second.push(message(&format!("sqs-b{i}"), &e));
+    }
+    let gets_before = packr_local::recorder::sim_gets(&sim);
+    let r = handle_batch(&p.deps, sqs_event(second)).await;
+    // then one `ids[in]` listing settled all three, each stored as Trackstar has it
+    assert!(r.batch_item_failures.is_empty());
+    assert_eq!(packr_local::recorder::sim_gets(&sim) - gets_before, 1);
+    for o in &truth {
+        assert_eq!(p.order(&o.id).await.unwrap().status.as_str(), o.status);
+    }
+    sim.shutdown().await;
 }

@@ -94,12 +94,16 @@ impl CapacityMeter {
         }
     }
 
-    /// Takes the counts and emits them (nothing when no call was made).
+    /// Takes the counts and emits them (nothing when no call was made): the units DynamoDB
+    /// reported, and the calls (every write of an item up to 1 KB is one unit; the emulator
+    /// reports no units for some calls, so the calls are what local figures rest on).
     pub fn emit(&self, metrics: &dyn MetricsSink) -> Capacity {
         let taken = self.take();
         if taken.writes + taken.reads > 0 {
             metrics.emit(Metric::count_of("dynamodb.write_units", taken.write_units));
             metrics.emit(Metric::count_of("dynamodb.read_units", taken.read_units));
+            metrics.emit(Metric::count_of("dynamodb.writes", taken.writes as f64));
+            metrics.emit(Metric::count_of("dynamodb.reads", taken.reads as f64));
             if taken.refused_writes > 0 {
                 metrics.emit(Metric::count_of(
                     "dynamodb.refused_writes",
