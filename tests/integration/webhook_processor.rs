@@ -130,10 +130,14 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
         .create_connection(&t, &connection(&t, CONNECTION))
         .await
         .unwrap();
-    let idempotency = s.idempotency(IdempotencyPolicy {
+    let policy = IdempotencyPolicy {
         in_progress_expiry: Duration::from_secs(60),
         record_ttl: Duration::from_secs(7 * 24 * 3600),
-    });
+    };
+    let idempotency = s.idempotency(policy);
+    // The function's dependencies sign as webhook-processor (for the IAM check); `store`
+    // and `idempotency` are the test's own.
+    let function = s.store_as("webhook-processor");
     let metrics = RecordingSink::new();
     let now_ms = Arc::new(AtomicI64::new(BASE_MS));
     let clock_ms = now_ms.clone();
@@ -141,17 +145,17 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
     let stats_writes = Arc::new(AtomicUsize::new(0));
     let deps = ProcessorDeps {
         stats: Arc::new(CountingStats {
-            inner: s.store.clone(),
+            inner: function.clone(),
             writes: stats_writes.clone(),
         }),
         max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
-        orders: Arc::new(s.store.clone()),
-        inventory: Arc::new(s.store.clone()),
-        products: Arc::new(s.store.clone()),
-        tenants: Arc::new(s.store.clone()),
-        connections: Arc::new(s.store.clone()),
-        receipts: Arc::new(s.store.clone()),
-        idempotency: Arc::new(idempotency.clone()),
+        orders: Arc::new(function.clone()),
+        inventory: Arc::new(function.clone()),
+        products: Arc::new(function.clone()),
+        tenants: Arc::new(function.clone()),
+        connections: Arc::new(function.clone()),
+        receipts: Arc::new(function),
+        idempotency: Arc::new(s.idempotency_as("webhook-processor", policy)),
         fetcher,
         sync_jobs: sync_jobs.clone(),
         metrics: Arc::new(metrics.clone()),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use packr::domain::{BrandId, ConnectionId, CorrelationId, EventId, Order, Timestamp};
-use packr::idempotency::{DynamoIdempotencyStore, IdempotencyPolicy};
+use packr::idempotency::IdempotencyPolicy;
 use packr::metrics::RecordingSink;
 use packr::store::{AuditStore, ConnectionStore, PageRequest, SyncedStore};
 use packr::webhook::envelope::QueuedEvent;
@@ -41,15 +41,21 @@ async fn replay_stack() -> Replay {
     let sqs = aws_sdk_sqs::Client::new(&s.stack.sdk);
     let queue_url = sqs
         .create_queue()
-        .queue_name(format!("replay-{}", uuid_suffix()))
+        // Named as the template's WebhookQueue (`<prefix>-WebhookQueue`), which it stands
+        // for: the IAM check maps it onto that queue.
+        .queue_name(format!("replay-{}-WebhookQueue", uuid_suffix()))
         .send()
         .await
         .unwrap()
         .queue_url
         .unwrap();
-    s.deps.webhook_queue = Some(Arc::new(SqsEventQueue::new(sqs.clone(), &queue_url)));
+    // api-sync replays as itself, the processor processes as itself (for the IAM check).
+    s.deps.webhook_queue = Some(Arc::new(SqsEventQueue::new(
+        aws_sdk_sqs::Client::new(&s.stack.sdk_as("api-sync")),
+        &queue_url,
+    )));
     let metrics = RecordingSink::new();
-    let store = s.stack.store.clone();
+    let store = s.stack.store_as("webhook-processor");
     let processor = ProcessorDeps {
         orders: Arc::new(store.clone()),
         inventory: Arc::new(store.clone()),
@@ -57,11 +63,10 @@ async fn replay_stack() -> Replay {
         tenants: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
         receipts: Arc::new(store.clone()),
-        idempotency: Arc::new(DynamoIdempotencyStore::new(
-            aws_sdk_dynamodb::Client::new(&s.stack.sdk),
-            s.stack.table.clone(),
-            IdempotencyPolicy::default(),
-        )),
+        idempotency: Arc::new(
+            s.stack
+                .idempotency_as("webhook-processor", IdempotencyPolicy::default()),
+        ),
         fetcher: Arc::new(NoFetcher),
         sync_jobs: Arc::new(packr::sync::MemorySyncJobQueue::new()),
         stats: Arc::new(store.clone()),
