@@ -473,6 +473,40 @@ async fn connection_events_mark_the_connection() {
 }
 
 #[tokio::test]
+async fn connection_created_queues_its_full_syncs_on_the_real_sync_jobs_queue() {
+    // given the processor's sync-jobs queue on SQS, as the processor sends to it
+    let mut p = processor().await;
+    let sdk = packr_local::testing::emulator_config().await;
+    let url = packr_local::testing::fresh_stack(&sdk)
+        .await
+        .queue_url("SyncJobsQueue")
+        .unwrap()
+        .to_owned();
+    p.deps.sync_jobs = Arc::new(packr::sync::SqsSyncJobQueue::new(
+        aws_sdk_sqs::Client::new(&packr_local::testing::function_config(
+            &sdk,
+            "webhook-processor",
+        )),
+        url.clone(),
+    ));
+    let e = p.queued("msg_c2", fixture("connection-created")).await;
+    // when
+    let r = handle_batch(&p.deps, sqs_event(vec![message("msg_c2", &e)])).await;
+    // then one job per resource is on the queue
+    assert!(r.batch_item_failures.is_empty());
+    let queued = aws_sdk_sqs::Client::new(&sdk)
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(queued.len(), SyncResource::ALL.len(), "{queued:?}");
+}
+
+#[tokio::test]
 async fn connection_created_queues_a_full_sync_of_every_resource() {
     // given a connection.created webhook (Trackstar sends no resource webhooks for the
     // initial historical sync)
