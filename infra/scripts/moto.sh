@@ -6,7 +6,10 @@
 #   infra/scripts/moto.sh env     # prints the export lines of the running emulator
 #   infra/scripts/moto.sh stop    # stops it (by its PID file) and removes its state
 #
-# State lives in $MOTO_STATE_DIR (default <repo>/.local/moto): moto.pid, moto.port, moto.log.
+# State lives in $MOTO_STATE_DIR (default <repo>/.local/moto): moto.pid, moto.port, moto.log,
+# and recording.jsonl: moto's request recorder writes there (MOTO_RECORDER_FILEPATH); it
+# records from the start when MOTO_ENABLE_RECORDING=true (infra/scripts/test.sh does, for
+# the IAM check), else once `POST /moto-api/recorder/start-recording` asks it to.
 # Status messages go to stderr, so stdout can be eval'ed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -51,6 +54,7 @@ start() {
   rm -f "$pid_file" "$port_file"
   local port pid
   port="$("$python_bin" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  export MOTO_RECORDER_FILEPATH="${MOTO_RECORDER_FILEPATH:-$state/recording.jsonl}"
   # Own session: a Ctrl-C in the caller's terminal does not reach it; stop it with `stop`.
   setsid "$moto_bin" -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 < /dev/null &
   pid=$!

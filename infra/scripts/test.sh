@@ -25,11 +25,29 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 
-step "AWS emulator"
+step "AWS emulator (recording every request, for the IAM check)"
 export MOTO_STATE_DIR="$root/.local/moto-test"
+recording="$MOTO_STATE_DIR/recording.jsonl"
 stop_moto() { bash infra/scripts/moto.sh stop || true; }
 trap stop_moto EXIT
+# A fresh emulator (a leftover one of this state dir would not be recording) and recording.
+bash infra/scripts/moto.sh stop 2>/dev/null || true
+rm -f "$recording"
+export MOTO_ENABLE_RECORDING=true MOTO_RECORDER_FILEPATH="$recording"
 eval "$(bash infra/scripts/moto.sh start)"
+unset MOTO_ENABLE_RECORDING MOTO_RECORDER_FILEPATH
 
 step "tests"
-cargo nextest run --workspace --locked --no-fail-fast
+tests_status=0
+cargo nextest run --workspace --locked --no-fail-fast || tests_status=$?
+
+# moto enforces no IAM: every request a function made above is checked against that
+# function's role in template.yaml (infra/iam-check). Runs even when tests failed.
+step "IAM check (recorded requests against template.yaml)"
+iam_status=0
+cargo run --quiet --locked -p packr-iam-check -- --template template.yaml --recording "$recording" || iam_status=$?
+
+if [ "$tests_status" -ne 0 ] || [ "$iam_status" -ne 0 ]; then
+  echo "make test: FAILED (tests exit $tests_status, IAM check exit $iam_status)" >&2
+  exit 1
+fi

@@ -406,17 +406,15 @@ async fn every_route_role_and_target_gets_its_expected_status() {
             Vec::new()
         };
         let body = case.body.as_ref().map(Value::to_string);
-        let r = call(
-            &s.deps,
-            event(
+        let r = s
+            .call(event(
                 case.method,
                 &case.path,
                 &caller(&case.role),
                 body.as_deref(),
                 &headers,
-            ),
-        )
-        .await;
+            ))
+            .await;
         if r.status != case.expected {
             failures.push(format!(
                 "{case}: expected {}, got {} {}",

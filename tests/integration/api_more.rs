@@ -278,13 +278,13 @@ async fn the_sample_api_gateway_events_run_through_dispatch() {
         .upsert_if_newer(&t, &order(&t, "ord_123", Some(&brand("b1")), 1))
         .await
         .unwrap();
-    let r = call(&s.deps, sample("get-orders")).await;
+    let r = s.call(sample("get-orders")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["items"][0]["id"], "ord_123");
     assert_eq!(r.header("x-request-id"), Some("Ab1Cd2Ef3Gh4="));
-    let r = call(&s.deps, sample("get-order")).await;
+    let r = s.call(sample("get-order")).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(&s.deps, sample("post-orders")).await;
+    let r = s.call(sample("post-orders")).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["reference_id"], "web-1001");
 }
@@ -348,20 +348,18 @@ async fn garbage_input_never_panics() {
     ];
     for caller in [&admin, &viewer] {
         for path in paths {
-            let _ = call(&s.deps, event("GET", path, caller, None, &[])).await;
+            let _ = s.call(event("GET", path, caller, None, &[])).await;
             for body in bodies {
                 for method in ["POST", "PUT"] {
-                    let _ = call(
-                        &s.deps,
-                        event(
+                    let _ = s
+                        .call(event(
                             method,
                             path,
                             caller,
                             Some(body),
                             &[("idempotency-key", "g")],
-                        ),
-                    )
-                    .await;
+                        ))
+                        .await;
                 }
             }
         }
@@ -373,17 +371,15 @@ async fn garbage_input_never_panics() {
             "/connections/link-token",
         ] {
             for body in bodies {
-                let r = call(
-                    &s.deps,
-                    event(
+                let r = s
+                    .call(event(
                         "POST",
                         route,
                         caller,
                         Some(body),
                         &[("idempotency-key", "g")],
-                    ),
-                )
-                .await;
+                    ))
+                    .await;
                 assert!(r.status < 500, "{route} {body}: {} {}", r.status, r.body);
             }
         }

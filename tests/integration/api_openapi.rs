@@ -25,11 +25,15 @@ async fn the_served_document_equals_the_committed_openapi_json() {
     );
     // and the route serves the same document, without a token
     let s = api_stack().await;
-    let r = call(
-        &s.deps,
-        event("GET", "/openapi.json", &Caller::without_claims(), None, &[]),
-    )
-    .await;
+    let r = s
+        .call(event(
+            "GET",
+            "/openapi.json",
+            &Caller::without_claims(),
+            None,
+            &[],
+        ))
+        .await;
     assert_eq!(r.status, 200);
     let committed: Value = serde_json::from_str(&committed).unwrap();
     assert_eq!(r.body, committed);

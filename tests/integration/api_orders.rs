@@ -242,6 +242,6 @@ async fn unknown_routes_and_methods_answer_with_the_envelope() {
     let admin = Caller::admin(ACME);
     let r = s.get(&admin, "/nowhere").await;
     assert_eq!((r.status, r.code()), (404, "route_not_found"));
-    let r = call(&s.deps, event("DELETE", "/orders", &admin, None, &[])).await;
+    let r = s.call(event("DELETE", "/orders", &admin, None, &[])).await;
     assert_eq!((r.status, r.code()), (405, "method_not_allowed"));
 }

@@ -170,8 +170,52 @@ pub async fn call(deps: &ApiDeps, request: lambda_http::Request) -> Answer {
 }
 
 impl ApiStack {
+    /// `deps` as `function` (e.g. `api-orders`) has them: every DynamoDB-backed dependency
+    /// signs as that function, so the IAM check (`infra/iam-check`) holds the requests to
+    /// its role in template.yaml. The rest (Trackstar, queues, config) is `deps`' own, so a
+    /// test that changes `deps` changes what every function sees.
+    pub fn deps_as(&self, function: &str) -> ApiDeps {
+        let store = self.stack.store_as(function);
+        let mut deps = self.deps.clone();
+        deps.orders = Arc::new(store.clone());
+        deps.inventory = Arc::new(store.clone());
+        deps.products = Arc::new(store.clone());
+        deps.tenants = Arc::new(store.clone());
+        deps.connections = Arc::new(store.clone());
+        deps.messages = Arc::new(store.clone());
+        deps.audit = Arc::new(store.clone());
+        deps.receipts = Arc::new(store.clone());
+        deps.reports = Arc::new(store.clone());
+        deps.idempotency = Arc::new(
+            self.stack
+                .idempotency_as(function, packr::idempotency::IdempotencyPolicy::default()),
+        );
+        if let Some(health) = deps.health.as_mut() {
+            health.connections = Arc::new(store.clone());
+            health.sync_states = Arc::new(packr::sync::DynamoSyncStateStore::new(store.clone()));
+            health.stats = Arc::new(store);
+            health.breakers = Arc::new(packr::trackstar::DynamoBudget::new(
+                aws_sdk_dynamodb::Client::new(&self.stack.sdk_as(function)),
+                self.stack.table.clone(),
+            ));
+        }
+        deps
+    }
+
+    /// Calls the function that serves the request's route, as API Gateway would.
+    pub async fn call(&self, request: lambda_http::Request) -> Answer {
+        let function = packr::api::router::find(request.method().as_str(), request.uri().path())
+            .ok()
+            .map(|route| route.function)
+            .filter(|function| *function != "api-docs");
+        match function {
+            Some(function) => call(&self.deps_as(function), request).await,
+            None => call(&self.deps, request).await,
+        }
+    }
+
     pub async fn get(&self, caller: &Caller, path: &str) -> Answer {
-        call(&self.deps, event("GET", path, caller, None, &[])).await
+        self.call(event("GET", path, caller, None, &[])).await
     }
 
     pub async fn send(
@@ -183,11 +227,8 @@ impl ApiStack {
         headers: &[(&str, &str)],
     ) -> Answer {
         let text = body.to_string();
-        call(
-            &self.deps,
-            event(method, path, caller, Some(&text), headers),
-        )
-        .await
+        self.call(event(method, path, caller, Some(&text), headers))
+            .await
     }
 
     /// Every item of the table, sorted: to prove a failed write changed nothing.

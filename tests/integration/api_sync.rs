@@ -82,7 +82,11 @@ async fn every_active_connection_gets_a_job_per_resource_on_the_real_queue_group
     let provisioned = packr_local::testing::fresh_stack(&s.stack.sdk).await;
     let url = provisioned.queue_url("SyncJobsQueue").unwrap().to_owned();
     let sqs = aws_sdk_sqs::Client::new(&s.stack.sdk);
-    s.deps.sync_jobs = Some(Arc::new(SqsSyncJobQueue::new(sqs.clone(), url.clone())));
+    // api-sync sends (as itself, for the IAM check); the test reads with its own client.
+    s.deps.sync_jobs = Some(Arc::new(SqsSyncJobQueue::new(
+        aws_sdk_sqs::Client::new(&s.stack.sdk_as("api-sync")),
+        url.clone(),
+    )));
 
     // when an admin asks for a full sync of everything
     let r = run(
@@ -319,7 +323,7 @@ async fn the_sample_event_runs_through_dispatch() {
         env!("CARGO_MANIFEST_DIR")
     );
     let request = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let r = call(&s.deps, request).await;
+    let r = s.call(request).await;
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(
         triples(&r.body["jobs"]),

@@ -397,43 +397,37 @@ async fn wrong_content_type_oversized_and_malformed_bodies() {
     let s = api_stack().await;
     let admin = Caller::admin(ACME);
     let text = order_body("b1", "r1").to_string();
-    let r = call(
-        &s.deps,
-        event(
+    let r = s
+        .call(event(
             "POST",
             "/orders",
             &admin,
             Some(&text),
             &[("content-type", "text/plain"), ("idempotency-key", "k")],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((r.status, r.code()), (415, "unsupported_media_type"));
     let huge = format!("{{\"x\": \"{}\"}}", "a".repeat(300 * 1024));
-    let r = call(
-        &s.deps,
-        event(
+    let r = s
+        .call(event(
             "POST",
             "/orders",
             &admin,
             Some(&huge),
             &[("idempotency-key", "k")],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((r.status, r.code()), (413, "payload_too_large"));
     for bad in ["{", "[1,2]", "null", "\u{0}"] {
-        let r = call(
-            &s.deps,
-            event(
+        let r = s
+            .call(event(
                 "POST",
                 "/orders",
                 &admin,
                 Some(bad),
                 &[("idempotency-key", "k")],
-            ),
-        )
-        .await;
+            ))
+            .await;
         assert!(matches!(r.status, 400 | 422), "{bad}: {}", r.status);
     }
 }

@@ -23,7 +23,39 @@ impl Stack {
             policy,
         )
     }
+
+    /// The SDK config as `function` (e.g. `webhook-processor`) has it: its requests are
+    /// signed as that function, so the IAM check (`infra/iam-check`) holds them against
+    /// its role in template.yaml. `sdk` and `store` stay the tests' own (setup and
+    /// assertions, not checked).
+    pub fn sdk_as(&self, function: &str) -> SdkConfig {
+        packr_local::testing::function_config(&self.sdk, function)
+    }
+
+    /// [`Stack::store`] as `function` uses it (see [`Stack::sdk_as`]).
+    pub fn store_as(&self, function: &str) -> DynamoStore {
+        DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk_as(function)),
+            self.table.clone(),
+            CursorCodec::new(CURSOR_KEY.to_vec()),
+        )
+    }
+
+    /// [`Stack::idempotency`] as `function` uses it.
+    pub fn idempotency_as(
+        &self,
+        function: &str,
+        policy: IdempotencyPolicy,
+    ) -> DynamoIdempotencyStore {
+        DynamoIdempotencyStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk_as(function)),
+            self.table.clone(),
+            policy,
+        )
+    }
 }
+
+const CURSOR_KEY: &[u8] = b"integration-test-cursor-key";
 
 /// A table of its own, created from `template.yaml`'s definition.
 pub async fn stack() -> Stack {
@@ -32,7 +64,7 @@ pub async fn stack() -> Stack {
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         table.clone(),
-        CursorCodec::new(b"integration-test-cursor-key".to_vec()),
+        CursorCodec::new(CURSOR_KEY.to_vec()),
     );
     Stack { sdk, table, store }
 }

@@ -62,7 +62,11 @@ impl TestClock {
 
 struct Rig {
     sim: SimHandle,
+    /// The test's own (setup and assertions).
     store: DynamoStore,
+    /// As sync-worker and sync-scheduler use it: their requests sign as them (IAM check).
+    worker_store: DynamoStore,
+    scheduler_store: DynamoStore,
     states: Arc<DynamoSyncStateStore>,
     queue: Arc<MemorySyncJobQueue>,
     metrics: RecordingSink,
@@ -153,6 +157,8 @@ async fn rig_with(orders: usize, client_config: impl FnOnce(&SimHandle) -> Track
     Rig {
         sim,
         states: Arc::new(DynamoSyncStateStore::new(s.store.clone())),
+        worker_store: s.store_as("sync-worker"),
+        scheduler_store: s.store_as("sync-scheduler"),
         store: s.store,
         queue: Arc::new(MemorySyncJobQueue::new()),
         metrics: RecordingSink::new(),
@@ -190,15 +196,15 @@ impl Rig {
     ) -> WorkerDeps {
         let clock = self.clock.clone();
         WorkerDeps {
-            states: self.states.clone(),
-            connections: Arc::new(self.store.clone()),
-            tenants: Arc::new(self.store.clone()),
-            orders: Arc::new(self.store.clone()),
-            inventory: Arc::new(self.store.clone()),
-            products: Arc::new(self.store.clone()),
+            states: Arc::new(DynamoSyncStateStore::new(self.worker_store.clone())),
+            connections: Arc::new(self.worker_store.clone()),
+            tenants: Arc::new(self.worker_store.clone()),
+            orders: Arc::new(self.worker_store.clone()),
+            inventory: Arc::new(self.worker_store.clone()),
+            products: Arc::new(self.worker_store.clone()),
             source,
             queue: self.queue.clone(),
-            reports: Arc::new(self.store.clone()),
+            reports: Arc::new(self.worker_store.clone()),
             metrics: Arc::new(self.metrics.clone()),
             config,
             clock: Arc::new(move || clock.now()),
@@ -1150,8 +1156,8 @@ impl Rig {
     fn scheduler(&self) -> SchedulerDeps {
         let clock = self.clock.clone();
         SchedulerDeps {
-            connections: Arc::new(self.store.clone()),
-            states: self.states.clone(),
+            connections: Arc::new(self.scheduler_store.clone()),
+            states: Arc::new(DynamoSyncStateStore::new(self.scheduler_store.clone())),
             queue: self.queue.clone(),
             metrics: Arc::new(self.metrics.clone()),
             clock: Arc::new(move || clock.now()),

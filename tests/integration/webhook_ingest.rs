@@ -115,12 +115,20 @@ pub async fn ingest_with(queue_failures: usize) -> Ingest {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue_url = stack.queue_url("WebhookQueue").unwrap().to_owned();
     let metrics = RecordingSink::new();
+    // The function's clients sign as webhook-ingest (the IAM check holds them to its role);
+    // `store` and `sqs` are the test's own.
+    let function = packr_local::testing::function_config(&sdk, "webhook-ingest");
+    let function_store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&function),
+        stack.table_name.clone(),
+        CursorCodec::new(b"k".to_vec()),
+    );
     let deps = IngestDeps {
         verifier: Arc::new(Verifier::new(vec![secret(SECRET)])),
-        connections: Arc::new(store.clone()),
-        receipts: Arc::new(store.clone()),
+        connections: Arc::new(function_store.clone()),
+        receipts: Arc::new(function_store),
         queue: Arc::new(FlakyQueue {
-            inner: SqsEventQueue::new(sqs.clone(), queue_url.clone()),
+            inner: SqsEventQueue::new(aws_sdk_sqs::Client::new(&function), queue_url.clone()),
             failures_left: AtomicUsize::new(queue_failures),
         }),
         metrics: Arc::new(metrics.clone()),
@@ -379,7 +387,10 @@ async fn an_event_ingest_can_route_costs_no_dynamodb_write_and_a_cached_route_no
     let mut s = ingest().await;
     let meter = packr::store::capacity::CapacityMeter::new();
     let metered = DynamoStore::new(
-        packr::store::capacity::metered_client(&s.sdk, meter.clone()),
+        packr::store::capacity::metered_client(
+            &packr_local::testing::function_config(&s.sdk, "webhook-ingest"),
+            meter.clone(),
+        ),
         s.store.table_name(),
         CursorCodec::new(b"k".to_vec()),
     );

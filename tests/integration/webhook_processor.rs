@@ -125,6 +125,9 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
         .create_connection(&t, &connection(&t, CONNECTION))
         .await
         .unwrap();
+    // The function's dependencies sign as webhook-processor (for the IAM check); `store`
+    // is the test's own.
+    let function = s.store_as("webhook-processor");
     let metrics = RecordingSink::new();
     let now_ms = Arc::new(AtomicI64::new(BASE_MS));
     let clock_ms = now_ms.clone();
@@ -132,16 +135,16 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
     let stats_writes = Arc::new(AtomicUsize::new(0));
     let deps = ProcessorDeps {
         stats: Arc::new(CountingStats {
-            inner: s.store.clone(),
+            inner: function.clone(),
             writes: stats_writes.clone(),
         }),
         max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
-        orders: Arc::new(s.store.clone()),
-        inventory: Arc::new(s.store.clone()),
-        products: Arc::new(s.store.clone()),
-        tenants: Arc::new(s.store.clone()),
-        connections: Arc::new(s.store.clone()),
-        receipts: Arc::new(s.store.clone()),
+        orders: Arc::new(function.clone()),
+        inventory: Arc::new(function.clone()),
+        products: Arc::new(function.clone()),
+        tenants: Arc::new(function.clone()),
+        connections: Arc::new(function.clone()),
+        receipts: Arc::new(function),
         fetcher,
         capacity: packr::store::capacity::CapacityMeter::new(),
         limits: ProcessorLimits::default(),
@@ -447,6 +450,40 @@ async fn connection_events_mark_the_connection() {
         .unwrap();
     assert!(c.errors.is_empty());
     assert_eq!(c.status, ConnectionStatus::Disconnected);
+}
+
+#[tokio::test]
+async fn connection_created_queues_its_full_syncs_on_the_real_sync_jobs_queue() {
+    // given the processor's sync-jobs queue on SQS, as the processor sends to it
+    let mut p = processor().await;
+    let sdk = packr_local::testing::emulator_config().await;
+    let url = packr_local::testing::fresh_stack(&sdk)
+        .await
+        .queue_url("SyncJobsQueue")
+        .unwrap()
+        .to_owned();
+    p.deps.sync_jobs = Arc::new(packr::sync::SqsSyncJobQueue::new(
+        aws_sdk_sqs::Client::new(&packr_local::testing::function_config(
+            &sdk,
+            "webhook-processor",
+        )),
+        url.clone(),
+    ));
+    let e = p.queued("msg_c2", fixture("connection-created")).await;
+    // when
+    let r = handle_batch(&p.deps, sqs_event(vec![message("msg_c2", &e)])).await;
+    // then one job per resource is on the queue
+    assert!(r.batch_item_failures.is_empty());
+    let queued = aws_sdk_sqs::Client::new(&sdk)
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(queued.len(), SyncResource::ALL.len(), "{queued:?}");
 }
 
 #[tokio::test]
@@ -915,7 +952,10 @@ async fn an_applied_webhook_costs_two_small_writes_and_its_lookups_are_cached() 
     let sdk = packr_local::testing::emulator_config().await;
     let meter = packr::store::capacity::CapacityMeter::new();
     let metered = DynamoStore::new(
-        packr::store::capacity::metered_client(&sdk, meter.clone()),
+        packr::store::capacity::metered_client(
+            &packr_local::testing::function_config(&sdk, "webhook-processor"),
+            meter.clone(),
+        ),
         p.store.table_name(),
         packr::store::CursorCodec::new(b"k".to_vec()),
     );

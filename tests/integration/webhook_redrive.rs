@@ -22,6 +22,8 @@ use crate::webhook_ingest::{ingest, signed};
 use crate::webhook_processor::NoFetcher;
 
 fn processor(sdk: &aws_config::SdkConfig, table: &str, metrics: &RecordingSink) -> ProcessorDeps {
+    // As webhook-processor (for the IAM check).
+    let sdk = &packr_local::testing::function_config(sdk, "webhook-processor");
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         table,

@@ -40,15 +40,21 @@ async fn replay_stack() -> Replay {
     let sqs = aws_sdk_sqs::Client::new(&s.stack.sdk);
     let queue_url = sqs
         .create_queue()
-        .queue_name(format!("replay-{}", uuid_suffix()))
+        // Named as the template's WebhookQueue (`<prefix>-WebhookQueue`), which it stands
+        // for: the IAM check maps it onto that queue.
+        .queue_name(format!("replay-{}-WebhookQueue", uuid_suffix()))
         .send()
         .await
         .unwrap()
         .queue_url
         .unwrap();
-    s.deps.webhook_queue = Some(Arc::new(SqsEventQueue::new(sqs.clone(), &queue_url)));
+    // api-sync replays as itself, the processor processes as itself (for the IAM check).
+    s.deps.webhook_queue = Some(Arc::new(SqsEventQueue::new(
+        aws_sdk_sqs::Client::new(&s.stack.sdk_as("api-sync")),
+        &queue_url,
+    )));
     let metrics = RecordingSink::new();
-    let store = s.stack.store.clone();
+    let store = s.stack.store_as("webhook-processor");
     let processor = ProcessorDeps {
         orders: Arc::new(store.clone()),
         inventory: Arc::new(store.clone()),

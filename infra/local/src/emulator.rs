@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use tokio::process::{Child, Command};
 
 /// Region of the local stack (moto accepts any).
@@ -141,6 +141,34 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .credentials_provider(Credentials::new("test", "test", None, None, "packr-local"))
         .load()
         .await
+}
+
+/// The access key id of a function's credentials starts with this, followed by the
+/// function's name (its binary, e.g. `webhook-ingest`). The emulator accepts any key; the
+/// IAM check (`infra/iam-check`) attributes every recorded request to the function whose
+/// key signed it (the `Credential=` of its `Authorization` header) and evaluates it against
+/// that function's role in `template.yaml`. Requests signed otherwise (test setup, seeding,
+/// tools) are not a function's and are not checked.
+pub const FUNCTION_ACCESS_KEY_PREFIX: &str = "PACKRFN-";
+
+/// The access key id that names `function`.
+pub fn function_access_key(function: &str) -> String {
+    format!("{FUNCTION_ACCESS_KEY_PREFIX}{function}")
+}
+
+/// `sdk` acting as `function` (e.g. `webhook-ingest`): the same endpoint and region, with
+/// credentials whose access key id names the function, as its role does on AWS. Every
+/// function the local stack or a test hosts builds its clients from this.
+pub fn function_config(sdk: &SdkConfig, function: &str) -> SdkConfig {
+    sdk.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            function_access_key(function),
+            "test",
+            None,
+            None,
+            "packr-local-function",
+        )))
+        .build()
 }
 
 /// A port of 127.0.0.1 that was free a moment ago.

@@ -60,6 +60,34 @@ pub fn local_environment(
     Ok(environment)
 }
 
+/// Evaluates template values (`!Ref`, `!Sub`, `!GetAtt … .Arn`) the way the functions'
+/// environment is evaluated, against `provisioned`: for tools that resolve more of the
+/// template than the environment (the IAM check resolves the roles' policies).
+pub struct TemplateResolver<'a> {
+    inner: Resolver<'a>,
+}
+
+impl<'a> TemplateResolver<'a> {
+    pub fn new(
+        template: &'a Template,
+        provisioned: &'a Provisioned,
+        overrides: &BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            inner: Resolver {
+                template,
+                provisioned,
+                parameters: parameters(template, overrides),
+            },
+        }
+    }
+
+    /// The local value of `value`, or why there is none.
+    pub fn resolve(&self, value: &EnvValue) -> Result<String, String> {
+        self.inner.value(value)
+    }
+}
+
 /// Template defaults, then [`LOCAL_PARAMETERS`], then `overrides`.
 fn parameters(
     template: &Template,

@@ -21,6 +21,7 @@ use packr::sync::{
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::emulator::function_config;
 use crate::esm::{self, EsmConfig};
 use crate::schedule::{Pace, ScheduleRunner, Target};
 use crate::stack::LocalStack;
@@ -130,8 +131,10 @@ pub async fn start(
     let timeout = Duration::from_secs(worker_spec.timeout.unwrap_or(3));
 
     let worker_metrics = RecordingSink::new();
+    // Each function acts with its own credentials (its role on AWS).
+    let worker_sdk = function_config(sdk, "sync-worker");
     let mut worker = worker_from_env(
-        sdk,
+        &worker_sdk,
         &function_env(stack, WORKER_FUNCTION, &options.worker_env)?,
         "sync-worker",
     )
@@ -142,7 +145,7 @@ pub async fn start(
 
     let scheduler_metrics = RecordingSink::new();
     let mut scheduler = scheduler_from_env(
-        sdk,
+        &function_config(sdk, "sync-scheduler"),
         &function_env(stack, SCHEDULER_FUNCTION, &options.scheduler_env)?,
         "sync-scheduler",
     )
@@ -170,9 +173,10 @@ pub async fn start(
         .with_context(|| format!("{JOBS_QUEUE} has no ARN"))?
         .clone();
     let sqs = aws_sdk_sqs::Client::new(sdk);
+    // Lambda's event source mapping polls with the function's execution role.
     let mut tasks = esm::spawn_pollers(
         options.pollers,
-        sqs.clone(),
+        aws_sdk_sqs::Client::new(&worker_sdk),
         queue_url.clone(),
         queue_arn,
         EsmConfig {

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::config::Credentials;
 
 use std::collections::BTreeMap;
 
+pub use crate::emulator::function_config;
 use crate::local_env::local_environment;
 use crate::provision::{provision, provision_table, Provisioned};
 use crate::stack::LocalStack;

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use trackstar_sim::{SimConfig, SimConnection, SimHandle, WebhookTarget};
 
 use crate::dev_jwt::DevJwt;
+use crate::emulator::function_config;
 use crate::esm::{self, EsmConfig};
 use crate::gateway::api::{logical_id, ApiHost, DOCS_FUNCTION};
 use crate::gateway::{self, GatewayState, WEBHOOK_PATH};
@@ -145,15 +146,17 @@ pub async fn start(
 
     let ingest_metrics = RecordingSink::new();
     let processor_metrics = RecordingSink::new();
+    // Each function acts with its own credentials (its role on AWS).
     let mut ingest = ingest_from_env(
-        sdk,
+        &function_config(sdk, "webhook-ingest"),
         &function_env(&stack, INGEST_FUNCTION)?,
         "webhook-ingest",
     )
     .context("configuring webhook-ingest")?;
     ingest.metrics = Arc::new(ingest_metrics.clone());
     let processor_env = function_env(&stack, PROCESSOR_FUNCTION)?;
-    let mut processor = processor_from_env(sdk, &processor_env, "webhook-processor")
+    let processor_sdk = function_config(sdk, "webhook-processor");
+    let mut processor = processor_from_env(&processor_sdk, &processor_env, "webhook-processor")
         .await
         .context("configuring webhook-processor")?;
     processor.metrics = Arc::new(processor_metrics.clone());
@@ -203,9 +206,10 @@ pub async fn start(
         .get("WebhookQueue")
         .context("WebhookQueue has no ARN")?
         .clone();
+    // Lambda's event source mapping polls with the function's execution role.
     let pollers = esm::spawn_pollers(
         options.pollers,
-        sqs.clone(),
+        aws_sdk_sqs::Client::new(&processor_sdk),
         queue_url.clone(),
         queue_arn,
         options.esm.clone(),
@@ -320,7 +324,7 @@ async fn api_host(sdk: &SdkConfig, stack: &LocalStack, jwt: DevJwt) -> anyhow::R
             continue;
         }
         let env = function_env(stack, &logical_id(route.function))?;
-        let deps = packr::api::wiring::from_env(sdk, &env)
+        let deps = packr::api::wiring::from_env(&function_config(sdk, route.function), &env)
             .await
             .with_context(|| format!("configuring {}", route.function))?;
         functions.insert(route.function, deps);

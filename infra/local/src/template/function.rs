@@ -131,6 +131,11 @@ fn variables(props: &Props<'_>) -> Result<BTreeMap<String, EnvValue>, TemplateEr
     Ok(parsed)
 }
 
+/// A template value as an [`EnvValue`]: a literal scalar or an intrinsic call.
+pub fn value_of(value: &Value) -> EnvValue {
+    env_value(value)
+}
+
 fn env_value(value: &Value) -> EnvValue {
     match (intrinsic(value), value) {
         (Some(Intrinsic::Ref(target)), _) => EnvValue::Ref(target.to_owned()),

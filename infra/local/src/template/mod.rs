@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml::{Mapping, Value};
 
 pub use error::TemplateError;
-pub use function::{EnvValue, FunctionSpec, SqsEventSpec};
+pub use function::{value_of, EnvValue, FunctionSpec, SqsEventSpec};
 pub use queue::{QueueSpec, Redrive, RedriveAllow};
 pub use rule::{RuleSpec, RuleTarget};
 pub use secret::{SecretSpec, SecretValueSpec};
@@ -242,6 +242,17 @@ impl Template {
     /// The resource type of a logical id, if the template declares it.
     pub fn resource_type(&self, logical_id: &str) -> Option<&str> {
         self.resources.get(logical_id).map(|r| r.kind.as_str())
+    }
+
+    /// The raw `Properties` of a resource, for tools that read more of the template than
+    /// the local stack does (e.g. the IAM check reads roles and their policies).
+    pub fn resource_properties(&self, logical_id: &str) -> Option<&Mapping> {
+        self.resources.get(logical_id).map(|r| &r.properties)
+    }
+
+    /// The logical ids of every resource of type `kind`, in logical-id order.
+    pub fn logical_ids_of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a str> {
+        self.of_type(kind).map(|(id, _)| id)
     }
 
     fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Mapping)> {

@@ -1,0 +1,156 @@
+//! The check against template.yaml itself, and against the webhook-ingest role as it was
+//! before the check existed (receipts of unroutable and rejected webhooks denied on AWS).
+
+use std::collections::BTreeMap;
+
+use packr_iam_check::check;
+use packr_iam_check::policy::{evaluate, Context, Decision, Request};
+use packr_iam_check::recording::{Authorization, LEADING_KEYS};
+use packr_iam_check::roles::{function_policies, FunctionPolicy};
+use packr_local::template::Template;
+
+const TABLE_ARN: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/stack-PackrTable";
+
+fn put(function: &str, key: &str) -> Authorization {
+    let mut context = Context::new();
+    context.insert(LEADING_KEYS.to_owned(), vec![key.to_owned()]);
+    Authorization {
+        function: function.to_owned(),
+        operation: "PutItem".to_owned(),
+        request: Request {
+            action: "dynamodb:PutItem".to_owned(),
+            resource: TABLE_ARN.to_owned(),
+            context,
+        },
+    }
+}
+
+fn policy_of<'a>(functions: &'a [FunctionPolicy], name: &str) -> &'a FunctionPolicy {
+    functions
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("{name} is in the template"))
+}
+
+/// The webhook-ingest role as it was: receipts only under `T#…`.
+const OLD_INGEST_TEMPLATE: &str = r#"
+Resources:
+  PackrTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - { AttributeName: pk, AttributeType: S }
+        - { AttributeName: sk, AttributeType: S }
+      KeySchema:
+        - { AttributeName: pk, KeyType: HASH }
+        - { AttributeName: sk, KeyType: RANGE }
+  WebhookIngestFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: webhook-ingest
+    Properties:
+      Role: !GetAtt WebhookIngestRole.Arn
+  WebhookIngestRole:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - PolicyName: webhook-ingest
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Sid: ConnectionLookup
+                Effect: Allow
+                Action: dynamodb:GetItem
+                Resource: !GetAtt PackrTable.Arn
+                Condition:
+                  ForAllValues:StringLike:
+                    dynamodb:LeadingKeys: ["CONN#*"]
+              - Sid: RecordReceipts
+                Effect: Allow
+                Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]
+                Resource: !GetAtt PackrTable.Arn
+                Condition:
+                  ForAllValues:StringLike:
+                    dynamodb:LeadingKeys: ["T#*"]
+"#;
+
+#[test]
+fn the_old_ingest_role_denies_the_receipt_of_an_unroutable_webhook_and_the_check_fails() {
+    // given the role before the fix, and the PutItem ingest makes for a webhook of an
+    // unknown connection
+    let template = Template::parse("old-ingest", OLD_INGEST_TEMPLATE).unwrap();
+    let functions = function_policies(&template).unwrap();
+    let ingest = policy_of(&functions, "webhook-ingest");
+    let unroutable = put("webhook-ingest", "UNROUTABLE#conn_nobody");
+    // when
+    let decision = evaluate(&ingest.statements(), &unroutable.request);
+    let report = check::run(
+        &functions,
+        &[unroutable, put("webhook-ingest", "T#acme#EVT#msg_1")],
+        &BTreeMap::new(),
+    );
+    // then
+    assert_eq!(decision, Decision::ImplicitDeny);
+    assert!(report.failed());
+    assert_eq!(
+        report.denials.len(),
+        1,
+        "only the UNROUTABLE# write is denied"
+    );
+    let (key, denial) = report.denials.iter().next().unwrap();
+    assert_eq!(key.action, "dynamodb:PutItem");
+    assert_eq!(key.key_shapes, ["UNROUTABLE#*"]);
+    assert!(
+        denial
+            .near_misses
+            .iter()
+            .any(|m| m.starts_with("RecordReceipts")),
+        "{denial:?}"
+    );
+    let text = check::render(&report, &functions);
+    assert!(text.contains("DENIED"), "{text}");
+    assert!(text.contains("\"UNROUTABLE#*\""), "{text}");
+}
+
+#[test]
+fn the_template_lets_ingest_record_unroutable_and_rejected_receipts_and_nothing_else_global() {
+    // given the repository's template
+    let template = Template::repo_default().unwrap();
+    let functions = function_policies(&template).unwrap();
+    let ingest = policy_of(&functions, "webhook-ingest").statements();
+    // then tenant receipts and the ops records of events no tenant owns are allowed
+    for key in [
+        "T#acme#EVT#msg_1",
+        "UNROUTABLE#conn_x",
+        "REJECTED#2026-01-01",
+    ] {
+        assert!(
+            matches!(
+                evaluate(&ingest, &put("webhook-ingest", key).request),
+                Decision::Allowed(_)
+            ),
+            "{key}"
+        );
+    }
+    // and the connection routes stay read-only for ingest
+    assert_eq!(
+        evaluate(&ingest, &put("webhook-ingest", "CONN#conn_x").request),
+        Decision::ImplicitDeny
+    );
+}
+
+#[test]
+fn every_function_of_the_template_has_its_statements_resolved() {
+    let template = Template::repo_default().unwrap();
+    let functions = function_policies(&template).unwrap();
+    assert_eq!(functions.len(), template.functions().unwrap().len());
+    for function in &functions {
+        assert!(!function.statements.is_empty(), "{}", function.name);
+        // only the log groups' ARNs have no local value
+        for note in &function.unresolved {
+            assert!(note.contains("LogGroup"), "{}: {note}", function.name);
+        }
+    }
+}
