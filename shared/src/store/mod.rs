@@ -1,6 +1,7 @@
 //! The data layer: tenant-scoped repositories over one DynamoDB table.
 
 pub mod audit;
+mod connection_update;
 pub mod cursor;
 pub mod dynamo;
 mod error;
@@ -10,6 +11,7 @@ mod ports;
 mod synced;
 
 pub use audit::{AuditEntry, AuditStore};
+pub use connection_update::{modify_connection, Change, MAX_CONFLICT_RETRIES};
 pub use cursor::{CursorCodec, CursorError};
 pub use error::StoreError;
 pub use page::{LimitError, Page, PageLimit, PageRequest};

@@ -13,12 +13,13 @@ use serde_json::json;
 use tracing::{error, info, warn, Instrument};
 
 use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
-use super::queue::EventQueue;
-use super::receipts::{Claim, ReceiptStore};
+use super::parked::{release_one, Park, ParkedEvent, ParkedEventStore, ReleaseDeps};
+use super::queue::{EventQueue, QueueError};
+use super::receipts::{Claim, ReceiptState, ReceiptStore};
 use super::signature::{SignatureHeaders, Verifier};
 use crate::domain::{CorrelationId, EventId, Timestamp};
 use crate::metrics::{Metric, MetricsSink};
-use crate::store::ConnectionStore;
+use crate::store::{ConnectionStore, StoreError};
 
 /// Largest webhook body accepted (SQS takes 256 KiB per message, envelope included).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 200 * 1024;
@@ -47,6 +48,8 @@ pub struct IngestDeps {
     pub connections: Arc<dyn ConnectionStore>,
     pub receipts: Arc<dyn ReceiptStore>,
     pub queue: Arc<dyn EventQueue>,
+    /// Where events for a connection not linked yet wait for it (`webhook::parked`).
+    pub parked: Arc<dyn ParkedEventStore>,
     pub metrics: Arc<dyn MetricsSink>,
     pub clock: Clock,
     pub max_body_bytes: usize,
@@ -134,7 +137,8 @@ pub async fn handle(
     };
     let correlation_id = CorrelationId::generate();
     let span = tracing::info_span!("webhook_ingest", event_id = %event_id, correlation_id = %correlation_id, tenant_id = tracing::field::Empty, brand_id = tracing::field::Empty, event_type = tracing::field::Empty);
-    accept(deps, event_id, correlation_id, body, now)
+    let delivered_at = Timestamp::from_unix_seconds(verified.timestamp);
+    accept(deps, event_id, correlation_id, body, now, delivered_at)
         .instrument(span)
         .await
 }
@@ -145,6 +149,7 @@ async fn accept(
     correlation_id: CorrelationId,
     body: Vec<u8>,
     now: Timestamp,
+    delivered_at: Option<Timestamp>,
 ) -> LambdaFunctionUrlResponse {
     let (envelope, payload) = match serde_json::from_slice::<serde_json::Value>(&body)
         .and_then(|v| serde_json::from_value::<WebhookEnvelope>(v.clone()).map(|e| (e, v)))
@@ -171,20 +176,16 @@ async fn accept(
     let route = match deps.connections.route(&envelope.connection_id).await {
         Ok(Some(route)) => route,
         Ok(None) => {
-            deps.metrics
-                .emit(Metric::count("webhook.unroutable").with("event_type", event_type.clone()));
-            warn!(connection_id = %envelope.connection_id, "webhook for an unknown connection");
-            return match deps
-                .receipts
-                .record_unroutable(&envelope.connection_id, &event_id, &event_type, now)
-                .await
-            {
-                Ok(()) => respond(200, json!({"status": "unroutable", "event_id": event_id})),
-                Err(e) => {
-                    error!(error = %e, "could not record an unroutable webhook");
-                    error(500, "internal", "try again later")
-                }
+            let event = ParkedEvent {
+                event_id,
+                connection_id: envelope.connection_id,
+                event_type,
+                received_at: now,
+                delivered_at,
+                correlation_id,
+                payload,
             };
+            return park(deps, event, now).await;
         }
         Err(e) => {
             error!(error = %e, "connection lookup failed");
@@ -197,19 +198,39 @@ async fn accept(
         span.record("brand_id", brand.as_str());
     }
 
-    match deps
-        .receipts
-        .claim(
-            &route.tenant_id,
-            &event_id,
-            &envelope.connection_id,
-            &event_type,
-            now,
-        )
-        .await
-    {
-        Ok(Claim::Claimed) => {}
-        Ok(Claim::Busy) => {
+    let queued = QueuedEvent {
+        event_id: event_id.clone(),
+        tenant_id: route.tenant_id.clone(),
+        brand_id: route.brand_id.clone(),
+        connection_id: envelope.connection_id.clone(),
+        event_type,
+        received_at: now,
+        delivered_at,
+        correlation_id,
+        payload,
+    };
+    let queued = queue_event(
+        deps.receipts.as_ref(),
+        deps.queue.as_ref(),
+        deps.metrics.as_ref(),
+        &queued,
+        now,
+    )
+    .await;
+    answer(&event_id, queued)
+}
+
+/// The answer Svix acts on for a queueing outcome (2xx only once the event is queued).
+fn answer(
+    event_id: &EventId,
+    queued: Result<Queued, QueueEventError>,
+) -> LambdaFunctionUrlResponse {
+    match queued {
+        Ok(Queued::Queued) => respond(200, json!({"status": "queued", "event_id": event_id})),
+        Ok(Queued::Duplicate(_)) => {
+            respond(200, json!({"status": "duplicate", "event_id": event_id}))
+        }
+        Ok(Queued::Busy) => {
             let mut r = error(
                 409,
                 "in_progress",
@@ -217,51 +238,129 @@ async fn accept(
             );
             r.headers
                 .insert("retry-after", HeaderValue::from_static("15"));
-            return r;
+            r
         }
-        Ok(Claim::AlreadyQueued(state)) => {
-            deps.metrics.emit(
-                Metric::count("webhook.duplicate_events").with("event_type", event_type.clone()),
-            );
-            info!(?state, "duplicate webhook delivery acknowledged");
-            return respond(200, json!({"status": "duplicate", "event_id": event_id}));
+        Err(_) => error(500, "internal", "try again later"),
+    }
+}
+
+/// An event for a connection no tenant has linked yet: parked until the exchange that
+/// links it (`webhook::parked`), acknowledged once it is stored.
+async fn park(deps: &IngestDeps, event: ParkedEvent, now: Timestamp) -> LambdaFunctionUrlResponse {
+    let event_id = event.event_id.clone();
+    let connection_id = event.connection_id.clone();
+    match deps.parked.park(&event, now).await {
+        Ok(Park::Parked) => {
+            deps.metrics
+                .emit(Metric::count("webhook.parked").with("event_type", event.event_type.clone()));
+            info!(connection_id = %connection_id, "webhook for a connection not linked yet: parked");
+        }
+        Ok(Park::AlreadyParked) => {
+            info!(connection_id = %connection_id, "redelivery of a parked webhook")
         }
         Err(e) => {
-            error!(error = %e, "could not record the webhook receipt");
+            error!(error = %e, "could not park a webhook for an unknown connection");
             return error(500, "internal", "try again later");
         }
     }
+    // An exchange that stored the route after the lookup above drained before this event
+    // was parked: release it here.
+    match deps.connections.route(&connection_id).await {
+        Ok(Some(route)) => {
+            let release = ReleaseDeps {
+                parked: deps.parked.as_ref(),
+                receipts: deps.receipts.as_ref(),
+                queue: deps.queue.as_ref(),
+                metrics: deps.metrics.as_ref(),
+            };
+            let released = release_one(release, &route, event, now).await;
+            if released.pending > 0 {
+                // Still parked; the retry finds the route and queues it as usual.
+                return error(500, "internal", "try again later");
+            }
+            respond(200, json!({"status": "queued", "event_id": event_id}))
+        }
+        Ok(None) => respond(200, json!({"status": "parked", "event_id": event_id})),
+        Err(e) => {
+            // Parked: the exchange's drain or the sweep takes it from here.
+            warn!(error = %e, "connection lookup after parking failed");
+            respond(200, json!({"status": "parked", "event_id": event_id}))
+        }
+    }
+}
 
-    let queued = QueuedEvent {
-        event_id: event_id.clone(),
-        tenant_id: route.tenant_id.clone(),
-        brand_id: route.brand_id.clone(),
-        connection_id: envelope.connection_id.clone(),
-        event_type: event_type.clone(),
-        received_at: now,
-        correlation_id,
-        payload,
-    };
-    if let Err(e) = deps.queue.enqueue(&queued).await {
+/// What [`queue_event`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queued {
+    /// On the queue now, its receipt `queued`.
+    Queued,
+    /// Another delivery of the same event is queueing it right now: try again later.
+    Busy,
+    /// Queued before (or further along): not sent again.
+    Duplicate(ReceiptState),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueEventError {
+    #[error("the webhook receipt could not be recorded")]
+    Receipt(#[source] StoreError),
+    #[error("the webhook could not be queued")]
+    Enqueue(#[source] QueueError),
+}
+
+/// Claims the event's receipt, enqueues it, marks the receipt queued: exactly-once
+/// queueing of one event, shared by ingest and the release of parked events.
+pub async fn queue_event(
+    receipts: &dyn ReceiptStore,
+    queue: &dyn EventQueue,
+    metrics: &dyn MetricsSink,
+    queued: &QueuedEvent,
+    now: Timestamp,
+) -> Result<Queued, QueueEventError> {
+    let event_type = queued.event_type.clone();
+    match receipts
+        .claim(
+            &queued.tenant_id,
+            &queued.event_id,
+            &queued.connection_id,
+            &event_type,
+            now,
+        )
+        .await
+    {
+        Ok(Claim::Claimed) => {}
+        Ok(Claim::Busy) => return Ok(Queued::Busy),
+        Ok(Claim::AlreadyQueued(state)) => {
+            metrics.emit(
+                Metric::count("webhook.duplicate_events").with("event_type", event_type.clone()),
+            );
+            info!(?state, "duplicate webhook delivery acknowledged");
+            return Ok(Queued::Duplicate(state));
+        }
+        Err(e) => {
+            error!(error = %e, "could not record the webhook receipt");
+            return Err(QueueEventError::Receipt(e));
+        }
+    }
+
+    if let Err(e) = queue.enqueue(queued).await {
         error!(error = %e, "could not queue the webhook");
-        deps.metrics.emit(Metric::count("webhook.enqueue_failures"));
-        if let Err(e) = deps.receipts.release(&route.tenant_id, &event_id).await {
+        metrics.emit(Metric::count("webhook.enqueue_failures"));
+        if let Err(e) = receipts.release(&queued.tenant_id, &queued.event_id).await {
             // The claim lapses by itself; the retry waits for it.
             warn!(error = %e, "could not release the receipt claim");
         }
-        return error(500, "internal", "try again later");
+        return Err(QueueEventError::Enqueue(e));
     }
-    if let Err(e) = deps
-        .receipts
-        .mark_queued(&route.tenant_id, &event_id, now)
+    if let Err(e) = receipts
+        .mark_queued(&queued.tenant_id, &queued.event_id, now)
         .await
     {
         // The event is durably queued; a redelivery would be queued again and deduplicated
         // by the processor's idempotency.
         warn!(error = %e, "queued, but the receipt could not be marked");
     }
-    deps.metrics
-        .emit(Metric::count("webhook.queued").with("event_type", event_type));
+    metrics.emit(Metric::count("webhook.queued").with("event_type", event_type));
     info!("webhook queued");
-    respond(200, json!({"status": "queued", "event_id": event_id}))
+    Ok(Queued::Queued)
 }

@@ -157,8 +157,9 @@ pub fn ingest_from_env(
     Ok(IngestDeps {
         verifier: Arc::new(verifier),
         connections: Arc::new(store.clone()),
-        receipts: Arc::new(store),
+        receipts: Arc::new(store.clone()),
         queue: Arc::new(queue),
+        parked: Arc::new(store),
         metrics,
         clock: system_clock(),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
