@@ -299,6 +299,11 @@ pub fn trackstar_config(base_url: &str) -> TrackstarConfig {
 /// Two tenants: `acme` (brands b1, b2; one tenant-wide connection) and `globex` (brand g1;
 /// its own connection), both known to the simulator.
 pub async fn api_stack() -> ApiStack {
+    api_stack_on(stack().await).await
+}
+
+/// [`api_stack`] on a given table (e.g. one of a stack with queues).
+pub async fn api_stack_on(s: Stack) -> ApiStack {
     let sim = trackstar_sim::spawn(SimConfig {
         connections: vec![
             SimConnection::new(CONN_ACME, "tok_acme"),
@@ -311,7 +316,6 @@ pub async fn api_stack() -> ApiStack {
     })
     .await
     .unwrap();
-    let s = stack().await;
     let secrets = Arc::new(InMemorySecretSource::new());
     secrets.set(&format!("{SECRET_PREFIX}{CONN_ACME}"), "tok_acme");
     secrets.set(&format!("{SECRET_PREFIX}{CONN_GLOBEX}"), "tok_globex");
@@ -381,6 +385,8 @@ pub async fn api_stack() -> ApiStack {
             thresholds: packr::health::Thresholds::default(),
         }),
         webhook_queue: None,
+        parked: Arc::new(s.store.clone()),
+        metrics: Arc::new(packr::metrics::RecordingSink::new()),
         config: ApiConfig {
             connection_secret_prefix: SECRET_PREFIX.to_owned(),
             ..ApiConfig::default()

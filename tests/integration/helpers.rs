@@ -137,6 +137,8 @@ pub fn connection(t: &TenantId, id: &str) -> packr::domain::Connection {
         full_sync_requested_at: None,
         created_at: at(0),
         updated_at: at(0),
+        version: 0,
+        marks: Default::default(),
     }
 }
 

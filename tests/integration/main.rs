@@ -19,6 +19,7 @@ mod ops_health;
 mod ops_redrive;
 mod ops_sync;
 mod pagination;
+mod parked_events;
 mod sync_engine;
 mod sync_health;
 mod synced_objects;

@@ -1162,6 +1162,7 @@ impl Rig {
             metrics: Arc::new(self.metrics.clone()),
             clock: Arc::new(move || clock.now()),
             resources: SyncResource::ALL.to_vec(),
+            parked_sweep: None,
         }
     }
 }

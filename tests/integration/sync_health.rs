@@ -253,6 +253,7 @@ async fn a_disconnected_connection_with_a_stuck_schedule_is_unhealthy_and_shows_
         function: "get_orders".into(),
         latest_data: Some(Timestamp::parse("2025-09-29T18:00:00Z").unwrap()),
         recorded_at: Timestamp::now(),
+        event_at: None,
     });
     s.stack.store.update_connection(&t, &c).await.unwrap();
 

@@ -43,6 +43,8 @@ fn new_connection(t: &TenantId, id: &str) -> Connection {
         full_sync_requested_at: None,
         created_at: at(0),
         updated_at: at(0),
+        version: 0,
+        marks: Default::default(),
     }
 }
 
@@ -178,4 +180,45 @@ async fn updating_a_connection_requires_it_to_exist_in_that_tenant() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.status, ConnectionStatus::Disconnected);
+}
+
+#[tokio::test]
+async fn a_connection_changed_since_it_was_read_is_not_overwritten() {
+    // given two writers that read the same connection
+    let s = stack().await;
+    let a = tenant("acme");
+    s.store
+        .create_connection(&a, &new_connection(&a, "conn_1"))
+        .await
+        .unwrap();
+    let id = ConnectionId::parse("conn_1").unwrap();
+    let mut first = s.store.get_connection(&a, &id).await.unwrap().unwrap();
+    let mut second = first.clone();
+    // when both write their change
+    first.status = ConnectionStatus::Disconnected;
+    s.store.update_connection(&a, &first).await.unwrap();
+    second.integration_name = "other".into();
+    let late = s.store.update_connection(&a, &second).await;
+    // then the second is refused as a conflict and the first change stands
+    assert!(matches!(late, Err(StoreError::Conflict { .. })), "{late:?}");
+    let stored = s.store.get_connection(&a, &id).await.unwrap().unwrap();
+    assert_eq!(stored.status, ConnectionStatus::Disconnected);
+    assert_eq!(stored.integration_name, "shipbob");
+    assert_eq!(stored.version, 1);
+    // and going through modify_connection re-reads and merges
+    let merged = packr::store::modify_connection(&s.store, &a, &id, |c| {
+        c.integration_name = "other".into();
+        packr::store::Change::Write(())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        (
+            merged.0.status,
+            merged.0.integration_name.as_str(),
+            merged.0.version
+        ),
+        (ConnectionStatus::Disconnected, "other", 2)
+    );
 }

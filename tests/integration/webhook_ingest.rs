@@ -9,12 +9,13 @@ use async_trait::async_trait;
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };
-use packr::domain::{EventId, Timestamp};
+use packr::domain::{ConnectionId, EventId, Timestamp};
 use packr::metrics::RecordingSink;
 use packr::store::dynamo::DynamoStore;
 use packr::store::{ConnectionStore, CursorCodec};
 use packr::webhook::envelope::QueuedEvent;
 use packr::webhook::ingest::{handle, IngestDeps, DEFAULT_MAX_BODY_BYTES};
+use packr::webhook::parked::ParkedEventStore;
 use packr::webhook::queue::{EventQueue, QueueError, SqsEventQueue};
 use packr::webhook::receipts::ReceiptStore;
 use packr::webhook::signature::{Verifier, WebhookSecret};
@@ -131,6 +132,7 @@ pub async fn ingest_with(queue_failures: usize) -> Ingest {
             inner: SqsEventQueue::new(aws_sdk_sqs::Client::new(&function), queue_url.clone()),
             failures_left: AtomicUsize::new(queue_failures),
         }),
+        parked: Arc::new(store.clone()),
         metrics: Arc::new(metrics.clone()),
         capacity: packr::store::capacity::CapacityMeter::new(),
         clock: Arc::new(|| Timestamp::from_unix_seconds(NOW).unwrap()),
@@ -298,33 +300,52 @@ async fn malformed_json_with_a_valid_signature_is_400_and_recorded() {
 }
 
 #[tokio::test]
-async fn an_unknown_connection_is_acknowledged_recorded_and_not_queued() {
+async fn an_event_for_a_connection_not_linked_yet_is_parked_whole_and_acknowledged() {
+    // given a connection no tenant has linked
     let s = ingest().await;
     let body = webhook_body("conn_nobody", "order.updated", json!({"id": "ord_1"}));
-
+    // when an event for it arrives, and is redelivered
     let r = handle(&s.deps, signed(&body, "msg_1")).await;
-
-    assert_eq!(r.status_code, 200);
-    assert_eq!(body_json(&r)["status"], "unroutable");
+    let again = handle(&s.deps, signed(&body, "msg_1")).await;
+    // then both are acknowledged, nothing is queued, and the event is parked once, whole
+    assert_eq!((r.status_code, again.status_code), (200, 200));
+    assert_eq!(body_json(&r)["status"], "parked");
     assert!(s.drain().await.is_empty());
-    assert_eq!(s.metrics.total("webhook.unroutable"), 1.0);
-    let item = s
-        .store
-        .client()
-        .get_item()
-        .table_name(s.store.table_name())
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("UNROUTABLE#conn_nobody".into()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("msg_1".into()),
-        )
-        .send()
+    assert_eq!(s.metrics.total("webhook.parked"), 1.0);
+    let parked = ParkedEventStore::parked(&s.store, &ConnectionId::parse("conn_nobody").unwrap())
         .await
         .unwrap();
-    assert!(item.item.is_some());
+    assert_eq!(parked.len(), 1);
+    let event = parked[0].event.clone().expect("readable");
+    assert_eq!(event.event_id.as_str(), "msg_1");
+    assert_eq!(event.event_type, "order.updated");
+    assert_eq!(event.payload, serde_json::from_str::<Value>(&body).unwrap());
+    assert_eq!(event.delivered_at, Timestamp::from_unix_seconds(NOW));
+    assert_eq!(
+        parked[0].parked_at,
+        Timestamp::from_unix_seconds(NOW).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_queued_event_carries_the_svix_timestamp_of_its_delivery() {
+    let s = ingest().await;
+    let body = webhook_body("conn_demo", "connection.deleted", json!({}));
+    let id = "msg_ts";
+    let at = NOW - 30;
+    let r = handle(
+        &s.deps,
+        request(&body, id, at, &secret(SECRET).sign(id, at, body.as_bytes())),
+    )
+    .await;
+    assert_eq!(r.status_code, 200);
+    let messages = s.drain().await;
+    let queued: QueuedEvent = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    assert_eq!(queued.delivered_at, Timestamp::from_unix_seconds(at));
+    assert_eq!(
+        queued.received_at,
+        Timestamp::from_unix_seconds(NOW).unwrap()
+    );
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ const CONNECTION: &str = "conn_fixture";
 const CUSTOMER: &str = "wc_fixture_1";
 const BASE_MS: i64 = 1_759_200_000_000; // 2025-09-30T02:40:00Z, after the fixtures' dates
 
-fn fixture(name: &str) -> Value {
+pub fn fixture(name: &str) -> Value {
     let path = format!(
         "{}/../events/trackstar-webhook-{name}.json",
         env!("CARGO_MANIFEST_DIR")
@@ -209,6 +209,7 @@ impl Processor {
             connection_id: ConnectionId::parse(CONNECTION).unwrap(),
             event_type,
             received_at: Timestamp::from_unix_micros((BASE_MS - 250) * 1000).unwrap(),
+            delivered_at: None,
             correlation_id: CorrelationId::generate(),
             payload: body,
         }
@@ -234,7 +235,7 @@ impl Processor {
 
 /// An SQS event as Lambda delivers it (each message a fresh SQS message id, as after a
 /// redrive), one record per body.
-fn sqs_event(bodies: Vec<(String, String)>) -> SqsEvent {
+pub fn sqs_event(bodies: Vec<(String, String)>) -> SqsEvent {
     let raw = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../events/sqs-webhook-processor-batch.json"
@@ -254,7 +255,7 @@ fn sqs_event(bodies: Vec<(String, String)>) -> SqsEvent {
     serde_json::from_value(json!({ "Records": records })).unwrap()
 }
 
-fn message(id: &str, event: &QueuedEvent) -> (String, String) {
+pub fn message(id: &str, event: &QueuedEvent) -> (String, String) {
     (id.to_owned(), serde_json::to_string(event).unwrap())
 }
 
@@ -266,7 +267,7 @@ fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec
         .collect()
 }
 
-const ORDER_ID: &str = "ord_542e98c7d77d04f90d8c55e1";
+pub const ORDER_ID: &str = "ord_542e98c7d77d04f90d8c55e1";
 
 #[tokio::test]
 async fn an_order_event_is_applied_with_its_brand_and_the_receipt_says_applied() {
@@ -981,6 +982,7 @@ async fn an_applied_webhook_costs_two_small_writes_and_its_lookups_are_cached() 
                     connection_id: ConnectionId::parse(CONNECTION).unwrap(),
                     event_type: "order.created".into(),
                     received_at: Timestamp::from_unix_micros(BASE_MS * 1000).unwrap(),
+                    delivered_at: None,
                     correlation_id: CorrelationId::generate(),
                     payload: body,
                 }
@@ -1214,4 +1216,223 @@ async fn same_second_changes_of_a_batch_are_settled_with_one_listing() {
         assert_eq!(p.order(&o.id).await.unwrap().status.as_str(), o.status);
     }
     sim.shutdown().await;
+}
+
+// ---- connection events: ordered by event time, merged under concurrency -----------------
+
+/// The processor's dependencies with another connection store (the rest shared).
+fn deps_with_connections(p: &Processor, connections: Arc<dyn ConnectionStore>) -> ProcessorDeps {
+    let d = &p.deps;
+    ProcessorDeps {
+        orders: d.orders.clone(),
+        inventory: d.inventory.clone(),
+        products: d.products.clone(),
+        tenants: d.tenants.clone(),
+        connections,
+        receipts: d.receipts.clone(),
+        fetcher: d.fetcher.clone(),
+        capacity: d.capacity.clone(),
+        limits: d.limits,
+        sync_jobs: d.sync_jobs.clone(),
+        metrics: d.metrics.clone(),
+        stats: d.stats.clone(),
+        max_receive_count: d.max_receive_count,
+        clock: d.clock.clone(),
+    }
+}
+
+async fn stored_connection(p: &Processor) -> Connection {
+    p.store
+        .get_connection(&p.tenant, &ConnectionId::parse(CONNECTION).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn error_event(kind: &str, url: &str, updated: &str, message: &str) -> Value {
+    let mut body = fixture(&format!("connection-error-{kind}"));
+    body["data"]["failed_url"] = json!(url);
+    body["data"]["updated_date"] = json!(updated);
+    body["data"]["last_seen"] = json!(updated);
+    body["data"]["error_message"] = json!(message);
+    body
+}
+
+#[tokio::test]
+async fn a_late_connection_created_after_connection_deleted_leaves_it_deleted() {
+    // given a connection deleted at 01:00
+    let p = processor().await;
+    let deleted = p.queued("msg_del", fixture("connection-deleted")).await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &deleted)])).await;
+    // when its connection.created (created at 00:30) arrives after it
+    let mut body = fixture("connection-created");
+    body["data"]["created_date"] = json!("2025-09-30T00:30:00Z");
+    let created = p.queued("msg_created", body).await;
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-2", &created)])).await;
+    // then it stays deleted, the late event is acknowledged as stale, and nothing is synced
+    assert!(r.batch_item_failures.is_empty());
+    let c = stored_connection(&p).await;
+    assert_eq!(c.status, ConnectionStatus::Disconnected);
+    assert_eq!(c.full_sync_requested_at, None);
+    assert_eq!(p.receipt("msg_created").await.state, ReceiptState::Stale);
+    assert!(p.sync_jobs.drain().is_empty());
+}
+
+#[tokio::test]
+async fn an_older_error_event_after_a_newer_one_changes_nothing() {
+    // given an error last updated at 02:00
+    let p = processor().await;
+    let url = "https://wms.example.com/api/v2/orders";
+    let newer = p
+        .queued(
+            "msg_e2",
+            error_event("updated", url, "2025-09-30T02:00:00Z", "second"),
+        )
+        .await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &newer)])).await;
+    // when the update of 01:00 arrives after it
+    let older = p
+        .queued(
+            "msg_e1",
+            error_event("updated", url, "2025-09-30T01:00:00Z", "first"),
+        )
+        .await;
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-2", &older)])).await;
+    // then the newer message stays
+    assert!(r.batch_item_failures.is_empty());
+    let c = stored_connection(&p).await;
+    assert_eq!(c.errors.len(), 1);
+    assert_eq!(c.errors[0].message.as_deref(), Some("second"));
+    assert_eq!(p.receipt("msg_e1").await.state, ReceiptState::Stale);
+    // and an older creation cannot bring a deleted error back either
+    let gone = p
+        .queued(
+            "msg_e3",
+            error_event("deleted", url, "2025-09-30T02:00:00Z", "second"),
+        )
+        .await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-3", &gone)])).await;
+    let again = p
+        .queued(
+            "msg_e0",
+            error_event("created", url, "2025-09-30T00:00:00Z", "zeroth"),
+        )
+        .await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-4", &again)])).await;
+    assert!(stored_connection(&p).await.errors.is_empty());
+    assert_eq!(p.receipt("msg_e0").await.state, ReceiptState::Stale);
+}
+
+type Hook = Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>;
+
+/// The real store, except that its first `update_connection` lets another applier run to
+/// completion first (between this applier's read and its write): a deterministic race.
+struct Interleaving {
+    inner: DynamoStore,
+    before_first_write: std::sync::Mutex<Option<Hook>>,
+    conflicts: AtomicUsize,
+}
+
+#[async_trait]
+impl ConnectionStore for Interleaving {
+    async fn create_connection(
+        &self,
+        tenant: &TenantId,
+        connection: &Connection,
+    ) -> Result<(), packr::store::StoreError> {
+        self.inner.create_connection(tenant, connection).await
+    }
+
+    async fn update_connection(
+        &self,
+        tenant: &TenantId,
+        connection: &Connection,
+    ) -> Result<(), packr::store::StoreError> {
+        let hook = self.before_first_write.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook().await;
+        }
+        let result = self.inner.update_connection(tenant, connection).await;
+        if matches!(result, Err(packr::store::StoreError::Conflict { .. })) {
+            self.conflicts.fetch_add(1, Ordering::SeqCst);
+        }
+        result
+    }
+
+    async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<Connection>, packr::store::StoreError> {
+        self.inner.get_connection(tenant, connection).await
+    }
+
+    async fn list_connections(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<Connection>, packr::store::StoreError> {
+        self.inner.list_connections(tenant).await
+    }
+
+    async fn list_active(&self) -> Result<Vec<Connection>, packr::store::StoreError> {
+        self.inner.list_active().await
+    }
+
+    async fn route(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<Option<packr::domain::ConnectionRoute>, packr::store::StoreError> {
+        self.inner.route(connection).await
+    }
+}
+
+#[tokio::test]
+async fn two_concurrent_error_events_both_end_up_in_the_list() {
+    // given two error events for different endpoints, the second applied entirely between
+    // the first one's read of the connection and its write
+    let p = processor().await;
+    let orders = p
+        .queued(
+            "msg_err_orders",
+            error_event("created", "https://wms/orders", "2025-09-30T01:00:00Z", "a"),
+        )
+        .await;
+    let products = p
+        .queued(
+            "msg_err_products",
+            error_event(
+                "created",
+                "https://wms/products",
+                "2025-09-30T01:00:00Z",
+                "b",
+            ),
+        )
+        .await;
+    let other = Arc::new(deps_with_connections(&p, Arc::new(p.store.clone())));
+    let hook: Hook = Box::new(move || {
+        Box::pin(async move {
+            let r = handle_batch(&other, sqs_event(vec![message("sqs-b", &products)])).await;
+            assert!(r.batch_item_failures.is_empty());
+        })
+    });
+    let racing = Arc::new(Interleaving {
+        inner: p.store.clone(),
+        before_first_write: std::sync::Mutex::new(Some(hook)),
+        conflicts: AtomicUsize::new(0),
+    });
+    let deps = deps_with_connections(&p, racing.clone());
+    // when the first one is applied
+    let r = handle_batch(&deps, sqs_event(vec![message("sqs-a", &orders)])).await;
+    // then its stale write was refused once, re-applied on the newer copy, and both
+    // errors are on the connection
+    assert!(r.batch_item_failures.is_empty());
+    assert_eq!(racing.conflicts.load(Ordering::SeqCst), 1);
+    let c = stored_connection(&p).await;
+    let mut ids: Vec<&str> = c.errors.iter().map(|e| e.error_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["https://wms/orders", "https://wms/products"]);
+    assert_eq!(c.version, 2);
+    for id in ["msg_err_orders", "msg_err_products"] {
+        assert_eq!(p.receipt(id).await.state, ReceiptState::Applied);
+    }
 }

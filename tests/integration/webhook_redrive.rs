@@ -163,6 +163,7 @@ async fn a_poison_message_reaches_the_dlq_and_a_redrive_applies_it_exactly_once(
             connection_id: packr::domain::ConnectionId::parse("conn_demo").unwrap(),
             event_type: "order.created".into(),
             received_at: Timestamp::now(),
+            delivered_at: None,
             correlation_id: packr::domain::CorrelationId::generate(),
             payload: body,
         })

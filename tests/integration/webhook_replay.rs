@@ -134,6 +134,7 @@ impl Replay {
             connection_id: ConnectionId::parse(connection).unwrap(),
             event_type: "order.updated".into(),
             received_at: received,
+            delivered_at: None,
             correlation_id: CorrelationId::generate(),
             payload: body,
         };

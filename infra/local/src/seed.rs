@@ -154,6 +154,8 @@ pub async fn seed_tenant(
         full_sync_requested_at: None,
         created_at: now,
         updated_at: now,
+        version: 0,
+        marks: Default::default(),
     };
     existing_is_fine(
         store.create_connection(&tenant_id, &connection).await,

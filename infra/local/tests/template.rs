@@ -264,6 +264,17 @@ fn repo_template_schedules_are_found_with_their_parameters_and_targets_resolved(
         reconcile.schedule_expression.as_deref(),
         Some("cron(0 3 * * ? *)")
     );
+    // and the parked-events sweep asks sync-scheduler hourly
+    let sweep = rules
+        .iter()
+        .find(|r| r.logical_id == "ParkedEventsSweepSchedule")
+        .expect("ParkedEventsSweepSchedule");
+    assert_eq!(sweep.targets[0].function, "SyncSchedulerFunction");
+    assert_eq!(
+        sweep.targets[0].input,
+        Some(serde_json::json!({"kind": "parked-sweep"}))
+    );
+    assert_eq!(sweep.schedule_expression.as_deref(), Some("rate(1 hour)"));
     // and every expression is one the local runner understands
     let runner = packr_local::schedule::ScheduleRunner::new(
         rules,
@@ -271,7 +282,7 @@ fn repo_template_schedules_are_found_with_their_parameters_and_targets_resolved(
         packr_local::schedule::Pace::RealTime,
     )
     .expect("every schedule expression parses");
-    assert_eq!(runner.rules().len(), 2);
+    assert_eq!(runner.rules().len(), 3);
 }
 
 #[test]

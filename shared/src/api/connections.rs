@@ -14,8 +14,11 @@ use super::error::ApiError;
 use super::request::{self, authenticated, require, Action, Reply, Validator};
 use super::writes;
 use super::ApiDeps;
-use crate::domain::{BrandId, Connection, ConnectionId, ConnectionStatus, Timestamp};
+use crate::domain::{
+    BrandId, Connection, ConnectionId, ConnectionRoute, ConnectionStatus, Timestamp,
+};
 use crate::sync::{request_sync, SyncMode, SyncResource};
+use crate::webhook::parked::{release_parked, ReleaseDeps};
 
 /// `POST /connections/link-token` (body optional).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -156,6 +159,8 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
             full_sync_requested_at: None,
             created_at: now,
             updated_at: now,
+            version: 0,
+            marks: Default::default(),
         };
         deps.connections
             .create_connection(&ctx.principal.tenant, &connection)
@@ -176,6 +181,7 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
         )
         .await;
         queue_initial_sync(deps, &connection).await;
+        release_parked_events(deps, &connection).await;
         Ok(Reply::created(writes::to_json(&ConnectionView::from(
             &connection,
         ))?))
@@ -217,6 +223,34 @@ async fn queue_initial_sync(deps: &ApiDeps, connection: &Connection) {
             error = %super::error::error_chain(&e),
             "could not queue the initial full sync; the scheduler's next tick will run it"
         ),
+    }
+}
+
+/// Queues the webhooks Trackstar sent for this connection before it was linked (parked by
+/// ingest, `webhook::parked`), each once. Only the connection this exchange just created:
+/// a tenant never reaches events parked for another's. A failure does not fail the
+/// exchange either: what is left stays parked, and the expiry sweep releases it to this
+/// connection instead of expiring it.
+async fn release_parked_events(deps: &ApiDeps, connection: &Connection) {
+    let Ok(queue) = deps.webhook_queue() else {
+        return; // logged by `webhook_queue`
+    };
+    let route = ConnectionRoute {
+        connection_id: connection.connection_id.clone(),
+        tenant_id: connection.tenant_id.clone(),
+        brand_id: connection.brand_id.clone(),
+    };
+    let release = ReleaseDeps {
+        parked: deps.parked.as_ref(),
+        queue,
+        metrics: deps.metrics.as_ref(),
+    };
+    if let Err(e) = release_parked(release, &route).await {
+        tracing::error!(
+            connection_id = %connection.connection_id,
+            error = %super::error::error_chain(&e),
+            "could not release the connection's parked webhooks; the sweep will"
+        );
     }
 }
 

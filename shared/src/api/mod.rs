@@ -25,11 +25,13 @@ use std::sync::Arc;
 
 use crate::domain::{InventoryItem, Order, Product, Timestamp};
 use crate::idempotency::IdempotencyStore;
+use crate::metrics::MetricsSink;
 use crate::reconcile::ReportStore;
 use crate::secrets::SecretWriter;
 use crate::store::{AuditStore, ConnectionStore, MessageStore, SyncedStore, TenantStore};
 use crate::sync::SyncJobQueue;
 use crate::trackstar::TrackstarClient;
+use crate::webhook::parked::ParkedEventStore;
 use crate::webhook::queue::EventQueue;
 use crate::webhook::receipts::ReceiptStore;
 
@@ -87,9 +89,13 @@ pub struct ApiDeps {
     /// Sync states, webhook stats and breakers; absent in functions that serve no health
     /// routes (only api-sync has them).
     pub health: Option<crate::health::HealthSources>,
-    /// The webhook queue, for replays; absent in functions that never replay (only api-sync
-    /// has `WEBHOOK_QUEUE_URL`).
+    /// The webhook queue, for replays and for the events parked for a connection until
+    /// its exchange; absent in functions that never queue webhooks (only api-sync and
+    /// api-connections have `WEBHOOK_QUEUE_URL`).
     pub webhook_queue: Option<Arc<dyn EventQueue>>,
+    /// Events parked for connections not linked yet (drained by the exchange).
+    pub parked: Arc<dyn ParkedEventStore>,
+    pub metrics: Arc<dyn MetricsSink>,
     pub config: ApiConfig,
     pub clock: Clock,
 }

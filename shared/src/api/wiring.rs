@@ -12,7 +12,7 @@
 //! | `SYNC_JOBS_QUEUE_URL`                | enables enqueueing syncs (optional)          |
 //! | `HEALTH_ROUTES`                      | `true`: serves the health routes (api-sync)  |
 //! | `HEALTH_*`                           | health thresholds (`health::Thresholds`)     |
-//! | `WEBHOOK_QUEUE_URL`                  | enables replaying failed webhooks (optional) |
+//! | `WEBHOOK_QUEUE_URL`                  | enables replaying failed webhooks and queueing a new connection's parked ones (optional) |
 //! | `CLAIM_SUBJECT`, `CLAIM_TENANT_ID`, `CLAIM_ROLE`, `CLAIM_BRAND_IDS` | claim names   |
 //! | `MAX_BODY_BYTES`                     | request body limit (default 256 KiB)         |
 
@@ -25,6 +25,7 @@ use secrecy::ExposeSecret;
 use super::{ApiConfig, ApiDeps, ClaimNames, DEFAULT_MAX_BODY_BYTES};
 use crate::domain::Timestamp;
 use crate::idempotency::{DynamoIdempotencyStore, IdempotencyPolicy};
+use crate::metrics::EmfSink;
 use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretWriter, SecretsManagerSource};
 use crate::store::dynamo::DynamoStore;
@@ -157,6 +158,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         messages: Arc::new(store.clone()),
         audit: Arc::new(store.clone()),
         receipts: Arc::new(store.clone()),
+        parked: Arc::new(store.clone()),
         reports: Arc::new(store),
         idempotency: Arc::new(idempotency),
         trackstar,
@@ -164,6 +166,12 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         sync_jobs,
         health,
         webhook_queue,
+        metrics: Arc::new(EmfSink::new(
+            crate::webhook::wiring::METRICS_NAMESPACE,
+            env.var("AWS_LAMBDA_FUNCTION_NAME")
+                .or_else(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok())
+                .unwrap_or_else(|| "api".to_owned()),
+        )),
         config: ApiConfig {
             claims: ClaimNames::from_env(env),
             max_body_bytes,

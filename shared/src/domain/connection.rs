@@ -30,6 +30,39 @@ pub struct ConnectionError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub recorded_at: Timestamp,
+    /// The time of the event that last set it (see `webhook::connection_events`); an older
+    /// event for the same error is stale. Absent on errors recorded before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_at: Option<Timestamp>,
+}
+
+/// A deleted connection error, kept for a while so a late `connection-error.created` /
+/// `.updated` older than the deletion cannot bring it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorTombstone {
+    pub error_id: String,
+    /// The deletion event's time.
+    pub deleted_at: Timestamp,
+}
+
+/// What connection events have been applied, by their event time: the guards that keep an
+/// older event from undoing a newer one (see `webhook::connection_events`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventMarks {
+    /// The newest lifecycle event applied (`connection.created` / `connection.deleted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_at: Option<Timestamp>,
+    /// Set by `connection.deleted`: no later webhook revives the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_tombstones: Vec<ErrorTombstone>,
+}
+
+impl EventMarks {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 /// A Trackstar sync schedule reported stuck (`connection.schedule-stuck`), until a later
@@ -42,6 +75,9 @@ pub struct StuckSchedule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_data: Option<Timestamp>,
     pub recorded_at: Timestamp,
+    /// The reporting event's time: only a completion at or after it clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +98,13 @@ pub struct Connection {
     pub full_sync_requested_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Optimistic concurrency: the store replaces a connection only at the version it was
+    /// read at, and bumps it (`ConnectionStore::update_connection`).
+    #[serde(default)]
+    pub version: u64,
+    /// The connection events applied so far, by event time.
+    #[serde(default, skip_serializing_if = "EventMarks::is_empty")]
+    pub marks: EventMarks,
 }
 
 /// The global lookup from a Trackstar connection id to its owner, used to route webhooks.

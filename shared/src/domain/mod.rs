@@ -12,7 +12,8 @@ mod tenant;
 mod time;
 
 pub use connection::{
-    Connection, ConnectionError, ConnectionRoute, ConnectionStatus, StuckSchedule,
+    Connection, ConnectionError, ConnectionRoute, ConnectionStatus, ErrorTombstone, EventMarks,
+    StuckSchedule,
 };
 pub use ids::{
     BrandId, ConnectionId, CorrelationId, EventId, IdError, InventoryItemId, MessageId, OrderId,

@@ -21,6 +21,9 @@ pub enum StoreError {
     AlreadyExists { what: &'static str },
     #[error("{what} was not found")]
     NotFound { what: &'static str },
+    /// A conditional replace found another version than the one it was read at.
+    #[error("{what} was changed concurrently")]
+    Conflict { what: &'static str },
     #[error("DynamoDB {operation} failed")]
     Dynamo {
         operation: &'static str,
@@ -45,6 +48,6 @@ impl StoreError {
 
     /// Whether trying again later may succeed (the store was unavailable or throttled).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Dynamo { .. })
+        matches!(self, Self::Dynamo { .. } | Self::Conflict { .. })
     }
 }

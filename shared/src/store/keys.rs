@@ -19,11 +19,12 @@
 //! | ids a run has seen | `T#<t>#RECONSEEN#<run id>`          | `P#<page>`             |
 //! | Trackstar budget   | `T#<t>#TRACKSTAR#<c>`               | `BUDGET`               |
 //! | webhook stats      | `T#<t>#WHSTATS#<c>`                 | `H#<yyyy-mm-ddThh>`    |
-//! | unroutable event   | `UNROUTABLE#<connection id>`        | `<event id>`           |
+//! | parked event       | `PARKED#<connection id>`            | `<event id>`           |
 //! | rejected delivery  | `REJECTED#<yyyy-mm-dd>`             | `<received>#<event id>`|
 //!
-//! The last two are ops records of events that belong to no known tenant; they hold no
-//! tenant data.
+//! The last two are records of events that belong to no known tenant: a parked event
+//! waits, whole and compressed, for its connection to be linked (`webhook::parked`); a
+//! rejected delivery is an ops record (no body).
 //!
 //! Indexes: `gsi1` lists a brand's objects by updated time (`T#<t>#B#<b>#<KIND>`,
 //! `<updated>#<id>`), `gsi2` lists a tenant's objects by updated time (`T#<t>#<KIND>`, same
@@ -32,7 +33,10 @@
 //! (`SYNCSCHED`, `<tenant>#<connection>`): only connections with status `active` carry it.
 //! `gsi2` also lists a tenant's failed webhook events awaiting replay, newest first
 //! (`T#<t>#EVTFAILED`, `<received>#<event id>`): only a receipt in state `failed` carries
-//! those keys (sparse), and an applied event drops them again.
+//! those keys (sparse), and an applied event drops them again. `gsi2` also lists every
+//! parked event oldest first, for the expiry sweep (`PARKED`,
+//! `<parked>#<connection>#<event id>`): one global partition, small because an event is
+//! parked only until its connection is linked or it expires.
 
 use crate::domain::{BrandId, ConnectionId, EventId, TenantId, Timestamp};
 
@@ -159,8 +163,16 @@ pub fn webhook_stats_pk(tenant: &TenantId, connection: &ConnectionId) -> String 
     format!("T#{tenant}#WHSTATS#{connection}")
 }
 
-pub fn unroutable_pk(connection: &ConnectionId) -> String {
-    format!("UNROUTABLE#{connection}")
+/// The events parked for a connection that is not linked yet.
+pub fn parked_pk(connection: &ConnectionId) -> String {
+    format!("PARKED#{connection}")
+}
+
+/// The `gsi2` partition listing every parked event by the time it was parked.
+pub const PARKED_PARTITION: &str = "PARKED";
+
+pub fn parked_sweep_sk(parked: Timestamp, connection: &ConnectionId, event: &EventId) -> String {
+    format!("{}#{connection}#{event}", parked.sort_key())
 }
 
 pub fn rejected_pk(day: &str) -> String {

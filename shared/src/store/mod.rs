@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cache;
 pub mod capacity;
+mod connection_update;
 pub mod cursor;
 pub mod dynamo;
 mod error;
@@ -12,6 +13,7 @@ mod ports;
 mod synced;
 
 pub use audit::{AuditEntry, AuditStore};
+pub use connection_update::{modify_connection, Change, MAX_CONFLICT_RETRIES};
 pub use cursor::{CursorCodec, CursorError};
 pub use error::StoreError;
 pub use page::{LimitError, Page, PageLimit, PageRequest};

@@ -135,7 +135,11 @@ pub trait ConnectionStore: Send + Sync {
         tenant: &TenantId,
         connection: &Connection,
     ) -> Result<(), StoreError>;
-    /// Replaces an existing connection of this tenant; `NotFound` if it does not exist.
+    /// Replaces an existing connection of this tenant if it is still at the version it was
+    /// read at (`connection.version`); the stored version becomes one more. `NotFound` if
+    /// it does not exist, `Conflict` if another write came first (read it again and retry:
+    /// [`crate::store::modify_connection`]). The one write path of a connection after its
+    /// creation.
     async fn update_connection(
         &self,
         tenant: &TenantId,

@@ -762,16 +762,28 @@ async fn reauth_required(
     deps: &WorkerDeps,
     job: &SyncJob,
     lease: &Lease,
-    mut connection: Connection,
+    connection: Connection,
     error: &TrackstarError,
 ) -> Result<ChunkOutcome, SyncError> {
     warn!(error = %error, "trackstar rejected the access token after a refresh: connection needs re-authentication");
     let now = (deps.clock)();
-    connection.status = ConnectionStatus::ReauthRequired;
-    connection.updated_at = now;
-    deps.connections
-        .update_connection(&job.tenant_id, &connection)
-        .await?;
+    // Through the one conditional write path: a connection event applied meanwhile (an
+    // error, a deletion) is kept, not overwritten by this run's older copy.
+    crate::store::modify_connection(
+        deps.connections.as_ref(),
+        &job.tenant_id,
+        &connection.connection_id,
+        |c| {
+            if c.status != ConnectionStatus::Active {
+                // Deleted (or already marked) meanwhile: nothing to add.
+                return crate::store::Change::Keep(());
+            }
+            c.status = ConnectionStatus::ReauthRequired;
+            c.updated_at = now;
+            crate::store::Change::Write(())
+        },
+    )
+    .await?;
     if let Err(e) = deps
         .states
         .release(

@@ -18,6 +18,7 @@ use super::state::{JobKey, SyncState, SyncStateStore};
 use crate::metrics::{Metric, MetricsSink};
 use crate::store::ConnectionStore;
 use crate::webhook::ingest::Clock;
+use crate::webhook::parked::{ParkedSweeper, SweepReport};
 
 pub struct SchedulerDeps {
     pub connections: Arc<dyn ConnectionStore>,
@@ -26,6 +27,9 @@ pub struct SchedulerDeps {
     pub metrics: Arc<dyn MetricsSink>,
     pub clock: Clock,
     pub resources: Vec<SyncResource>,
+    /// The expiry sweep of parked webhook events (its own schedule, `{"kind":
+    /// "parked-sweep"}`); absent without `WEBHOOK_QUEUE_URL`.
+    pub parked_sweep: Option<ParkedSweeper>,
 }
 
 /// What one tick did.
@@ -36,6 +40,9 @@ pub struct ScheduleReport {
     pub full: usize,
     /// Jobs whose previous run still held its lease.
     pub skipped_leased: usize,
+    /// What the parked-events sweep did (that schedule only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parked: Option<SweepReport>,
 }
 
 /// One tick of the schedule.
@@ -133,13 +140,15 @@ pub async fn run_schedule(deps: &SchedulerDeps) -> Result<ScheduleReport, SyncEr
     Ok(report)
 }
 
-/// What a schedule asks for: the incremental sync tick (an EventBridge scheduled event), or
-/// the nightly reconciliation (the rule's constant input `{"kind": "reconcile"}`).
+/// What a schedule asks for: the incremental sync tick (an EventBridge scheduled event), the
+/// nightly reconciliation (the rule's constant input `{"kind": "reconcile"}`), or the
+/// parked-events sweep (`{"kind": "parked-sweep"}`).
 pub async fn handle_event(
     deps: &SchedulerDeps,
     event: &serde_json::Value,
 ) -> Result<ScheduleReport, SyncError> {
     match event.get("kind").and_then(|k| k.as_str()) {
+        Some("parked-sweep") => run_parked_sweep(deps).await,
         Some("reconcile") => {
             let dry_run = event
                 .get("dry_run")
@@ -149,6 +158,32 @@ pub async fn handle_event(
         }
         _ => run_schedule(deps).await,
     }
+}
+
+/// The parked-events sweep: expired events of connections never linked are deleted and
+/// reported (`webhook.parked_expired`), see `webhook::parked`.
+pub async fn run_parked_sweep(deps: &SchedulerDeps) -> Result<ScheduleReport, SyncError> {
+    let Some(sweeper) = &deps.parked_sweep else {
+        tracing::error!("the parked-events sweep is not configured (WEBHOOK_QUEUE_URL)");
+        return Ok(ScheduleReport::default());
+    };
+    let report = sweeper
+        .sweep(
+            deps.connections.as_ref(),
+            deps.metrics.as_ref(),
+            (deps.clock)(),
+        )
+        .await?;
+    info!(
+        expired = report.expired,
+        connections = report.connections,
+        released = report.released.queued,
+        "parked-events sweep"
+    );
+    Ok(ScheduleReport {
+        parked: Some(report),
+        ..ScheduleReport::default()
+    })
 }
 
 /// The nightly reconciliation: one reconcile job per active (connection, resource). A job

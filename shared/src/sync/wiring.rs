@@ -8,9 +8,12 @@
 //! | `TRACKSTAR_API_KEY_SECRET_ARN` | the organisation key (sync-worker)           |
 //! | `TRACKSTAR_BASE_URL`           | Trackstar (or the simulator)                 |
 //! | `SYNC_RESOURCES`               | comma-separated subset of orders,inventory,products (scheduler) |
+//! | `WEBHOOK_QUEUE_URL`            | enables the parked-events sweep (scheduler)  |
+//! | `PARKED_RETENTION_HOURS`       | how long parked webhooks wait (168)          |
 //! | `SYNC_*`                       | see [`SyncConfig::from_env`]                 |
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 
@@ -24,6 +27,8 @@ use crate::metrics::{EmfSink, MetricsSink};
 use crate::runtime::{required, ConfigError, Env};
 use crate::trackstar::Priority;
 use crate::webhook::ingest::system_clock;
+use crate::webhook::parked::{ParkedSweeper, DEFAULT_RETENTION};
+use crate::webhook::queue::SqsEventQueue;
 use crate::webhook::wiring::{store_without_cursors, trackstar_client_from_env, METRICS_NAMESPACE};
 
 /// The sync-jobs queue named by `SYNC_JOBS_QUEUE_URL`.
@@ -63,6 +68,27 @@ pub async fn worker_from_env(
     })
 }
 
+/// `PARKED_RETENTION_HOURS`: how long a parked webhook waits for its connection (7 days).
+fn parked_retention(env: &dyn Env) -> Result<Duration, ConfigError> {
+    let default = DEFAULT_RETENTION.as_secs() / 3600;
+    let hours = match env
+        .var("PARKED_RETENTION_HOURS")
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => default,
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|h| *h > 0)
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "PARKED_RETENTION_HOURS",
+                reason: "not a positive number of hours".into(),
+            })?,
+    };
+    Ok(Duration::from_secs(hours * 3600))
+}
+
 /// sync-scheduler.
 pub fn scheduler_from_env(
     sdk: &SdkConfig,
@@ -82,6 +108,17 @@ pub fn scheduler_from_env(
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
+    let parked_sweep = match env
+        .var("WEBHOOK_QUEUE_URL")
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => None,
+        Some(url) => Some(ParkedSweeper {
+            parked: Arc::new(store.clone()),
+            queue: Arc::new(SqsEventQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+            retention: parked_retention(env)?,
+        }),
+    };
     Ok(SchedulerDeps {
         connections: Arc::new(store.clone()),
         states: Arc::new(DynamoSyncStateStore::new(store)),
@@ -89,5 +126,6 @@ pub fn scheduler_from_env(
         metrics: Arc::new(EmfSink::new(METRICS_NAMESPACE, function)),
         clock: system_clock(),
         resources,
+        parked_sweep,
     })
 }

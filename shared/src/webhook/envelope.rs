@@ -91,6 +91,11 @@ pub struct QueuedEvent {
     pub connection_id: ConnectionId,
     pub event_type: String,
     pub received_at: Timestamp,
+    /// The `svix-timestamp` of the delivery ingest accepted (when Svix sent that attempt):
+    /// the fallback time that orders connection events whose payload carries none (see
+    /// `webhook::connection_events`). Absent on messages queued before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<Timestamp>,
     pub correlation_id: CorrelationId,
     /// The webhook body as received (already verified).
     pub payload: serde_json::Value,
@@ -125,5 +130,16 @@ mod tests {
         .unwrap();
         assert_eq!(e.connection_id.as_str(), "c1");
         assert!(!e.data_truncated);
+    }
+
+    #[test]
+    fn a_queued_event_from_before_delivered_at_still_parses() {
+        let e: QueuedEvent = serde_json::from_value(serde_json::json!({
+            "event_id": "msg_1", "tenant_id": "acme", "connection_id": "c1",
+            "event_type": "order.created", "received_at": "2025-09-30T00:00:00Z",
+            "correlation_id": "cor_1", "payload": {}
+        }))
+        .unwrap();
+        assert_eq!(e.delivered_at, None);
     }
 }

@@ -1,5 +1,7 @@
 //! webhook-ingest: verify, route, enqueue — then acknowledge. No Trackstar calls, and no
-//! DynamoDB write for an event it can route (its route lookup is cached in the instance).
+//! DynamoDB write for an event it can route (its route lookup is cached in the instance):
+//! a duplicate delivery is queued again, and the processor's one record per event (see
+//! `receipts`) acknowledges it as a duplicate.
 
 use std::sync::Arc;
 
@@ -14,7 +16,8 @@ use serde_json::json;
 use tracing::{error, info, warn, Instrument};
 
 use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
-use super::queue::EventQueue;
+use super::parked::{release_one, Park, ParkedEvent, ParkedEventStore, ReleaseDeps};
+use super::queue::{EventQueue, QueueError};
 use super::receipts::ReceiptStore;
 use super::signature::{SignatureHeaders, Verifier};
 use crate::domain::{CorrelationId, EventId, Timestamp};
@@ -49,6 +52,8 @@ pub struct IngestDeps {
     pub connections: Arc<dyn ConnectionStore>,
     pub receipts: Arc<dyn ReceiptStore>,
     pub queue: Arc<dyn EventQueue>,
+    /// Where events for a connection not linked yet wait for it (`webhook::parked`).
+    pub parked: Arc<dyn ParkedEventStore>,
     pub metrics: Arc<dyn MetricsSink>,
     /// The DynamoDB units this function's clients consumed; emitted per delivery.
     pub capacity: Arc<CapacityMeter>,
@@ -147,7 +152,8 @@ async fn handle_delivery(
     };
     let correlation_id = CorrelationId::generate();
     let span = tracing::info_span!("webhook_ingest", event_id = %event_id, correlation_id = %correlation_id, tenant_id = tracing::field::Empty, brand_id = tracing::field::Empty, event_type = tracing::field::Empty);
-    accept(deps, event_id, correlation_id, body, now)
+    let delivered_at = Timestamp::from_unix_seconds(verified.timestamp);
+    accept(deps, event_id, correlation_id, body, now, delivered_at)
         .instrument(span)
         .await
 }
@@ -158,6 +164,7 @@ async fn accept(
     correlation_id: CorrelationId,
     body: Vec<u8>,
     now: Timestamp,
+    delivered_at: Option<Timestamp>,
 ) -> LambdaFunctionUrlResponse {
     let (envelope, payload) = match serde_json::from_slice::<serde_json::Value>(&body)
         .and_then(|v| serde_json::from_value::<WebhookEnvelope>(v.clone()).map(|e| (e, v)))
@@ -184,20 +191,16 @@ async fn accept(
     let route = match deps.connections.route(&envelope.connection_id).await {
         Ok(Some(route)) => route,
         Ok(None) => {
-            deps.metrics
-                .emit(Metric::count("webhook.unroutable").with("event_type", event_type.clone()));
-            warn!(connection_id = %envelope.connection_id, "webhook for an unknown connection");
-            return match deps
-                .receipts
-                .record_unroutable(&envelope.connection_id, &event_id, &event_type, now)
-                .await
-            {
-                Ok(()) => respond(200, json!({"status": "unroutable", "event_id": event_id})),
-                Err(e) => {
-                    error!(error = %e, "could not record an unroutable webhook");
-                    error(500, "internal", "try again later")
-                }
+            let event = ParkedEvent {
+                event_id,
+                connection_id: envelope.connection_id,
+                event_type,
+                received_at: now,
+                delivered_at,
+                correlation_id,
+                payload,
             };
+            return park(deps, event, now).await;
         }
         Err(e) => {
             error!(error = %e, "connection lookup failed");
@@ -215,20 +218,75 @@ async fn accept(
         tenant_id: route.tenant_id.clone(),
         brand_id: route.brand_id.clone(),
         connection_id: envelope.connection_id.clone(),
-        event_type: event_type.clone(),
+        event_type,
         received_at: now,
+        delivered_at,
         correlation_id,
         payload,
     };
-    // Nothing is written here: a duplicate delivery is queued again, and the processor's
-    // one record per event (see `receipts`) acknowledges it as a duplicate.
-    if let Err(e) = deps.queue.enqueue(&queued).await {
-        error!(error = %e, "could not queue the webhook");
-        deps.metrics.emit(Metric::count("webhook.enqueue_failures"));
-        return error(500, "internal", "try again later");
+    match queue_event(deps.queue.as_ref(), deps.metrics.as_ref(), &queued).await {
+        Ok(()) => respond(200, json!({"status": "queued", "event_id": event_id})),
+        Err(_) => error(500, "internal", "try again later"),
     }
-    deps.metrics
-        .emit(Metric::count("webhook.queued").with("event_type", event_type));
-    info!("webhook queued");
-    respond(200, json!({"status": "queued", "event_id": event_id}))
+}
+
+/// An event for a connection no tenant has linked yet: parked until the exchange that
+/// links it (`webhook::parked`), acknowledged once it is stored.
+async fn park(deps: &IngestDeps, event: ParkedEvent, now: Timestamp) -> LambdaFunctionUrlResponse {
+    let event_id = event.event_id.clone();
+    let connection_id = event.connection_id.clone();
+    match deps.parked.park(&event, now).await {
+        Ok(Park::Parked) => {
+            deps.metrics
+                .emit(Metric::count("webhook.parked").with("event_type", event.event_type.clone()));
+            info!(connection_id = %connection_id, "webhook for a connection not linked yet: parked");
+        }
+        Ok(Park::AlreadyParked) => {
+            info!(connection_id = %connection_id, "redelivery of a parked webhook")
+        }
+        Err(e) => {
+            error!(error = %e, "could not park a webhook for an unknown connection");
+            return error(500, "internal", "try again later");
+        }
+    }
+    // An exchange that stored the route after the lookup above drained before this event
+    // was parked: release it here.
+    match deps.connections.route(&connection_id).await {
+        Ok(Some(route)) => {
+            let release = ReleaseDeps {
+                parked: deps.parked.as_ref(),
+                queue: deps.queue.as_ref(),
+                metrics: deps.metrics.as_ref(),
+            };
+            let released = release_one(release, &route, event).await;
+            if released.pending > 0 {
+                // Still parked; the retry finds the route and queues it as usual.
+                return error(500, "internal", "try again later");
+            }
+            respond(200, json!({"status": "queued", "event_id": event_id}))
+        }
+        Ok(None) => respond(200, json!({"status": "parked", "event_id": event_id})),
+        Err(e) => {
+            // Parked: the exchange's drain or the sweep takes it from here.
+            warn!(error = %e, "connection lookup after parking failed");
+            respond(200, json!({"status": "parked", "event_id": event_id}))
+        }
+    }
+}
+
+/// Enqueues one event (shared by ingest and the release of parked events). Nothing is
+/// recorded: a second copy of an event on the queue is told by the processor's record of
+/// the event.
+pub async fn queue_event(
+    queue: &dyn EventQueue,
+    metrics: &dyn MetricsSink,
+    queued: &QueuedEvent,
+) -> Result<(), QueueError> {
+    if let Err(e) = queue.enqueue(queued).await {
+        error!(error = %e, "could not queue the webhook");
+        metrics.emit(Metric::count("webhook.enqueue_failures"));
+        return Err(e);
+    }
+    metrics.emit(Metric::count("webhook.queued").with("event_type", queued.event_type.clone()));
+    Ok(())
 }

@@ -1,9 +1,11 @@
 //! The webhook pipeline: Svix-signed Trackstar webhooks, verified and queued by ingest,
 //! applied exactly once and in order by the processor.
 
+pub mod connection_events;
 pub mod envelope;
 pub mod ingest;
 pub mod objects;
+pub mod parked;
 pub mod processor;
 pub mod queue;
 pub mod receipts;

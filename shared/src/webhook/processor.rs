@@ -31,20 +31,20 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::{FutureExt, StreamExt};
 use tracing::{error, info, warn, Instrument};
 
+use super::connection_events::{self, Decision};
 use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
 use super::ingest::Clock;
 use super::objects::{ObjectKind, WireObject};
 use super::receipts::{PriorReceipt, ReceiptState, ReceiptStore, Verdict};
 use crate::apply::{ContextResolver, Freshness, ObjectStores};
-use crate::domain::{
-    Connection, ConnectionError, ConnectionStatus, InventoryItem, Order, Product, StuckSchedule,
-    Timestamp,
-};
+use crate::domain::{Connection, ConnectionStatus, InventoryItem, Order, Product, Timestamp};
 use crate::health::{record_batch, Observation, Outcome, StatsResource, WebhookStatsStore};
 use crate::metrics::{Metric, MetricsSink};
 use crate::store::capacity::CapacityMeter;
-use crate::store::{ConnectionStore, StoreError, SyncedStore, TenantStore, UpsertOutcome};
-use crate::sync::{request_sync, SyncJobQueue, SyncMode, SyncQueueError, SyncResource};
+use crate::store::{
+    modify_connection, Change, ConnectionStore, StoreError, SyncedStore, TenantStore, UpsertOutcome,
+};
+use crate::sync::{request_sync, SyncJobQueue, SyncMode, SyncQueueError};
 
 /// The boxed error a fetcher answers with.
 pub type FetchError = Box<dyn std::error::Error + Send + Sync>;
@@ -892,23 +892,6 @@ fn is_not_found(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// The Trackstar function a schedule event names (`get_orders`), from `function_name`,
-/// `function` or `resource` (`orders` → `get_orders`).
-fn schedule_function(data: &serde_json::Value) -> Option<String> {
-    let raw = ["function_name", "function", "resource"]
-        .iter()
-        .find_map(|k| data.get(*k).and_then(|v| v.as_str()))?
-        .trim()
-        .to_ascii_lowercase();
-    if raw.is_empty() {
-        return None;
-    }
-    Some(match SyncResource::parse(&raw) {
-        Some(r) => format!("get_{}", r.as_str()),
-        None => raw,
-    })
-}
-
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -920,15 +903,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// A completed sync of `function` (every function when none is named) clears its stuck
-/// schedule.
-fn clear_stuck(connection: &mut Connection, function: Option<String>) {
-    match function {
-        Some(f) => connection.stuck_schedules.retain(|s| s.function != f),
-        None => connection.stuck_schedules.clear(),
-    }
-}
-
+/// Applies a connection event through the one conditional write path: the change is
+/// decided by [`connection_events::apply`] on the stored connection, ordered by the event's
+/// time, and written only if no other write came in between (else decided again on the
+/// newer copy), so concurrent events merge and an older one never undoes a newer one.
 async fn apply_connection_event(
     deps: &ProcessorDeps,
     event: &QueuedEvent,
@@ -941,93 +919,33 @@ async fn apply_connection_event(
         return Ok(Applied::Ignored);
     }
     let tenant = &event.tenant_id;
-    let Some(mut connection) = deps
-        .connections
-        .get_connection(tenant, &event.connection_id)
-        .await?
-    else {
-        return Err(ApplyError::UnknownConnection);
-    };
-    let error_id = envelope
-        .data
-        .get("id")
-        .and_then(|v| v.as_str())
-        .unwrap_or("unknown")
-        .to_owned();
+    let time = connection_events::event_time(kind, &envelope.data, event);
     // Resource webhooks skip the initial historical sync: a full sync is needed. The
     // request is kept on the connection (the scheduler consumes it, should this enqueue be
     // lost with a crash after the update) and queued now; a failed enqueue fails the event,
     // which is retried.
-    let mut full_sync: Vec<SyncResource> = Vec::new();
-    match kind {
-        EventKind::ConnectionCreated => {
-            connection.status = ConnectionStatus::Active;
-            connection.full_sync_requested_at = Some(now);
-            full_sync = SyncResource::ALL.to_vec();
+    let (connection, decision) = modify_connection(
+        deps.connections.as_ref(),
+        tenant,
+        &event.connection_id,
+        |c| match connection_events::apply(c, kind, &envelope.data, time.at, now) {
+            Decision::Applied { full_sync } => Change::Write(Decision::Applied { full_sync }),
+            other => Change::Keep(other),
+        },
+    )
+    .await?
+    .ok_or(ApplyError::UnknownConnection)?;
+    let full_sync = match decision {
+        Decision::Applied { full_sync } => full_sync,
+        Decision::Stale => {
+            info!(event_time = %time.at, time_source = time.source, "older than the connection's state; not applied");
+            return Ok(Applied::Stale);
         }
-        EventKind::ConnectionHistoricalSyncCompleted => {
-            connection.full_sync_requested_at = Some(now);
-            clear_stuck(&mut connection, schedule_function(&envelope.data));
-            let resource = envelope
-                .data
-                .get("resource")
-                .and_then(|v| v.as_str())
-                .and_then(SyncResource::parse);
-            // A resource Packr does not sync (returns, …) needs nothing; an unnamed one,
-            // everything.
-            full_sync = match (envelope.data.get("resource"), resource) {
-                (_, Some(resource)) => vec![resource],
-                (None, None) => SyncResource::ALL.to_vec(),
-                (Some(_), None) => Vec::new(),
-            };
-        }
-        EventKind::ConnectionDeleted => {
-            connection.status = ConnectionStatus::Disconnected;
-        }
-        EventKind::ConnectionErrorCreated | EventKind::ConnectionErrorUpdated => {
-            let message = ["error_message", "message", "error"]
-                .iter()
-                .find_map(|k| envelope.data.get(*k).and_then(|v| v.as_str()))
-                .map(|m| m.chars().take(500).collect());
-            connection.errors.retain(|e| e.error_id != error_id);
-            connection.errors.push(ConnectionError {
-                error_id,
-                message,
-                recorded_at: now,
-            });
-        }
-        EventKind::ConnectionErrorDeleted => {
-            connection.errors.retain(|e| e.error_id != error_id);
-        }
-        EventKind::ConnectionScheduleStuck => {
-            let function = schedule_function(&envelope.data).unwrap_or_else(|| "unknown".into());
-            let latest_data = envelope
-                .data
-                .get("latest_data")
-                .and_then(|v| v.as_str())
-                .and_then(|v| Timestamp::parse(v).ok());
-            warn!(function = %function, "Trackstar reports a stuck sync schedule");
-            connection
-                .stuck_schedules
-                .retain(|s| s.function != function);
-            connection.stuck_schedules.push(StuckSchedule {
-                function,
-                latest_data,
-                recorded_at: now,
-            });
-        }
-        EventKind::ConnectionForceSyncCompleted | EventKind::ConnectionSyncJobCompleted => {
-            if connection.stuck_schedules.is_empty() {
-                return Ok(Applied::Ignored);
-            }
-            clear_stuck(&mut connection, schedule_function(&envelope.data));
-        }
-        _ => return Ok(Applied::Ignored),
+        Decision::Ignored => return Ok(Applied::Ignored),
+    };
+    if kind == &EventKind::ConnectionScheduleStuck {
+        warn!("Trackstar reports a stuck sync schedule");
     }
-    connection.updated_at = now;
-    deps.connections
-        .update_connection(tenant, &connection)
-        .await?;
     if !full_sync.is_empty() && connection.status == ConnectionStatus::Active {
         request_sync(
             deps.sync_jobs.as_ref(),

@@ -156,15 +156,6 @@ pub trait ReceiptStore: Send + Sync {
     /// Undoes [`Self::claim_replay`] after the send failed: `failed` and listed again.
     async fn restore_failed(&self, event: &QueuedEvent, now: Timestamp) -> Result<(), StoreError>;
 
-    /// An event for a connection no tenant owns: kept for ops under a global key.
-    async fn record_unroutable(
-        &self,
-        connection: &ConnectionId,
-        event: &EventId,
-        event_type: &str,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
-
     /// A signed delivery whose body could not be understood: kept for ops (the reason and
     /// size, not the body, which may hold personal data).
     async fn record_rejected(

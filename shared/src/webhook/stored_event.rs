@@ -39,22 +39,35 @@ pub enum StoredEventError {
 
 /// gzip(JSON of the event), unless it exceeds [`MAX_STORED_EVENT_BYTES`].
 pub fn compress(event: &QueuedEvent) -> Result<Vec<u8>, StoredEventError> {
-    let json = serde_json::to_vec(event).map_err(StoredEventError::Encode)?;
+    compress_within(event, MAX_STORED_EVENT_BYTES)
+}
+
+pub fn decompress(bytes: &[u8]) -> Result<QueuedEvent, StoredEventError> {
+    decompress_as(bytes)
+}
+
+/// gzip(JSON of `value`), unless it exceeds `max` bytes (parked events use a larger cap
+/// than receipts: they are the whole item, and there is no other copy).
+pub fn compress_within<T: serde::Serialize>(
+    value: &T,
+    max: usize,
+) -> Result<Vec<u8>, StoredEventError> {
+    let json = serde_json::to_vec(value).map_err(StoredEventError::Encode)?;
     let mut encoder = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::best());
     encoder
         .write_all(&json)
         .map_err(StoredEventError::Compress)?;
     let bytes = encoder.finish().map_err(StoredEventError::Compress)?;
-    if bytes.len() > MAX_STORED_EVENT_BYTES {
+    if bytes.len() > max {
         return Err(StoredEventError::TooLarge {
             size: bytes.len(),
-            max: MAX_STORED_EVENT_BYTES,
+            max,
         });
     }
     Ok(bytes)
 }
 
-pub fn decompress(bytes: &[u8]) -> Result<QueuedEvent, StoredEventError> {
+pub fn decompress_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoredEventError> {
     let mut json = Vec::new();
     GzDecoder::new(bytes)
         .take(MAX_INFLATED_BYTES)
@@ -76,6 +89,7 @@ mod tests {
             connection_id: ConnectionId::parse("conn_1").unwrap(),
             event_type: "order.updated".into(),
             received_at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
+            delivered_at: None,
             correlation_id: CorrelationId::generate(),
             payload,
         }

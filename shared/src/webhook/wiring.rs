@@ -194,9 +194,10 @@ pub fn ingest_from_env(
     Ok(IngestDeps {
         verifier: Arc::new(verifier),
         connections: lookups,
-        receipts: Arc::new(store),
+        receipts: Arc::new(store.clone()),
         capacity,
         queue: Arc::new(queue),
+        parked: Arc::new(store),
         metrics,
         clock: system_clock(),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,

@@ -435,3 +435,56 @@ async fn a_large_full_sync_runs_in_chunks_so_another_tenants_incremental_does_no
 
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_parked_events_sweep_runs_from_its_schedule_with_the_template_environment() {
+    // given the local stack and an event parked eight days ago for a connection never linked
+    let sdk = emulator_config().await;
+    let stack = Arc::new(fresh_local_stack(&sdk).await);
+    let running = start(
+        &sdk,
+        stack,
+        WebhookOptions {
+            pollers: 1,
+            sync: SyncOptions {
+                run_schedules: false,
+                ..SyncOptions::default()
+            },
+            ..WebhookOptions::default()
+        },
+    )
+    .await
+    .expect("the stack starts");
+    let store = store_of(&sdk, &running);
+    let now = Timestamp::now();
+    let event = packr::webhook::parked::ParkedEvent {
+        event_id: packr::domain::EventId::parse("msg_parked_old").expect("id"),
+        connection_id: ConnectionId::parse("conn_never_linked").expect("connection"),
+        event_type: "order.created".into(),
+        received_at: now.plus_seconds(-8 * 24 * 3600),
+        delivered_at: None,
+        correlation_id: packr::domain::CorrelationId::generate(),
+        payload: serde_json::json!({"connection_id": "conn_never_linked", "event_type": "order.created"}),
+    };
+    packr::webhook::parked::ParkedEventStore::park(&store, &event, event.received_at)
+        .await
+        .expect("parked");
+    // when its schedule fires
+    let reports = running
+        .sync
+        .schedules
+        .fire("ParkedEventsSweepSchedule")
+        .await
+        .expect("the sweep runs");
+    // then sync-scheduler (WEBHOOK_QUEUE_URL, PARKED_RETENTION_HOURS from the template)
+    // expired it and said so
+    assert_eq!(reports[0]["parked"]["expired"], 1, "{reports:?}");
+    assert_eq!(
+        running
+            .sync
+            .scheduler_metrics
+            .total("webhook.parked_expired"),
+        1.0
+    );
+    running.shutdown().await;
+}

@@ -1,6 +1,8 @@
 //! Connections (tenant-scoped) and their global route by Trackstar connection id.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::{decode, encode, DynamoStore};
@@ -83,12 +85,42 @@ impl ConnectionStore for DynamoStore {
         if &connection.tenant_id != tenant {
             return Err(StoreError::TenantMismatch);
         }
-        self.put_if(
-            encode(&StoredConnection::new(tenant, connection))?,
-            "attribute_exists(pk)",
-            StoreError::NotFound { what: "connection" },
-        )
-        .await
+        let read_at = connection.version;
+        let mut next = connection.clone();
+        next.version = read_at + 1;
+        let item = encode(&StoredConnection::new(tenant, &next))?;
+        // Compare-and-set on the version read; items written before versions were kept
+        // count as version 0.
+        let condition = if read_at == 0 {
+            "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :read)"
+        } else {
+            "attribute_exists(pk) AND version = :read"
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_values(":read", AttributeValue::N(read_at.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(_) => {
+                    let pk = keys::object_pk(tenant, KIND, connection.connection_id.as_str());
+                    Err(match self.get_item(pk, KIND).await? {
+                        None => StoreError::NotFound { what: "connection" },
+                        Some(_) => StoreError::Conflict { what: "connection" },
+                    })
+                }
+                other => Err(StoreError::dynamo(
+                    "PutItem",
+                    aws_sdk_dynamodb::Error::from(other),
+                )),
+            },
+        }
     }
 
     async fn get_connection(

@@ -3,6 +3,7 @@
 mod audit;
 mod connections;
 mod messages;
+mod parked;
 mod query;
 pub(crate) use query::{Filter, KeysetQuery};
 mod receipts;

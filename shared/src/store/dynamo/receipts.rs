@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{decode, DynamoStore, Item};
-use crate::domain::{ConnectionId, EventId, TenantId, Timestamp};
+use crate::domain::{EventId, TenantId, Timestamp};
 use crate::store::keys;
 use crate::store::keys::Index;
 use crate::store::StoreError;
@@ -390,29 +390,6 @@ impl ReceiptStore for DynamoStore {
                 )),
             },
         }
-    }
-
-    async fn record_unroutable(
-        &self,
-        connection: &ConnectionId,
-        event: &EventId,
-        event_type: &str,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let item = HashMap::from([
-            ("pk".to_owned(), s(keys::unroutable_pk(connection))),
-            ("sk".to_owned(), s(event.as_str())),
-            ("event_type".to_owned(), s(event_type)),
-            ("received_at".to_owned(), s(now.to_rfc3339())),
-        ]);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem", aws_sdk_dynamodb::Error::from(e)))?;
-        Ok(())
     }
 
     async fn record_rejected(
