@@ -186,6 +186,7 @@ impl ApiStack {
         deps.audit = Arc::new(store.clone());
         deps.receipts = Arc::new(store.clone());
         deps.reports = Arc::new(store.clone());
+        deps.parked = Arc::new(store.clone());
         deps.idempotency = Arc::new(
             self.stack
                 .idempotency_as(function, packr::idempotency::IdempotencyPolicy::default()),

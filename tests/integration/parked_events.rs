@@ -64,35 +64,46 @@ async fn rig() -> Rig {
         table: provisioned.table_name.clone(),
         store: store.clone(),
     };
+    // Each function's dependencies sign as that function (for the IAM check).
+    let ingest_store = stack.store_as("webhook-ingest");
+    let processor_store = stack.store_as("webhook-processor");
+    let queue_as = |function: &str| {
+        SqsEventQueue::new(
+            aws_sdk_sqs::Client::new(&stack.sdk_as(function)),
+            queue_url.clone(),
+        )
+    };
+    let ingest_queue = queue_as("webhook-ingest");
+    let api_queue = queue_as("api-connections");
     let mut api = api_stack_on(stack).await;
     let api_metrics = RecordingSink::new();
-    api.deps.webhook_queue = Some(Arc::new(queue.clone()));
+    api.deps.webhook_queue = Some(Arc::new(api_queue));
     api.deps.metrics = Arc::new(api_metrics.clone());
     let ingest_metrics = RecordingSink::new();
     let ingest = IngestDeps {
         verifier: Arc::new(Verifier::new(vec![secret(SECRET)])),
-        connections: Arc::new(store.clone()),
-        receipts: Arc::new(store.clone()),
-        queue: Arc::new(queue.clone()),
-        parked: Arc::new(store.clone()),
+        connections: Arc::new(ingest_store.clone()),
+        receipts: Arc::new(ingest_store.clone()),
+        queue: Arc::new(ingest_queue),
+        parked: Arc::new(ingest_store),
         metrics: Arc::new(ingest_metrics.clone()),
         capacity: packr::store::capacity::CapacityMeter::new(),
         clock: Arc::new(|| Timestamp::from_unix_seconds(NOW).unwrap()),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
     };
     let processor = ProcessorDeps {
-        orders: Arc::new(store.clone()),
-        inventory: Arc::new(store.clone()),
-        products: Arc::new(store.clone()),
-        tenants: Arc::new(store.clone()),
-        connections: Arc::new(store.clone()),
-        receipts: Arc::new(store.clone()),
+        orders: Arc::new(processor_store.clone()),
+        inventory: Arc::new(processor_store.clone()),
+        products: Arc::new(processor_store.clone()),
+        tenants: Arc::new(processor_store.clone()),
+        connections: Arc::new(processor_store.clone()),
+        receipts: Arc::new(processor_store.clone()),
         fetcher: Arc::new(NoFetcher),
         capacity: packr::store::capacity::CapacityMeter::new(),
         limits: packr::webhook::processor::ProcessorLimits::default(),
         sync_jobs: Arc::new(MemorySyncJobQueue::new()),
         metrics: Arc::new(RecordingSink::new()),
-        stats: Arc::new(store.clone()),
+        stats: Arc::new(processor_store),
         max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
         clock: Arc::new(Timestamp::now),
     };

@@ -115,17 +115,13 @@ fn the_old_ingest_role_denies_the_receipt_of_an_unroutable_webhook_and_the_check
 }
 
 #[test]
-fn the_template_lets_ingest_record_unroutable_and_rejected_receipts_and_nothing_else_global() {
+fn the_template_lets_ingest_park_and_record_rejected_events_and_write_nothing_else() {
     // given the repository's template
     let template = Template::repo_default().unwrap();
     let functions = function_policies(&template).unwrap();
     let ingest = policy_of(&functions, "webhook-ingest").statements();
-    // then tenant receipts and the ops records of events no tenant owns are allowed
-    for key in [
-        "T#acme#EVT#msg_1",
-        "UNROUTABLE#conn_x",
-        "REJECTED#2026-01-01",
-    ] {
+    // then parked events and the ops records of refused deliveries are allowed
+    for key in ["PARKED#conn_x", "REJECTED#2026-01-01"] {
         assert!(
             matches!(
                 evaluate(&ingest, &put("webhook-ingest", key).request),
@@ -134,11 +130,15 @@ fn the_template_lets_ingest_record_unroutable_and_rejected_receipts_and_nothing_
             "{key}"
         );
     }
-    // and the connection routes stay read-only for ingest
-    assert_eq!(
-        evaluate(&ingest, &put("webhook-ingest", "CONN#conn_x").request),
-        Decision::ImplicitDeny
-    );
+    // and nothing else: routes are read-only, and tenant data (receipts included: the
+    // processor writes an event's one record) is not ingest's to write
+    for key in ["CONN#conn_x", "T#acme#EVT#msg_1", "UNROUTABLE#conn_x"] {
+        assert_eq!(
+            evaluate(&ingest, &put("webhook-ingest", key).request),
+            Decision::ImplicitDeny,
+            "{key}"
+        );
+    }
 }
 
 #[test]

@@ -5,8 +5,11 @@
 //! eval "$(infra/scripts/moto.sh start)"
 //! cargo run -p packr-local --example webhook_bench -- 1000 4
 //! ```
-//! Arguments: events (default 1000), pollers (default 4). Prints ack latency at the gateway
-//! and receipt → processed lag percentiles; asserts nothing.
+//! Arguments: events (default 1000), pollers (default 4). Prints ack latency at the gateway,
+//! receipt → applied lag percentiles, the DynamoDB requests and units per processed event
+//! (from the emulator's request recorder: items and their sizes, as DynamoDB bills them),
+//! the Trackstar GETs, and how many stored objects differ from the simulator; asserts
+//! nothing. It resets the emulator's recorder: do not run it beside `make test`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +36,11 @@ async fn main() -> anyhow::Result<()> {
         },
     )
     .await?;
+
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")?;
+    let recorder = packr_local::recorder::Recorder::new(&endpoint);
+    recorder.restart().await?;
+    running.sim.reset_requests();
 
     // the burst: order, inventory and product changes raised back to back
     let started = Instant::now();
@@ -83,7 +91,137 @@ async fn main() -> anyhow::Result<()> {
     println!("receipt → batch done     {done}");
     println!("webhook.lag_ms metric    {lag_metric}  (receipt → processing starts)");
 
-    // does the table hold the simulator's last state of every order?
+    let sim_gets = packr_local::recorder::sim_gets(&running.sim);
+    let recorded = recorder.take().await?;
+    let processed = processor.total("webhook.applied")
+        + processor.total("webhook.stale")
+        + processor.total("webhook.ignored");
+    let per = |n: f64| n / processed.max(1.0);
+    let calls = |op: &str| *recorded.calls.get(op).unwrap_or(&0) as f64;
+    println!(
+        "dynamodb requests        {}",
+        recorded
+            .calls
+            .iter()
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let object_puts: Vec<_> = recorded
+        .puts
+        .iter()
+        .filter(|item| {
+            item.get("pk")
+                .and_then(|p| p["S"].as_str())
+                .is_some_and(|pk| {
+                    pk.contains("#ORDER#") || pk.contains("#INVENTORY#") || pk.contains("#PRODUCT#")
+                })
+        })
+        .collect();
+    let object_units: u64 = object_puts
+        .iter()
+        .map(|item| packr_local::recorder::item_size(item).div_ceil(1024) as u64)
+        .sum();
+    let index_entries: u64 = object_puts
+        .iter()
+        .map(|item| {
+            packr_local::recorder::GSI_KEYS
+                .iter()
+                .filter(|k| item.contains_key(**k))
+                .count() as u64
+        })
+        .sum();
+    let object_bytes: Vec<usize> = object_puts
+        .iter()
+        .map(|item| packr_local::recorder::item_size(item))
+        .collect();
+    let kind_of = |pk: &str| {
+        if pk.contains("#EVT#") {
+            "receipt"
+        } else if pk.contains("#WHSTATS#") {
+            "webhook stats"
+        } else if pk.contains("#TRACKSTAR#") {
+            "rate budget"
+        } else {
+            "other"
+        }
+    };
+    let mut updates: std::collections::BTreeMap<&str, u64> = Default::default();
+    for pk in &recorded.updates {
+        *updates.entry(kind_of(pk)).or_default() += 1;
+    }
+    // the receipts as stored: their size decides their units
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let mut receipt_bytes = Vec::new();
+    for pk in recorded
+        .updates
+        .iter()
+        .filter(|pk| pk.contains("#EVT#"))
+        .take(200)
+    {
+        let item = ddb
+            .get_item()
+            .table_name(&running.stack.resources.table_name)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()))
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("RECEIPT".into()),
+            )
+            .send()
+            .await?;
+        if let Some(item) = item.item {
+            receipt_bytes.push(attribute_bytes(&item));
+        }
+    }
+    let receipt_units = receipt_bytes
+        .iter()
+        .map(|b| b.div_ceil(1024))
+        .max()
+        .unwrap_or(1) as f64;
+    let max = |v: &[usize]| v.iter().copied().max().unwrap_or(0);
+    let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len().max(1) as f64;
+    println!(
+        "object items             {} puts, {:.0} B mean, {} B max → {object_units} table units",
+        object_puts.len(),
+        mean(&object_bytes),
+        max(&object_bytes)
+    );
+    println!(
+        "receipt items            {} updates, {:.0} B mean, {} B max (sampled {})",
+        updates.get("receipt").copied().unwrap_or(0),
+        mean(&receipt_bytes),
+        max(&receipt_bytes),
+        receipt_bytes.len()
+    );
+    println!("other updates            {updates:?}");
+    let table_units = object_units as f64
+        + updates.get("receipt").copied().unwrap_or(0) as f64 * receipt_units
+        + calls("PutItem")
+        - object_puts.len() as f64
+        + (updates.values().sum::<u64>() - updates.get("receipt").copied().unwrap_or(0)) as f64
+        + calls("DeleteItem");
+    println!(
+        "per processed event      {:.2} table write units (object {:.2}, receipt {:.2}, rest {:.2}), \
+         {:.2} index entries written (each 1 unit, 2 when its sort key moves), {:.2} reads",
+        per(table_units),
+        per(object_units as f64),
+        per(updates.get("receipt").copied().unwrap_or(0) as f64 * receipt_units),
+        per(table_units - object_units as f64 - updates.get("receipt").copied().unwrap_or(0) as f64 * receipt_units),
+        per(index_entries as f64),
+        per(calls("GetItem") + calls("Query") + calls("BatchGetItem")),
+    );
+    println!(
+        "processor metrics        dynamodb.writes {:.0}, dynamodb.reads {:.0}, write_units reported {:.0}",
+        processor.total("dynamodb.writes"),
+        processor.total("dynamodb.reads"),
+        processor.total("dynamodb.write_units")
+    );
+    println!(
+        "trackstar GETs           {sim_gets} ({:.3} per processed event)",
+        per(sim_gets as f64)
+    );
+
+    // does the table hold the simulator's last state of every object?
     let store = packr::store::dynamo::DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         running.stack.resources.table_name.clone(),
@@ -94,18 +232,66 @@ async fn main() -> anyhow::Result<()> {
         .sim
         .truth(&running.demo.connection_id)
         .ok_or_else(|| anyhow::anyhow!("no truth"))?;
-    let (mut checked, mut behind) = (0, 0);
+    let (mut checked, mut differ) = (0, 0);
     for order in &truth.orders {
         let stored: Option<packr::domain::Order> =
             packr::store::SyncedStore::get(&store, &tenant, &order.id).await?;
         if let Some(stored) = stored {
             checked += 1;
-            if stored.status.as_str() != order.status {
-                behind += 1;
+            if stored.status.as_str() != order.status
+                || stored.updated_date
+                    != packr::domain::Timestamp::from_datetime(order.updated_date)
+            {
+                differ += 1;
             }
         }
     }
-    println!("orders stored            {checked}, status differs from the simulator: {behind}");
+    for item in &truth.inventory {
+        let stored: Option<packr::domain::InventoryItem> =
+            packr::store::SyncedStore::get(&store, &tenant, &item.id).await?;
+        if let Some(stored) = stored {
+            checked += 1;
+            if stored.onhand != item.onhand
+                || stored.updated_date != packr::domain::Timestamp::from_datetime(item.updated_date)
+            {
+                differ += 1;
+            }
+        }
+    }
+    for product in &truth.products {
+        let stored: Option<packr::domain::Product> =
+            packr::store::SyncedStore::get(&store, &tenant, &product.id).await?;
+        if let Some(stored) = stored {
+            checked += 1;
+            if stored.name.as_deref() != Some(product.name.as_str())
+                || stored.updated_date
+                    != packr::domain::Timestamp::from_datetime(product.updated_date)
+            {
+                differ += 1;
+            }
+        }
+    }
+    println!("objects stored           {checked}, differing from the simulator: {differ}");
     running.shutdown().await;
     Ok(())
+}
+
+/// DynamoDB's size of an item (attribute names plus values).
+fn attribute_bytes(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    fn value(v: &A) -> usize {
+        match v {
+            A::S(s) => s.len(),
+            A::N(n) => n.len().div_ceil(2) + 1,
+            A::B(b) => b.as_ref().len(),
+            A::Bool(_) | A::Null(_) => 1,
+            A::L(l) => 3 + l.iter().map(|e| 1 + value(e)).sum::<usize>(),
+            A::M(m) => 3 + m.iter().map(|(k, e)| 1 + k.len() + value(e)).sum::<usize>(),
+            A::Ss(l) => l.iter().map(String::len).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
 }

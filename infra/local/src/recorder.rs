@@ -85,6 +85,8 @@ pub struct Writes {
     pub puts: Vec<serde_json::Map<String, serde_json::Value>>,
     /// Keys asked for by BatchGetItem calls.
     pub batch_get_keys: u64,
+    /// Partition keys written by UpdateItem calls.
+    pub updates: Vec<String>,
 }
 
 impl Writes {
@@ -159,6 +161,12 @@ impl Recorder {
                         .values()
                         .map(|t| t["Keys"].as_array().map_or(0, Vec::len) as u64)
                         .sum::<u64>();
+                }
+            }
+            if operation == "UpdateItem" {
+                let request: serde_json::Value = serde_json::from_slice(&raw)?;
+                if let Some(pk) = request["Key"]["pk"]["S"].as_str() {
+                    writes.updates.push(pk.to_owned());
                 }
             }
             if operation == "PutItem" {
