@@ -251,7 +251,7 @@ async fn main() -> anyhow::Result<()> {
             packr::store::SyncedStore::get(&store, &tenant, &item.id).await?;
         if let Some(stored) = stored {
             checked += 1;
-            if stored.onhand != item.onhand
+            if stored.quantities.onhand != item.onhand
                 || stored.updated_date != packr::domain::Timestamp::from_datetime(item.updated_date)
             {
                 differ += 1;
