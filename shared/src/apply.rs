@@ -48,11 +48,16 @@ impl ObjectStores<'_> {
             DomainObject::Inventory(i) => self.inventory.upsert_if_newer(tenant, i).await?,
             DomainObject::Product(p) => self.products.upsert_if_newer(tenant, p).await?,
         };
-        if outcome != UpsertOutcome::SameVersionDiffers || freshness == Freshness::Event {
+        let settle = matches!(
+            outcome,
+            UpsertOutcome::SameVersionDiffers | UpsertOutcome::Tombstoned
+        );
+        if !settle || freshness == Freshness::Event {
             return Ok(outcome);
         }
         // Trackstar's current state with the same `updated_date` but other content: the
-        // later of two same-second changes replaces the stored one. (An identical copy is
+        // later of two same-second changes replaces the stored one. Over a tombstone:
+        // Trackstar has the object again. (An identical copy is
         // left alone above: a full sync of unchanged data rewrites nothing.)
         match object {
             DomainObject::Order(o) => self.orders.upsert_written(tenant, o).await,

@@ -1436,3 +1436,39 @@ async fn two_concurrent_error_events_both_end_up_in_the_list() {
         assert_eq!(p.receipt(id).await.state, ReceiptState::Applied);
     }
 }
+
+#[tokio::test]
+async fn a_late_redelivery_never_revives_an_object_trackstar_deleted_but_a_newer_event_does() {
+    // given an order applied from an event, then tombstoned by reconciliation
+    let p = processor().await;
+    let e = p
+        .queued("msg_1", order_event("2025-09-30T01:00:00Z", "processing"))
+        .await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    assert!(
+        SyncedStore::<Order>::tombstone(&p.store, &p.tenant, ORDER_ID, at(10))
+            .await
+            .unwrap()
+    );
+    // when the old event comes back, and then a newer change of the order
+    let late = QueuedEvent {
+        event_id: EventId::parse("msg_1_replayed_as_new").unwrap(),
+        ..e.clone()
+    };
+    handle_batch(
+        &p.deps,
+        sqs_event(vec![message("sqs-2", &e), message("sqs-3", &late)]),
+    )
+    .await;
+    // then it stays deleted
+    assert!(p.order(ORDER_ID).await.is_none());
+    assert_eq!(
+        p.receipt("msg_1_replayed_as_new").await.state,
+        ReceiptState::Stale
+    );
+    let newer = p
+        .queued("msg_2", order_event("2025-09-30T02:00:00Z", "packed"))
+        .await;
+    handle_batch(&p.deps, sqs_event(vec![message("sqs-4", &newer)])).await;
+    assert_eq!(p.order(ORDER_ID).await.unwrap().status, OrderStatus::Packed);
+}

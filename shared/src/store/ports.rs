@@ -25,6 +25,10 @@ pub enum UpsertOutcome {
     /// Trackstar's dates have whole seconds, so two changes in one second look alike; only
     /// Trackstar can say which is current (the webhook processor asks it).
     SameVersionDiffers,
+    /// The stored copy is a tombstone (Trackstar no longer had the object) no older than
+    /// this copy: nothing was written. An event's copy never revives it (a late redelivery
+    /// of an old event would); Trackstar's current state does (see `apply`).
+    Tombstoned,
 }
 
 /// Filters for listings of synced objects. Newest first by `updated_date`.

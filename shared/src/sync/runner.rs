@@ -613,9 +613,10 @@ async fn store_page(
     for outcome in outcomes {
         match outcome? {
             UpsertOutcome::Applied => counts.applied += 1,
-            UpsertOutcome::Stale | UpsertOutcome::Duplicate | UpsertOutcome::SameVersionDiffers => {
-                counts.unchanged += 1
-            }
+            UpsertOutcome::Stale
+            | UpsertOutcome::Duplicate
+            | UpsertOutcome::SameVersionDiffers
+            | UpsertOutcome::Tombstoned => counts.unchanged += 1,
         }
     }
     Ok(counts)

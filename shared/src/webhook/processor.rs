@@ -723,7 +723,9 @@ async fn apply(deps: &ProcessorDeps, event: &QueuedEvent) -> Result<Pass, ApplyE
         // Stored already in exactly this state: an earlier attempt applied it (and failed
         // to record it), or another event carried the same state.
         UpsertOutcome::Duplicate => Pass::Verdict(Applied::Applied),
-        UpsertOutcome::Stale => Pass::Verdict(Applied::Stale),
+        // Older than what is stored, or gone from Trackstar since (a late redelivery must
+        // not revive a deleted object; a newer event would have).
+        UpsertOutcome::Stale | UpsertOutcome::Tombstoned => Pass::Verdict(Applied::Stale),
         // Two changes within one second of Trackstar's clock carry the same
         // `updated_date`, so the event cannot tell which is current: ask Trackstar
         // (authoritative), with the batch's other such events.

@@ -225,7 +225,10 @@ impl DynamoStore {
                         return Ok(UpsertOutcome::Stale);
                     };
                     if is_tombstone(&existing) {
-                        return Ok(UpsertOutcome::Stale);
+                        return Ok(match stored_version(&existing) {
+                            Some(stored) if stored > version => UpsertOutcome::Stale,
+                            _ => UpsertOutcome::Tombstoned,
+                        });
                     }
                     if stored_version(&existing) != Some(version) {
                         return Ok(UpsertOutcome::Stale);
@@ -252,13 +255,10 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
         tenant: &TenantId,
         object: &T,
     ) -> Result<UpsertOutcome, StoreError> {
-        // A tombstone gives way to any copy: Trackstar has the object again.
-        self.conditional_upsert(
-            tenant,
-            object,
-            "attribute_not_exists(#pk) OR #u < :u OR attribute_exists(deleted_at)",
-        )
-        .await
+        // A tombstone gives way only to a newer copy here (a late redelivery of an event
+        // applied before the deletion must not revive it); `upsert_written` revives it.
+        self.conditional_upsert(tenant, object, "attribute_not_exists(#pk) OR #u < :u")
+            .await
     }
 
     async fn upsert_written(
