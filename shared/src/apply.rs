@@ -68,6 +68,22 @@ impl ObjectStores<'_> {
 }
 
 impl ObjectStores<'_> {
+    /// Stores Trackstar's current state fetched to settle a same-second difference (or a
+    /// truncated event): one conditional write, unless the stored copy is strictly newer.
+    /// (The stored copy is known to differ from the event's, so the identical-copy check
+    /// of [`Self::upsert`] would only cost a refused write.)
+    pub async fn store_fetched(
+        &self,
+        tenant: &TenantId,
+        object: &DomainObject,
+    ) -> Result<UpsertOutcome, StoreError> {
+        match object {
+            DomainObject::Order(o) => self.orders.upsert_written(tenant, o).await,
+            DomainObject::Inventory(i) => self.inventory.upsert_written(tenant, i).await,
+            DomainObject::Product(p) => self.products.upsert_written(tenant, p).await,
+        }
+    }
+
     /// The stored (live) copies of `ids` of one resource, by id.
     pub async fn get_many(
         &self,

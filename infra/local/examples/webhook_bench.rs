@@ -5,7 +5,8 @@
 //! eval "$(infra/scripts/moto.sh start)"
 //! cargo run -p packr-local --example webhook_bench -- 1000 4
 //! ```
-//! Arguments: events (default 1000), pollers (default 4). Prints ack latency at the gateway,
+//! Arguments: events (default 1000), pollers (default 4), changes raised per second
+//! (default 0: back to back). Prints ack latency at the gateway,
 //! receipt → applied lag percentiles, the DynamoDB requests and units per processed event
 //! (from the emulator's request recorder: items and their sizes, as DynamoDB bills them),
 //! the Trackstar GETs, and how many stored objects differ from the simulator; asserts
@@ -23,6 +24,9 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let events: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
     let pollers: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(4);
+    // changes raised per second (0: back to back, all within a second or two of
+    // Trackstar's clock: the worst case for same-second changes)
+    let rate: f64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(0.0);
 
     let sdk = emulator_config().await;
     let stack = Arc::new(fresh_local_stack(&sdk).await);
@@ -52,6 +56,10 @@ async fn main() -> anyhow::Result<()> {
     ];
     let mut i = 0;
     while raised < events {
+        if rate > 0.0 {
+            let due = started + Duration::from_secs_f64(raised as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
+        }
         let outcome = running
             .sim
             .mutate(&MutateRequest {
@@ -89,7 +97,22 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("ack latency (gateway)    {ack}");
     println!("receipt → batch done     {done}");
-    println!("webhook.lag_ms metric    {lag_metric}  (receipt → processing starts)");
+    println!("webhook.lag_ms metric    {lag_metric}  (receipt → verdict recorded)");
+    for path in ["direct", "fetched"] {
+        let values: Vec<f64> = processor
+            .all()
+            .into_iter()
+            .filter(|m| {
+                m.name == "webhook.lag_ms"
+                    && m.dimensions.iter().any(|(k, v)| *k == "path" && v == path)
+            })
+            .map(|m| m.value)
+            .collect();
+        println!(
+            "  of which {path:<8}      {}",
+            packr_local::stats::Summary::of(&values)
+        );
+    }
 
     let sim_gets = packr_local::recorder::sim_gets(&running.sim);
     let recorded = recorder.take().await?;

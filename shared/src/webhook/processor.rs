@@ -491,7 +491,7 @@ async fn first_pass(deps: &ProcessorDeps, job: Job, deadline: Instant) -> Step {
         .catch_unwind()
         .await;
     match attempt {
-        Ok(Ok(Ok(Pass::Verdict(applied)))) => finish(deps, job, applied).await,
+        Ok(Ok(Ok(Pass::Verdict(applied)))) => finish(deps, job, applied, false).await,
         Ok(Ok(Ok(Pass::Duplicate))) => {
             duplicate(deps, &job);
             Step::Done {
@@ -548,8 +548,9 @@ fn observe(job: &Job, outcome: Outcome) -> Option<Observation> {
     })
 }
 
-/// Records the verdict (the one write of the event's receipt) and reports it.
-async fn finish(deps: &ProcessorDeps, job: Job, applied: Applied) -> Step {
+/// Records the verdict (the one write of the event's receipt) and reports it; `fetched`:
+/// the object was read from Trackstar (the lag metric tells the two paths apart).
+async fn finish(deps: &ProcessorDeps, job: Job, applied: Applied, fetched: bool) -> Step {
     let now = (deps.clock)();
     let prior = match deps
         .receipts
@@ -583,8 +584,11 @@ async fn finish(deps: &ProcessorDeps, job: Job, applied: Applied) -> Step {
         })
         .with("event_type", event_type.clone()),
     );
-    deps.metrics
-        .emit(Metric::millis("webhook.lag_ms", lag as f64).with("event_type", event_type.clone()));
+    deps.metrics.emit(
+        Metric::millis("webhook.lag_ms", lag as f64)
+            .with("event_type", event_type.clone())
+            .with("path", if fetched { "fetched" } else { "direct" }),
+    );
     deps.metrics.emit(
         Metric::millis(
             "webhook.processing_latency_ms",
@@ -860,16 +864,16 @@ async fn fetch_chunk(
                 let current = wire.into_domain(&ctx).map_err(ApplyError::Payload)?;
                 Ok::<_, ApplyError>(
                     stores
-                        .upsert(&p.job.event.tenant_id, &current, Freshness::Current)
+                        .store_fetched(&p.job.event.tenant_id, &current)
                         .await?,
                 )
             }
             .await;
+            // Trackstar's state went in: the event is applied in the sense that its object
+            // is current (whether or not the event itself carried that state).
             match stored {
-                Ok(UpsertOutcome::Applied | UpsertOutcome::Duplicate) => {
-                    finish(deps, p.job, Applied::Applied).await
-                }
-                Ok(_) => finish(deps, p.job, Applied::Stale).await,
+                Ok(UpsertOutcome::Applied) => finish(deps, p.job, Applied::Applied, true).await,
+                Ok(_) => finish(deps, p.job, Applied::Stale, true).await,
                 Err(e) => fail(deps, p.job, e).await,
             }
         }
