@@ -4,6 +4,7 @@
 pub mod api;
 pub mod apply;
 pub mod domain;
+pub mod errors;
 pub mod health;
 pub mod idempotency;
 pub mod metrics;

@@ -623,10 +623,9 @@ async fn a_panic_in_one_message_does_not_fail_the_others() {
     assert_eq!(p.receipt("msg_good").await.state, ReceiptState::Applied);
 }
 
-#[tokio::test]
-async fn a_truncated_event_is_fetched_from_trackstar() {
-    // given the simulator holding the connection's data, and the connection's token
-    let sim = trackstar_sim::spawn(trackstar_sim::SimConfig {
+/// The simulator holding the fixture connection's data, with the connection's token.
+async fn fixture_sim() -> trackstar_sim::SimHandle {
+    trackstar_sim::spawn(trackstar_sim::SimConfig {
         connections: vec![trackstar_sim::SimConnection {
             connection_id: CONNECTION.into(),
             access_token: "tok_fixture".into(),
@@ -636,25 +635,34 @@ async fn a_truncated_event_is_fetched_from_trackstar() {
         ..trackstar_sim::SimConfig::default()
     })
     .await
+    .unwrap()
+}
+
+/// The processor's Trackstar fetcher, against `sim`.
+fn sim_fetcher(sim: &trackstar_sim::SimHandle) -> Arc<dyn ObjectFetcher> {
+    let client = TrackstarClient::new(
+        TrackstarConfig {
+            base_url: sim.base_url.clone(),
+            ..TrackstarConfig::default()
+        },
+        SecretString::from("sim_api_key".to_owned()),
+        Arc::new(InMemorySecretSource::with(
+            "packr/test/trackstar/connections/conn_fixture",
+            "tok_fixture",
+        )),
+    )
     .unwrap();
+    Arc::new(TrackstarFetcher { client })
+}
+
+#[tokio::test]
+async fn a_truncated_event_is_fetched_from_trackstar() {
+    // given the simulator holding the connection's data, and the connection's token
+    let sim = fixture_sim().await;
     let truth = sim.truth(CONNECTION).unwrap();
     let order = truth.orders.first().unwrap();
     let order_id = order.id.clone();
-    let secrets = InMemorySecretSource::with(
-        "packr/test/trackstar/connections/conn_fixture",
-        "tok_fixture",
-    );
-    let config = TrackstarConfig {
-        base_url: sim.base_url.clone(),
-        ..TrackstarConfig::default()
-    };
-    let client = TrackstarClient::new(
-        config,
-        SecretString::from("sim_api_key".to_owned()),
-        Arc::new(secrets),
-    )
-    .unwrap();
-    let p = processor_with(Arc::new(TrackstarFetcher { client })).await;
+    let p = processor_with(sim_fetcher(&sim)).await;
     let mut body = fixture("order-updated");
     body["data_truncated"] = json!(true);
     body["data"] = json!({"id": order_id});
@@ -681,17 +689,7 @@ async fn a_truncated_event_is_fetched_from_trackstar() {
 async fn two_changes_in_the_same_second_end_in_trackstars_current_state() {
     // given the simulator's current order, and two webhooks carrying its updated_date
     // (Trackstar's dates have whole seconds) but different statuses
-    let sim = trackstar_sim::spawn(trackstar_sim::SimConfig {
-        connections: vec![trackstar_sim::SimConnection {
-            connection_id: CONNECTION.into(),
-            access_token: "tok_fixture".into(),
-            integration_name: "sandbox".into(),
-            warehouse_customer_ids: vec![CUSTOMER.into()],
-        }],
-        ..trackstar_sim::SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = fixture_sim().await;
     let truth = sim
         .truth(CONNECTION)
         .unwrap()
@@ -705,21 +703,7 @@ async fn two_changes_in_the_same_second_end_in_trackstars_current_state() {
     } else {
         "open"
     };
-    let secrets = InMemorySecretSource::with(
-        "packr/test/trackstar/connections/conn_fixture",
-        "tok_fixture",
-    );
-    let config = TrackstarConfig {
-        base_url: sim.base_url.clone(),
-        ..TrackstarConfig::default()
-    };
-    let client = TrackstarClient::new(
-        config,
-        SecretString::from("sim_api_key".to_owned()),
-        Arc::new(secrets),
-    )
-    .unwrap();
-    let p = processor_with(Arc::new(TrackstarFetcher { client })).await;
+    let p = processor_with(sim_fetcher(&sim)).await;
     let date = Timestamp::from_datetime(truth.updated_date).to_rfc3339();
     let event = |status: &str| {
         let mut body = order_event(&date, status);
@@ -926,26 +910,6 @@ async fn a_stuck_schedule_is_recorded_and_a_completed_force_sync_clears_it() {
     assert!(c.stuck_schedules.is_empty());
 }
 
-/// DynamoDB's size of an item: attribute names plus values.
-fn item_bytes(
-    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-) -> usize {
-    use aws_sdk_dynamodb::types::AttributeValue as A;
-    fn value(v: &A) -> usize {
-        match v {
-            A::S(s) => s.len(),
-            A::N(n) => n.len().div_ceil(2) + 1,
-            A::B(b) => b.as_ref().len(),
-            A::Bool(_) | A::Null(_) => 1,
-            A::L(l) => 3 + l.iter().map(|e| 1 + value(e)).sum::<usize>(),
-            A::M(m) => 3 + m.iter().map(|(k, e)| 1 + k.len() + value(e)).sum::<usize>(),
-            A::Ss(l) => l.iter().map(String::len).sum(),
-            _ => 0,
-        }
-    }
-    item.iter().map(|(k, v)| k.len() + value(v)).sum()
-}
-
 #[tokio::test]
 async fn an_applied_webhook_costs_two_small_writes_and_its_lookups_are_cached() {
     // given the processor wired as for Lambda: a metered client, cached lookups
@@ -1025,7 +989,7 @@ async fn an_applied_webhook_costs_two_small_writes_and_its_lookups_are_cached() 
                 .unwrap()
                 .item
                 .unwrap_or_else(|| panic!("{pk} stored"));
-            let bytes = item_bytes(&item);
+            let bytes = packr_local::recorder::attribute_item_size(&item);
             assert!(bytes <= 1024, "{pk} is {bytes} bytes");
         }
     }
@@ -1147,31 +1111,9 @@ async fn a_message_that_hangs_is_cut_off_and_only_it_and_the_unstarted_ones_fail
 async fn same_second_changes_of_a_batch_are_settled_with_one_listing() {
     // given three of the simulator's orders stored from webhooks carrying their
     // updated_date but a status that is not current
-    let sim = trackstar_sim::spawn(trackstar_sim::SimConfig {
-        connections: vec![trackstar_sim::SimConnection {
-            connection_id: CONNECTION.into(),
-            access_token: "tok_fixture".into(),
-            integration_name: "sandbox".into(),
-            warehouse_customer_ids: vec![CUSTOMER.into()],
-        }],
-        ..trackstar_sim::SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = fixture_sim().await;
     let truth: Vec<_> = sim.truth(CONNECTION).unwrap().orders[..3].to_vec();
-    let client = TrackstarClient::new(
-        TrackstarConfig {
-            base_url: sim.base_url.clone(),
-            ..TrackstarConfig::default()
-        },
-        SecretString::from("sim_api_key".to_owned()),
-        Arc::new(InMemorySecretSource::with(
-            "packr/test/trackstar/connections/conn_fixture",
-            "tok_fixture",
-        )),
-    )
-    .unwrap();
-    let p = processor_with(Arc::new(TrackstarFetcher { client })).await;
+    let p = processor_with(sim_fetcher(&sim)).await;
     let not = |status: &str| {
         if status == "open" {
             "exception"

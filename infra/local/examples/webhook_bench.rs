@@ -193,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
             .send()
             .await?;
         if let Some(item) = item.item {
-            receipt_bytes.push(attribute_bytes(&item));
+            receipt_bytes.push(packr_local::recorder::attribute_item_size(&item));
         }
     }
     let receipt_units = receipt_bytes
@@ -297,24 +297,4 @@ async fn main() -> anyhow::Result<()> {
     println!("objects stored           {checked}, differing from the simulator: {differ}");
     running.shutdown().await;
     Ok(())
-}
-
-/// DynamoDB's size of an item (attribute names plus values).
-fn attribute_bytes(
-    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-) -> usize {
-    use aws_sdk_dynamodb::types::AttributeValue as A;
-    fn value(v: &A) -> usize {
-        match v {
-            A::S(s) => s.len(),
-            A::N(n) => n.len().div_ceil(2) + 1,
-            A::B(b) => b.as_ref().len(),
-            A::Bool(_) | A::Null(_) => 1,
-            A::L(l) => 3 + l.iter().map(|e| 1 + value(e)).sum::<usize>(),
-            A::M(m) => 3 + m.iter().map(|(k, e)| 1 + k.len() + value(e)).sum::<usize>(),
-            A::Ss(l) => l.iter().map(String::len).sum(),
-            _ => 0,
-        }
-    }
-    item.iter().map(|(k, v)| k.len() + value(v)).sum()
 }

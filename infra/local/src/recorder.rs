@@ -48,6 +48,25 @@ pub fn item_size(item: &serde_json::Map<String, serde_json::Value>) -> usize {
         .sum()
 }
 
+/// DynamoDB's item size of an item as the SDK holds it (attribute names plus values).
+pub fn attribute_item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.trim_start_matches('-').len().div_ceil(2) + 1,
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::L(l) => 3 + l.iter().map(|e| 1 + value(e)).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, e)| 1 + k.len() + value(e)).sum::<usize>()
+            }
+            AttributeValue::Ss(l) | AttributeValue::Ns(l) => l.iter().map(String::len).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
 pub fn to_attribute(value: &serde_json::Value) -> AttributeValue {
     let Some((kind, v)) = value.as_object().and_then(|o| o.iter().next()) else {
         return AttributeValue::Null(true);

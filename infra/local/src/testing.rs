@@ -116,13 +116,4 @@ fn repo_template() -> Template {
 }
 
 /// "outer: cause: root cause" — an error with its whole source chain.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use packr::errors::error_chain;

@@ -120,16 +120,7 @@ impl ApiError {
     }
 }
 
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
+pub use crate::errors::error_chain;
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {

@@ -2,6 +2,7 @@
 //! through the Trackstar client's wire types.
 
 use crate::domain::{InventoryItem, Order, Product};
+use crate::errors::error_chain;
 use crate::trackstar::wire::{TrackstarInventoryItem, TrackstarOrder, TrackstarProduct};
 pub use crate::trackstar::ConversionContext as DecodeContext;
 
@@ -65,17 +66,6 @@ impl DomainObject {
     }
 }
 
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 impl WireObject {
     pub fn from_json(kind: ObjectKind, data: &serde_json::Value) -> Result<Self, String> {
         let parsed = match kind {
@@ -120,6 +110,6 @@ impl WireObject {
                 .into_domain(ctx)
                 .map(|p| DomainObject::Product(Box::new(p))),
         };
-        converted.map_err(|e| describe(&e))
+        converted.map_err(|e| error_chain(&e))
     }
 }

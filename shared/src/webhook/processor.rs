@@ -38,6 +38,7 @@ use super::objects::{ObjectKind, WireObject};
 use super::receipts::{PriorReceipt, ReceiptState, ReceiptStore, Verdict};
 use crate::apply::{ContextResolver, Freshness, ObjectStores};
 use crate::domain::{Connection, ConnectionStatus, InventoryItem, Order, Product, Timestamp};
+use crate::errors::error_chain;
 use crate::health::{record_batch, Observation, Outcome, StatsResource, WebhookStatsStore};
 use crate::metrics::{Metric, MetricsSink};
 use crate::store::capacity::CapacityMeter;
@@ -896,17 +897,6 @@ fn is_not_found(e: &(dyn std::error::Error + 'static)) -> bool {
         current = err.source();
     }
     false
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Applies a connection event through the one conditional write path: the change is

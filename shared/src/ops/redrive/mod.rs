@@ -339,14 +339,4 @@ pub async fn redrive(
     })
 }
 
-/// "outer: cause: root cause".
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use crate::errors::error_chain;
