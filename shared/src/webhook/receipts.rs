@@ -10,8 +10,9 @@
 //! could matter (an object tombstoned since, a connection event) reads the receipt first.
 //!
 //! A final receipt expires ([`RECEIPT_RETENTION_DAYS`]) only after every path by which its
-//! event can come back has closed: the DLQ keeps a message 14 days, and `POST /sync/replay`
-//! re-enqueues failed events of the last 14 days.
+//! event can come back has closed: the DLQ keeps a message 14 days (and a redrive gives it
+//! a fresh queue life), Svix retries a delivery for about a day; `POST /sync/replay`
+//! re-enqueues only failed receipts, which do not expire.
 //!
 //! A `failed` receipt also keeps the event as it was queued (compressed, see
 //! [`super::stored_event`]), does not expire, and is listed in its tenant's failed-events
@@ -81,8 +82,8 @@ impl ReceiptState {
     }
 }
 
-/// How long a final receipt is kept: the DLQ's retention (14 days) plus the replay window
-/// (14 days) plus margin. Failed receipts do not expire.
+/// How long a final receipt is kept: the DLQ's retention (14 days) plus as much again for
+/// a redriven message's new queue life and late retries. Failed receipts do not expire.
 pub const RECEIPT_RETENTION_DAYS: i64 = 30;
 
 /// A receipt with the event kept for replay (`None` when none is kept: the event never
