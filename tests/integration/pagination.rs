@@ -230,3 +230,52 @@ async fn a_status_filter_on_inventory_is_refused() {
         Err(StoreError::UnsupportedFilter { field: "status" })
     ));
 }
+
+#[tokio::test]
+async fn a_rare_filter_reads_at_most_three_times_the_limit_per_request_and_the_walk_is_complete() {
+    // given 200 orders of which 3 are cancelled, the oldest ones
+    let s = stack().await;
+    let t = tenant("acme");
+    let mut orders = Vec::new();
+    for i in 0..200 {
+        let mut o = order(&t, &format!("o{i:04}"), None, i);
+        if i < 3 {
+            o.status = OrderStatus::Cancelled;
+        }
+        orders.push(o);
+    }
+    for chunk in orders.chunks(25) {
+        futures::future::join_all(chunk.iter().map(|o| s.store.upsert_if_newer(&t, o))).await;
+    }
+    let meter = packr::store::capacity::CapacityMeter::new();
+    let store = DynamoStore::new(
+        packr::store::capacity::metered_client(&s.sdk_as("api-orders"), meter.clone()),
+        s.table.clone(),
+        CursorCodec::new(b"integration-test-cursor-key".to_vec()),
+    );
+    let query = ListQuery {
+        status: Some(OrderStatus::Cancelled),
+        ..ListQuery::default()
+    };
+    // when a client walks `status=cancelled` 10 at a time
+    let limit = PageLimit::parse(Some(10)).unwrap();
+    let mut page = PageRequest::first(limit);
+    let (mut found, mut requests) = (Vec::new(), 0);
+    loop {
+        let result = SyncedStore::<Order>::list(&store, &t, &query, &page)
+            .await
+            .unwrap();
+        requests += 1;
+        // then no request read more than 3 × limit (+ the lookahead) items
+        let read = meter.take().items_read;
+        assert!(read <= 31, "request {requests} read {read} items");
+        found.extend(result.items);
+        match result.next_cursor {
+            Some(c) => page = PageRequest::after(limit, c),
+            None => break,
+        }
+    }
+    // and the walk found every cancelled order once, newest first, in several shorter pages
+    assert_eq!(ids(&found), vec!["o0002", "o0001", "o0000"]);
+    assert!(requests >= 200 / 31, "{requests} requests");
+}

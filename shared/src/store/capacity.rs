@@ -42,6 +42,7 @@ pub struct CapacityMeter {
     read_milli: AtomicU64,
     writes: AtomicU64,
     reads: AtomicU64,
+    items_read: AtomicU64,
     refused_writes: AtomicU64,
 }
 
@@ -54,6 +55,8 @@ pub struct Capacity {
     pub writes: u64,
     /// Read calls.
     pub reads: u64,
+    /// Items queries and scans read (before their filters), which their units follow.
+    pub items_read: u64,
     /// Conditional writes the condition refused (counted as one write unit each).
     pub refused_writes: u64,
 }
@@ -77,6 +80,11 @@ impl CapacityMeter {
         self.reads.fetch_add(1, Ordering::Relaxed);
     }
 
+    fn scanned(&self, items: i32) {
+        self.items_read
+            .fetch_add(u64::try_from(items).unwrap_or(0), Ordering::Relaxed);
+    }
+
     fn refused(&self) {
         Self::add(&self.write_milli, 1.0);
         self.writes.fetch_add(1, Ordering::Relaxed);
@@ -90,6 +98,7 @@ impl CapacityMeter {
             read_units: self.read_milli.swap(0, Ordering::Relaxed) as f64 / MILLI,
             writes: self.writes.swap(0, Ordering::Relaxed),
             reads: self.reads.swap(0, Ordering::Relaxed),
+            items_read: self.items_read.swap(0, Ordering::Relaxed),
             refused_writes: self.refused_writes.swap(0, Ordering::Relaxed),
         }
     }
@@ -211,8 +220,10 @@ impl Intercept for MeterInterceptor {
             meter.read(units(o.consumed_capacity.as_ref()));
         } else if let Some(o) = output.downcast_ref::<QueryOutput>() {
             meter.read(units(o.consumed_capacity.as_ref()));
+            meter.scanned(o.scanned_count);
         } else if let Some(o) = output.downcast_ref::<ScanOutput>() {
             meter.read(units(o.consumed_capacity.as_ref()));
+            meter.scanned(o.scanned_count);
         } else if let Some(o) = output.downcast_ref::<BatchGetItemOutput>() {
             meter.read(sum(o.consumed_capacity.as_ref()));
         } else if let Some(o) = output.downcast_ref::<TransactGetItemsOutput>() {

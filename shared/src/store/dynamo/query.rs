@@ -1,5 +1,8 @@
-//! Keyset-paginated queries: fill a page even when a filter drops items, and hand out a
-//! cursor bound to the tenant and the query.
+//! Keyset-paginated queries: fill a page even when a filter drops items, but read at most
+//! [`READ_BUDGET_PER_ITEM`] × limit items per request (a rare filter must not read a
+//! tenant's whole partition in one request): when the budget is spent, a shorter page is
+//! returned with a cursor at the last item read, and the next request goes on from there.
+//! Cursors are bound to the tenant and the query.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,6 +13,9 @@ use crate::domain::TenantId;
 use crate::store::keys::{self, Index, PK, SK};
 use crate::store::page::{Page, PageRequest};
 use crate::store::StoreError;
+
+/// Items a request may read (before filtering) per item of its page limit.
+pub const READ_BUDGET_PER_ITEM: usize = 3;
 
 /// One listing: a partition of the table or of an index, newest (highest sort key) first.
 pub(crate) struct KeysetQuery {
@@ -60,8 +66,13 @@ impl DynamoStore {
             Some(cursor) => Some(self.start_key(tenant, query, cursor, &key_attributes)?),
         };
         let want = page.limit.get() as usize;
+        // The lookahead item that tells whether another page exists counts too.
+        let budget = READ_BUDGET_PER_ITEM * want + 1;
+        let mut read = 0usize;
         let mut items: Vec<Item> = Vec::with_capacity(want);
         let mut more = false;
+        // Where the next request goes on when the budget ran out before the page filled.
+        let mut resume_at: Option<Item> = None;
 
         let mut names = HashMap::from([
             ("#p".to_owned(), query.partition_attribute().to_owned()),
@@ -90,7 +101,8 @@ impl DynamoStore {
                 remaining.max(100)
             } else {
                 remaining
-            };
+            }
+            .min(budget - read);
             let out = self
                 .client
                 .query()
@@ -106,6 +118,7 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
+            read += usize::try_from(out.scanned_count).unwrap_or(batch);
             for item in out.items.unwrap_or_default() {
                 if items.len() == want {
                     more = true;
@@ -117,13 +130,20 @@ impl DynamoStore {
                 break;
             }
             match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start_key = Some(key),
+                Some(key) if !key.is_empty() => {
+                    if read >= budget {
+                        resume_at = Some(key);
+                        break;
+                    }
+                    start_key = Some(key);
+                }
                 _ => break,
             }
         }
 
-        let next_cursor = match (more, items.last()) {
-            (true, Some(last)) => Some(self.cursor_for(tenant, query, last, &key_attributes)?),
+        let next_cursor = match (more, items.last(), resume_at) {
+            (true, Some(last), _) => Some(self.cursor_for(tenant, query, last, &key_attributes)?),
+            (false, _, Some(key)) => Some(self.cursor_for(tenant, query, &key, &key_attributes)?),
             _ => None,
         };
         Ok(Page { items, next_cursor })
