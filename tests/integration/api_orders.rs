@@ -245,3 +245,23 @@ async fn unknown_routes_and_methods_answer_with_the_envelope() {
     let r = s.call(event("DELETE", "/orders", &admin, None, &[])).await;
     assert_eq!((r.status, r.code()), (405, "method_not_allowed"));
 }
+
+#[tokio::test]
+async fn a_query_parameter_with_an_empty_value_is_taken_as_absent() {
+    // given a tenant with orders
+    let s = api_stack().await;
+    let admin = Caller::admin(ACME);
+    let plain = s.get(&admin, "/orders?limit=5").await;
+    // when a client sends its unset fields as empty values (forms, generated clients)
+    let empty = s
+        .get(
+            &admin,
+            "/orders?limit=5&cursor=&brand_id=&status=&updated_since=",
+        )
+        .await;
+    // then the answer is the unfiltered first page
+    assert_eq!(plain.status, 200);
+    assert_eq!((empty.status, &empty.body), (200, &plain.body));
+    // and an unknown parameter is still refused, empty or not
+    assert_eq!(s.get(&admin, "/orders?stauts=").await.status, 400);
+}

@@ -235,7 +235,9 @@ pub fn path_param(request: &Request, template: &str, name: &str) -> Result<Strin
         .ok_or_else(|| ApiError::invalid_parameter(name, "is missing"))
 }
 
-/// Query parameters, refusing unknown names (typos must not silently widen a listing).
+/// Query parameters, refusing unknown names (typos must not silently widen a listing). A
+/// parameter given with an empty value (`?cursor=`) is taken as absent: forms and
+/// generated clients send those for unset fields.
 pub struct Query {
     values: BTreeMap<String, String>,
 }
@@ -256,7 +258,7 @@ impl Query {
                         .entry(name.to_owned())
                         .or_default()
                         .push("must be given once".into());
-                } else {
+                } else if !value.is_empty() {
                     values.insert(name.to_owned(), value.to_owned());
                 }
             }
