@@ -316,9 +316,10 @@ async fn deps_built_from_the_environment_serve_requests() {
     assert_eq!(r.body["items"], json!([]));
 }
 
-/// Garbage in paths, queries, headers and bodies never panics and always gets the envelope.
+/// Garbage in paths, queries and bodies: never a 5xx (a panic guard's 500 would fail it),
+/// and every refusal carries the error envelope.
 #[tokio::test]
-async fn garbage_input_never_panics() {
+async fn garbage_input_gets_the_error_envelope_and_never_a_server_error() {
     let s = api_stack().await;
     let admin = Caller::admin(ACME);
     let viewer = Caller::new(ACME, "brand_viewer", &["b1"]);
@@ -346,12 +347,27 @@ async fn garbage_input_never_panics() {
         "\"\\ud800\"",
         "{\"body\":1}",
     ];
+    // Every answer: no server error, and a failure carries the error envelope.
+    let check = |what: String, r: Answer| {
+        assert!(r.status < 500, "{what}: {} {}", r.status, r.body);
+        if r.status >= 400 {
+            assert!(
+                !r.code().is_empty() && r.body["error"]["message"].is_string(),
+                "{what}: {} without the error envelope: {}",
+                r.status,
+                r.body
+            );
+        }
+    };
+    let mut answered = 0;
     for caller in [&admin, &viewer] {
         for path in paths {
-            let _ = s.call(event("GET", path, caller, None, &[])).await;
+            let r = s.call(event("GET", path, caller, None, &[])).await;
+            check(format!("GET {path}"), r);
+            answered += 1;
             for body in bodies {
                 for method in ["POST", "PUT"] {
-                    let _ = s
+                    let r = s
                         .call(event(
                             method,
                             path,
@@ -360,6 +376,8 @@ async fn garbage_input_never_panics() {
                             &[("idempotency-key", "g")],
                         ))
                         .await;
+                    check(format!("{method} {path} {body}"), r);
+                    answered += 1;
                 }
             }
         }
@@ -380,8 +398,10 @@ async fn garbage_input_never_panics() {
                         &[("idempotency-key", "g")],
                     ))
                     .await;
-                assert!(r.status < 500, "{route} {body}: {} {}", r.status, r.body);
+                check(format!("POST {route} {body}"), r);
+                answered += 1;
             }
         }
     }
+    assert_eq!(answered, 2 * (12 + 12 * 8 * 2 + 5 * 8));
 }
