@@ -289,7 +289,7 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                 .create_order(
                     &writes::credentials(&connection),
                     &CreateOrderRequest { fields },
-                    &writes::trackstar_key(&key)?,
+                    &key,
                 )
                 .await?;
             let fallback = match currency {
@@ -328,11 +328,7 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
             let connection = writes::connection_by_id(deps, &ctx, &order.connection_id).await?;
             let written = deps
                 .trackstar()?
-                .cancel_order(
-                    &writes::credentials(&connection),
-                    &order.id,
-                    &writes::trackstar_key(&key)?,
-                )
+                .cancel_order(&writes::credentials(&connection), &order.id, &key)
                 .await?;
             let fallback = match order.currency {
                 Some(c) => c,

@@ -171,11 +171,7 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
             };
             let written = deps
                 .trackstar()?
-                .create_product(
-                    &writes::credentials(&connection),
-                    &request,
-                    &writes::trackstar_key(&key)?,
-                )
+                .create_product(&writes::credentials(&connection), &request, &key)
                 .await?;
             let fallback = writes::fallback_currency(deps, &ctx).await?;
             let product = written
@@ -230,7 +226,7 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
                     &writes::credentials(&connection),
                     &product.id,
                     &request,
-                    &writes::trackstar_key(&key)?,
+                    &key,
                 )
                 .await?;
             let fallback = writes::fallback_currency(deps, &ctx).await?;

@@ -11,7 +11,7 @@ use super::request::{Ctx, Reply};
 use super::ApiDeps;
 use crate::domain::{BrandId, Connection, ConnectionId, ConnectionStatus, Currency};
 use crate::idempotency::{Fingerprint, IdempotencyKey, NextAction, SavedResponse, Scope};
-use crate::trackstar::{self, ConnectionCredentials, ConversionContext};
+use crate::trackstar::{ConnectionCredentials, ConversionContext};
 
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
@@ -64,11 +64,6 @@ where
             }
         },
     }
-}
-
-/// The same client key, passed on to Trackstar.
-pub(crate) fn trackstar_key(key: &IdempotencyKey) -> Result<trackstar::IdempotencyKey, ApiError> {
-    trackstar::IdempotencyKey::parse(key.as_str()).map_err(|_| ApiError::internal())
 }
 
 fn no_connection() -> ApiError {

@@ -43,6 +43,11 @@ impl IdempotencyKey {
         Ok(Self(value))
     }
 
+    /// A fresh random key (Packr's own writes to Trackstar).
+    pub fn generate() -> Self {
+        Self(format!("pk_{}", uuid::Uuid::new_v4().simple()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -50,6 +55,12 @@ impl IdempotencyKey {
     /// The key as it appears in storage: a digest, so any key is a safe key segment.
     pub fn digest(&self) -> String {
         hex(&Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -211,6 +222,8 @@ mod tests {
         assert_eq!(IdempotencyKey::parse(""), Err(KeyError::Invalid));
         assert_eq!(IdempotencyKey::parse("has space"), Err(KeyError::Invalid));
         assert_eq!(IdempotencyKey::parse("ключ"), Err(KeyError::Invalid));
+        let generated = IdempotencyKey::generate();
+        assert_eq!(IdempotencyKey::parse(generated.as_str()), Ok(generated));
         assert!(IdempotencyKey::parse("order#1/retry").is_ok());
     }
 
