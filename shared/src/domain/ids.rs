@@ -295,16 +295,31 @@ mod tests {
                 prop_assert!(!id.as_str().is_empty());
                 prop_assert!(id.as_str().len() <= 64);
                 prop_assert!(id.as_str().chars().all(is_id_char));
+                prop_assert!(!id.as_str().contains(".."));
             } else {
-                prop_assert!(s.is_empty() || s.chars().count() > 64 || !s.chars().all(is_id_char));
+                prop_assert!(
+                    s.is_empty()
+                        || s.chars().count() > 64
+                        || !s.chars().all(is_id_char)
+                        || s.contains("..")
+                );
             }
         }
 
         #[test]
+        fn secret_name_segments_never_hold_a_slash_or_dot_dot(s in "[A-Za-z0-9._:/-]{1,64}") {
+            let unsafe_segment = s.contains('/') || s.contains("..");
+            prop_assert_eq!(ConnectionId::parse(s.clone()).is_err(), unsafe_segment);
+            prop_assert_eq!(TenantId::parse(s.clone()).is_err(), unsafe_segment);
+            // ids that are no secret name's segment keep the plain id rules
+            prop_assert_eq!(BrandId::parse(s.clone()).is_err(), s.contains('/'));
+        }
+
+        #[test]
         fn valid_ids_round_trip_through_json(s in "[A-Za-z0-9._:-]{1,64}") {
-            let id = TenantId::parse(s.clone()).unwrap();
+            let id = BrandId::parse(s.clone()).unwrap();
             let json = serde_json::to_string(&id).unwrap();
-            prop_assert_eq!(serde_json::from_str::<TenantId>(&json).unwrap(), id);
+            prop_assert_eq!(serde_json::from_str::<BrandId>(&json).unwrap(), id);
         }
 
         #[test]
