@@ -56,9 +56,12 @@ async fn linking_a_connection_stores_its_token_in_secrets_manager_and_queues_its
     )
     .await;
 
-    // then the token is in Secrets Manager under the template's prefix
+    // then the token is in Secrets Manager under the template's prefix and the tenant
     assert_eq!(r.status, 201, "{}", r.body);
-    let secret = format!("{}{connection}", env["TRACKSTAR_CONNECTION_SECRET_PREFIX"]);
+    let secret = format!(
+        "{}acme/{connection}",
+        env["TRACKSTAR_CONNECTION_SECRET_PREFIX"]
+    );
     let stored = aws_sdk_secretsmanager::Client::new(&sdk)
         .get_secret_value()
         .secret_id(&secret)

@@ -191,7 +191,7 @@ fn request(
             "POST",
             format!("/brands/{b}/messages"),
             Some(json!({ "body": "hello" })),
-            false,
+            true,
         ),
         RouteId::CreateLinkToken => {
             let body = match target {

@@ -2,6 +2,7 @@
 //! `AWS_ENDPOINT_URL`) with resources provisioned from `template.yaml`. One binary, so the
 //! crates link once.
 
+mod api_connections;
 mod api_connections_aws;
 mod api_matrix;
 mod api_more;

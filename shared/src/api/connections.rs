@@ -2,6 +2,8 @@
 //! Secrets Manager, the connection ↔ tenant/brand mapping to DynamoDB; every mutation is
 //! audited.
 
+use std::sync::Arc;
+
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
@@ -11,12 +13,14 @@ use utoipa::ToSchema;
 
 use super::audit;
 use super::error::ApiError;
-use super::request::{self, authenticated, require, Action, Reply, Validator};
+use super::request::{self, authenticated, require, Action, Ctx, Reply, Validator};
 use super::writes;
 use super::ApiDeps;
 use crate::domain::{
-    BrandId, Connection, ConnectionId, ConnectionRoute, ConnectionStatus, Timestamp,
+    BrandId, Connection, ConnectionId, ConnectionRoute, ConnectionStatus, TenantId, Timestamp,
 };
+use crate::secrets::{connection_token_name, SecretWriter};
+use crate::store::{modify_connection, Change};
 use crate::sync::{request_sync, SyncMode, SyncResource};
 use crate::webhook::parked::{release_parked, ReleaseDeps};
 
@@ -125,33 +129,31 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
             .await?;
         let connection_id = ConnectionId::parse(exchanged.connection_id.clone())
             .map_err(|e| writes::unusable_answer(&e))?;
-        if let Some(existing) = deps.connections.route(&connection_id).await? {
-            if existing.tenant_id != ctx.principal.tenant {
-                tracing::warn!(connection_id = %connection_id, "exchange of a connection owned by another tenant");
-            }
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "connection_exists",
-                "this warehouse connection is already linked",
-            ));
+        let tenant = &ctx.principal.tenant;
+        let integration_name = exchanged
+            .integration_name
+            .clone()
+            .unwrap_or_else(|| "unknown".to_owned());
+        let linked = Linked {
+            connection_id: &connection_id,
+            brand: brand.as_ref(),
+            integration_name: &integration_name,
+        };
+        // A connection already routed is either this tenant's (a reinstall) or another's,
+        // which is a 404 like any other tenant's object: the answer must not tell that it
+        // exists. Checked before the token is stored, so nothing is written for it.
+        if let Some(route) = deps.connections.route(&connection_id).await? {
+            return reinstall(deps, &ctx, &route, linked, writer, &exchanged.access_token)
+                .await;
         }
-        let secret_name = format!(
-            "{}{}",
-            deps.config.connection_secret_prefix, connection_id
-        );
-        writer
-            .put(&secret_name, &exchanged.access_token)
-            .await
-            .map_err(|e| ApiError::internal_from("store access token", &e))?;
+        let secret_name =
+            store_token(deps, tenant, &connection_id, writer, &exchanged.access_token).await?;
         let now: Timestamp = deps.now();
         let connection = Connection {
-            tenant_id: ctx.principal.tenant.clone(),
+            tenant_id: tenant.clone(),
             connection_id: connection_id.clone(),
-            brand_id: brand,
-            integration_name: exchanged
-                .integration_name
-                .clone()
-                .unwrap_or_else(|| "unknown".to_owned()),
+            brand_id: brand.clone(),
+            integration_name: integration_name.clone(),
             status: ConnectionStatus::Active,
             access_token_secret: secret_name,
             errors: Vec::new(),
@@ -162,17 +164,25 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
             version: 0,
             marks: Default::default(),
         };
-        deps.connections
-            .create_connection(&ctx.principal.tenant, &connection)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::AlreadyExists { .. } => ApiError::new(
-                    StatusCode::CONFLICT,
-                    "connection_exists",
-                    "this warehouse connection is already linked",
-                ),
-                other => ApiError::from(other),
-            })?;
+        // One transaction writes the connection and its route: it is routable from the
+        // moment it exists, so no webhook finds it stored but unroutable.
+        match deps.connections.create_connection(tenant, &connection).await {
+            Ok(()) => {}
+            Err(crate::store::StoreError::AlreadyExists { .. }) => {
+                // Linked concurrently: the route now says whose it is.
+                let route = deps
+                    .connections
+                    .route(&connection_id)
+                    .await?
+                    .ok_or_else(|| {
+                        tracing::error!(connection_id = %connection_id, "a connection refused as linked has no route");
+                        ApiError::internal()
+                    })?;
+                return reinstall(deps, &ctx, &route, linked, writer, &exchanged.access_token)
+                    .await;
+            }
+            Err(other) => return Err(ApiError::from(other)),
+        }
         audit::record(
             deps,
             &ctx,
@@ -180,7 +190,7 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
             format!("connection:{connection_id}"),
         )
         .await;
-        queue_initial_sync(deps, &connection).await;
+        queue_full_sync(deps, &connection, EXCHANGE_SYNC_REASON).await;
         release_parked_events(deps, &connection).await;
         Ok(Reply::created(writes::to_json(&ConnectionView::from(
             &connection,
@@ -189,15 +199,103 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
     .await
 }
 
+/// What Trackstar's exchange said about the connection it linked.
+#[derive(Clone, Copy)]
+struct Linked<'a> {
+    connection_id: &'a ConnectionId,
+    brand: Option<&'a BrandId>,
+    integration_name: &'a str,
+}
+
+/// Stores a connection's access token under the tenant's own name for it.
+async fn store_token(
+    deps: &ApiDeps,
+    tenant: &TenantId,
+    connection: &ConnectionId,
+    writer: &Arc<dyn SecretWriter>,
+    token: &SecretString,
+) -> Result<String, ApiError> {
+    let name = connection_token_name(&deps.config.connection_secret_prefix, tenant, connection);
+    writer
+        .put(&name, token)
+        .await
+        .map_err(|e| ApiError::internal_from("store access token", &e))?;
+    Ok(name)
+}
+
+/// The exchange of a connection that is already routed. Another tenant's is a 404 (and
+/// nothing is stored); this tenant's is a reinstall: the new token is stored under the
+/// tenant's name for it, and the connection is active again with its errors cleared, a
+/// full sync queued as for a new one. The brand it serves stays what it was.
+async fn reinstall(
+    deps: &ApiDeps,
+    ctx: &Ctx,
+    route: &ConnectionRoute,
+    linked: Linked<'_>,
+    writer: &Arc<dyn SecretWriter>,
+    token: &SecretString,
+) -> Result<Reply, ApiError> {
+    let tenant = &ctx.principal.tenant;
+    if &route.tenant_id != tenant {
+        tracing::warn!(connection_id = %linked.connection_id, "exchange of a connection owned by another tenant");
+        return Err(ApiError::not_found("connection"));
+    }
+    if linked.brand.is_some() && linked.brand != route.brand_id.as_ref() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "connection_brand_mismatch",
+            "a reinstalled connection keeps the brand it serves",
+        ));
+    }
+    let secret_name = store_token(deps, tenant, linked.connection_id, writer, token).await?;
+    let now = deps.now();
+    let changed = modify_connection(
+        deps.connections.as_ref(),
+        tenant,
+        linked.connection_id,
+        |c| {
+            c.access_token_secret = secret_name.clone();
+            c.integration_name = linked.integration_name.to_owned();
+            c.status = ConnectionStatus::Active;
+            c.errors.clear();
+            // The admin's reinstall is the newest lifecycle event: older connection
+            // events no longer undo it, and a deletion before it is over.
+            c.marks.deleted_at = None;
+            c.marks.lifecycle_at = Some(c.marks.lifecycle_at.map_or(now, |l| l.max(now)));
+            c.updated_at = now;
+            Change::Write(())
+        },
+    )
+    .await?;
+    let Some((connection, ())) = changed else {
+        return Err(ApiError::not_found("connection"));
+    };
+    audit::record(
+        deps,
+        ctx,
+        "connections.reinstall",
+        format!("connection:{}", linked.connection_id),
+    )
+    .await;
+    queue_full_sync(deps, &connection, REINSTALL_SYNC_REASON).await;
+    release_parked_events(deps, &connection).await;
+    Ok(Reply::ok(writes::to_json(&ConnectionView::from(
+        &connection,
+    ))?))
+}
+
 /// The reason of the full sync a new connection gets.
 pub const EXCHANGE_SYNC_REASON: &str = "exchange";
+/// The reason of the full sync a reinstalled connection gets.
+pub const REINSTALL_SYNC_REASON: &str = "reinstall";
 
-/// Queues a full sync of every resource of a new connection (Trackstar sends no webhooks
-/// for its historical data). A failure does not fail the exchange: the connection is stored
+/// Queues a full sync of every resource of a new or reinstalled connection (Trackstar
+/// sends no webhooks for its historical data, nor for what changed while a connection
+/// could not be reached). A failure does not fail the exchange: the connection is stored
 /// and Trackstar was told, so the client must not retry it. Nothing is lost either: the
 /// sync scheduler's next tick finds the active connection without a watermark and enqueues
 /// it as a full sync (`never-synced`, see `sync::scheduler`).
-async fn queue_initial_sync(deps: &ApiDeps, connection: &Connection) {
+async fn queue_full_sync(deps: &ApiDeps, connection: &Connection, reason: &str) {
     let queue = match deps.sync_jobs() {
         Ok(queue) => queue,
         Err(_) => return, // logged by `sync_jobs`
@@ -208,7 +306,7 @@ async fn queue_initial_sync(deps: &ApiDeps, connection: &Connection) {
         &connection.connection_id,
         &SyncResource::ALL,
         SyncMode::Full,
-        EXCHANGE_SYNC_REASON,
+        reason,
         deps.now(),
     )
     .await
@@ -227,7 +325,8 @@ async fn queue_initial_sync(deps: &ApiDeps, connection: &Connection) {
 }
 
 /// Queues the webhooks Trackstar sent for this connection before it was linked (parked by
-/// ingest, `webhook::parked`), each once. Only the connection this exchange just created:
+/// ingest, `webhook::parked`), each once; called once the connection's route is stored.
+/// Only the connection this exchange just stored:
 /// a tenant never reaches events parked for another's. A failure does not fail the
 /// exchange either: what is left stays parked, and the expiry sweep releases it to this
 /// connection instead of expiring it.

@@ -1,17 +1,20 @@
 //! `/brands/{brand_id}/messages`: the thread between a 3PL and one of its brands.
 
-use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, FieldErrors};
 use super::request::{self, authenticated, require, Action, Ctx, Query, Reply};
-use super::writes;
+use super::writes::{self, idempotent};
 use super::ApiDeps;
 use crate::domain::{BrandId, Message, MessageBody, MessageId};
+use crate::idempotency::Scope;
 
 const TEMPLATE: &str = "/brands/{brand_id}/messages";
+/// Keys are the tenant's, like every write's; the brand is part of what a key stands for,
+/// so the same key on another brand's thread is a reuse with another body (422).
+pub const POST_SCOPE: Scope = Scope::new("api.messages.post");
 
 /// `POST /brands/{brand_id}/messages`
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -49,35 +52,38 @@ pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
     .await
 }
 
-/// `POST /brands/{brand_id}/messages`
+/// `POST /brands/{brand_id}/messages` — requires `Idempotency-Key`: a retry answers the
+/// message the first attempt posted instead of posting it twice.
 pub async fn post(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
         let brand = visible_brand(deps, &ctx, &req).await?;
         require(&ctx, Action::WriteMessages)?;
-        let (body, _) = request::json_body::<PostMessageBody>(deps, &req, None)?;
+        let key = request::idempotency_key(&req)?;
+        let (body, raw) = request::json_body::<PostMessageBody>(deps, &req, None)?;
         let text = MessageBody::parse(body.body).map_err(|e| {
             ApiError::validation(FieldErrors::from([(
                 "body".to_owned(),
                 vec![e.to_string()],
             )]))
         })?;
-        let message = Message {
-            tenant_id: ctx.principal.tenant.clone(),
-            brand_id: brand,
-            id: MessageId::generate(),
-            author: ctx.principal.subject.clone(),
-            author_role: ctx.principal.role.as_str().to_owned(),
-            body: text,
-            created_at: deps.now(),
-        };
-        deps.messages
-            .append(&ctx.principal.tenant, &message)
-            .await?;
-        Ok(Reply {
-            status: StatusCode::CREATED,
-            body: writes::to_json(&message)?,
-            headers: Vec::new(),
+        // The brand is part of what the key stands for: the path with the body.
+        let payload = serde_json::json!({ "brand_id": brand.as_str(), "body": raw });
+        idempotent(deps, &ctx, POST_SCOPE, &key, &payload, || async {
+            let message = Message {
+                tenant_id: ctx.principal.tenant.clone(),
+                brand_id: brand.clone(),
+                id: MessageId::generate(),
+                author: ctx.principal.subject.clone(),
+                author_role: ctx.principal.role.as_str().to_owned(),
+                body: text,
+                created_at: deps.now(),
+            };
+            deps.messages
+                .append(&ctx.principal.tenant, &message)
+                .await?;
+            Ok(Reply::created(writes::to_json(&message)?))
         })
+        .await
     })
     .await
 }

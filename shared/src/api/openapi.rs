@@ -110,7 +110,7 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
             Some("ExchangeBody"),
             201,
             reference("ConnectionView"),
-            "Exchange a Link auth code for a connection (tenant_admin)",
+            "Exchange a Link auth code for a new connection (tenant_admin); 200 for a reinstall",
         ),
         RouteId::ListConnections => (
             None,
@@ -368,6 +368,7 @@ pub fn document() -> Value {
                 | RouteId::UpdateProduct
                 | RouteId::RunSync
                 | RouteId::Replay
+                | RouteId::PostMessage
         );
         if idempotent {
             parameters.push(json!({ "name": "Idempotency-Key", "in": "header", "required": true, "description": "1–255 visible ASCII characters; a replay returns the saved response with `Idempotent-Replayed: true`", "schema": { "type": "string" } }));
@@ -377,6 +378,12 @@ pub fn document() -> Value {
             status.to_string(),
             json!({ "description": summary, "content": { "application/json": { "schema": schema } } }),
         );
+        if route.id == RouteId::ExchangeAuthCode {
+            responses.insert(
+                "200".to_owned(),
+                json!({ "description": "Reinstalled: the tenant's existing connection, active again with the new token", "content": { "application/json": { "schema": reference("ConnectionView") } } }),
+            );
+        }
         let mut operation = json!({
             "operationId": format!("{:?}", route.id),
             "summary": summary,

@@ -15,6 +15,8 @@ pub enum IdError {
     TooLong { kind: &'static str, max: usize },
     #[error("{kind} may contain only letters, digits and . _ - : characters")]
     InvalidCharacter { kind: &'static str },
+    #[error("{kind} must not contain `..`")]
+    DotDot { kind: &'static str },
     #[error("{kind} must start with `{prefix}`")]
     MissingPrefix {
         kind: &'static str,
@@ -39,8 +41,21 @@ fn validate(kind: &'static str, value: &str, max: usize) -> Result<(), IdError> 
     Ok(())
 }
 
+/// An id that is also a segment of a secret's name (`…/<tenant>/<connection>`): besides
+/// the id rules (no `/`), no `..`, so it can never climb out of its place in the name.
+fn validate_segment(kind: &'static str, value: &str, max: usize) -> Result<(), IdError> {
+    validate(kind, value, max)?;
+    if value.contains("..") {
+        return Err(IdError::DotDot { kind });
+    }
+    Ok(())
+}
+
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident, $kind:literal, $max:expr) => {
+        string_id!($(#[$meta])* $name, $kind, $max, validate);
+    };
+    ($(#[$meta:meta])* $name:ident, $kind:literal, $max:expr, $validate:ident) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
@@ -51,7 +66,7 @@ macro_rules! string_id {
 
             pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
                 let value = value.into();
-                validate($kind, &value, $max)?;
+                $validate($kind, &value, $max)?;
                 Ok(Self(value))
             }
 
@@ -90,7 +105,7 @@ macro_rules! string_id {
 
 string_id!(
     /// A 3PL, the unit of isolation. Only ever taken from verified token claims.
-    TenantId, "tenant id", 64
+    TenantId, "tenant id", 64, validate_segment
 );
 string_id!(
     /// A brand (a 3PL's customer) within a tenant.
@@ -98,7 +113,7 @@ string_id!(
 );
 string_id!(
     /// A Trackstar connection (one connected WMS).
-    ConnectionId, "connection id", 128
+    ConnectionId, "connection id", 128, validate_segment
 );
 string_id!(
     /// A Trackstar order id.
@@ -280,16 +295,31 @@ mod tests {
                 prop_assert!(!id.as_str().is_empty());
                 prop_assert!(id.as_str().len() <= 64);
                 prop_assert!(id.as_str().chars().all(is_id_char));
+                prop_assert!(!id.as_str().contains(".."));
             } else {
-                prop_assert!(s.is_empty() || s.chars().count() > 64 || !s.chars().all(is_id_char));
+                prop_assert!(
+                    s.is_empty()
+                        || s.chars().count() > 64
+                        || !s.chars().all(is_id_char)
+                        || s.contains("..")
+                );
             }
         }
 
         #[test]
+        fn secret_name_segments_never_hold_a_slash_or_dot_dot(s in "[A-Za-z0-9._:/-]{1,64}") {
+            let unsafe_segment = s.contains('/') || s.contains("..");
+            prop_assert_eq!(ConnectionId::parse(s.clone()).is_err(), unsafe_segment);
+            prop_assert_eq!(TenantId::parse(s.clone()).is_err(), unsafe_segment);
+            // ids that are no secret name's segment keep the plain id rules
+            prop_assert_eq!(BrandId::parse(s.clone()).is_err(), s.contains('/'));
+        }
+
+        #[test]
         fn valid_ids_round_trip_through_json(s in "[A-Za-z0-9._:-]{1,64}") {
-            let id = TenantId::parse(s.clone()).unwrap();
+            let id = BrandId::parse(s.clone()).unwrap();
             let json = serde_json::to_string(&id).unwrap();
-            prop_assert_eq!(serde_json::from_str::<TenantId>(&json).unwrap(), id);
+            prop_assert_eq!(serde_json::from_str::<BrandId>(&json).unwrap(), id);
         }
 
         #[test]

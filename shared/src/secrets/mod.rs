@@ -11,6 +11,8 @@ mod memory;
 use async_trait::async_trait;
 use secrecy::SecretString;
 
+use crate::domain::{ConnectionId, TenantId};
+
 pub use aws::SecretsManagerSource;
 pub use cache::CachedSecretSource;
 pub use memory::InMemorySecretSource;
@@ -28,6 +30,16 @@ pub enum SecretError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// The Secrets Manager name of a connection's access token: `<prefix><tenant>/<connection>`.
+/// The tenant is the verified one of the request (never from a body or path), and neither
+/// id can hold a `/` or `..` (their types refuse both), so the name of one tenant's token
+/// cannot be spelled from another tenant's request. Readers do not rebuild it: they use
+/// the name stored on the connection (`Connection::access_token_secret`), so connections
+/// linked under an older naming keep working.
+pub fn connection_token_name(prefix: &str, tenant: &TenantId, connection: &ConnectionId) -> String {
+    format!("{prefix}{tenant}/{connection}")
 }
 
 /// Reads secrets by name.
