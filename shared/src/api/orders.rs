@@ -292,22 +292,16 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                     &key,
                 )
                 .await?;
-            let fallback = match currency {
-                Some(c) => c,
-                None => writes::fallback_currency(deps, &ctx).await?,
-            };
-            let order = written
-                .data
-                .into_domain(&writes::conversion(
-                    &ctx,
-                    Some(brand.clone()),
-                    &connection,
-                    fallback,
-                ))
-                .map_err(|e| writes::unusable_answer(&e))?;
-            deps.orders
-                .upsert_written(&ctx.principal.tenant, &order)
-                .await?;
+            let order = writes::store_answer(
+                deps,
+                &ctx,
+                deps.orders.as_ref(),
+                &connection,
+                Some(brand.clone()),
+                currency,
+                written.data,
+            )
+            .await?;
             tracing::info!(order_id = %order.id, brand_id = %brand, "order created");
             Ok(Reply::created(writes::to_json(&order)?))
         })
@@ -330,22 +324,16 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
                 .trackstar()?
                 .cancel_order(&writes::credentials(&connection), &order.id, &key)
                 .await?;
-            let fallback = match order.currency {
-                Some(c) => c,
-                None => writes::fallback_currency(deps, &ctx).await?,
-            };
-            let cancelled = written
-                .data
-                .into_domain(&writes::conversion(
-                    &ctx,
-                    order.brand_id.clone(),
-                    &connection,
-                    fallback,
-                ))
-                .map_err(|e| writes::unusable_answer(&e))?;
-            deps.orders
-                .upsert_written(&ctx.principal.tenant, &cancelled)
-                .await?;
+            let cancelled = writes::store_answer(
+                deps,
+                &ctx,
+                deps.orders.as_ref(),
+                &connection,
+                order.brand_id.clone(),
+                order.currency,
+                written.data,
+            )
+            .await?;
             tracing::info!(order_id = %cancelled.id, "order cancelled");
             Ok(Reply::ok(writes::to_json(&cancelled)?))
         })

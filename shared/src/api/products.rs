@@ -173,19 +173,16 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                 .trackstar()?
                 .create_product(&writes::credentials(&connection), &request, &key)
                 .await?;
-            let fallback = writes::fallback_currency(deps, &ctx).await?;
-            let product = written
-                .data
-                .into_domain(&writes::conversion(
-                    &ctx,
-                    Some(brand.clone()),
-                    &connection,
-                    fallback,
-                ))
-                .map_err(|e| writes::unusable_answer(&e))?;
-            deps.products
-                .upsert_written(&ctx.principal.tenant, &product)
-                .await?;
+            let product = writes::store_answer(
+                deps,
+                &ctx,
+                deps.products.as_ref(),
+                &connection,
+                Some(brand.clone()),
+                None,
+                written.data,
+            )
+            .await?;
             Ok(Reply::created(writes::to_json(&product)?))
         })
         .await
@@ -229,19 +226,16 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
                     &key,
                 )
                 .await?;
-            let fallback = writes::fallback_currency(deps, &ctx).await?;
-            let updated = written
-                .data
-                .into_domain(&writes::conversion(
-                    &ctx,
-                    product.brand_id.clone(),
-                    &connection,
-                    fallback,
-                ))
-                .map_err(|e| writes::unusable_answer(&e))?;
-            deps.products
-                .upsert_written(&ctx.principal.tenant, &updated)
-                .await?;
+            let updated = writes::store_answer(
+                deps,
+                &ctx,
+                deps.products.as_ref(),
+                &connection,
+                product.brand_id.clone(),
+                None,
+                written.data,
+            )
+            .await?;
             Ok(Reply::ok(writes::to_json(&updated)?))
         })
         .await

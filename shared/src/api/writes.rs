@@ -10,8 +10,11 @@ use super::error::ApiError;
 use super::request::{Ctx, Reply};
 use super::ApiDeps;
 use crate::domain::{BrandId, Connection, ConnectionId, ConnectionStatus, Currency};
+use crate::domain::{Order, Product};
 use crate::idempotency::{Fingerprint, IdempotencyKey, NextAction, SavedResponse, Scope};
-use crate::trackstar::{ConnectionCredentials, ConversionContext};
+use crate::store::{SyncedObject, SyncedStore};
+use crate::trackstar::wire::{TrackstarOrder, TrackstarProduct};
+use crate::trackstar::{ConnectionCredentials, ConversionContext, ConversionError};
 
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
@@ -118,7 +121,7 @@ pub(crate) fn credentials(connection: &Connection) -> ConnectionCredentials {
 }
 
 /// The tenant's default currency (for upstream amounts without one), USD if unset.
-pub(crate) async fn fallback_currency(deps: &ApiDeps, ctx: &Ctx) -> Result<Currency, ApiError> {
+async fn fallback_currency(deps: &ApiDeps, ctx: &Ctx) -> Result<Currency, ApiError> {
     Ok(deps
         .tenants
         .get_tenant(&ctx.principal.tenant)
@@ -132,7 +135,7 @@ fn usd() -> Currency {
     Currency::parse("USD").unwrap_or_else(|_| unreachable!("USD is a currency"))
 }
 
-pub(crate) fn conversion(
+fn conversion(
     ctx: &Ctx,
     brand: Option<BrandId>,
     connection: &Connection,
@@ -154,6 +157,49 @@ pub(crate) fn unusable_answer(err: &(dyn std::error::Error + 'static)) -> ApiErr
         "upstream_error",
         "the warehouse system's answer could not be read",
     )
+}
+
+/// A Trackstar object a write is answered with, and the domain object it becomes.
+pub(crate) trait Answer {
+    type Object: SyncedObject;
+    fn into_object(self, ctx: &ConversionContext) -> Result<Self::Object, ConversionError>;
+}
+
+impl Answer for TrackstarOrder {
+    type Object = Order;
+    fn into_object(self, ctx: &ConversionContext) -> Result<Order, ConversionError> {
+        self.into_domain(ctx)
+    }
+}
+
+impl Answer for TrackstarProduct {
+    type Object = Product;
+    fn into_object(self, ctx: &ConversionContext) -> Result<Product, ConversionError> {
+        self.into_domain(ctx)
+    }
+}
+
+/// The tail of every write-through: Trackstar accepted the write (it is authoritative), so
+/// its answer is converted (amounts without a currency in `currency`, else the tenant's
+/// default) and stored, replacing a same-second copy; only then is it the reply's object.
+pub(crate) async fn store_answer<A: Answer>(
+    deps: &ApiDeps,
+    ctx: &Ctx,
+    store: &dyn SyncedStore<A::Object>,
+    connection: &Connection,
+    brand: Option<BrandId>,
+    currency: Option<Currency>,
+    answer: A,
+) -> Result<A::Object, ApiError> {
+    let fallback = match currency {
+        Some(c) => c,
+        None => fallback_currency(deps, ctx).await?,
+    };
+    let object = answer
+        .into_object(&conversion(ctx, brand, connection, fallback))
+        .map_err(|e| unusable_answer(&e))?;
+    store.upsert_written(&ctx.principal.tenant, &object).await?;
+    Ok(object)
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
