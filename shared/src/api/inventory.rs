@@ -4,25 +4,15 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::error::ApiError;
-use super::request::{self, authenticated, Query, Reply};
+use super::request::{self, authenticated, Reply};
+use super::visible;
 use super::ApiDeps;
 use crate::domain::Sku;
-use crate::store::ListQuery;
 
 /// `GET /inventory?brand_id&updated_since&limit&cursor`
 pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
-        let q = Query::parse(&req, &["brand_id", "updated_since", "limit", "cursor"])?;
-        let query = ListQuery {
-            brand_id: q.brand_filter(deps, &ctx).await?,
-            updated_since: q.timestamp("updated_since")?,
-            status: None,
-        };
-        let page = deps
-            .inventory
-            .list(&ctx.principal.tenant, &query, &q.page()?)
-            .await?;
-        Ok(Reply::page(page))
+        visible::list(deps, &ctx, &req, deps.inventory.as_ref()).await
     })
     .await
 }

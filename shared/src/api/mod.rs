@@ -18,6 +18,7 @@ pub mod replay;
 pub mod request;
 pub mod router;
 pub mod sync;
+mod visible;
 pub mod wiring;
 mod writes;
 

@@ -7,14 +7,12 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::request::{self, authenticated, require, Action, Ctx, Query, Reply, Validator};
+use super::request::{self, authenticated, require, Action, Ctx, Reply, Validator};
+use super::visible;
 use super::writes::{self, idempotent};
 use super::ApiDeps;
-use crate::domain::{
-    Address, BrandId, Currency, Money, Order, OrderId, OrderStatus, ProductId, Sku,
-};
+use crate::domain::{Address, BrandId, Currency, Money, Order, OrderId, ProductId, Sku};
 use crate::idempotency::Scope;
-use crate::store::ListQuery;
 use crate::trackstar::{CreateOrderRequest, OrderFields, WriteAddress, WriteLineItem};
 
 pub const CREATE_SCOPE: Scope = Scope::new("api.orders.create");
@@ -25,39 +23,17 @@ pub const MAX_QUANTITY: i64 = 1_000_000;
 /// `GET /orders?brand_id&status&updated_since&limit&cursor`
 pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
-        let q = Query::parse(
-            &req,
-            &["brand_id", "status", "updated_since", "limit", "cursor"],
-        )?;
-        let status = q
-            .get("status")
-            .map(|s| {
-                OrderStatus::parse(s).ok_or_else(|| {
-                    ApiError::invalid_parameter("status", "is not a known order status")
-                })
-            })
-            .transpose()?;
-        let query = ListQuery {
-            brand_id: q.brand_filter(deps, &ctx).await?,
-            updated_since: q.timestamp("updated_since")?,
-            status,
-        };
-        let page = deps
-            .orders
-            .list(&ctx.principal.tenant, &query, &q.page()?)
-            .await?;
-        Ok(Reply::page(page))
+        visible::list(deps, &ctx, &req, deps.orders.as_ref()).await
     })
     .await
 }
 
 /// An order the caller may see: another tenant's or another brand's is a 404.
 async fn visible_order(deps: &ApiDeps, ctx: &Ctx, raw_id: &str) -> Result<Order, ApiError> {
-    let id = OrderId::parse(raw_id).map_err(|_| ApiError::not_found("order"))?;
-    match deps.orders.get(&ctx.principal.tenant, id.as_str()).await? {
-        Some(order) if ctx.principal.sees_brand(order.brand_id.as_ref()) => Ok(order),
-        _ => Err(ApiError::not_found("order")),
-    }
+    visible::get(ctx, deps.orders.as_ref(), raw_id, |id| {
+        OrderId::parse(id).is_ok()
+    })
+    .await
 }
 
 /// `GET /orders/{order_id}`

@@ -6,12 +6,12 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::request::{self, authenticated, require, Action, Ctx, Query, Reply, Validator};
+use super::request::{self, authenticated, require, Action, Ctx, Reply, Validator};
+use super::visible;
 use super::writes::{self, idempotent};
 use super::ApiDeps;
 use crate::domain::{BrandId, Product, ProductId, Sku};
 use crate::idempotency::Scope;
-use crate::store::ListQuery;
 use crate::trackstar::{CreateProductRequest, ProductMeasurements, UpdateProductRequest};
 
 pub const CREATE_SCOPE: Scope = Scope::new("api.products.create");
@@ -20,31 +20,17 @@ pub const UPDATE_SCOPE: Scope = Scope::new("api.products.update");
 /// `GET /products?brand_id&updated_since&limit&cursor`
 pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
-        let q = Query::parse(&req, &["brand_id", "updated_since", "limit", "cursor"])?;
-        let query = ListQuery {
-            brand_id: q.brand_filter(deps, &ctx).await?,
-            updated_since: q.timestamp("updated_since")?,
-            status: None,
-        };
-        let page = deps
-            .products
-            .list(&ctx.principal.tenant, &query, &q.page()?)
-            .await?;
-        Ok(Reply::page(page))
+        visible::list(deps, &ctx, &req, deps.products.as_ref()).await
     })
     .await
 }
 
+/// A product the caller may see: another tenant's or another brand's is a 404.
 async fn visible_product(deps: &ApiDeps, ctx: &Ctx, raw_id: &str) -> Result<Product, ApiError> {
-    let id = ProductId::parse(raw_id).map_err(|_| ApiError::not_found("product"))?;
-    match deps
-        .products
-        .get(&ctx.principal.tenant, id.as_str())
-        .await?
-    {
-        Some(p) if ctx.principal.sees_brand(p.brand_id.as_ref()) => Ok(p),
-        _ => Err(ApiError::not_found("product")),
-    }
+    visible::get(ctx, deps.products.as_ref(), raw_id, |id| {
+        ProductId::parse(id).is_ok()
+    })
+    .await
 }
 
 /// `GET /products/{product_id}`
