@@ -17,6 +17,7 @@ pub mod reconciliations;
 pub mod replay;
 pub mod request;
 pub mod router;
+pub mod routes;
 pub mod sync;
 mod visible;
 pub mod wiring;

@@ -14,7 +14,7 @@ use super::products::{CreateProductBody, UpdateProductBody};
 use super::reconciliations::ReconciliationView;
 use super::replay::{ReplayAnswer, ReplayBody, ReplayType};
 use super::request::{respond, Reply};
-use super::router::{RouteId, ROUTES};
+use super::routes::{RouteId, ROUTES};
 use super::sync::{QueuedSyncJob, RunSyncAnswer, RunSyncBody, SkippedConnection};
 use super::ApiDeps;
 use crate::health::figures::{Backlog, Percentiles, WebhookFigures};

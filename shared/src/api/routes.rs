@@ -1,0 +1,186 @@
+//! The route table, as in `template.yaml`: every route, the function (binary) that serves
+//! it, and how a request finds its route. The router dispatches on it and the OpenAPI
+//! document describes it; neither depends on the other.
+
+use http::StatusCode;
+
+use super::error::ApiError;
+use super::request::match_template;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteId {
+    ListOrders,
+    GetOrder,
+    CreateOrder,
+    CancelOrder,
+    ListInventory,
+    GetInventory,
+    ListProducts,
+    GetProduct,
+    CreateProduct,
+    UpdateProduct,
+    ListMessages,
+    PostMessage,
+    CreateLinkToken,
+    ExchangeAuthCode,
+    ListConnections,
+    ListAudit,
+    RunSync,
+    SyncHealth,
+    SyncLag,
+    Replay,
+    ListReconciliations,
+    GetReconciliation,
+    OpenApi,
+}
+
+/// One API Gateway route and the function (binary) that serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub id: RouteId,
+    pub method: &'static str,
+    pub path: &'static str,
+    /// The binary under `functions/` that serves the route.
+    pub function: &'static str,
+    /// Whether the JWT authorizer guards the route.
+    pub authorized: bool,
+}
+
+impl Route {
+    /// API Gateway's `routeKey`, e.g. `GET /orders/{order_id}`.
+    pub fn route_key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+const fn r(id: RouteId, method: &'static str, path: &'static str, function: &'static str) -> Route {
+    Route {
+        id,
+        method,
+        path,
+        function,
+        authorized: true,
+    }
+}
+
+pub const ROUTES: &[Route] = &[
+    r(RouteId::ListOrders, "GET", "/orders", "api-orders"),
+    r(RouteId::GetOrder, "GET", "/orders/{order_id}", "api-orders"),
+    r(RouteId::CreateOrder, "POST", "/orders", "api-orders"),
+    r(
+        RouteId::CancelOrder,
+        "POST",
+        "/orders/{order_id}/cancel",
+        "api-orders",
+    ),
+    r(RouteId::ListInventory, "GET", "/inventory", "api-inventory"),
+    r(
+        RouteId::GetInventory,
+        "GET",
+        "/inventory/{sku}",
+        "api-inventory",
+    ),
+    r(RouteId::ListProducts, "GET", "/products", "api-products"),
+    r(
+        RouteId::GetProduct,
+        "GET",
+        "/products/{product_id}",
+        "api-products",
+    ),
+    r(RouteId::CreateProduct, "POST", "/products", "api-products"),
+    r(
+        RouteId::UpdateProduct,
+        "PUT",
+        "/products/{product_id}",
+        "api-products",
+    ),
+    r(
+        RouteId::ListMessages,
+        "GET",
+        "/brands/{brand_id}/messages",
+        "api-messages",
+    ),
+    r(
+        RouteId::PostMessage,
+        "POST",
+        "/brands/{brand_id}/messages",
+        "api-messages",
+    ),
+    r(
+        RouteId::CreateLinkToken,
+        "POST",
+        "/connections/link-token",
+        "api-connections",
+    ),
+    r(
+        RouteId::ExchangeAuthCode,
+        "POST",
+        "/connections/exchange",
+        "api-connections",
+    ),
+    r(
+        RouteId::ListConnections,
+        "GET",
+        "/connections",
+        "api-connections",
+    ),
+    r(RouteId::ListAudit, "GET", "/audit", "api-connections"),
+    r(RouteId::RunSync, "POST", "/sync/run", "api-sync"),
+    r(RouteId::SyncHealth, "GET", "/sync/health", "api-sync"),
+    r(RouteId::SyncLag, "GET", "/sync/lag/{brand_id}", "api-sync"),
+    r(RouteId::Replay, "POST", "/sync/replay", "api-sync"),
+    r(
+        RouteId::ListReconciliations,
+        "GET",
+        "/sync/reconciliations",
+        "api-sync",
+    ),
+    r(
+        RouteId::GetReconciliation,
+        "GET",
+        "/sync/reconciliations/{report_id}",
+        "api-sync",
+    ),
+    Route {
+        id: RouteId::OpenApi,
+        method: "GET",
+        path: "/openapi.json",
+        function: "api-docs",
+        authorized: false,
+    },
+];
+
+pub fn route(id: RouteId) -> &'static Route {
+    ROUTES
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| unreachable!("every RouteId is in ROUTES"))
+}
+
+/// The route for a method and raw path: 404 when no template matches, 405 when one
+/// matches with another method.
+pub fn find(method: &str, path: &str) -> Result<&'static Route, ApiError> {
+    let matching: Vec<&Route> = ROUTES
+        .iter()
+        .filter(|r| match_template(r.path, path).is_some())
+        .collect();
+    if let Some(route) = matching
+        .iter()
+        .find(|r| r.method.eq_ignore_ascii_case(method))
+    {
+        return Ok(route);
+    }
+    if matching.is_empty() {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "no such route",
+        ))
+    } else {
+        Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not accept this method",
+        ))
+    }
+}
