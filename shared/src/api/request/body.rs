@@ -1,0 +1,200 @@
+//! Request bodies (content type, size limit, unknown and mistyped fields named), field
+//! validation, and the `Idempotency-Key` header.
+
+use http::StatusCode;
+use lambda_http::Request;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::api::error::{ApiError, FieldErrors};
+use crate::api::ApiDeps;
+use crate::idempotency::IdempotencyKey;
+
+/// The `Idempotency-Key` header (400 when missing or invalid).
+pub fn idempotency_key(request: &Request) -> Result<IdempotencyKey, ApiError> {
+    let raw = request
+        .headers()
+        .get("idempotency-key")
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_required",
+                "this request requires an Idempotency-Key header",
+            )
+        })?
+        .to_str()
+        .map_err(|_| invalid_key())?;
+    IdempotencyKey::parse(raw).map_err(|_| invalid_key())
+}
+
+fn invalid_key() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_idempotency_key",
+        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+    )
+}
+
+/// Parses a JSON body: 415 unless `application/json`, 413 over the limit, 400 if it is not
+/// JSON, 422 naming the field for unknown, missing or mistyped fields. Returns the typed
+/// body and the JSON value (for idempotency fingerprints).
+pub fn json_body<T: DeserializeOwned>(
+    deps: &ApiDeps,
+    request: &Request,
+    empty_is: Option<&str>,
+) -> Result<(T, Value), ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > deps.config.max_body_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the request body is larger than {} bytes",
+                deps.config.max_body_bytes
+            ),
+        ));
+    }
+    let text = if bytes.iter().all(u8::is_ascii_whitespace) {
+        match empty_is {
+            Some(default) => default.as_bytes(),
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "body_required",
+                    "this request requires a JSON body",
+                ))
+            }
+        }
+    } else {
+        let content_type = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if !media.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the request body must be application/json",
+            ));
+        }
+        bytes
+    };
+    let value: Value = serde_json::from_slice(text).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!(
+                "the request body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::validation(FieldErrors::from([(
+            "body".to_owned(),
+            vec!["must be a JSON object".to_owned()],
+        )])));
+    }
+    let typed = serde_json::from_value::<T>(value.clone()).map_err(|e| {
+        ApiError::validation(FieldErrors::from([field_of_serde_error(&e.to_string())]))
+    })?;
+    Ok((typed, value))
+}
+
+/// Names the field a serde error is about (`unknown field `x``, `missing field `x``).
+fn field_of_serde_error(message: &str) -> (String, Vec<String>) {
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains("field `"))
+        .map(str::to_owned);
+    match quoted {
+        Some(field) if message.starts_with("unknown field") => {
+            (field, vec!["is not a known field".to_owned()])
+        }
+        Some(field) if message.starts_with("missing field") => {
+            (field, vec!["is required".to_owned()])
+        }
+        _ => (
+            "body".to_owned(),
+            vec![message
+                .split(" at line")
+                .next()
+                .unwrap_or(message)
+                .to_owned()],
+        ),
+    }
+}
+
+/// Collects field errors while validating a body.
+#[derive(Debug, Default)]
+pub struct Validator {
+    errors: FieldErrors,
+}
+
+impl Validator {
+    pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors
+            .entry(field.into())
+            .or_default()
+            .push(message.into());
+    }
+
+    /// Checks a required text field: not blank, at most `max` characters.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) {
+        if value.trim().is_empty() {
+            self.error(field, "must not be blank");
+        } else if value.chars().count() > max {
+            self.error(field, format!("must be at most {max} characters"));
+        } else if value.chars().any(char::is_control) {
+            self.error(field, "must not contain control characters");
+        }
+    }
+
+    pub fn opt_text(&mut self, field: &str, value: Option<&String>, max: usize) {
+        if let Some(v) = value {
+            self.text(field, v, max);
+        }
+    }
+
+    /// Parses a value, recording the error under `field`.
+    pub fn parse<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(field, e.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_errors_name_their_field() {
+        assert_eq!(
+            field_of_serde_error("unknown field `colour`, expected one of `a`, `b`").0,
+            "colour"
+        );
+        assert_eq!(field_of_serde_error("missing field `sku`").0, "sku");
+        assert_eq!(field_of_serde_error("invalid type: string").0, "body");
+    }
+}
