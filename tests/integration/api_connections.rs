@@ -28,6 +28,18 @@ fn envelope(r: &Answer) -> Value {
     body
 }
 
+/// `POST /connections/link-token` for `connection` (a reinstall's link).
+async fn link_token(s: &ApiStack, caller: &Caller, connection: &str) -> Answer {
+    s.send(
+        caller,
+        "POST",
+        "/connections/link-token",
+        &json!({ "connection_id": connection }),
+        &[],
+    )
+    .await
+}
+
 async fn exchange(s: &ApiStack, caller: &Caller, body: Value) -> Answer {
     s.send(caller, "POST", "/connections/exchange", &body, &[])
         .await
@@ -63,15 +75,7 @@ async fn reinstalling_a_connection_updates_it_reactivates_it_and_queues_a_full_s
     let admin = Caller::admin(ACME);
 
     // when the admin asks for a reinstall link token and exchanges its auth code
-    let token = s
-        .send(
-            &admin,
-            "POST",
-            "/connections/link-token",
-            &json!({ "connection_id": CONN_ACME }),
-            &[],
-        )
-        .await;
+    let token = link_token(&s, &admin, CONN_ACME).await;
     let r = exchange(
         &s,
         &admin,
@@ -192,24 +196,8 @@ async fn another_tenants_connection_id_is_not_found_like_an_unknown_one() {
     let id = connection_id(CONN_ACME);
 
     // when globex asks to reinstall it, and exchanges an auth code Trackstar answers with it
-    let link_foreign = s
-        .send(
-            &globex,
-            "POST",
-            "/connections/link-token",
-            &json!({ "connection_id": CONN_ACME }),
-            &[],
-        )
-        .await;
-    let link_unknown = s
-        .send(
-            &globex,
-            "POST",
-            "/connections/link-token",
-            &json!({ "connection_id": "conn_nobody" }),
-            &[],
-        )
-        .await;
+    let link_foreign = link_token(&s, &globex, CONN_ACME).await;
+    let link_unknown = link_token(&s, &globex, "conn_nobody").await;
     let exchanged = exchange(
         &s,
         &globex,
