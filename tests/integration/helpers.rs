@@ -168,3 +168,29 @@ pub fn inventory(
         updated_date: at(1),
     }
 }
+
+/// webhook-processor's dependencies on `store` (which should sign as webhook-processor, for
+/// the IAM check): no Trackstar, full syncs queued in memory, the system clock, defaults
+/// otherwise. Tests override fields with struct update syntax.
+pub fn processor_deps(
+    store: &DynamoStore,
+    metrics: &packr::metrics::RecordingSink,
+) -> packr::webhook::processor::ProcessorDeps {
+    use std::sync::Arc;
+    packr::webhook::processor::ProcessorDeps {
+        orders: Arc::new(store.clone()),
+        inventory: Arc::new(store.clone()),
+        products: Arc::new(store.clone()),
+        tenants: Arc::new(store.clone()),
+        connections: Arc::new(store.clone()),
+        receipts: Arc::new(store.clone()),
+        fetcher: Arc::new(crate::webhook_processor::NoFetcher),
+        capacity: packr::store::capacity::CapacityMeter::new(),
+        limits: packr::webhook::processor::ProcessorLimits::default(),
+        sync_jobs: Arc::new(packr::sync::MemorySyncJobQueue::new()),
+        stats: Arc::new(store.clone()),
+        max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
+        metrics: Arc::new(metrics.clone()),
+        clock: Arc::new(Timestamp::now),
+    }
+}

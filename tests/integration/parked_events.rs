@@ -15,7 +15,6 @@ use packr::domain::{
 use packr::metrics::RecordingSink;
 use packr::store::dynamo::DynamoStore;
 use packr::store::{ConnectionStore, CursorCodec, StoreError, SyncedStore};
-use packr::sync::MemorySyncJobQueue;
 use packr::webhook::envelope::QueuedEvent;
 use packr::webhook::ingest::{handle, IngestDeps, DEFAULT_MAX_BODY_BYTES};
 use packr::webhook::parked::{
@@ -30,7 +29,7 @@ use serde_json::{json, Value};
 use crate::api_support::*;
 use crate::helpers::*;
 use crate::webhook_ingest::{secret, signed, NOW, SECRET};
-use crate::webhook_processor::{fixture, sqs_event, NoFetcher, ORDER_ID};
+use crate::webhook_processor::{fixture, sqs_event, ORDER_ID};
 
 const NEW: &str = "conn_new";
 const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -91,22 +90,7 @@ async fn rig() -> Rig {
         clock: Arc::new(|| Timestamp::from_unix_seconds(NOW).unwrap()),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
     };
-    let processor = ProcessorDeps {
-        orders: Arc::new(processor_store.clone()),
-        inventory: Arc::new(processor_store.clone()),
-        products: Arc::new(processor_store.clone()),
-        tenants: Arc::new(processor_store.clone()),
-        connections: Arc::new(processor_store.clone()),
-        receipts: Arc::new(processor_store.clone()),
-        fetcher: Arc::new(NoFetcher),
-        capacity: packr::store::capacity::CapacityMeter::new(),
-        limits: packr::webhook::processor::ProcessorLimits::default(),
-        sync_jobs: Arc::new(MemorySyncJobQueue::new()),
-        metrics: Arc::new(RecordingSink::new()),
-        stats: Arc::new(processor_store),
-        max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
-        clock: Arc::new(Timestamp::now),
-    };
+    let processor = processor_deps(&processor_store, &RecordingSink::new());
     Rig {
         api,
         ingest,

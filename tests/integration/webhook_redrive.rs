@@ -3,7 +3,6 @@
 //! exactly once — also when it comes back a second time. Runs ingest, the SQS event source
 //! mapping emulation and the processor on the emulator.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use packr::domain::{EventId, Order, Timestamp};
@@ -19,7 +18,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 use crate::webhook_ingest::{ingest, signed};
-use crate::webhook_processor::NoFetcher;
 
 fn processor(sdk: &aws_config::SdkConfig, table: &str, metrics: &RecordingSink) -> ProcessorDeps {
     // As webhook-processor (for the IAM check).
@@ -29,22 +27,7 @@ fn processor(sdk: &aws_config::SdkConfig, table: &str, metrics: &RecordingSink) 
         table,
         CursorCodec::new(b"k".to_vec()),
     );
-    ProcessorDeps {
-        orders: Arc::new(store.clone()),
-        inventory: Arc::new(store.clone()),
-        products: Arc::new(store.clone()),
-        tenants: Arc::new(store.clone()),
-        connections: Arc::new(store.clone()),
-        receipts: Arc::new(store.clone()),
-        stats: Arc::new(store),
-        max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
-        fetcher: Arc::new(NoFetcher),
-        capacity: packr::store::capacity::CapacityMeter::new(),
-        limits: packr::webhook::processor::ProcessorLimits::default(),
-        sync_jobs: Arc::new(packr::sync::MemorySyncJobQueue::new()),
-        metrics: Arc::new(metrics.clone()),
-        clock: Arc::new(Timestamp::now),
-    }
+    processor_deps(&store, metrics)
 }
 
 async fn visible(sqs: &aws_sdk_sqs::Client, url: &str) -> usize {

@@ -21,7 +21,6 @@ use serde_json::{json, Value};
 
 use crate::api_support::*;
 use crate::helpers::*;
-use crate::webhook_processor::NoFetcher;
 
 /// The connection the failing events name: unknown to its tenant until the "fix".
 const LATE_ACME: &str = "conn_late_acme";
@@ -55,22 +54,7 @@ async fn replay_stack() -> Replay {
     )));
     let metrics = RecordingSink::new();
     let store = s.stack.store_as("webhook-processor");
-    let processor = ProcessorDeps {
-        orders: Arc::new(store.clone()),
-        inventory: Arc::new(store.clone()),
-        products: Arc::new(store.clone()),
-        tenants: Arc::new(store.clone()),
-        connections: Arc::new(store.clone()),
-        receipts: Arc::new(store.clone()),
-        fetcher: Arc::new(NoFetcher),
-        capacity: packr::store::capacity::CapacityMeter::new(),
-        limits: packr::webhook::processor::ProcessorLimits::default(),
-        sync_jobs: Arc::new(packr::sync::MemorySyncJobQueue::new()),
-        stats: Arc::new(store.clone()),
-        max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
-        metrics: Arc::new(metrics.clone()),
-        clock: Arc::new(Timestamp::now),
-    };
+    let processor = processor_deps(&store, &metrics);
     Replay {
         s,
         processor,
