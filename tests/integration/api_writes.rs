@@ -431,3 +431,39 @@ async fn wrong_content_type_oversized_and_malformed_bodies() {
         assert!(matches!(r.status, 400 | 422), "{bad}: {}", r.status);
     }
 }
+
+#[tokio::test]
+async fn a_mistyped_or_unknown_nested_field_is_named_by_its_path_and_nothing_is_written() {
+    // given an order whose second line has a float price (money is integer minor units)
+    let s = api_stack().await;
+    let admin = Caller::admin(ACME);
+    let before = s.snapshot().await;
+    let mut body = order_body("b1", "r-path");
+    body["line_items"] = json!([
+        { "sku": "A", "quantity": 1 },
+        { "sku": "B", "quantity": 1, "unit_price": 12.5 }
+    ]);
+    // when it is posted
+    let r = s
+        .send(&admin, "POST", "/orders", &body, &key("k-path"))
+        .await;
+    // then the field is named by its path, not as `body`
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "validation_failed"),
+        "{}",
+        r.body
+    );
+    let fields = &r.body["error"]["details"]["fields"];
+    assert!(fields["line_items[1].unit_price"].is_array(), "{fields}");
+    assert!(fields.get("body").is_none(), "{fields}");
+    // and an unknown field inside the address, likewise
+    let mut body = order_body("b1", "r-path");
+    body["ship_to_address"]["floor"] = json!(3);
+    let r = s
+        .send(&admin, "POST", "/orders", &body, &key("k-path-2"))
+        .await;
+    let fields = &r.body["error"]["details"]["fields"];
+    assert!(fields["ship_to_address.floor"].is_array(), "{fields}");
+    assert_eq!(s.snapshot().await, before);
+}

@@ -98,10 +98,25 @@ pub fn json_body<T: DeserializeOwned>(
             vec!["must be a JSON object".to_owned()],
         )])));
     }
-    let typed = serde_json::from_value::<T>(value.clone()).map_err(|e| {
-        ApiError::validation(FieldErrors::from([field_of_serde_error(&e.to_string())]))
-    })?;
+    let typed = serde_path_to_error::deserialize::<_, T>(value.clone())
+        .map_err(|e| ApiError::validation(FieldErrors::from([field_error(&e)])))?;
     Ok((typed, value))
+}
+
+/// The failing field's path (`line_items[0].unit_price`) and what is wrong with it.
+fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> (String, Vec<String>) {
+    let path = e.path().to_string();
+    let (field, messages) = field_of_serde_error(&e.inner().to_string());
+    let at_root = path.is_empty() || path == ".";
+    let name = match (field.as_str(), at_root) {
+        ("body", true) => field,
+        ("body", false) => path,
+        (_, true) => field,
+        // an unknown or missing field of a nested object: the path is its parent's
+        (_, false) if path.ends_with(&field) => path,
+        (_, false) => format!("{path}.{field}"),
+    };
+    (name, messages)
 }
 
 /// Names the field a serde error is about (`unknown field `x``, `missing field `x``).
@@ -187,6 +202,49 @@ impl Validator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Line {
+        sku: String,
+        unit_price: Option<i64>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        reference_id: String,
+        line_items: Vec<Line>,
+    }
+
+    fn error_of(value: serde_json::Value) -> (String, Vec<String>) {
+        field_error(&serde_path_to_error::deserialize::<_, Body>(value).unwrap_err())
+    }
+
+    #[test]
+    fn a_failing_field_is_named_by_its_path() {
+        use serde_json::json;
+        let lines = |line: serde_json::Value| json!({"reference_id": "r", "line_items": [ {"sku": "A"}, line ]});
+        assert_eq!(
+            error_of(lines(json!({"sku": "B", "unit_price": 12.5}))).0,
+            "line_items[1].unit_price"
+        );
+        assert_eq!(
+            error_of(lines(json!({"unit_price": 1}))).0,
+            "line_items[1].sku"
+        );
+        assert_eq!(
+            error_of(lines(json!({"sku": "B", "colour": "red"}))).0,
+            "line_items[1].colour"
+        );
+        assert_eq!(error_of(json!({"line_items": []})).0, "reference_id");
+        assert_eq!(
+            error_of(json!({"reference_id": 1, "line_items": []})).0,
+            "reference_id"
+        );
+    }
 
     #[test]
     fn serde_errors_name_their_field() {
