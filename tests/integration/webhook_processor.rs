@@ -170,12 +170,12 @@ pub struct NoFetcher;
 
 #[async_trait]
 impl ObjectFetcher for NoFetcher {
-    async fn fetch(
+    async fn fetch_many(
         &self,
         _: &Connection,
         _: ObjectKind,
-        _: &str,
-    ) -> Result<WireObject, Box<dyn std::error::Error + Send + Sync>> {
+        _: &[String],
+    ) -> Result<Vec<WireObject>, packr::webhook::processor::FetchError> {
         Err("no Trackstar in this test".into())
     }
 }
@@ -184,12 +184,12 @@ struct PanickingFetcher;
 
 #[async_trait]
 impl ObjectFetcher for PanickingFetcher {
-    async fn fetch(
+    async fn fetch_many(
         &self,
         _: &Connection,
         _: ObjectKind,
-        _: &str,
-    ) -> Result<WireObject, Box<dyn std::error::Error + Send + Sync>> {
+        _: &[String],
+    ) -> Result<Vec<WireObject>, packr::webhook::processor::FetchError> {
         panic!("injected panic while fetching")
     }
 }

@@ -54,27 +54,14 @@ pub type FetchError = Box<dyn std::error::Error + Send + Sync>;
 /// changes).
 #[async_trait]
 pub trait ObjectFetcher: Send + Sync {
-    async fn fetch(
-        &self,
-        connection: &Connection,
-        kind: ObjectKind,
-        id: &str,
-    ) -> Result<WireObject, FetchError>;
-
-    /// The current copies of `ids` (at most [`MAX_FETCH_IDS`]); ids Trackstar does not have
-    /// are absent. One `ids[in]` listing where the API has one; one GET each by default.
+    /// The current copies of `ids` (at most [`MAX_FETCH_IDS`]), one `ids[in]` listing; ids
+    /// Trackstar does not have are absent.
     async fn fetch_many(
         &self,
         connection: &Connection,
         kind: ObjectKind,
         ids: &[String],
-    ) -> Result<Vec<WireObject>, FetchError> {
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            found.push(self.fetch(connection, kind, id).await?);
-        }
-        Ok(found)
-    }
+    ) -> Result<Vec<WireObject>, FetchError>;
 }
 
 /// Ids per `ids[in]` listing (Trackstar's limit).

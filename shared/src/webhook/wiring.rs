@@ -13,7 +13,7 @@ use super::objects::{ObjectKind, WireObject};
 use super::processor::{FetchError, ObjectFetcher, ProcessorDeps, ProcessorLimits};
 use super::queue::SqsEventQueue;
 use super::signature::{Verifier, WebhookSecret};
-use crate::domain::{Connection, InventoryItemId, OrderId, ProductId};
+use crate::domain::Connection;
 use crate::metrics::{EmfSink, MetricsSink};
 use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretsManagerSource};
@@ -117,32 +117,6 @@ impl ObjectFetcher for TrackstarFetcher {
         )
         .await?;
         Ok(page.objects)
-    }
-
-    async fn fetch(
-        &self,
-        connection: &Connection,
-        kind: ObjectKind,
-        id: &str,
-    ) -> Result<WireObject, FetchError> {
-        let credentials = credentials_of(connection);
-        Ok(match kind {
-            ObjectKind::Order => WireObject::Order(Box::new(
-                self.client
-                    .get_order(&credentials, &OrderId::parse(id)?)
-                    .await?,
-            )),
-            ObjectKind::Inventory => WireObject::Inventory(Box::new(
-                self.client
-                    .get_inventory_item(&credentials, &InventoryItemId::parse(id)?)
-                    .await?,
-            )),
-            ObjectKind::Product => WireObject::Product(Box::new(
-                self.client
-                    .get_product(&credentials, &ProductId::parse(id)?)
-                    .await?,
-            )),
-        })
     }
 }
 
