@@ -194,3 +194,39 @@ pub fn processor_deps(
         clock: Arc::new(Timestamp::now),
     }
 }
+
+/// Tenant `acme` (USD) with brand `b1` claiming warehouse customer `customer`, and an active
+/// connection `connection` of the tenant (no brand of its own).
+pub async fn seed_acme(store: &DynamoStore, customer: &str, connection_id: &str) -> TenantId {
+    use packr::store::{ConnectionStore, TenantStore};
+    let t = tenant("acme");
+    store
+        .create_tenant(&packr::domain::Tenant {
+            id: t.clone(),
+            name: "Acme 3PL".into(),
+            default_currency: Currency::parse("USD").unwrap(),
+            created_at: at(0),
+        })
+        .await
+        .unwrap();
+    store
+        .create_brand(
+            &t,
+            &packr::domain::Brand {
+                tenant_id: t.clone(),
+                id: brand("b1"),
+                name: "B1".into(),
+                warehouse_customer_ids: vec![
+                    packr::domain::WarehouseCustomerId::parse(customer).unwrap()
+                ],
+                created_at: at(0),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .create_connection(&t, &connection(&t, connection_id))
+        .await
+        .unwrap();
+    t
+}

@@ -12,13 +12,12 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use packr::domain::{
-    Brand, Connection, ConnectionStatus, Currency, InventoryItem, Order, Product, Tenant, TenantId,
-    Timestamp, WarehouseCustomerId,
+    Connection, ConnectionStatus, InventoryItem, Order, Product, TenantId, Timestamp,
 };
 use packr::metrics::RecordingSink;
 use packr::secrets::InMemorySecretSource;
 use packr::store::dynamo::DynamoStore;
-use packr::store::{ConnectionStore, SyncedStore, TenantStore, UpsertOutcome};
+use packr::store::{ConnectionStore, SyncedStore, UpsertOutcome};
 use packr::sync::{
     run_chunk, run_schedule, ChunkOutcome, DynamoSyncStateStore, JobKey, MemorySyncJobQueue,
     SchedulerDeps, Skip, SourcePage, Stop, SyncConfig, SyncJob, SyncMode, SyncResource, SyncSource,
@@ -126,33 +125,7 @@ fn make_client(config: TrackstarConfig, token: &str) -> TrackstarClient {
 async fn rig_with(orders: usize, client_config: impl FnOnce(&SimHandle) -> TrackstarConfig) -> Rig {
     let sim = trackstar_sim::spawn(sim_config(orders)).await.unwrap();
     let s = stack().await;
-    let t = tenant("acme");
-    s.store
-        .create_tenant(&Tenant {
-            id: t.clone(),
-            name: "Acme 3PL".into(),
-            default_currency: Currency::parse("USD").unwrap(),
-            created_at: at(0),
-        })
-        .await
-        .unwrap();
-    s.store
-        .create_brand(
-            &t,
-            &Brand {
-                tenant_id: t.clone(),
-                id: brand("b1"),
-                name: "B1".into(),
-                warehouse_customer_ids: vec![WarehouseCustomerId::parse(CUSTOMER).unwrap()],
-                created_at: at(0),
-            },
-        )
-        .await
-        .unwrap();
-    s.store
-        .create_connection(&t, &connection(&t, CONNECTION))
-        .await
-        .unwrap();
+    let t = seed_acme(&s.store, CUSTOMER, CONNECTION).await;
     let client = make_client(client_config(&sim), TOKEN);
     Rig {
         sim,

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
 use packr::domain::{
-    Brand, Connection, ConnectionId, ConnectionStatus, CorrelationId, Currency, EventId, Order,
-    OrderStatus, Tenant, TenantId, Timestamp, WarehouseCustomerId,
+    Connection, ConnectionId, ConnectionStatus, CorrelationId, EventId, Order, OrderStatus,
+    TenantId, Timestamp,
 };
 use packr::health::{HourStats, WebhookStatsStore};
 use packr::metrics::RecordingSink;
 use packr::secrets::InMemorySecretSource;
 use packr::store::dynamo::DynamoStore;
-use packr::store::{ConnectionStore, SyncedStore, TenantStore};
+use packr::store::{ConnectionStore, SyncedStore};
 use packr::sync::{MemorySyncJobQueue, SyncMode, SyncResource};
 use packr::trackstar::{TrackstarClient, TrackstarConfig};
 use packr::webhook::envelope::QueuedEvent;
@@ -98,33 +98,7 @@ struct Processor {
 
 async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
     let s = stack().await;
-    let t = tenant("acme");
-    s.store
-        .create_tenant(&Tenant {
-            id: t.clone(),
-            name: "Acme 3PL".into(),
-            default_currency: Currency::parse("USD").unwrap(),
-            created_at: at(0),
-        })
-        .await
-        .unwrap();
-    s.store
-        .create_brand(
-            &t,
-            &Brand {
-                tenant_id: t.clone(),
-                id: brand("b1"),
-                name: "B1".into(),
-                warehouse_customer_ids: vec![WarehouseCustomerId::parse(CUSTOMER).unwrap()],
-                created_at: at(0),
-            },
-        )
-        .await
-        .unwrap();
-    s.store
-        .create_connection(&t, &connection(&t, CONNECTION))
-        .await
-        .unwrap();
+    let t = seed_acme(&s.store, CUSTOMER, CONNECTION).await;
     // The function's dependencies sign as webhook-processor (for the IAM check); `store`
     // is the test's own.
     let function = s.store_as("webhook-processor");
