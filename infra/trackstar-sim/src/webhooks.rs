@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::config::WebhookTarget;
 use crate::events::WebhookEvent;
@@ -28,6 +28,10 @@ pub struct DeliveryOptions {
     pub retry_schedule_ms: Vec<u64>,
     /// A delivery not answered within this is a failed attempt (Svix: 15 s).
     pub timeout_ms: u64,
+    /// First attempts in flight at once. Svix delivers in parallel; 1 (the default) delivers
+    /// one at a time, each waiting for the previous answer, which keeps the raising order.
+    /// Above 1, attempts start in raising order but may finish in any.
+    pub concurrency: usize,
 }
 
 impl Default for DeliveryOptions {
@@ -38,6 +42,7 @@ impl Default for DeliveryOptions {
             reorder_window: 10,
             retry_schedule_ms: vec![0, 50, 200, 500, 1000, 2000],
             timeout_ms: 5000,
+            concurrency: 1,
         }
     }
 }
@@ -194,8 +199,14 @@ impl WebhookDispatcher {
 }
 
 async fn run(mut rx: mpsc::UnboundedReceiver<Outgoing>, shared: Arc<Shared>) {
+    // Bounds the first attempts in flight; rebuilt when the concurrency option changes.
+    let mut slots = (1, Arc::new(Semaphore::new(1)));
     while let Some(first) = rx.recv().await {
         let options = lock(&shared.options).clone();
+        let concurrency = options.concurrency.max(1);
+        if slots.0 != concurrency {
+            slots = (concurrency, Arc::new(Semaphore::new(concurrency)));
+        }
         let mut batch = vec![first];
         if options.reorder {
             // Let events raised together arrive, then shuffle them.
@@ -213,12 +224,25 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Outgoing>, shared: Arc<Shared>) {
             }
         }
         for outgoing in batch {
-            deliver_first(&shared, outgoing, &options).await;
+            if concurrency == 1 {
+                deliver_first(&shared, outgoing, &options).await;
+                continue;
+            }
+            let Ok(permit) = Arc::clone(&slots.1).acquire_owned().await else {
+                continue; // never closed
+            };
+            let shared = Arc::clone(&shared);
+            let options = options.clone();
+            tokio::spawn(async move {
+                deliver_first(&shared, outgoing, &options).await;
+                drop(permit);
+            });
         }
     }
 }
 
-/// First attempt inline (keeps order when not reordering); retries on their own task.
+/// First attempt inline (keeps order when not reordering and one at a time); retries on
+/// their own task.
 async fn deliver_first(shared: &Arc<Shared>, outgoing: Outgoing, options: &DeliveryOptions) {
     let first_delay = options.retry_schedule_ms.first().copied().unwrap_or(0);
     if first_delay > 0 {

@@ -1,5 +1,6 @@
 //! Helpers: a simulator with a client that knows its keys, and a webhook receiver.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,6 +88,11 @@ impl Received {
 struct ReceiverState {
     received: Mutex<Vec<Received>>,
     fail_first: Mutex<u32>,
+    /// How long each answer takes.
+    delay: Duration,
+    /// Requests being answered now, and the most seen at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 /// A local webhook endpoint that records every POST and can fail the first ones.
@@ -97,9 +103,20 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(fail_first: u32) -> Self {
+        Self::start_with(fail_first, Duration::ZERO).await
+    }
+
+    /// A receiver that takes `delay` to answer each POST.
+    pub async fn start_slow(delay: Duration) -> Self {
+        Self::start_with(0, delay).await
+    }
+
+    async fn start_with(fail_first: u32, delay: Duration) -> Self {
         let state = Arc::new(ReceiverState {
             received: Mutex::new(Vec::new()),
             fail_first: Mutex::new(fail_first),
+            delay,
+            ..ReceiverState::default()
         });
         let app = Router::new()
             .route("/hook", post(receive))
@@ -123,6 +140,11 @@ impl Receiver {
     pub fn received(&self) -> Vec<Received> {
         self.state.received.lock().expect("lock").clone()
     }
+
+    /// The most POSTs that were being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
 }
 
 async fn receive(
@@ -130,6 +152,12 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    if !state.delay.is_zero() {
+        tokio::time::sleep(state.delay).await;
+    }
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
     state
         .received
         .lock()

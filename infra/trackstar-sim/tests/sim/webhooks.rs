@@ -110,6 +110,51 @@ async fn delivery_gives_up_after_the_schedule() {
 }
 
 #[tokio::test]
+async fn one_at_a_time_by_default_waits_for_each_answer() {
+    // given a receiver that takes 30 ms per webhook and default options
+    let receiver = Receiver::start_slow(Duration::from_millis(30)).await;
+    let s = sim_sending_to(&receiver).await;
+    // when five changes are raised together
+    s.handle
+        .mutate(&mutate(MutationKind::Product, 5))
+        .expect("mutated");
+    assert!(s.handle.wait_webhooks_idle(IDLE).await);
+    // then they were delivered one after another
+    assert_eq!(receiver.received().len(), 5);
+    assert_eq!(receiver.max_in_flight(), 1);
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrency_delivers_several_webhooks_at_once_and_loses_none() {
+    // given a slow receiver and four deliveries allowed in flight
+    let receiver = Receiver::start_slow(Duration::from_millis(100)).await;
+    let s = sim_sending_to(&receiver).await;
+    s.handle.set_webhook_options(DeliveryOptions {
+        concurrency: 4,
+        ..DeliveryOptions::default()
+    });
+    // when twelve changes are raised together
+    s.handle
+        .mutate(&mutate(MutationKind::Product, 12))
+        .expect("mutated");
+    assert!(s.handle.wait_webhooks_idle(IDLE).await);
+    // then up to four were in flight at once, never more, and each arrived once
+    let received = receiver.received();
+    let ids: BTreeSet<String> = received.iter().map(|r| r.header("svix-id")).collect();
+    assert_eq!((received.len(), ids.len()), (12, 12));
+    assert!(receiver.max_in_flight() > 1, "{}", receiver.max_in_flight());
+    assert!(
+        receiver.max_in_flight() <= 4,
+        "{}",
+        receiver.max_in_flight()
+    );
+    let stats = s.handle.webhook_stats();
+    assert_eq!((stats.delivered, stats.pending), (12, 0));
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn duplicates_repeat_the_same_svix_id() {
     let receiver = Receiver::start(0).await;
     let s = sim_sending_to(&receiver).await;
