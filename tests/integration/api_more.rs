@@ -98,7 +98,7 @@ async fn products_are_created_and_updated_through_trackstar() {
         "{}",
         r.body
     );
-    // a duplicate SKU is Trackstar's 422, and nothing is stored
+    // a duplicate SKU is refused by Trackstar (a 422 naming no field): a 409, nothing stored
     let before = s.snapshot().await;
     let r = s
         .send(
@@ -109,7 +109,12 @@ async fn products_are_created_and_updated_through_trackstar() {
             &[("Idempotency-Key", "p5")],
         )
         .await;
-    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (409, Some("upstream_conflict")),
+        "{}",
+        r.body
+    );
     assert_eq!(s.snapshot().await, before);
 }
 

@@ -2,10 +2,13 @@
 //! every Trackstar failure maps to its status and leaves the table unchanged; idempotent
 //! replays, reused keys, concurrent requests with one key; body limits.
 
+use packr::domain::Brand;
+use packr::store::TenantStore;
 use serde_json::json;
 use trackstar_sim::FaultSpec;
 
 use crate::api_support::*;
+use crate::helpers::{at, brand, tenant};
 
 fn key(k: &str) -> [(&'static str, &str); 1] {
     [("Idempotency-Key", k)]
@@ -154,11 +157,25 @@ async fn a_post_without_idempotency_key_is_400() {
 async fn trackstar_failures_map_to_statuses_and_leave_the_table_unchanged() {
     let s = api_stack().await;
     let admin = Caller::admin(ACME);
-    let before = s.snapshot().await;
 
-    // its 422 (the WMS requires a channel) → 422 with its details
-    let mut body = order_body("b1", "r-422");
-    body.as_object_mut().unwrap().remove("channel");
+    // its 422 naming a field (the WMS requires a warehouse customer, and this brand has
+    // none) → 422 with its details
+    s.stack
+        .store
+        .create_brand(
+            &tenant(ACME),
+            &Brand {
+                tenant_id: tenant(ACME),
+                id: brand("b-nowhc"),
+                name: "No customer".into(),
+                warehouse_customer_ids: Vec::new(),
+                created_at: at(0),
+            },
+        )
+        .await
+        .unwrap();
+    let before = s.snapshot().await;
+    let body = order_body("b-nowhc", "r-422");
     let r = s
         .send(&admin, "POST", "/orders", &body, &key("k-422"))
         .await;
@@ -169,7 +186,7 @@ async fn trackstar_failures_map_to_statuses_and_leave_the_table_unchanged() {
         r.body
     );
     assert!(
-        r.body["error"]["details"]["fields"]["channel"].is_array(),
+        r.body["error"]["details"]["fields"]["warehouse_customer_id"].is_array(),
         "{}",
         r.body
     );

@@ -1,11 +1,12 @@
-//! api-docs: Serves the OpenAPI document. No authorizer, no AWS clients.
+//! api-docs: the OpenAPI document (`GET /openapi.json`) and the HTTP API's `$default`
+//! route (405 with `Allow` for a known path, else 404). No authorizer, no AWS clients.
 use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     packr::runtime::init_tracing();
     run(service_fn(|request: Request| async move {
-        Ok::<_, Error>(packr::api::openapi::serve(&request))
+        Ok::<_, Error>(packr::api::openapi::default_route(&request))
     }))
     .await
 }

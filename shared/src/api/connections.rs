@@ -29,6 +29,7 @@ use crate::webhook::parked::{release_parked, ReleaseDeps};
 #[serde(deny_unknown_fields)]
 pub struct LinkTokenBody {
     /// Reinstall this existing connection.
+    #[schema(value_type = Option<crate::domain::ConnectionId>)]
     pub connection_id: Option<String>,
 }
 
@@ -37,9 +38,13 @@ pub struct LinkTokenBody {
 #[serde(deny_unknown_fields)]
 pub struct ExchangeBody {
     /// The one-time code Trackstar Link gave the browser.
+    #[schema(schema_with = super::schema::text_512)]
     pub auth_code: String,
     /// The brand this connection serves; none for a tenant-wide connection.
+    #[schema(value_type = Option<crate::domain::BrandId>)]
     pub brand_id: Option<String>,
+    /// The warehouse's customer this connection's data belongs to.
+    #[schema(schema_with = super::schema::opt_text_128)]
     pub customer_id: Option<String>,
 }
 

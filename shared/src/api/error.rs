@@ -181,6 +181,13 @@ impl From<TrackstarError> for ApiError {
             "trackstar call failed"
         );
         match err {
+            // No field named: the warehouse refused the request in the current state of
+            // things (a SKU that exists, an order past cancelling), a conflict.
+            TrackstarError::Validation { details, .. } if details.is_empty() => Self::new(
+                StatusCode::CONFLICT,
+                "upstream_conflict",
+                "the warehouse system refused the request in the object's current state",
+            ),
             TrackstarError::Validation { details, .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "upstream_validation_failed",

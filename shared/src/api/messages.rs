@@ -21,6 +21,7 @@ pub const POST_SCOPE: Scope = Scope::new("api.messages.post");
 #[serde(deny_unknown_fields)]
 pub struct PostMessageBody {
     /// 1 to 4,000 characters, not blank.
+    #[schema(value_type = crate::domain::MessageBody)]
     pub body: String,
 }
 

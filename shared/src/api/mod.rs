@@ -18,6 +18,7 @@ pub mod replay;
 pub mod request;
 pub mod router;
 pub mod routes;
+pub mod schema;
 pub mod sync;
 mod visible;
 pub mod wiring;

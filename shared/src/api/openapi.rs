@@ -5,9 +5,10 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Map, Value};
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder, Paths};
-use utoipa::ToSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 use super::connections::{ConnectionView, ExchangeBody, LinkTokenBody};
+use super::error::ApiError;
 use super::messages::PostMessageBody;
 use super::orders::CreateOrderBody;
 use super::products::{CreateProductBody, UpdateProductBody};
@@ -17,12 +18,18 @@ use super::request::{respond, Reply};
 use super::routes::{RouteId, ROUTES};
 use super::sync::{QueuedSyncJob, RunSyncAnswer, RunSyncBody, SkippedConnection};
 use super::ApiDeps;
+use crate::domain::{
+    BrandId, InventoryItem, Message, Order, OrderId, OrderStatus, Product, ProductId, Sku,
+    Timestamp,
+};
 use crate::health::figures::{Backlog, Percentiles, WebhookFigures};
 use crate::health::report::{
     BreakerView, ConnectionErrorView, ConnectionHealth, HealthReport, HealthSummary, LagReport,
     ReconcileView, ResourceHealth, ResourceLag, StuckScheduleView,
 };
 use crate::health::{Reason, Status};
+use crate::idempotency::IdempotencyKey;
+use crate::store::{AuditEntry, PageLimit};
 use crate::sync::SyncResource;
 use crate::webhook::replay::{SkipReason, SkippedEvent};
 
@@ -46,6 +53,7 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
         json!({
             "type": "object",
             "required": ["items", "next_cursor"],
+            "additionalProperties": false,
             "properties": {
                 "items": { "type": "array", "items": reference(item) },
                 "next_cursor": { "type": ["string", "null"], "description": "Opaque; pass back as `cursor` for the next page." }
@@ -71,7 +79,7 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
         RouteId::GetInventory => (
             None,
             200,
-            json!({ "type": "object", "properties": { "sku": { "type": "string" }, "items": { "type": "array", "items": reference("InventoryItem") } } }),
+            json!({ "type": "object", "required": ["sku", "items"], "additionalProperties": false, "properties": { "sku": reference("Sku"), "items": { "type": "array", "items": reference("InventoryItem") } } }),
             "A SKU's inventory items",
         ),
         RouteId::ListProducts => (None, 200, page("Product"), "Products, newest first"),
@@ -103,7 +111,7 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
         RouteId::CreateLinkToken => (
             Some("LinkTokenBody"),
             200,
-            json!({ "type": "object", "required": ["link_token"], "properties": { "link_token": { "type": "string" } } }),
+            json!({ "type": "object", "required": ["link_token"], "additionalProperties": false, "properties": { "link_token": { "type": "string" } } }),
             "Create a Trackstar Link token (tenant_admin)",
         ),
         RouteId::ExchangeAuthCode => (
@@ -115,7 +123,7 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
         RouteId::ListConnections => (
             None,
             200,
-            json!({ "type": "object", "properties": { "items": { "type": "array", "items": reference("ConnectionView") } } }),
+            json!({ "type": "object", "required": ["items"], "additionalProperties": false, "properties": { "items": { "type": "array", "items": reference("ConnectionView") } } }),
             "The tenant's connections (tenant_admin)",
         ),
         RouteId::ListAudit => (
@@ -164,25 +172,32 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
     }
 }
 
+/// A schema of the type's own (`PartialSchema`), as JSON.
+fn schema_of<T: PartialSchema>() -> Value {
+    serde_json::to_value(T::schema()).unwrap_or_else(|_| json!({}))
+}
+
+/// Query parameters of a route: name, schema, description. Every one is optional and may
+/// be sent empty (`allowEmptyValue`): an empty value is the same as leaving it out.
 fn query_parameters(id: RouteId) -> Vec<(&'static str, Value, &'static str)> {
     let limit = (
         "limit",
-        json!({ "type": "integer", "minimum": 1, "maximum": 100, "default": 50 }),
+        json!({ "type": "integer", "minimum": PageLimit::MIN, "maximum": PageLimit::MAX, "default": PageLimit::DEFAULT }),
         "Page size",
     );
     let cursor = (
         "cursor",
         json!({ "type": "string" }),
-        "Opaque cursor from `next_cursor`",
+        "Opaque cursor from `next_cursor` of the previous page, with the same other parameters",
     );
     let brand = (
         "brand_id",
-        json!({ "type": "string" }),
+        schema_of::<BrandId>(),
         "Only this brand (required for users of several brands)",
     );
     let since = (
         "updated_since",
-        json!({ "type": "string", "format": "date-time" }),
+        schema_of::<Timestamp>(),
         "Only objects updated at or after",
     );
     match id {
@@ -190,7 +205,7 @@ fn query_parameters(id: RouteId) -> Vec<(&'static str, Value, &'static str)> {
             brand,
             (
                 "status",
-                json!({ "type": "string" }),
+                json!({ "type": "string", "enum": OrderStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() }),
                 "Only orders in this status",
             ),
             since,
@@ -204,14 +219,32 @@ fn query_parameters(id: RouteId) -> Vec<(&'static str, Value, &'static str)> {
     }
 }
 
+/// The schema of a path parameter, from the id type the handler parses it into.
+fn path_parameter(name: &str) -> Value {
+    match name {
+        "order_id" => schema_of::<OrderId>(),
+        "product_id" => schema_of::<ProductId>(),
+        "brand_id" => schema_of::<BrandId>(),
+        "sku" => schema_of::<Sku>(),
+        _ => json!({ "type": "string", "minLength": 1 }),
+    }
+}
+
+/// Error statuses of a route. API Gateway answers some itself, before or after the
+/// function, with its own body `{"message": "…"}`: 401 (the JWT authorizer), 403, 429
+/// (throttling), 500 and 503 (the function failed or was throttled); those allow both bodies.
 fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, Value> {
     let mut codes: Vec<(&str, &str)> = Vec::new();
     if authorized {
         codes.extend([
             ("400", "Invalid parameters, cursor or Idempotency-Key"),
-            ("401", "Missing or malformed token claims"),
+            (
+                "401",
+                "No valid token (API Gateway's authorizer), or token claims Packr cannot use",
+            ),
             ("403", "The role does not allow this action"),
             ("404", "Not found (or another tenant's or brand's)"),
+            ("429", "Throttled by API Gateway"),
         ]);
     }
     if matches!(id, RouteId::RunSync | RouteId::Replay) {
@@ -235,65 +268,141 @@ fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, V
             ("415", "Body is not application/json"),
             (
                 "422",
-                "Validation failed (each field named), or Idempotency-Key reused with another body",
+                "Validation failed (each field named by its path, e.g. `line_items[0].quantity`), or Idempotency-Key reused with another body",
             ),
             ("502", "The warehouse system failed"),
-            (
-                "503",
-                "The warehouse system is rate limiting or unavailable (Retry-After)",
-            ),
             ("504", "The warehouse system timed out"),
         ]);
     }
     codes.push(("500", "Internal error"));
+    codes.push((
+        "503",
+        "Unavailable: the warehouse system is rate limiting or down (Retry-After), or the function was throttled",
+    ));
     codes
         .into_iter()
         .map(|(code, description)| {
+            let schema = match code {
+                "429" => reference("GatewayError"),
+                "401" | "403" | "500" | "503" => {
+                    json!({ "anyOf": [reference("Error"), reference("GatewayError")] })
+                }
+                _ => reference("Error"),
+            };
             (
                 code.to_owned(),
                 json!({
                     "description": description,
-                    "content": { "application/json": { "schema": reference("Error") } }
+                    "content": { "application/json": { "schema": schema } }
                 }),
             )
         })
         .collect()
 }
 
-fn domain_schemas() -> Value {
-    let money = json!({
-        "type": "object",
-        "required": ["minor", "currency"],
-        "properties": {
-            "minor": { "type": "integer", "description": "Integer minor units (cents)" },
-            "currency": { "type": "string", "description": "ISO 4217 code" }
-        }
-    });
-    let object = |description: &str, required: &[&str]| json!({ "type": "object", "description": description, "required": required, "additionalProperties": true });
+/// The error envelopes: Packr's own, and API Gateway's.
+fn error_schemas() -> Value {
     json!({
-        "Money": money,
-        "Order": object("An order as synced from the warehouse (amounts as Money, times UTC RFC 3339).", &["id", "tenant_id", "connection_id", "status", "created_date", "updated_date"]),
-        "InventoryItem": object("Stock of one SKU, overall and per warehouse.", &["id", "tenant_id", "sku", "updated_date"]),
-        "Product": object("A catalogue entry.", &["id", "tenant_id", "sku", "updated_date"]),
-        "Message": object("A message in a 3PL ↔ brand thread.", &["id", "brand_id", "author", "body", "created_at"]),
-        "AuditEntry": object("An audited action.", &["id", "actor", "action", "target", "at", "request_id"]),
         "Error": {
             "type": "object",
+            "description": "Packr's error envelope",
             "required": ["error"],
+            "additionalProperties": false,
             "properties": {
                 "error": {
                     "type": "object",
                     "required": ["code", "message", "request_id"],
+                    "additionalProperties": false,
                     "properties": {
-                        "code": { "type": "string", "description": "Stable machine-readable code" },
+                        "code": { "type": "string", "pattern": "^[a-z][a-z0-9_]*$", "description": "Stable machine-readable code, e.g. `validation_failed`" },
                         "message": { "type": "string" },
-                        "details": { "type": "object", "description": "e.g. {\"fields\": {\"line_items[0].quantity\": [\"…\"]}}" },
+                        "details": {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "properties": {
+                                "fields": {
+                                    "type": "object",
+                                    "description": "What is wrong with each field, by its path: {\"line_items[0].quantity\": [\"…\"]}",
+                                    "additionalProperties": { "type": "array", "items": { "type": "string" } }
+                                }
+                            }
+                        },
                         "request_id": { "type": "string" }
                     }
                 }
             }
+        },
+        "GatewayError": {
+            "type": "object",
+            "description": "API Gateway's own answer (authorizer, throttling, function failures), e.g. `{\"message\": \"Unauthorized\"}`",
+            "required": ["message"],
+            "additionalProperties": false,
+            "properties": { "message": { "type": "string" } }
         }
     })
+}
+
+/// Objects Packr answers with carry only the properties their schema names: the document
+/// says so (`additionalProperties: false`), so a response with an undeclared field fails the
+/// contract tests instead of leaking into clients unseen.
+fn close_objects(schemas: &mut Map<String, Value>) {
+    for schema in schemas.values_mut() {
+        if schema.get("properties").is_some() && schema.get("additionalProperties").is_none() {
+            schema["additionalProperties"] = Value::Bool(false);
+        }
+    }
+}
+
+/// `Idempotent-Replayed: true` on an answer replayed for a repeated Idempotency-Key.
+fn reference_header() -> Value {
+    json!({
+        "description": "`true` when this is the saved answer to an earlier request with the same Idempotency-Key",
+        "required": false,
+        "schema": { "type": "string", "enum": ["true"] }
+    })
+}
+
+/// Links from the writes that create an object to the routes that read and change it.
+fn links(id: RouteId) -> Option<Value> {
+    let link = |operation: RouteId, parameter: &str| {
+        json!({
+            "operationId": format!("{operation:?}"),
+            "parameters": { parameter: "$response.body#/id" }
+        })
+    };
+    match id {
+        RouteId::CreateOrder => Some(json!({
+            "GetOrder": link(RouteId::GetOrder, "order_id"),
+            "CancelOrder": link(RouteId::CancelOrder, "order_id"),
+        })),
+        RouteId::CreateProduct => Some(json!({
+            "GetProduct": link(RouteId::GetProduct, "product_id"),
+            "UpdateProduct": link(RouteId::UpdateProduct, "product_id"),
+        })),
+        _ => None,
+    }
+}
+
+/// What the derive cannot say about a body: `PUT /products/{id}` must change at least one
+/// field (one of them present and not null); `POST /sync/replay`: `event_ids` and `max_age_hours` only with `type: webhook`, `mode`
+/// only with `type: sync`.
+fn refine_bodies(schemas: &mut Map<String, Value>) {
+    if let Some(replay) = schemas.get_mut("ReplayBody") {
+        let absent = json!({ "type": "null" });
+        replay["oneOf"] = json!([
+            { "properties": { "type": { "const": "webhook" }, "mode": absent } },
+            { "properties": { "type": { "const": "sync" }, "event_ids": absent, "max_age_hours": absent } },
+        ]);
+    }
+    if let Some(update) = schemas.get_mut("UpdateProductBody") {
+        let fields = ["sku", "name", "gtin", "measurements"];
+        update["anyOf"] = fields
+            .iter()
+            .map(
+                |f| json!({ "required": [f], "properties": { *f: { "not": { "type": "null" } } } }),
+            )
+            .collect();
+    }
 }
 
 /// The whole document as JSON (deterministic: maps are sorted).
@@ -333,6 +442,11 @@ pub fn document() -> Value {
     components = with_schema::<SkippedEvent>(components);
     components = with_schema::<SkipReason>(components);
     components = with_schema::<ReconciliationView>(components);
+    components = with_schema::<Order>(components);
+    components = with_schema::<InventoryItem>(components);
+    components = with_schema::<Product>(components);
+    components = with_schema::<Message>(components);
+    components = with_schema::<AuditEntry>(components);
     let base = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -355,10 +469,17 @@ pub fn document() -> Value {
             .path
             .split('/')
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": path_parameter(name) }))
             .collect();
         for (name, schema, description) in query_parameters(route.id) {
-            parameters.push(json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema }));
+            parameters.push(json!({
+                "name": name,
+                "in": "query",
+                "required": false,
+                "allowEmptyValue": true,
+                "description": format!("{description}. An empty value is the same as leaving the parameter out."),
+                "schema": schema,
+            }));
         }
         let idempotent = matches!(
             route.id,
@@ -371,13 +492,29 @@ pub fn document() -> Value {
                 | RouteId::PostMessage
         );
         if idempotent {
-            parameters.push(json!({ "name": "Idempotency-Key", "in": "header", "required": true, "description": "1–255 visible ASCII characters; a replay returns the saved response with `Idempotent-Replayed: true`", "schema": { "type": "string" } }));
+            parameters.push(json!({
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": true,
+                "description": "Names this write: the same key with the same body within 24 hours returns the saved response (with `Idempotent-Replayed: true`) instead of writing again; with another body it is a 422",
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IdempotencyKey::MAX_LEN,
+                    "pattern": "^[\\x21-\\x7E]+$",
+                    "description": "1–255 visible ASCII characters"
+                }
+            }));
         }
         let mut responses = error_responses(route.id, route.method, route.authorized);
-        responses.insert(
-            status.to_string(),
-            json!({ "description": summary, "content": { "application/json": { "schema": schema } } }),
-        );
+        let mut success = json!({ "description": summary, "content": { "application/json": { "schema": schema } } });
+        if idempotent {
+            success["headers"] = json!({ "Idempotent-Replayed": reference_header() });
+        }
+        if let Some(links) = links(route.id) {
+            success["links"] = links;
+        }
+        responses.insert(status.to_string(), success);
         if route.id == RouteId::ExchangeAuthCode {
             responses.insert(
                 "200".to_owned(),
@@ -408,9 +545,11 @@ pub fn document() -> Value {
     }
     doc["paths"] = Value::Object(paths);
     if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
-        if let Value::Object(extra) = domain_schemas() {
+        if let Value::Object(extra) = error_schemas() {
             schemas.extend(extra);
         }
+        close_objects(schemas);
+        refine_bodies(schemas);
     }
     doc["components"]["securitySchemes"] = json!({
         "jwt": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }
@@ -431,7 +570,88 @@ pub fn serve(request: &Request) -> Response<Body> {
     respond(Ok(Reply::ok(document())), &id)
 }
 
+/// The HTTP API's `$default` route (api-docs): what no route matches. A path of a route
+/// asked with another method is a 405 naming the methods it has (`Allow`); anything else a
+/// 404. Both in Packr's error envelope, and no dependencies, like the document.
+pub fn default_route(request: &Request) -> Response<Body> {
+    let id = super::request::request_id(request);
+    let path = request.uri().path();
+    if request.method() == http::Method::GET && path == "/openapi.json" {
+        return serve(request);
+    }
+    let mut allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|r| super::request::match_template(r.path, path).is_some())
+        .map(|r| r.method)
+        .collect();
+    allowed.sort_unstable();
+    allowed.dedup();
+    if allowed.is_empty() {
+        let err = ApiError::new(
+            http::StatusCode::NOT_FOUND,
+            "route_not_found",
+            "no route has this path",
+        );
+        return respond(Err(err), &id);
+    }
+    let err = ApiError::new(
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this path answers only {}", allowed.join(", ")),
+    );
+    let mut response = respond(Err(err), &id);
+    if let Ok(value) = http::HeaderValue::from_str(&allowed.join(", ")) {
+        response.headers_mut().insert(http::header::ALLOW, value);
+    }
+    response
+}
+
 /// `GET /openapi.json` as a routed handler.
 pub async fn handle(_deps: &ApiDeps, request: Request) -> Response<Body> {
     serve(&request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(method: &str, path: &str) -> Response<Body> {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("https://api.example.com{path}"))
+            .body(Body::Empty)
+            .unwrap();
+        default_route(&request)
+    }
+
+    fn json(response: &Response<Body>) -> Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn the_default_route_names_the_methods_of_a_known_path() {
+        let r = call("TRACE", "/orders");
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()["allow"], "GET, POST");
+        assert_eq!(json(&r)["error"]["code"], "method_not_allowed");
+        let r = call("DELETE", "/orders/ord_1");
+        assert_eq!(
+            (r.status(), &r.headers()["allow"]),
+            (
+                405.try_into().unwrap(),
+                &http::HeaderValue::from_static("GET")
+            )
+        );
+    }
+
+    #[test]
+    fn the_default_route_answers_404_for_an_unknown_path_and_serves_the_document() {
+        let r = call("GET", "/nowhere");
+        assert_eq!(r.status(), 404);
+        assert_eq!(json(&r)["error"]["code"], "route_not_found");
+        assert!(r.headers().get("allow").is_none());
+        let r = call("GET", "/openapi.json");
+        assert_eq!(r.status(), 200);
+        assert_eq!(json(&r)["openapi"], "3.1.0");
+    }
 }

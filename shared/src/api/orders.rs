@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::request::{self, authenticated, require, Action, Ctx, Reply, Validator};
+use super::schema;
 use super::visible;
 use super::writes::{self, idempotent};
 use super::ApiDeps;
@@ -50,38 +51,65 @@ pub async fn get(deps: &ApiDeps, request: Request) -> Response<Body> {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotalsBody {
+    #[serde(default, deserialize_with = "request::opt_integer")]
+    #[schema(schema_with = schema::opt_amount)]
     pub price: Option<i64>,
+    #[serde(default, deserialize_with = "request::opt_integer")]
+    #[schema(schema_with = schema::opt_amount)]
     pub tax: Option<i64>,
+    #[serde(default, deserialize_with = "request::opt_integer")]
+    #[schema(schema_with = schema::opt_amount)]
     pub discount: Option<i64>,
+    #[serde(default, deserialize_with = "request::opt_integer")]
+    #[schema(schema_with = schema::opt_amount)]
     pub shipping: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
+    #[schema(schema_with = schema::text_200)]
     pub full_name: String,
+    #[schema(schema_with = schema::opt_text_200)]
     pub company: Option<String>,
+    #[schema(schema_with = schema::text_200)]
     pub address1: String,
+    #[schema(schema_with = schema::opt_text_200)]
     pub address2: Option<String>,
+    #[schema(schema_with = schema::opt_text_200)]
     pub address3: Option<String>,
+    #[schema(schema_with = schema::text_100)]
     pub city: String,
+    #[schema(schema_with = schema::opt_text_100)]
     pub state: Option<String>,
+    #[schema(schema_with = schema::opt_postal_code)]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2.
+    #[schema(schema_with = schema::country)]
     pub country: String,
+    #[schema(schema_with = schema::opt_phone)]
     pub phone_number: Option<String>,
+    #[schema(schema_with = schema::opt_email)]
     pub email_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineItemBody {
+    #[schema(value_type = Sku)]
     pub sku: String,
+    #[serde(deserialize_with = "request::integer")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub quantity: i64,
+    #[schema(value_type = Option<ProductId>)]
     pub product_id: Option<String>,
     /// Minor units of the order's currency.
+    #[serde(default, deserialize_with = "request::opt_integer")]
+    #[schema(schema_with = schema::opt_amount)]
     pub unit_price: Option<i64>,
     /// Minor units of the order's currency.
+    #[serde(default, deserialize_with = "request::opt_integer")]
+    #[schema(schema_with = schema::opt_amount)]
     pub discount_amount: Option<i64>,
 }
 
@@ -89,19 +117,29 @@ pub struct LineItemBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrderBody {
+    #[schema(value_type = BrandId)]
     pub brand_id: String,
+    #[schema(schema_with = schema::text_128)]
     pub reference_id: String,
+    #[schema(schema_with = schema::text_128)]
     pub order_number: String,
-    pub channel: Option<String>,
-    pub shipping_method_id: Option<String>,
-    pub service_level: Option<String>,
+    /// Trackstar requires these three on create (its base fields).
+    #[schema(schema_with = schema::text_64)]
+    pub channel: String,
+    #[schema(schema_with = schema::text_128)]
+    pub shipping_method_id: String,
+    #[schema(schema_with = schema::text_64)]
+    pub service_level: String,
     /// ISO 4217 code of every amount in the order.
+    #[schema(value_type = Currency)]
     pub currency: String,
     #[serde(default)]
     pub totals: TotalsBody,
     pub ship_to_address: AddressBody,
+    #[schema(min_items = 1, max_items = 500)]
     pub line_items: Vec<LineItemBody>,
     #[serde(default)]
+    #[schema(schema_with = schema::tags)]
     pub tags: Vec<String>,
 }
 
@@ -112,8 +150,11 @@ fn amount(
     currency: Option<Currency>,
 ) -> Option<Money> {
     let minor = minor?;
-    if minor < 0 {
-        v.error(field, "must not be negative");
+    if !(0..=schema::MAX_MINOR_UNITS).contains(&minor) {
+        v.error(
+            field,
+            format!("must be 0 to {} minor units", schema::MAX_MINOR_UNITS),
+        );
         return None;
     }
     currency.map(|c| Money::from_minor(minor, c))
@@ -136,7 +177,7 @@ fn address(v: &mut Validator, a: &AddressBody) -> WriteAddress {
     }
     v.opt_text("ship_to_address.phone_number", a.phone_number.as_ref(), 40);
     if let Some(email) = &a.email_address {
-        if email.len() > 254 || !email.contains('@') {
+        if email.chars().count() > 254 || !email.contains('@') {
             v.error("ship_to_address.email_address", "must be an email address");
         }
     }
@@ -161,10 +202,17 @@ pub fn validate_create(body: &CreateOrderBody) -> Result<(BrandId, OrderFields),
     let brand = v.parse("brand_id", BrandId::parse(body.brand_id.clone()));
     v.text("reference_id", &body.reference_id, 128);
     v.text("order_number", &body.order_number, 128);
-    v.opt_text("channel", body.channel.as_ref(), 64);
-    v.opt_text("shipping_method_id", body.shipping_method_id.as_ref(), 128);
-    v.opt_text("service_level", body.service_level.as_ref(), 64);
-    let currency = v.parse("currency", Currency::parse(&body.currency));
+    v.text("channel", &body.channel, 64);
+    v.text("shipping_method_id", &body.shipping_method_id, 128);
+    v.text("service_level", &body.service_level, 64);
+    // Upper case exactly, as the document says (`Currency::parse` also reads Trackstar's
+    // data, which may be lower case).
+    let currency = v
+        .parse("currency", Currency::parse(&body.currency))
+        .filter(|c| c.code() == body.currency);
+    if currency.is_none() && !v.has_error("currency") {
+        v.error("currency", "must be an upper-case ISO 4217 code, e.g. USD");
+    }
     let zero = Some(0);
     let t = &body.totals;
     let total_price = amount(&mut v, "totals.price", t.price.or(zero), currency);
@@ -223,9 +271,9 @@ pub fn validate_create(body: &CreateOrderBody) -> Result<(BrandId, OrderFields),
             reference_id: Some(body.reference_id.clone()),
             order_number: Some(body.order_number.clone()),
             warehouse_customer_id: None,
-            channel: body.channel.clone(),
-            shipping_method_id: body.shipping_method_id.clone(),
-            service_level: body.service_level.clone(),
+            channel: Some(body.channel.clone()),
+            shipping_method_id: Some(body.shipping_method_id.clone()),
+            service_level: Some(body.service_level.clone()),
             invoice_currency_code: currency,
             total_price,
             total_tax,

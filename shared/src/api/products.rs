@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::request::{self, authenticated, require, Action, Ctx, Reply, Validator};
+use super::schema;
 use super::visible;
 use super::writes::{self, idempotent};
 use super::ApiDeps;
@@ -46,13 +47,19 @@ pub async fn get(deps: &ApiDeps, request: Request) -> Response<Body> {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasurementsBody {
+    #[schema(exclusive_minimum = 0, exclusive_maximum = 1_000_000)]
     pub length: f64,
+    #[schema(exclusive_minimum = 0, exclusive_maximum = 1_000_000)]
     pub width: f64,
+    #[schema(exclusive_minimum = 0, exclusive_maximum = 1_000_000)]
     pub height: f64,
     /// `cm` or `in`.
+    #[schema(schema_with = schema::length_unit)]
     pub unit: String,
+    #[schema(exclusive_minimum = 0, exclusive_maximum = 1_000_000)]
     pub weight: f64,
     /// `kg`, `oz` or `lb`.
+    #[schema(schema_with = schema::weight_unit)]
     pub weight_unit: String,
 }
 
@@ -60,19 +67,27 @@ pub struct MeasurementsBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductBody {
+    #[schema(value_type = BrandId)]
     pub brand_id: String,
+    #[schema(value_type = Sku)]
     pub sku: String,
+    #[schema(schema_with = schema::text_200)]
     pub name: String,
-    pub gtin: Option<String>,
-    pub measurements: Option<MeasurementsBody>,
+    /// 8 to 14 digits (Trackstar requires it on create).
+    #[schema(pattern = "^[0-9]{8,14}$")]
+    pub gtin: String,
+    pub measurements: MeasurementsBody,
 }
 
 /// `PUT /products/{product_id}`: only the fields that change (at least one).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductBody {
+    #[schema(value_type = Option<Sku>)]
     pub sku: Option<String>,
+    #[schema(schema_with = schema::opt_text_200)]
     pub name: Option<String>,
+    #[schema(schema_with = schema::opt_gtin)]
     pub gtin: Option<String>,
     pub measurements: Option<MeasurementsBody>,
 }
@@ -89,23 +104,20 @@ fn measurements(v: &mut Validator, m: Option<&MeasurementsBody>) -> Option<Produ
             v.error(format!("measurements.{name}"), "must be a positive number");
         }
     }
-    let unit = match m.unit.as_str() {
-        "cm" => Some("cm"),
-        "in" => Some("in"),
-        _ => {
-            v.error("measurements.unit", "must be one of: cm, in");
-            None
+    let word = |v: &mut Validator, field: &str, value: &str, words: &[&'static str]| {
+        let found = words.iter().copied().find(|w| *w == value);
+        if found.is_none() {
+            v.error(field, format!("must be one of: {}", words.join(", ")));
         }
+        found
     };
-    let weight_unit = match m.weight_unit.as_str() {
-        "kg" => Some("kg"),
-        "oz" => Some("oz"),
-        "lb" => Some("lb"),
-        _ => {
-            v.error("measurements.weight_unit", "must be one of: kg, oz, lb");
-            None
-        }
-    };
+    let unit = word(v, "measurements.unit", &m.unit, schema::LENGTH_UNITS);
+    let weight_unit = word(
+        v,
+        "measurements.weight_unit",
+        &m.weight_unit,
+        schema::WEIGHT_UNITS,
+    );
     Some(ProductMeasurements {
         length: Some(m.length),
         width: Some(m.width),
@@ -139,8 +151,8 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
         let brand = v.parse("brand_id", BrandId::parse(body.brand_id.clone()));
         let sku = v.parse("sku", Sku::parse(body.sku.clone()));
         v.text("name", &body.name, 200);
-        gtin(&mut v, body.gtin.as_ref());
-        let m = measurements(&mut v, body.measurements.as_ref());
+        gtin(&mut v, Some(&body.gtin));
+        let m = measurements(&mut v, Some(&body.measurements));
         v.finish()?;
         let (brand, sku) = brand.zip(sku).ok_or_else(ApiError::internal)?;
         deps.tenants
@@ -151,7 +163,7 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
             let connection = writes::connection_for_brand(deps, &ctx, &brand).await?;
             let request = CreateProductRequest {
                 name: Some(body.name.clone()),
-                gtin: body.gtin.clone(),
+                gtin: Some(body.gtin.clone()),
                 measurements: m,
                 ..CreateProductRequest::new(sku)
             };

@@ -53,11 +53,11 @@ pub struct ReplayBody {
     /// Only this brand's events (the event's brand, else its connection's) or connections
     /// (the brand's own and the tenant-wide ones).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::domain::BrandId>)]
     pub brand_id: Option<Value>,
     /// `webhook` only: these events (at most 100).
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>, max_items = 100)]
+    #[schema(value_type = Option<Vec<crate::domain::EventId>>, min_items = 1, max_items = 100)]
     pub event_ids: Option<Value>,
     /// `webhook` only: events received at most this many hours ago (1–336).
     #[serde(default)]
@@ -167,7 +167,14 @@ pub fn validate(body: &ReplayBody) -> Result<ReplayPlan, ApiError> {
             if kind == Some(ReplayType::Sync) {
                 v.error("max_age_hours", "is only for type webhook");
             }
-            match value.as_u64().filter(|h| (1..=MAX_AGE_HOURS).contains(h)) {
+            // any JSON number without a fraction is an integer (3.0 included)
+            let whole = value.as_u64().or_else(|| {
+                value
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && (0.0..1e6).contains(f))
+                    .map(|f| f as u64)
+            });
+            match whole.filter(|h| (1..=MAX_AGE_HOURS).contains(h)) {
                 Some(h) => Some(h),
                 None => {
                     v.error(

@@ -32,7 +32,7 @@ pub const RUN_REASON: &str = "admin";
 pub struct RunSyncBody {
     /// Sync this connection only; without it, every active connection of the tenant.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::domain::ConnectionId>)]
     pub connection_id: Option<Value>,
     /// What to sync (duplicates collapse; must not be empty); every resource when absent.
     #[serde(default)]

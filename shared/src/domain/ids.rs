@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::schema;
+
 /// Why a string is not a valid identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -53,9 +55,9 @@ fn validate_segment(kind: &'static str, value: &str, max: usize) -> Result<(), I
 
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident, $kind:literal, $max:expr) => {
-        string_id!($(#[$meta])* $name, $kind, $max, validate);
+        string_id!($(#[$meta])* $name, $kind, $max, validate, false);
     };
-    ($(#[$meta:meta])* $name:ident, $kind:literal, $max:expr, $validate:ident) => {
+    ($(#[$meta:meta])* $name:ident, $kind:literal, $max:expr, $validate:ident, $segment:expr) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
@@ -100,12 +102,20 @@ macro_rules! string_id {
                 Self::parse(raw).map_err(serde::de::Error::custom)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                schema::inline(schema::id($max, $segment, concat!("A ", $kind)))
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
 string_id!(
     /// A 3PL, the unit of isolation. Only ever taken from verified token claims.
-    TenantId, "tenant id", 64, validate_segment
+    TenantId, "tenant id", 64, validate_segment, true
 );
 string_id!(
     /// A brand (a 3PL's customer) within a tenant.
@@ -113,7 +123,7 @@ string_id!(
 );
 string_id!(
     /// A Trackstar connection (one connected WMS).
-    ConnectionId, "connection id", 128, validate_segment
+    ConnectionId, "connection id", 128, validate_segment, true
 );
 string_id!(
     /// A Trackstar order id.
@@ -178,6 +188,14 @@ impl fmt::Display for Sku {
     }
 }
 
+impl utoipa::PartialSchema for Sku {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::inline(schema::sku(Self::MAX_LEN))
+    }
+}
+
+impl utoipa::ToSchema for Sku {}
+
 impl<'de> Deserialize<'de> for Sku {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
@@ -226,6 +244,14 @@ macro_rules! minted_id {
                 Self::parse(raw).map_err(serde::de::Error::custom)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                schema::inline(schema::minted_id($prefix, 64, concat!("A ", $kind)))
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 

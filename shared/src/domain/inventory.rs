@@ -8,7 +8,7 @@ use super::{
     BrandId, ConnectionId, InventoryItemId, Money, Sku, TenantId, Timestamp, WarehouseCustomerId,
 };
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Quantities {
     #[serde(default)]
     pub onhand: i64,
@@ -24,7 +24,7 @@ pub struct Quantities {
     pub sellable: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InventoryItem {
     pub id: InventoryItemId,
     pub tenant_id: TenantId,

@@ -38,6 +38,20 @@ impl MessageBody {
     }
 }
 
+impl utoipa::PartialSchema for MessageBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        // Messages may hold line breaks: only blankness and length are checked.
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(Self::MAX_CHARS))
+            .pattern(Some(super::schema::NOT_BLANK_PATTERN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for MessageBody {}
+
 impl<'de> Deserialize<'de> for MessageBody {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
@@ -45,7 +59,7 @@ impl<'de> Deserialize<'de> for MessageBody {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     pub tenant_id: TenantId,
     pub brand_id: BrandId,

@@ -8,6 +8,7 @@ mod message;
 mod money;
 mod order;
 mod product;
+pub mod schema;
 mod tenant;
 mod time;
 

@@ -81,6 +81,14 @@ impl Serialize for Currency {
     }
 }
 
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::schema::inline(super::schema::currency())
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
+
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
@@ -89,7 +97,7 @@ impl<'de> Deserialize<'de> for Currency {
 }
 
 /// An amount of money: integer minor units of one currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Money {
     minor: i64,
     currency: Currency,

@@ -13,6 +13,14 @@ pub struct TimestampError(pub String);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(DateTime<Utc>);
 
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::schema::inline(super::schema::timestamp())
+    }
+}
+
+impl utoipa::ToSchema for Timestamp {}
+
 impl Timestamp {
     pub fn now() -> Self {
         Self::from_datetime(Utc::now())
@@ -45,6 +53,14 @@ impl Timestamp {
             }
         }
         Err(TimestampError(value.chars().take(64).collect()))
+    }
+
+    /// RFC 3339 exactly (with an offset, nothing around it), what the API's documented
+    /// `date-time` parameters take; [`Timestamp::parse`] is lenient for upstream data.
+    pub fn parse_rfc3339(value: &str) -> Result<Self, TimestampError> {
+        DateTime::parse_from_rfc3339(value)
+            .map(|dt| Self::from_datetime(dt.with_timezone(&Utc)))
+            .map_err(|_| TimestampError(value.chars().take(64).collect()))
     }
 
     pub fn as_datetime(&self) -> DateTime<Utc> {

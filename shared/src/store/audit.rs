@@ -9,7 +9,7 @@ use super::StoreError;
 use crate::domain::{TenantId, Timestamp, UserId};
 
 /// One audited action. Holds ids and names only, never secrets or personal data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// `aud_<uuid v7>`, so entries of one instant still sort by creation.
     pub id: String,

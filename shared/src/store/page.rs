@@ -13,13 +13,14 @@ pub struct LimitError {
 pub struct PageLimit(u32);
 
 impl PageLimit {
+    pub const MIN: u32 = 1;
     pub const DEFAULT: u32 = 50;
     pub const MAX: u32 = 100;
 
     pub fn parse(value: Option<u32>) -> Result<Self, LimitError> {
         match value {
             None => Ok(Self(Self::DEFAULT)),
-            Some(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
+            Some(n) if (Self::MIN..=Self::MAX).contains(&n) => Ok(Self(n)),
             Some(_) => Err(LimitError { max: Self::MAX }),
         }
     }

@@ -58,8 +58,26 @@ pub fn logical_id(function: &str) -> String {
     id
 }
 
+/// The template's `$default` route: api-docs answers what no route matches.
+fn default_route(method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    let mut builder = axum::http::Request::builder()
+        .method(method.clone())
+        .uri(uri.clone());
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    match builder.body(lambda_http::Body::Empty) {
+        Ok(request) => into_http(packr::api::openapi::default_route(&request)),
+        Err(_) => message(StatusCode::BAD_REQUEST, "Bad Request"),
+    }
+}
+
+async fn unmatched(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    default_route(&method, &uri, &headers)
+}
+
 pub(super) fn routes() -> Router<GatewayState> {
-    let mut router = Router::new();
+    let mut router = Router::new().fallback(unmatched);
     let mut paths: Vec<&'static str> = ROUTES.iter().map(|r| r.path).collect();
     paths.sort_unstable();
     paths.dedup();
@@ -88,8 +106,8 @@ async fn serve_route(
         .iter()
         .find(|r| r.path == matched.as_str() && r.method.eq_ignore_ascii_case(method.as_str()))
     else {
-        // HTTP APIs answer a method no route declares like an unknown path.
-        return message(StatusCode::NOT_FOUND, "Not Found");
+        // No route has this method: the `$default` route (api-docs) answers.
+        return default_route(&method, &uri, &headers);
     };
     let Some(host) = state.api.as_ref() else {
         return message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");

@@ -2,6 +2,7 @@
 //! one binary, a module per concern.
 
 mod api;
+mod contract;
 mod esm;
 mod function_url;
 mod sync;

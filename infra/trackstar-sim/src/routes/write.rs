@@ -239,6 +239,23 @@ fn read_order(obj: &Map<String, Value>, required: &[&str]) -> Result<OrderInput,
     })
 }
 
+/// The id Trackstar gives a line whose SKU matches no product: a valid id whatever the SKU
+/// holds (a SKU may contain characters ids may not).
+fn unmatched_product_id(sku: &str) -> String {
+    let safe: String = sku
+        .chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("prd_unmatched_{safe}")
+}
+
 fn order_lines(data: &ConnectionData, lines: Vec<LineInput>) -> Vec<OrderLineItem> {
     lines
         .into_iter()
@@ -250,7 +267,7 @@ fn order_lines(data: &ConnectionData, lines: Vec<LineInput>) -> Vec<OrderLineIte
                         .find(|p| p.sku.as_deref() == Some(sku.as_str()))
                         .map(|p| p.id.clone())
                 })
-                .unwrap_or_else(|| format!("prd_unmatched_{sku}"));
+                .unwrap_or_else(|| unmatched_product_id(&sku));
             OrderLineItem {
                 product_id,
                 sku: Some(sku),

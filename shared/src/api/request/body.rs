@@ -4,6 +4,7 @@
 use http::StatusCode;
 use lambda_http::Request;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::error::{ApiError, FieldErrors};
@@ -144,6 +145,39 @@ fn field_of_serde_error(message: &str) -> (String, Vec<String>) {
     }
 }
 
+/// 2^63, the first `f64` past `i64::MAX`.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// Reads a JSON integer as JSON Schema defines one: any number without a fractional part,
+/// so `3`, `3.0` and `3e0` are the same quantity (a generated client may send any of them).
+/// For `#[serde(deserialize_with = "…")]` on `i64` fields.
+pub fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    use serde::de::{Error, Unexpected};
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(n) = number.as_i64() {
+        return Ok(n);
+    }
+    match number.as_f64() {
+        // 2^63 is exactly representable; anything at or beyond it is out of range
+        Some(f) if f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f) =>
+        {
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(f as i64)
+        }
+        Some(f) => Err(D::Error::invalid_value(Unexpected::Float(f), &"an integer")),
+        None => Err(D::Error::custom("integer out of range")),
+    }
+}
+
+/// As [`integer`], for optional fields (`null` is absent).
+pub fn opt_integer<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "integer")] i64);
+    Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(n)| n))
+}
+
 /// Collects field errors while validating a body.
 #[derive(Debug, Default)]
 pub struct Validator {
@@ -167,6 +201,11 @@ impl Validator {
         } else if value.chars().any(char::is_control) {
             self.error(field, "must not contain control characters");
         }
+    }
+
+    /// Whether `field` already has an error.
+    pub fn has_error(&self, field: &str) -> bool {
+        self.errors.contains_key(field)
     }
 
     pub fn opt_text(&mut self, field: &str, value: Option<&String>, max: usize) {
@@ -244,6 +283,37 @@ mod tests {
             error_of(json!({"reference_id": 1, "line_items": []})).0,
             "reference_id"
         );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Quantity {
+        #[serde(deserialize_with = "integer")]
+        n: i64,
+        #[serde(default, deserialize_with = "opt_integer")]
+        m: Option<i64>,
+    }
+
+    #[test]
+    fn integers_are_numbers_without_a_fraction_as_json_schema_says() {
+        for text in [
+            r#"{"n": 3}"#,
+            r#"{"n": 3.0}"#,
+            r#"{"n": 3e0}"#,
+            r#"{"n": 0.3e1, "m": null}"#,
+        ] {
+            let q: Quantity = serde_json::from_str(text).expect(text);
+            assert_eq!((q.n, q.m), (3, None), "{text}");
+        }
+        let q: Quantity = serde_json::from_str(r#"{"n": -2, "m": 7.0}"#).unwrap();
+        assert_eq!((q.n, q.m), (-2, Some(7)));
+        for text in [
+            r#"{"n": 3.5}"#,
+            r#"{"n": 1e19}"#,
+            r#"{"n": "3"}"#,
+            r#"{"n": 1, "m": 0.5}"#,
+        ] {
+            assert!(serde_json::from_str::<Quantity>(text).is_err(), "{text}");
+        }
     }
 
     #[test]

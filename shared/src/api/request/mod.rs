@@ -9,7 +9,7 @@ mod query;
 mod reply;
 
 pub use auth::{allows, authenticated, require, Action, Ctx};
-pub use body::{idempotency_key, json_body, Validator};
+pub use body::{idempotency_key, integer, json_body, opt_integer, Validator};
 pub use path::{match_template, path_param};
 pub use query::Query;
 pub use reply::{request_id, respond, Reply};

@@ -70,7 +70,7 @@ impl Query {
     pub fn timestamp(&self, name: &str) -> Result<Option<Timestamp>, ApiError> {
         self.get(name)
             .map(|raw| {
-                Timestamp::parse(raw)
+                Timestamp::parse_rfc3339(raw)
                     .map_err(|_| ApiError::invalid_parameter(name, "must be an RFC 3339 timestamp"))
             })
             .transpose()
