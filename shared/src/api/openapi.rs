@@ -515,6 +515,12 @@ pub fn document() -> Value {
             success["links"] = links;
         }
         responses.insert(status.to_string(), success);
+        if route.id == RouteId::Replay {
+            responses.insert(
+                "200".to_owned(),
+                json!({ "description": "Dry run: what would be replayed; nothing enqueued", "content": { "application/json": { "schema": reference("ReplayAnswer") } } }),
+            );
+        }
         if route.id == RouteId::ExchangeAuthCode {
             responses.insert(
                 "200".to_owned(),

@@ -289,6 +289,8 @@ pub fn validate_create(body: &CreateOrderBody) -> Result<(BrandId, OrderFields),
 /// `POST /orders` — requires `Idempotency-Key`; Trackstar first, then the local copy.
 pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
+        // The key first: a request without one is malformed whoever's brand it names.
+        let key = request::idempotency_key(&req)?;
         let (body, raw) = request::json_body::<CreateOrderBody>(deps, &req, None)?;
         // Scope before permission: another brand's is a 404, a viewer's own a 403.
         if let Ok(brand) = BrandId::parse(body.brand_id.clone()) {
@@ -297,7 +299,6 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
             }
         }
         require(&ctx, Action::WriteOrders)?;
-        let key = request::idempotency_key(&req)?;
         let (brand, mut fields) = validate_create(&body)?;
         let brand_record = deps
             .tenants

@@ -139,6 +139,8 @@ fn gtin(v: &mut Validator, value: Option<&String>) {
 /// `POST /products` — requires `Idempotency-Key`; Trackstar first, then the local copy.
 pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
+        // The key first: a request without one is malformed whoever's brand it names.
+        let key = request::idempotency_key(&req)?;
         let (body, raw) = request::json_body::<CreateProductBody>(deps, &req, None)?;
         if let Ok(brand) = BrandId::parse(body.brand_id.clone()) {
             if !ctx.principal.sees_brand(Some(&brand)) {
@@ -146,7 +148,6 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
             }
         }
         require(&ctx, Action::WriteProducts)?;
-        let key = request::idempotency_key(&req)?;
         let mut v = Validator::default();
         let brand = v.parse("brand_id", BrandId::parse(body.brand_id.clone()));
         let sku = v.parse("sku", Sku::parse(body.sku.clone()));

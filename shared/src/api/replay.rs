@@ -69,7 +69,7 @@ pub struct ReplayBody {
     pub dry_run: Option<Value>,
     /// `sync` only: `incremental` (default) or `full`.
     #[serde(default)]
-    #[schema(value_type = Option<SyncMode>)]
+    #[schema(value_type = Option<crate::api::sync::RunSyncMode>)]
     pub mode: Option<Value>,
 }
 

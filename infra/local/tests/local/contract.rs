@@ -33,7 +33,7 @@ fn schemathesis(url: &str, token: &str) -> (bool, String) {
         bin.display()
     );
     let seed = std::env::var("PACKR_SCHEMATHESIS_SEED").unwrap_or_else(|_| "20261201".into());
-    let examples = std::env::var("PACKR_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "10".into());
+    let examples = std::env::var("PACKR_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "5".into());
     let output = Command::new(bin)
         .arg("--config-file")
         .arg(repo().join("infra/schemathesis/schemathesis.toml"))
