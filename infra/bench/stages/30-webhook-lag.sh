@@ -5,4 +5,5 @@
 source "$(dirname "$0")/../lib.sh"
 need_emulator
 bench_stage lag --events "${BENCH_LAG_EVENTS:-10000}" --rate 200 --concurrency 16 --pollers 4 \
-  --floor-events 100 --floor-rate 10
+  --floor-events 100 --floor-rate 10 \
+  --bare-events "${BENCH_LAG_BARE_EVENTS:-2000}"

@@ -3,4 +3,4 @@
 # units per API read.
 source "$(dirname "$0")/../lib.sh"
 need_emulator
-bench_stage api --clients 50 --per-client 20
+bench_stage api --clients 50 --per-client 10
