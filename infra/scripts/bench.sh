@@ -21,17 +21,19 @@ bash infra/scripts/venv.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 export BENCH_RELEASE_DIR="$CARGO_TARGET_DIR/release"
 export BENCH_OUT="$root/target/bench"
+export MOTO_STATE_DIR="$root/.local/moto-bench"
+stop_moto() { bash infra/scripts/moto.sh stop 2>/dev/null || true; }
+timings=()
+# BENCH_REWRITE_ONLY=1: no stages, only BENCHMARKS.md from the fragments already in $BENCH_OUT.
+if [ "${BENCH_REWRITE_ONLY:-0}" != 1 ]; then
 rm -rf "$BENCH_OUT"
 mkdir -p "$BENCH_OUT"
 
 step "release build"
 cargo build --release --locked -p packr-local --example bench_stage
 
-export MOTO_STATE_DIR="$root/.local/moto-bench"
-stop_moto() { bash infra/scripts/moto.sh stop 2>/dev/null || true; }
 trap stop_moto EXIT
 
-timings=()
 for stage in $(ls infra/bench/stages/[0-9][0-9]-*.sh | sort); do
   name="$(basename "$stage" .sh)"
   step "stage $name"
@@ -51,6 +53,7 @@ for stage in $(ls infra/bench/stages/[0-9][0-9]-*.sh | sort); do
   timings+=("$name $(( $(date +%s) - stage_started ))")
 done
 stop_moto
+fi
 
 step "BENCHMARKS.md"
 header="$BENCH_OUT/header.md"
@@ -66,7 +69,14 @@ header="$BENCH_OUT/header.md"
   echo "| rustc | $(rustc --version) |"
   echo "| moto | $(.venv/bin/python -c 'import moto; print(moto.__version__)') |"
   echo "| build | release (\`cargo build --release --locked -p packr-local --example bench_stage\`) |"
-  echo "| stage wall times | $(printf '%s s, ' "${timings[@]}" | sed 's/, $//'); total $(( $(date +%s) - started )) s |"
+  overrides="$(env | grep -E '^BENCH_[A-Z_]+_(EVENTS|ORDERS)=' | sort | tr '\n' ' ')"
+  [ -n "$overrides" ] || overrides="the stages' defaults (30-webhook-lag: 10,000 events)"
+  echo "| sizes | $overrides |"
+  if [ "${#timings[@]}" -gt 0 ]; then
+    echo "| stage wall times | $(printf '%s s, ' "${timings[@]}" | sed 's/, $//'); total $(( $(date +%s) - started )) s |"
+  else
+    echo "| stage wall times | ${BENCH_TIMINGS_NOTE:-not recorded (BENCH_REWRITE_ONLY: tables from an earlier run of the stages)} |"
+  fi
   echo
   echo "Every figure is printed beside its floor, measured in the same run, and their ratio. The AWS"
   echo "calls go to moto (one Python process): the floors are measured on the same emulator, so the"
