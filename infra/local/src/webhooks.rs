@@ -215,12 +215,17 @@ pub async fn start(
         options.esm.clone(),
         {
             let done_lag = gateway.done_lag.clone();
+            let invocations = gateway.processor_invocations.clone();
             move |event| {
                 let processor = Arc::clone(&processor);
                 let done_lag = done_lag.clone();
+                let invocations = invocations.clone();
                 async move {
                     let received = received_at(&event);
+                    let records = event.records.len();
+                    let started = std::time::Instant::now();
                     let response = packr::webhook::processor::handle_batch(&processor, event).await;
+                    invocations.record(started.elapsed().as_secs_f64() * 1000.0, records);
                     record_done_lag(&done_lag, &received, &response);
                     response
                 }

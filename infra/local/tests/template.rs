@@ -318,3 +318,14 @@ Resources:
     let error = template.rules().expect_err("refused");
     assert!(error.to_string().contains("not a function"), "{error}");
 }
+
+#[test]
+fn a_function_without_its_own_memory_size_is_billed_by_the_global_one() {
+    let template = packr_local::template::Template::parse(
+        "inline",
+        "Globals:\n  Function:\n    MemorySize: 256\nResources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: {}\n  B:\n    Type: AWS::Serverless::Function\n    Properties:\n      MemorySize: 1024\n",
+    )
+    .expect("template parses");
+    assert_eq!(template.function("A").expect("A").memory_mb, Some(256));
+    assert_eq!(template.function("B").expect("B").memory_mb, Some(1024));
+}
