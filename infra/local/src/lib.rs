@@ -5,6 +5,7 @@ pub mod dev;
 pub mod dev_jwt;
 pub mod emulator;
 pub mod esm;
+pub mod faultproxy;
 pub mod gateway;
 pub mod local_env;
 pub mod provision;

@@ -3,6 +3,7 @@
 
 mod api;
 mod esm;
+mod faultproxy;
 mod function_url;
 mod sync;
 mod webhooks;
