@@ -4,11 +4,13 @@ SHELL := bash
 
 CARGO ?= cargo
 
-.PHONY: help venv dev test moto-up moto-down lint-template
+.PHONY: help venv dev test chaos moto-up moto-down lint-template
 
 help:
 	@echo "make dev            run everything locally (moto provisioned from template.yaml + local gateway)"
 	@echo "make test           the whole check: fmt, clippy, cfn-lint, every test against a local emulator"
+	@echo "make chaos          the reliability run: 10,000 webhooks under duplicates, reordering, Trackstar and AWS faults,"
+	@echo "                     a poller killed; checks DynamoDB against the simulator (CHAOS_SEED=<n> reproduces a run)"
 	@echo "make moto-up        start a background AWS emulator; then: eval \"\$$(infra/scripts/moto.sh env)\""
 	@echo "make moto-down      stop it"
 	@echo "make lint-template  cfn-lint template.yaml"
@@ -21,6 +23,9 @@ dev: venv
 
 test:
 	@bash infra/scripts/test.sh
+
+chaos:
+	@bash infra/scripts/chaos.sh
 
 moto-up: venv
 	@infra/scripts/moto.sh start

@@ -1,6 +1,7 @@
 //! The local stack: provisions the AWS emulator (moto) from `template.yaml` and runs the
 //! local gateway. `make dev` runs it all (`packr-dev`, see [`dev`]); tests use [`testing`].
 
+pub mod chaos;
 pub mod dev;
 pub mod dev_jwt;
 pub mod emulator;
