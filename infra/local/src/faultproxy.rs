@@ -231,6 +231,8 @@ pub struct Exchange<'a> {
     pub request: &'a [u8],
     /// The emulator's status (also when a lost-answer fault replaced it).
     pub status: u16,
+    /// The fault answered instead, if any (only [`Fault::LostAnswer`] reaches the tap).
+    pub fault: Option<Fault>,
 }
 
 /// Sees every answer the emulator gave.
@@ -444,6 +446,7 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
             operation: &operation,
             request: &body,
             status: status.as_u16(),
+            fault,
         });
     }
     if let Some(fault) = fault {

@@ -302,8 +302,8 @@ impl WebhookStack {
         loop {
             if let Some(i) = self.pollers.iter().position(|p| p.in_hand() > 0) {
                 let poller = &self.pollers[i];
-                poller.kill();
                 let held = poller.in_hand();
+                poller.kill();
                 self.pollers[i] = (self.spawn_poller)();
                 return Some(held);
             }

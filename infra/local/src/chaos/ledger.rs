@@ -20,6 +20,9 @@ struct Counts {
     /// Verdict writes the emulator refused (the condition found a final verdict): the
     /// processor telling a duplicate.
     refused_verdicts: u64,
+    /// Accepted final verdicts whose answer the proxy replaced with a 500: the processor's
+    /// retry finds the verdict recorded and takes the event for a duplicate.
+    lost_verdict_answers: u64,
     /// Object writes the emulator accepted (`PutItem` of an order, inventory item or
     /// product: the only-if-newer upsert took effect).
     object_writes: u64,
@@ -37,6 +40,7 @@ pub struct Ledger {
 pub struct LedgerSnapshot {
     pub final_verdicts: HashMap<String, u32>,
     pub refused_verdicts: u64,
+    pub lost_verdict_answers: u64,
     pub object_writes: u64,
     pub object_writes_refused: u64,
 }
@@ -57,6 +61,7 @@ impl Ledger {
             match seen {
                 Seen::FinalVerdict(event_id) => {
                     *counts.final_verdicts.entry(event_id).or_default() += 1;
+                    counts.lost_verdict_answers += u64::from(exchange.fault.is_some());
                 }
                 Seen::RefusedVerdict => counts.refused_verdicts += 1,
                 Seen::ObjectWrite => counts.object_writes += 1,
@@ -71,6 +76,7 @@ impl Ledger {
         LedgerSnapshot {
             final_verdicts: counts.final_verdicts.clone(),
             refused_verdicts: counts.refused_verdicts,
+            lost_verdict_answers: counts.lost_verdict_answers,
             object_writes: counts.object_writes,
             object_writes_refused: counts.object_writes_refused,
         }

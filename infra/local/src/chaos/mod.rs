@@ -94,7 +94,7 @@ impl Default for ChaosOptions {
             orders: 400,
             inventory: 150,
             products: 150,
-            settle_timeout: Duration::from_secs(600),
+            settle_timeout: Duration::from_secs(1_200),
         }
     }
 }
@@ -223,6 +223,14 @@ impl ChaosReport {
             failed.push(format!(
                 "{} finished events whose verdict the proxy never saw",
                 self.unobserved
+            ));
+        }
+        let (applied, stale, ignored, _) = self.processor_verdicts;
+        let counted = (applied + stale + ignored) as u64 + self.ledger.lost_verdict_answers;
+        if counted != self.delivered_ids as u64 {
+            failed.push(format!(
+                "the processor's verdicts ({counted}, lost answers included) do not add up to the {} event ids",
+                self.delivered_ids
             ));
         }
         if self.dlq_after > 0 {

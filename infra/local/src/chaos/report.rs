@@ -228,17 +228,30 @@ pub fn render(report: &ChaosReport) -> String {
         mark(report.applied_twice.is_empty() && report.unobserved == 0),
     );
     let (applied, stale, ignored, duplicates) = report.processor_verdicts;
+    let (applied, stale, ignored, duplicates) = (
+        applied as u64,
+        stale as u64,
+        ignored as u64,
+        duplicates as u64,
+    );
+    let lost_answers = report.ledger.lost_verdict_answers;
     row(
-        "processor's own counts",
+        "processor's own counts (its metrics), with the verdicts whose answer was lost",
         format!(
-            "applied {applied:.0}, stale {stale:.0}, ignored {ignored:.0} (sum {:.0}); duplicates acknowledged {duplicates:.0}; {} events took more than one attempt; object writes accepted {} / refused as not newer {}",
-            applied + stale + ignored,
+            "applied {} + stale {} + ignored {} = {}, + {} verdicts recorded whose answer the proxy lost (the retry reads them as duplicates) = {}; duplicates acknowledged {}; {} events took more than one attempt; object writes accepted {} / refused as not newer {}",
+            thousands(applied),
+            thousands(stale),
+            thousands(ignored),
+            thousands(applied + stale + ignored),
+            thousands(lost_answers),
+            thousands(applied + stale + ignored + lost_answers),
+            thousands(duplicates),
             n(report.retried_events),
             thousands(report.ledger.object_writes),
             thousands(report.ledger.object_writes_refused)
         ),
-        &format!("sum = {} ids", n(report.delivered_ids)),
-        mark((applied + stale + ignored) as usize == report.delivered_ids),
+        &format!("{} ids", n(report.delivered_ids)),
+        mark((applied + stale + ignored + lost_answers) as usize == report.delivered_ids),
     );
     row(
         "dead letters",
