@@ -114,7 +114,7 @@ pub struct TrackstarFault {
 /// 503, and storms where every request answers 429, each for 2–5 s, at events spread over
 /// the middle 80 % of the run, never overlapping.
 pub fn trackstar_schedule(options: &ChaosOptions) -> Vec<TrackstarFault> {
-    let mut rng = StdRng::seed_from_u64(options.seed ^ 0x7ac5_7a2);
+    let mut rng = StdRng::seed_from_u64(options.seed ^ 0x07ac_57a2);
     let n = options.trackstar_bursts + options.trackstar_storms;
     // One slot per fault (so they do not overlap), its start drawn within the slot's first half.
     let first = options.events / 10;
