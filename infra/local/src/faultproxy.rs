@@ -13,13 +13,14 @@
 //! it), which is how the chaos run counts verdicts per event at the wire.
 //!
 //! moto does not serialise concurrent conditional writes, which DynamoDB makes atomic per
-//! item; with [`FaultConfig::serialize_conditional_writes`] the proxy forwards them one at
-//! a time, so what goes through it sees DynamoDB's guarantee.
+//! item; with [`FaultConfig::serialize_conditional_writes`] the proxy forwards those of
+//! one item one at a time (writes of other items still run side by side), so what goes
+//! through it sees DynamoDB's guarantee.
 //!
 //! Hand-written: no crate does fault injection for the AWS JSON protocols; the HTTP parts
 //! are axum and reqwest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use axum::body::{to_bytes, Body};
@@ -274,7 +275,10 @@ struct Inner {
     stats: Mutex<ProxyStats>,
     tap: Option<Tap>,
     serialize_conditional_writes: bool,
-    conditional_writes: tokio::sync::Mutex<()>,
+    /// One lock per item (table, `pk`, `sk`) a conditional write is in flight for;
+    /// transactions take the `""` lock. It grows by a small entry per item written: fine
+    /// for a proxy that lives as long as one run.
+    item_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The running proxy; [`FaultProxy::shutdown`] stops it.
@@ -317,7 +321,7 @@ pub async fn start(
         stats: Mutex::new(ProxyStats::default()),
         tap,
         serialize_conditional_writes: config.serialize_conditional_writes,
-        conditional_writes: tokio::sync::Mutex::new(()),
+        item_locks: Mutex::new(HashMap::new()),
     });
     let router = axum::Router::new()
         .fallback(handle)
@@ -416,7 +420,11 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     }
     let answer = {
         let _one_at_a_time = if conditional {
-            Some(inner.conditional_writes.lock().await)
+            let lock = {
+                let mut locks = lock(&inner.item_locks);
+                Arc::clone(locks.entry(item_of(&operation, &body)).or_default())
+            };
+            Some(lock.lock_owned().await)
         } else {
             None
         };
@@ -457,6 +465,28 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     copy_headers(&headers, response.headers_mut());
     response
+}
+
+/// The item a single-item write is for: `<table>|<pk>|<sk>` (the table's keys are `pk` and
+/// `sk`); `""` for anything else, which then shares one lock.
+fn item_of(operation: &str, body: &[u8]) -> String {
+    if operation == "TransactWriteItems" {
+        return String::new();
+    }
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    let key = if operation == "PutItem" {
+        &request["Item"]
+    } else {
+        &request["Key"]
+    };
+    format!(
+        "{}|{}|{}",
+        request["TableName"].as_str().unwrap_or_default(),
+        key["pk"],
+        key["sk"]
+    )
 }
 
 fn copy_headers(from: &reqwest::header::HeaderMap, to: &mut HeaderMap) {
