@@ -2,10 +2,12 @@
 //! local gateway. `make dev` runs it all (`packr-dev`, see [`dev`]); tests use [`testing`].
 
 pub mod bench;
+pub mod chaos;
 pub mod dev;
 pub mod dev_jwt;
 pub mod emulator;
 pub mod esm;
+pub mod faultproxy;
 pub mod gateway;
 pub mod local_env;
 pub mod provision;
