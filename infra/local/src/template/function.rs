@@ -15,6 +15,8 @@ pub struct FunctionSpec {
     pub binary: Option<String>,
     /// Seconds; `Globals.Function.Timeout` when the function sets none.
     pub timeout: Option<u64>,
+    /// `MemorySize` in MB; `Globals.Function.MemorySize` when the function sets none.
+    pub memory_size: Option<u64>,
     /// `Environment.Variables`, merged over `Globals.Function.Environment.Variables`.
     pub environment: BTreeMap<String, EnvValue>,
     /// `Events` of `Type: SQS`: the function's SQS event source mappings.
@@ -67,12 +69,17 @@ pub(super) fn parse(
         Some(timeout) => Some(timeout),
         None => global_props.u64("Timeout")?,
     };
+    let memory_size = match props.u64("MemorySize")? {
+        Some(memory) => Some(memory),
+        None => global_props.u64("MemorySize")?,
+    };
     let mut environment = variables(&global_props)?;
     environment.extend(variables(&props)?);
     Ok(FunctionSpec {
         logical_id: logical_id.to_owned(),
         binary,
         timeout,
+        memory_size,
         environment,
         sqs_events: sqs_events(&props)?,
     })
