@@ -479,31 +479,21 @@ impl Rig {
     }
 
     /// What the trigger does after a successful invocation: the event source mapping
-    /// deletes the processed messages; jobs the scheduler queued are dropped (sync-worker
-    /// is fed its own).
+    /// deletes the processed messages. (The jobs sync-scheduler queues stay: nothing
+    /// consumes that queue here, sync-worker is fed its own.)
     async fn after(&self, function: &str) -> anyhow::Result<()> {
+        if function != "webhook-processor" {
+            return Ok(());
+        }
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        match function {
-            "webhook-processor" => {
-                let (url, _) = self.queue("WebhookQueue")?;
-                for handle in self.processor_handles.lock().await.drain(..) {
-                    sqs.delete_message()
-                        .queue_url(&url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .context("deleting a processed message")?;
-                }
-            }
-            "sync-scheduler" => {
-                let (url, _) = self.queue("SyncJobsQueue")?;
-                sqs.purge_queue()
-                    .queue_url(&url)
-                    .send()
-                    .await
-                    .context("purging SyncJobsQueue")?;
-            }
-            _ => {}
+        let (url, _) = self.queue("WebhookQueue")?;
+        for handle in self.processor_handles.lock().await.drain(..) {
+            sqs.delete_message()
+                .queue_url(&url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .context("deleting a processed message")?;
         }
         Ok(())
     }
