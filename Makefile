@@ -4,11 +4,12 @@ SHELL := bash
 
 CARGO ?= cargo
 
-.PHONY: help venv dev test moto-up moto-down lint-template
+.PHONY: help venv dev test package moto-up moto-down lint-template
 
 help:
 	@echo "make dev            run everything locally (moto provisioned from template.yaml + local gateway)"
 	@echo "make test           the whole check: fmt, clippy, cfn-lint, every test against a local emulator"
+	@echo "make package        sam build of template.yaml for Lambda (arm64, provided.al2023; cargo-lambda + zig, no Docker)"
 	@echo "make moto-up        start a background AWS emulator; then: eval \"\$$(infra/scripts/moto.sh env)\""
 	@echo "make moto-down      stop it"
 	@echo "make lint-template  cfn-lint template.yaml"
@@ -21,6 +22,9 @@ dev: venv
 
 test:
 	@bash infra/scripts/test.sh
+
+package:
+	@bash infra/scripts/package.sh
 
 moto-up: venv
 	@infra/scripts/moto.sh start
