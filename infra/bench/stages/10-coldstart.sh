@@ -23,19 +23,22 @@ mkdir -p "$out"
 
 functions=(webhook-ingest webhook-processor api-orders api-inventory api-products api-messages
   api-connections api-sync api-docs sync-scheduler sync-worker)
-# The functions and the floor in one cargo invocation (as `sam build` builds the functions,
+# The functions and the floor in one release build (as `sam build` builds the functions,
 # without the bench's own crates, whose features would otherwise be unified into theirs);
-# the bench itself in another. Both are no-ops when up to date. `cargo build` writes to
-# $CARGO_TARGET_DIR, so a BENCH_RELEASE_DIR elsewhere must hold the binaries already.
+# a no-op when up to date. `cargo build` writes to $CARGO_TARGET_DIR, so a BENCH_RELEASE_DIR
+# elsewhere must hold the binaries already. The harness itself (packr-coldstart) is a dev
+# build: it only serves the Runtime API and timestamps requests, the same for the floor and
+# every function, and a dev build spares `make bench` a second LTO build of the AWS SDK.
 packages=()
 for f in "${functions[@]}" coldstart-hello; do packages+=(-p "$f"); done
 cargo build --release --locked --quiet "${packages[@]}"
-cargo build --release --locked --quiet -p packr-coldstart
+cargo build --locked --quiet -p packr-coldstart
+harness="${CARGO_TARGET_DIR:-$root/target}/debug/packr-coldstart"
 
 # The release profile as Cargo.toml sets it, for the fragment.
 profile="$(awk '/^\[profile\.release\]/{on=1; next} /^\[/{on=0} on && NF && $1 !~ /^#/ {gsub(/ /, ""); printf "%s%s", sep, $0; sep=", "}' Cargo.toml)"
-export COLDSTART_PROFILE="${profile:-cargo's defaults (no [profile.release])}"
+export COLDSTART_PROFILE="${profile:-cargo defaults (no [profile.release])}"
 export COLDSTART_COMMAND="BENCH_OUT=target/bench bash infra/bench/stages/10-coldstart.sh   # with the emulator's AWS_* variables"
 
-"$release_dir/packr-coldstart" --release-dir "$release_dir" --out "$out" --repo "$root" > /dev/null
+"$harness" --release-dir "$release_dir" --out "$out" --repo "$root" > /dev/null
 echo "10-coldstart: wrote $out/10-coldstart.md and $out/10-coldstart.json" >&2

@@ -42,6 +42,9 @@ pub struct Options {
     pub limit: Duration,
     /// Only these binaries (all of the template when empty).
     pub only: Vec<String>,
+    /// Variables added to every function's environment (not the floor's), over the
+    /// template's: to try a setting without a rebuild.
+    pub extra_environment: BTreeMap<String, String>,
 }
 
 /// One function's cold starts.
@@ -108,7 +111,10 @@ pub async fn run(options: &Options) -> anyhow::Result<Results> {
         if !options.only.is_empty() && !options.only.contains(&binary) {
             continue;
         }
-        let function = function_of(options, &stack, &spec, &binary, &sim.base_url)?;
+        let mut function = function_of(options, &stack, &spec, &binary, &sim.base_url)?;
+        function
+            .environment
+            .extend(options.extra_environment.clone());
         functions.push((spec, function));
     }
     // Producers before consumers: ingest queues what the processor is fed.

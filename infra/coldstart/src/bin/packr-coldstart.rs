@@ -26,6 +26,10 @@ struct Args {
     /// Only these functions (binary names, comma-separated).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// A variable added to every function's environment (not the floor's), NAME=VALUE;
+    /// repeatable.
+    #[arg(long = "function-env", value_parser = parse_assignment)]
+    function_env: Vec<(String, String)>,
     /// An earlier run's 10-coldstart.json to print a before/after table against.
     #[arg(long, env = "COLDSTART_BEFORE")]
     before: Option<PathBuf>,
@@ -43,6 +47,12 @@ struct Args {
         default_value = "bash infra/bench/stages/10-coldstart.sh"
     )]
     command: String,
+}
+
+fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("expected NAME=VALUE, got {text:?}"))
 }
 
 #[tokio::main]
@@ -63,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         runs: args.runs.max(1),
         limit: Duration::from_secs(60),
         only: args.only,
+        extra_environment: args.function_env.into_iter().collect(),
     };
     let results = bench::run(&options).await?;
     let report = Report::from_results(&results);
