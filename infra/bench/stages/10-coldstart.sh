@@ -11,7 +11,8 @@
 # Writes $BENCH_OUT/10-coldstart.md and $BENCH_OUT/10-coldstart.json (fields: see
 # infra/coldstart/src/report.rs, `Figures`); the functions' output goes to
 # $BENCH_OUT/coldstart-logs/. COLDSTART_RUNS (default 7) cold starts per binary;
-# COLDSTART_BEFORE=<an earlier 10-coldstart.json> adds a before/after table.
+# COLDSTART_BEFORE=<an earlier 10-coldstart.json> adds a before/after table;
+# COLDSTART_HARNESS=<path> uses that packr-coldstart binary instead of building one.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$root"
@@ -32,8 +33,12 @@ functions=(webhook-ingest webhook-processor api-orders api-inventory api-product
 packages=()
 for f in "${functions[@]}" coldstart-hello; do packages+=(-p "$f"); done
 cargo build --release --locked --quiet "${packages[@]}"
-cargo build --locked --quiet -p packr-coldstart
-harness="${CARGO_TARGET_DIR:-$root/target}/debug/packr-coldstart"
+# COLDSTART_HARNESS: a packr-coldstart binary built already (e.g. by `make test`'s target dir).
+harness="${COLDSTART_HARNESS:-}"
+if [ -z "$harness" ]; then
+  cargo build --locked --quiet -p packr-coldstart
+  harness="${CARGO_TARGET_DIR:-$root/target}/debug/packr-coldstart"
+fi
 
 # The release profile as Cargo.toml sets it, for the fragment.
 profile="$(awk '/^\[profile\.release\]/{on=1; next} /^\[/{on=0} on && NF && $1 !~ /^#/ {gsub(/ /, ""); printf "%s%s", sep, $0; sep=", "}' Cargo.toml)"
