@@ -140,12 +140,7 @@ where
     F: Fn(SqsEvent) -> Fut,
     Fut: Future<Output = SqsBatchResponse>,
 {
-    let region = region_of(queue_arn);
-    let mut event = SqsEvent::default();
-    event.records = messages
-        .iter()
-        .map(|m| to_record(m, queue_arn, region))
-        .collect();
+    let event = sqs_event(messages, queue_arn);
     let batch_ids: Vec<&str> = messages.iter().filter_map(Message::message_id).collect();
 
     // The call itself is inside the guarded future: a panic while building it counts too.
@@ -242,6 +237,18 @@ async fn delete(
         refused += output.failed().len();
     }
     Ok(refused)
+}
+
+/// The event Lambda's event source mapping delivers for `messages` received from the queue
+/// `queue_arn` (what [`poll_once`] hands its handler).
+pub fn sqs_event(messages: &[Message], queue_arn: &str) -> SqsEvent {
+    let region = region_of(queue_arn);
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|m| to_record(m, queue_arn, region))
+        .collect();
+    event
 }
 
 /// `arn:aws:sqs:<region>:<account>:<name>` → region.

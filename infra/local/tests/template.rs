@@ -286,6 +286,20 @@ fn repo_template_schedules_are_found_with_their_parameters_and_targets_resolved(
 }
 
 #[test]
+fn repo_template_functions_take_the_global_memory_size_unless_they_set_their_own() {
+    let functions = repo().functions().expect("functions");
+    assert!(!functions.is_empty());
+    for function in functions {
+        assert_eq!(
+            function.memory_mb,
+            Some(256),
+            "{} (Globals.Function.MemorySize)",
+            function.logical_id
+        );
+    }
+}
+
+#[test]
 fn repo_template_sync_worker_consumes_sync_jobs_one_at_a_time_within_its_timeout() {
     let worker = repo()
         .function("SyncWorkerFunction")
