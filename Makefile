@@ -4,11 +4,15 @@ SHELL := bash
 
 CARGO ?= cargo
 
-.PHONY: help venv dev test moto-up moto-down lint-template
+.PHONY: help venv dev test bench chaos package moto-up moto-down lint-template
 
 help:
 	@echo "make dev            run everything locally (moto provisioned from template.yaml + local gateway)"
 	@echo "make test           the whole check: fmt, clippy, cfn-lint, every test against a local emulator"
+	@echo "make bench          release benchmarks, each figure beside its same-run floor; rewrites BENCHMARKS.md (~20 min)"
+	@echo "make chaos          the reliability run: 10,000 webhooks under duplicates, reordering, Trackstar and AWS faults,"
+	@echo "                     a poller killed; checks DynamoDB against the simulator (CHAOS_SEED=<n> reproduces a run)"
+	@echo "make package        sam build of template.yaml for Lambda (arm64, provided.al2023; cargo-lambda + zig, no Docker)"
 	@echo "make moto-up        start a background AWS emulator; then: eval \"\$$(infra/scripts/moto.sh env)\""
 	@echo "make moto-down      stop it"
 	@echo "make lint-template  cfn-lint template.yaml"
@@ -21,6 +25,15 @@ dev: venv
 
 test:
 	@bash infra/scripts/test.sh
+
+bench:
+	@bash infra/scripts/bench.sh
+
+chaos:
+	@bash infra/scripts/chaos.sh
+
+package:
+	@bash infra/scripts/package.sh
 
 moto-up: venv
 	@infra/scripts/moto.sh start

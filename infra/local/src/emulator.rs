@@ -171,6 +171,15 @@ pub fn function_config(sdk: &SdkConfig, function: &str) -> SdkConfig {
         .build()
 }
 
+/// `sdk` with its AWS endpoint replaced by `endpoint`, taking precedence over
+/// `AWS_ENDPOINT_URL` in the environment as `aws_config::defaults(..).endpoint_url(..)`
+/// does: how the local stack points a function at a proxy in front of the emulator.
+pub fn with_endpoint(sdk: &SdkConfig, endpoint: &str) -> SdkConfig {
+    let mut builder = sdk.to_builder().endpoint_url(endpoint);
+    builder.insert_origin("endpoint_url", aws_types::origin::Origin::shared_config());
+    builder.build()
+}
+
 /// A port of 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?

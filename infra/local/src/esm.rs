@@ -11,6 +11,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,6 +79,31 @@ where
     F: Fn(SqsEvent) -> Fut,
     Fut: Future<Output = SqsBatchResponse>,
 {
+    poll_once_holding(
+        sqs,
+        queue_url,
+        queue_arn,
+        config,
+        handler,
+        &AtomicUsize::new(0),
+    )
+    .await
+}
+
+/// [`poll_once`], keeping in `in_hand` how many received messages it holds (from the
+/// receive until their deletes are done).
+async fn poll_once_holding<F, Fut>(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    queue_arn: &str,
+    config: &EsmConfig,
+    handler: F,
+    in_hand: &AtomicUsize,
+) -> Result<PollOutcome, EsmError>
+where
+    F: Fn(SqsEvent) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
     let mut receive = sqs
         .receive_message()
         .queue_url(queue_url)
@@ -96,13 +122,25 @@ where
     if messages.is_empty() {
         return Ok(PollOutcome::default());
     }
+    in_hand.store(messages.len(), Ordering::SeqCst);
+    let outcome = run_batch(sqs, queue_url, queue_arn, handler, messages).await;
+    in_hand.store(0, Ordering::SeqCst);
+    outcome
+}
 
-    let region = region_of(queue_arn);
-    let mut event = SqsEvent::default();
-    event.records = messages
-        .iter()
-        .map(|m| to_record(m, queue_arn, region))
-        .collect();
+/// Invokes `handler` with the received `messages` and deletes those that succeeded.
+async fn run_batch<F, Fut>(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    queue_arn: &str,
+    handler: F,
+    messages: &[Message],
+) -> Result<PollOutcome, EsmError>
+where
+    F: Fn(SqsEvent) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
+    let event = sqs_event(messages, queue_arn);
     let batch_ids: Vec<&str> = messages.iter().filter_map(Message::message_id).collect();
 
     // The call itself is inside the guarded future: a panic while building it counts too.
@@ -201,6 +239,18 @@ async fn delete(
     Ok(refused)
 }
 
+/// The event Lambda's event source mapping delivers for `messages` received from the queue
+/// `queue_arn` (what [`poll_once`] hands its handler).
+pub fn sqs_event(messages: &[Message], queue_arn: &str) -> SqsEvent {
+    let region = region_of(queue_arn);
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|m| to_record(m, queue_arn, region))
+        .collect();
+    event
+}
+
 /// `arn:aws:sqs:<region>:<account>:<name>` → region.
 fn region_of(queue_arn: &str) -> &str {
     queue_arn.split(':').nth(3).unwrap_or("us-east-1")
@@ -265,19 +315,59 @@ pub fn spawn_poller<F, Fut>(
     queue_arn: String,
     config: EsmConfig,
     handler: F,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()>
 where
     F: Fn(SqsEvent) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = SqsBatchResponse> + Send + 'static,
 {
-    tokio::spawn(async move {
+    spawn_tracked_poller(sqs, queue_url, queue_arn, config, handler, shutdown).task
+}
+
+/// A running poller and the messages it holds.
+#[derive(Debug)]
+pub struct Poller {
+    pub task: JoinHandle<()>,
+    in_hand: Arc<AtomicUsize>,
+}
+
+impl Poller {
+    /// Messages received and not yet deleted or left: the batch in hand.
+    pub fn in_hand(&self) -> usize {
+        self.in_hand.load(Ordering::SeqCst)
+    }
+
+    /// Kills the poller where it is, as when a Lambda instance dies mid-batch: the messages
+    /// it holds are neither deleted nor failed, so they come back after their visibility
+    /// timeout.
+    pub fn kill(&self) {
+        self.task.abort();
+    }
+}
+
+/// [`spawn_poller`], telling what it holds ([`Poller::in_hand`]).
+pub fn spawn_tracked_poller<F, Fut>(
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    queue_arn: String,
+    config: EsmConfig,
+    handler: F,
+    mut shutdown: watch::Receiver<bool>,
+) -> Poller
+where
+    F: Fn(SqsEvent) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = SqsBatchResponse> + Send + 'static,
+{
+    let in_hand = Arc::new(AtomicUsize::new(0));
+    let holding = Arc::clone(&in_hand);
+    let task = tokio::spawn(async move {
         loop {
             if *shutdown.borrow() {
                 return;
             }
             // Not raced against shutdown: a batch in hand is finished and its deletes done.
-            let outcome = poll_once(&sqs, &queue_url, &queue_arn, &config, &handler).await;
+            let outcome =
+                poll_once_holding(&sqs, &queue_url, &queue_arn, &config, &handler, &holding).await;
             if let Err(error) = outcome {
                 tracing::warn!(
                     queue = %queue_url,
@@ -290,10 +380,12 @@ where
                 }
             }
         }
-    })
+    });
+    Poller { task, in_hand }
 }
 
-/// `count` pollers on one queue sharing one handler (Lambda runs several per mapping).
+/// `count` pollers on one queue sharing one handler (Lambda runs several per mapping); 0
+/// starts none, so the queue only fills (the ingest benchmark reads it back itself).
 pub fn spawn_pollers<F, Fut>(
     count: usize,
     sqs: aws_sdk_sqs::Client,
@@ -308,7 +400,7 @@ where
     Fut: Future<Output = SqsBatchResponse> + Send + 'static,
 {
     let handler = Arc::new(handler);
-    (0..count.max(1))
+    (0..count)
         .map(|_| {
             let handler = Arc::clone(&handler);
             spawn_poller(

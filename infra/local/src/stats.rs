@@ -30,6 +30,111 @@ impl LatencyLog {
     }
 }
 
+/// Strings shared between tasks (event ids answered, in order).
+#[derive(Debug, Clone, Default)]
+pub struct IdLog {
+    ids: Arc<Mutex<Vec<String>>>,
+}
+
+impl IdLog {
+    pub fn record(&self, id: impl Into<String>) {
+        if let Ok(mut ids) = self.ids.lock() {
+            ids.push(id.into());
+        }
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.ids.lock().map(|ids| ids.clone()).unwrap_or_default()
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut ids) = self.ids.lock() {
+            ids.clear();
+        }
+    }
+}
+
+/// One invocation of a hosted function: wall time (ms) and records handed to it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Invocation {
+    pub millis: f64,
+    pub records: usize,
+}
+
+/// Invocations shared between tasks (the processor's batches, for the cost model).
+#[derive(Debug, Clone, Default)]
+pub struct InvocationLog {
+    invocations: Arc<Mutex<Vec<Invocation>>>,
+}
+
+impl InvocationLog {
+    pub fn record(&self, millis: f64, records: usize) {
+        if let Ok(mut all) = self.invocations.lock() {
+            all.push(Invocation { millis, records });
+        }
+    }
+
+    pub fn all(&self) -> Vec<Invocation> {
+        self.invocations
+            .lock()
+            .map(|all| all.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut all) = self.invocations.lock() {
+            all.clear();
+        }
+    }
+}
+
+/// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`), in ms.
+pub fn thread_cpu_ms() -> f64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer; the clock id is a
+    // constant every Linux kernel since 2.6 knows.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    if status != 0 {
+        return 0.0;
+    }
+    now.tv_sec as f64 * 1000.0 + now.tv_nsec as f64 / 1e6
+}
+
+/// A future that adds up the thread CPU time spent in each of its polls, whichever
+/// worker thread polls it: the CPU a handler used, without the time it waited on I/O.
+pub struct CpuTimed<F> {
+    inner: std::pin::Pin<Box<F>>,
+    cpu_ms: f64,
+}
+
+impl<F> CpuTimed<F> {
+    pub fn new(inner: F) -> Self {
+        Self {
+            inner: Box::pin(inner),
+            cpu_ms: 0.0,
+        }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for CpuTimed<F> {
+    /// The inner output and the CPU ms it took.
+    type Output = (F::Output, f64);
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let before = thread_cpu_ms();
+        let polled = self.inner.as_mut().poll(cx);
+        self.cpu_ms += (thread_cpu_ms() - before).max(0.0);
+        let cpu_ms = self.cpu_ms;
+        polled.map(|output| (output, cpu_ms))
+    }
+}
+
 /// Count, p50, p95, p99 and max of a set of millisecond samples (nearest rank).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Summary {
@@ -38,6 +143,7 @@ pub struct Summary {
     pub p95: f64,
     pub p99: f64,
     pub max: f64,
+    pub mean: f64,
 }
 
 impl Summary {
@@ -50,6 +156,11 @@ impl Summary {
             p95: percentile(&sorted, 95.0),
             p99: percentile(&sorted, 99.0),
             max: sorted.last().copied().unwrap_or(0.0),
+            mean: if sorted.is_empty() {
+                0.0
+            } else {
+                sorted.iter().sum::<f64>() / sorted.len() as f64
+            },
         }
     }
 }
@@ -85,7 +196,24 @@ mod tests {
         assert_eq!(summary.p50, 50.0);
         assert_eq!(summary.p95, 95.0);
         assert_eq!(summary.max, 100.0);
+        assert_eq!(summary.mean, 50.5);
         assert_eq!(Summary::of(&[]).p95, 0.0);
         assert_eq!(Summary::of(&[7.0]).p50, 7.0);
+    }
+
+    #[tokio::test]
+    async fn a_cpu_timed_future_counts_its_busy_polls_and_not_its_sleeps() {
+        let (value, cpu_ms) = CpuTimed::new(async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let mut x = 0u64;
+            for i in 0..2_000_000u64 {
+                x = std::hint::black_box(x.wrapping_add(i));
+            }
+            x
+        })
+        .await;
+        assert!(value > 0);
+        assert!(cpu_ms > 0.0, "busy work takes some CPU");
+        assert!(cpu_ms < 50.0, "the 50 ms sleep is not CPU time: {cpu_ms}");
     }
 }

@@ -23,8 +23,8 @@ use tokio::task::JoinHandle;
 use trackstar_sim::{SimConfig, SimConnection, SimHandle, WebhookTarget};
 
 use crate::dev_jwt::DevJwt;
-use crate::emulator::function_config;
-use crate::esm::{self, EsmConfig};
+use crate::emulator::{function_config, with_endpoint};
+use crate::esm::{self, EsmConfig, Poller};
 use crate::gateway::api::{logical_id, ApiHost, DOCS_FUNCTION};
 use crate::gateway::{self, GatewayState, WEBHOOK_PATH};
 use crate::provision::DEV_TRACKSTAR_API_KEY;
@@ -53,6 +53,10 @@ pub struct WebhookOptions {
     pub jwt: Option<DevJwt>,
     /// The sync engine: sync-jobs pollers and schedules.
     pub sync: SyncOptions,
+    /// The AWS endpoint of webhook-processor's clients and of its mapping's pollers
+    /// (which act with its role); `None`: the emulator's. The chaos run gives it a fault
+    /// proxy's ([`crate::faultproxy`]): endpoint configuration, as on AWS.
+    pub processor_aws_endpoint: Option<String>,
 }
 
 impl Default for WebhookOptions {
@@ -68,6 +72,7 @@ impl Default for WebhookOptions {
             pollers: 2,
             jwt: None,
             sync: SyncOptions::default(),
+            processor_aws_endpoint: None,
         }
     }
 }
@@ -90,7 +95,9 @@ pub struct WebhookStack {
     pub sync: SyncStack,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
-    pollers: Vec<JoinHandle<()>>,
+    pollers: Vec<Poller>,
+    /// Starts one more poller of the webhook queue (to replace a killed one).
+    spawn_poller: Box<dyn Fn() -> Poller + Send + Sync>,
 }
 
 impl std::fmt::Debug for WebhookStack {
@@ -155,7 +162,10 @@ pub async fn start(
     .context("configuring webhook-ingest")?;
     ingest.metrics = Arc::new(ingest_metrics.clone());
     let processor_env = function_env(&stack, PROCESSOR_FUNCTION)?;
-    let processor_sdk = function_config(sdk, "webhook-processor");
+    let processor_sdk = match &options.processor_aws_endpoint {
+        Some(endpoint) => with_endpoint(&function_config(sdk, "webhook-processor"), endpoint),
+        None => function_config(sdk, "webhook-processor"),
+    };
     let mut processor = processor_from_env(&processor_sdk, &processor_env, "webhook-processor")
         .await
         .context("configuring webhook-processor")?;
@@ -207,27 +217,44 @@ pub async fn start(
         .context("WebhookQueue has no ARN")?
         .clone();
     // Lambda's event source mapping polls with the function's execution role.
-    let pollers = esm::spawn_pollers(
-        options.pollers,
-        aws_sdk_sqs::Client::new(&processor_sdk),
-        queue_url.clone(),
-        queue_arn,
-        options.esm.clone(),
-        {
-            let done_lag = gateway.done_lag.clone();
-            move |event| {
-                let processor = Arc::clone(&processor);
-                let done_lag = done_lag.clone();
-                async move {
-                    let received = received_at(&event);
-                    let response = packr::webhook::processor::handle_batch(&processor, event).await;
-                    record_done_lag(&done_lag, &received, &response);
-                    response
-                }
+    let handler = {
+        let done_lag = gateway.done_lag.clone();
+        let invocations = gateway.processor_invocations.clone();
+        Arc::new(move |event: SqsEvent| {
+            let processor = Arc::clone(&processor);
+            let done_lag = done_lag.clone();
+            let invocations = invocations.clone();
+            async move {
+                let received = received_at(&event);
+                let records = event.records.len();
+                let started = std::time::Instant::now();
+                let response = packr::webhook::processor::handle_batch(&processor, event).await;
+                invocations.record(started.elapsed().as_secs_f64() * 1000.0, records);
+                record_done_lag(&done_lag, &received, &response);
+                response
             }
-        },
-        stop.clone(),
-    );
+        })
+    };
+    let spawn_poller: Box<dyn Fn() -> Poller + Send + Sync> = {
+        let sqs = aws_sdk_sqs::Client::new(&processor_sdk);
+        let queue_url = queue_url.clone();
+        let esm = options.esm.clone();
+        let stop = stop.clone();
+        Box::new(move || {
+            let handler = Arc::clone(&handler);
+            esm::spawn_tracked_poller(
+                sqs.clone(),
+                queue_url.clone(),
+                queue_arn.clone(),
+                esm.clone(),
+                move |event| handler(event),
+                stop.clone(),
+            )
+        })
+    };
+    let pollers = (0..options.pollers)
+        .map(|_| spawn_poller())
+        .collect();
     let sync = crate::sync::start(sdk, &stack, options.sync.clone(), stop)
         .await
         .context("starting the sync engine (sync-worker pollers, schedules)")?;
@@ -245,6 +272,7 @@ pub async fn start(
         shutdown,
         server,
         pollers,
+        spawn_poller,
     })
 }
 
@@ -270,12 +298,33 @@ impl WebhookStack {
         esm::wait_drained(&self.sqs, &self.queue_url, left).await
     }
 
+    /// Kills a poller of the webhook queue while it holds a batch, as when a Lambda
+    /// instance dies mid-batch, and starts another in its place (as Lambda would). Waits
+    /// up to `timeout` for a poller to hold messages; returns how many the killed one held
+    /// (they come back after their visibility timeout), `None` if none held any in time.
+    pub async fn kill_poller_mid_batch(&mut self, timeout: Duration) -> Option<usize> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(i) = self.pollers.iter().position(|p| p.in_hand() > 0) {
+                let poller = &self.pollers[i];
+                let held = poller.in_hand();
+                poller.kill();
+                self.pollers[i] = (self.spawn_poller)();
+                return Some(held);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
     /// Stops the pollers (after their batch in hand), the schedules, the gateway and the
     /// simulator.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         for poller in self.pollers {
-            let _ = poller.await;
+            let _ = poller.task.await;
         }
         self.sync.join().await;
         match tokio::time::timeout(Duration::from_secs(5), self.server).await {

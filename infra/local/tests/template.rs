@@ -286,6 +286,20 @@ fn repo_template_schedules_are_found_with_their_parameters_and_targets_resolved(
 }
 
 #[test]
+fn repo_template_functions_take_the_global_memory_size_unless_they_set_their_own() {
+    let functions = repo().functions().expect("functions");
+    assert!(!functions.is_empty());
+    for function in functions {
+        assert_eq!(
+            function.memory_mb,
+            Some(256),
+            "{} (Globals.Function.MemorySize)",
+            function.logical_id
+        );
+    }
+}
+
+#[test]
 fn repo_template_sync_worker_consumes_sync_jobs_one_at_a_time_within_its_timeout() {
     let worker = repo()
         .function("SyncWorkerFunction")
@@ -317,4 +331,15 @@ Resources:
     let template = Template::parse("inline", text).expect("parses");
     let error = template.rules().expect_err("refused");
     assert!(error.to_string().contains("not a function"), "{error}");
+}
+
+#[test]
+fn a_function_without_its_own_memory_size_is_billed_by_the_global_one() {
+    let template = packr_local::template::Template::parse(
+        "inline",
+        "Globals:\n  Function:\n    MemorySize: 256\nResources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: {}\n  B:\n    Type: AWS::Serverless::Function\n    Properties:\n      MemorySize: 1024\n",
+    )
+    .expect("template parses");
+    assert_eq!(template.function("A").expect("A").memory_mb, Some(256));
+    assert_eq!(template.function("B").expect("B").memory_mb, Some(1024));
 }

@@ -38,7 +38,7 @@ pub async fn spawn_on(config: SimConfig, port: u16) -> anyhow::Result<SimHandle>
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let (webhooks, webhook_task) = WebhookDispatcher::start(config.webhook.clone());
+    let (webhooks, webhook_task) = WebhookDispatcher::start(config.webhook.clone(), config.seed);
     let state = Arc::new(SimState::new(&config, webhooks, shutdown_rx.clone()));
     let app = crate::server::router(Arc::clone(&state));
     let mut stop = shutdown_rx;

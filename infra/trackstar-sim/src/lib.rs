@@ -36,4 +36,4 @@ pub use handle::{spawn, spawn_on, SimHandle};
 pub use requests::RequestsSnapshot;
 pub use signature::{new_secret, sign_webhook, verify_webhook};
 pub use state::{Limits, MutateOutcome, MutateRequest, SimState};
-pub use webhooks::{DeliveryOptions, WebhookStats};
+pub use webhooks::{DeliveryDraws, DeliveryOptions, DeliveryRecord, WebhookStats};

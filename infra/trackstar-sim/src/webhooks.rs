@@ -1,12 +1,14 @@
 //! Webhook delivery on a background task, the way Svix does it: signed POSTs, retries on
 //! non-2xx and timeouts following a schedule, a stable `svix-id` per event; optionally
-//! duplicated or reordered deliveries.
+//! duplicated or reordered deliveries, every one or a seeded share of them.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
 
@@ -20,9 +22,21 @@ use crate::signature::sign_webhook;
 pub struct DeliveryOptions {
     /// Deliver every event twice (same `svix-id`).
     pub duplicates: bool,
+    /// Deliver this share of events (0.0..=1.0, drawn per event) a second time right after
+    /// their first successful delivery, with the same `svix-id` (a retry after a lost
+    /// answer). `duplicates` is a rate of 1.
+    pub duplicate_rate: f64,
     /// Shuffle events queued together (up to `reorder_window`) before delivering them.
     pub reorder: bool,
     pub reorder_window: usize,
+    /// Hold this share of events (0.0..=1.0, drawn per event) back until `reorder_window`
+    /// later events have been handed to delivery (or nothing else is queued), so they
+    /// arrive after events raised after them.
+    pub reorder_rate: f64,
+    /// Seeds the draws of `duplicate_rate` and `reorder_rate` (in raising order, so a seed
+    /// gives the same choices whatever the concurrency); `None` keeps the simulator's seed.
+    /// Setting options with a seed restarts the draws from it.
+    pub seed: Option<u64>,
     /// Delay before each attempt, in ms; the first is normally 0. Svix's real schedule is
     /// 0 s, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: the default is compressed for tests.
     pub retry_schedule_ms: Vec<u64>,
@@ -38,8 +52,11 @@ impl Default for DeliveryOptions {
     fn default() -> Self {
         Self {
             duplicates: false,
+            duplicate_rate: 0.0,
             reorder: false,
             reorder_window: 10,
+            reorder_rate: 0.0,
+            seed: None,
             retry_schedule_ms: vec![0, 50, 200, 500, 1000, 2000],
             timeout_ms: 5000,
             concurrency: 1,
@@ -74,6 +91,41 @@ pub struct WebhookStats {
     pub dropped: u64,
     /// Events not yet delivered, given up or dropped.
     pub pending: u64,
+    /// Events drawn for a second delivery (`duplicate_rate`, `duplicates`).
+    pub duplicated: u64,
+    /// Events held back behind later ones (`reorder_rate`).
+    pub held_back: u64,
+}
+
+/// The seeded draws of [`DeliveryOptions::duplicate_rate`] and
+/// [`DeliveryOptions::reorder_rate`], made once per event in raising order.
+#[derive(Debug)]
+pub struct DeliveryDraws {
+    rng: StdRng,
+}
+
+impl DeliveryDraws {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(seed ^ 0xde_11_7e),
+        }
+    }
+
+    /// Whether the next event is delivered twice.
+    pub fn duplicate(&mut self, options: &DeliveryOptions) -> bool {
+        options.duplicates || self.draw(options.duplicate_rate)
+    }
+
+    /// Whether the next event is held back behind later ones.
+    pub fn hold_back(&mut self, options: &DeliveryOptions) -> bool {
+        self.draw(options.reorder_rate)
+    }
+
+    fn draw(&mut self, rate: f64) -> bool {
+        // Always drawn, so one choice does not shift the other's sequence.
+        let roll = self.rng.random::<f64>();
+        rate > 0.0 && roll < rate.min(1.0)
+    }
 }
 
 /// One attempt, for inspection by tests.
@@ -86,12 +138,14 @@ pub struct DeliveryRecord {
     pub status: Option<u16>,
 }
 
-const MAX_RECORDS: usize = 10_000;
+/// Attempts kept for [`WebhookDispatcher::records`] (a long chaos run makes ~15,000).
+const MAX_RECORDS: usize = 200_000;
 
 #[derive(Debug)]
 struct Shared {
     target: Mutex<Option<WebhookTarget>>,
     options: Mutex<DeliveryOptions>,
+    draws: Mutex<DeliveryDraws>,
     stats: Mutex<WebhookStats>,
     records: Mutex<Vec<DeliveryRecord>>,
     client: reqwest::Client,
@@ -102,6 +156,8 @@ struct Outgoing {
     msg_id: String,
     event_type: String,
     body: Vec<u8>,
+    /// Drawn when the event is handed to delivery.
+    duplicate: bool,
 }
 
 /// Hands events to the background delivery task.
@@ -126,12 +182,14 @@ pub fn new_msg_id() -> String {
 }
 
 impl WebhookDispatcher {
-    /// Starts the delivery task on the current tokio runtime.
-    pub fn start(target: Option<WebhookTarget>) -> (Self, tokio::task::JoinHandle<()>) {
+    /// Starts the delivery task on the current tokio runtime; `seed` seeds the draws of
+    /// the delivery rates (unless the options bring their own).
+    pub fn start(target: Option<WebhookTarget>, seed: u64) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             target: Mutex::new(target),
             options: Mutex::new(DeliveryOptions::default()),
+            draws: Mutex::new(DeliveryDraws::new(seed)),
             stats: Mutex::new(WebhookStats::default()),
             records: Mutex::new(Vec::new()),
             client: reqwest::Client::builder()
@@ -151,6 +209,7 @@ impl WebhookDispatcher {
             msg_id: new_msg_id(),
             event_type: event.event_type,
             body,
+            duplicate: false,
         };
         if self.tx.send(outgoing).is_err() {
             let mut stats = lock(&self.shared.stats);
@@ -168,6 +227,9 @@ impl WebhookDispatcher {
     }
 
     pub fn set_options(&self, options: DeliveryOptions) {
+        if let Some(seed) = options.seed {
+            *lock(&self.shared.draws) = DeliveryDraws::new(seed);
+        }
         *lock(&self.shared.options) = options;
     }
 
@@ -201,12 +263,26 @@ impl WebhookDispatcher {
 async fn run(mut rx: mpsc::UnboundedReceiver<Outgoing>, shared: Arc<Shared>) {
     // Bounds the first attempts in flight; rebuilt when the concurrency option changes.
     let mut slots = (1, Arc::new(Semaphore::new(1)));
-    while let Some(first) = rx.recv().await {
+    // Events held back (`reorder_rate`), each with how many later events must go first.
+    let mut held: VecDeque<(Outgoing, usize)> = VecDeque::new();
+    loop {
+        let next = if held.is_empty() {
+            rx.recv().await
+        } else {
+            // Nothing more to let overtake them within a moment: release the held events.
+            match tokio::time::timeout(Duration::from_millis(20), rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    let options = lock(&shared.options).clone();
+                    for (outgoing, _) in std::mem::take(&mut held) {
+                        dispatch(&shared, &mut slots, outgoing, &options).await;
+                    }
+                    continue;
+                }
+            }
+        };
+        let Some(first) = next else { break };
         let options = lock(&shared.options).clone();
-        let concurrency = options.concurrency.max(1);
-        if slots.0 != concurrency {
-            slots = (concurrency, Arc::new(Semaphore::new(concurrency)));
-        }
         let mut batch = vec![first];
         if options.reorder {
             // Let events raised together arrive, then shuffle them.
@@ -223,22 +299,67 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Outgoing>, shared: Arc<Shared>) {
                 batch.reverse();
             }
         }
-        for outgoing in batch {
-            if concurrency == 1 {
-                deliver_first(&shared, outgoing, &options).await;
+        for mut outgoing in batch {
+            let hold = {
+                let mut draws = lock(&shared.draws);
+                outgoing.duplicate = draws.duplicate(&options);
+                draws.hold_back(&options)
+            };
+            {
+                let mut stats = lock(&shared.stats);
+                stats.duplicated += u64::from(outgoing.duplicate);
+                stats.held_back += u64::from(hold);
+            }
+            if hold {
+                held.push_back((outgoing, options.reorder_window.max(1)));
                 continue;
             }
-            let Ok(permit) = Arc::clone(&slots.1).acquire_owned().await else {
-                continue; // never closed
-            };
-            let shared = Arc::clone(&shared);
-            let options = options.clone();
-            tokio::spawn(async move {
-                deliver_first(&shared, outgoing, &options).await;
-                drop(permit);
+            dispatch(&shared, &mut slots, outgoing, &options).await;
+            // One later event went first: release the held events whose turn it is.
+            let mut due = Vec::new();
+            held.retain_mut(|(outgoing, left)| {
+                *left -= 1;
+                if *left == 0 {
+                    due.push(outgoing.clone());
+                }
+                *left > 0
             });
+            for outgoing in due {
+                dispatch(&shared, &mut slots, outgoing, &options).await;
+            }
         }
     }
+    let options = lock(&shared.options).clone();
+    for (outgoing, _) in held {
+        dispatch(&shared, &mut slots, outgoing, &options).await;
+    }
+}
+
+/// Starts an event's first attempt: inline when one at a time, else on its own task once
+/// a slot is free.
+async fn dispatch(
+    shared: &Arc<Shared>,
+    slots: &mut (usize, Arc<Semaphore>),
+    outgoing: Outgoing,
+    options: &DeliveryOptions,
+) {
+    let concurrency = options.concurrency.max(1);
+    if slots.0 != concurrency {
+        *slots = (concurrency, Arc::new(Semaphore::new(concurrency)));
+    }
+    if concurrency == 1 {
+        deliver_first(shared, outgoing, options).await;
+        return;
+    }
+    let Ok(permit) = Arc::clone(&slots.1).acquire_owned().await else {
+        return; // never closed
+    };
+    let shared = Arc::clone(shared);
+    let options = options.clone();
+    tokio::spawn(async move {
+        deliver_first(&shared, outgoing, &options).await;
+        drop(permit);
+    });
 }
 
 /// First attempt inline (keeps order when not reordering and one at a time); retries on
@@ -297,7 +418,7 @@ async fn attempt(
             stats.delivered += 1;
             stats.deliveries += 1;
         }
-        if options.duplicates {
+        if outgoing.duplicate {
             let again = post(shared, &target, outgoing, options).await;
             record(shared, outgoing, n, again);
             if again.is_some_and(|s| (200..300).contains(&s)) {
@@ -350,5 +471,55 @@ async fn post(
             tracing::debug!(error = %e, msg_id = %outgoing.msg_id, "webhook attempt failed");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(duplicate_rate: f64, reorder_rate: f64) -> DeliveryOptions {
+        DeliveryOptions {
+            duplicate_rate,
+            reorder_rate,
+            ..DeliveryOptions::default()
+        }
+    }
+
+    fn choices(seed: u64, options: &DeliveryOptions, n: usize) -> Vec<(bool, bool)> {
+        let mut draws = DeliveryDraws::new(seed);
+        (0..n)
+            .map(|_| (draws.duplicate(options), draws.hold_back(options)))
+            .collect()
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_duplicates_and_hold_backs() {
+        let options = options(0.2, 0.1);
+        assert_eq!(choices(7, &options, 500), choices(7, &options, 500));
+        assert_ne!(choices(7, &options, 500), choices(8, &options, 500));
+    }
+
+    #[test]
+    fn rates_pick_about_their_share_of_events() {
+        // given 10,000 draws at 20 % duplicates and 10 % held back
+        let drawn = choices(42, &options(0.2, 0.1), 10_000);
+        // then each share is within 1.5 points of its rate
+        let duplicated = drawn.iter().filter(|(d, _)| *d).count();
+        let held = drawn.iter().filter(|(_, h)| *h).count();
+        assert!((1_850..=2_150).contains(&duplicated), "{duplicated}");
+        assert!((850..=1_150).contains(&held), "{held}");
+    }
+
+    #[test]
+    fn zero_rates_pick_nothing_and_duplicates_picks_everything() {
+        assert!(choices(1, &options(0.0, 0.0), 200)
+            .iter()
+            .all(|c| *c == (false, false)));
+        let every = DeliveryOptions {
+            duplicates: true,
+            ..DeliveryOptions::default()
+        };
+        assert!(choices(1, &every, 200).iter().all(|(d, _)| *d));
     }
 }

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use secrecy::ExposeSecret;
 
 use super::{ApiConfig, ApiDeps, ClaimNames, DEFAULT_MAX_BODY_BYTES};
 use crate::domain::Timestamp;
@@ -29,40 +28,39 @@ use crate::metrics::EmfSink;
 use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretWriter, SecretsManagerSource};
 use crate::store::dynamo::DynamoStore;
-use crate::store::CursorCodec;
 use crate::sync::SyncJobQueue;
 use crate::trackstar::{DynamoBudget, Priority, TrackstarClient, TrackstarConfig};
 use crate::webhook::queue::{EventQueue, SqsEventQueue};
-
-async fn secret(secrets: &dyn SecretSource, name: String) -> Result<String, ConfigError> {
-    secrets
-        .get(&name)
-        .await
-        .map(|v| v.expose_secret().to_owned())
-        .map_err(|source| ConfigError::Secret { name, source })
-}
 
 /// The API's dependencies from the environment.
 pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigError> {
     let ttl = optional_seconds(env, "SECRETS_CACHE_TTL_SECONDS", 300)?;
     let manager = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(sdk));
+    // One client per service for the whole function, shared by every port: each SDK client
+    // built sets up a TLS connector of its own (parsing the root certificates) at init.
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    // Built only when a queue is configured.
+    let sqs_client = std::cell::OnceCell::new();
+    let sqs = || {
+        sqs_client
+            .get_or_init(|| aws_sdk_sqs::Client::new(sdk))
+            .clone()
+    };
     let secrets: Arc<dyn SecretSource> = Arc::new(CachedSecretSource::new(manager.clone(), ttl));
-    let cursor_key = secret(secrets.as_ref(), required(env, "CURSOR_SECRET_ARN")?).await?;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
+    // The cursor key is read on the first listing, not at init (see `CursorKeys`).
+    let store = DynamoStore::with_cursor_secret(
+        dynamo.clone(),
         required(env, "TABLE_NAME")?,
-        CursorCodec::new(cursor_key.into_bytes()),
+        secrets.clone(),
+        required(env, "CURSOR_SECRET_ARN")?,
     );
     let trackstar = match env
         .var("TRACKSTAR_API_KEY_SECRET_ARN")
         .filter(|v| !v.trim().is_empty())
     {
         None => None,
-        Some(name) => {
-            let api_key = secrets
-                .get(&name)
-                .await
-                .map_err(|source| ConfigError::Secret { name, source })?;
+        Some(api_key_secret) => {
+            // Read on the first Trackstar call (write-through), not at init: reads never need it.
             let mut config =
                 // The function's own environment (the template's variables), else the process's.
         TrackstarConfig::from_lookup(|name| env.var(name).or_else(|| std::env::var(name).ok()))
@@ -75,12 +73,9 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             }
             // One rate budget and breaker per access token across every instance, at the
             // interactive priority (a user is waiting).
-            let budget = DynamoBudget::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                store.table_name().to_owned(),
-            );
+            let budget = DynamoBudget::new(dynamo.clone(), store.table_name().to_owned());
             Some(
-                TrackstarClient::new(config, api_key, secrets.clone())
+                TrackstarClient::with_api_key_secret(config, api_key_secret, secrets.clone())
                     .map_err(|e| ConfigError::Trackstar(e.to_string()))?
                     .with_shared_budget(budget)
                     .with_priority(Priority::Interactive),
@@ -102,7 +97,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         })?,
     };
     let idempotency = DynamoIdempotencyStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
+        dynamo.clone(),
         store.table_name().to_owned(),
         IdempotencyPolicy {
             in_progress_expiry: optional_seconds(env, "IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)?,
@@ -115,8 +110,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
     {
         None => None,
         Some(_) => {
-            let queue: Arc<dyn SyncJobQueue> =
-                Arc::new(crate::sync::wiring::queue_from_env(sdk, env)?);
+            let queue: Arc<dyn SyncJobQueue> = Arc::new(crate::sync::wiring::queue_on(sqs(), env)?);
             Some(queue)
         }
     };
@@ -129,7 +123,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             sync_states: Arc::new(crate::sync::DynamoSyncStateStore::new(store.clone())),
             stats: Arc::new(store.clone()),
             breakers: Arc::new(DynamoBudget::new(
-                aws_sdk_dynamodb::Client::new(sdk),
+                dynamo.clone(),
                 store.table_name().to_owned(),
             )),
             thresholds: crate::health::Thresholds::from_env(env)?,
@@ -141,8 +135,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         .var("WEBHOOK_QUEUE_URL")
         .filter(|v| !v.trim().is_empty())
         .map(|url| {
-            let queue: Arc<dyn EventQueue> =
-                Arc::new(SqsEventQueue::new(aws_sdk_sqs::Client::new(sdk), url));
+            let queue: Arc<dyn EventQueue> = Arc::new(SqsEventQueue::new(sqs(), url));
             queue
         });
     let prefix = env

@@ -1,4 +1,23 @@
 //! What every Lambda binary does at cold start: JSON logs, AWS config, typed environment.
+//!
+//! **What belongs in init, what is deferred.** Lambda runs a function's init (everything
+//! before its first `GET /next`) on a CPU burst of its own, while an invocation of a 256 MB
+//! function gets a fraction of a vCPU; and init is on the cold start's path either way. So:
+//! - *In init*: CPU work that (nearly) every invocation needs and no network I/O — reading
+//!   and validating the environment (a misconfigured function fails its init with a clear
+//!   error, before it takes an event), the tracing subscriber, the SDK config, **one SDK
+//!   client per service** (each client built sets up a TLS connector of its own, parsing the
+//!   root certificates: built once and shared by every port, never once per port), the
+//!   Trackstar HTTP client (compiled-in roots, no file I/O).
+//! - *Deferred to first use*: network I/O — secrets (the cursor key on the first listing
+//!   that signs a cursor, `store::CursorKeys`; the Trackstar API key on the first Trackstar
+//!   call, `TrackstarClient::with_api_key_secret`; webhook signing secrets, connection
+//!   tokens: already on use), credentials and connections (the SDK resolves and opens them
+//!   on the first request). Each is then kept as it was when read at init (secrets with
+//!   their cache TTL), so behaviour is the same; a missing secret now fails the request
+//!   that needs it instead of the init.
+//!
+//! Measured: BENCHMARKS.md (stage `10-coldstart`, `infra/coldstart`).
 
 use std::time::Duration;
 

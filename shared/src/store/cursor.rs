@@ -54,6 +54,57 @@ struct Payload {
     k: BTreeMap<String, String>,
 }
 
+/// Where a store's cursor key comes from: given, or the secret `name` read through
+/// `secrets` on the first listing (not at cold start: that is network I/O, and only the
+/// listings sign cursors), then kept for the instance's life, as a key read at init was.
+#[derive(Clone)]
+pub(crate) enum CursorKeys {
+    Given(CursorCodec),
+    Secret(std::sync::Arc<SecretCursorKey>),
+}
+
+pub(crate) struct SecretCursorKey {
+    secrets: std::sync::Arc<dyn crate::secrets::SecretSource>,
+    name: String,
+    codec: tokio::sync::OnceCell<CursorCodec>,
+}
+
+impl std::fmt::Debug for CursorKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Given(codec) => codec.fmt(f),
+            Self::Secret(key) => write!(f, "CursorKeys {{ secret: {:?} }}", key.name),
+        }
+    }
+}
+
+impl CursorKeys {
+    pub(crate) fn from_secret(
+        secrets: std::sync::Arc<dyn crate::secrets::SecretSource>,
+        name: String,
+    ) -> Self {
+        Self::Secret(std::sync::Arc::new(SecretCursorKey {
+            secrets,
+            name,
+            codec: tokio::sync::OnceCell::new(),
+        }))
+    }
+
+    pub(crate) async fn codec(&self) -> Result<&CursorCodec, crate::secrets::SecretError> {
+        match self {
+            Self::Given(codec) => Ok(codec),
+            Self::Secret(key) => {
+                key.codec
+                    .get_or_try_init(|| async {
+                        let value = key.secrets.get(&key.name).await?;
+                        Ok(CursorCodec::new(value.expose_secret().as_bytes().to_vec()))
+                    })
+                    .await
+            }
+        }
+    }
+}
+
 impl CursorCodec {
     pub fn new(key: impl Into<Vec<u8>>) -> Self {
         Self {

@@ -36,6 +36,9 @@ pub enum StoreError {
     MissingAttribute(&'static str),
     #[error("item could not be encoded")]
     Encode(#[source] serde_dynamo::Error),
+    /// The pagination cursors' signing key (read on first use) could not be read.
+    #[error("the cursor signing key could not be read")]
+    CursorKey(#[source] crate::secrets::SecretError),
 }
 
 impl StoreError {
@@ -48,6 +51,9 @@ impl StoreError {
 
     /// Whether trying again later may succeed (the store was unavailable or throttled).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Dynamo { .. } | Self::Conflict { .. })
+        matches!(
+            self,
+            Self::Dynamo { .. } | Self::Conflict { .. } | Self::CursorKey(_)
+        )
     }
 }

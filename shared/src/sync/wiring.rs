@@ -33,8 +33,13 @@ use crate::webhook::wiring::{store_without_cursors, trackstar_client_from_env, M
 
 /// The sync-jobs queue named by `SYNC_JOBS_QUEUE_URL`.
 pub fn queue_from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<SqsSyncJobQueue, ConfigError> {
+    queue_on(aws_sdk_sqs::Client::new(sdk), env)
+}
+
+/// The sync-jobs queue named by `SYNC_JOBS_QUEUE_URL`, through a function's SQS client.
+pub fn queue_on(sqs: aws_sdk_sqs::Client, env: &dyn Env) -> Result<SqsSyncJobQueue, ConfigError> {
     Ok(SqsSyncJobQueue::new(
-        aws_sdk_sqs::Client::new(sdk),
+        sqs,
         required(env, "SYNC_JOBS_QUEUE_URL")?,
     ))
 }
@@ -48,7 +53,7 @@ pub async fn worker_from_env(
     let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
     // Incremental by default; full runs lower it (`TrackstarSource`).
     let metrics: Arc<dyn MetricsSink> = Arc::new(EmfSink::new(METRICS_NAMESPACE, function));
-    let client = trackstar_client_from_env(sdk, env, Priority::Incremental)
+    let client = trackstar_client_from_env(sdk, env, Priority::Incremental, store.client().clone())
         .await?
         .with_metrics(metrics.clone());
     Ok(WorkerDeps {
@@ -96,6 +101,8 @@ pub fn scheduler_from_env(
     function: &str,
 ) -> Result<SchedulerDeps, ConfigError> {
     let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    // One SQS client for both queues (each SDK client sets up TLS of its own at init).
+    let sqs = aws_sdk_sqs::Client::new(sdk);
     let resources = match env.var("SYNC_RESOURCES").filter(|v| !v.trim().is_empty()) {
         None => SyncResource::ALL.to_vec(),
         Some(list) => list
@@ -115,14 +122,14 @@ pub fn scheduler_from_env(
         None => None,
         Some(url) => Some(ParkedSweeper {
             parked: Arc::new(store.clone()),
-            queue: Arc::new(SqsEventQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+            queue: Arc::new(SqsEventQueue::new(sqs.clone(), url)),
             retention: parked_retention(env)?,
         }),
     };
     Ok(SchedulerDeps {
         connections: Arc::new(store.clone()),
         states: Arc::new(DynamoSyncStateStore::new(store)),
-        queue: Arc::new(queue_from_env(sdk, env)?),
+        queue: Arc::new(queue_on(sqs, env)?),
         metrics: Arc::new(EmfSink::new(METRICS_NAMESPACE, function)),
         clock: system_clock(),
         resources,

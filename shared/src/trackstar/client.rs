@@ -71,11 +71,41 @@ pub struct TrackstarClient {
 struct Inner {
     http: reqwest::Client,
     config: TrackstarConfig,
-    api_key: SecretString,
-    api_key_id: TokenKey,
+    api_key: ApiKey,
     secrets: Arc<dyn SecretSource>,
     limits: RateLimits,
     breakers: Breakers,
+}
+
+/// The organisation key: given, or read through the client's secret source on first use and
+/// kept for the instance's life (as a key read at cold start was). A function builds its
+/// client at init without reading the secret: that is network I/O, and most invocations of
+/// the functions holding a client (API reads, webhooks that need no refetch) never call
+/// Trackstar.
+enum ApiKey {
+    Given(SecretString, TokenKey),
+    Secret {
+        name: String,
+        read: tokio::sync::OnceCell<(SecretString, TokenKey)>,
+    },
+}
+
+impl Inner {
+    async fn api_key(&self) -> Result<(&SecretString, TokenKey), TrackstarError> {
+        match &self.api_key {
+            ApiKey::Given(key, id) => Ok((key, *id)),
+            ApiKey::Secret { name, read } => {
+                let (key, id) = read
+                    .get_or_try_init(|| async {
+                        let key = self.secrets.get(name).await?;
+                        let id = token_key(&key);
+                        Ok::<_, TrackstarError>((key, id))
+                    })
+                    .await?;
+                Ok((key, *id))
+            }
+        }
+    }
 }
 
 enum Auth<'a> {
@@ -136,10 +166,38 @@ impl TrackstarClient {
         Self::with_clock(config, api_key, secrets, Arc::new(SystemClock))
     }
 
+    /// As `new`, with the organisation key read from the secret `api_key_secret` through
+    /// `secrets` on the first call that needs it (not now), then kept.
+    pub fn with_api_key_secret(
+        config: TrackstarConfig,
+        api_key_secret: impl Into<String>,
+        secrets: Arc<dyn SecretSource>,
+    ) -> Result<Self, ConfigError> {
+        Self::build(
+            config,
+            ApiKey::Secret {
+                name: api_key_secret.into(),
+                read: tokio::sync::OnceCell::new(),
+            },
+            secrets,
+            Arc::new(SystemClock),
+        )
+    }
+
     /// As `new`, with the breakers on the given clock.
     pub fn with_clock(
         config: TrackstarConfig,
         api_key: SecretString,
+        secrets: Arc<dyn SecretSource>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let id = token_key(&api_key);
+        Self::build(config, ApiKey::Given(api_key, id), secrets, clock)
+    }
+
+    fn build(
+        config: TrackstarConfig,
+        api_key: ApiKey,
         secrets: Arc<dyn SecretSource>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ConfigError> {
@@ -158,7 +216,6 @@ impl TrackstarClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                api_key_id: token_key(&api_key),
                 api_key,
                 secrets,
                 limits,
@@ -635,12 +692,13 @@ impl TrackstarClient {
             Auth::ApiKey => None,
             Auth::Connection(c) => Some(inner.secrets.get(&c.access_token_secret).await?),
         };
+        let (api_key, api_key_id) = inner.api_key().await?;
         let mut refreshed = false;
         let mut retries = 0_u32;
         let mut attempt = 0_u32;
         loop {
             attempt += 1;
-            let token_id = token.as_ref().map(token_key).unwrap_or(inner.api_key_id);
+            let token_id = token.as_ref().map(token_key).unwrap_or(api_key_id);
             // Boxed (here and below): the budget's futures nest deeply, and every caller's
             // future embeds this one.
             let gate = Box::pin(self.admit(&call, shared, &token_id, kind, attempt))
@@ -659,7 +717,7 @@ impl TrackstarClient {
             let limiter = *gate.limiter();
 
             let started = Instant::now();
-            let outcome = self.send_once(&call, token.as_ref()).await;
+            let outcome = self.send_once(&call, api_key, token.as_ref()).await;
             let latency_ms = started.elapsed().as_millis() as u64;
 
             let error = match outcome {
@@ -872,6 +930,7 @@ impl TrackstarClient {
     async fn send_once(
         &self,
         call: &Call<'_>,
+        api_key: &SecretString,
         token: Option<&SecretString>,
     ) -> Result<(StatusCode, Reply), (TrackstarError, Option<HeaderMap>)> {
         let inner = &*self.inner;
@@ -883,7 +942,7 @@ impl TrackstarClient {
         let mut request = inner
             .http
             .request(call.method.clone(), url)
-            .header(API_KEY_HEADER, sensitive(inner.api_key.expose_secret()));
+            .header(API_KEY_HEADER, sensitive(api_key.expose_secret()));
         if let Some(token) = token {
             request = request.header(ACCESS_TOKEN_HEADER, sensitive(token.expose_secret()));
         }

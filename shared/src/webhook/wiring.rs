@@ -178,33 +178,19 @@ pub fn ingest_from_env(
     })
 }
 
-/// The Trackstar client of a function: `TRACKSTAR_API_KEY_SECRET_ARN` (read once, cached),
-/// `TRACKSTAR_BASE_URL` and the `TRACKSTAR_*` client settings, with the shared rate budget
-/// and breaker in `TABLE_NAME`.
+/// The Trackstar client of a function: `TRACKSTAR_API_KEY_SECRET_ARN` (read on the first
+/// call, then kept), `TRACKSTAR_BASE_URL` and the `TRACKSTAR_*` client settings, with the
+/// shared rate budget and breaker in `TABLE_NAME`, reached through `dynamo` (the function's
+/// one DynamoDB client: each SDK client built sets up TLS of its own at init).
 pub(crate) async fn trackstar_client_from_env(
     sdk: &SdkConfig,
     env: &dyn Env,
     priority: Priority,
-) -> Result<TrackstarClient, ConfigError> {
-    trackstar_client_metered(sdk, env, priority, CapacityMeter::new()).await
-}
-
-/// [`trackstar_client_from_env`] with the budget's DynamoDB units going to `meter`.
-pub(crate) async fn trackstar_client_metered(
-    sdk: &SdkConfig,
-    env: &dyn Env,
-    priority: Priority,
-    meter: Arc<CapacityMeter>,
+    dynamo: aws_sdk_dynamodb::Client,
 ) -> Result<TrackstarClient, ConfigError> {
     let secrets = secret_source(sdk, env)?;
-    let api_key_name = required(env, "TRACKSTAR_API_KEY_SECRET_ARN")?;
-    let api_key = secrets
-        .get(&api_key_name)
-        .await
-        .map_err(|source| ConfigError::Secret {
-            name: api_key_name,
-            source,
-        })?;
+    // Read on the first Trackstar call, not at init (see `TrackstarClient::with_api_key_secret`).
+    let api_key_secret = required(env, "TRACKSTAR_API_KEY_SECRET_ARN")?;
     let mut config =
         // The function's own environment (the template's variables), else the process's.
         TrackstarConfig::from_lookup(|name| env.var(name).or_else(|| std::env::var(name).ok()))
@@ -217,11 +203,13 @@ pub(crate) async fn trackstar_client_metered(
     }
     // One rate budget and breaker per access token, shared by every instance of every
     // function (DynamoDB), at this function's priority.
-    let budget = DynamoBudget::new(metered_client(sdk, meter), required(env, "TABLE_NAME")?);
-    Ok(TrackstarClient::new(config, api_key, secrets)
-        .map_err(|e| ConfigError::Trackstar(e.to_string()))?
-        .with_shared_budget(budget)
-        .with_priority(priority))
+    let budget = DynamoBudget::new(dynamo, required(env, "TABLE_NAME")?);
+    Ok(
+        TrackstarClient::with_api_key_secret(config, api_key_secret, secrets)
+            .map_err(|e| ConfigError::Trackstar(e.to_string()))?
+            .with_shared_budget(budget)
+            .with_priority(priority),
+    )
 }
 
 /// webhook-processor: `TABLE_NAME`, `TRACKSTAR_API_KEY_SECRET_ARN`, `TRACKSTAR_BASE_URL`,
@@ -240,7 +228,8 @@ pub async fn processor_from_env(
     ));
     // Webhook refetches rank with interactive calls.
     let metrics: Arc<dyn MetricsSink> = Arc::new(EmfSink::new(METRICS_NAMESPACE, function));
-    let client = trackstar_client_metered(sdk, env, Priority::Webhook, capacity.clone())
+    // The store's client: the budget's units go to the same meter.
+    let client = trackstar_client_from_env(sdk, env, Priority::Webhook, store.client().clone())
         .await?
         .with_metrics(metrics.clone());
     let limits = ProcessorLimits::default();

@@ -20,6 +20,7 @@ use base64::Engine as _;
 
 use super::GatewayState;
 use crate::emulator::LOCAL_REGION;
+use crate::stats::CpuTimed;
 
 /// The path the local function URL is served on.
 pub const WEBHOOK_PATH: &str = "/webhooks/trackstar";
@@ -59,12 +60,24 @@ async fn invoke(
         |Extension(ConnectInfo(addr))| addr.ip().to_string(),
     );
     let request = function_url_request(&method, version, &uri, &headers, &body, &source_ip);
-    let response = packr::webhook::ingest::handle(&deps, request).await;
+    let (response, cpu_ms) = CpuTimed::new(packr::webhook::ingest::handle(&deps, request)).await;
+    if (200..300).contains(&response.status_code) {
+        if let Some(id) = acked_event_id(response.body.as_deref()) {
+            state.acked.record(id);
+        }
+    }
     let http = http_response(response);
     state
         .ack_latency
         .record(started.elapsed().as_secs_f64() * 1000.0);
+    state.ingest_cpu.record(cpu_ms);
     http
+}
+
+/// The `event_id` of ingest's answer (`{"status": "queued", "event_id": …}`).
+fn acked_event_id(body: Option<&str>) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body?).ok()?;
+    value.get("event_id")?.as_str().map(str::to_owned)
 }
 
 /// The event AWS sends for an HTTP request to a function URL.

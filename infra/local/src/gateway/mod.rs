@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 pub use function_url::WEBHOOK_PATH;
 
 use crate::stack::LocalStack;
-use crate::stats::LatencyLog;
+use crate::stats::{IdLog, InvocationLog, LatencyLog};
 
 /// Shared state of every route. Hosted functions are optional: a gateway without them
 /// answers 503 on their routes.
@@ -37,6 +37,13 @@ pub struct GatewayState {
     pub ack_latency: LatencyLog,
     /// Receipt at ingest → the processor's batch done, per successfully processed message.
     pub done_lag: LatencyLog,
+    /// CPU time (ms, summed over the threads that polled it) of webhook-ingest's handler,
+    /// per delivery.
+    pub ingest_cpu: LatencyLog,
+    /// Event ids webhook-ingest answered 2xx for, in answer order.
+    pub acked: IdLog,
+    /// Wall time of each webhook-processor invocation (one SQS batch), and its size.
+    pub processor_invocations: InvocationLog,
     pub ingest_metrics: Option<RecordingSink>,
     pub processor_metrics: Option<RecordingSink>,
     /// The API functions and the JWT authorizer, behind the routes of `ROUTES`.
@@ -53,6 +60,9 @@ impl GatewayState {
             sqs: None,
             ack_latency: LatencyLog::default(),
             done_lag: LatencyLog::default(),
+            ingest_cpu: LatencyLog::default(),
+            acked: IdLog::default(),
+            processor_invocations: InvocationLog::default(),
             ingest_metrics: None,
             processor_metrics: None,
             api: None,

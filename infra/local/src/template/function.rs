@@ -15,6 +15,8 @@ pub struct FunctionSpec {
     pub binary: Option<String>,
     /// Seconds; `Globals.Function.Timeout` when the function sets none.
     pub timeout: Option<u64>,
+    /// MB; `Globals.Function.MemorySize` when the function sets none (what Lambda bills by).
+    pub memory_mb: Option<u64>,
     /// `Environment.Variables`, merged over `Globals.Function.Environment.Variables`.
     pub environment: BTreeMap<String, EnvValue>,
     /// `Events` of `Type: SQS`: the function's SQS event source mappings.
@@ -67,12 +69,17 @@ pub(super) fn parse(
         Some(timeout) => Some(timeout),
         None => global_props.u64("Timeout")?,
     };
+    let memory_mb = match props.u64("MemorySize")? {
+        Some(memory) => Some(memory),
+        None => global_props.u64("MemorySize")?,
+    };
     let mut environment = variables(&global_props)?;
     environment.extend(variables(&props)?);
     Ok(FunctionSpec {
         logical_id: logical_id.to_owned(),
         binary,
         timeout,
+        memory_mb,
         environment,
         sqs_events: sqs_events(&props)?,
     })

@@ -4,6 +4,7 @@
 mod api;
 mod contract;
 mod esm;
+mod faultproxy;
 mod function_url;
 mod sync;
 mod webhooks;

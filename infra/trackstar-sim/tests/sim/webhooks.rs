@@ -175,6 +175,106 @@ async fn duplicates_repeat_the_same_svix_id() {
     s.handle.shutdown().await;
 }
 
+/// Raises `n` inventory changes one by one; the changed ids in raising order.
+fn raise_inventory_changes(s: &Sim, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let outcome = s
+                .handle
+                .mutate(&mutate(MutationKind::Inventory, 1))
+                .expect("mutated");
+            outcome.changes[0].1.clone()
+        })
+        .collect()
+}
+
+/// For each delivery in arrival order: (svix-id, changed object's id).
+fn arrivals(receiver: &Receiver) -> Vec<(String, String)> {
+    receiver
+        .received()
+        .iter()
+        .map(|r| {
+            let id = r.json()["data"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            (r.header("svix-id"), id)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_duplicate_rate_delivers_a_seeded_share_of_events_twice() {
+    async fn run(seed: u64) -> (Vec<bool>, trackstar_sim::WebhookStats) {
+        // given a 20 % duplicate rate with a seed
+        let receiver = Receiver::start(0).await;
+        let s = sim_sending_to(&receiver).await;
+        s.handle.set_webhook_options(DeliveryOptions {
+            duplicate_rate: 0.2,
+            seed: Some(seed),
+            ..DeliveryOptions::default()
+        });
+        // when 100 events are raised
+        raise_inventory_changes(&s, 100);
+        assert!(s.handle.wait_webhooks_idle(IDLE).await);
+        // then each event arrives once or twice, the copy right after the first
+        let got = arrivals(&receiver);
+        let mut twice = Vec::new();
+        let mut i = 0;
+        while i < got.len() {
+            let again = got.get(i + 1).is_some_and(|next| next.0 == got[i].0);
+            twice.push(again);
+            i += if again { 2 } else { 1 };
+        }
+        let stats = s.handle.webhook_stats();
+        s.handle.shutdown().await;
+        (twice, stats)
+    }
+    let (twice, stats) = run(11).await;
+    assert_eq!(twice.len(), 100);
+    let duplicated = twice.iter().filter(|t| **t).count();
+    assert_eq!(duplicated as u64, stats.duplicated);
+    assert_eq!(
+        (stats.delivered, stats.deliveries),
+        (100, 100 + stats.duplicated)
+    );
+    assert!((8..=35).contains(&duplicated), "{duplicated} of 100");
+    // and the same seed picks the same events
+    let (again, _) = run(11).await;
+    assert_eq!(twice, again);
+}
+
+#[tokio::test]
+async fn a_reorder_rate_holds_a_share_of_events_behind_later_ones() {
+    // given a 10 % reorder rate, a window of 3, a seed
+    let receiver = Receiver::start(0).await;
+    let s = sim_sending_to(&receiver).await;
+    s.handle.set_webhook_options(DeliveryOptions {
+        reorder_rate: 0.1,
+        reorder_window: 3,
+        seed: Some(5),
+        ..DeliveryOptions::default()
+    });
+    // when 100 events are raised back to back
+    let raised = raise_inventory_changes(&s, 100);
+    assert!(s.handle.wait_webhooks_idle(IDLE).await);
+    // then every event arrives once, not in raising order, and the held ones were late
+    let got = arrivals(&receiver);
+    let ids: BTreeSet<&String> = got.iter().map(|(svix, _)| svix).collect();
+    assert_eq!((got.len(), ids.len()), (100, 100));
+    let mut sorted_raised = raised.clone();
+    sorted_raised.sort();
+    let mut sorted_got: Vec<String> = got.iter().map(|(_, id)| id.clone()).collect();
+    sorted_got.sort();
+    assert_eq!(sorted_raised, sorted_got);
+    let delivered: Vec<String> = got.into_iter().map(|(_, id)| id).collect();
+    assert_ne!(raised, delivered, "some events overtaken");
+    let stats = s.handle.webhook_stats();
+    assert!((3..=25).contains(&stats.held_back), "{}", stats.held_back);
+    assert_eq!((stats.delivered, stats.pending), (100, 0));
+    s.handle.shutdown().await;
+}
+
 #[tokio::test]
 async fn reorder_delivers_events_raised_together_out_of_order() {
     // given reordering set through the control API

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
-use super::cursor::CursorCodec;
+use super::cursor::{CursorCodec, CursorKeys};
 use super::keys::{Index, PK, SK};
 use super::StoreError;
 
@@ -28,7 +28,7 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
-    cursors: CursorCodec,
+    cursors: CursorKeys,
 }
 
 impl DynamoStore {
@@ -36,7 +36,22 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
-            cursors,
+            cursors: CursorKeys::Given(cursors),
+        }
+    }
+
+    /// A store whose cursor key is the secret `name`, read through `secrets` on the first
+    /// listing and kept (see `CursorKeys`).
+    pub fn with_cursor_secret(
+        client: Client,
+        table: impl Into<String>,
+        secrets: std::sync::Arc<dyn crate::secrets::SecretSource>,
+        name: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            cursors: CursorKeys::from_secret(secrets, name.into()),
         }
     }
 

@@ -12,7 +12,7 @@ use super::{DynamoStore, Item};
 use crate::domain::TenantId;
 use crate::store::keys::{self, Index, PK, SK};
 use crate::store::page::{Page, PageRequest};
-use crate::store::StoreError;
+use crate::store::{CursorCodec, StoreError};
 
 /// Items a request may read (before filtering) per item of its page limit.
 pub const READ_BUDGET_PER_ITEM: usize = 3;
@@ -63,7 +63,13 @@ impl DynamoStore {
         let key_attributes = query.key_attributes();
         let mut start_key = match &page.cursor {
             None => None,
-            Some(cursor) => Some(self.start_key(tenant, query, cursor, &key_attributes)?),
+            Some(cursor) => Some(self.start_key(
+                self.cursor_codec().await?,
+                tenant,
+                query,
+                cursor,
+                &key_attributes,
+            )?),
         };
         let want = page.limit.get() as usize;
         // The lookahead item that tells whether another page exists counts too.
@@ -142,21 +148,38 @@ impl DynamoStore {
         }
 
         let next_cursor = match (more, items.last(), resume_at) {
-            (true, Some(last), _) => Some(self.cursor_for(tenant, query, last, &key_attributes)?),
-            (false, _, Some(key)) => Some(self.cursor_for(tenant, query, &key, &key_attributes)?),
+            (true, Some(last), _) => Some(Self::cursor_for(
+                self.cursor_codec().await?,
+                tenant,
+                query,
+                last,
+                &key_attributes,
+            )?),
+            (false, _, Some(key)) => Some(Self::cursor_for(
+                self.cursor_codec().await?,
+                tenant,
+                query,
+                &key,
+                &key_attributes,
+            )?),
             _ => None,
         };
         Ok(Page { items, next_cursor })
     }
 
+    async fn cursor_codec(&self) -> Result<&CursorCodec, StoreError> {
+        self.cursors.codec().await.map_err(StoreError::CursorKey)
+    }
+
     fn start_key(
         &self,
+        codec: &CursorCodec,
         tenant: &TenantId,
         query: &KeysetQuery,
         cursor: &str,
         key_attributes: &[&'static str],
     ) -> Result<Item, StoreError> {
-        let key = self.cursors.decode(tenant, &query.description, cursor)?;
+        let key = codec.decode(tenant, &query.description, cursor)?;
         // The binding already ties the cursor to this tenant and query; the key must also
         // have exactly the listing's attributes and stay inside the tenant's keys.
         let prefix = keys::tenant_prefix(tenant);
@@ -174,7 +197,7 @@ impl DynamoStore {
     }
 
     fn cursor_for(
-        &self,
+        codec: &CursorCodec,
         tenant: &TenantId,
         query: &KeysetQuery,
         item: &Item,
@@ -189,6 +212,6 @@ impl DynamoStore {
                 _ => return Err(StoreError::MissingAttribute(attribute)),
             }
         }
-        Ok(self.cursors.encode(tenant, &query.description, key))
+        Ok(codec.encode(tenant, &query.description, key))
     }
 }

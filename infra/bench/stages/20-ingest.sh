@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Webhook ingest's ack at the function URL vs a bare SQS SendMessage of the same body, and
+# ingest's CPU time per event (BENCH_INGEST_EVENTS, default 1000, at 100/s in 4 rounds).
+source "$(dirname "$0")/../lib.sh"
+need_emulator
+bench_stage ingest --events "${BENCH_INGEST_EVENTS:-1000}" --rounds 4 --rate 100

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# DynamoDB units per webhook event, computed as DynamoDB bills them from the recorded
+# requests (moto's ConsumedCapacity is a constant): 1,000 events at 50/s.
+source "$(dirname "$0")/../lib.sh"
+need_emulator
+bench_stage units --events "${BENCH_UNITS_EVENTS:-1000}" --rate 50 --concurrency 4

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sync engine: the Trackstar client's GET rate on one token against the 10/s bound; a full
+# sync's records per second against bare conditional puts of the same items; an incremental.
+source "$(dirname "$0")/../lib.sh"
+need_emulator
+bench_stage sync --orders "${BENCH_SYNC_ORDERS:-6000}" --products 2000 --inventory 2000 \
+  --changes 500 --floor-puts 2000 --rate-seconds 15 --rate-callers 50

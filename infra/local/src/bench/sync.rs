@@ -1,0 +1,317 @@
+//! Sync engine figures: a full sync of one connection, a floor of bare conditional
+//! PutItems of the same items on the same emulator at the same concurrency, then an
+//! incremental sync after a number of changes; and the Trackstar client's sustained GET
+//! rate on one token against Trackstar's limit. Used by `sync_bench` and `make bench`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use futures::stream::{self, StreamExt};
+use packr::sync::{SyncMode, SyncResource};
+use trackstar_sim::{MutateRequest, MutationKind};
+
+use crate::recorder::{sim_gets as gets, to_attribute, Recorder};
+use crate::seed::{DEMO_CONNECTION, DEMO_TENANT};
+use crate::sync::SyncOptions;
+use crate::testing::fresh_local_stack;
+use crate::webhooks::{start, WebhookOptions};
+
+#[derive(Debug, Clone, Copy)]
+pub struct SyncSizes {
+    pub orders: usize,
+    pub products: usize,
+    pub inventory: usize,
+    pub changes: usize,
+    /// Bare conditional puts of the floor (at most the sync's own puts).
+    pub floor_puts: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncReport {
+    pub orders: usize,
+    pub products: usize,
+    pub inventory: usize,
+    pub pollers: usize,
+    pub write_concurrency: usize,
+    pub full_s: f64,
+    pub full_drained: bool,
+    pub records_stored: f64,
+    pub records_per_s: f64,
+    pub full_gets: u64,
+    pub full_gets_per_s: f64,
+    pub full_calls: BTreeMap<String, u64>,
+    pub mean_item_bytes: f64,
+    pub synced_puts: usize,
+    /// (⌈size/1 KB⌉ × (table + GSIs with keys) per put + 1 per state UpdateItem) / puts.
+    pub write_units_per_record: f64,
+    pub floor_puts: usize,
+    pub floor_s: f64,
+    pub floor_puts_per_s: f64,
+    pub floor_mean_item_bytes: f64,
+    pub floor_write_units_per_put: f64,
+    /// moto's `ConsumedCapacity` per floor put (a constant).
+    pub floor_moto_units_per_put: f64,
+    pub incremental_changes: usize,
+    pub incremental_distinct: usize,
+    pub incremental_s: f64,
+    pub incremental_drained: bool,
+    pub incremental_records: f64,
+    pub incremental_gets: u64,
+}
+
+pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport> {
+    let pollers = 3;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")?;
+    let stack = Arc::new(fresh_local_stack(sdk).await);
+    let running = start(
+        sdk,
+        stack,
+        WebhookOptions {
+            pollers: 1,
+            orders_per_connection: sizes.orders,
+            products_per_connection: sizes.products,
+            inventory_per_connection: sizes.inventory,
+            sync: SyncOptions {
+                pollers,
+                worker_env: BTreeMap::from([("SYNC_CLOCK_SKEW_SECONDS".into(), "0".into())]),
+                run_schedules: false,
+                ..SyncOptions::default()
+            },
+            ..WebhookOptions::default()
+        },
+    )
+    .await?;
+    running.sim.set_webhook_target(None);
+    let recorder = Recorder::new(&endpoint);
+    let write_concurrency = running.sync.worker.config.write_concurrency;
+
+    // 1. full sync
+    running.sim.reset_requests();
+    recorder.restart().await?;
+    let started = Instant::now();
+    running
+        .sync
+        .request(
+            DEMO_TENANT,
+            DEMO_CONNECTION,
+            &SyncResource::ALL,
+            SyncMode::Full,
+            "bench",
+        )
+        .await?;
+    let full_drained = running.sync.wait_drained(Duration::from_secs(3600)).await;
+    let full_s = started.elapsed().as_secs_f64();
+    let full_gets = gets(&running.sim);
+    let full_writes = recorder.take().await?;
+    let records_stored = running.sync.worker_metrics.total("sync.records");
+    let (full_units, mean_item_bytes) = full_writes.units();
+    let synced_puts = full_writes.puts.len();
+    let state_writes = full_writes.calls.get("UpdateItem").copied().unwrap_or(0);
+
+    // 2. floor: bare conditional PutItems of the recorded items, same emulator, same
+    //    concurrency (pollers × write concurrency)
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let table = running.stack.resources.table_name.clone();
+    let floor_n = sizes.floor_puts.min(synced_puts.max(1));
+    let step = (synced_puts / floor_n.max(1)).max(1);
+    let samples: Vec<HashMap<String, AttributeValue>> = full_writes
+        .puts
+        .iter()
+        .step_by(step)
+        .take(floor_n)
+        .enumerate()
+        .map(|(i, item)| {
+            let mut item: HashMap<String, AttributeValue> = item
+                .iter()
+                .map(|(k, v)| (k.clone(), to_attribute(v)))
+                .collect();
+            item.insert("pk".into(), AttributeValue::S(format!("T#floor#X#{i}")));
+            item
+        })
+        .collect();
+    recorder.restart().await?;
+    let floor_started = Instant::now();
+    let results: Vec<Result<f64, String>> = stream::iter(samples.into_iter().map(|item| {
+        let dynamo = dynamo.clone();
+        let table = table.clone();
+        async move {
+            dynamo
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map(|out| {
+                    out.consumed_capacity()
+                        .and_then(|c| c.capacity_units())
+                        .unwrap_or(0.0)
+                })
+                .map_err(|e| format!("{e:?}"))
+        }
+    }))
+    .buffer_unordered(pollers * write_concurrency)
+    .collect()
+    .await;
+    let floor_s = floor_started.elapsed().as_secs_f64();
+    let floor_ok = results.iter().filter(|r| r.is_ok()).count();
+    let moto_units: f64 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
+    let floor_writes = recorder.take().await?;
+    let (floor_units, floor_item) = floor_writes.units();
+
+    // 3. incremental after `changes` changes
+    let next_second = || async {
+        let into = u64::from(chrono::Utc::now().timestamp_subsec_millis());
+        tokio::time::sleep(Duration::from_millis(1000 - into + 20)).await;
+    };
+    next_second().await;
+    let mut made = 0;
+    let mut changed = BTreeSet::new();
+    let changes = sizes.changes;
+    let kinds = [
+        (MutationKind::Order, changes * 6 / 10),
+        (MutationKind::Inventory, changes * 2 / 10),
+        (
+            MutationKind::Product,
+            changes - changes * 6 / 10 - changes * 2 / 10,
+        ),
+    ];
+    for (kind, count) in kinds {
+        let outcome = running
+            .sim
+            .mutate(&MutateRequest {
+                connection_id: DEMO_CONNECTION.to_owned(),
+                kind,
+                count,
+            })
+            .map_err(|e| anyhow::anyhow!("mutate: {e:?}"))?;
+        made += outcome.changes.len();
+        changed.extend(outcome.changes.into_iter().map(|(_, id)| id));
+    }
+    next_second().await;
+    running.sim.reset_requests();
+    let applied_before = running.sync.worker_metrics.total("sync.records");
+    let fired = Instant::now();
+    running.sync.fire_incremental().await?;
+    let incremental_drained = running.sync.wait_drained(Duration::from_secs(600)).await;
+    let incremental_s = fired.elapsed().as_secs_f64();
+    let incremental_gets = gets(&running.sim);
+    let incremental_records = running.sync.worker_metrics.total("sync.records") - applied_before;
+    running.shutdown().await;
+
+    Ok(SyncReport {
+        orders: sizes.orders,
+        products: sizes.products,
+        inventory: sizes.inventory,
+        pollers,
+        write_concurrency,
+        full_s,
+        full_drained,
+        records_stored,
+        records_per_s: records_stored / full_s,
+        full_gets,
+        full_gets_per_s: full_gets as f64 / full_s,
+        full_calls: full_writes.calls.clone(),
+        mean_item_bytes,
+        synced_puts,
+        write_units_per_record: (full_units + state_writes) as f64 / synced_puts.max(1) as f64,
+        floor_puts: floor_ok,
+        floor_s,
+        floor_puts_per_s: floor_ok as f64 / floor_s,
+        floor_mean_item_bytes: floor_item,
+        floor_write_units_per_put: floor_units as f64 / floor_writes.puts.len().max(1) as f64,
+        floor_moto_units_per_put: moto_units / floor_ok.max(1) as f64,
+        incremental_changes: made,
+        incremental_distinct: changed.len(),
+        incremental_s,
+        incremental_drained,
+        incremental_records,
+        incremental_gets,
+    })
+}
+
+/// The Trackstar client's sustained GET rate on one access token.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RateReport {
+    pub seconds: f64,
+    pub callers: usize,
+    pub answered: usize,
+    pub failed: usize,
+    pub per_s: f64,
+    /// Trackstar's limit per access token.
+    pub limit_per_s: f64,
+    pub busiest_window: usize,
+    pub served_429: u64,
+}
+
+/// `callers` concurrent `GET /orders/{id}` through one `TrackstarClient` for `seconds`,
+/// against the simulator at Trackstar's real limit.
+pub async fn get_rate(seconds: u64, callers: usize) -> anyhow::Result<RateReport> {
+    use packr::domain::{ConnectionId, OrderId, TenantId};
+    use packr::secrets::InMemorySecretSource;
+    use packr::trackstar::{ConnectionCredentials, TrackstarClient, TrackstarConfig};
+
+    let sim = trackstar_sim::spawn(trackstar_sim::SimConfig::default()).await?;
+    let limit_per_s = f64::from(sim.state().limits().get_rate_per_sec);
+    let secrets = Arc::new(InMemorySecretSource::with("token", "tok_demo"));
+    let config = TrackstarConfig {
+        base_url: sim.base_url.clone(),
+        ..TrackstarConfig::default()
+    };
+    let client = TrackstarClient::new(config, secrecy::SecretString::from("sim_api_key"), secrets)?;
+    let credentials = ConnectionCredentials::new(
+        TenantId::parse("tenant_demo")?,
+        ConnectionId::parse("conn_demo")?,
+        "token",
+    );
+    let order_id = OrderId::parse(
+        sim.truth("conn_demo")
+            .and_then(|t| t.orders.first().map(|o| o.id.clone()))
+            .ok_or_else(|| anyhow::anyhow!("the simulator has no orders"))?,
+    )?;
+    let deadline = Duration::from_secs(seconds);
+    let started = Instant::now();
+    let completions: Vec<Option<Duration>> = stream::repeat(())
+        .take_while(|_| futures::future::ready(started.elapsed() < deadline))
+        .map(|_| {
+            let (client, credentials, order_id) =
+                (client.clone(), credentials.clone(), order_id.clone());
+            async move {
+                let ok = client.get_order(&credentials, &order_id).await.is_ok();
+                ok.then(|| started.elapsed())
+            }
+        })
+        .buffer_unordered(callers)
+        .collect()
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut done: Vec<Duration> = completions.iter().flatten().copied().collect();
+    done.sort();
+    let busiest_window = done
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            done[i..]
+                .iter()
+                .take_while(|u| **u - *t < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    let served_429 = sim.requests().served(429);
+    sim.shutdown().await;
+    Ok(RateReport {
+        seconds: elapsed,
+        callers,
+        answered: done.len(),
+        failed: completions.len() - done.len(),
+        per_s: done.len() as f64 / elapsed,
+        limit_per_s,
+        busiest_window,
+        served_429,
+    })
+}

@@ -1,0 +1,605 @@
+//! The webhook pipeline under load: the simulator raises changes at a set rate and
+//! delivers their webhooks (optionally several at once) to the gateway's function URL;
+//! the pollers feed webhook-processor. Used by `webhook_bench` and by the `make bench`
+//! stages (ack, lag, units).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use trackstar_sim::{DeliveryOptions, MutateRequest, MutationKind, WebhookStats};
+
+use super::verdicts::{account, Accounting, VerdictLog};
+use crate::recorder::{attribute_item_size, item_size, Recorder, Writes, GSI_KEYS};
+use crate::stats::{Invocation, Summary};
+use crate::testing::fresh_local_stack;
+use crate::webhooks::{start, WebhookOptions, WebhookStack};
+
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub events: usize,
+    /// Changes raised per second; 0 raises them back to back.
+    pub rate: f64,
+    /// Webhook deliveries in flight at once (the simulator's `DeliveryOptions.concurrency`).
+    pub concurrency: usize,
+    pub pollers: usize,
+    pub orders: usize,
+    pub inventory: usize,
+    pub products: usize,
+    /// Record the emulator's requests (for DynamoDB units); slows moto a little.
+    pub record: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            events: 1000,
+            rate: 0.0,
+            concurrency: 1,
+            pollers: 4,
+            orders: 400,
+            inventory: 20,
+            products: 20,
+            record: false,
+        }
+    }
+}
+
+/// What one load run measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadReport {
+    pub events: usize,
+    pub rate: f64,
+    pub concurrency: usize,
+    pub pollers: usize,
+    pub settled: bool,
+    /// First change raised → queue drained.
+    pub elapsed_s: f64,
+    pub raise_s: f64,
+    pub webhooks: WebhookStats,
+    /// Request → answer at the gateway's function URL (ms).
+    pub ack_ms: Summary,
+    /// CPU time of ingest's handler per delivery (ms).
+    pub ingest_cpu_ms: Summary,
+    /// Receipt at ingest → verdict recorded (`webhook.lag_ms`), per finished event (ms).
+    pub lag_ms: Summary,
+    /// Receipt at ingest → the processor's batch done (ms).
+    pub batch_done_ms: Summary,
+    pub applied: f64,
+    pub stale: f64,
+    pub ignored: f64,
+    pub failures: f64,
+    pub accounting: Accounting,
+    /// Processor invocations (batches): mean wall ms and mean records.
+    pub invocations: usize,
+    pub invocation_mean_ms: f64,
+    pub invocation_mean_records: f64,
+    pub trackstar_gets: u64,
+    pub objects_checked: usize,
+    pub objects_differing: usize,
+    /// DynamoDB units as billed, when recorded.
+    pub units: Option<WebhookUnits>,
+}
+
+impl LoadReport {
+    pub fn processed(&self) -> f64 {
+        self.applied + self.stale + self.ignored
+    }
+}
+
+/// Starts a fresh stack, runs the load, checks the stored objects, stops the stack.
+pub async fn run(
+    sdk: &SdkConfig,
+    verdicts: &VerdictLog,
+    options: &LoadOptions,
+) -> anyhow::Result<LoadReport> {
+    let stack = Arc::new(fresh_local_stack(sdk).await);
+    let running = start(
+        sdk,
+        stack,
+        WebhookOptions {
+            pollers: options.pollers,
+            orders_per_connection: options.orders,
+            inventory_per_connection: options.inventory,
+            products_per_connection: options.products,
+            ..WebhookOptions::default()
+        },
+    )
+    .await?;
+    let report = drive(sdk, &running, verdicts, options).await;
+    running.shutdown().await;
+    report
+}
+
+/// Runs the load on a started stack.
+pub async fn drive(
+    sdk: &SdkConfig,
+    running: &WebhookStack,
+    verdicts: &VerdictLog,
+    options: &LoadOptions,
+) -> anyhow::Result<LoadReport> {
+    running.sim.set_webhook_options(DeliveryOptions {
+        concurrency: options.concurrency.max(1),
+        ..DeliveryOptions::default()
+    });
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")?;
+    let recorder = Recorder::new(&endpoint);
+    if options.record {
+        recorder.restart().await?;
+    }
+    running.sim.reset_requests();
+    running.gateway.ack_latency.clear();
+    running.gateway.ingest_cpu.clear();
+    running.gateway.done_lag.clear();
+    running.gateway.acked.clear();
+    running.gateway.processor_invocations.clear();
+    verdicts.clear();
+    let metrics = running.processor_metrics();
+    let before = |name: &str| metrics.total(name);
+    let (applied0, stale0, ignored0, failures0) = (
+        before("webhook.applied"),
+        before("webhook.stale"),
+        before("webhook.ignored"),
+        before("webhook.failures"),
+    );
+    let lag_seen = metrics.values("webhook.lag_ms").len();
+
+    let started = Instant::now();
+    let kinds = [
+        MutationKind::Order,
+        MutationKind::Inventory,
+        MutationKind::Product,
+    ];
+    let mut raised = 0;
+    let mut i = 0;
+    while raised < options.events {
+        if options.rate > 0.0 {
+            let due = started + Duration::from_secs_f64(raised as f64 / options.rate);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let outcome = running
+            .sim
+            .mutate(&MutateRequest {
+                connection_id: running.demo.connection_id.clone(),
+                kind: kinds[i % kinds.len()],
+                count: 1,
+            })
+            .map_err(|e| anyhow::anyhow!("mutate: {e:?}"))?;
+        raised += outcome.changes.len();
+        i += 1;
+    }
+    let raise_s = started.elapsed().as_secs_f64();
+    let settled = running.wait_settled(Duration::from_secs(1200)).await;
+    let elapsed_s = started.elapsed().as_secs_f64();
+
+    let metrics = running.processor_metrics();
+    let lag: Vec<f64> = metrics
+        .values("webhook.lag_ms")
+        .into_iter()
+        .skip(lag_seen)
+        .collect();
+    let invocations: Vec<Invocation> = running.gateway.processor_invocations.all();
+    let n = invocations.len().max(1) as f64;
+    let mut report = LoadReport {
+        events: raised,
+        rate: options.rate,
+        concurrency: options.concurrency,
+        pollers: options.pollers,
+        settled,
+        elapsed_s,
+        raise_s,
+        webhooks: running.sim.webhook_stats(),
+        ack_ms: running.gateway.ack_latency.summary(),
+        ingest_cpu_ms: running.gateway.ingest_cpu.summary(),
+        lag_ms: Summary::of(&lag),
+        batch_done_ms: running.gateway.done_lag.summary(),
+        applied: metrics.total("webhook.applied") - applied0,
+        stale: metrics.total("webhook.stale") - stale0,
+        ignored: metrics.total("webhook.ignored") - ignored0,
+        failures: metrics.total("webhook.failures") - failures0,
+        accounting: account(&running.gateway.acked.ids(), &verdicts.snapshot()),
+        invocations: invocations.len(),
+        invocation_mean_ms: invocations.iter().map(|i| i.millis).sum::<f64>() / n,
+        invocation_mean_records: invocations.iter().map(|i| i.records as f64).sum::<f64>() / n,
+        trackstar_gets: crate::recorder::sim_gets(&running.sim),
+        objects_checked: 0,
+        objects_differing: 0,
+        units: None,
+    };
+    if options.record {
+        let recorded = recorder.take().await?;
+        let moto_reported = metrics.total("dynamodb.write_units");
+        report.units = Some(
+            webhook_units(
+                sdk,
+                &running.stack.resources.table_name,
+                &recorded,
+                report.processed(),
+                moto_reported,
+            )
+            .await?,
+        );
+    }
+    let (checked, differing) = differing_objects(sdk, running).await?;
+    report.objects_checked = checked;
+    report.objects_differing = differing;
+    Ok(report)
+}
+
+/// DynamoDB write units of the webhook path, computed as DynamoDB bills them from the
+/// requests the emulator recorded (moto's own `ConsumedCapacity` is a constant per call).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WebhookUnits {
+    pub processed_events: f64,
+    pub calls: BTreeMap<String, u64>,
+    /// Object `PutItem`s: ⌈item size / 1 KB⌉ each (refused conditional puts are billed too).
+    pub object_puts: usize,
+    pub object_units: f64,
+    pub object_mean_bytes: f64,
+    /// GSI entries the object puts carry keys for, each ⌈item size / 1 KB⌉ (projection ALL).
+    pub index_units: f64,
+    /// Receipt `UpdateItem`s: ⌈stored receipt size / 1 KB⌉ each (sizes read back).
+    pub receipt_updates: u64,
+    pub receipt_units: f64,
+    pub receipt_mean_bytes: f64,
+    /// Other `UpdateItem`s (webhook stats, rate budget): items under 1 KB, 1 unit each.
+    pub other_updates: BTreeMap<String, u64>,
+    /// Other `PutItem` and `DeleteItem` calls, 1 unit each.
+    pub other_writes: u64,
+    pub write_units: f64,
+    /// Reads: `GetItem` (strongly consistent, 1 unit each under 4 KB), `Query`, `BatchGetItem` keys.
+    pub read_units: f64,
+    /// What moto's `ConsumedCapacity` added up to in the processor's metrics.
+    pub moto_reported_write_units: f64,
+}
+
+impl WebhookUnits {
+    pub fn per_event(&self, units: f64) -> f64 {
+        units / self.processed_events.max(1.0)
+    }
+}
+
+fn kind_of(pk: &str) -> &'static str {
+    if pk.contains("#EVT#") {
+        "receipt"
+    } else if pk.contains("#WHSTATS#") {
+        "webhook stats"
+    } else if pk.contains("#TRACKSTAR#") {
+        "rate budget"
+    } else {
+        "other"
+    }
+}
+
+fn is_object(item: &serde_json::Map<String, serde_json::Value>) -> bool {
+    item.get("pk")
+        .and_then(|p| p["S"].as_str())
+        .is_some_and(|pk| {
+            pk.contains("#ORDER#") || pk.contains("#INVENTORY#") || pk.contains("#PRODUCT#")
+        })
+}
+
+pub async fn webhook_units(
+    sdk: &SdkConfig,
+    table: &str,
+    recorded: &Writes,
+    processed_events: f64,
+    moto_reported_write_units: f64,
+) -> anyhow::Result<WebhookUnits> {
+    let calls = |op: &str| recorded.calls.get(op).copied().unwrap_or(0);
+    let objects: Vec<_> = recorded.puts.iter().filter(|i| is_object(i)).collect();
+    let sizes: Vec<usize> = objects.iter().map(|i| item_size(i)).collect();
+    let object_units: u64 = sizes.iter().map(|s| s.div_ceil(1024) as u64).sum();
+    let index_units: u64 = objects
+        .iter()
+        .zip(&sizes)
+        .map(|(item, size)| {
+            GSI_KEYS.iter().filter(|k| item.contains_key(**k)).count() as u64
+                * size.div_ceil(1024) as u64
+        })
+        .sum();
+    let mut updates: BTreeMap<String, u64> = BTreeMap::new();
+    for pk in &recorded.updates {
+        *updates.entry(kind_of(pk).to_owned()).or_default() += 1;
+    }
+    let receipt_updates = updates.remove("receipt").unwrap_or(0);
+    // The receipts as stored decide their units: read a sample back.
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let mut receipt_bytes = Vec::new();
+    for pk in recorded
+        .updates
+        .iter()
+        .filter(|pk| pk.contains("#EVT#"))
+        .take(200)
+    {
+        let item = ddb
+            .get_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .key("sk", AttributeValue::S("RECEIPT".into()))
+            .send()
+            .await?;
+        if let Some(item) = item.item {
+            receipt_bytes.push(attribute_item_size(&item));
+        }
+    }
+    let receipt_unit = receipt_bytes
+        .iter()
+        .map(|b| b.div_ceil(1024))
+        .max()
+        .unwrap_or(1) as f64;
+    let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len().max(1) as f64;
+    let other_writes =
+        (calls("PutItem") - objects.len() as u64).saturating_add(calls("DeleteItem"));
+    let receipt_units = receipt_updates as f64 * receipt_unit;
+    let write_units = object_units as f64
+        + index_units as f64
+        + receipt_units
+        + updates.values().sum::<u64>() as f64
+        + other_writes as f64;
+    let read_units = (calls("GetItem") + calls("Query") + recorded.batch_get_keys) as f64;
+    Ok(WebhookUnits {
+        processed_events,
+        calls: recorded.calls.clone(),
+        object_puts: objects.len(),
+        object_units: object_units as f64,
+        object_mean_bytes: mean(&sizes),
+        index_units: index_units as f64,
+        receipt_updates,
+        receipt_units,
+        receipt_mean_bytes: mean(&receipt_bytes),
+        other_updates: updates,
+        other_writes,
+        write_units,
+        read_units,
+        moto_reported_write_units,
+    })
+}
+
+/// Stored objects compared with the simulator's last state: (checked, differing).
+pub async fn differing_objects(
+    sdk: &SdkConfig,
+    running: &WebhookStack,
+) -> anyhow::Result<(usize, usize)> {
+    use packr::domain::{InventoryItem, Order, Product, TenantId, Timestamp};
+    use packr::store::SyncedStore;
+    let store = packr::store::dynamo::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        running.stack.resources.table_name.clone(),
+        packr::store::CursorCodec::new(vec![7; 32]),
+    );
+    let tenant = TenantId::parse(running.demo.tenant_id.clone())?;
+    let truth = running
+        .sim
+        .truth(&running.demo.connection_id)
+        .ok_or_else(|| anyhow::anyhow!("the simulator has no such connection"))?;
+    // A few reads at a time: the emulator answers one by one, but the waits overlap.
+    use futures::stream::{self, StreamExt};
+    const AT_ONCE: usize = 8;
+    let (store, tenant) = (&store, &tenant);
+    let orders = stream::iter(&truth.orders)
+        .map(|order| async move {
+            let stored: Option<Order> = SyncedStore::get(store, tenant, &order.id).await?;
+            Ok::<_, anyhow::Error>(stored.map(|stored| {
+                stored.status.as_str() != order.status
+                    || stored.updated_date != Timestamp::from_datetime(order.updated_date)
+            }))
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect::<Vec<_>>();
+    let inventory = stream::iter(&truth.inventory)
+        .map(|item| async move {
+            let stored: Option<InventoryItem> = SyncedStore::get(store, tenant, &item.id).await?;
+            Ok::<_, anyhow::Error>(stored.map(|stored| {
+                stored.quantities.onhand != item.onhand
+                    || stored.updated_date != Timestamp::from_datetime(item.updated_date)
+            }))
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect::<Vec<_>>();
+    let products = stream::iter(&truth.products)
+        .map(|product| async move {
+            let stored: Option<Product> = SyncedStore::get(store, tenant, &product.id).await?;
+            Ok::<_, anyhow::Error>(stored.map(|stored| {
+                stored.name.as_deref() != Some(product.name.as_str())
+                    || stored.updated_date != Timestamp::from_datetime(product.updated_date)
+            }))
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect::<Vec<_>>();
+    let (mut checked, mut differ) = (0, 0);
+    for result in orders
+        .await
+        .into_iter()
+        .chain(inventory.await)
+        .chain(products.await)
+    {
+        if let Some(differs) = result? {
+            checked += 1;
+            differ += usize::from(differs);
+        }
+    }
+    Ok((checked, differ))
+}
+
+/// The floor of the webhook lag: the least a queue-backed pipeline does per event, on the
+/// same emulator at the same rate and delivery concurrency, with the same number of
+/// consumers. Per event a `SendMessage` of a body of the queued event's size; consumers
+/// receive batches of 10 and, for every message of a batch at once, a conditional `PutItem`
+/// of an object-sized item (with GSI keys) and a conditional `UpdateItem` of a receipt, then
+/// one `DeleteMessageBatch`. Lag = send → both writes done.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BareReport {
+    pub events: usize,
+    pub completed: usize,
+    pub elapsed_s: f64,
+    pub lag_ms: Summary,
+}
+
+pub async fn bare_pipeline(
+    sdk: &SdkConfig,
+    events: usize,
+    rate: f64,
+    concurrency: usize,
+    consumers: usize,
+    body_bytes: usize,
+    item_bytes: usize,
+) -> anyhow::Result<BareReport> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let stack = fresh_local_stack(sdk).await;
+    let queue_url = stack
+        .resources
+        .queue_url("WebhookQueue")
+        .ok_or_else(|| anyhow::anyhow!("WebhookQueue was not provisioned"))?
+        .to_owned();
+    let table = stack.resources.table_name.clone();
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let log = crate::stats::LatencyLog::default();
+    let completed = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+
+    let mut workers = Vec::new();
+    for _ in 0..consumers.max(1) {
+        let (sqs, ddb, queue_url, table, log, completed, stopped) = (
+            sqs.clone(),
+            ddb.clone(),
+            queue_url.clone(),
+            table.clone(),
+            log.clone(),
+            Arc::clone(&completed),
+            stopped.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let blob = aws_sdk_dynamodb::primitives::Blob::new(vec![b'x'; item_bytes]);
+            while !*stopped.borrow() {
+                let Ok(out) = sqs
+                    .receive_message()
+                    .queue_url(&queue_url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                let messages = out.messages.unwrap_or_default();
+                if messages.is_empty() {
+                    continue;
+                }
+                let applies = messages.iter().map(|m| {
+                    let (ddb, table, blob, log) =
+                        (ddb.clone(), table.clone(), blob.clone(), log.clone());
+                    let body = m.body.clone().unwrap_or_default();
+                    async move {
+                        let (id, sent_ms) = body
+                            .split_once(' ')
+                            .map(|(id, rest)| {
+                                (
+                                    id.to_owned(),
+                                    rest.split(' ')
+                                        .next()
+                                        .unwrap_or("0")
+                                        .parse::<i64>()
+                                        .unwrap_or(0),
+                                )
+                            })
+                            .unwrap_or_default();
+                        let put = ddb
+                            .put_item()
+                            .table_name(&table)
+                            .item("pk", AttributeValue::S(format!("T#floor#ORDER#{id}")))
+                            .item("sk", AttributeValue::S("ORDER".into()))
+                            .item("gsi2pk", AttributeValue::S("T#floor#ORDER".into()))
+                            .item("gsi2sk", AttributeValue::S(format!("{sent_ms}#{id}")))
+                            .item("body", AttributeValue::B(blob))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .send()
+                            .await;
+                        let update = ddb
+                            .update_item()
+                            .table_name(&table)
+                            .key("pk", AttributeValue::S(format!("T#floor#EVT#{id}")))
+                            .key("sk", AttributeValue::S("RECEIPT".into()))
+                            .update_expression("SET #s = :s")
+                            .condition_expression("attribute_not_exists(#s)")
+                            .expression_attribute_names("#s", "state")
+                            .expression_attribute_values(":s", AttributeValue::S("applied".into()))
+                            .send()
+                            .await;
+                        if put.is_ok() && update.is_ok() {
+                            log.record(
+                                (chrono::Utc::now().timestamp_millis() - sent_ms).max(0) as f64
+                            );
+                        }
+                    }
+                });
+                futures::future::join_all(applies).await;
+                let entries: Vec<_> = messages
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, m)| {
+                        aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .set_receipt_handle(m.receipt_handle.clone())
+                            .build()
+                            .ok()
+                    })
+                    .collect();
+                let n = entries.len();
+                if sqs
+                    .delete_message_batch()
+                    .queue_url(&queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .is_ok()
+                {
+                    completed.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+
+    // Producer: the simulator's pacing and delivery concurrency.
+    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let padding = "p".repeat(body_bytes.saturating_sub(40));
+    let mut sends = Vec::with_capacity(events);
+    for i in 0..events {
+        if rate > 0.0 {
+            tokio::time::sleep_until((started + Duration::from_secs_f64(i as f64 / rate)).into())
+                .await;
+        }
+        let permit = Arc::clone(&slots).acquire_owned().await?;
+        let (sqs, queue_url) = (sqs.clone(), queue_url.clone());
+        let body = format!("{i} {} {padding}", chrono::Utc::now().timestamp_millis());
+        sends.push(tokio::spawn(async move {
+            let _ = sqs
+                .send_message()
+                .queue_url(queue_url)
+                .message_body(body)
+                .send()
+                .await;
+            drop(permit);
+        }));
+    }
+    futures::future::join_all(sends).await;
+    let deadline = Instant::now() + Duration::from_secs(1200);
+    while completed.load(Ordering::Relaxed) < events && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let _ = stop.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    Ok(BareReport {
+        events,
+        completed: completed.load(Ordering::Relaxed),
+        elapsed_s,
+        lag_ms: log.summary(),
+    })
+}

@@ -1,0 +1,91 @@
+//! `make chaos`: the reliability run of the webhook pipeline on the local stack (see
+//! `packr_local::chaos`). Needs the emulator (`AWS_ENDPOINT_URL`); prints the table, writes
+//! it to `--out` when given, exits 1 when a check failed.
+//!
+//! ```sh
+//! eval "$(infra/scripts/moto.sh start)"
+//! cargo run --release -p packr-local --bin packr-chaos -- --seed 7 --events 10000
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use packr_local::chaos::{self, report, ChaosOptions};
+use packr_local::testing::{emulator_config, fresh_local_stack};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "packr-chaos",
+    about = "The webhook pipeline under faults, then every event accounted for"
+)]
+struct Args {
+    /// Seeds every draw of the run (deliveries, AWS faults, Trackstar faults, data).
+    #[arg(long, env = "CHAOS_SEED")]
+    seed: Option<u64>,
+    /// Changes raised (one webhook event each).
+    #[arg(long, env = "CHAOS_EVENTS", default_value_t = 10_000)]
+    events: usize,
+    /// Changes raised per second.
+    #[arg(long, env = "CHAOS_RATE", default_value_t = ChaosOptions::default().raise_per_second)]
+    rate: f64,
+    /// Pollers of the webhook queue.
+    #[arg(long, env = "CHAOS_POLLERS", default_value_t = ChaosOptions::default().pollers)]
+    pollers: usize,
+    /// Write the table (markdown) here too.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let seed = args
+        .seed
+        .unwrap_or_else(|| u64::from(rand::random::<u16>()));
+    let options = ChaosOptions {
+        seed,
+        events: args.events,
+        raise_per_second: args.rate,
+        pollers: args.pollers,
+        ..ChaosOptions::default()
+    };
+    eprintln!(
+        "chaos: seed {seed} (CHAOS_SEED={seed} make chaos reproduces the run), {} events at {}/s",
+        options.events, options.raise_per_second
+    );
+    let sdk = emulator_config().await;
+    let stack = Arc::new(fresh_local_stack(&sdk).await);
+    let report = chaos::run(&sdk, stack, options).await?;
+    let table = report::render(&report);
+    println!("{table}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &table)?;
+    }
+    let failures = report.failures();
+    eprintln!(
+        "chaos: seed {seed}, {:.0} s, {}",
+        report.elapsed.as_secs_f64(),
+        if failures.is_empty() {
+            "passed"
+        } else {
+            "FAILED"
+        }
+    );
+    // Give the runtime a moment to close the last connections.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,574 @@
+//! The reliability run (`make chaos`): the webhook pipeline of the local stack under
+//! duplicate and reordered deliveries, Trackstar 5xx bursts and 429 storms, a share of
+//! webhook-processor's AWS calls failing (through [`crate::faultproxy`]) and one poller
+//! killed mid-batch; then DynamoDB against the simulator's truth, every event id
+//! accounted for, and the DLQ explained and redriven. [`run`] does it; [`report`] renders
+//! the table.
+//!
+//! How events are counted (per event id, the `svix-id` Trackstar gives a delivery):
+//! - *raised*: changes the simulator made (each one webhook event);
+//! - *delivered*: event ids the simulator got a 2xx for (its delivery records);
+//! - *finished*: event ids whose receipt in DynamoDB holds a final verdict (`applied`,
+//!   `stale`, `ignored`), read back after the run;
+//! - *final verdicts at the wire*: per event id, the receipt writes recording a final
+//!   verdict that the emulator accepted, seen by the proxy's tap ([`ledger`]).
+//!
+//! Lost = raised − delivered, plus delivered without a final receipt. Applied twice =
+//! event ids with more than one accepted final verdict (the conditional write admits one;
+//! a second would mean two attempts both took the event as new).
+
+pub mod ledger;
+pub mod report;
+pub mod truth;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+use futures::StreamExt;
+use packr::domain::{EventId, TenantId};
+use packr::ops::{InspectOptions, RedriveOptions, RedriveTarget};
+use packr::store::dynamo::DynamoStore;
+use packr::store::CursorCodec;
+use packr::webhook::receipts::{ReceiptState, ReceiptStore};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use trackstar_sim::{DeliveryOptions, FaultSpec, MutateRequest, MutationKind};
+
+use crate::esm::{self, EsmConfig};
+use crate::faultproxy::{self, Fault, FaultConfig, ProxyStats};
+use crate::stack::LocalStack;
+use crate::sync::SyncOptions;
+use crate::webhooks::{self, WebhookOptions};
+use ledger::{Ledger, LedgerSnapshot};
+use truth::TruthReport;
+
+/// What the run does. `Default` is `make chaos`'s.
+#[derive(Debug, Clone)]
+pub struct ChaosOptions {
+    pub seed: u64,
+    /// Changes the simulator raises (one webhook event each).
+    pub events: usize,
+    /// Changes raised per second.
+    pub raise_per_second: f64,
+    pub duplicate_rate: f64,
+    pub reorder_rate: f64,
+    /// How many later events a held-back one lets go first.
+    pub reorder_window: usize,
+    /// Webhook deliveries in flight at once (Svix delivers in parallel).
+    pub delivery_concurrency: usize,
+    /// Share of webhook-processor's DynamoDB and SQS calls the proxy fails.
+    pub aws_fault_rate: f64,
+    /// Trackstar 5xx bursts and 429 storms, spread over the run.
+    pub trackstar_bursts: usize,
+    pub trackstar_storms: usize,
+    /// Pollers of the webhook queue.
+    pub pollers: usize,
+    /// Visibility timeout the pollers receive with (the template's is 180 s; shorter keeps
+    /// the run bounded: a killed poller's messages and retried failures come back sooner).
+    pub visibility_timeout: Duration,
+    pub orders: usize,
+    pub inventory: usize,
+    pub products: usize,
+    /// How long the pipeline may take to settle after the last change.
+    pub settle_timeout: Duration,
+}
+
+impl Default for ChaosOptions {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            events: 10_000,
+            raise_per_second: 60.0,
+            duplicate_rate: 0.20,
+            reorder_rate: 0.10,
+            reorder_window: 10,
+            delivery_concurrency: 4,
+            aws_fault_rate: 0.05,
+            trackstar_bursts: 3,
+            trackstar_storms: 3,
+            pollers: 2,
+            visibility_timeout: Duration::from_secs(40),
+            orders: 400,
+            inventory: 150,
+            products: 150,
+            settle_timeout: Duration::from_secs(1_200),
+        }
+    }
+}
+
+/// A Trackstar fault set at some point of the run, for a while.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackstarFault {
+    /// Set after this many changes were raised.
+    pub at_event: usize,
+    /// Cleared this long after (an outage lasts a while; a count of failed requests would
+    /// last as long as the client's open breaker lets one probe through every 30 s).
+    pub lasts: Duration,
+    pub spec: FaultSpec,
+}
+
+/// The seeded schedule of Trackstar faults: bursts where every request answers 500, 502 or
+/// 503, and storms where every request answers 429, each for 2–5 s, at events spread over
+/// the middle 80 % of the run, never overlapping.
+pub fn trackstar_schedule(options: &ChaosOptions) -> Vec<TrackstarFault> {
+    let mut rng = StdRng::seed_from_u64(options.seed ^ 0x07ac_57a2);
+    let n = options.trackstar_bursts + options.trackstar_storms;
+    // One slot per fault (so they do not overlap), its start drawn within the slot's first half.
+    let first = options.events / 10;
+    let slot = (options.events * 8 / 10 / n.max(1)).max(1);
+    let mut kinds: Vec<bool> = (0..n).map(|i| i < options.trackstar_storms).collect();
+    for i in (1..kinds.len()).rev() {
+        kinds.swap(i, rng.random_range(0..=i));
+    }
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, storm)| {
+            let at_event = first + i * slot + rng.random_range(0..(slot / 2).max(1));
+            let lasts = Duration::from_millis(rng.random_range(2_000..=5_000));
+            let spec = if storm {
+                FaultSpec {
+                    rate_limit_storm: u32::MAX,
+                    ..FaultSpec::default()
+                }
+            } else {
+                FaultSpec::error([500u16, 502, 503][rng.random_range(0..3)], None)
+            };
+            TrackstarFault {
+                at_event,
+                lasts,
+                spec,
+            }
+        })
+        .collect()
+}
+
+/// One dead letter and why it died (its receipt's failure reason).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeadLetter {
+    pub event_id: String,
+    pub event_type: String,
+    pub reason: String,
+    pub attempts: u32,
+}
+
+/// Everything the run saw; [`ChaosReport::failures`] says which checks failed.
+#[derive(Debug, Clone)]
+pub struct ChaosReport {
+    pub options: ChaosOptions,
+    pub elapsed: Duration,
+    pub raise_elapsed: Duration,
+    pub settled: bool,
+    pub raised: usize,
+    pub sim: trackstar_sim::WebhookStats,
+    pub delivered_ids: usize,
+    pub trackstar_faults: Vec<TrackstarFault>,
+    /// Trackstar answers by status (the processor's refetches).
+    pub trackstar_statuses: BTreeMap<u16, u64>,
+    pub proxy: ProxyStats,
+    /// Messages the killed poller held; `None`: no poller was killed.
+    pub killed_poller_held: Option<usize>,
+    pub dead_letters: Vec<DeadLetter>,
+    pub redriven: u64,
+    pub dlq_after: u64,
+    pub truth: TruthReport,
+    /// Delivered event ids without a final receipt.
+    pub unfinished: Vec<String>,
+    /// Delivered event ids whose receipt says `failed`.
+    pub failed_receipts: usize,
+    /// Event ids with more than one accepted final verdict.
+    pub applied_twice: Vec<String>,
+    /// Event ids with a final receipt but no final verdict seen at the wire.
+    pub unobserved: usize,
+    /// Events whose receipt counts more than one processing attempt.
+    pub retried_events: usize,
+    pub ledger: LedgerSnapshot,
+    /// The processor's own counts: applied, stale, ignored, duplicates acknowledged.
+    pub processor_verdicts: (f64, f64, f64, f64),
+}
+
+impl ChaosReport {
+    /// Events lost: never delivered by the simulator, or delivered and never finished.
+    pub fn lost(&self) -> usize {
+        self.raised.saturating_sub(self.delivered_ids) + self.unfinished.len()
+    }
+
+    /// The checks that failed, in words; empty when the run passed.
+    pub fn failures(&self) -> Vec<String> {
+        let mut failed = Vec::new();
+        if !self.settled {
+            failed.push("the pipeline did not settle in time".to_owned());
+        }
+        if !self.truth.ok() {
+            failed.push(format!(
+                "DynamoDB differs from the simulator: {} mismatched, {} missing",
+                self.truth.orders.mismatched
+                    + self.truth.inventory.mismatched
+                    + self.truth.products.mismatched,
+                self.truth.orders.missing
+                    + self.truth.inventory.missing
+                    + self.truth.products.missing
+            ));
+        }
+        if self.lost() > 0 {
+            failed.push(format!("{} events lost", self.lost()));
+        }
+        if !self.applied_twice.is_empty() {
+            failed.push(format!("{} events applied twice", self.applied_twice.len()));
+        }
+        if self.unobserved > 0 {
+            failed.push(format!(
+                "{} finished events whose verdict the proxy never saw",
+                self.unobserved
+            ));
+        }
+        let (applied, stale, ignored, _) = self.processor_verdicts;
+        let counted = (applied + stale + ignored) as u64 + self.ledger.lost_verdict_answers;
+        if counted != self.delivered_ids as u64 {
+            failed.push(format!(
+                "the processor's verdicts ({counted}, lost answers included) do not add up to the {} event ids",
+                self.delivered_ids
+            ));
+        }
+        if self.dlq_after > 0 {
+            failed.push(format!("{} messages left in the DLQ", self.dlq_after));
+        }
+        if self.killed_poller_held.is_none() {
+            failed.push("no poller was killed mid-batch".to_owned());
+        }
+        if self.sim.gave_up > 0 {
+            failed.push(format!(
+                "Trackstar gave up on {} deliveries",
+                self.sim.gave_up
+            ));
+        }
+        failed
+    }
+}
+
+/// Runs the chaos on a provisioned `stack` (on the emulator `sdk` points at).
+pub async fn run(
+    sdk: &SdkConfig,
+    stack: Arc<LocalStack>,
+    options: ChaosOptions,
+) -> anyhow::Result<ChaosReport> {
+    let started = Instant::now();
+    let ledger = Ledger::default();
+    let proxy = faultproxy::start(
+        &stack.aws_endpoint_url,
+        FaultConfig {
+            rate: options.aws_fault_rate,
+            seed: options.seed,
+            serialize_conditional_writes: true,
+        },
+        Some(ledger.tap()),
+    )
+    .await
+    .context("starting the fault proxy")?;
+    let dlq_url = stack
+        .resources
+        .queue_url("WebhookDeadLetterQueue")
+        .context("WebhookDeadLetterQueue was not provisioned")?
+        .to_owned();
+    let table = stack.resources.table_name.clone();
+
+    let mut running = webhooks::start(
+        sdk,
+        stack,
+        WebhookOptions {
+            sim_seed: options.seed,
+            orders_per_connection: options.orders,
+            inventory_per_connection: options.inventory,
+            products_per_connection: options.products,
+            esm: EsmConfig {
+                visibility_timeout: Some(options.visibility_timeout),
+                ..EsmConfig::default()
+            },
+            pollers: options.pollers,
+            // The sync engine would repair what webhooks lost: only webhooks move data here.
+            sync: SyncOptions {
+                run_schedules: false,
+                ..SyncOptions::default()
+            },
+            processor_aws_endpoint: Some(proxy.url.clone()),
+            ..WebhookOptions::default()
+        },
+    )
+    .await
+    .context("starting the webhook pipeline")?;
+    running.sim.set_webhook_options(DeliveryOptions {
+        duplicate_rate: options.duplicate_rate,
+        reorder_rate: options.reorder_rate,
+        reorder_window: options.reorder_window,
+        concurrency: options.delivery_concurrency,
+        seed: Some(options.seed),
+        ..DeliveryOptions::default()
+    });
+    running.sim.reset_requests();
+    let connection = running.demo.connection_id.clone();
+
+    // Raise the changes, paced; Trackstar faults and the kill on the way.
+    let schedule = trackstar_schedule(&options);
+    let mut pending_faults = schedule.iter().peekable();
+    let kill_at = options.events / 2;
+    let mut killed_poller_held = None;
+    let kinds = [
+        MutationKind::Order,
+        MutationKind::Inventory,
+        MutationKind::Product,
+    ];
+    let mut changed = BTreeSet::new();
+    let raise_started = Instant::now();
+    let mut raised = 0;
+    let mut progress_at = Instant::now();
+    let mut fault_until: Option<Instant> = None;
+    while raised < options.events {
+        if fault_until.is_some_and(|until| Instant::now() >= until) {
+            running.sim.clear_faults(&connection);
+            fault_until = None;
+        }
+        while let Some(fault) = pending_faults.next_if(|f| f.at_event <= raised) {
+            running.sim.set_faults(&connection, fault.spec.clone());
+            fault_until = Some(Instant::now() + fault.lasts);
+        }
+        if raised >= kill_at && killed_poller_held.is_none() {
+            killed_poller_held = running.kill_poller_mid_batch(Duration::from_secs(20)).await;
+            eprintln!(
+                "chaos: killed a poller holding {} messages",
+                killed_poller_held.unwrap_or(0)
+            );
+        }
+        let due = raise_started + Duration::from_secs_f64(raised as f64 / options.raise_per_second);
+        tokio::time::sleep_until(due.into()).await;
+        let outcome = running
+            .sim
+            .mutate(&MutateRequest {
+                connection_id: connection.clone(),
+                kind: kinds[raised % kinds.len()],
+                count: 1,
+            })
+            .map_err(|e| anyhow::anyhow!("mutating the simulator: {e:?}"))?;
+        for (_, id) in &outcome.changes {
+            changed.insert(id.clone());
+        }
+        raised += outcome.changes.len().max(1);
+        if progress_at.elapsed() > Duration::from_secs(15) {
+            progress_at = Instant::now();
+            let stats = running.sim.webhook_stats();
+            eprintln!(
+                "chaos: {raised}/{} raised, {} delivered, {} AWS faults injected",
+                options.events,
+                stats.delivered,
+                proxy.stats().injected.values().sum::<u64>()
+            );
+        }
+    }
+    if let Some(until) = fault_until {
+        tokio::time::sleep_until(until.into()).await;
+        running.sim.clear_faults(&connection);
+    }
+    let raise_elapsed = raise_started.elapsed();
+    eprintln!("chaos: all {raised} raised; waiting for the pipeline to settle");
+    let mut settled = running.wait_settled(options.settle_timeout).await;
+
+    // Dead letters: explain each from its receipt, redrive them all, settle again.
+    let direct_sqs = aws_sdk_sqs::Client::new(sdk);
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        table,
+        CursorCodec::new(vec![7; 32]),
+    );
+    let tenant = TenantId::parse(running.demo.tenant_id.clone())?;
+    let mut dead_letters = Vec::new();
+    let mut redriven = 0;
+    let dlq_depth = esm::queue_depths(&direct_sqs, &dlq_url).await?;
+    if !dlq_depth.is_empty() {
+        let listing = packr::ops::inspect(
+            &direct_sqs,
+            &dlq_url,
+            &InspectOptions {
+                limit: 10_000,
+                peek_timeout: Duration::from_secs(5),
+            },
+        )
+        .await
+        .context("inspecting the DLQ")?;
+        for entry in &listing.messages {
+            let event_id = entry.event_id.clone().unwrap_or_default();
+            let receipt = match EventId::parse(event_id.clone()) {
+                Ok(id) => ReceiptStore::get(&store, &tenant, &id).await?,
+                Err(_) => None,
+            };
+            dead_letters.push(DeadLetter {
+                event_type: entry.event_type.clone().unwrap_or_default(),
+                reason: receipt
+                    .as_ref()
+                    .and_then(|r| r.failure_reason.clone())
+                    .unwrap_or_else(|| "no failure recorded on its receipt".to_owned()),
+                attempts: receipt.map_or(0, |r| r.processing_attempts),
+                event_id,
+            });
+        }
+        // Past the visibility the listing set, then move them back.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let summary = packr::ops::redrive(
+            &direct_sqs,
+            &RedriveTarget {
+                dlq_url: dlq_url.clone(),
+                source_url: Some(running.queue_url.clone()),
+            },
+            &RedriveOptions::default(),
+            &|_| {},
+        )
+        .await
+        .context("redriving the DLQ")?;
+        redriven = summary.moved;
+        eprintln!(
+            "chaos: {} dead letters, {} redriven ({:?}); settling again",
+            dead_letters.len(),
+            redriven,
+            summary.mode
+        );
+        settled = running.wait_settled(options.settle_timeout).await && settled;
+    }
+    let dlq_after = {
+        let depth = esm::queue_depths(&direct_sqs, &dlq_url).await?;
+        depth.visible + depth.in_flight + depth.delayed
+    };
+
+    // The copy against the truth.
+    let truth_data = running
+        .sim
+        .truth(&connection)
+        .context("the simulator has no such connection")?;
+    let truth = truth::compare(&store, &tenant, &truth_data, &changed).await?;
+
+    // Every event id.
+    let sim_stats = running.sim.webhook_stats();
+    let delivered: BTreeSet<String> = running
+        .sim
+        .state()
+        .webhook_records()
+        .into_iter()
+        .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
+        .map(|r| r.msg_id)
+        .collect();
+    let receipts: Vec<(String, Option<(ReceiptState, u32)>)> =
+        futures::stream::iter(delivered.iter().cloned())
+            .map(|id| {
+                let store = &store;
+                let tenant = &tenant;
+                async move {
+                    let receipt = match EventId::parse(id.clone()) {
+                        Ok(event) => ReceiptStore::get(store, tenant, &event).await?,
+                        Err(_) => None,
+                    };
+                    anyhow::Ok((id, receipt.map(|r| (r.state, r.processing_attempts))))
+                }
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+    let ledger = ledger.snapshot();
+    let mut unfinished = Vec::new();
+    let (mut failed_receipts, mut unobserved, mut retried_events) = (0, 0, 0);
+    for (id, receipt) in &receipts {
+        match receipt {
+            Some((state, attempts)) if state.is_final() => {
+                retried_events += usize::from(*attempts > 1);
+                if ledger.final_verdicts.get(id).copied().unwrap_or(0) == 0 {
+                    unobserved += 1;
+                }
+            }
+            other => {
+                failed_receipts += usize::from(matches!(other, Some((ReceiptState::Failed, _))));
+                unfinished.push(id.clone());
+            }
+        }
+    }
+    let mut applied_twice: Vec<String> = ledger
+        .final_verdicts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id.clone())
+        .collect();
+    applied_twice.sort();
+    let metrics = running.processor_metrics();
+    let processor_verdicts = (
+        metrics.total("webhook.applied"),
+        metrics.total("webhook.stale"),
+        metrics.total("webhook.ignored"),
+        metrics.total("webhook.duplicate_events"),
+    );
+    let trackstar_statuses = running.sim.requests().statuses;
+    let proxy_stats = proxy.stats();
+    running.shutdown().await;
+    proxy.shutdown().await;
+
+    Ok(ChaosReport {
+        options,
+        elapsed: started.elapsed(),
+        raise_elapsed,
+        settled,
+        raised,
+        sim: sim_stats,
+        delivered_ids: delivered.len(),
+        trackstar_faults: schedule,
+        trackstar_statuses,
+        proxy: proxy_stats,
+        killed_poller_held,
+        dead_letters,
+        redriven,
+        dlq_after,
+        truth,
+        unfinished,
+        failed_receipts,
+        applied_twice,
+        unobserved,
+        retried_events,
+        ledger,
+        processor_verdicts,
+    })
+}
+
+/// Faults injected of one kind, all services.
+pub fn injected_of(stats: &ProxyStats, fault: Fault) -> u64 {
+    stats
+        .injected
+        .iter()
+        .filter(|((_, f), _)| *f == fault)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trackstar_schedule_is_seeded_and_within_the_run() {
+        let options = ChaosOptions {
+            seed: 3,
+            ..ChaosOptions::default()
+        };
+        let schedule = trackstar_schedule(&options);
+        assert_eq!(schedule, trackstar_schedule(&options));
+        assert_eq!(schedule.len(), 6);
+        assert!(schedule
+            .iter()
+            .all(|f| (1_000..9_000).contains(&f.at_event)));
+        assert!(schedule.windows(2).all(|w| w[0].at_event < w[1].at_event));
+        assert_eq!(
+            schedule
+                .iter()
+                .filter(|f| f.spec.rate_limit_storm > 0)
+                .count(),
+            3
+        );
+    }
+}
