@@ -252,9 +252,7 @@ pub async fn start(
             )
         })
     };
-    let pollers = (0..options.pollers)
-        .map(|_| spawn_poller())
-        .collect();
+    let pollers = (0..options.pollers).map(|_| spawn_poller()).collect();
     let sync = crate::sync::start(sdk, &stack, options.sync.clone(), stop)
         .await
         .context("starting the sync engine (sync-worker pollers, schedules)")?;
