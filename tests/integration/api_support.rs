@@ -337,16 +337,7 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
         for (i, b) in brands.iter().enumerate() {
             let whc = vec![WarehouseCustomerId::parse(format!("wc_{conn}_{}", i + 1)).unwrap()];
             s.store
-                .create_brand(
-                    &tid,
-                    &Brand {
-                        tenant_id: tid.clone(),
-                        id: brand(b),
-                        name: b.to_uppercase(),
-                        warehouse_customer_ids: whc,
-                        created_at: at(0),
-                    },
-                )
+                .create_brand(&tid, &brand_record(t, b, whc))
                 .await
                 .unwrap();
         }
@@ -428,6 +419,17 @@ pub fn order_body(brand: &str, reference: &str) -> Value {
         },
         "line_items": [ { "sku": "TEE-BLK-L", "quantity": 2, "unit_price": 1234 } ]
     })
+}
+
+/// Brand `b` of tenant `t`, claiming these warehouse customers.
+pub fn brand_record(t: &str, b: &str, customers: Vec<WarehouseCustomerId>) -> Brand {
+    Brand {
+        tenant_id: tenant(t),
+        id: brand(b),
+        name: b.to_uppercase(),
+        warehouse_customer_ids: customers,
+        created_at: at(0),
+    }
 }
 
 /// A valid `POST /products` body.

@@ -2,13 +2,12 @@
 //! every Trackstar failure maps to its status and leaves the table unchanged; idempotent
 //! replays, reused keys, concurrent requests with one key; body limits.
 
-use packr::domain::Brand;
 use packr::store::TenantStore;
 use serde_json::json;
 use trackstar_sim::FaultSpec;
 
 use crate::api_support::*;
-use crate::helpers::{at, brand, tenant};
+use crate::helpers::tenant;
 
 fn key(k: &str) -> [(&'static str, &str); 1] {
     [("Idempotency-Key", k)]
@@ -162,16 +161,7 @@ async fn trackstar_failures_map_to_statuses_and_leave_the_table_unchanged() {
     // none) → 422 with its details
     s.stack
         .store
-        .create_brand(
-            &tenant(ACME),
-            &Brand {
-                tenant_id: tenant(ACME),
-                id: brand("b-nowhc"),
-                name: "No customer".into(),
-                warehouse_customer_ids: Vec::new(),
-                created_at: at(0),
-            },
-        )
+        .create_brand(&tenant(ACME), &brand_record(ACME, "b-nowhc", Vec::new()))
         .await
         .unwrap();
     let before = s.snapshot().await;
