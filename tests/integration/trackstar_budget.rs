@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
+use futures::StreamExt;
 use packr::domain::{ConnectionId, OrderId, TenantId};
 use packr::secrets::InMemorySecretSource;
 use packr::trackstar::{
@@ -424,23 +425,31 @@ async fn failures_seen_by_one_instance_open_the_breaker_for_another_and_one_prob
     // B's in-process breaker never saw a failure: the shared one decided
     assert_eq!(b.breaker_state(&connection).state, BreakerState::Closed);
 
-    // when the upstream recovers (slowly answering the probe) and, after the reset
-    // timeout, both instances send 5 calls each at once
+    // when the upstream recovers (holding the probe's answer until the other calls are
+    // done) and, after the reset timeout, both instances send 5 calls each at once
     sim.set_faults(
         "conn_demo",
         FaultSpec {
-            latency_ms: 400,
+            hold: true,
             ..FaultSpec::default()
         },
     );
     tokio::time::sleep(Duration::from_millis(1_600)).await;
     let before = gets_served(&sim);
-    let calls = (0..10).map(|i| {
-        let client = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let order = order.clone();
-        async move { client.get_order(&credentials(), &order).await }
-    });
-    let results = futures::future::join_all(calls).await;
+    let mut calls: futures::stream::FuturesUnordered<_> = (0..10)
+        .map(|i| {
+            let client = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let order = order.clone();
+            tokio::spawn(async move { client.get_order(&credentials(), &order).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    while results.len() < 9 {
+        let next = calls.next().await.expect("a call").expect("task");
+        results.push(next);
+    }
+    sim.clear_faults("conn_demo");
+    results.push(calls.next().await.expect("the probe").expect("task"));
 
     // then exactly one probe went out across both instances, the rest failed fast
     let succeeded = results.iter().filter(|r| r.is_ok()).count();
@@ -460,7 +469,6 @@ async fn failures_seen_by_one_instance_open_the_breaker_for_another_and_one_prob
     assert_eq!(snapshot.state, BreakerState::Closed);
     assert_eq!(snapshot.failures_in_window, 0);
     assert_eq!(snapshot.times_opened, 1);
-    sim.clear_faults("conn_demo");
     a.get_order(&credentials(), &order).await.unwrap();
     b.get_order(&credentials(), &order).await.unwrap();
     sim.shutdown().await;

@@ -1,5 +1,6 @@
 //! Fault injection per connection: errors (at a rate, a number of times), latency,
-//! hanging requests and rate-limit storms. Faults apply to `/wms/...` requests.
+//! hanging requests, held requests and rate-limit storms. Faults apply to `/wms/...`
+//! requests.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,11 +9,14 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 /// What to inject, as posted to `POST /_sim/faults/{connection_id}`.
 ///
 /// `{"status": 503, "rate": 0.5, "count": 3}` fails half the requests with 503 until three
 /// have failed; `{"latency_ms": 200}` delays; `{"hang": true}` never answers;
+/// `{"hold": true}` holds each request until the connection's faults are next changed or
+/// cleared, then handles it (a test can order a slow answer after other work);
 /// `{"rate_limit_storm": 5}` answers the next five requests with 429.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +39,10 @@ pub struct FaultSpec {
     /// Never answer (until the client gives up or the simulator shuts down).
     #[serde(default)]
     pub hang: bool,
+    /// Hold each request until the connection's faults are next set or cleared, then
+    /// handle it normally.
+    #[serde(default)]
+    pub hold: bool,
     /// Answer this many next requests with 429.
     #[serde(default)]
     pub rate_limit_storm: u32,
@@ -56,6 +64,7 @@ impl Default for FaultSpec {
             after_apply: false,
             latency_ms: 0,
             hang: false,
+            hold: false,
             rate_limit_storm: 0,
             methods: Vec::new(),
         }
@@ -78,6 +87,8 @@ impl FaultSpec {
 pub struct FaultAction {
     pub latency: Duration,
     pub hang: bool,
+    /// Hold until the fault generation moves past this one.
+    pub hold: Option<u64>,
     pub storm: bool,
     /// Answer with this status, before (or with `after_apply`, after) handling.
     pub error: Option<(u16, bool)>,
@@ -87,6 +98,8 @@ pub struct FaultAction {
 pub struct Faults {
     specs: Mutex<HashMap<String, FaultSpec>>,
     rng: Mutex<StdRng>,
+    /// Bumped on every change, which releases held requests.
+    generation: watch::Sender<u64>,
 }
 
 impl Faults {
@@ -94,19 +107,33 @@ impl Faults {
         Self {
             specs: Mutex::new(HashMap::new()),
             rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0xfa_17)),
+            generation: watch::Sender::new(0),
         }
     }
 
     pub fn set(&self, connection_id: &str, spec: FaultSpec) {
         self.lock().insert(connection_id.to_owned(), spec);
+        self.release_held();
     }
 
     pub fn clear(&self, connection_id: &str) {
         self.lock().remove(connection_id);
+        self.release_held();
     }
 
     pub fn clear_all(&self) {
         self.lock().clear();
+        self.release_held();
+    }
+
+    /// Waits until the faults change after a request was held at `generation`.
+    pub async fn released(&self, generation: u64) {
+        let mut changes = self.generation.subscribe();
+        let _ = changes.wait_for(|now| *now != generation).await;
+    }
+
+    fn release_held(&self) {
+        self.generation.send_modify(|g| *g = g.wrapping_add(1));
     }
 
     pub fn get(&self, connection_id: &str) -> Option<FaultSpec> {
@@ -126,6 +153,7 @@ impl Faults {
         let mut action = FaultAction {
             latency: Duration::from_millis(spec.latency_ms),
             hang: spec.hang,
+            hold: spec.hold.then(|| *self.generation.borrow()),
             ..FaultAction::default()
         };
         if spec.rate_limit_storm > 0 {

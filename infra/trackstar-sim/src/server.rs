@@ -205,7 +205,7 @@ async fn wms_guard(State(state): State<AppState>, mut req: Request, next: Next) 
     response
 }
 
-/// Injected slowness of the WMS behind Trackstar: latency, or no answer at all. It sits
+/// Injected slowness of the WMS behind Trackstar: latency, a held answer, or no answer at all. It sits
 /// inside the idempotency layer, so a slow write holds its key (a replay meanwhile is a 409).
 async fn wms_slowness(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let fault = req
@@ -215,6 +215,15 @@ async fn wms_slowness(State(state): State<AppState>, req: Request, next: Next) -
         .unwrap_or_default();
     if !fault.latency.is_zero() {
         tokio::time::sleep(fault.latency).await;
+    }
+    if let Some(generation) = fault.hold {
+        let mut shutdown = state.shutdown.clone();
+        tokio::select! {
+            () = state.faults.released(generation) => {}
+            _ = tokio::time::timeout(HANG_LIMIT, shutdown.wait_for(|stopped| *stopped)) => {
+                return injected(503);
+            }
+        }
     }
     if fault.hang {
         let mut shutdown = state.shutdown.clone();

@@ -146,6 +146,30 @@ async fn latency_delays_and_hang_never_answers() {
 }
 
 #[tokio::test]
+async fn a_held_request_is_answered_only_after_the_faults_change() {
+    // given a connection whose requests are held
+    let s = sim().await;
+    s.handle.set_faults(
+        CONN,
+        FaultSpec {
+            hold: true,
+            ..FaultSpec::default()
+        },
+    );
+    let held = tokio::spawn(s.get("/wms/orders?limit=1").send());
+
+    // when nothing changes, it is not answered
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!held.is_finished());
+
+    // then clearing the faults releases it, and it is handled normally
+    s.handle.clear_faults(CONN);
+    let response = held.await.expect("task").expect("response");
+    assert_eq!(response.status(), 200);
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn control_api_reports_truth_and_request_counts() {
     let s = sim().await;
     let _ = s.get("/wms/orders?limit=1").send().await.expect("r");
