@@ -42,26 +42,40 @@ elapsed=$(( $(date +%s) - started ))
 
 echo
 echo "==> sam build took ${elapsed} s on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
-printf '| function | bootstrap | zipped (as deployed) | file |\n|---|---|---|---|\n'
+# Sizes, the deployed zip's size and the ELF header (64-bit, little-endian, e_machine 183 =
+# AArch64, e_type 2/3 = executable) read by Python, so no `file` or `bc` is needed.
 status=0
-total=0
-for bootstrap in .aws-sam/build/*/bootstrap; do
-  dir="$(dirname "$bootstrap")"
-  bytes=$(stat -c %s "$bootstrap")
-  zipped=$(python3 -c 'import io, sys, zipfile
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-    z.write(sys.argv[1], "bootstrap")
-print(len(buf.getvalue()))' "$bootstrap")
-  total=$((total + bytes))
-  kind="$(file -b "$bootstrap")"
-  case "$kind" in
-    *"ELF 64-bit LSB"*"ARM aarch64"*) ;;
-    *) echo "package: $bootstrap is not an aarch64 ELF: $kind" >&2; status=1 ;;
-  esac
-  printf '| %s | %s B (%.1f MiB) | %s B (%.1f MiB) | %s |\n' "$(basename "$dir")" "$bytes" \
-    "$(echo "$bytes / 1048576" | bc -l)" "$zipped" "$(echo "$zipped / 1048576" | bc -l)" \
-    "$(echo "$kind" | cut -d, -f1-2)"
-done
-echo "total bootstrap bytes: $total"
+python3 - .aws-sam/build/*/bootstrap <<'PY' || status=1
+import io, os, struct, sys, zipfile
+
+print("| function | bootstrap | zipped (as deployed) | ELF |")
+print("|---|---|---|---|")
+total = 0
+bad = 0
+for path in sys.argv[1:]:
+    name = os.path.basename(os.path.dirname(path))
+    size = os.path.getsize(path)
+    total += size
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(path, "bootstrap")
+    zipped = len(buf.getvalue())
+    with open(path, "rb") as f:
+        head = f.read(20)
+    ok = (
+        len(head) == 20
+        and head[:4] == b"\x7fELF"
+        and head[4] == 2  # ELFCLASS64
+        and head[5] == 1  # little-endian
+        and struct.unpack_from("<H", head, 16)[0] in (2, 3)
+        and struct.unpack_from("<H", head, 18)[0] == 183  # EM_AARCH64
+    )
+    kind = "64-bit LSB aarch64 executable" if ok else "NOT an aarch64 executable"
+    if not ok:
+        bad += 1
+        print(f"package: {path} is not an aarch64 ELF executable", file=sys.stderr)
+    print(f"| {name} | {size} B ({size / 1048576:.1f} MiB) | {zipped} B ({zipped / 1048576:.1f} MiB) | {kind} |")
+print(f"total bootstrap bytes: {total} ({total / 1048576:.1f} MiB) in {len(sys.argv) - 1} functions")
+sys.exit(1 if bad or len(sys.argv) == 1 else 0)
+PY
 exit $status

@@ -248,6 +248,9 @@ pub struct ProxyStats {
     pub injected: BTreeMap<(Service, Fault), u64>,
     /// Requests that could not be forwarded (the emulator did not answer).
     pub upstream_errors: u64,
+    /// Requests answered with the service's 500 because it was out (see
+    /// [`FaultProxy::set_outage`]); counted apart from `requests` and `injected`.
+    pub outage_answers: BTreeMap<Service, u64>,
 }
 
 impl ProxyStats {
@@ -272,6 +275,8 @@ struct Inner {
     upstream: String,
     client: reqwest::Client,
     plan: Mutex<FaultPlan>,
+    /// Services that are out: every request answered with their 500, none forwarded.
+    outages: Mutex<std::collections::BTreeSet<Service>>,
     stats: Mutex<ProxyStats>,
     tap: Option<Tap>,
     serialize_conditional_writes: bool,
@@ -318,6 +323,7 @@ pub async fn start(
             .build()
             .map_err(std::io::Error::other)?,
         plan: Mutex::new(FaultPlan::new(config.rate, config.seed)),
+        outages: Mutex::new(std::collections::BTreeSet::new()),
         stats: Mutex::new(ProxyStats::default()),
         tap,
         serialize_conditional_writes: config.serialize_conditional_writes,
@@ -356,6 +362,18 @@ impl FaultProxy {
         lock(&self.inner.plan).rate = rate.clamp(0.0, 1.0);
     }
 
+    /// Starts (`true`) or ends an outage of `service`: while it lasts every request for it
+    /// is answered with the service's 500 `InternalServerError`/`InternalError` and none is
+    /// forwarded, as when a region's DynamoDB is down. Other services go on as before.
+    pub fn set_outage(&self, service: Service, out: bool) {
+        let mut outages = lock(&self.inner.outages);
+        if out {
+            outages.insert(service);
+        } else {
+            outages.remove(&service);
+        }
+    }
+
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.task).await;
@@ -375,11 +393,41 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let Ok(body) = to_bytes(body, usize::MAX).await else {
         return plain(StatusCode::BAD_REQUEST, "unreadable request body");
     };
+    // From here on the request runs on a task of its own: when the caller goes away (a
+    // killed poller drops its connections) axum drops this future, but a request already
+    // forwarded still gets its answer to the tap, so no effect the emulator took goes
+    // unseen.
+    match tokio::spawn(forward(inner, parts, body)).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::warn!(%error, "the fault proxy's request task failed");
+            plain(StatusCode::BAD_GATEWAY, "the fault proxy failed")
+        }
+    }
+}
+
+async fn forward(
+    inner: Arc<Inner>,
+    parts: axum::http::request::Parts,
+    body: axum::body::Bytes,
+) -> Response {
     let target = parts
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok());
     let (service, operation) = Service::of_target(target);
+    if lock(&inner.outages).contains(&service) {
+        *lock(&inner.stats)
+            .outage_answers
+            .entry(service)
+            .or_default() += 1;
+        let fault = if service == Service::Sqs {
+            Fault::SqsInternalError
+        } else {
+            Fault::DynamoInternalError
+        };
+        return injected(service, fault);
+    }
     let fault = lock(&inner.plan).decide(service);
     {
         let mut stats = lock(&inner.stats);

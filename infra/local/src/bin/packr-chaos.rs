@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use packr_local::chaos::{self, report, ChaosOptions};
+use packr_local::chaos::{self, report, ChaosOptions, Outage};
 use packr_local::testing::{emulator_config, fresh_local_stack};
 
 #[derive(Debug, Parser)]
@@ -34,6 +34,11 @@ struct Args {
     /// Pollers of the webhook queue.
     #[arg(long, env = "CHAOS_POLLERS", default_value_t = ChaosOptions::default().pollers)]
     pollers: usize,
+    /// Seconds DynamoDB is out for the processor, from 60 % of the events (0: no outage).
+    /// The default outlasts 5 receives × 40 s visibility, so messages dead-letter and the
+    /// run explains and redrives them.
+    #[arg(long, env = "CHAOS_OUTAGE_SECONDS")]
+    outage_seconds: Option<u64>,
     /// Write the table (markdown) here too.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -52,12 +57,26 @@ async fn main() -> anyhow::Result<ExitCode> {
     let seed = args
         .seed
         .unwrap_or_else(|| u64::from(rand::random::<u16>()));
+    let defaults = ChaosOptions::default();
+    let dynamodb_outage = match args.outage_seconds {
+        Some(0) => None,
+        Some(seconds) => Some(Outage {
+            at_event: args.events * 6 / 10,
+            lasts: Duration::from_secs(seconds),
+        }),
+        None => Some(Outage::dead_lettering(
+            args.events,
+            defaults.visibility_timeout,
+            defaults.max_receive_count,
+        )),
+    };
     let options = ChaosOptions {
         seed,
         events: args.events,
         raise_per_second: args.rate,
         pollers: args.pollers,
-        ..ChaosOptions::default()
+        dynamodb_outage,
+        ..defaults
     };
     eprintln!(
         "chaos: seed {seed} (CHAOS_SEED={seed} make chaos reproduces the run), {} events at {}/s",

@@ -1,8 +1,9 @@
 //! The reliability run (`make chaos`): the webhook pipeline of the local stack under
 //! duplicate and reordered deliveries, Trackstar 5xx bursts and 429 storms, a share of
-//! webhook-processor's AWS calls failing (through [`crate::faultproxy`]) and one poller
-//! killed mid-batch; then DynamoDB against the simulator's truth, every event id
-//! accounted for, and the DLQ explained and redriven. [`run`] does it; [`report`] renders
+//! webhook-processor's AWS calls failing (through [`crate::faultproxy`]), one poller
+//! killed mid-batch and one DynamoDB outage long enough for messages to exhaust their
+//! receives and dead-letter; then DynamoDB against the simulator's truth, every event id
+//! accounted for, and every dead letter explained and redriven. [`run`] does it; [`report`] renders
 //! the table.
 //!
 //! How events are counted (per event id, the `svix-id` Trackstar gives a delivery):
@@ -32,6 +33,7 @@ use packr::domain::{EventId, TenantId};
 use packr::ops::{InspectOptions, RedriveOptions, RedriveTarget};
 use packr::store::dynamo::DynamoStore;
 use packr::store::CursorCodec;
+use packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT;
 use packr::webhook::receipts::{ReceiptState, ReceiptStore};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -74,6 +76,31 @@ pub struct ChaosOptions {
     pub products: usize,
     /// How long the pipeline may take to settle after the last change.
     pub settle_timeout: Duration,
+    /// DynamoDB out for the processor (every call answered 500) from this event on, for
+    /// this long; `None`: no outage.
+    pub dynamodb_outage: Option<Outage>,
+    /// The webhook queue's `maxReceiveCount` (the template's), to explain dead letters.
+    pub max_receive_count: u32,
+}
+
+/// A DynamoDB outage during the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outage {
+    /// Starts after this many changes were raised.
+    pub at_event: usize,
+    pub lasts: Duration,
+}
+
+impl Outage {
+    /// An outage from 60 % of the run, long enough for the messages received in its first
+    /// 30 s to fail every one of their `max_receive_count` receives (one per visibility
+    /// timeout) and dead-letter.
+    pub fn dead_lettering(events: usize, visibility: Duration, max_receive_count: u32) -> Self {
+        Self {
+            at_event: events * 6 / 10,
+            lasts: visibility * max_receive_count.saturating_sub(1) + Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for ChaosOptions {
@@ -95,6 +122,12 @@ impl Default for ChaosOptions {
             inventory: 150,
             products: 150,
             settle_timeout: Duration::from_secs(1_200),
+            dynamodb_outage: Some(Outage::dead_lettering(
+                10_000,
+                Duration::from_secs(40),
+                DEFAULT_MAX_RECEIVE_COUNT,
+            )),
+            max_receive_count: DEFAULT_MAX_RECEIVE_COUNT,
         }
     }
 }
@@ -146,13 +179,60 @@ pub fn trackstar_schedule(options: &ChaosOptions) -> Vec<TrackstarFault> {
         .collect()
 }
 
-/// One dead letter and why it died (its receipt's failure reason).
+/// One dead letter and why it died: its receipt's failure reason, or (when no receipt
+/// could be written) the DynamoDB outage all its receives fell in.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DeadLetter {
     pub event_id: String,
     pub event_type: String,
     pub reason: String,
+    /// Processing attempts its receipt counts.
     pub attempts: u32,
+    /// Whether the reason accounts for it.
+    pub explained: bool,
+}
+
+/// Why a dead letter died. A failure recorded on its receipt explains it. Without one, the
+/// outage explains it if its first receive fell within the outage and its last allowed
+/// receive (`max_receive_count - 1` visibility timeouts later) did not come after the
+/// outage's end plus `slack`: every attempt then met DynamoDB down, so none could write.
+pub fn explain_dead_letter(
+    failure_reason: Option<&str>,
+    first_received_at: Option<chrono::DateTime<chrono::Utc>>,
+    outage: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    visibility: Duration,
+    max_receive_count: u32,
+) -> (String, bool) {
+    if let Some(reason) = failure_reason {
+        return (reason.to_owned(), true);
+    }
+    let slack = chrono::Duration::seconds(10);
+    match (first_received_at, outage) {
+        (Some(first), Some((start, end))) => {
+            let last_receive = first
+                + chrono::Duration::from_std(visibility * max_receive_count.saturating_sub(1))
+                    .unwrap_or_default();
+            if first >= start - slack && last_receive <= end + slack {
+                (
+                    format!(
+                        "all {max_receive_count} receives in the DynamoDB outage: no attempt could write its receipt"
+                    ),
+                    true,
+                )
+            } else {
+                (
+                    "no failure on its receipt, and its receives were not all in the outage"
+                        .to_owned(),
+                    false,
+                )
+            }
+        }
+        (None, _) => (
+            "no failure on its receipt and no receive time".to_owned(),
+            false,
+        ),
+        (Some(_), None) => ("no failure recorded on its receipt".to_owned(), false),
+    }
 }
 
 /// Everything the run saw; [`ChaosReport::failures`] says which checks failed.
@@ -171,6 +251,12 @@ pub struct ChaosReport {
     pub proxy: ProxyStats,
     /// Messages the killed poller held; `None`: no poller was killed.
     pub killed_poller_held: Option<usize>,
+    /// When the DynamoDB outage began and ended (UTC), and the event it began at.
+    pub outage: Option<(
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        usize,
+    )>,
     pub dead_letters: Vec<DeadLetter>,
     pub redriven: u64,
     pub dlq_after: u64,
@@ -232,6 +318,20 @@ impl ChaosReport {
                 "the processor's verdicts ({counted}, lost answers included) do not add up to the {} event ids",
                 self.delivered_ids
             ));
+        }
+        let unexplained = self.dead_letters.iter().filter(|d| !d.explained).count();
+        if unexplained > 0 {
+            failed.push(format!("{unexplained} dead letters unexplained"));
+        }
+        if (self.dead_letters.len() as u64) > self.redriven {
+            failed.push(format!(
+                "{} dead letters, {} redriven",
+                self.dead_letters.len(),
+                self.redriven
+            ));
+        }
+        if self.options.dynamodb_outage.is_some() && self.outage.is_none() {
+            failed.push("the DynamoDB outage never began".to_owned());
         }
         if self.dlq_after > 0 {
             failed.push(format!("{} messages left in the DLQ", self.dlq_after));
@@ -325,7 +425,31 @@ pub async fn run(
     let mut raised = 0;
     let mut progress_at = Instant::now();
     let mut fault_until: Option<Instant> = None;
+    let mut outage_until: Option<Instant> = None;
+    let mut outage_window = None;
+    let end_outage = |started: chrono::DateTime<chrono::Utc>, at: usize| {
+        proxy.set_outage(faultproxy::Service::DynamoDb, false);
+        eprintln!("chaos: DynamoDB is back");
+        Some((started, chrono::Utc::now(), at))
+    };
     while raised < options.events {
+        if outage_until.is_some_and(|until| Instant::now() >= until) {
+            if let Some((started, _, at)) = outage_window {
+                outage_window = end_outage(started, at);
+            }
+            outage_until = None;
+        }
+        if let Some(outage) = options.dynamodb_outage {
+            if raised >= outage.at_event && outage_window.is_none() {
+                proxy.set_outage(faultproxy::Service::DynamoDb, true);
+                eprintln!(
+                    "chaos: DynamoDB out for the processor for {} s from event {raised}",
+                    outage.lasts.as_secs()
+                );
+                outage_window = Some((chrono::Utc::now(), chrono::Utc::now(), raised));
+                outage_until = Some(Instant::now() + outage.lasts);
+            }
+        }
         if fault_until.is_some_and(|until| Instant::now() >= until) {
             running.sim.clear_faults(&connection);
             fault_until = None;
@@ -370,6 +494,12 @@ pub async fn run(
         tokio::time::sleep_until(until.into()).await;
         running.sim.clear_faults(&connection);
     }
+    if let Some(until) = outage_until {
+        tokio::time::sleep_until(until.into()).await;
+        if let Some((started, _, at)) = outage_window {
+            outage_window = end_outage(started, at);
+        }
+    }
     let raise_elapsed = raise_started.elapsed();
     eprintln!("chaos: all {raised} raised; waiting for the pipeline to settle");
     let mut settled = running.wait_settled(options.settle_timeout).await;
@@ -402,13 +532,18 @@ pub async fn run(
                 Ok(id) => ReceiptStore::get(&store, &tenant, &id).await?,
                 Err(_) => None,
             };
+            let (reason, explained) = explain_dead_letter(
+                receipt.as_ref().and_then(|r| r.failure_reason.as_deref()),
+                entry.first_received_at,
+                outage_window.map(|(start, end, _)| (start, end)),
+                options.visibility_timeout,
+                options.max_receive_count,
+            );
             dead_letters.push(DeadLetter {
                 event_type: entry.event_type.clone().unwrap_or_default(),
-                reason: receipt
-                    .as_ref()
-                    .and_then(|r| r.failure_reason.clone())
-                    .unwrap_or_else(|| "no failure recorded on its receipt".to_owned()),
+                reason,
                 attempts: receipt.map_or(0, |r| r.processing_attempts),
+                explained,
                 event_id,
             });
         }
@@ -522,6 +657,7 @@ pub async fn run(
         trackstar_statuses,
         proxy: proxy_stats,
         killed_poller_held,
+        outage: outage_window,
         dead_letters,
         redriven,
         dlq_after,
@@ -549,6 +685,36 @@ pub fn injected_of(stats: &ProxyStats, fault: Fault) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(seconds: i64) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    #[test]
+    fn a_dead_letter_is_explained_by_its_receipt_or_by_an_outage_covering_all_its_receives() {
+        let visibility = Duration::from_secs(40);
+        let outage = Some((at(0), at(190)));
+        // a failure on the receipt explains it, outage or not
+        assert_eq!(
+            explain_dead_letter(Some("order not found"), Some(at(500)), None, visibility, 5),
+            ("order not found".to_owned(), true)
+        );
+        // first received 20 s in: receives at 20, 60, …, 180, all in the outage
+        assert!(explain_dead_letter(None, Some(at(20)), outage, visibility, 5).1);
+        // first received 60 s in: its fifth receive (220 s) came after DynamoDB was back
+        assert!(!explain_dead_letter(None, Some(at(60)), outage, visibility, 5).1);
+        // first received before the outage, or with no outage at all
+        assert!(!explain_dead_letter(None, Some(at(-30)), outage, visibility, 5).1);
+        assert!(!explain_dead_letter(None, Some(at(20)), None, visibility, 5).1);
+        assert!(!explain_dead_letter(None, None, outage, visibility, 5).1);
+    }
+
+    #[test]
+    fn the_default_outage_outlasts_every_receive_of_a_message_received_early_in_it() {
+        let outage = Outage::dead_lettering(10_000, Duration::from_secs(40), 5);
+        assert_eq!(outage.at_event, 6_000);
+        assert_eq!(outage.lasts, Duration::from_secs(190));
+    }
 
     #[test]
     fn the_trackstar_schedule_is_seeded_and_within_the_run() {

@@ -254,18 +254,45 @@ pub fn render(report: &ChaosReport) -> String {
         mark((applied + stale + ignored + lost_answers) as usize == report.delivered_ids),
     );
     row(
+        "DynamoDB outage for the processor (every call answered 500, none forwarded)",
+        match report.outage {
+            Some((start, end, at)) => format!(
+                "{:.0} s from event {} ({} – {} UTC); {} calls answered 500 meanwhile",
+                (end - start).num_milliseconds() as f64 / 1000.0,
+                n(at),
+                start.format("%H:%M:%S"),
+                end.format("%H:%M:%S"),
+                thousands(p.outage_answers.get(&Service::DynamoDb).copied().unwrap_or(0))
+            ),
+            None => "none".to_owned(),
+        },
+        &match o.dynamodb_outage {
+            Some(outage) => format!(
+                "{} s from event {}: longer than {} receives × {} s visibility, so messages dead-letter",
+                outage.lasts.as_secs(),
+                n(outage.at_event),
+                o.max_receive_count,
+                o.visibility_timeout.as_secs()
+            ),
+            None => "none".to_owned(),
+        },
+        mark(o.dynamodb_outage.is_some() == report.outage.is_some()),
+    );
+    let unexplained = report.dead_letters.iter().filter(|d| !d.explained).count();
+    row(
         "dead letters",
         if report.dead_letters.is_empty() {
             "none".to_owned()
         } else {
             format!(
-                "{} (explained below), {} redriven with `packr::ops::redrive` (`packr dlq redrive`)",
+                "{} ({} explained, reasons below), {} redriven with `packr::ops::redrive` (`packr dlq redrive`), then settled again",
                 n(report.dead_letters.len()),
+                n(report.dead_letters.len() - unexplained),
                 thousands(report.redriven)
             )
         },
         "none, or all explained and redriven",
-        mark(report.dead_letters.len() as u64 <= report.redriven),
+        mark(unexplained == 0 && report.dead_letters.len() as u64 <= report.redriven),
     );
     row(
         "DLQ at the end",
@@ -285,7 +312,10 @@ pub fn render(report: &ChaosReport) -> String {
     );
 
     if !report.dead_letters.is_empty() {
-        let _ = writeln!(out, "\nDead letters (from their receipts):\n");
+        let _ = writeln!(
+            out,
+            "\nDead letters (from their receipts and receive times):\n"
+        );
         let mut reasons: std::collections::BTreeMap<&str, usize> = Default::default();
         for letter in &report.dead_letters {
             *reasons.entry(letter.reason.as_str()).or_default() += 1;

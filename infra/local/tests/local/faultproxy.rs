@@ -219,3 +219,124 @@ async fn concurrent_conditional_writes_through_the_proxy_let_exactly_one_win() {
     assert_eq!(won, 1);
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_request_whose_caller_went_away_still_reaches_the_tap_with_the_emulators_answer() {
+    // given an upstream that answers 300 ms late, and a proxy in front of it with a tap
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let upstream = format!("http://{}", listener.local_addr().expect("addr"));
+    let slow = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        "{}"
+    });
+    let server = tokio::spawn(async move { axum::serve(listener, slow).await });
+    let seen = Arc::new(AtomicU64::new(0));
+    let tap: Tap = {
+        let seen = Arc::clone(&seen);
+        Arc::new(move |exchange| {
+            if exchange.operation == "PutItem" && exchange.status == 200 {
+                seen.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let proxy = faultproxy::start(&upstream, FaultConfig::default(), Some(tap))
+        .await
+        .expect("proxy starts");
+
+    // when a caller sends a write and goes away after 50 ms (a killed poller's function)
+    let gone = reqwest::Client::new()
+        .post(&proxy.url)
+        .header("x-amz-target", "DynamoDB_20120810.PutItem")
+        .body("{}")
+        .timeout(Duration::from_millis(50))
+        .send()
+        .await;
+    assert!(gone.is_err_and(|e| e.is_timeout()));
+
+    // then the forwarded write still gets its answer to the tap
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while seen.load(Ordering::Relaxed) == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        proxy
+            .stats()
+            .requests
+            .get(&(Service::DynamoDb, "PutItem".to_owned())),
+        Some(&1)
+    );
+    proxy.shutdown().await;
+    server.abort();
+}
+
+#[tokio::test]
+async fn an_outage_answers_every_call_of_its_service_with_a_500_and_forwards_none() {
+    // given a proxy with DynamoDB out, and clients of both services through it
+    let sdk = emulator_config().await;
+    let stack = fresh_stack(&sdk).await;
+    let table = stack.table_name.clone();
+    let queue = stack.queue_url("WebhookQueue").expect("queue").to_owned();
+    let proxy = faultproxy::start(&endpoint(), FaultConfig::default(), None)
+        .await
+        .expect("proxy starts");
+    proxy.set_outage(Service::DynamoDb, true);
+    let through = with_endpoint(&sdk, &proxy.url)
+        .to_builder()
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(2))
+                .with_max_backoff(Duration::from_millis(20)),
+        )
+        .build();
+    let ddb = aws_sdk_dynamodb::Client::new(&through);
+    let put = |n: &str| {
+        ddb.put_item()
+            .table_name(&table)
+            .item("pk", AttributeValue::S("OUTAGE".into()))
+            .item("sk", AttributeValue::S("A".into()))
+            .item("n", AttributeValue::N(n.into()))
+            .send()
+    };
+
+    // when a write is tried during the outage
+    let error = put("1").await.expect_err("DynamoDB is out");
+
+    // then every attempt got DynamoDB's 500 and none reached the emulator
+    let service_error = error.into_service_error();
+    assert!(
+        service_error.is_internal_server_error(),
+        "{service_error:?}"
+    );
+    let stats = proxy.stats();
+    assert_eq!(stats.outage_answers.get(&Service::DynamoDb), Some(&3));
+    assert_eq!(stats.total_requests(Service::DynamoDb), 0);
+    let direct = aws_sdk_dynamodb::Client::new(&sdk);
+    let stored = direct
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("OUTAGE".into()))
+        .key("sk", AttributeValue::S("A".into()))
+        .send()
+        .await
+        .expect("direct read");
+    assert!(stored.item().is_none());
+
+    // and SQS goes on meanwhile
+    aws_sdk_sqs::Client::new(&through)
+        .send_message()
+        .queue_url(&queue)
+        .message_body("during the outage")
+        .send()
+        .await
+        .expect("SQS is up");
+
+    // and once the outage ends, the write goes through
+    proxy.set_outage(Service::DynamoDb, false);
+    put("2").await.expect("DynamoDB is back");
+    assert_eq!(proxy.stats().total_requests(Service::DynamoDb), 1);
+    proxy.shutdown().await;
+}
