@@ -36,7 +36,7 @@ export SAM_CLI_TELEMETRY=0
 echo "==> $(sam --version); $(cargo-lambda lambda --version); zig $(python3 -m ziglang version); $(rustc --version)"
 
 started=$(date +%s)
-# samconfig.toml [default.build.parameters]: beta_features (rust-cargolambda), cached, parallel.
+# samconfig.toml [default.build.parameters]: beta_features (rust-cargolambda), parallel, no SAM cache.
 sam build --template-file template.yaml "$@"
 elapsed=$(( $(date +%s) - started ))
 

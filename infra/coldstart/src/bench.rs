@@ -236,6 +236,9 @@ fn function_of(
     if let Some(url) = environment.get_mut("TRACKSTAR_BASE_URL") {
         trackstar.clone_into(url);
     }
+    if let Some(bundle) = environment.get_mut("SSL_CERT_FILE") {
+        *bundle = local_ca_bundle(bundle)?;
+    }
     environment.insert("AWS_ENDPOINT_URL".into(), stack.aws_endpoint_url.clone());
     // Lambda hands the role's credentials over in these variables.
     environment.insert("AWS_ACCESS_KEY_ID".into(), function_access_key(binary));
@@ -249,6 +252,26 @@ fn function_of(
         account_id: LOCAL_ACCOUNT_ID.to_owned(),
         environment,
     })
+}
+
+/// The template's `SSL_CERT_FILE` names provided.al2023's CA bundle; where this machine has
+/// no file there, the same bundle at this distribution's path (the candidates
+/// `openssl-probe` knows), so the function parses one bundle as on Lambda. None at all is
+/// an error: a missing file would make init look cheaper than it is.
+fn local_ca_bundle(template_path: &str) -> anyhow::Result<String> {
+    const CANDIDATES: [&str; 4] = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ];
+    std::iter::once(template_path)
+        .chain(CANDIDATES)
+        .find(|path| Path::new(path).is_file())
+        .map(str::to_owned)
+        .with_context(|| {
+            format!("no CA bundle at {template_path} (SSL_CERT_FILE) nor at {CANDIDATES:?}")
+        })
 }
 
 /// Every invocation answered with a response (not an error), with the success the

@@ -92,7 +92,8 @@ impl Report {
         out.push_str(&format!(
             "Each function's release binary (profile: {profile}) spawned as Lambda starts a \
              `provided.al2023` sandbox (fresh process, Lambda's variables, the function's \
-             template environment with local values) against a local Lambda Runtime API \
+             template environment with local values, its `SSL_CERT_FILE` pointed at this machine's \
+             copy of the CA bundle it names) against a local Lambda Runtime API \
              (`infra/coldstart`), fed a first and a warm event that succeed on the local stack \
              (moto, the Trackstar simulator). Medians of {} cold starts per binary, \
              interleaved; floor: lambda_runtime's hello-world (`coldstart-hello`) built in \

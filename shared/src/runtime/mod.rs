@@ -8,7 +8,10 @@
 //!   error, before it takes an event), the tracing subscriber, the SDK config, **one SDK
 //!   client per service** (each client built sets up a TLS connector of its own, parsing the
 //!   root certificates: built once and shared by every port, never once per port), the
-//!   Trackstar HTTP client (compiled-in roots, no file I/O).
+//!   Trackstar HTTP client (compiled-in roots, no file I/O). The SDK's roots come from the
+//!   one CA bundle `SSL_CERT_FILE` names (template `Globals`): without it
+//!   rustls-native-certs also reads every file of the candidate certificate directories,
+//!   the largest share of init measured on a Debian host.
 //! - *Deferred to first use*: network I/O — secrets (the cursor key on the first listing
 //!   that signs a cursor, `store::CursorKeys`; the Trackstar API key on the first Trackstar
 //!   call, `TrackstarClient::with_api_key_secret`; webhook signing secrets, connection

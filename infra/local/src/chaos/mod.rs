@@ -121,7 +121,7 @@ impl Default for ChaosOptions {
             orders: 400,
             inventory: 150,
             products: 150,
-            settle_timeout: Duration::from_secs(1_200),
+            settle_timeout: Duration::from_secs(2_400),
             dynamodb_outage: Some(Outage::dead_lettering(
                 10_000,
                 Duration::from_secs(40),
