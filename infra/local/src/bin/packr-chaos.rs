@@ -34,7 +34,7 @@ struct Args {
     /// Pollers of the webhook queue.
     #[arg(long, env = "CHAOS_POLLERS", default_value_t = ChaosOptions::default().pollers)]
     pollers: usize,
-    /// Seconds DynamoDB is out for the processor, from 60 % of the events (0: no outage).
+    /// Seconds DynamoDB is out for the processor, from 90 % of the events (0: no outage).
     /// The default outlasts 5 receives × 40 s visibility, so messages dead-letter and the
     /// run explains and redrives them.
     #[arg(long, env = "CHAOS_OUTAGE_SECONDS")]
@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let dynamodb_outage = match args.outage_seconds {
         Some(0) => None,
         Some(seconds) => Some(Outage {
-            at_event: args.events * 6 / 10,
+            at_event: args.events * 9 / 10,
             lasts: Duration::from_secs(seconds),
         }),
         None => Some(Outage::dead_lettering(
