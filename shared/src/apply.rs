@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use crate::domain::{BrandId, Connection, Currency, InventoryItem, Order, Product, TenantId};
+use crate::domain::{
+    BrandId, Connection, Currency, InventoryItem, Order, Product, TenantId, Timestamp,
+};
 use crate::store::{StoreError, SyncedStore, TenantStore, UpsertOutcome};
 use crate::sync::SyncResource;
 use crate::webhook::objects::{DecodeContext, DomainObject, WireObject};
@@ -21,10 +23,13 @@ pub enum Freshness {
     /// same-`updated_date` copy with other content is reported
     /// ([`UpsertOutcome::SameVersionDiffers`]) for the caller to settle with Trackstar.
     Event,
-    /// Trackstar's current state (a poll, a fetch, the answer to a write): also replaces a
-    /// stored copy with the same `updated_date` (whole-second dates: two changes in one
-    /// second look alike, and this one is the later). Never replaces a newer one.
-    Current,
+    /// Trackstar's current state (a poll, a fetch, the answer to a write), asked at
+    /// `read_at` (taken before the request went out): also replaces a stored copy with the
+    /// same `updated_date` that was written before `read_at` (whole-second dates: two
+    /// changes in one second look alike, and Trackstar had that copy before we asked).
+    /// Never replaces a newer one, nor a same-second copy written since `read_at` (see
+    /// [`UpsertOutcome::ChangedSinceRead`]).
+    Current { read_at: Timestamp },
 }
 
 /// The stores of the synced kinds, borrowed.
@@ -52,35 +57,35 @@ impl ObjectStores<'_> {
             outcome,
             UpsertOutcome::SameVersionDiffers | UpsertOutcome::Tombstoned
         );
-        if !settle || freshness == Freshness::Event {
-            return Ok(outcome);
-        }
+        let read_at = match freshness {
+            Freshness::Current { read_at } if settle => read_at,
+            _ => return Ok(outcome),
+        };
         // Trackstar's current state with the same `updated_date` but other content: the
         // later of two same-second changes replaces the stored one. Over a tombstone:
         // Trackstar has the object again. (An identical copy is
         // left alone above: a full sync of unchanged data rewrites nothing.)
-        match object {
-            DomainObject::Order(o) => self.orders.upsert_written(tenant, o).await,
-            DomainObject::Inventory(i) => self.inventory.upsert_written(tenant, i).await,
-            DomainObject::Product(p) => self.products.upsert_written(tenant, p).await,
-        }
+        self.store_fetched(tenant, object, read_at).await
     }
 }
 
 impl ObjectStores<'_> {
-    /// Stores Trackstar's current state fetched to settle a same-second difference (or a
-    /// truncated event): one conditional write, unless the stored copy is strictly newer.
-    /// (The stored copy is known to differ from the event's, so the identical-copy check
-    /// of [`Self::upsert`] would only cost a refused write.)
+    /// Stores Trackstar's current state, asked at `read_at`, fetched to settle a
+    /// same-second difference (or a truncated event): one conditional write, unless the
+    /// stored copy is strictly newer or a same-second copy written since `read_at`
+    /// ([`SyncedStore::upsert_written`]). (The stored copy is known to differ from the
+    /// event's, so the identical-copy check of [`Self::upsert`] would only cost a refused
+    /// write.)
     pub async fn store_fetched(
         &self,
         tenant: &TenantId,
         object: &DomainObject,
+        read_at: Timestamp,
     ) -> Result<UpsertOutcome, StoreError> {
         match object {
-            DomainObject::Order(o) => self.orders.upsert_written(tenant, o).await,
-            DomainObject::Inventory(i) => self.inventory.upsert_written(tenant, i).await,
-            DomainObject::Product(p) => self.products.upsert_written(tenant, p).await,
+            DomainObject::Order(o) => self.orders.upsert_written(tenant, o, read_at).await,
+            DomainObject::Inventory(i) => self.inventory.upsert_written(tenant, i, read_at).await,
+            DomainObject::Product(p) => self.products.upsert_written(tenant, p, read_at).await,
         }
     }
 

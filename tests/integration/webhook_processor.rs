@@ -703,6 +703,100 @@ async fn two_changes_in_the_same_second_end_in_trackstars_current_state() {
     sim.shutdown().await;
 }
 
+/// Trackstar as seen by a fetch that another instance's write overtakes: each fetch
+/// answers the current `answer` (read when the request is made), but the first one waits,
+/// after telling `started`, until `proceed` lets it answer.
+struct OvertakenFetcher {
+    answer: std::sync::Mutex<Value>,
+    started: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    proceed: tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+}
+
+#[async_trait]
+impl ObjectFetcher for OvertakenFetcher {
+    async fn fetch_many(
+        &self,
+        _: &Connection,
+        kind: ObjectKind,
+        _: &[String],
+    ) -> Result<Vec<WireObject>, packr::webhook::processor::FetchError> {
+        let answer = self.answer.lock().unwrap().clone();
+        if let Some(started) = self.started.lock().unwrap().take() {
+            let _ = started.send(());
+        }
+        if let Some(proceed) = self.proceed.lock().await.take() {
+            let _ = proceed.await;
+        }
+        Ok(vec![WireObject::from_json(kind, &answer)?])
+    }
+}
+
+#[tokio::test]
+async fn a_fetched_copy_never_replaces_a_same_second_copy_stored_while_it_was_fetched() {
+    // given a stored order of an earlier second, and Trackstar answering a fetch with the
+    // order at 02:00:05 "open" (its state when asked)
+    let date = "2025-09-30T02:00:05Z";
+    let open = order_event(date, "open");
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (proceed_tx, proceed_rx) = tokio::sync::oneshot::channel();
+    let fetcher = Arc::new(OvertakenFetcher {
+        answer: std::sync::Mutex::new(open["data"].clone()),
+        started: std::sync::Mutex::new(Some(started_tx)),
+        proceed: tokio::sync::Mutex::new(Some(proceed_rx)),
+    });
+    let p = processor_with(fetcher.clone()).await;
+    let earlier = p
+        .queued("msg_earlier", order_event("2025-09-30T02:00:01Z", "open"))
+        .await;
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-0", &earlier)])).await;
+    assert!(r.batch_item_failures.is_empty());
+    let order_id = earlier.payload["data"]["id"].as_str().unwrap().to_owned();
+    let mut truncated = fixture("order-updated");
+    truncated["data_truncated"] = json!(true);
+    truncated["data"] = json!({"id": order_id});
+    let truncated = p.queued("msg_truncated", truncated).await;
+    // and a later change in the same second (02:00:05, "exception"), whose webhook
+    let later = p.queued("msg_later", order_event(date, "exception")).await;
+
+    // when the truncated event's fetch is under way, another instance applies the later
+    // change's webhook, and only then does the fetch answer (with the state it read)
+    let fetching = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &truncated)]));
+    let overtaking = async {
+        started_rx.await.unwrap();
+        *fetcher.answer.lock().unwrap() = later.payload["data"].clone();
+        let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-2", &later)])).await;
+        proceed_tx.send(()).unwrap();
+        r
+    };
+    let (fetched, overtook) = tokio::join!(fetching, overtaking);
+
+    // then the later change stays stored: the answer was read before it was stored
+    assert!(overtook.batch_item_failures.is_empty());
+    assert_eq!(
+        p.order(&order_id).await.unwrap().status.as_str(),
+        "exception"
+    );
+    // and the truncated event is retried, not settled on a copy that may be older
+    assert_eq!(fetched.batch_item_failures.len(), 1);
+    let receipt = p.receipt("msg_truncated").await;
+    assert_eq!(receipt.state, ReceiptState::Failed);
+    assert!(receipt
+        .failure_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("written again")));
+
+    // when SQS redelivers it, the fetch reads Trackstar's state after that write
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-3", &truncated)])).await;
+
+    // then it is settled, and the stored order is still the later change
+    assert!(r.batch_item_failures.is_empty());
+    assert!(p.receipt("msg_truncated").await.state.is_final());
+    assert_eq!(
+        p.order(&order_id).await.unwrap().status.as_str(),
+        "exception"
+    );
+}
+
 async fn stats_of(p: &Processor, connection: &str) -> packr::health::WebhookFigures {
     let now = Timestamp::from_unix_micros(p.now_ms.load(Ordering::SeqCst) * 1000).unwrap();
     let hours = WebhookStatsStore::hours(

@@ -12,7 +12,7 @@ use super::schema;
 use super::visible;
 use super::writes::{self, idempotent};
 use super::ApiDeps;
-use crate::domain::{Address, BrandId, Currency, Money, Order, OrderId, ProductId, Sku};
+use crate::domain::{Address, BrandId, Currency, Money, Order, OrderId, ProductId, Sku, Timestamp};
 use crate::idempotency::Scope;
 use crate::trackstar::{CreateOrderRequest, OrderFields, WriteAddress, WriteLineItem};
 
@@ -309,6 +309,8 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
         idempotent(deps, &ctx, CREATE_SCOPE, &key, &raw, || async {
             let connection = writes::connection_for_brand(deps, &ctx, &brand).await?;
             let currency = fields.invoice_currency_code;
+            // Before the request: a same-second copy stored after it is left alone.
+            let sent_at = Timestamp::now();
             let written = deps
                 .trackstar()?
                 .create_order(
@@ -324,7 +326,10 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                 &connection,
                 Some(brand.clone()),
                 currency,
-                written.data,
+                writes::Answered {
+                    data: written.data,
+                    sent_at,
+                },
             )
             .await?;
             tracing::info!(order_id = %order.id, brand_id = %brand, "order created");
@@ -345,6 +350,8 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
         let payload = json!({ "order_id": order.id });
         idempotent(deps, &ctx, CANCEL_SCOPE, &key, &payload, || async {
             let connection = writes::connection_by_id(deps, &ctx, &order.connection_id).await?;
+            // Before the request: a same-second copy stored after it is left alone.
+            let sent_at = Timestamp::now();
             let written = deps
                 .trackstar()?
                 .cancel_order(&writes::credentials(&connection), &order.id, &key)
@@ -356,7 +363,10 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
                 &connection,
                 order.brand_id.clone(),
                 order.currency,
-                written.data,
+                writes::Answered {
+                    data: written.data,
+                    sent_at,
+                },
             )
             .await?;
             tracing::info!(order_id = %cancelled.id, "order cancelled");

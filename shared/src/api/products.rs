@@ -11,7 +11,7 @@ use super::schema;
 use super::visible;
 use super::writes::{self, idempotent};
 use super::ApiDeps;
-use crate::domain::{BrandId, Product, ProductId, Sku};
+use crate::domain::{BrandId, Product, ProductId, Sku, Timestamp};
 use crate::idempotency::Scope;
 use crate::trackstar::{CreateProductRequest, ProductMeasurements, UpdateProductRequest};
 
@@ -168,6 +168,8 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                 measurements: m,
                 ..CreateProductRequest::new(sku)
             };
+            // Before the request: a same-second copy stored after it is left alone.
+            let sent_at = Timestamp::now();
             let written = deps
                 .trackstar()?
                 .create_product(&writes::credentials(&connection), &request, &key)
@@ -179,7 +181,10 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                 &connection,
                 Some(brand.clone()),
                 None,
-                written.data,
+                writes::Answered {
+                    data: written.data,
+                    sent_at,
+                },
             )
             .await?;
             Ok(Reply::created(writes::to_json(&product)?))
@@ -216,6 +221,8 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
                 measurements: m,
                 trackstar_tags: Vec::new(),
             };
+            // Before the request: a same-second copy stored after it is left alone.
+            let sent_at = Timestamp::now();
             let written = deps
                 .trackstar()?
                 .update_product(
@@ -232,7 +239,10 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
                 &connection,
                 product.brand_id.clone(),
                 None,
-                written.data,
+                writes::Answered {
+                    data: written.data,
+                    sent_at,
+                },
             )
             .await?;
             Ok(Reply::ok(writes::to_json(&updated)?))

@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::request::{Ctx, Reply};
 use super::ApiDeps;
 use crate::domain::{BrandId, Connection, ConnectionId, ConnectionStatus, Currency};
-use crate::domain::{Order, Product};
+use crate::domain::{Order, Product, Timestamp};
 use crate::idempotency::{Fingerprint, IdempotencyKey, NextAction, SavedResponse, Scope};
 use crate::store::{SyncedObject, SyncedStore};
 use crate::trackstar::wire::{TrackstarOrder, TrackstarProduct};
@@ -179,9 +179,16 @@ impl Answer for TrackstarProduct {
     }
 }
 
+/// Trackstar's answer to a write, and when the write was sent.
+pub(crate) struct Answered<A> {
+    pub data: A,
+    pub sent_at: Timestamp,
+}
+
 /// The tail of every write-through: Trackstar accepted the write (it is authoritative), so
 /// its answer is converted (amounts without a currency in `currency`, else the tenant's
-/// default) and stored, replacing a same-second copy; only then is it the reply's object.
+/// default) and stored, replacing a same-second copy stored before `sent_at` (when the write
+/// went out); only then is it the reply's object.
 pub(crate) async fn store_answer<A: Answer>(
     deps: &ApiDeps,
     ctx: &Ctx,
@@ -189,8 +196,12 @@ pub(crate) async fn store_answer<A: Answer>(
     connection: &Connection,
     brand: Option<BrandId>,
     currency: Option<Currency>,
-    answer: A,
+    answered: Answered<A>,
 ) -> Result<A::Object, ApiError> {
+    let Answered {
+        data: answer,
+        sent_at,
+    } = answered;
     let fallback = match currency {
         Some(c) => c,
         None => fallback_currency(deps, ctx).await?,
@@ -198,7 +209,9 @@ pub(crate) async fn store_answer<A: Answer>(
     let object = answer
         .into_object(&conversion(ctx, brand, connection, fallback))
         .map_err(|e| unusable_answer(&e))?;
-    store.upsert_written(&ctx.principal.tenant, &object).await?;
+    store
+        .upsert_written(&ctx.principal.tenant, &object, sent_at)
+        .await?;
     Ok(object)
 }
 

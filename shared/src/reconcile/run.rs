@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 use super::report::{DriftClass, DriftTally, ReconcileReport, ReconcileSummary};
 use crate::apply::{ContextResolver, Freshness};
-use crate::domain::{BrandId, Connection};
+use crate::domain::{BrandId, Connection, Timestamp};
 use crate::store::{StoreError, UpsertOutcome};
 use crate::sync::runner::{SyncError, WorkerDeps};
 use crate::sync::source::SourcePage;
@@ -87,6 +87,7 @@ pub(crate) async fn remote_page(
     job: &SyncJob,
     checkpoint: &mut Checkpoint,
     page: SourcePage,
+    read_at: Timestamp,
 ) -> Result<RunCounts, SyncError> {
     let tenant = &connection.tenant_id;
     let mut progress = checkpoint.reconcile.clone().unwrap_or_default();
@@ -126,7 +127,9 @@ pub(crate) async fn remote_page(
         }
         match class {
             DriftClass::MissingLocal | DriftClass::StaleLocal => {
-                if stores.upsert(tenant, object, Freshness::Current).await?
+                if stores
+                    .upsert(tenant, object, Freshness::Current { read_at })
+                    .await?
                     == UpsertOutcome::Applied
                 {
                     progress.tally.repaired += 1;
@@ -140,6 +143,7 @@ pub(crate) async fn remote_page(
     if !ahead.is_empty() {
         // Packr's copy is newer than the list's: ask Trackstar for those objects now.
         for chunk in ahead.chunks(MAX_IN_VALUES) {
+            let read_at = Timestamp::now();
             let page = deps
                 .source
                 .objects(connection, job.resource, chunk)
@@ -147,7 +151,9 @@ pub(crate) async fn remote_page(
                 .map_err(SyncError::Trackstar)?;
             progress.gets += 1;
             for object in convert(deps, connection, page, &mut progress, &mut counts).await? {
-                if stores.upsert(tenant, &object, Freshness::Current).await?
+                if stores
+                    .upsert(tenant, &object, Freshness::Current { read_at })
+                    .await?
                     == UpsertOutcome::Applied
                 {
                     progress.tally.repaired += 1;
@@ -196,6 +202,7 @@ pub(crate) async fn local_phase(
         let unseen: Vec<String> = ids.into_iter().filter(|id| !seen.contains(id)).collect();
         for chunk in unseen.chunks(MAX_IN_VALUES) {
             // Not in the walk: changed upstream meanwhile (out of the window), or deleted.
+            let read_at = Timestamp::now();
             let page = deps
                 .source
                 .objects(connection, job.resource, chunk)
@@ -216,7 +223,9 @@ pub(crate) async fn local_phase(
                 progress.tally.record(class, object.id());
                 if class == DriftClass::StaleLocal
                     && !progress.dry_run
-                    && stores.upsert(tenant, object, Freshness::Current).await?
+                    && stores
+                        .upsert(tenant, object, Freshness::Current { read_at })
+                        .await?
                         == UpsertOutcome::Applied
                 {
                     progress.tally.repaired += 1;

@@ -25,6 +25,11 @@ pub enum UpsertOutcome {
     /// Trackstar's dates have whole seconds, so two changes in one second look alike; only
     /// Trackstar can say which is current (the webhook processor asks it).
     SameVersionDiffers,
+    /// Trackstar's current state was not written: the stored copy has the same
+    /// `updated_date`, other content, and was written at or after the moment this copy was
+    /// asked of Trackstar, so it may be the later of two same-second changes (a webhook
+    /// applied while the read was under way). Ask Trackstar again to settle it.
+    ChangedSinceRead,
     /// The stored copy is a tombstone (Trackstar no longer had the object) no older than
     /// this copy: nothing was written. An event's copy never revives it (a late redelivery
     /// of an old event would); Trackstar's current state does (see `apply`).
@@ -52,17 +57,20 @@ pub trait SyncedStore<T: SyncedObject>: Send + Sync {
         object: &T,
     ) -> Result<UpsertOutcome, StoreError>;
 
-    /// Stores Trackstar's answer to Packr's own write: written unless the stored copy is
-    /// strictly newer. An equal `updated_date` is overwritten, because upstream timestamps
-    /// have whole-second resolution and the answer to a write is the latest state at that
-    /// instant (a cancel in the same second as the create must not be lost).
+    /// Stores Trackstar's current state — the answer to a read or to Packr's own write,
+    /// asked at `read_at` (taken before the request was sent): written unless the stored
+    /// copy is strictly newer. A stored copy with the same `updated_date` (upstream dates
+    /// have whole seconds, so two changes in one second look alike) is replaced only if it
+    /// was written before `read_at`: Trackstar had that copy before it was stored, so the
+    /// answer is at least as new. One written at or after `read_at` may be the later change
+    /// (a webhook applied while the request was under way) and is left alone:
+    /// [`UpsertOutcome::ChangedSinceRead`].
     async fn upsert_written(
         &self,
         tenant: &TenantId,
         object: &T,
-    ) -> Result<UpsertOutcome, StoreError> {
-        self.upsert_if_newer(tenant, object).await
-    }
+        read_at: Timestamp,
+    ) -> Result<UpsertOutcome, StoreError>;
 
     async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<T>, StoreError>;
 

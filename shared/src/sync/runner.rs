@@ -351,6 +351,8 @@ async fn run_chunk_inner(
         }
 
         let page_started = Instant::now();
+        // Before the request: what the page's copies may replace (`Freshness::Current`).
+        let read_at = Timestamp::now();
         let window = Window {
             from: checkpoint.from,
             to: checkpoint.to,
@@ -428,9 +430,17 @@ async fn run_chunk_inner(
         };
 
         let stored = if checkpoint.mode == SyncMode::Reconcile {
-            reconcile_run::remote_page(deps, &connection, job, &mut checkpoint, page.clone()).await
+            reconcile_run::remote_page(
+                deps,
+                &connection,
+                job,
+                &mut checkpoint,
+                page.clone(),
+                read_at,
+            )
+            .await
         } else {
-            store_page(deps, &connection, page.clone())
+            store_page(deps, &connection, page.clone(), read_at)
                 .await
                 .map_err(SyncError::from)
         };
@@ -578,6 +588,7 @@ async fn store_page(
     deps: &WorkerDeps,
     connection: &Connection,
     page: SourcePage,
+    read_at: Timestamp,
 ) -> Result<RunCounts, StoreError> {
     let mut counts = RunCounts {
         pages: 1,
@@ -604,7 +615,11 @@ async fn store_page(
     // general enough").
     let upserts: Vec<_> = objects
         .iter()
-        .map(|object| stores.upsert(tenant, object, Freshness::Current).boxed())
+        .map(|object| {
+            stores
+                .upsert(tenant, object, Freshness::Current { read_at })
+                .boxed()
+        })
         .collect();
     let outcomes: Vec<Result<UpsertOutcome, StoreError>> = stream::iter(upserts)
         .buffer_unordered(deps.config.write_concurrency.max(1))
@@ -617,6 +632,9 @@ async fn store_page(
             | UpsertOutcome::Duplicate
             | UpsertOutcome::SameVersionDiffers
             | UpsertOutcome::Tombstoned => counts.unchanged += 1,
+            // A webhook stored a same-second copy while the page was asked for; that
+            // event's processing settles it with Trackstar if it was not the latest.
+            UpsertOutcome::ChangedSinceRead => counts.unchanged += 1,
         }
     }
     Ok(counts)

@@ -146,6 +146,10 @@ pub enum ApplyError {
     SyncQueue(#[from] SyncQueueError),
     #[error("the event took longer than its time allowance ({0:?})")]
     TimedOut(Duration),
+    #[error(
+        "the object was written again (same updated_date) while Trackstar was asked for it; asking again"
+    )]
+    ChangedSinceRead,
 }
 
 impl ApplyError {
@@ -166,6 +170,7 @@ impl ApplyError {
             ApplyError::UnknownConnection => "unknown_connection",
             ApplyError::SyncQueue(_) => "sync_queue",
             ApplyError::TimedOut(_) => "timed_out",
+            ApplyError::ChangedSinceRead => "changed_since_read",
         }
     }
 }
@@ -721,7 +726,8 @@ async fn apply(deps: &ProcessorDeps, event: &QueuedEvent) -> Result<Pass, ApplyE
         // Two changes within one second of Trackstar's clock carry the same
         // `updated_date`, so the event cannot tell which is current: ask Trackstar
         // (authoritative), with the batch's other such events.
-        UpsertOutcome::SameVersionDiffers => {
+        // (`ChangedSinceRead` is an answer to a current-state write only.)
+        UpsertOutcome::SameVersionDiffers | UpsertOutcome::ChangedSinceRead => {
             info!("same updated_date, other content: settling with Trackstar");
             Pass::Fetch {
                 connection: Box::new(connection),
@@ -789,6 +795,9 @@ async fn fetch_chunk(
     ids.sort();
     ids.dedup();
     let allowed = allowance(deps, deadline);
+    // Before the request: a same-second copy stored after this instant may be newer than
+    // the answer (see `SyncedStore::upsert_written`).
+    let read_at = Timestamp::now();
     let fetched = AssertUnwindSafe(tokio::time::timeout(
         allowed,
         deps.fetcher.fetch_many(&first.connection, first.kind, &ids),
@@ -852,7 +861,7 @@ async fn fetch_chunk(
                 let current = wire.into_domain(&ctx).map_err(ApplyError::Payload)?;
                 Ok::<_, ApplyError>(
                     stores
-                        .store_fetched(&p.job.event.tenant_id, &current)
+                        .store_fetched(&p.job.event.tenant_id, &current, read_at)
                         .await?,
                 )
             }
@@ -861,6 +870,12 @@ async fn fetch_chunk(
             // is current (whether or not the event itself carried that state).
             match stored {
                 Ok(UpsertOutcome::Applied) => finish(deps, p.job, Applied::Applied, true).await,
+                // A same-second copy was stored while Trackstar was asked: it may be the
+                // later change, or an older one that landed after the read. A retry asks
+                // Trackstar again, after that write.
+                Ok(UpsertOutcome::ChangedSinceRead) => {
+                    fail(deps, p.job, ApplyError::ChangedSinceRead).await
+                }
                 Ok(_) => finish(deps, p.job, Applied::Stale, true).await,
                 Err(e) => fail(deps, p.job, e).await,
             }

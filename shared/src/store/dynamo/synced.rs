@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::query::{Filter, KeysetQuery};
 use super::{decode, encode, DynamoStore, Item};
-use crate::domain::{Sku, TenantId};
+use crate::domain::{Sku, TenantId, Timestamp};
 use crate::store::keys::{self, Index};
 use crate::store::{
     ListQuery, Page, PageRequest, StoreError, SyncedObject, SyncedStore, UpsertOutcome,
@@ -18,6 +18,8 @@ use crate::store::{
 const UPDATED: &str = "updated_us";
 /// Set on objects Trackstar no longer has (reconciliation); such items are hidden.
 const DELETED: &str = "deleted_at";
+/// When the item was last written (µs since the epoch, the writer's clock).
+const WRITTEN_AT: &str = "written_at";
 
 /// The stored form, kept compact (a write unit is 1 KB): the keys, the version, the few
 /// attributes that queries filter or project on (`id`, `connection_id`, `status`), and the
@@ -187,20 +189,27 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
-    /// A put of `object` under `condition` on the stored version (`#u`, `:u`).
+    /// A put of `object` under `condition` on the stored version (`#u`, `:u`), with
+    /// `read_at` as `:r` (see `upsert_written`). Every write stamps the item with the time
+    /// it was sent (`written_at`, µs): what `upsert_written` compares `read_at` with.
     async fn conditional_upsert<T: SyncedObject>(
         &self,
         tenant: &TenantId,
         object: &T,
         condition: &str,
+        read_at: Option<Timestamp>,
     ) -> Result<UpsertOutcome, StoreError> {
         if object.tenant_id() != tenant {
             return Err(StoreError::TenantMismatch);
         }
-        let item = stored_item(tenant, object)?;
+        let mut item = stored_item(tenant, object)?;
+        item.insert(
+            WRITTEN_AT.to_owned(),
+            AttributeValue::N(Timestamp::now().unix_micros().to_string()),
+        );
         let version = object.updated_date().unix_micros();
         let pk = keys::object_pk(tenant, T::KIND, object.object_id());
-        let result = self
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -208,7 +217,12 @@ impl DynamoStore {
             .condition_expression(condition)
             .expression_attribute_names("#pk", "pk")
             .expression_attribute_names("#u", UPDATED)
-            .expression_attribute_values(":u", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(":u", AttributeValue::N(version.to_string()));
+        if let Some(at) = read_at {
+            put = put
+                .expression_attribute_values(":r", AttributeValue::N(at.unix_micros().to_string()));
+        }
+        let result = put
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -257,7 +271,7 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
     ) -> Result<UpsertOutcome, StoreError> {
         // A tombstone gives way only to a newer copy here (a late redelivery of an event
         // applied before the deletion must not revive it); `upsert_written` revives it.
-        self.conditional_upsert(tenant, object, "attribute_not_exists(#pk) OR #u < :u")
+        self.conditional_upsert(tenant, object, "attribute_not_exists(#pk) OR #u < :u", None)
             .await
     }
 
@@ -265,13 +279,22 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
         &self,
         tenant: &TenantId,
         object: &T,
+        read_at: Timestamp,
     ) -> Result<UpsertOutcome, StoreError> {
-        self.conditional_upsert(
-            tenant,
-            object,
-            "attribute_not_exists(#pk) OR #u <= :u OR attribute_exists(deleted_at)",
-        )
-        .await
+        // Items written before `written_at` existed count as written long ago.
+        let outcome = self
+            .conditional_upsert(
+                tenant,
+                object,
+                "attribute_not_exists(#pk) OR #u < :u OR attribute_exists(deleted_at) \
+                 OR (#u = :u AND (attribute_not_exists(written_at) OR written_at < :r))",
+                Some(read_at),
+            )
+            .await?;
+        Ok(match outcome {
+            UpsertOutcome::SameVersionDiffers => UpsertOutcome::ChangedSinceRead,
+            other => other,
+        })
     }
 
     async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<T>, StoreError> {
