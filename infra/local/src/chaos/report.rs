@@ -250,8 +250,12 @@ pub fn render(report: &ChaosReport) -> String {
             thousands(report.ledger.object_writes),
             thousands(report.ledger.object_writes_refused)
         ),
-        &format!("{} ids", n(report.delivered_ids)),
-        mark((applied + stale + ignored + lost_answers) as usize == report.delivered_ids),
+        &format!(
+            "{} ids, less at most the {} messages of the killed invocation (its metrics die with it)",
+            n(report.delivered_ids),
+            n(report.killed_poller_held.unwrap_or(0))
+        ),
+        mark(report.verdict_counts_add_up()),
     );
     row(
         "DynamoDB outage for the processor (every call answered 500, none forwarded)",
