@@ -12,14 +12,18 @@ use packr_local::emulator::with_endpoint;
 use packr_local::faultproxy::{self, Fault, FaultConfig, Service, Tap};
 use packr_local::testing::{emulator_config, fresh_stack, fresh_table};
 
-/// The emulator's config pointed at `endpoint`, retrying up to 10 times with short
-/// backoffs (so a test at a high fault rate stays quick).
+/// The emulator's config pointed at `endpoint`, retrying up to 10 times (or `attempts`)
+/// with short backoffs (so a test at a high fault rate stays quick).
 fn through(sdk: &SdkConfig, endpoint: &str) -> SdkConfig {
+    through_with_attempts(sdk, endpoint, 10)
+}
+
+fn through_with_attempts(sdk: &SdkConfig, endpoint: &str, attempts: u32) -> SdkConfig {
     with_endpoint(sdk, endpoint)
         .to_builder()
         .retry_config(
             RetryConfig::standard()
-                .with_max_attempts(10)
+                .with_max_attempts(attempts)
                 .with_initial_backoff(Duration::from_millis(2))
                 .with_max_backoff(Duration::from_millis(20)),
         )
@@ -283,15 +287,7 @@ async fn an_outage_answers_every_call_of_its_service_with_a_500_and_forwards_non
         .await
         .expect("proxy starts");
     proxy.set_outage(Service::DynamoDb, true);
-    let through = with_endpoint(&sdk, &proxy.url)
-        .to_builder()
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(2))
-                .with_max_backoff(Duration::from_millis(20)),
-        )
-        .build();
+    let through = through_with_attempts(&sdk, &proxy.url, 3);
     let ddb = aws_sdk_dynamodb::Client::new(&through);
     let put = |n: &str| {
         ddb.put_item()
