@@ -61,8 +61,9 @@ impl ObjectStores<'_> {
             Freshness::Current { read_at } if settle => read_at,
             _ => return Ok(outcome),
         };
-        // Trackstar's current state with the same `updated_date` but other content: the
-        // later of two same-second changes replaces the stored one. Over a tombstone:
+        // Trackstar's current state with the same `updated_date` but other content: it
+        // replaces the stored copy if that was stored before Trackstar was asked (else
+        // `ChangedSinceRead`). Over a tombstone:
         // Trackstar has the object again. (An identical copy is
         // left alone above: a full sync of unchanged data rewrites nothing.)
         self.store_fetched(tenant, object, read_at).await
