@@ -383,10 +383,22 @@ async fn fast_sim() -> SimHandle {
 
 #[tokio::test]
 async fn failures_seen_by_one_instance_open_the_breaker_for_another_and_one_probe_closes_it() {
-    // given two client instances on one token, and a simulator failing with 503
+    // given two client instances on one token, and a simulator failing with 503; their
+    // DynamoDB calls go through a proxy that makes concurrent conditional writes of one
+    // item atomic, as DynamoDB does and moto does not (without it two callers can both
+    // win the probe lease on the emulator)
     let sim = fast_sim().await;
-    let sdk = packr_local::testing::emulator_config().await;
-    let table = packr_local::testing::fresh_table(&sdk).await;
+    let emulator = packr_local::testing::emulator_config().await;
+    let table = packr_local::testing::fresh_table(&emulator).await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let proxy = packr_local::faultproxy::start(
+        &endpoint,
+        packr_local::faultproxy::FaultConfig::default(),
+        None,
+    )
+    .await
+    .expect("proxy starts");
+    let sdk = packr_local::emulator::with_endpoint(&emulator, &proxy.url);
     let a = instance(&sdk, &table, breaker_config(&sim.base_url));
     let b = instance(&sdk, &table, breaker_config(&sim.base_url));
     let order = any_order(&sim);
@@ -471,6 +483,7 @@ async fn failures_seen_by_one_instance_open_the_breaker_for_another_and_one_prob
     assert_eq!(snapshot.times_opened, 1);
     a.get_order(&credentials(), &order).await.unwrap();
     b.get_order(&credentials(), &order).await.unwrap();
+    proxy.shutdown().await;
     sim.shutdown().await;
 }
 
