@@ -3,5 +3,6 @@
 # sync's records per second against bare conditional puts of the same items; an incremental.
 source "$(dirname "$0")/../lib.sh"
 need_emulator
-bench_stage sync --orders "${BENCH_SYNC_ORDERS:-6000}" --products 2000 --inventory 2000 \
+# BENCH_SYNC_ORDERS (default 1,000: the size of the last complete run).
+bench_stage sync --orders "${BENCH_SYNC_ORDERS:-1000}" --products 2000 --inventory 2000 \
   --changes 500 --floor-puts 2000 --rate-seconds 15 --rate-callers 50
