@@ -89,6 +89,16 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Every kind, in the order tables list them.
+    pub const ALL: [Fault; 6] = [
+        Fault::DynamoThrottling,
+        Fault::DynamoThroughputExceeded,
+        Fault::DynamoInternalError,
+        Fault::SqsThrottled,
+        Fault::SqsInternalError,
+        Fault::LostAnswer,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::DynamoThrottling => "ThrottlingException (400)",
@@ -601,14 +611,7 @@ mod tests {
         let faults: Vec<Fault> = drawn.iter().flatten().copied().collect();
         // then about 1,000 fail (within 15 %), with every kind of fault among them
         assert!((850..=1_150).contains(&faults.len()), "{}", faults.len());
-        for kind in [
-            Fault::DynamoThrottling,
-            Fault::DynamoThroughputExceeded,
-            Fault::DynamoInternalError,
-            Fault::SqsThrottled,
-            Fault::SqsInternalError,
-            Fault::LostAnswer,
-        ] {
+        for kind in Fault::ALL {
             assert!(faults.contains(&kind), "{kind:?} never drawn");
         }
     }

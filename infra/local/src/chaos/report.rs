@@ -146,18 +146,11 @@ pub fn render(report: &ChaosReport) -> String {
     );
     row(
         "faults injected, by kind",
-        [
-            Fault::DynamoThrottling,
-            Fault::DynamoThroughputExceeded,
-            Fault::DynamoInternalError,
-            Fault::SqsThrottled,
-            Fault::SqsInternalError,
-            Fault::LostAnswer,
-        ]
-        .iter()
-        .map(|f| format!("{} {}", f.as_str(), thousands(injected_of(p, *f))))
-        .collect::<Vec<_>>()
-        .join("; "),
+        Fault::ALL
+            .iter()
+            .map(|f| format!("{} {}", f.as_str(), thousands(injected_of(p, *f))))
+            .collect::<Vec<_>>()
+            .join("; "),
         "",
         "",
     );
