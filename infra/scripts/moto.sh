@@ -18,6 +18,8 @@ pid_file="$state/moto.pid"
 port_file="$state/moto.port"
 log_file="$state/moto.log"
 moto_bin="$root/.venv/bin/moto_server"
+# moto_server with its recorder writing each entry whole (see that file).
+launcher="$root/infra/scripts/moto_server.py"
 python_bin="$root/.venv/bin/python"
 
 say() { echo "moto.sh: $*" >&2; }
@@ -56,7 +58,7 @@ start() {
   port="$("$python_bin" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   export MOTO_RECORDER_FILEPATH="${MOTO_RECORDER_FILEPATH:-$state/recording.jsonl}"
   # Own session: a Ctrl-C in the caller's terminal does not reach it; stop it with `stop`.
-  setsid "$moto_bin" -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 < /dev/null &
+  setsid "$python_bin" "$launcher" -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 < /dev/null &
   pid=$!
   echo "$pid" > "$pid_file"
   echo "$port" > "$port_file"

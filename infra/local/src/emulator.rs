@@ -1,4 +1,6 @@
-//! The AWS emulator as a child process: `moto_server` on a free loopback port.
+//! The AWS emulator as a child process: `moto_server` on a free loopback port, started as
+//! `infra/scripts/moto.sh` starts it (through `infra/scripts/moto_server.py`, whose recorder
+//! writes each recorded request whole), from the repository's `.venv`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -13,12 +15,17 @@ pub const LOCAL_REGION: &str = "us-east-1";
 /// moto's default account id, which appears in its ARNs.
 pub const LOCAL_ACCOUNT_ID: &str = "123456789012";
 
+/// The venv's Python, relative to the repository's root (infra/scripts/venv.sh makes it).
+pub const PYTHON: &str = ".venv/bin/python";
+/// The launcher of `moto_server`, relative to the repository's root.
+pub const LAUNCHER: &str = "infra/scripts/moto_server.py";
+
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const START_ATTEMPTS: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error("moto_server is not installed at {} (run infra/scripts/venv.sh)", path.display())]
+    #[error("{} is not installed (run infra/scripts/venv.sh)", path.display())]
     NotInstalled { path: PathBuf },
     #[error("cannot find a free loopback port")]
     Port(#[source] std::io::Error),
@@ -49,18 +56,49 @@ pub struct MotoProcess {
 }
 
 impl MotoProcess {
-    /// Starts `moto_server` on a free port of 127.0.0.1 and waits until it answers. Its output
-    /// goes to `log`. It runs in its own process group, so a Ctrl-C meant for the caller
-    /// does not reach it: the caller stops it with [`MotoProcess::stop`].
-    pub async fn start(moto_server: &Path, log: &Path) -> Result<Self, EmulatorError> {
-        if !moto_server.is_file() {
-            return Err(EmulatorError::NotInstalled {
-                path: moto_server.to_path_buf(),
-            });
+    /// Starts `moto_server` of the repository at `root` on a free port of 127.0.0.1 and
+    /// waits until it answers. Its output goes to `log`. It runs in its own process group,
+    /// so a Ctrl-C meant for the caller does not reach it: the caller stops it with
+    /// [`MotoProcess::stop`].
+    pub async fn start(root: &Path, log: &Path) -> Result<Self, EmulatorError> {
+        Self::launch(root, log, None).await
+    }
+
+    /// As [`MotoProcess::start`], with moto's request recorder on from the start, writing
+    /// one JSON object per request and line to `recording`.
+    pub async fn start_recording(
+        root: &Path,
+        log: &Path,
+        recording: &Path,
+    ) -> Result<Self, EmulatorError> {
+        Self::launch(root, log, Some(recording)).await
+    }
+
+    async fn launch(
+        root: &Path,
+        log: &Path,
+        recording: Option<&Path>,
+    ) -> Result<Self, EmulatorError> {
+        let python = root.join(PYTHON);
+        let launcher = root.join(LAUNCHER);
+        for path in [&python, &launcher] {
+            if !path.is_file() {
+                return Err(EmulatorError::NotInstalled { path: path.clone() });
+            }
         }
+        let command = || {
+            let mut command = Command::new(&python);
+            command.arg(&launcher);
+            if let Some(recording) = recording {
+                command
+                    .env("MOTO_ENABLE_RECORDING", "true")
+                    .env("MOTO_RECORDER_FILEPATH", recording);
+            }
+            command
+        };
         let mut attempt = 1;
         loop {
-            match Self::start_once(moto_server, log).await {
+            match Self::start_once(command(), &python, log).await {
                 // Another process may take the port between our probe and moto's bind.
                 Err(EmulatorError::Exited { .. }) if attempt < START_ATTEMPTS => attempt += 1,
                 result => return result,
@@ -68,7 +106,11 @@ impl MotoProcess {
         }
     }
 
-    async fn start_once(moto_server: &Path, log: &Path) -> Result<Self, EmulatorError> {
+    async fn start_once(
+        mut command: Command,
+        program: &Path,
+        log: &Path,
+    ) -> Result<Self, EmulatorError> {
         let port = free_port().map_err(EmulatorError::Port)?;
         let log_error = |source| EmulatorError::Log {
             path: log.to_path_buf(),
@@ -76,7 +118,7 @@ impl MotoProcess {
         };
         let stdout = std::fs::File::create(log).map_err(log_error)?;
         let stderr = stdout.try_clone().map_err(log_error)?;
-        let mut child = Command::new(moto_server)
+        let mut child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(stdout)
@@ -85,7 +127,7 @@ impl MotoProcess {
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| EmulatorError::Spawn {
-                path: moto_server.to_path_buf(),
+                path: program.to_path_buf(),
                 source,
             })?;
         let pid = child.id().unwrap_or_default();

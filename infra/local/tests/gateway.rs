@@ -115,11 +115,10 @@ async fn gateway_serves_health_and_the_stack_description() {
 #[tokio::test]
 async fn emulator_process_starts_on_a_free_port_and_stops() {
     // given the repository's moto_server (infra/scripts/venv.sh installs it)
-    let moto_server = repo_root().join(".venv/bin/moto_server");
     let log =
         std::env::temp_dir().join(format!("packr-moto-{}.log", uuid::Uuid::new_v4().simple()));
     // when
-    let moto = MotoProcess::start(&moto_server, &log)
+    let moto = MotoProcess::start(&repo_root(), &log)
         .await
         .expect("moto starts");
     let port = moto.port();
@@ -132,4 +131,67 @@ async fn emulator_process_starts_on_a_free_port_and_stops() {
         .await
         .is_err());
     let _ = std::fs::remove_file(log);
+}
+
+#[tokio::test]
+async fn the_recording_holds_every_request_whole_on_its_own_line_when_large_requests_race() {
+    // given a recording emulator of the repository (as `make test` starts it for the IAM
+    // check) and a table
+    let dir = std::env::temp_dir().join(format!("packr-rec-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let recording = dir.join("recording.jsonl");
+    let moto = MotoProcess::start_recording(&repo_root(), &dir.join("moto.log"), &recording)
+        .await
+        .expect("moto starts");
+    let sdk = packr_local::emulator::sdk_config(&moto.endpoint()).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = packr_local::testing::fresh_table(&sdk).await;
+    // when 8 clients put 20 items each at once, every body larger than a write buffer
+    // (8 KiB), so a request's entry reaches the file in several writes
+    const CLIENTS: usize = 8;
+    const PUTS: usize = 20;
+    let puts = (0..CLIENTS).map(|client| {
+        let (dynamodb, table) = (dynamodb.clone(), table.clone());
+        tokio::spawn(async move {
+            for put in 0..PUTS {
+                let item = [
+                    ("pk", format!("T#race#{client}")),
+                    ("sk", format!("ITEM#{put}")),
+                    ("blob", "x".repeat(9_000 + 1_000 * put)),
+                ]
+                .map(|(name, value)| {
+                    (
+                        name.to_owned(),
+                        aws_sdk_dynamodb::types::AttributeValue::S(value),
+                    )
+                });
+                dynamodb
+                    .put_item()
+                    .table_name(&table)
+                    .set_item(Some(item.into_iter().collect()))
+                    .send()
+                    .await
+                    .expect("put");
+            }
+        })
+    });
+    for put in futures::future::join_all(puts).await {
+        put.expect("client task");
+    }
+    moto.stop().await.expect("moto stops");
+    // then every line is one JSON object, and every put is there once
+    let text = std::fs::read_to_string(&recording).expect("recording");
+    let mut puts_recorded = 0;
+    for (number, line) in text.lines().enumerate() {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("line {} is not one request: {e}", number + 1));
+        let target = entry["headers"]["X-Amz-Target"]
+            .as_str()
+            .unwrap_or_default();
+        if target.ends_with(".PutItem") {
+            puts_recorded += 1;
+        }
+    }
+    assert_eq!(puts_recorded, CLIENTS * PUTS);
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -47,8 +47,7 @@ pub async fn run(options: DevOptions) -> anyhow::Result<()> {
     let template_path = options.root.join("template.yaml");
     let template = Template::load(&template_path)?;
 
-    let moto_server = options.root.join(".venv/bin/moto_server");
-    let moto = MotoProcess::start(&moto_server, &state.moto_log()).await?;
+    let moto = MotoProcess::start(&options.root, &state.moto_log()).await?;
     state.record_emulator(moto.pid(), moto.port())?;
 
     let outcome = run_with_emulator(&options, &template, &moto, &state).await;

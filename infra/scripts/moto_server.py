@@ -1,0 +1,31 @@
+"""moto's server (`moto_server`), with its request recorder made safe for a threaded server.
+
+moto's recorder appends each request to the recording with a buffered text-mode write
+(`file.write(json.dumps(entry))`, then `"\n"`). An entry longer than the buffer (8 KiB)
+reaches the file in several `write` calls, and the server handles requests on many threads,
+so another request's entry can land in the middle of it: a fresh run of `make test` had
+one line of the recording holding two entries, and the IAM check could not read it. Here
+each entry is written whole, under one lock, so the recording is one JSON object per line.
+
+Started by infra/scripts/moto.sh with the same arguments as `moto_server`.
+"""
+
+import sys
+import threading
+
+from moto.moto_api._internal.recorder.models import Recorder
+from moto.server import main
+
+_record_request = Recorder._record_request
+_lock = threading.Lock()
+
+
+def _record_request_whole(self, request, body=None):
+    with _lock:
+        return _record_request(self, request, body)
+
+
+Recorder._record_request = _record_request_whole
+
+if __name__ == "__main__":
+    sys.exit(main())
