@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::{Clock, MonotonicClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -53,9 +56,27 @@ pub fn paced_quota(rate: NonZeroU32) -> Quota {
         .allow_burst(NonZeroU32::MIN)
 }
 
+/// A keyed limiter on the monotonic clock (`std::time::Instant`). governor's default clock
+/// is quanta's, which calibrates the CPU's TSC against the OS clock on first use: a loop of
+/// clock reads that was about a third of a function's cold start (`perf` of api-orders'
+/// init: `RateLimits::new` → `QuantaClock` → `clock_gettime`; BENCHMARKS.md, stage
+/// `10-coldstart`). The limiter reads its clock a few times per Trackstar request, where a
+/// vDSO clock read costs nanoseconds. (The workspace also builds governor without its
+/// `quanta` feature.)
+type KeyedLimiter = RateLimiter<
+    TokenKey,
+    DefaultKeyedStateStore<TokenKey>,
+    MonotonicClock,
+    NoOpMiddleware<<MonotonicClock as Clock>::Instant>,
+>;
+
+fn keyed(quota: Quota) -> KeyedLimiter {
+    RateLimiter::dashmap_with_clock(quota, MonotonicClock)
+}
+
 pub struct RateLimits {
-    reads: DefaultKeyedRateLimiter<TokenKey>,
-    writes: DefaultKeyedRateLimiter<TokenKey>,
+    reads: KeyedLimiter,
+    writes: KeyedLimiter,
     pauses: Mutex<HashMap<TokenKey, Instant>>,
     calls: AtomicU64,
     max_pause: Duration,
@@ -64,8 +85,8 @@ pub struct RateLimits {
 impl RateLimits {
     pub fn new(get_rate: NonZeroU32, write_rate: NonZeroU32, max_pause: Duration) -> Self {
         Self {
-            reads: RateLimiter::keyed(paced_quota(get_rate)),
-            writes: RateLimiter::keyed(paced_quota(write_rate)),
+            reads: keyed(paced_quota(get_rate)),
+            writes: keyed(paced_quota(write_rate)),
             pauses: Mutex::new(HashMap::new()),
             calls: AtomicU64::new(0),
             max_pause,
