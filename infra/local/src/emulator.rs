@@ -175,9 +175,11 @@ impl MotoProcess {
 }
 
 /// SDK config for an emulator at `endpoint`: local region and dummy credentials, whatever
-/// the environment says, so the dev stack can never reach a real AWS account.
+/// the environment says, so the dev stack can never reach a real AWS account. On the HTTPS
+/// client the functions use on Lambda (`packr::runtime::http`).
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(packr::runtime::http::shared_https_client())
         .endpoint_url(endpoint)
         .region(Region::new(LOCAL_REGION))
         .credentials_provider(Credentials::new("test", "test", None, None, "packr-local"))

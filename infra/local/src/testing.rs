@@ -16,7 +16,8 @@ pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";
 
 /// SDK config for the emulator from the environment. `AWS_ENDPOINT_URL` must be set (start
 /// one with `infra/scripts/moto.sh start`); region and credentials default to `us-east-1`
-/// and `test`/`test` when the environment has none.
+/// and `test`/`test` when the environment has none. On the HTTPS client the functions use
+/// on Lambda (`packr::runtime::http`).
 ///
 /// # Panics
 /// When `AWS_ENDPOINT_URL` is unset: tests must never reach real AWS.
@@ -26,7 +27,8 @@ pub async fn emulator_config() -> SdkConfig {
         !endpoint.is_empty(),
         "{ENDPOINT_VAR} must point at the AWS emulator, e.g. `eval \"$(infra/scripts/moto.sh start)\"`"
     );
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(packr::runtime::http::shared_https_client());
     if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
     {
         loader = loader.region(Region::new("us-east-1"));

@@ -6,8 +6,8 @@
 //! - *In init*: CPU work that (nearly) every invocation needs and no network I/O — reading
 //!   and validating the environment (a misconfigured function fails its init with a clear
 //!   error, before it takes an event), the tracing subscriber, the SDK config, **one SDK
-//!   client per service** (each client built sets up a TLS connector of its own, parsing the
-//!   root certificates: built once and shared by every port, never once per port), the
+//!   client per service**, all on one HTTPS client whose TLS is set up once per process
+//!   ([`http`]: otherwise each SDK client parses the root certificates twice), the
 //!   Trackstar HTTP client (compiled-in roots, no file I/O). The SDK's roots come from the
 //!   one CA bundle `SSL_CERT_FILE` names (template `Globals`): without it
 //!   rustls-native-certs also reads every file of the candidate certificate directories,
@@ -21,6 +21,8 @@
 //!   that needs it instead of the init.
 //!
 //! Measured: BENCHMARKS.md (stage `10-coldstart`, `infra/coldstart`).
+
+pub mod http;
 
 use std::time::Duration;
 
@@ -103,9 +105,13 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// The AWS SDK config from the environment (region, credentials, `AWS_ENDPOINT_URL`).
+/// The AWS SDK config from the environment (region, credentials, `AWS_ENDPOINT_URL`), on
+/// one HTTPS client shared by every SDK client built from it ([`http`]).
 pub async fn aws() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http::shared_https_client())
+        .load()
+        .await
 }
 
 /// The invocation deadline Lambda gives in milliseconds since the Unix epoch
