@@ -10,7 +10,7 @@
 #   BENCH_OUT=target/bench bash infra/bench/stages/10-coldstart.sh
 # Writes $BENCH_OUT/10-coldstart.md and $BENCH_OUT/10-coldstart.json (fields: see
 # infra/coldstart/src/report.rs, `Figures`); the functions' output goes to
-# $BENCH_OUT/coldstart-logs/. COLDSTART_RUNS (default 7) cold starts per binary;
+# $BENCH_OUT/coldstart-logs/. COLDSTART_RUNS (default 25, about 30 s in all) cold starts per binary;
 # COLDSTART_BEFORE=<an earlier 10-coldstart.json> adds a before/after table;
 # COLDSTART_HARNESS=<path> uses that packr-coldstart binary instead of building one.
 set -euo pipefail

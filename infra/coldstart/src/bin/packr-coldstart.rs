@@ -18,7 +18,7 @@ struct Args {
     #[arg(long, env = "BENCH_OUT")]
     out: PathBuf,
     /// Cold starts per binary.
-    #[arg(long, env = "COLDSTART_RUNS", default_value_t = 7)]
+    #[arg(long, env = "COLDSTART_RUNS", default_value_t = 25)]
     runs: usize,
     /// The repository (template.yaml, events/).
     #[arg(long, default_value = ".")]
