@@ -6,14 +6,16 @@
 //! (`validate_base_client_config`, "so that native certs load at client initialization")
 //! and once on its first request. Every build adds all root certificates to a new
 //! `RootCertStore`, parsing each one. So a function with three clients did that work four
-//! times in its init and three more times on its first invocation.
+//! times in its init and three more times on the clients' first requests.
 //!
 //! [`shared_https_client`] is the SDK's own default client (rustls on aws-lc, the proxy
 //! from the environment, the same connector settings per client) built once and set on the
 //! `SdkConfig`, so every client shares its connectors (one per distinct timeout setting)
 //! and its connection pool; [`TlsOnce`] passes the construction-time check through only
-//! the first time. Init still sets TLS up (once: Lambda's init has a CPU burst of its own,
-//! and every invocation needs it), and the first request reuses the shared connector.
+//! the first time. Init still sets TLS up once (the check builds and discards a connector,
+//! which loads the root certificates: Lambda's init has a CPU burst of its own, and every
+//! invocation needs them), and the first request of any client builds the one connector
+//! all of them then use. Measured: BENCHMARKS.md (cold start, "Adopted since").
 //!
 //! Hand-written because the SDK offers no switch for it: `aws-smithy-http-client`'s
 //! `HyperClient` always builds the construction-time connector.
