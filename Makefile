@@ -10,7 +10,7 @@ help:
 	@echo "make dev            run everything locally (moto provisioned from template.yaml + local gateway)"
 	@echo "make test           the whole check: fmt, clippy, cfn-lint, every test against a local emulator"
 	@echo "make bench          release benchmarks, each figure beside its same-run floor; rewrites BENCHMARKS.md (see README: emulator-bound)"
-	@echo "make chaos          the reliability run (~45 min): 10,000 webhooks under duplicates, reordering, Trackstar and AWS faults,"
+	@echo "make chaos          the reliability run (~25 min): 10,000 webhooks under duplicates, reordering, Trackstar and AWS faults,"
 	@echo "                     a poller killed, a DynamoDB outage; checks DynamoDB against the simulator (CHAOS_SEED=<n>)"
 	@echo "make package        sam build of template.yaml for Lambda (arm64, provided.al2023; cargo-lambda + zig, no Docker)"
 	@echo "make moto-up        start a background AWS emulator; then: eval \"\$$(infra/scripts/moto.sh env)\""
