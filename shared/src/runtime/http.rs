@@ -20,7 +20,7 @@
 //! Hand-written because the SDK offers no switch for it: `aws-smithy-http-client`'s
 //! `HyperClient` always builds the construction-time connector.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
@@ -56,14 +56,14 @@ pub fn shared_https_client() -> SharedHttpClient {
 #[derive(Debug)]
 pub struct TlsOnce {
     inner: SharedHttpClient,
-    validated: AtomicBool,
+    validated: Mutex<bool>,
 }
 
 impl TlsOnce {
     pub fn new(inner: SharedHttpClient) -> Self {
         Self {
             inner,
-            validated: AtomicBool::new(false),
+            validated: Mutex::new(false),
         }
     }
 }
@@ -82,17 +82,18 @@ impl HttpClient for TlsOnce {
         runtime_components: &RuntimeComponentsBuilder,
         cfg: &ConfigBag,
     ) -> Result<(), BoxError> {
-        if self.validated.swap(true, Ordering::AcqRel) {
-            return Ok(());
+        // Held while the inner check runs: a client built meanwhile waits for its outcome
+        // and checks again itself if it failed.
+        let mut validated = self
+            .validated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !*validated {
+            self.inner
+                .validate_base_client_config(runtime_components, cfg)?;
+            *validated = true;
         }
-        let result = self
-            .inner
-            .validate_base_client_config(runtime_components, cfg);
-        if result.is_err() {
-            // Not validated after all: the next client built checks again.
-            self.validated.store(false, Ordering::Release);
-        }
-        result
+        Ok(())
     }
 
     fn validate_final_config(
@@ -111,7 +112,7 @@ impl HttpClient for TlsOnce {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
     use aws_config::{BehaviorVersion, Region, SdkConfig};
