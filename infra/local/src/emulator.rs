@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use tokio::process::{Child, Command};
 
@@ -176,10 +176,9 @@ impl MotoProcess {
 
 /// SDK config for an emulator at `endpoint`: local region and dummy credentials, whatever
 /// the environment says, so the dev stack can never reach a real AWS account. On the HTTPS
-/// client the functions use on Lambda (`packr::runtime::http`).
+/// client the functions use on Lambda (`packr::runtime::aws_loader`).
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(packr::runtime::http::shared_https_client())
+    packr::runtime::aws_loader()
         .endpoint_url(endpoint)
         .region(Region::new(LOCAL_REGION))
         .credentials_provider(Credentials::new("test", "test", None, None, "packr-local"))

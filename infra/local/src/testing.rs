@@ -1,6 +1,6 @@
 //! Helpers for tests that run against the AWS emulator.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";
 /// SDK config for the emulator from the environment. `AWS_ENDPOINT_URL` must be set (start
 /// one with `infra/scripts/moto.sh start`); region and credentials default to `us-east-1`
 /// and `test`/`test` when the environment has none. On the HTTPS client the functions use
-/// on Lambda (`packr::runtime::http`).
+/// on Lambda (`packr::runtime::aws_loader`).
 ///
 /// # Panics
 /// When `AWS_ENDPOINT_URL` is unset: tests must never reach real AWS.
@@ -27,8 +27,7 @@ pub async fn emulator_config() -> SdkConfig {
         !endpoint.is_empty(),
         "{ENDPOINT_VAR} must point at the AWS emulator, e.g. `eval \"$(infra/scripts/moto.sh start)\"`"
     );
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(packr::runtime::http::shared_https_client());
+    let mut loader = packr::runtime::aws_loader();
     if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
     {
         loader = loader.region(Region::new("us-east-1"));

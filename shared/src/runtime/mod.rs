@@ -108,10 +108,13 @@ pub fn init_tracing() {
 /// The AWS SDK config from the environment (region, credentials, `AWS_ENDPOINT_URL`), on
 /// one HTTPS client shared by every SDK client built from it ([`http`]).
 pub async fn aws() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http::shared_https_client())
-        .load()
-        .await
+    aws_loader().load().await
+}
+
+/// The loader [`aws`] uses, for callers that set more (the local stack's endpoint, region
+/// and credentials) on the same HTTPS client the functions use.
+pub fn aws_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http::shared_https_client())
 }
 
 /// The invocation deadline Lambda gives in milliseconds since the Unix epoch
