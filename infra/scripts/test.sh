@@ -22,6 +22,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "dependency rules (cargo deny, one TLS stack, one crypto provider)"
+bash infra/scripts/deps-check.sh
+
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 

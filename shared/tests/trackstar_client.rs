@@ -278,6 +278,153 @@ async fn every_error_status_maps_to_its_variant_and_only_retryable_ones_are_retr
     sim.shutdown().await;
 }
 
+/// A plain HTTP listener on loopback that records the head of every request it gets and
+/// answers `200 {}`: the "other host" a redirect points to.
+async fn capture_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).to_lowercase());
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                .await;
+        }
+    });
+    (base, heads)
+}
+
+#[tokio::test]
+async fn a_redirect_is_refused_and_the_credentials_never_reach_the_other_host() {
+    // given a Trackstar that redirects every request to another host (a capture server)
+    let sim = trackstar_sim::spawn(fast_sim(5)).await.unwrap();
+    let (other_host, heads) = capture_server().await;
+    sim.set_faults(
+        "conn_demo",
+        FaultSpec {
+            redirect_to: Some(other_host.clone()),
+            ..FaultSpec::default()
+        },
+    );
+    let client = client(fast_config(&sim), demo_secrets());
+    let id = any_order_id(&sim);
+
+    // when the client reads an order
+    let err = client
+        .get_order(&demo_credentials(), &OrderId::parse(id.clone()).unwrap())
+        .await
+        .unwrap_err();
+
+    // then the redirect is an error, asked once (not retried, no breaker failure), and the
+    // other host saw no request at all
+    assert!(
+        matches!(err, TrackstarError::Redirected { status: 307, .. }),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable() && !err.trips_breaker());
+    assert_eq!(sim.requests().count("GET", &order_path(&id)), 1);
+    assert!(
+        heads.lock().unwrap().is_empty(),
+        "{:?}",
+        heads.lock().unwrap()
+    );
+
+    // control: a client that follows redirects (reqwest's default policy) hands the
+    // other host both credentials, which is what the refusal prevents
+    let follower = reqwest::Client::builder()
+        .use_preconfigured_tls(packr::runtime::tls::client_config().unwrap())
+        .build()
+        .unwrap();
+    let answer = follower
+        .get(format!("{}{}", sim.base_url, order_path(&id)))
+        .header("x-trackstar-api-key", "sim_api_key")
+        .header("x-trackstar-access-token", "tok_demo")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1);
+    assert!(heads[0].contains("x-trackstar-api-key: sim_api_key"));
+    assert!(heads[0].contains("x-trackstar-access-token: tok_demo"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_response_over_the_cap_is_refused_and_one_under_it_is_read() {
+    // given a client capped at 64 KiB and a Trackstar answering with 1 MiB
+    let sim = trackstar_sim::spawn(fast_sim(5)).await.unwrap();
+    sim.set_faults(
+        "conn_demo",
+        FaultSpec {
+            oversize_bytes: Some(1024 * 1024),
+            ..FaultSpec::default()
+        },
+    );
+    let config = TrackstarConfig {
+        max_response_bytes: 64 * 1024,
+        ..fast_config(&sim)
+    };
+    let client = client(config, demo_secrets());
+    let id = any_order_id(&sim);
+    let order_id = OrderId::parse(id.clone()).unwrap();
+
+    // when
+    let err = client
+        .get_order(&demo_credentials(), &order_id)
+        .await
+        .unwrap_err();
+
+    // then a clear, non-retryable error naming the cap, asked once
+    assert!(
+        matches!(err, TrackstarError::ResponseTooLarge { limit: 65_536, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("65536-byte cap"), "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(sim.requests().count("GET", &order_path(&id)), 1);
+
+    // and once the fault is gone the same capped client reads the order
+    sim.clear_faults("conn_demo");
+    let order = client
+        .get_order(&demo_credentials(), &order_id)
+        .await
+        .unwrap();
+    assert_eq!(order.id.as_deref(), Some(id.as_str()));
+    sim.shutdown().await;
+}
+
+#[test]
+fn a_client_for_a_plain_http_trackstar_off_loopback_is_refused() {
+    // given / when
+    let config = TrackstarConfig {
+        base_url: "http://production.trackstarhq.com".into(),
+        ..TrackstarConfig::default()
+    };
+    let built = TrackstarClient::new(config, SecretString::from("key"), demo_secrets());
+    // then
+    assert!(
+        matches!(
+            built,
+            Err(packr::trackstar::ConfigError::InsecureBaseUrl { .. })
+        ),
+        "built a client that would send credentials in clear text"
+    );
+}
+
 #[tokio::test]
 async fn a_rejected_write_reports_its_fields_and_an_unknown_order_is_not_found() {
     // given

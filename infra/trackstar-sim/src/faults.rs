@@ -17,7 +17,10 @@ use tokio::sync::watch;
 /// have failed; `{"latency_ms": 200}` delays; `{"hang": true}` never answers;
 /// `{"hold": true}` holds each request until the connection's faults are next changed or
 /// cleared, then handles it (a test can order a slow answer after other work);
-/// `{"rate_limit_storm": 5}` answers the next five requests with 429.
+/// `{"rate_limit_storm": 5}` answers the next five requests with 429;
+/// `{"redirect_to": "http://127.0.0.1:9/x"}` answers with a 307 to that URL plus the request's
+/// path and query (where a client that follows redirects would send its headers);
+/// `{"oversize_bytes": 1048576}` answers with a body padded to that many bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
@@ -49,6 +52,13 @@ pub struct FaultSpec {
     /// Only requests with these methods (e.g. `["PUT","POST"]`); empty means all.
     #[serde(default)]
     pub methods: Vec<String>,
+    /// Answer every request with `307 Temporary Redirect` to this base URL (the request's
+    /// path and query appended).
+    #[serde(default)]
+    pub redirect_to: Option<String>,
+    /// Answer every request with a JSON body padded to this many bytes.
+    #[serde(default)]
+    pub oversize_bytes: Option<usize>,
 }
 
 fn one() -> f64 {
@@ -67,6 +77,8 @@ impl Default for FaultSpec {
             hold: false,
             rate_limit_storm: 0,
             methods: Vec::new(),
+            redirect_to: None,
+            oversize_bytes: None,
         }
     }
 }
@@ -92,6 +104,10 @@ pub struct FaultAction {
     pub storm: bool,
     /// Answer with this status, before (or with `after_apply`, after) handling.
     pub error: Option<(u16, bool)>,
+    /// Answer with a redirect to the spec's `redirect_to`.
+    pub redirect: bool,
+    /// Answer with a body of this many bytes.
+    pub oversize: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -154,6 +170,8 @@ impl Faults {
             latency: Duration::from_millis(spec.latency_ms),
             hang: spec.hang,
             hold: spec.hold.then(|| *self.generation.borrow()),
+            redirect: spec.redirect_to.is_some(),
+            oversize: spec.oversize_bytes,
             ..FaultAction::default()
         };
         if spec.rate_limit_storm > 0 {

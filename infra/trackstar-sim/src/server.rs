@@ -153,6 +153,21 @@ fn injected(status: u16) -> Response {
         .into_response()
 }
 
+/// `307 Temporary Redirect` to `location` (a redirect fault).
+fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert("location", v);
+    }
+    response
+}
+
+/// A 200 whose JSON body is padded to `bytes` (an oversize fault).
+fn oversize(bytes: usize) -> Response {
+    let padding = "x".repeat(bytes.saturating_sub(32));
+    Json(json!({"data": [], "next_token": null, "padding": padding})).into_response()
+}
+
 /// Access token, rate limits and faults for `/wms/...`.
 async fn wms_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let token = header(req.headers(), ACCESS_TOKEN_HEADER)
@@ -194,6 +209,18 @@ async fn wms_guard(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     if let Some((status, false)) = fault.error {
         return injected(status);
+    }
+    if fault.redirect {
+        let target = state
+            .faults
+            .get(&connection.connection_id)
+            .and_then(|spec| spec.redirect_to)
+            .unwrap_or_default();
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        return redirect(&format!("{}{path}", target.trim_end_matches('/')));
+    }
+    if let Some(bytes) = fault.oversize {
+        return oversize(bytes);
     }
     req.extensions_mut().insert(connection);
     req.extensions_mut().insert(fault);

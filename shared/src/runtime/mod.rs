@@ -23,6 +23,7 @@
 //! Measured: BENCHMARKS.md (stage `10-coldstart`, `infra/coldstart`).
 
 pub mod http;
+pub mod tls;
 
 use std::time::Duration;
 

@@ -27,7 +27,7 @@ use crate::store::keys;
 
 use super::breaker::{BreakerSnapshot, Breakers, Clock, Permit, SystemClock};
 use super::budget::{Admission, Ask, BudgetError, DynamoBudget, SharedBreakerSnapshot};
-use super::config::{ConfigError, TrackstarConfig};
+use super::config::{check_base_url, ConfigError, TrackstarConfig};
 use super::credentials::{ConnectionCredentials, IdempotencyKey};
 use super::error::{request_id, ErrorMeta, TrackstarError};
 use super::filters::ListFilter;
@@ -43,6 +43,7 @@ use super::wire::{
     Page, TrackstarConnection, TrackstarInboundShipment, TrackstarInventoryItem, TrackstarOrder,
     TrackstarProduct, TrackstarReturn, WriteResult,
 };
+use crate::runtime::tls;
 
 const API_KEY_HEADER: &str = "x-trackstar-api-key";
 const ACCESS_TOKEN_HEADER: &str = "x-trackstar-access-token";
@@ -201,12 +202,21 @@ impl TrackstarClient {
         secrets: Arc<dyn SecretSource>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ConfigError> {
+        check_base_url(&config.base_url)?;
+        let tls = tls::client_config().map_err(ConfigError::Tls)?;
         let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            // A redirect is answered as an error, never followed: reqwest's default policy
+            // drops only `Authorization` and `Cookie` on a cross-host redirect, so the
+            // `x-trackstar-*` credentials would follow it.
+            .redirect(reqwest::redirect::Policy::none())
+            // Plain HTTP only where `check_base_url` allows it (loopback).
+            .https_only(config.base_url.starts_with("https://"))
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("packr/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+            .map_err(ConfigError::HttpClient)?;
         let limits = RateLimits::new(
             config.get_rate,
             config.write_rate,
@@ -963,17 +973,16 @@ impl TrackstarClient {
             .map_err(|e| (TrackstarError::from_transport(e), None))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        let body = read_capped(response, inner.config.max_response_bytes)
             .await
-            .map_err(|e| (TrackstarError::from_transport(e), Some(headers.clone())))?;
+            .map_err(|e| (e, Some(headers.clone())))?;
         if status.is_success() {
             Ok((
                 status,
                 Reply {
                     request_id: request_id(&headers),
                     headers,
-                    body: body.to_vec(),
+                    body,
                 },
             ))
         } else {
@@ -981,6 +990,37 @@ impl TrackstarClient {
             Err((error, Some(headers)))
         }
     }
+}
+
+/// The response body, refused as soon as it is known to pass `limit` bytes: from its
+/// `Content-Length`, else while the chunks arrive (nothing past the cap is buffered).
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, TrackstarError> {
+    let too_large = |headers: &HeaderMap| TrackstarError::ResponseTooLarge {
+        limit,
+        meta: ErrorMeta {
+            request_id: request_id(headers),
+            ..ErrorMeta::default()
+        },
+    };
+    let declared = response.content_length().unwrap_or(0);
+    if usize::try_from(declared).map_or(true, |n| n > limit) {
+        return Err(too_large(response.headers()));
+    }
+    let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(TrackstarError::from_transport)?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(response.headers()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A header value marked sensitive, so `reqwest`/`hyper` never print it.

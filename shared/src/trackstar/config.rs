@@ -85,7 +85,14 @@ pub struct TrackstarConfig {
     pub retry: RetryPolicy,
     pub breaker: BreakerPolicy,
     pub updated_field_name: UpdatedField,
+    /// The largest response body read; a longer one is refused
+    /// ([`super::TrackstarError::ResponseTooLarge`]) without reading further. A full page
+    /// (1,000 orders with their line items and shipments) is a few MiB.
+    pub max_response_bytes: usize,
 }
+
+/// 32 MiB: several times the largest page seen, far below a function's memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 pub const DEFAULT_BASE_URL: &str = "https://production.trackstarhq.com";
 
@@ -100,16 +107,23 @@ impl Default for TrackstarConfig {
             retry: RetryPolicy::default(),
             breaker: BreakerPolicy::default(),
             updated_field_name: UpdatedField::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("environment variable {name} has an invalid value")]
     Invalid { name: &'static str },
-    #[error("the HTTP client could not be built: {0}")]
-    HttpClient(String),
+    #[error("the HTTP client could not be built")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("the TLS configuration could not be built")]
+    Tls(#[source] rustls::Error),
+    /// Credentials travel in headers: only HTTPS may carry them, but to a loopback
+    /// address (the local stack's simulator), where nothing leaves the machine.
+    #[error("the Trackstar base URL must be https:// (http:// only to a loopback address): {url}")]
+    InsecureBaseUrl { url: String },
 }
 
 impl TrackstarConfig {
@@ -147,6 +161,7 @@ impl TrackstarConfig {
 
         if let Some(url) = get("TRACKSTAR_BASE_URL") {
             config.base_url = url.trim().trim_end_matches('/').to_owned();
+            check_base_url(&config.base_url)?;
         }
         if let Some(v) = rate("TRACKSTAR_GET_RATE")? {
             config.get_rate = v;
@@ -193,12 +208,42 @@ impl TrackstarConfig {
         if let Some(v) = millis("TRACKSTAR_BREAKER_RESET_MS")? {
             config.breaker.reset_timeout = v;
         }
+        if let Some(v) = number("TRACKSTAR_MAX_RESPONSE_BYTES")? {
+            config.max_response_bytes =
+                usize::try_from(v)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::Invalid {
+                        name: "TRACKSTAR_MAX_RESPONSE_BYTES",
+                    })?;
+        }
         if let Some(v) = get("TRACKSTAR_UPDATED_FIELD") {
             config.updated_field_name = UpdatedField::parse(&v).ok_or(ConfigError::Invalid {
                 name: "TRACKSTAR_UPDATED_FIELD",
             })?;
         }
         Ok(config)
+    }
+}
+
+/// Whether `url` may carry Trackstar's credentials: `https://`, or `http://` to a loopback
+/// address (the local stack's simulator; nothing leaves the machine).
+pub fn check_base_url(url: &str) -> Result<(), ConfigError> {
+    let insecure = || ConfigError::InsecureBaseUrl {
+        url: url.to_owned(),
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|_| insecure())?;
+    let host = parsed.host_str().unwrap_or("");
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(insecure()),
     }
 }
 
@@ -247,13 +292,55 @@ mod tests {
 
     #[test]
     fn unparsable_values_are_errors_not_defaults() {
-        assert_eq!(
+        assert!(matches!(
             from(&[("TRACKSTAR_GET_RATE", "0")]),
             Err(ConfigError::Invalid {
                 name: "TRACKSTAR_GET_RATE"
             })
-        );
+        ));
+        assert!(from(&[("TRACKSTAR_MAX_RESPONSE_BYTES", "0")]).is_err());
         assert!(from(&[("TRACKSTAR_UPDATED_FIELD", "modified")]).is_err());
         assert!(from(&[("TRACKSTAR_RETRY_MAX_ATTEMPTS", "many")]).is_err());
+    }
+
+    #[test]
+    fn credentials_go_only_over_https_or_to_loopback() {
+        // given / when / then
+        for ok in [
+            "https://production.trackstarhq.com",
+            "https://10.0.0.7:8443",
+            "http://127.0.0.1:9000",
+            "http://localhost:9000",
+            "http://[::1]:9000",
+        ] {
+            assert!(check_base_url(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://production.trackstarhq.com",
+            "http://10.0.0.7:9000",
+            "http://127.0.0.1.nip.io",
+            "ftp://127.0.0.1",
+            "production.trackstarhq.com",
+            "",
+        ] {
+            assert!(
+                matches!(
+                    check_base_url(refused),
+                    Err(ConfigError::InsecureBaseUrl { .. })
+                ),
+                "{refused}"
+            );
+        }
+        assert!(matches!(
+            from(&[("TRACKSTAR_BASE_URL", "http://trackstar.example")]),
+            Err(ConfigError::InsecureBaseUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn the_response_cap_defaults_to_32_mib_and_is_configurable() {
+        assert_eq!(from(&[]).unwrap().max_response_bytes, 32 * 1024 * 1024);
+        let config = from(&[("TRACKSTAR_MAX_RESPONSE_BYTES", "65536")]).unwrap();
+        assert_eq!(config.max_response_bytes, 65_536);
     }
 }

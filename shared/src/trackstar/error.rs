@@ -60,6 +60,14 @@ pub enum TrackstarError {
     NotImplemented { meta: ErrorMeta },
     #[error("trackstar: upstream status {status} (request id {:?})", .meta.request_id)]
     Upstream { status: u16, meta: ErrorMeta },
+    /// A 3xx answer. Never followed: the credentials travel in headers, and a redirect
+    /// (to another host above all) must not carry them anywhere. Not retried.
+    #[error("trackstar: redirect ({status}) refused, not followed (request id {:?})", .meta.request_id)]
+    Redirected { status: u16, meta: ErrorMeta },
+    /// A response body longer than the client's cap (`TRACKSTAR_MAX_RESPONSE_BYTES`): refused
+    /// without reading further. Not retried (the same request gets the same answer).
+    #[error("trackstar: response body over the {limit}-byte cap refused (request id {:?})", .meta.request_id)]
+    ResponseTooLarge { limit: usize, meta: ErrorMeta },
     #[error("trackstar: network error")]
     Network {
         #[source]
@@ -121,6 +129,8 @@ impl TrackstarError {
             | Self::RateLimited { meta, .. }
             | Self::NotImplemented { meta }
             | Self::Upstream { meta, .. }
+            | Self::Redirected { meta, .. }
+            | Self::ResponseTooLarge { meta, .. }
             | Self::Decode { meta, .. } => Some(meta),
             _ => None,
         }
@@ -138,6 +148,8 @@ impl TrackstarError {
             Self::RateLimited { .. } => "rate_limited",
             Self::NotImplemented { .. } => "not_implemented",
             Self::Upstream { .. } => "upstream",
+            Self::Redirected { .. } => "redirected",
+            Self::ResponseTooLarge { .. } => "response_too_large",
             Self::Network { .. } => "network",
             Self::Timeout { .. } => "timeout",
             Self::CircuitOpen { .. } => "circuit_open",
@@ -186,6 +198,7 @@ impl TrackstarError {
                 meta,
             },
             501 => Self::NotImplemented { meta },
+            status @ 300..=399 => Self::Redirected { status, meta },
             other => Self::Upstream {
                 status: other,
                 meta,
