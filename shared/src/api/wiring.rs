@@ -64,7 +64,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             let mut config =
                 // The function's own environment (the template's variables), else the process's.
         TrackstarConfig::from_lookup(|name| env.var(name).or_else(|| std::env::var(name).ok()))
-            .map_err(|e| ConfigError::Trackstar(e.to_string()))?;
+            .map_err(ConfigError::Trackstar)?;
             if let Some(base_url) = env
                 .var("TRACKSTAR_BASE_URL")
                 .filter(|v| !v.trim().is_empty())
@@ -76,7 +76,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             let budget = DynamoBudget::new(dynamo.clone(), store.table_name().to_owned());
             Some(
                 TrackstarClient::with_api_key_secret(config, api_key_secret, secrets.clone())
-                    .map_err(|e| ConfigError::Trackstar(e.to_string()))?
+                    .map_err(ConfigError::Trackstar)?
                     .with_shared_budget(budget)
                     .with_priority(Priority::Interactive),
             )

@@ -41,8 +41,8 @@ pub enum ConfigError {
         #[source]
         source: crate::secrets::SecretError,
     },
-    #[error("Trackstar client configuration failed: {0}")]
-    Trackstar(String),
+    #[error("Trackstar client configuration failed")]
+    Trackstar(#[from] crate::trackstar::ConfigError),
 }
 
 /// Where configuration comes from: the process environment on Lambda; a map in the local

@@ -194,7 +194,7 @@ pub(crate) async fn trackstar_client_from_env(
     let mut config =
         // The function's own environment (the template's variables), else the process's.
         TrackstarConfig::from_lookup(|name| env.var(name).or_else(|| std::env::var(name).ok()))
-            .map_err(|e| ConfigError::Trackstar(e.to_string()))?;
+            .map_err(ConfigError::Trackstar)?;
     if let Some(base_url) = env
         .var("TRACKSTAR_BASE_URL")
         .filter(|v| !v.trim().is_empty())
@@ -206,7 +206,7 @@ pub(crate) async fn trackstar_client_from_env(
     let budget = DynamoBudget::new(dynamo, required(env, "TABLE_NAME")?);
     Ok(
         TrackstarClient::with_api_key_secret(config, api_key_secret, secrets)
-            .map_err(|e| ConfigError::Trackstar(e.to_string()))?
+            .map_err(ConfigError::Trackstar)?
             .with_shared_budget(budget)
             .with_priority(priority),
     )
