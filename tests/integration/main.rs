@@ -28,6 +28,7 @@ mod synced_objects;
 mod tenants_and_connections;
 mod trackstar_budget;
 mod webhook_ingest;
+mod webhook_ingest_bounds;
 mod webhook_processor;
 mod webhook_redrive;
 mod webhook_replay;

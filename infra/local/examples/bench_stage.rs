@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use packr_local::bench::{self, ms, ratio, verdict, StageOut};
+use packr_local::bench::{self, micros, ms, ratio, verdict, StageOut};
 use packr_local::stats::Summary;
 use packr_local::testing::emulator_config;
 use serde_json::{json, Value};
@@ -29,7 +29,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Stage {
-    /// 20-ingest: ack at the function URL vs a bare SendMessage of the same body.
+    /// 20-ingest: ack at the function URL vs a bare SendMessage of the same body, and the
+    /// CPU of refused requests vs a signature check.
     Ingest {
         #[arg(long, default_value_t = 1000)]
         events: usize,
@@ -37,6 +38,9 @@ enum Stage {
         rounds: usize,
         #[arg(long, default_value_t = 100.0)]
         rate: f64,
+        /// Refused requests of each kind (unsigned, stale, bad signature, oversize).
+        #[arg(long, default_value_t = 1000)]
+        rejections: usize,
     },
     /// 30-webhook-lag: receipt → applied under concurrent delivery, lost and applied twice.
     Lag {
@@ -133,7 +137,8 @@ async fn main() -> anyhow::Result<()> {
                     events,
                     rounds,
                     rate,
-                } => ingest(&args.out, &sdk, events, rounds, rate).await,
+                    rejections,
+                } => ingest(&args.out, &sdk, events, rounds, rate, rejections).await,
                 Stage::Lag {
                     events,
                     rate,
@@ -217,9 +222,10 @@ async fn ingest(
     events: usize,
     rounds: usize,
     rate: f64,
+    rejections: usize,
 ) -> anyhow::Result<()> {
     let stage = "20-ingest";
-    let r = bench::ingest::run(sdk, events, rounds, rate).await?;
+    let r = bench::ingest::run(sdk, events, rounds, rate, rejections).await?;
     let mut md = format!(
         "## Webhook ingest: acknowledgement at the function URL vs a bare SQS SendMessage\n\n{}\n\
          {} signed webhooks delivered one at a time by the simulator at {:.0}/s to the local gateway's \
@@ -257,9 +263,49 @@ async fn ingest(
         r.delivered,
         r.failed_attempts
     ));
+    md.push_str(&rejections_table(&r.rejections, &r.cpu_ms));
     StageOut::new(out, stage).write(&md, &serde_json::to_value(&r)?)?;
     print!("{md}");
     Ok(())
+}
+
+/// The refused requests' CPU beside the signature check of an accepted delivery.
+fn rejections_table(r: &bench::rejections::RejectionReport, accepted_cpu: &Summary) -> String {
+    let floor = &r.floor_verify_cpu_ms;
+    let mut md = format!(
+        "\n### What a refused request costs ingest\n\n\
+         {} requests of each kind, interleaved, straight to the same ingest instance (warm, \
+         signing secret cached), {} B bodies unless the kind says otherwise; none reaches AWS \
+         (`webhook_ingest_bounds` tests count zero AWS calls). CPU = thread CPU time of the \
+         handler. Floor = the signature check alone (headers + HMAC) of a validly signed \
+         delivery of the same body, measured in the same run: what every accepted delivery \
+         pays before any AWS call (the accepted delivery's whole handler: mean {} above).\n\n\
+         | refused request | answer (count) | CPU p50 / p95 / p99 | floor p50 / p95 / p99 | ratio p50 / p95 / p99 | mean |\n\
+         |---|---|---|---|---|---|\n",
+        r.per_kind,
+        r.body_bytes,
+        ms(accepted_cpu.mean),
+    );
+    for kind in &r.kinds {
+        let c = &kind.cpu_ms;
+        md.push_str(&format!(
+            "| {} | {} ({}) | {} / {} / {} | {} / {} / {} | {} / {} / {} | {} |\n",
+            kind.kind,
+            kind.status,
+            kind.refused,
+            micros(c.p50),
+            micros(c.p95),
+            micros(c.p99),
+            micros(floor.p50),
+            micros(floor.p95),
+            micros(floor.p99),
+            ratio(c.p50, floor.p50),
+            ratio(c.p95, floor.p95),
+            ratio(c.p99, floor.p99),
+            micros(c.mean),
+        ));
+    }
+    md
 }
 
 /// Sizes of the bare pipeline's message body and object item: those of Packr's queued

@@ -33,6 +33,32 @@ pub fn audience() -> &'static str {
     local_parameter("JwtAudience")
 }
 
+/// The template's default `ApiReadScope`, `ApiWriteScope` and `ApiAdminScope` (a test keeps
+/// them equal): what the HTTP API's routes require.
+pub const READ_SCOPE: &str = "packr/read";
+pub const WRITE_SCOPE: &str = "packr/write";
+pub const ADMIN_SCOPE: &str = "packr/admin";
+
+/// The scopes a role's token carries unless others are asked for: those of the route groups
+/// the role's actions need (`packr::api::request::allows`): every role reads, every role
+/// that may write orders, products or messages writes, and the role that manages
+/// connections (tenant_admin) administers. An unknown role gets none.
+pub fn default_scopes(role: &str) -> Vec<String> {
+    use packr::api::request::{allows, Action};
+    let Some(role) = packr::api::claims::Role::parse(role) else {
+        return Vec::new();
+    };
+    [
+        (Action::Read, READ_SCOPE),
+        (Action::WriteOrders, WRITE_SCOPE),
+        (Action::ManageConnections, ADMIN_SCOPE),
+    ]
+    .into_iter()
+    .filter(|(action, _)| allows(role, *action))
+    .map(|(_, scope)| scope.to_owned())
+    .collect()
+}
+
 /// A token's claims, named as the API reads them (`packr::api::ClaimNames::default`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -43,6 +69,10 @@ pub struct Claims {
     pub role: String,
     #[serde(rename = "custom:brand_ids", default)]
     pub brand_ids: Vec<String>,
+    /// OAuth scopes, space-separated, as an access token carries them; `None`: no `scope`
+    /// claim at all, as in an OpenID Connect ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     pub iss: String,
     pub aud: String,
     /// Issued at, unix seconds.
@@ -108,7 +138,8 @@ impl DevJwt {
         Ok(jwt)
     }
 
-    /// A token for `sub` in `tenant` with `role` and `brands`, valid for `ttl`.
+    /// A token for `sub` in `tenant` with `role` and `brands`, valid for `ttl`, carrying the
+    /// role's [`default_scopes`].
     pub fn mint(
         &self,
         sub: &str,
@@ -117,12 +148,27 @@ impl DevJwt {
         brands: &[String],
         ttl: Duration,
     ) -> String {
+        self.mint_scoped(sub, tenant, role, brands, Some(&default_scopes(role)), ttl)
+    }
+
+    /// [`DevJwt::mint`] with exactly these scopes; `None` leaves the `scope` claim out (an
+    /// ID token's shape).
+    pub fn mint_scoped(
+        &self,
+        sub: &str,
+        tenant: &str,
+        role: &str,
+        brands: &[String],
+        scopes: Option<&[String]>,
+        ttl: Duration,
+    ) -> String {
         let now = chrono::Utc::now().timestamp();
         self.mint_claims(&Claims {
             sub: sub.to_owned(),
             tenant_id: tenant.to_owned(),
             role: role.to_owned(),
             brand_ids: brands.to_vec(),
+            scope: scopes.map(|s| s.join(" ")),
             iss: issuer().to_owned(),
             aud: audience().to_owned(),
             iat: now,
@@ -210,6 +256,44 @@ mod tests {
         assert_eq!(all["custom:role"], "brand_viewer");
         assert_eq!(all["iss"], "packr-local");
         assert_eq!(all["aud"], "packr-local");
+    }
+
+    #[test]
+    fn each_role_gets_the_scopes_of_what_it_may_do() {
+        assert_eq!(
+            default_scopes("tenant_admin"),
+            vec![READ_SCOPE, WRITE_SCOPE, ADMIN_SCOPE]
+        );
+        assert_eq!(
+            default_scopes("tenant_staff"),
+            vec![READ_SCOPE, WRITE_SCOPE]
+        );
+        assert_eq!(
+            default_scopes("brand_manager"),
+            vec![READ_SCOPE, WRITE_SCOPE]
+        );
+        assert_eq!(default_scopes("brand_viewer"), vec![READ_SCOPE]);
+        assert!(default_scopes("root").is_empty());
+    }
+
+    #[test]
+    fn a_token_carries_its_role_s_scopes_unless_others_or_none_are_asked_for() {
+        let jwt = DevJwt::generate();
+        let hour = Duration::from_secs(3600);
+        let minted = jwt.mint("u", "t", "tenant_staff", &[], hour);
+        assert_eq!(
+            jwt.verify(&minted).expect("verifies").scope.as_deref(),
+            Some("packr/read packr/write")
+        );
+        let chosen = vec!["packr/admin".to_owned()];
+        let minted = jwt.mint_scoped("u", "t", "tenant_staff", &[], Some(&chosen), hour);
+        assert_eq!(
+            jwt.verify(&minted).expect("verifies").scope.as_deref(),
+            Some("packr/admin")
+        );
+        let id_token_like = jwt.mint_scoped("u", "t", "tenant_staff", &[], None, hour);
+        let all = jwt.verify_all(&id_token_like).expect("verifies");
+        assert!(!all.contains_key("scope"), "{all:?}");
     }
 
     #[test]

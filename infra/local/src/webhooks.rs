@@ -26,6 +26,7 @@ use crate::dev_jwt::DevJwt;
 use crate::emulator::{function_config, with_endpoint};
 use crate::esm::{self, EsmConfig, Poller};
 use crate::gateway::api::{logical_id, ApiHost, DOCS_FUNCTION};
+use crate::gateway::scopes::RouteScopes;
 use crate::gateway::{self, GatewayState, WEBHOOK_PATH};
 use crate::provision::DEV_TRACKSTAR_API_KEY;
 use crate::seed::{self, Demo, DEMO_ACCESS_TOKEN, DEMO_CONNECTION, DEMO_INTEGRATION};
@@ -376,7 +377,13 @@ async fn api_host(sdk: &SdkConfig, stack: &LocalStack, jwt: DevJwt) -> anyhow::R
             .with_context(|| format!("configuring {}", route.function))?;
         functions.insert(route.function, deps);
     }
-    Ok(ApiHost { functions, jwt })
+    let template = crate::template::Template::repo_default().context("reading template.yaml")?;
+    let scopes = RouteScopes::from_template(&template).context("reading the routes' scopes")?;
+    Ok(ApiHost {
+        functions,
+        jwt,
+        scopes,
+    })
 }
 
 /// `stack` with every function's `TRACKSTAR_BASE_URL` pointing at the simulator.

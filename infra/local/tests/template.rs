@@ -343,3 +343,155 @@ fn a_function_without_its_own_memory_size_is_billed_by_the_global_one() {
     assert_eq!(template.function("A").expect("A").memory_mb, Some(256));
     assert_eq!(template.function("B").expect("B").memory_mb, Some(1024));
 }
+
+/// The route groups of the HTTP API and the scope each needs (template parameters at
+/// their defaults): reads, writes, admin actions.
+fn expected_scope(method: &str, path: &str) -> &'static str {
+    use packr_local::dev_jwt::{ADMIN_SCOPE, READ_SCOPE, WRITE_SCOPE};
+    match (method, path) {
+        ("GET", "/audit" | "/connections") | (_, "/sync/run" | "/sync/replay") => ADMIN_SCOPE,
+        (_, p) if p.starts_with("/connections/") => ADMIN_SCOPE,
+        ("GET", _) => READ_SCOPE,
+        _ => WRITE_SCOPE,
+    }
+}
+
+#[test]
+fn every_authorized_route_declares_the_scope_of_its_group() {
+    // given the repository's template
+    let routes = repo().http_routes().expect("routes parse");
+    assert!(routes.len() >= 20, "{} routes", routes.len());
+    // then every route behind the authorizer names its own scopes (ID tokens, which carry
+    // none, pass no route), one of the three groups', and only the docs routes are open
+    let mut open = Vec::new();
+    for route in &routes {
+        let Some(authorizer) = &route.authorizer else {
+            open.push(route.route_key());
+            continue;
+        };
+        assert_eq!(authorizer, "PackrJwt", "{}", route.route_key());
+        assert!(
+            route.scopes_declared,
+            "{} declares no AuthorizationScopes",
+            route.route_key()
+        );
+        assert_eq!(
+            route.scopes,
+            vec![expected_scope(&route.method, &route.path)],
+            "{}",
+            route.route_key()
+        );
+    }
+    open.sort();
+    assert_eq!(open, vec!["ANY $default", "GET /openapi.json"]);
+}
+
+#[test]
+fn the_dev_tokens_scopes_are_the_template_s_defaults() {
+    use packr_local::dev_jwt::{ADMIN_SCOPE, READ_SCOPE, WRITE_SCOPE};
+    let template = repo();
+    let default = |name: &str| template.parameters()[name].clone();
+    assert_eq!(default("ApiReadScope").as_deref(), Some(READ_SCOPE));
+    assert_eq!(default("ApiWriteScope").as_deref(), Some(WRITE_SCOPE));
+    assert_eq!(default("ApiAdminScope").as_deref(), Some(ADMIN_SCOPE));
+}
+
+#[test]
+fn a_route_without_scopes_takes_the_authorizer_s_and_an_open_route_none() {
+    // given an API whose authorizer defaults to an admin scope, and three routes
+    let text = r#"
+Parameters:
+  Admin:
+    Type: String
+    Default: x/admin
+  Read:
+    Type: String
+    Default: x/read
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Jwt
+        Authorizers:
+          Jwt:
+            AuthorizationScopes: [!Ref Admin]
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Listed:
+          Type: HttpApi
+          Properties: { ApiId: !Ref Api, Method: GET, Path: /a, Auth: { AuthorizationScopes: [!Ref Read, literal/scope] } }
+        Forgotten:
+          Type: HttpApi
+          Properties: { ApiId: !Ref Api, Method: POST, Path: /a }
+        Open:
+          Type: HttpApi
+          Properties: { ApiId: !Ref Api, Method: GET, Path: /docs, Auth: { Authorizer: NONE } }
+"#;
+    // when its routes are read
+    let routes = Template::parse("inline", text)
+        .expect("parses")
+        .http_routes()
+        .expect("routes");
+    let route = |key: &str| {
+        routes
+            .iter()
+            .find(|r| r.route_key() == key)
+            .unwrap_or_else(|| panic!("{key}"))
+    };
+    // then the route's own scopes win, a route without any falls back to the authorizer's
+    // (fail closed, as SAM does), and an open route needs none
+    assert_eq!(route("GET /a").scopes, vec!["x/read", "literal/scope"]);
+    assert!(route("GET /a").scopes_declared);
+    assert_eq!(route("POST /a").scopes, vec!["x/admin"]);
+    assert!(!route("POST /a").scopes_declared);
+    assert_eq!(route("GET /docs").authorizer, None);
+    assert!(route("GET /docs").scopes.is_empty());
+}
+
+#[test]
+fn a_scope_referring_to_no_parameter_is_refused() {
+    let text = r#"
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties: { Auth: { DefaultAuthorizer: Jwt } }
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        E:
+          Type: HttpApi
+          Properties: { ApiId: !Ref Api, Method: GET, Path: /a, Auth: { AuthorizationScopes: [!Ref Missing] } }
+"#;
+    let error = Template::parse("inline", text)
+        .expect("parses")
+        .http_routes()
+        .expect_err("refused");
+    assert!(error.to_string().contains("Missing"), "{error}");
+}
+
+#[test]
+fn webhook_ingest_runs_within_its_reserved_concurrency_parameter() {
+    // given the repository's template
+    let template = repo();
+    let ingest = template
+        .resource_properties("WebhookIngestFunction")
+        .expect("WebhookIngestFunction");
+    // then its public URL's function has reserved concurrency, from the parameter
+    let reserved = ingest
+        .get("ReservedConcurrentExecutions")
+        .expect("ReservedConcurrentExecutions is set");
+    assert_eq!(
+        packr_local::template::value_of(reserved),
+        packr_local::template::EnvValue::Ref("WebhookIngestReservedConcurrency".into())
+    );
+    let default: u64 = template.parameters()["WebhookIngestReservedConcurrency"]
+        .as_deref()
+        .expect("a default")
+        .parse()
+        .expect("a number");
+    assert!((1..=100).contains(&default), "{default}");
+}

@@ -203,6 +203,14 @@ pub struct TokenArgs {
     /// The subject (`sub`).
     #[arg(long, default_value = "dev-user", value_name = "SUB")]
     pub sub: String,
+    /// An OAuth scope of the token instead of the role's own (read for every role, write
+    /// for all but brand_viewer, admin for tenant_admin); repeat for several.
+    #[arg(long = "scope", value_name = "SCOPE", conflicts_with = "no_scope")]
+    pub scopes: Vec<String>,
+    /// A token without any `scope` claim, as an OpenID Connect ID token is: the gateway
+    /// refuses it on every route.
+    #[arg(long)]
+    pub no_scope: bool,
     /// Minutes the token stays valid.
     #[arg(long, default_value_t = 60, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=525_600))]
     pub ttl_minutes: u64,

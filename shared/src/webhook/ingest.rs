@@ -19,7 +19,7 @@ use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
 use super::parked::{release_one, Park, ParkedEvent, ParkedEventStore, ReleaseDeps};
 use super::queue::{EventQueue, QueueError};
 use super::receipts::ReceiptStore;
-use super::signature::{SignatureHeaders, Verifier};
+use super::signature::{SignatureError, SignatureHeaders, Verifier};
 use crate::domain::{CorrelationId, EventId, Timestamp};
 use crate::metrics::{Metric, MetricsSink};
 use crate::store::capacity::CapacityMeter;
@@ -90,6 +90,11 @@ pub async fn handle(
     response
 }
 
+/// The checks a request must pass before ingest spends anything on it, cheapest first, none
+/// of them an AWS call: method, size (from the body's length as delivered, before any
+/// decoding or copying), then the signature headers' presence, form and timestamp window.
+/// Only a request that passes them reads the signing secret (cached in the instance) and
+/// pays for the HMAC over its body; only a verified one reaches DynamoDB or SQS.
 async fn handle_delivery(
     deps: &IngestDeps,
     request: LambdaFunctionUrlRequest,
@@ -107,24 +112,28 @@ async fn handle_delivery(
             "webhooks are delivered with POST",
         );
     }
-    let body: Vec<u8> = match (&request.body, request.is_base64_encoded) {
-        (None, _) => Vec::new(),
-        (Some(b), false) => b.as_bytes().to_vec(),
-        (Some(b), true) => match STANDARD.decode(b) {
+    let raw = request.body.as_deref().unwrap_or("");
+    if least_body_bytes(raw, request.is_base64_encoded) > deps.max_body_bytes {
+        return oversize(deps);
+    }
+    let now = (deps.clock)();
+    let headers = SignatureHeaders::from_lookup(|name| header(&request.headers, name));
+    let checked = match headers.check(now.unix_seconds()) {
+        Ok(checked) => checked,
+        Err(e) => return signature_rejected(deps, e),
+    };
+    let body: Vec<u8> = if request.is_base64_encoded {
+        match STANDARD.decode(raw) {
             Ok(bytes) => bytes,
             Err(_) => return error(400, "invalid_body", "body is not valid base64"),
-        },
+        }
+    } else {
+        raw.as_bytes().to_vec()
     };
     if body.len() > deps.max_body_bytes {
-        deps.metrics.emit(Metric::count("webhook.oversize"));
-        return error(
-            413,
-            "payload_too_large",
-            "webhook body exceeds the size limit",
-        );
+        return oversize(deps);
     }
 
-    let now = (deps.clock)();
     let verifier = match deps.verifier.verifier().await {
         Ok(v) => v,
         Err(e) => {
@@ -132,19 +141,9 @@ async fn handle_delivery(
             return error(500, "internal", "try again later");
         }
     };
-    let headers = SignatureHeaders::from_lookup(|name| header(&request.headers, name));
-    let verified = match verifier.verify(headers, &body, now.unix_seconds()) {
+    let verified = match verifier.verify_checked(&checked, &body) {
         Ok(v) => v,
-        Err(e) => {
-            deps.metrics
-                .emit(Metric::count("webhook.signature_failures").with("reason", e.code()));
-            warn!(reason = e.code(), "webhook signature rejected");
-            return error(
-                401,
-                e.code(),
-                &format!("signature verification failed: {e}"),
-            );
-        }
+        Err(e) => return signature_rejected(deps, e),
     };
     let event_id = match EventId::parse(verified.id.clone()) {
         Ok(id) => id,
@@ -156,6 +155,36 @@ async fn handle_delivery(
     accept(deps, event_id, correlation_id, body, now, delivered_at)
         .instrument(span)
         .await
+}
+
+/// The fewest bytes a body of this length can decode to: itself, or for base64 three bytes
+/// per four characters less the padding. Known without decoding or copying anything.
+fn least_body_bytes(raw: &str, base64: bool) -> usize {
+    if base64 {
+        (raw.len() / 4 * 3).saturating_sub(2)
+    } else {
+        raw.len()
+    }
+}
+
+fn oversize(deps: &IngestDeps) -> LambdaFunctionUrlResponse {
+    deps.metrics.emit(Metric::count("webhook.oversize"));
+    error(
+        413,
+        "payload_too_large",
+        "webhook body exceeds the size limit",
+    )
+}
+
+fn signature_rejected(deps: &IngestDeps, e: SignatureError) -> LambdaFunctionUrlResponse {
+    deps.metrics
+        .emit(Metric::count("webhook.signature_failures").with("reason", e.code()));
+    warn!(reason = e.code(), "webhook signature rejected");
+    error(
+        401,
+        e.code(),
+        &format!("signature verification failed: {e}"),
+    )
 }
 
 async fn accept(
@@ -289,4 +318,27 @@ pub async fn queue_event(
     }
     metrics.emit(Metric::count("webhook.queued").with("event_type", queued.event_type.clone()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_size_bound_never_exceeds_what_a_body_decodes_to() {
+        // given bodies of every length around the base64 block size
+        for n in 0..64usize {
+            let bytes = vec![b'x'; n];
+            let encoded = STANDARD.encode(&bytes);
+            // when the bound is taken from the encoded length alone
+            let least = least_body_bytes(&encoded, true);
+            // then it is at most the decoded size and at most two bytes below it
+            assert!(least <= n, "n = {n}: bound {least}");
+            assert!(n <= least + 2, "n = {n}: bound {least}");
+            assert_eq!(
+                least_body_bytes(&String::from_utf8(bytes).unwrap(), false),
+                n
+            );
+        }
+    }
 }

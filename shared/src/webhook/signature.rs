@@ -109,6 +109,58 @@ impl<'a> SignatureHeaders<'a> {
     }
 }
 
+/// The signature headers after every check that needs no secret: present, well-formed and
+/// inside the timestamp window. Ingest runs these before it reads the signing secret, so a
+/// request that fails them costs no AWS call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedHeaders<'a> {
+    id: &'a str,
+    timestamp: i64,
+    /// The decoded `v1` signatures (entries of other versions are ignored).
+    candidates: Vec<Vec<u8>>,
+}
+
+impl<'a> SignatureHeaders<'a> {
+    /// Presence, form and freshness ([`DEFAULT_TOLERANCE_SECONDS`] either way): everything
+    /// but the HMAC itself.
+    pub fn check(self, now_unix_seconds: i64) -> Result<CheckedHeaders<'a>, SignatureError> {
+        let id = self.id.ok_or(SignatureError::MissingHeader("svix-id"))?;
+        let timestamp = self
+            .timestamp
+            .ok_or(SignatureError::MissingHeader("svix-timestamp"))?;
+        let signature = self
+            .signature
+            .ok_or(SignatureError::MissingHeader("svix-signature"))?;
+        if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(SignatureError::InvalidHeader("svix-id"));
+        }
+        let timestamp: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| SignatureError::InvalidHeader("svix-timestamp"))?;
+        if now_unix_seconds.saturating_sub(timestamp) > DEFAULT_TOLERANCE_SECONDS {
+            return Err(SignatureError::TooOld);
+        }
+        if timestamp.saturating_sub(now_unix_seconds) > DEFAULT_TOLERANCE_SECONDS {
+            return Err(SignatureError::TooNew);
+        }
+        let candidates: Vec<Vec<u8>> = signature
+            .split_whitespace()
+            .filter_map(|entry| entry.split_once(','))
+            .filter(|(version, _)| *version == "v1")
+            .filter_map(|(_, sig)| STANDARD.decode(sig).ok())
+            .collect();
+        if candidates.is_empty() {
+            return Err(SignatureError::InvalidHeader("svix-signature"));
+        }
+        Ok(CheckedHeaders {
+            id,
+            timestamp,
+            candidates,
+        })
+    }
+}
+
 /// A verified message's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -121,61 +173,33 @@ pub struct Verified {
 #[derive(Debug, Clone)]
 pub struct Verifier {
     secrets: Vec<WebhookSecret>,
-    tolerance_seconds: i64,
 }
 
 impl Verifier {
     pub fn new(secrets: Vec<WebhookSecret>) -> Self {
-        Self {
-            secrets,
-            tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
-        }
+        Self { secrets }
     }
 
-    pub fn with_tolerance(mut self, seconds: i64) -> Self {
-        self.tolerance_seconds = seconds;
-        self
-    }
-
+    /// [`SignatureHeaders::check`], then [`Verifier::verify_checked`].
     pub fn verify(
         &self,
         headers: SignatureHeaders<'_>,
         body: &[u8],
         now_unix_seconds: i64,
     ) -> Result<Verified, SignatureError> {
-        let id = headers.id.ok_or(SignatureError::MissingHeader("svix-id"))?;
-        let timestamp = headers
-            .timestamp
-            .ok_or(SignatureError::MissingHeader("svix-timestamp"))?;
-        let signature = headers
-            .signature
-            .ok_or(SignatureError::MissingHeader("svix-signature"))?;
-        if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(SignatureError::InvalidHeader("svix-id"));
-        }
-        let timestamp: i64 = timestamp
-            .trim()
-            .parse()
-            .map_err(|_| SignatureError::InvalidHeader("svix-timestamp"))?;
-        if now_unix_seconds.saturating_sub(timestamp) > self.tolerance_seconds {
-            return Err(SignatureError::TooOld);
-        }
-        if timestamp.saturating_sub(now_unix_seconds) > self.tolerance_seconds {
-            return Err(SignatureError::TooNew);
-        }
-        let candidates: Vec<Vec<u8>> = signature
-            .split_whitespace()
-            .filter_map(|entry| entry.split_once(','))
-            .filter(|(version, _)| *version == "v1")
-            .filter_map(|(_, sig)| STANDARD.decode(sig).ok())
-            .collect();
-        if candidates.is_empty() {
-            return Err(SignatureError::InvalidHeader("svix-signature"));
-        }
+        self.verify_checked(&headers.check(now_unix_seconds)?, body)
+    }
+
+    /// The HMAC of the body under each secret against each signature of the headers.
+    pub fn verify_checked(
+        &self,
+        headers: &CheckedHeaders<'_>,
+        body: &[u8],
+    ) -> Result<Verified, SignatureError> {
         let mut matched = subtle::Choice::from(0u8);
         for secret in &self.secrets {
-            let expected = secret.mac(id, timestamp, body);
-            for candidate in &candidates {
+            let expected = secret.mac(headers.id, headers.timestamp, body);
+            for candidate in &headers.candidates {
                 // Length differences are not secret; contents are compared in constant time.
                 if candidate.len() == expected.len() {
                     matched |= candidate.as_slice().ct_eq(expected.as_slice());
@@ -184,8 +208,8 @@ impl Verifier {
         }
         if bool::from(matched) {
             Ok(Verified {
-                id: id.to_owned(),
-                timestamp,
+                id: headers.id.to_owned(),
+                timestamp: headers.timestamp,
             })
         } else {
             Err(SignatureError::NoMatch)
@@ -347,6 +371,38 @@ mod tests {
         assert_eq!(
             v.verify(headers(ID, &i64::MIN.to_string(), SIGNATURE), BODY, TS),
             Err(SignatureError::TooOld)
+        );
+    }
+
+    #[test]
+    fn header_checks_that_need_no_secret_fail_before_any_verifier_exists() {
+        // given headers that are missing, stale, or carry no v1 signature
+        let missing = SignatureHeaders {
+            id: Some(ID),
+            timestamp: None,
+            signature: Some(SIGNATURE),
+        };
+        // when they are checked without any secret
+        // then each fails on its own, and good headers pass to the HMAC step
+        assert_eq!(
+            missing.check(TS),
+            Err(SignatureError::MissingHeader("svix-timestamp"))
+        );
+        assert_eq!(
+            headers(ID, "1614265330", SIGNATURE).check(TS + 301),
+            Err(SignatureError::TooOld)
+        );
+        assert_eq!(
+            headers(ID, "1614265330", "v2,abc").check(TS),
+            Err(SignatureError::InvalidHeader("svix-signature"))
+        );
+        let checked = headers(ID, "1614265330", SIGNATURE)
+            .check(TS)
+            .expect("well-formed and fresh");
+        assert!(verifier().verify_checked(&checked, BODY).is_ok());
+        assert_eq!(
+            verifier().verify_checked(&checked, b"other"),
+            Err(SignatureError::NoMatch)
         );
     }
 

@@ -2,7 +2,8 @@
 //! simulator delivers signed webhooks one at a time to the gateway's function URL (no
 //! pollers, so the queue only fills), then the very message bodies ingest queued are sent
 //! again with a bare SQS `SendMessage` (no attributes) to the same queue, at the same
-//! pace. Rounds alternate the two so that drift of the emulator hits both.
+//! pace. Rounds alternate the two so that drift of the emulator hits both. Then what a
+//! refused request costs the same ingest instance (`rejections`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,9 +11,10 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use trackstar_sim::{DeliveryOptions, MutateRequest, MutationKind};
 
+use super::rejections::{self, RejectionReport};
 use crate::stats::{CpuTimed, LatencyLog, Summary};
 use crate::testing::fresh_local_stack;
-use crate::webhooks::{start, WebhookOptions, WebhookStack};
+use crate::webhooks::{current_signing_secret, start, WebhookOptions, WebhookStack};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct IngestReport {
@@ -30,13 +32,17 @@ pub struct IngestReport {
     pub body_mean_bytes: f64,
     pub delivered: u64,
     pub failed_attempts: u64,
+    /// CPU per unsigned, badly signed, stale and oversize request, and its floor.
+    pub rejections: RejectionReport,
 }
 
+/// `rejections` requests of each refused kind (see `rejections`) follow the deliveries.
 pub async fn run(
     sdk: &SdkConfig,
     events: usize,
     rounds: usize,
     rate: f64,
+    rejections: usize,
 ) -> anyhow::Result<IngestReport> {
     let stack = Arc::new(fresh_local_stack(sdk).await);
     let running = start(
@@ -49,7 +55,7 @@ pub async fn run(
         },
     )
     .await?;
-    let report = measure(&running, events, rounds.max(1), rate).await;
+    let report = measure(&running, events, rounds.max(1), rate, sdk, rejections).await;
     running.shutdown().await;
     report
 }
@@ -59,6 +65,8 @@ async fn measure(
     events: usize,
     rounds: usize,
     rate: f64,
+    sdk: &SdkConfig,
+    rejected_per_kind: usize,
 ) -> anyhow::Result<IngestReport> {
     running.sim.set_webhook_options(DeliveryOptions {
         concurrency: 1,
@@ -109,6 +117,20 @@ async fn measure(
         drain(running, bodies.len()).await?;
     }
     let stats = running.sim.webhook_stats();
+    let body_mean_bytes = body_bytes as f64 / bodies_sent.max(1) as f64;
+    let deps = running
+        .gateway
+        .webhook_ingest
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the gateway hosts no webhook-ingest"))?;
+    let secret = current_signing_secret(sdk, &running.stack).await?;
+    let rejections = rejections::measure(
+        &deps,
+        &secret,
+        body_mean_bytes.round() as usize,
+        rejected_per_kind,
+    )
+    .await?;
     Ok(IngestReport {
         events: running.gateway.ack_latency.samples().len(),
         rounds,
@@ -117,9 +139,10 @@ async fn measure(
         floor_ms: floor.summary(),
         cpu_ms: running.gateway.ingest_cpu.summary(),
         floor_cpu_ms: floor_cpu.summary(),
-        body_mean_bytes: body_bytes as f64 / bodies_sent.max(1) as f64,
+        body_mean_bytes,
         delivered: stats.delivered,
         failed_attempts: stats.failed_attempts,
+        rejections,
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod ingest;
+pub mod rejections;
 pub mod sync;
 pub mod verdicts;
 pub mod webhook;
@@ -56,6 +57,11 @@ pub fn ms(value: f64) -> String {
     }
 }
 
+/// CPU or wall milliseconds too small for [`ms`], in microseconds.
+pub fn micros(millis: f64) -> String {
+    format!("{:.1} µs", millis * 1000.0)
+}
+
 /// "met" / "not met" of `value <= goal`.
 pub fn verdict(met: bool) -> &'static str {
     if met {
@@ -73,6 +79,11 @@ mod tests {
     fn a_ratio_is_the_figure_over_its_floor_and_undefined_without_a_floor() {
         assert_eq!(ratio(3.0, 2.0), "1.50×");
         assert_eq!(ratio(3.0, 0.0), "n/a");
+    }
+
+    #[test]
+    fn microseconds_show_one_decimal() {
+        assert_eq!(micros(0.0123), "12.3 µs");
     }
 
     #[test]

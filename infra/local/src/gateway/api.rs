@@ -1,6 +1,7 @@
 //! The API routes of `packr::api::router::ROUTES`, served as API Gateway (HTTP API) would:
 //! the JWT authorizer verifies `Authorization: Bearer …` (401 `{"message":"Unauthorized"}`
-//! otherwise), the request becomes the payload-2.0 event (`ApiGatewayV2httpRequest`, verified
+//! otherwise) and the route's scopes as `template.yaml` declares them (403
+//! `{"message":"Forbidden"}`, see `scopes`), the request becomes the payload-2.0 event (`ApiGatewayV2httpRequest`, verified
 //! claims flattened into `requestContext.authorizer.jwt.claims`), lambda_http turns it into
 //! the `Request` the function sees, and `dispatch` answers it — the Lambda code path.
 
@@ -20,15 +21,17 @@ use packr::api::router::{dispatch, Route, ROUTES};
 use packr::api::ApiDeps;
 use serde_json::{json, Map, Value};
 
+use super::scopes::{refuse_unless_scoped, token_scopes, RouteScopes};
 use super::GatewayState;
 use crate::dev_jwt::DevJwt;
 
 /// What the gateway needs to host the API: each function's dependencies (by the route's
-/// `function`, e.g. `api-orders`) and the authorizer's key.
+/// `function`, e.g. `api-orders`), the authorizer's key and each route's scopes.
 #[derive(Clone)]
 pub struct ApiHost {
     pub functions: HashMap<&'static str, ApiDeps>,
     pub jwt: DevJwt,
+    pub scopes: RouteScopes,
 }
 
 impl std::fmt::Debug for ApiHost {
@@ -114,7 +117,13 @@ async fn serve_route(
     };
     let claims = if route.authorized {
         match bearer(&headers).and_then(|token| host.jwt.verify_all(token).ok()) {
-            Some(claims) => Some(flatten_claims(&claims)),
+            Some(claims) => {
+                let required = host.scopes.required(&route.route_key());
+                if let Some(refused) = refuse_unless_scoped(required, &token_scopes(&claims)) {
+                    return refused;
+                }
+                Some(flatten_claims(&claims))
+            }
             None => return message(StatusCode::UNAUTHORIZED, "Unauthorized"),
         }
     } else {

@@ -6,6 +6,7 @@ pub mod api;
 mod debug;
 pub mod function_url;
 mod health;
+pub mod scopes;
 mod stack_info;
 
 use std::future::Future;

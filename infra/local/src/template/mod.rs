@@ -6,6 +6,7 @@
 
 mod error;
 mod function;
+mod http_api;
 mod props;
 mod queue;
 mod rule;
@@ -19,6 +20,7 @@ use serde_yaml::{Mapping, Value};
 
 pub use error::TemplateError;
 pub use function::{value_of, EnvValue, FunctionSpec, SqsEventSpec};
+pub use http_api::HttpRouteSpec;
 pub use queue::{QueueSpec, Redrive, RedriveAllow};
 pub use rule::{RuleSpec, RuleTarget};
 pub use secret::{SecretSpec, SecretValueSpec};
@@ -31,6 +33,7 @@ const QUEUE_TYPE: &str = "AWS::SQS::Queue";
 const SECRET_TYPE: &str = "AWS::SecretsManager::Secret";
 const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
 const RULE_TYPE: &str = "AWS::Events::Rule";
+const HTTP_API_TYPE: &str = "AWS::Serverless::HttpApi";
 
 /// A parsed SAM/CloudFormation template.
 #[derive(Debug, Clone)]
@@ -210,6 +213,33 @@ impl Template {
             &resource.metadata,
             &self.function_globals,
         )
+    }
+
+    /// Every route of the template's HTTP APIs (the `HttpApi` events of its functions), in
+    /// function then event order, with the authorizer and the scopes API Gateway applies
+    /// (`!Ref`s of parameters resolved from their defaults).
+    pub fn http_routes(&self) -> Result<Vec<HttpRouteSpec>, TemplateError> {
+        let apis = self
+            .of_type(HTTP_API_TYPE)
+            .map(|(id, properties)| {
+                Ok((
+                    id.to_owned(),
+                    http_api::api_auth(id, properties, &self.parameters)?,
+                ))
+            })
+            .collect::<Result<BTreeMap<_, _>, TemplateError>>()?;
+        let mut routes = Vec::new();
+        for (id, resource) in &self.resources {
+            if resource.kind == FUNCTION_TYPE {
+                routes.extend(http_api::routes(
+                    id,
+                    &resource.properties,
+                    &apis,
+                    &self.parameters,
+                )?);
+            }
+        }
+        Ok(routes)
     }
 
     /// Every `AWS::Events::Rule`, in logical-id order, `ScheduleExpression: !Ref P`

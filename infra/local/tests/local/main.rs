@@ -6,5 +6,6 @@ mod contract;
 mod esm;
 mod faultproxy;
 mod function_url;
+mod scopes;
 mod sync;
 mod webhooks;
