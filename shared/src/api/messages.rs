@@ -16,14 +16,16 @@ const TEMPLATE: &str = "/brands/{brand_id}/messages";
 /// so the same key on another brand's thread is a reuse with another body (422).
 pub const POST_SCOPE: Scope = Scope::new("api.messages.post");
 
-/// `POST /brands/{brand_id}/messages`
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// `POST /brands/{brand_id}/messages` (`Debug`: the text redacted).
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessageBody {
     /// 1 to 4,000 characters, not blank.
     #[schema(value_type = crate::domain::MessageBody)]
     pub body: String,
 }
+
+crate::redacted_debug!(PostMessageBody { ; body });
 
 /// The brand of the path, if the caller may see it and it exists in their tenant.
 async fn visible_brand(deps: &ApiDeps, ctx: &Ctx, req: &Request) -> Result<BrandId, ApiError> {

@@ -65,7 +65,8 @@ pub struct TotalsBody {
     pub shipping: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// Personal data: `Debug` shows only the country.
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
     #[schema(schema_with = schema::text_200)]
@@ -93,6 +94,12 @@ pub struct AddressBody {
     pub email_address: Option<String>,
 }
 
+crate::redacted_debug!(AddressBody {
+    country;
+    full_name, company, address1, address2, address3, city, state, postal_code,
+    phone_number, email_address,
+});
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineItemBody {
@@ -113,7 +120,7 @@ pub struct LineItemBody {
     pub discount_amount: Option<i64>,
 }
 
-/// `POST /orders`
+/// `POST /orders` (`Debug`: the address redacted by its own `Debug`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrderBody {
