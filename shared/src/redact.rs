@@ -29,6 +29,36 @@ impl<T> fmt::Display for Redacted<T> {
     }
 }
 
+/// An error's message without the input it quotes, for logs and stored reasons. Serde
+/// errors quote the offending value (`invalid type: string "Jane Roe", expected …`,
+/// `` `x` is not … ``): the message is cut at its first quote or backtick, and the position
+/// serde_json adds (` at line L column C`) is kept. `missing field` / `duplicate field`
+/// messages name only Packr's own field names and stay whole.
+pub fn without_input<E: fmt::Display + ?Sized>(error: &E) -> String {
+    let message = error.to_string();
+    if message.starts_with("missing field") || message.starts_with("duplicate field") {
+        return message;
+    }
+    let Some(cut) = message.find(['"', '`']) else {
+        return message;
+    };
+    let mut out = message[..cut].trim_end().to_owned();
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(REDACTED);
+    if let Some(at) = message.rfind(" at line ") {
+        let position = &message[at..];
+        let is_position = position[" at line ".len()..]
+            .split(" column ")
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if is_position && at >= cut {
+            out.push_str(position);
+        }
+    }
+    out
+}
+
 /// Implements `Debug` for a struct: the fields listed before `;` print as usual, those after
 /// it as `<redacted>`. Every field must be listed (the impl destructures the struct).
 ///
@@ -208,6 +238,36 @@ mod tests {
             !pretty.contains("Ada") && !pretty.contains("7946"),
             "{pretty}"
         );
+    }
+
+    #[test]
+    fn serde_errors_lose_the_values_they_quote_and_keep_their_kind_and_position() {
+        // given serde errors quoting personal data, and ones that quote none
+        let wrong_type = serde_json::from_str::<bool>(r#""Zelda Quackenbush""#).unwrap_err();
+        let custom =
+            serde_json::from_str::<crate::domain::Timestamp>(r#""Call Zelda""#).unwrap_err();
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            connection_id: String,
+        }
+        let missing = serde_json::from_str::<Body>("{}").unwrap_err();
+        let syntax = serde_json::from_str::<Body>("{\"connection_id\": ").unwrap_err();
+        // then the values are gone, the kind and position stay
+        assert_eq!(
+            without_input(&wrong_type),
+            "invalid type: string <redacted> at line 1 column 19"
+        );
+        // (serde_json adds no position to an error a `Deserialize` impl raises)
+        assert_eq!(without_input(&custom), "<redacted>");
+        assert_eq!(
+            without_input(&missing),
+            "missing field `connection_id` at line 1 column 2"
+        );
+        assert_eq!(without_input(&syntax), syntax.to_string());
+        // and a value that looks like a position is not kept as one
+        let tricky = "`Zelda at line 1 column 2` is not a currency";
+        assert_eq!(without_input(&tricky), "<redacted>");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! through the Trackstar client's wire types.
 
 use crate::domain::{InventoryItem, Order, Product};
-use crate::errors::error_chain;
+use crate::errors::error_chain_without_input;
 use crate::trackstar::wire::{TrackstarInventoryItem, TrackstarOrder, TrackstarProduct};
 pub use crate::trackstar::ConversionContext as DecodeContext;
 
@@ -79,7 +79,12 @@ impl WireObject {
                 serde_json::from_value(data.clone()).map(|p| Self::Product(Box::new(p)))
             }
         };
-        parsed.map_err(|e| format!("data is not a valid Trackstar object: {e}"))
+        parsed.map_err(|e| {
+            format!(
+                "data is not a valid Trackstar object: {}",
+                crate::redact::without_input(&e)
+            )
+        })
     }
 
     /// Trackstar's id of the object, when it has one.
@@ -110,6 +115,6 @@ impl WireObject {
                 .into_domain(ctx)
                 .map(|p| DomainObject::Product(Box::new(p))),
         };
-        converted.map_err(|e| error_chain(&e))
+        converted.map_err(|e| error_chain_without_input(&e))
     }
 }
