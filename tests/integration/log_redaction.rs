@@ -97,8 +97,8 @@ fn address() -> Value {
 }
 
 /// `events/apigw-v2-post-orders.json` with this body, a planted bearer token and acme's
-/// admin as the verified caller.
-fn post_orders_sample(body: &Value, key: &str) -> lambda_http::Request {
+/// admin as the verified caller: the raw event.
+fn post_orders_event(body: &Value, key: &str) -> Value {
     let raw = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../events/apigw-v2-post-orders.json"
@@ -108,7 +108,12 @@ fn post_orders_sample(body: &Value, key: &str) -> lambda_http::Request {
     event["headers"]["authorization"] = json!(format!("Bearer {BEARER}"));
     event["headers"]["idempotency-key"] = json!(key);
     event["body"] = json!(body.to_string());
-    lambda_http::request::from_str(&event.to_string()).unwrap()
+    event
+}
+
+/// [`post_orders_event`] as the request lambda_http makes of it.
+fn post_orders_sample(body: &Value, key: &str) -> lambda_http::Request {
+    lambda_http::request::from_str(&post_orders_event(body, key).to_string()).unwrap()
 }
 
 #[tokio::test]
@@ -361,4 +366,121 @@ async fn syncing_and_reconciling_orders_with_personal_data_logs_none_of_it() {
             assert!(!logs.contains(value.as_str()), "{value} logged");
         }
     }
+}
+
+/// Lambda's Runtime API, as much of it as one invocation needs: the first
+/// `GET …/invocation/next` hands out `event`, later ones wait; the function's answer
+/// (`POST …/response` or `…/error`) is sent back with its path.
+async fn runtime_api(event: String) -> (String, tokio::sync::oneshot::Receiver<(String, Vec<u8>)>) {
+    use std::sync::{Arc, Mutex};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let state = Arc::new(Mutex::new((Some(event), Some(answer))));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve_runtime_api(stream, state.clone()));
+        }
+    });
+    (address, answered)
+}
+
+type RuntimeState = std::sync::Arc<
+    std::sync::Mutex<(
+        Option<String>,
+        Option<tokio::sync::oneshot::Sender<(String, Vec<u8>)>>,
+    )>,
+>;
+
+/// HTTP/1.1 requests of one connection, one after the other.
+async fn serve_runtime_api(stream: tokio::net::TcpStream, state: RuntimeState) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let mut stream = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if stream.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            stream.read_line(&mut header).await.unwrap();
+            if header.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).await.unwrap();
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_owned();
+        let reply = if path.ends_with("/invocation/next") {
+            let Some(event) = state.lock().unwrap().0.take() else {
+                // No more events: the runtime waits here, as it does on Lambda.
+                return std::future::pending().await;
+            };
+            let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                 lambda-runtime-aws-request-id: req-runtime-1\r\n\
+                 lambda-runtime-deadline-ms: {deadline}\r\n\
+                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:api-orders\r\n\
+                 lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\n\
+                 content-length: {}\r\n\r\n{event}",
+                event.len()
+            )
+        } else {
+            if let Some(answer) = state.lock().unwrap().1.take() {
+                let _ = answer.send((path, body));
+            }
+            "HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n".to_owned()
+        };
+        stream.get_mut().write_all(reply.as_bytes()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn lambda_runtime_handed_a_raw_event_full_of_personal_data_logs_none_of_it() {
+    // given api-orders' handler run by lambda_http's runtime against a Runtime API that hands
+    // it an order with a planted address and bearer token
+    let s = api_stack().await;
+    let mut order = order_body("b1", "ref-runtime-1");
+    order["ship_to_address"] = address();
+    let event = post_orders_event(&order, "key-runtime-1").to_string();
+    assert!(event.contains(NAME) && event.contains(BEARER));
+    let (api, answered) = runtime_api(event).await;
+    for (name, value) in [
+        ("AWS_LAMBDA_RUNTIME_API", api.as_str()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "api-orders"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+    ] {
+        std::env::set_var(name, value);
+    }
+    let deps = s.deps_as("api-orders");
+    let (capture, _guard) = capture();
+
+    // when the runtime takes the event, the handler answers
+    let runtime = lambda_http::run(lambda_http::service_fn(|request| {
+        let deps = &deps;
+        async move { Ok::<_, lambda_http::Error>(packr::api::dispatch(deps, request).await) }
+    }));
+    let (path, body) = tokio::select! {
+        answer = answered => answer.unwrap(),
+        ended = runtime => panic!("the runtime stopped: {ended:?}"),
+    };
+
+    // then the order was created, and neither the raw event nor any of its values is logged
+    assert!(path.ends_with("/req-runtime-1/response"), "{path}");
+    let response: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let logs = assert_clean(&capture, &["order created"]);
+    assert!(!logs.contains("raw JSON event"), "{logs}");
 }

@@ -2,7 +2,7 @@
 //! through the Trackstar client's wire types.
 
 use crate::domain::{InventoryItem, Order, Product};
-use crate::errors::error_chain_without_input;
+use crate::errors::error_chain;
 use crate::trackstar::wire::{TrackstarInventoryItem, TrackstarOrder, TrackstarProduct};
 pub use crate::trackstar::ConversionContext as DecodeContext;
 
@@ -115,6 +115,6 @@ impl WireObject {
                 .into_domain(ctx)
                 .map(|p| DomainObject::Product(Box::new(p))),
         };
-        converted.map_err(|e| error_chain_without_input(&e))
+        converted.map_err(|e| error_chain(&e))
     }
 }
