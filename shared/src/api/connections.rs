@@ -33,7 +33,7 @@ pub struct LinkTokenBody {
     pub connection_id: Option<String>,
 }
 
-/// `POST /connections/exchange` (`Debug`: the auth code redacted).
+/// `POST /connections/exchange`
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeBody {
@@ -48,6 +48,7 @@ pub struct ExchangeBody {
     pub customer_id: Option<String>,
 }
 
+// The auth code is a credential.
 crate::redacted_debug!(ExchangeBody { brand_id, customer_id; auth_code });
 
 /// A connection as served: no secret references.

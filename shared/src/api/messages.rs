@@ -16,7 +16,7 @@ const TEMPLATE: &str = "/brands/{brand_id}/messages";
 /// so the same key on another brand's thread is a reuse with another body (422).
 pub const POST_SCOPE: Scope = Scope::new("api.messages.post");
 
-/// `POST /brands/{brand_id}/messages` (`Debug`: the text redacted).
+/// `POST /brands/{brand_id}/messages`
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessageBody {
@@ -25,6 +25,7 @@ pub struct PostMessageBody {
     pub body: String,
 }
 
+// Free text: may name people, addresses, phone numbers.
 crate::redacted_debug!(PostMessageBody { ; body });
 
 /// The brand of the path, if the caller may see it and it exists in their tenant.

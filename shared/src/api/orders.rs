@@ -65,7 +65,6 @@ pub struct TotalsBody {
     pub shipping: Option<i64>,
 }
 
-/// Personal data: `Debug` shows only the country.
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
@@ -94,6 +93,7 @@ pub struct AddressBody {
     pub email_address: Option<String>,
 }
 
+// Personal data: `Debug` shows only the country.
 crate::redacted_debug!(AddressBody {
     country;
     full_name, company, address1, address2, address3, city, state, postal_code,
@@ -120,7 +120,8 @@ pub struct LineItemBody {
     pub discount_amount: Option<i64>,
 }
 
-/// `POST /orders` (`Debug`: the address redacted by its own `Debug`).
+// `Debug` derived: the address redacts itself.
+/// `POST /orders`
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrderBody {

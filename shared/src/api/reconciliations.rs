@@ -24,6 +24,7 @@ use crate::sync::SyncResource;
 pub struct ReconciliationView {
     pub id: String,
     pub connection_id: String,
+    /// The brands of the run's objects (for a brand user, of theirs only).
     pub brand_ids: Vec<String>,
     pub resource: SyncResource,
     /// Classified and reported only; nothing repaired.

@@ -69,7 +69,6 @@ impl<'de> Deserialize<'de> for MessageBody {
     }
 }
 
-/// `Debug`: the body redacted.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     pub tenant_id: TenantId,
@@ -81,6 +80,7 @@ pub struct Message {
     pub created_at: Timestamp,
 }
 
+// The body is free text (see `MessageBody`).
 crate::redacted_debug!(Message {
     tenant_id, brand_id, id, author, author_role, created_at;
     body,
