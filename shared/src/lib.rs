@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod ops;
 pub mod reconcile;
+pub mod redact;
 pub mod runtime;
 pub mod secrets;
 pub mod store;

@@ -452,8 +452,17 @@ pub fn report(
     finished: i64,
 ) -> packr::reconcile::ReconcileReport {
     let mut tally = packr::reconcile::DriftTally::default();
-    tally.record(packr::reconcile::DriftClass::MissingLocal, "ord_missing");
-    tally.record(packr::reconcile::DriftClass::InSync, "ord_ok");
+    let owner = brands.first().map(|b| brand(b));
+    tally.record(
+        packr::reconcile::DriftClass::MissingLocal,
+        "ord_missing",
+        owner.as_ref(),
+    );
+    tally.record(
+        packr::reconcile::DriftClass::InSync,
+        "ord_ok",
+        owner.as_ref(),
+    );
     packr::reconcile::ReconcileReport {
         id: id.to_owned(),
         tenant_id: tenant(t),

@@ -15,6 +15,7 @@ mod api_writes;
 mod cold_start;
 mod helpers;
 mod idempotency;
+mod log_redaction;
 mod messages;
 mod observability;
 mod ops_health;

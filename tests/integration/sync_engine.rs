@@ -31,7 +31,7 @@ use trackstar_sim::{FaultSpec, MutateRequest, MutationKind, SimConfig, SimConnec
 
 use crate::helpers::*;
 
-const CONNECTION: &str = "conn_sync";
+pub(crate) const CONNECTION: &str = "conn_sync";
 const TOKEN: &str = "tok_sync";
 const CUSTOMER: &str = "wc_sync_1";
 const SECRET: &str = "packr/test/trackstar/connections/conn_sync";
@@ -59,8 +59,8 @@ impl TestClock {
     }
 }
 
-struct Rig {
-    sim: SimHandle,
+pub(crate) struct Rig {
+    pub(crate) sim: SimHandle,
     /// The test's own (setup and assertions).
     store: DynamoStore,
     /// As sync-worker and sync-scheduler use it: their requests sign as them (IAM check).
@@ -141,7 +141,7 @@ async fn rig_with(orders: usize, client_config: impl FnOnce(&SimHandle) -> Track
     }
 }
 
-async fn rig(orders: usize) -> Rig {
+pub(crate) async fn rig(orders: usize) -> Rig {
     rig_with(orders, client_config).await
 }
 
@@ -185,7 +185,7 @@ impl Rig {
         }
     }
 
-    fn deps(&self) -> WorkerDeps {
+    pub(crate) fn deps(&self) -> WorkerDeps {
         self.deps_with(
             Arc::new(TrackstarSource::new(self.client.clone())),
             test_config(),
@@ -193,7 +193,7 @@ impl Rig {
         )
     }
 
-    fn job(&self, resource: SyncResource, mode: SyncMode) -> SyncJob {
+    pub(crate) fn job(&self, resource: SyncResource, mode: SyncMode) -> SyncJob {
         SyncJob::new(
             self.tenant.clone(),
             packr::domain::ConnectionId::parse(CONNECTION).unwrap(),
@@ -213,7 +213,7 @@ impl Rig {
     }
 
     /// Runs `job` and every continuation it queues, until the run is over (bounded).
-    async fn run_to_end(&self, deps: &WorkerDeps, job: SyncJob) -> Vec<ChunkOutcome> {
+    pub(crate) async fn run_to_end(&self, deps: &WorkerDeps, job: SyncJob) -> Vec<ChunkOutcome> {
         let mut outcomes = Vec::new();
         let mut pending = vec![job];
         for _ in 0..200 {
@@ -1349,7 +1349,7 @@ async fn drifted(r: &Rig, deps: &WorkerDeps) -> Drift {
     }
 }
 
-fn reconcile_job(r: &Rig, dry_run: bool) -> SyncJob {
+pub(crate) fn reconcile_job(r: &Rig, dry_run: bool) -> SyncJob {
     SyncJob {
         dry_run,
         ..r.job(SyncResource::Orders, SyncMode::Reconcile)
@@ -1398,6 +1398,16 @@ async fn reconciliation_classifies_every_id_and_repairs_the_drift_through_the_up
     // missing and stale repaired, the deleted one tombstoned; Trackstar's refetch could
     // not settle the one ahead (its copy is older): left as it is
     assert_eq!(t.repaired, 3);
+    // every object is b1's (through its warehouse customer): b1's share is the whole run,
+    // the deleted one included (its brand read from the local copy)
+    let b1 = &t.by_brand[&brand("b1")];
+    assert_eq!(b1.counts, t.counts);
+    assert_eq!(b1.repaired, 3);
+    assert_eq!(
+        b1.samples[&DriftClass::MissingRemote],
+        vec![d.missing_remote.clone()]
+    );
+    assert_eq!(report.brand_ids, vec![brand("b1")]);
     assert!(r.order(&d.missing_local).await.is_some());
     assert_eq!(
         r.order(&d.stale_local).await.unwrap().status.as_str(),

@@ -34,7 +34,7 @@ pub struct LinkTokenBody {
 }
 
 /// `POST /connections/exchange`
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeBody {
     /// The one-time code Trackstar Link gave the browser.
@@ -47,6 +47,9 @@ pub struct ExchangeBody {
     #[schema(schema_with = super::schema::opt_text_128)]
     pub customer_id: Option<String>,
 }
+
+// The auth code is a credential.
+crate::redacted_debug!(ExchangeBody { brand_id, customer_id; auth_code });
 
 /// A connection as served: no secret references.
 #[derive(Debug, Clone, Serialize, ToSchema)]

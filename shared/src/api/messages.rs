@@ -17,13 +17,16 @@ const TEMPLATE: &str = "/brands/{brand_id}/messages";
 pub const POST_SCOPE: Scope = Scope::new("api.messages.post");
 
 /// `POST /brands/{brand_id}/messages`
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessageBody {
     /// 1 to 4,000 characters, not blank.
     #[schema(value_type = crate::domain::MessageBody)]
     pub body: String,
 }
+
+// Free text: may name people, addresses, phone numbers.
+crate::redacted_debug!(PostMessageBody { ; body });
 
 /// The brand of the path, if the caller may see it and it exists in their tenant.
 async fn visible_brand(deps: &ApiDeps, ctx: &Ctx, req: &Request) -> Result<BrandId, ApiError> {

@@ -65,7 +65,7 @@ pub struct TotalsBody {
     pub shipping: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
     #[schema(schema_with = schema::text_200)]
@@ -93,6 +93,13 @@ pub struct AddressBody {
     pub email_address: Option<String>,
 }
 
+// Personal data: `Debug` shows only the country.
+crate::redacted_debug!(AddressBody {
+    country;
+    full_name, company, address1, address2, address3, city, state, postal_code,
+    phone_number, email_address,
+});
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineItemBody {
@@ -113,6 +120,7 @@ pub struct LineItemBody {
     pub discount_amount: Option<i64>,
 }
 
+// `Debug` derived: the address redacts itself.
 /// `POST /orders`
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,17 +1,20 @@
 //! `GET /sync/reconciliations` and `GET /sync/reconciliations/{report_id}` (api-sync): the
 //! tenant's reconciliation reports, newest first, keyset paginated. Brand roles see only
-//! reports that concern one of their brands; another tenant's or brand's report is a 404.
+//! reports that concern one of their brands, and of those only their brands' share (ids,
+//! counts, samples, repairs: a shared connection's report holds other brands' too); another
+//! tenant's or brand's report is a 404.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::request::{authenticated, path_param, require, Action, Query, Reply};
+use super::request::{authenticated, path_param, require, Action, Ctx, Query, Reply};
 use super::writes;
 use super::ApiDeps;
+use crate::domain::BrandId;
 use crate::reconcile::{DriftClass, ReconcileReport};
 use crate::store::Page;
 use crate::sync::SyncResource;
@@ -21,6 +24,7 @@ use crate::sync::SyncResource;
 pub struct ReconciliationView {
     pub id: String,
     pub connection_id: String,
+    /// The brands of the run's objects (for a brand user, of theirs only).
     pub brand_ids: Vec<String>,
     pub resource: SyncResource,
     /// Classified and reported only; nothing repaired.
@@ -33,13 +37,39 @@ pub struct ReconciliationView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete_reason: Option<String>,
     /// Per class (`missing_local`, `stale_local`, `ahead_local`, `missing_remote`,
-    /// `in_sync`): how many ids.
+    /// `in_sync`): how many ids. For a brand user, of their brands' objects only.
     pub counts: BTreeMap<String, u64>,
-    /// Per drift class: up to 20 sample ids.
+    /// Per drift class: up to 20 sample ids (for a brand user, of their brands' objects
+    /// only: up to 5 per brand, unless every object of the run is theirs).
     pub samples: BTreeMap<String, Vec<String>>,
+    /// Objects repaired (for a brand user, of their brands).
     pub repaired: u64,
     pub trackstar_gets: u64,
     pub duration_ms: u64,
+}
+
+impl ReconciliationView {
+    /// The report as a caller sees it: whole for tenant-wide roles (`brands` `None`); for a
+    /// brand user, only the share of `brands` in its brand ids, counts, samples and repairs.
+    pub fn scoped(mut r: ReconcileReport, brands: Option<&BTreeSet<BrandId>>) -> Self {
+        if let Some(brands) = brands {
+            r.brand_ids.retain(|b| brands.contains(b));
+            r.tally = r.tally.for_brands(brands);
+        }
+        Self::from(r)
+    }
+}
+
+/// The brands a caller's view of reports is limited to: none for tenant-wide roles, else
+/// `filter` (a listing's one brand) or the caller's brands.
+fn view_scope(ctx: &Ctx, filter: Option<&BrandId>) -> Option<BTreeSet<BrandId>> {
+    if ctx.principal.role.is_tenant_wide() {
+        return None;
+    }
+    Some(match filter {
+        Some(brand) => BTreeSet::from([brand.clone()]),
+        None => ctx.principal.brands.clone(),
+    })
 }
 
 impl From<ReconcileReport> for ReconciliationView {
@@ -92,11 +122,12 @@ pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
             .reports
             .list_reports(&ctx.principal.tenant, brand.as_ref(), &q.page()?)
             .await?;
+        let scope = view_scope(&ctx, brand.as_ref());
         Ok(Reply::page(Page {
             items: page
                 .items
                 .into_iter()
-                .map(ReconciliationView::from)
+                .map(|r| ReconciliationView::scoped(r, scope.as_ref()))
                 .collect::<Vec<_>>(),
             next_cursor: page.next_cursor,
         }))
@@ -123,8 +154,10 @@ pub async fn get(deps: &ApiDeps, request: Request) -> Response<Body> {
                         .any(|b| ctx.principal.sees_brand(Some(b)))
             })
             .ok_or_else(|| ApiError::not_found("reconciliation"))?;
-        Ok(Reply::ok(writes::to_json(&ReconciliationView::from(
+        let scope = view_scope(&ctx, None);
+        Ok(Reply::ok(writes::to_json(&ReconciliationView::scoped(
             report,
+            scope.as_ref(),
         ))?))
     })
     .await

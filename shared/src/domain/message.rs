@@ -12,10 +12,20 @@ pub enum MessageBodyError {
     TooLong { max: usize },
 }
 
-/// A message body: non-blank, at most 4,000 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A message body: non-blank, at most 4,000 characters. Free text (it may name people,
+/// addresses, phone numbers): `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct MessageBody(String);
+
+impl std::fmt::Debug for MessageBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageBody")
+            .field("chars", &self.0.chars().count())
+            .field("text", &crate::redact::Redacted(&self.0))
+            .finish()
+    }
+}
 
 impl MessageBody {
     pub const MAX_CHARS: usize = 4000;
@@ -59,7 +69,7 @@ impl<'de> Deserialize<'de> for MessageBody {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     pub tenant_id: TenantId,
     pub brand_id: BrandId,
@@ -69,6 +79,12 @@ pub struct Message {
     pub body: MessageBody,
     pub created_at: Timestamp,
 }
+
+// The body is free text (see `MessageBody`).
+crate::redacted_debug!(Message {
+    tenant_id, brand_id, id, author, author_role, created_at;
+    body,
+});
 
 #[cfg(test)]
 mod tests {

@@ -122,12 +122,15 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The result saved for replay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The result saved for replay. `Debug`: the body (an order with its address, a message)
+/// redacted.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedResponse {
     pub status: u16,
     pub body: serde_json::Value,
 }
+
+crate::redacted_debug!(SavedResponse { status; body });
 
 /// Proof of having started: needed to complete or abandon the record.
 #[derive(Debug, Clone, PartialEq, Eq)]

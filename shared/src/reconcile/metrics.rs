@@ -38,10 +38,10 @@ mod tests {
     #[test]
     fn a_report_emits_drift_by_class_and_the_missing_local_total() {
         let mut tally = DriftTally::default();
-        tally.record(DriftClass::MissingLocal, "o1");
-        tally.record(DriftClass::MissingLocal, "o2");
-        tally.record(DriftClass::StaleLocal, "o3");
-        tally.record(DriftClass::InSync, "o4");
+        tally.record(DriftClass::MissingLocal, "o1", None);
+        tally.record(DriftClass::MissingLocal, "o2", None);
+        tally.record(DriftClass::StaleLocal, "o3", None);
+        tally.record(DriftClass::InSync, "o4", None);
         tally.repaired = 3;
         let at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
         let report = ReconcileReport {

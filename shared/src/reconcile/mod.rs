@@ -13,6 +13,7 @@ pub mod run;
 pub use dynamo::REPORT_TTL;
 pub use metrics::emit_report_metrics;
 pub use report::{
-    DriftClass, DriftTally, ReconcileReport, ReconcileSummary, ReportStore, MAX_SAMPLES,
+    BrandDrift, DriftClass, DriftTally, ReconcileReport, ReconcileSummary, ReportStore,
+    MAX_BRAND_SAMPLES, MAX_SAMPLES,
 };
 pub use run::ReconcileProgress;

@@ -121,7 +121,7 @@ pub(crate) async fn remote_page(
             // Same second, other content: Trackstar's current state wins.
             Some(_) => DriftClass::StaleLocal,
         };
-        progress.tally.record(class, id);
+        progress.tally.record(class, id, object.brand_id());
         if progress.dry_run {
             continue;
         }
@@ -132,7 +132,7 @@ pub(crate) async fn remote_page(
                     .await?
                     == UpsertOutcome::Applied
                 {
-                    progress.tally.repaired += 1;
+                    progress.tally.repaired_for(object.brand_id());
                     counts.applied += 1;
                 }
             }
@@ -156,7 +156,7 @@ pub(crate) async fn remote_page(
                     .await?
                     == UpsertOutcome::Applied
                 {
-                    progress.tally.repaired += 1;
+                    progress.tally.repaired_for(object.brand_id());
                     counts.applied += 1;
                 }
             }
@@ -220,7 +220,7 @@ pub(crate) async fn local_phase(
                     }
                     _ => DriftClass::InSync,
                 };
-                progress.tally.record(class, object.id());
+                progress.tally.record(class, object.id(), object.brand_id());
                 if class == DriftClass::StaleLocal
                     && !progress.dry_run
                     && stores
@@ -228,17 +228,22 @@ pub(crate) async fn local_phase(
                         .await?
                         == UpsertOutcome::Applied
                 {
-                    progress.tally.repaired += 1;
+                    progress.tally.repaired_for(object.brand_id());
                 }
             }
             for id in chunk.iter().filter(|id| !found_ids.contains(id.as_str())) {
-                progress.tally.record(DriftClass::MissingRemote, id);
+                // Its brand is the local copy's (Trackstar no longer has it).
+                let brand = local.get(id.as_str()).and_then(|mine| mine.brand_id());
+                if let Some(brand) = brand {
+                    progress.brands.insert(brand.clone());
+                }
+                progress.tally.record(DriftClass::MissingRemote, id, brand);
                 if !progress.dry_run
                     && stores
                         .tombstone(tenant, job.resource, id, (deps.clock)())
                         .await?
                 {
-                    progress.tally.repaired += 1;
+                    progress.tally.repaired_for(brand);
                 }
             }
         }

@@ -23,6 +23,7 @@
 //! Measured: BENCHMARKS.md (stage `10-coldstart`, `infra/coldstart`).
 
 pub mod http;
+pub mod logging;
 pub mod tls;
 
 use std::time::Duration;
@@ -91,19 +92,10 @@ pub fn optional_seconds(
     }
 }
 
-/// JSON logs (what CloudWatch Logs Insights reads), level from `RUST_LOG` (default info).
-/// Safe to call more than once.
+/// JSON logs on stdout: `LOG_LEVEL` (default info) for Packr's own crates, dependencies
+/// capped at `warn` ([`logging`]). Safe to call more than once.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
-        .without_time()
-        .with_target(false)
-        .try_init();
+    logging::init(&ProcessEnv);
 }
 
 /// The AWS SDK config from the environment (region, credentials, `AWS_ENDPOINT_URL`), on

@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{BrandId, ConnectionId, CorrelationId, EventId, TenantId, Timestamp};
 
-/// The body Trackstar (through Svix) posts. Unknown fields are tolerated.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// The body Trackstar (through Svix) posts. Unknown fields are tolerated. `Debug`: the
+/// object (`data`, `previous_attributes`) and its URL redacted.
+#[derive(Clone, Deserialize, Serialize)]
 pub struct WebhookEnvelope {
     pub connection_id: ConnectionId,
     #[serde(default)]
@@ -23,6 +24,11 @@ pub struct WebhookEnvelope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_url: Option<String>,
 }
+
+crate::redacted_debug!(WebhookEnvelope {
+    connection_id, integration_name, integration_type, event_type, data_truncated;
+    data, previous_attributes, data_url,
+});
 
 /// The event types Packr acts on; everything else is recorded and acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +87,9 @@ impl EventKind {
     }
 }
 
-/// What webhook-ingest puts on the queue and webhook-processor takes off it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What webhook-ingest puts on the queue and webhook-processor takes off it. `Debug`: the
+/// payload redacted.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueuedEvent {
     pub event_id: EventId,
     pub tenant_id: TenantId,
@@ -100,6 +107,12 @@ pub struct QueuedEvent {
     /// The webhook body as received (already verified).
     pub payload: serde_json::Value,
 }
+
+crate::redacted_debug!(QueuedEvent {
+    event_id, tenant_id, brand_id, connection_id, event_type, received_at, delivered_at,
+    correlation_id;
+    payload,
+});
 
 #[cfg(test)]
 mod tests {

@@ -201,7 +201,10 @@ async fn accept(
         Ok(parsed) => parsed,
         Err(e) => {
             deps.metrics.emit(Metric::count("webhook.rejected"));
-            let reason = format!("malformed webhook body: {e}");
+            let reason = format!(
+                "malformed webhook body: {}",
+                crate::redact::without_input(&e)
+            );
             warn!(%reason, "webhook body rejected");
             if let Err(e) = deps
                 .receipts

@@ -79,7 +79,12 @@ impl WireObject {
                 serde_json::from_value(data.clone()).map(|p| Self::Product(Box::new(p)))
             }
         };
-        parsed.map_err(|e| format!("data is not a valid Trackstar object: {e}"))
+        parsed.map_err(|e| {
+            format!(
+                "data is not a valid Trackstar object: {}",
+                crate::redact::without_input(&e)
+            )
+        })
     }
 
     /// Trackstar's id of the object, when it has one.

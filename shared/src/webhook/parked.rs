@@ -41,7 +41,8 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const SWEEP_LIMIT: usize = 1000;
 
 /// A webhook as ingest would queue it, minus the tenant (unknown until the route exists).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug`: the payload redacted.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParkedEvent {
     pub event_id: EventId,
     pub connection_id: ConnectionId,
@@ -53,6 +54,11 @@ pub struct ParkedEvent {
     /// The webhook body as received (already verified).
     pub payload: serde_json::Value,
 }
+
+crate::redacted_debug!(ParkedEvent {
+    event_id, connection_id, event_type, received_at, delivered_at, correlation_id;
+    payload,
+});
 
 impl ParkedEvent {
     /// The event as ingest would have queued it, had the route existed.

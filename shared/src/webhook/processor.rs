@@ -412,7 +412,8 @@ fn read_message(deps: &ProcessorDeps, message: SqsMessage) -> Result<Job, String
             received: Instant::now(),
         }),
         Some(Err(e)) => {
-            error!(message_id = %message_id, error = %e, "unreadable queue message");
+            let error = crate::redact::without_input(&e);
+            error!(message_id = %message_id, %error, "unreadable queue message");
             deps.metrics
                 .emit(Metric::count("webhook.failures").with("reason", "unreadable"));
             Err(message_id)

@@ -11,8 +11,9 @@ use aws_sdk_sqs::types::{
 
 use crate::ops::OpsError;
 
-/// A dead-letter message as it is sent back to its source queue.
-#[derive(Debug, Clone, PartialEq)]
+/// A dead-letter message as it is sent back to its source queue. `Debug`: the body (a
+/// queued webhook with its payload) redacted.
+#[derive(Clone, PartialEq)]
 pub struct OutgoingMessage {
     /// The message id in the dead-letter queue (the source queue mints a new one).
     pub dlq_message_id: String,
@@ -21,6 +22,8 @@ pub struct OutgoingMessage {
     /// The tenant: SQS fair queues group by it.
     pub group_id: Option<String>,
 }
+
+crate::redacted_debug!(OutgoingMessage { dlq_message_id, attributes, group_id; body });
 
 impl OutgoingMessage {
     /// Body and message attributes as received; the group id from the `MessageGroupId`

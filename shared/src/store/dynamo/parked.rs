@@ -101,7 +101,8 @@ impl ParkedEventStore for DynamoStore {
                         match stored_event::decompress_as::<ParkedEvent>(blob.as_ref()) {
                             Ok(event) => Some(event),
                             Err(e) => {
-                                tracing::warn!(event_id = %event_id, error = %e, "parked event unreadable");
+                                let error = crate::redact::without_input(&e);
+                                tracing::warn!(event_id = %event_id, %error, "parked event unreadable");
                                 None
                             }
                         }

@@ -74,7 +74,8 @@ fn failed_event_of(mut item: Item) -> Result<FailedEvent, StoreError> {
         Some(AttributeValue::B(blob)) => match stored_event::decompress(blob.as_ref()) {
             Ok(event) => Some(event),
             Err(e) => {
-                tracing::warn!(event_id = %receipt.event_id, error = %e, "kept event unreadable");
+                let error = crate::redact::without_input(&e);
+                tracing::warn!(event_id = %receipt.event_id, %error, "kept event unreadable");
                 omitted = Some("unreadable".to_owned());
                 None
             }
