@@ -251,6 +251,15 @@ pub struct QuotaStats {
 }
 
 impl QuotaStats {
+    /// What was done between `before` and `self`.
+    pub fn since(&self, before: QuotaStats) -> QuotaStats {
+        QuotaStats {
+            checks: self.checks.saturating_sub(before.checks),
+            updates: self.updates.saturating_sub(before.updates),
+            reads: self.reads.saturating_sub(before.reads),
+        }
+    }
+
     /// DynamoDB write units per quota check (`UpdateItem` on an item of < 1 KB: 1 unit).
     pub fn write_units_per_check(&self) -> f64 {
         if self.checks == 0 {
@@ -661,6 +670,13 @@ mod tests {
         };
         assert!((stats.write_units_per_check() - 0.12).abs() < 1e-9);
         assert_eq!(QuotaStats::default().write_units_per_check(), 0.0);
+        // a run's figure is what it added to the instance's counters
+        let after = QuotaStats {
+            checks: 550,
+            updates: 56,
+            reads: 0,
+        };
+        assert!((after.since(stats).write_units_per_check() - 0.1).abs() < 1e-9);
     }
 
     #[test]

@@ -200,3 +200,35 @@ pub fn find(method: &str, path: &str) -> Result<&'static Route, ApiError> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_actions_declare_the_admin_quota_and_nothing_else_does() {
+        let admin: Vec<RouteId> = ROUTES
+            .iter()
+            .filter(|r| r.quota == QuotaClass::Admin)
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(
+            admin,
+            vec![
+                RouteId::CreateLinkToken,
+                RouteId::ExchangeAuthCode,
+                RouteId::RunSync,
+                RouteId::Replay
+            ]
+        );
+        // an admin route draws on both quotas, the smaller one first
+        assert_eq!(
+            route(RouteId::RunSync).quota.checks(),
+            &[QuotaClass::Admin, QuotaClass::Api]
+        );
+        assert_eq!(
+            route(RouteId::ListOrders).quota.checks(),
+            &[QuotaClass::Api]
+        );
+    }
+}
