@@ -1,6 +1,8 @@
 //! Metrics as CloudWatch Embedded Metric Format (EMF) log lines: one JSON object per line
 //! on stdout, which CloudWatch Logs turns into metrics. No API calls, no tenant ids in
-//! dimensions (they would explode cardinality and leak tenants into dashboards).
+//! dimensions (they would explode cardinality and leak tenants into dashboards): where a
+//! tenant matters (a quota refusal) it is a *property*, a field of the log line that Logs
+//! Insights can query and that is no dimension of the metric.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -29,6 +31,8 @@ pub struct Metric {
     pub unit: Unit,
     /// Low-cardinality dimensions only (function, event type).
     pub dimensions: Vec<(&'static str, String)>,
+    /// Fields of the log line that are not dimensions (e.g. the tenant of a refusal).
+    pub properties: Vec<(&'static str, String)>,
 }
 
 impl Metric {
@@ -38,6 +42,7 @@ impl Metric {
             value: 1.0,
             unit: Unit::Count,
             dimensions: Vec::new(),
+            properties: Vec::new(),
         }
     }
 
@@ -48,6 +53,7 @@ impl Metric {
             value,
             unit: Unit::Count,
             dimensions: Vec::new(),
+            properties: Vec::new(),
         }
     }
 
@@ -57,11 +63,18 @@ impl Metric {
             value,
             unit: Unit::Milliseconds,
             dimensions: Vec::new(),
+            properties: Vec::new(),
         }
     }
 
     pub fn with(mut self, dimension: &'static str, value: impl Into<String>) -> Self {
         self.dimensions.push((dimension, value.into()));
+        self
+    }
+
+    /// A property: on the EMF line for queries, never a dimension.
+    pub fn property(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.properties.push((name, value.into()));
         self
     }
 }
@@ -90,6 +103,9 @@ impl EmfSink {
     pub fn document(&self, metric: &Metric, timestamp_ms: i64) -> Value {
         let mut dimension_names = vec![Value::from("function")];
         let mut root = Map::new();
+        for (name, value) in &metric.properties {
+            root.insert((*name).into(), Value::from(value.clone()));
+        }
         root.insert("function".into(), Value::from(self.function.clone()));
         for (name, value) in &metric.dimensions {
             dimension_names.push(Value::from(*name));
@@ -185,5 +201,19 @@ mod tests {
             json!([{"Name": "webhook.lag_ms", "Unit": "Milliseconds"}])
         );
         assert_eq!(doc["_aws"]["Timestamp"], json!(1_700_000_000_000i64));
+    }
+
+    #[test]
+    fn properties_are_on_the_line_but_are_no_dimension() {
+        let sink = EmfSink::new("Packr", "api-orders");
+        let doc = sink.document(
+            &Metric::count("api.quota_exceeded")
+                .with("class", "api")
+                .property("tenant_id", "acme"),
+            1_700_000_000_000,
+        );
+        assert_eq!(doc["tenant_id"], json!("acme"));
+        let cw = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Dimensions"], json!([["function", "class"], []]));
     }
 }

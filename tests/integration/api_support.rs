@@ -379,6 +379,8 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
         webhook_queue: None,
         parked: Arc::new(s.store.clone()),
         metrics: Arc::new(packr::metrics::RecordingSink::new()),
+        // No quotas unless a test sets them (`api_quota`): the other tests call freely.
+        quota: None,
         config: ApiConfig {
             connection_secret_prefix: SECRET_PREFIX.to_owned(),
             ..ApiConfig::default()

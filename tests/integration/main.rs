@@ -8,6 +8,7 @@ mod api_matrix;
 mod api_more;
 mod api_openapi;
 mod api_orders;
+mod api_quota;
 mod api_reconciliations;
 mod api_support;
 mod api_sync;

@@ -657,7 +657,8 @@ async fn api(
          | DynamoDB read units (eventually consistent Query: ⌈Σ item size / 4 KB⌉ × 0.5, +1 per GetItem) | {:.2} | bare Query of the page: {:.2} ({} items, {} B) | {} |\n\
          | DynamoDB calls (request recorder) | {} | 1 Query | |\n\
          | wall time, {} requests in | {:.1} s ({} failed) | {:.1} s | {} |\n\
-         | one request unloaded (client-side, median of 20) | {} | | |\n",
+         | one request unloaded (client-side, median of 20) | {} | | |\n\
+         | tenant quota: DynamoDB write units per request (UpdateItems per check under the clients) | {} | 1 UpdateItem per request | |\n",
         r.read_units_per_api_read,
         r.floor_read_units,
         r.page_items,
@@ -674,6 +675,8 @@ async fn api(
         r.floor_wall_s,
         ratio(r.api_wall_s, r.floor_wall_s),
         ms(r.api_unloaded_ms),
+        r.quota_write_units_per_request
+            .map_or_else(|| "no quota".to_owned(), |u| format!("{u:.3}")),
     ));
     StageOut::new(out, stage).write(&md, &serde_json::to_value(&r)?)?;
     print!("{md}");

@@ -12,6 +12,14 @@ pub const LOCAL_PARAMETERS: &[(&str, &str)] = &[
     ("Stage", "local"),
     ("JwtIssuer", "packr-local"),
     ("JwtAudience", "packr-local"),
+    // The per-tenant quotas stay on locally (every API request goes through them, as on
+    // AWS), with room for what the local stack does on purpose with one tenant: the
+    // contract run's admin actions and the API bench's 50 clients. Their own tests set
+    // small limits (tests/integration/api_quota.rs).
+    ("ApiQuotaPerSecond", "1000"),
+    ("ApiQuotaBurst", "2000"),
+    ("AdminQuotaPerMinute", "6000"),
+    ("AdminQuotaBurst", "1000"),
 ];
 
 /// Every function's variables, by function logical id, plus the variables that could not be

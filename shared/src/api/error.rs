@@ -1,5 +1,6 @@
 //! Client-facing errors: one envelope everywhere,
-//! `{"error": {"code", "message", "details"?, "request_id"}}`, with stable machine-readable
+//! `{"error": {"code", "message", "details"?, "retry_after"?, "request_id"}}` (`retry_after`:
+//! the seconds of the `Retry-After` header, when there is one), with stable machine-readable
 //! codes. Internal causes are logged (with their chain) and answered with an opaque 500.
 
 use std::collections::BTreeMap;
@@ -115,6 +116,9 @@ impl ApiError {
         });
         if let Some(details) = &self.details {
             error["details"] = details.clone();
+        }
+        if let Some(secs) = self.retry_after {
+            error["retry_after"] = json!(secs);
         }
         json!({ "error": error })
     }

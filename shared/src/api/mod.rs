@@ -13,6 +13,7 @@ pub mod messages;
 pub mod openapi;
 pub mod orders;
 pub mod products;
+pub mod quota;
 pub mod reconciliations;
 pub mod replay;
 pub mod request;
@@ -99,6 +100,8 @@ pub struct ApiDeps {
     /// Events parked for connections not linked yet (drained by the exchange).
     pub parked: Arc<dyn ParkedEventStore>,
     pub metrics: Arc<dyn MetricsSink>,
+    /// The tenants' request quotas (`quota`); absent where none are configured.
+    pub quota: Option<Arc<quota::TenantQuotas>>,
     pub config: ApiConfig,
     pub clock: Clock,
 }

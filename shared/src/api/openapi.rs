@@ -232,7 +232,8 @@ fn path_parameter(name: &str) -> Value {
 
 /// Error statuses of a route. API Gateway answers some itself, before or after the
 /// function, with its own body `{"message": "…"}`: 401 (the JWT authorizer), 403, 429
-/// (throttling), 500 and 503 (the function failed or was throttled); those allow both bodies.
+/// (throttling; Packr's own 429 is a tenant quota), 500 and 503 (the function failed or was
+/// throttled); those allow both bodies.
 fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, Value> {
     let mut codes: Vec<(&str, &str)> = Vec::new();
     if authorized {
@@ -244,7 +245,10 @@ fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, V
             ),
             ("403", "The role does not allow this action"),
             ("404", "Not found (or another tenant's or brand's)"),
-            ("429", "Throttled by API Gateway"),
+            (
+                "429",
+                "Throttled by API Gateway, or `quota_exceeded`: the tenant's request quota (admin actions: its admin quota) is used up (Retry-After)",
+            ),
         ]);
     }
     if matches!(id, RouteId::RunSync | RouteId::Replay) {
@@ -277,14 +281,13 @@ fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, V
     codes.push(("500", "Internal error"));
     codes.push((
         "503",
-        "Unavailable: the warehouse system is rate limiting or down (Retry-After), or the function was throttled",
+        "Unavailable: the warehouse system is rate limiting or down (Retry-After), or the function was throttled; `quota_unavailable`: an admin action while the tenant quota cannot be checked (Retry-After)",
     ));
     codes
         .into_iter()
         .map(|(code, description)| {
             let schema = match code {
-                "429" => reference("GatewayError"),
-                "401" | "403" | "500" | "503" => {
+                "401" | "403" | "429" | "500" | "503" => {
                     json!({ "anyOf": [reference("Error"), reference("GatewayError")] })
                 }
                 _ => reference("Error"),
@@ -327,6 +330,7 @@ fn error_schemas() -> Value {
                                 }
                             }
                         },
+                        "retry_after": { "type": "integer", "minimum": 1, "description": "Seconds to wait before retrying, as in the Retry-After header" },
                         "request_id": { "type": "string" }
                     }
                 }

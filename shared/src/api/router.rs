@@ -10,8 +10,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::error::ApiError;
 use super::request::{request_id, respond};
 use super::{
-    audit, connections, health, inventory, messages, openapi, orders, products, reconciliations,
-    replay, sync, ApiDeps,
+    audit, connections, health, inventory, messages, openapi, orders, products, quota,
+    reconciliations, replay, sync, ApiDeps,
 };
 
 pub use super::routes::{find, route, Route, RouteId, ROUTES};
@@ -62,14 +62,18 @@ fn route_of(request: &Request) -> Result<&'static Route, ApiError> {
     find(request.method().as_str(), path)
 }
 
-/// Routes an API Gateway HTTP API (v2) request to its handler. Never panics: a panicking
-/// handler is answered with the 500 envelope.
+/// Routes an API Gateway HTTP API (v2) request to its handler, once the tenant's quotas
+/// admit it (`quota::admit`). Never panics: a panicking handler is answered with the 500
+/// envelope.
 pub async fn dispatch(deps: &ApiDeps, request: Request) -> Response<Body> {
     let id = request_id(&request);
     let route = match route_of(&request) {
         Ok(route) => route,
         Err(e) => return respond(Err(e), &id),
     };
+    if let Err(e) = quota::admit(deps, route, &request).await {
+        return respond(Err(e), &id);
+    }
     match AssertUnwindSafe(handle(deps, route.id, request))
         .catch_unwind()
         .await

@@ -5,6 +5,7 @@
 use http::StatusCode;
 
 use super::error::ApiError;
+use super::quota::QuotaClass;
 use super::request::match_template;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,12 +45,23 @@ pub struct Route {
     pub function: &'static str,
     /// Whether the JWT authorizer guards the route.
     pub authorized: bool,
+    /// The tenant quota it draws on (`api::quota`): admin actions declare
+    /// [`QuotaClass::Admin`] with [`Route::admin`].
+    pub quota: QuotaClass,
 }
 
 impl Route {
     /// API Gateway's `routeKey`, e.g. `GET /orders/{order_id}`.
     pub fn route_key(&self) -> String {
         format!("{} {}", self.method, self.path)
+    }
+
+    /// An admin action: the tenant's smaller admin quota as well as the api quota.
+    pub const fn admin(self) -> Self {
+        Self {
+            quota: QuotaClass::Admin,
+            ..self
+        }
     }
 }
 
@@ -60,6 +72,7 @@ const fn r(id: RouteId, method: &'static str, path: &'static str, function: &'st
         path,
         function,
         authorized: true,
+        quota: QuotaClass::Api,
     }
 }
 
@@ -111,13 +124,15 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/connections/link-token",
         "api-connections",
-    ),
+    )
+    .admin(),
     r(
         RouteId::ExchangeAuthCode,
         "POST",
         "/connections/exchange",
         "api-connections",
-    ),
+    )
+    .admin(),
     r(
         RouteId::ListConnections,
         "GET",
@@ -125,10 +140,10 @@ pub const ROUTES: &[Route] = &[
         "api-connections",
     ),
     r(RouteId::ListAudit, "GET", "/audit", "api-connections"),
-    r(RouteId::RunSync, "POST", "/sync/run", "api-sync"),
+    r(RouteId::RunSync, "POST", "/sync/run", "api-sync").admin(),
     r(RouteId::SyncHealth, "GET", "/sync/health", "api-sync"),
     r(RouteId::SyncLag, "GET", "/sync/lag/{brand_id}", "api-sync"),
-    r(RouteId::Replay, "POST", "/sync/replay", "api-sync"),
+    r(RouteId::Replay, "POST", "/sync/replay", "api-sync").admin(),
     r(
         RouteId::ListReconciliations,
         "GET",
@@ -147,6 +162,7 @@ pub const ROUTES: &[Route] = &[
         path: "/openapi.json",
         function: "api-docs",
         authorized: false,
+        quota: QuotaClass::Api,
     },
 ];
 
@@ -182,5 +198,37 @@ pub fn find(method: &str, path: &str) -> Result<&'static Route, ApiError> {
             "method_not_allowed",
             "this route does not accept this method",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_actions_declare_the_admin_quota_and_nothing_else_does() {
+        let admin: Vec<RouteId> = ROUTES
+            .iter()
+            .filter(|r| r.quota == QuotaClass::Admin)
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(
+            admin,
+            vec![
+                RouteId::CreateLinkToken,
+                RouteId::ExchangeAuthCode,
+                RouteId::RunSync,
+                RouteId::Replay
+            ]
+        );
+        // an admin route draws on both quotas, the smaller one first
+        assert_eq!(
+            route(RouteId::RunSync).quota.checks(),
+            &[QuotaClass::Admin, QuotaClass::Api]
+        );
+        assert_eq!(
+            route(RouteId::ListOrders).quota.checks(),
+            &[QuotaClass::Api]
+        );
     }
 }

@@ -15,12 +15,14 @@
 //! | `WEBHOOK_QUEUE_URL`                  | enables replaying failed webhooks and queueing a new connection's parked ones (optional) |
 //! | `CLAIM_SUBJECT`, `CLAIM_TENANT_ID`, `CLAIM_ROLE`, `CLAIM_BRAND_IDS` | claim names   |
 //! | `MAX_BODY_BYTES`                     | request body limit (default 256 KiB)         |
+//! | `API_QUOTA_PER_SECOND`, `API_QUOTA_BURST`, `ADMIN_QUOTA_PER_MINUTE`, `ADMIN_QUOTA_BURST`, `API_QUOTA_BLOCK` | per-tenant quotas (`quota::QuotaConfig`; none without the first) |
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 
+use super::quota::{QuotaConfig, TenantQuotas};
 use super::{ApiConfig, ApiDeps, ClaimNames, DEFAULT_MAX_BODY_BYTES};
 use crate::domain::Timestamp;
 use crate::idempotency::{DynamoIdempotencyStore, IdempotencyPolicy};
@@ -138,6 +140,21 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             let queue: Arc<dyn EventQueue> = Arc::new(SqsEventQueue::new(sqs(), url));
             queue
         });
+    let metrics: Arc<dyn crate::metrics::MetricsSink> = Arc::new(EmfSink::new(
+        crate::webhook::wiring::METRICS_NAMESPACE,
+        env.var("AWS_LAMBDA_FUNCTION_NAME")
+            .or_else(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok())
+            .unwrap_or_else(|| "api".to_owned()),
+    ));
+    // Read at init: a bad quota setting fails the cold start, naming the variable.
+    let quota = QuotaConfig::from_env(env)?.map(|config| {
+        Arc::new(TenantQuotas::new(
+            dynamo.clone(),
+            store.table_name().to_owned(),
+            config,
+            metrics.clone(),
+        ))
+    });
     let prefix = env
         .var("TRACKSTAR_CONNECTION_SECRET_PREFIX")
         .filter(|v| !v.trim().is_empty())
@@ -159,12 +176,8 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         sync_jobs,
         health,
         webhook_queue,
-        metrics: Arc::new(EmfSink::new(
-            crate::webhook::wiring::METRICS_NAMESPACE,
-            env.var("AWS_LAMBDA_FUNCTION_NAME")
-                .or_else(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok())
-                .unwrap_or_else(|| "api".to_owned()),
-        )),
+        metrics,
+        quota,
         config: ApiConfig {
             claims: ClaimNames::from_env(env),
             max_body_bytes,

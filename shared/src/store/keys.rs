@@ -18,6 +18,7 @@
 //! | reconcile report   | `T#<t>#RECON`                       | `<run id>`             |
 //! | ids a run has seen | `T#<t>#RECONSEEN#<run id>`          | `P#<page>`             |
 //! | Trackstar budget   | `T#<t>#TRACKSTAR#<c>`               | `BUDGET`               |
+//! | API quota          | `T#<t>#QUOTA`                       | `API` / `ADMIN`        |
 //! | webhook stats      | `T#<t>#WHSTATS#<c>`                 | `H#<yyyy-mm-ddThh>`    |
 //! | parked event       | `PARKED#<connection id>`            | `<event id>`           |
 //! | rejected delivery  | `REJECTED#<yyyy-mm-dd>`             | `<received>#<event id>`|
@@ -157,6 +158,15 @@ pub fn trackstar_budget_pk(tenant: &TenantId, connection: &ConnectionId) -> Stri
 }
 
 pub const TRACKSTAR_BUDGET_SK: &str = "BUDGET";
+
+/// A tenant's API request quotas (`api::quota`): one item per class, sort keys
+/// [`QUOTA_API_SK`] and [`QUOTA_ADMIN_SK`].
+pub fn quota_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#QUOTA")
+}
+
+pub const QUOTA_API_SK: &str = "API";
+pub const QUOTA_ADMIN_SK: &str = "ADMIN";
 
 /// One connection's hourly webhook figures (see `health::stats`).
 pub fn webhook_stats_pk(tenant: &TenantId, connection: &ConnectionId) -> String {

@@ -11,6 +11,7 @@ pub mod keys;
 mod page;
 mod ports;
 mod synced;
+pub mod timeline;
 
 pub use audit::{AuditEntry, AuditStore};
 pub use connection_update::{modify_connection, Change, MAX_CONFLICT_RETRIES};

@@ -9,7 +9,8 @@
 //!
 //! **Rate (GCRA, virtual scheduling).** The item holds the theoretical arrival time (TAT,
 //! epoch ms) of the next free slot, one for GETs and one for writes. A caller books the next
-//! slot with ONE conditional `UpdateItem` and sleeps until it:
+//! slot with ONE conditional `UpdateItem` (`store::timeline`, shared with the API's
+//! per-tenant quotas) and sleeps until it:
 //! - timeline busy (TAT ≥ now): `SET tat = tat + interval`, on condition
 //!   `tat BETWEEN now AND now + look-ahead`. The arithmetic runs inside DynamoDB, so many
 //!   concurrent callers all succeed without conflicting; `ALL_NEW` tells each its slot.
@@ -43,15 +44,14 @@
 //! (no keys, no tokens), and tries DynamoDB again after a few seconds.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{ConnectionId, TenantId, Timestamp};
 use crate::store::keys;
+use crate::store::timeline::{self, n, number, TimelineError, TimelineTable};
 
 use super::breaker::BreakerState;
 use super::config::BreakerPolicy;
@@ -89,18 +89,13 @@ pub struct DynamoBudget {
 }
 
 struct Inner {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-    timeout: Duration,
+    table: TimelineTable,
     seen: Mutex<HashMap<String, Seen>>,
     /// One queue per (item, kind, priority) for the callers that must wait for the timeline
     /// to come within their look-ahead: only the head of each queue competes for the next
     /// slot, instead of every waiting caller sending a write that is bound to be refused.
     waiters: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     bypass_until: Mutex<Option<Instant>>,
-    updates: AtomicU64,
-    refused: AtomicU64,
-    reads: AtomicU64,
 }
 
 /// What this budget handle has sent to DynamoDB since it was made (for benchmarks and
@@ -125,6 +120,15 @@ pub enum BudgetError {
     },
     #[error("the shared Trackstar budget did not answer within {0:?}")]
     Timeout(Duration),
+}
+
+impl From<TimelineError> for BudgetError {
+    fn from(error: TimelineError) -> Self {
+        match error {
+            TimelineError::Dynamo { operation, source } => Self::Dynamo { operation, source },
+            TimelineError::Timeout(limit) => Self::Timeout(limit),
+        }
+    }
 }
 
 /// The shared breaker of one connection, as stored (for `GET /sync/health`).
@@ -158,11 +162,7 @@ struct Seen {
 
 impl Seen {
     fn from_item(item: &HashMap<String, AttributeValue>) -> Self {
-        let number = |name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse::<i64>().ok())
-        };
+        let number = |name: &str| number(item, name);
         Self {
             get_tat: number(GET_TAT),
             write_tat: number(WRITE_TAT),
@@ -238,7 +238,7 @@ pub(crate) enum Admission {
     Busy { retry_after: Duration },
 }
 
-/// One conditional `UpdateItem`.
+/// One conditional `UpdateItem` of the budget item.
 struct Update {
     expression: String,
     condition: Option<String>,
@@ -250,10 +250,6 @@ enum Outcome {
     Applied(Seen),
     /// The condition failed; the item as it is now.
     Refused(Seen),
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
 }
 
 fn millis(ms: i64) -> Duration {
@@ -271,16 +267,6 @@ fn tat_attribute(kind: RequestKind) -> &'static str {
     }
 }
 
-/// Whether `expression` uses `placeholder` as a whole token.
-fn uses(expression: &str, placeholder: &str) -> bool {
-    expression.match_indices(placeholder).any(|(at, _)| {
-        expression[at + placeholder.len()..]
-            .chars()
-            .next()
-            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
-    })
-}
-
 impl DynamoBudget {
     pub fn new(client: aws_sdk_dynamodb::Client, table_name: impl Into<String>) -> Self {
         Self::build(client, table_name.into(), DEFAULT_BUDGET_TIMEOUT)
@@ -289,35 +275,35 @@ impl DynamoBudget {
     /// The same table with another limit on how long one DynamoDB call may take before the
     /// client fails open (default 1 s). Starts with an empty cache.
     pub fn with_timeout(self, timeout: Duration) -> Self {
-        Self::build(self.inner.client.clone(), self.inner.table.clone(), timeout)
+        Self::build(
+            self.inner.table.client().clone(),
+            self.inner.table.table().to_owned(),
+            timeout,
+        )
     }
 
     fn build(client: aws_sdk_dynamodb::Client, table: String, timeout: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
-                client,
-                table,
-                timeout,
+                table: TimelineTable::new(client, table, timeout),
                 seen: Mutex::new(HashMap::new()),
                 waiters: Mutex::new(HashMap::new()),
                 bypass_until: Mutex::new(None),
-                updates: AtomicU64::new(0),
-                refused: AtomicU64::new(0),
-                reads: AtomicU64::new(0),
             }),
         }
     }
 
     pub fn stats(&self) -> BudgetStats {
+        let stats = self.inner.table.stats();
         BudgetStats {
-            updates: self.inner.updates.load(Ordering::Relaxed),
-            refused: self.inner.refused.load(Ordering::Relaxed),
-            reads: self.inner.reads.load(Ordering::Relaxed),
+            updates: stats.updates,
+            refused: stats.refused,
+            reads: stats.reads,
         }
     }
 
     pub fn table_name(&self) -> &str {
-        &self.inner.table
+        self.inner.table.table()
     }
 
     fn cached(&self, pk: &str) -> Seen {
@@ -382,97 +368,36 @@ impl DynamoBudget {
     }
 
     async fn update(&self, pk: &str, update: Update) -> Result<Outcome, BudgetError> {
-        let operation = "UpdateItem";
-        let text = format!(
-            "{} {}",
-            update.expression,
-            update.condition.as_deref().unwrap_or("")
-        );
-        let mut request = self
-            .inner
-            .client
-            .update_item()
-            .table_name(&self.inner.table)
-            .key(keys::PK, AttributeValue::S(pk.to_owned()))
-            .key(
-                keys::SK,
-                AttributeValue::S(keys::TRACKSTAR_BUDGET_SK.to_owned()),
-            )
-            .update_expression(&update.expression)
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some(condition) = &update.condition {
-            request = request.condition_expression(condition);
-        }
+        let mut names = NAMES.to_vec();
         if let Some(tat) = update.tat {
-            request = request.expression_attribute_names("#t", tat);
+            names.push(("#t", tat));
         }
-        for (placeholder, name) in NAMES {
-            if uses(&text, placeholder) {
-                request = request.expression_attribute_names(placeholder, name);
-            }
-        }
-        for (placeholder, value) in update.values {
-            if uses(&text, placeholder) {
-                request = request.expression_attribute_values(placeholder, value);
-            }
-        }
-        self.inner.updates.fetch_add(1, Ordering::Relaxed);
-        let result = tokio::time::timeout(self.inner.timeout, request.send())
-            .await
-            .map_err(|_| BudgetError::Timeout(self.inner.timeout))?;
-        match result {
-            Ok(output) => Ok(Outcome::Applied(
-                output
-                    .attributes
-                    .as_ref()
-                    .map(Seen::from_item)
-                    .unwrap_or_default(),
-            )),
-            Err(error) => match error.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(failed) => {
-                    self.inner.refused.fetch_add(1, Ordering::Relaxed);
-                    let seen = match failed.item {
-                        Some(item) => Seen::from_item(&item),
-                        // An emulator may not return the old item: read it.
-                        None => self.read(pk).await?,
-                    };
-                    Ok(Outcome::Refused(seen))
+        let sent = timeline::Update {
+            expression: update.expression,
+            condition: update.condition,
+            names,
+            values: update.values,
+        };
+        Ok(
+            match self
+                .inner
+                .table
+                .update(pk, keys::TRACKSTAR_BUDGET_SK, sent)
+                .await?
+            {
+                timeline::Outcome::Applied(item) => Outcome::Applied(Seen::from_item(&item)),
+                timeline::Outcome::Refused(item) => {
+                    let seen = Seen::from_item(&item);
+                    self.remember(pk, seen);
+                    Outcome::Refused(seen)
                 }
-                other => Err(BudgetError::Dynamo {
-                    operation,
-                    source: Box::new(aws_sdk_dynamodb::Error::from(other)),
-                }),
             },
-        }
+        )
     }
 
     async fn read(&self, pk: &str) -> Result<Seen, BudgetError> {
-        let request = self
-            .inner
-            .client
-            .get_item()
-            .table_name(&self.inner.table)
-            .key(keys::PK, AttributeValue::S(pk.to_owned()))
-            .key(
-                keys::SK,
-                AttributeValue::S(keys::TRACKSTAR_BUDGET_SK.to_owned()),
-            )
-            .consistent_read(true)
-            .send();
-        self.inner.reads.fetch_add(1, Ordering::Relaxed);
-        let output = tokio::time::timeout(self.inner.timeout, request)
-            .await
-            .map_err(|_| BudgetError::Timeout(self.inner.timeout))?
-            .map_err(|e| BudgetError::Dynamo {
-                operation: "GetItem",
-                source: Box::new(aws_sdk_dynamodb::Error::from(e)),
-            })?;
-        let seen = output
-            .item
-            .as_ref()
-            .map(Seen::from_item)
-            .unwrap_or_default();
+        let item = self.inner.table.read(pk, keys::TRACKSTAR_BUDGET_SK).await?;
+        let seen = Seen::from_item(&item);
         self.remember(pk, seen);
         Ok(seen)
     }
@@ -520,18 +445,10 @@ impl DynamoBudget {
                 fresh = false;
                 continue;
             }
-            let busy = tat.is_some_and(|t| t >= now);
-            let (mut expression, rate_condition) = if busy {
-                (
-                    "SET #t = #t + :inc".to_owned(),
-                    "#t BETWEEN :now AND :horizon",
-                )
-            } else {
-                (
-                    "SET #t = :next".to_owned(),
-                    "(attribute_not_exists(#t) OR #t < :now)",
-                )
-            };
+            let booking = timeline::book(tat, now, ask.interval_ms, ask.look_ahead_ms);
+            let busy = booking.busy;
+            let mut expression = booking.expression;
+            let rate_condition = booking.condition;
             let condition = if probe {
                 expression.push_str(", #p = :lease");
                 format!(
@@ -540,17 +457,13 @@ impl DynamoBudget {
             } else {
                 format!("{rate_condition} AND attribute_not_exists(#o)")
             };
+            let mut values = booking.values;
+            values.push((":lease", n(now + ask.probe_lease_ms)));
             let update = Update {
                 expression,
                 condition: Some(condition),
                 tat: Some(tat_attribute(ask.kind)),
-                values: vec![
-                    (":inc", n(ask.interval_ms)),
-                    (":now", n(now)),
-                    (":horizon", n(now + ask.look_ahead_ms)),
-                    (":next", n(now + ask.interval_ms)),
-                    (":lease", n(now + ask.probe_lease_ms)),
-                ],
+                values,
             };
             match self.update(pk, update).await? {
                 Outcome::Applied(new) => {
@@ -717,7 +630,7 @@ impl DynamoBudget {
 impl std::fmt::Debug for DynamoBudget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DynamoBudget")
-            .field("table", &self.inner.table)
+            .field("table", &self.inner.table.table())
             .finish_non_exhaustive()
     }
 }
@@ -725,15 +638,6 @@ impl std::fmt::Debug for DynamoBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_match_whole_tokens_only() {
-        assert!(uses("SET #t = :now", ":now"));
-        assert!(!uses("SET #t = :next", ":n"));
-        assert!(uses("#t BETWEEN :now AND :horizon", ":horizon"));
-        assert!(!uses("SET #pk = :x", "#p"));
-        assert!(uses("REMOVE #o, #p", "#p"));
-    }
 
     #[test]
     fn a_stored_item_reads_as_its_breaker_state() {

@@ -40,6 +40,10 @@ pub struct ApiReport {
     pub floor_read_units: f64,
     /// Wall time of one handler invocation as the gateway timed it, unloaded (ms, median of 20).
     pub api_unloaded_ms: f64,
+    /// DynamoDB write units of the tenant quota per API request under the concurrent
+    /// clients (`api-orders`' quota counters: `UpdateItem`s per check, 1 unit each); `None`
+    /// if the function runs without quotas.
+    pub quota_write_units_per_request: Option<f64>,
 }
 
 pub async fn run(
@@ -148,6 +152,13 @@ pub async fn run(
         get().await?.bytes().await?;
         bare().await?;
     }
+    let quota = running
+        .gateway
+        .api
+        .as_ref()
+        .and_then(|host| host.functions.get("api-orders"))
+        .and_then(|deps| deps.quota.clone());
+    let quota_before = quota.as_ref().map(|q| q.stats());
     let api_started = Instant::now();
     let api: Vec<Result<f64, String>> = stream::iter(0..clients)
         .map(|_| {
@@ -175,6 +186,10 @@ pub async fn run(
         .collect()
         .await;
     let api_wall_s = api_started.elapsed().as_secs_f64();
+    let quota_write_units_per_request = quota
+        .as_ref()
+        .zip(quota_before)
+        .map(|(q, before)| q.stats().since(before).write_units_per_check());
     let floor_started = Instant::now();
     let floor: Vec<Result<f64, String>> = stream::iter(0..clients)
         .map(|_| {
@@ -223,5 +238,6 @@ pub async fn run(
         read_units_per_api_read,
         floor_read_units,
         api_unloaded_ms,
+        quota_write_units_per_request,
     })
 }
