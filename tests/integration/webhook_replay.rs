@@ -365,7 +365,7 @@ async fn a_replay_touches_only_the_callers_tenant_and_applies_each_event_exactly
     assert_eq!(r.state(GLOBEX, "msg_g1").await, ReceiptState::Failed);
 
     // and every call is audited with actor, filter, counts and request id
-    let audit = AuditStore::list(&r.s.stack.store, &tenant(ACME), &PageRequest::default())
+    let audit = r.s.deps.audit.list(&tenant(ACME), &PageRequest::default())
         .await
         .unwrap();
     let replays: Vec<_> = audit
@@ -382,7 +382,7 @@ async fn a_replay_touches_only_the_callers_tenant_and_applies_each_event_exactly
     assert!(first.request_id.starts_with("req-"));
     assert_eq!(first.details.as_ref().unwrap()["enqueued"], 2);
     assert_eq!(first.details.as_ref().unwrap()["filter"]["dry_run"], false);
-    let globex_audit = AuditStore::list(&r.s.stack.store, &tenant(GLOBEX), &PageRequest::default())
+    let globex_audit = r.s.deps.audit.list(&tenant(GLOBEX), &PageRequest::default())
         .await
         .unwrap();
     assert!(globex_audit.items.iter().all(|e| e.action != "sync.replay"));
@@ -629,7 +629,7 @@ async fn packr_replay_runs_the_same_replay_for_one_tenant_and_audits_it() {
         .is_empty());
     assert_eq!(r.state(ACME, "msg_cli1").await, ReceiptState::Applied);
     assert_eq!(r.state(GLOBEX, "msg_cli2").await, ReceiptState::Failed);
-    let audit = AuditStore::list(&r.s.stack.store, &tenant(ACME), &PageRequest::default())
+    let audit = r.s.deps.audit.list(&tenant(ACME), &PageRequest::default())
         .await
         .unwrap();
     let by_cli: Vec<_> = audit

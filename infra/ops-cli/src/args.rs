@@ -1,5 +1,5 @@
 //! The command line. Top-level subcommands group by concern (`dlq`, `token`, `sync`,
-//! `health`, `replay`, `reconcile`), each with its own subcommands.
+//! `health`, `replay`, `reconcile`, `audit`), each with its own subcommands.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -31,6 +31,23 @@ pub enum Command {
     /// Queue reconciliation jobs of one connection on the sync-jobs queue (TABLE_NAME,
     /// SYNC_JOBS_QUEUE_URL): one per resource.
     Reconcile(ReconcileArgs),
+    /// The tenant audit log's hash chain (TABLE_NAME, AUDIT_SECRET_ARN).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk a tenant's audit chain: exits non-zero, naming the sequence numbers, when an
+    /// entry was edited, deleted or inserted.
+    Verify(AuditVerifyArgs),
+}
+
+/// `packr audit verify`
+#[derive(Debug, Clone, Args)]
+pub struct AuditVerifyArgs {
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
 }
 
 /// `packr replay`

@@ -96,7 +96,7 @@ pub async fn link_token(deps: &ApiDeps, request: Request) -> Response<Body> {
             || "connection:new".to_owned(),
             |id| format!("connection:{id}"),
         );
-        audit::record(deps, &ctx, "connections.link_token", target).await;
+        audit::record(deps, &ctx, "connections.link_token", target).await?;
         Ok(Reply::ok(json!({ "link_token": token.link_token })))
     })
     .await
@@ -153,6 +153,16 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
         }
         let secret_name =
             store_token(deps, tenant, &connection_id, writer, &exchanged.access_token).await?;
+        // Recorded before the connection is stored: the auth code is single-use, so a
+        // request failed here cannot be retried as is, and must leave no connection
+        // behind that no entry tells of (`crate::audit`).
+        audit::record(
+            deps,
+            &ctx,
+            "connections.exchange",
+            format!("connection:{connection_id}"),
+        )
+        .await?;
         let now: Timestamp = deps.now();
         let connection = Connection {
             tenant_id: tenant.clone(),
@@ -188,13 +198,6 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
             }
             Err(other) => return Err(ApiError::from(other)),
         }
-        audit::record(
-            deps,
-            &ctx,
-            "connections.exchange",
-            format!("connection:{connection_id}"),
-        )
-        .await;
         queue_full_sync(deps, &connection, EXCHANGE_SYNC_REASON).await;
         release_parked_events(deps, &connection).await;
         Ok(Reply::created(writes::to_json(&ConnectionView::from(
@@ -253,6 +256,14 @@ async fn reinstall(
         ));
     }
     let secret_name = store_token(deps, tenant, linked.connection_id, writer, token).await?;
+    // Before the connection changes, as for a new one (see `exchange`).
+    audit::record(
+        deps,
+        ctx,
+        "connections.reinstall",
+        format!("connection:{}", linked.connection_id),
+    )
+    .await?;
     let now = deps.now();
     let changed = modify_connection(
         deps.connections.as_ref(),
@@ -275,13 +286,6 @@ async fn reinstall(
     let Some((connection, ())) = changed else {
         return Err(ApiError::not_found("connection"));
     };
-    audit::record(
-        deps,
-        ctx,
-        "connections.reinstall",
-        format!("connection:{}", linked.connection_id),
-    )
-    .await;
     queue_full_sync(deps, &connection, REINSTALL_SYNC_REASON).await;
     release_parked_events(deps, &connection).await;
     Ok(Reply::ok(writes::to_json(&ConnectionView::from(
