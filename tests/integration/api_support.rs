@@ -408,6 +408,19 @@ pub fn audit_log(s: &Stack) -> packr::store::dynamo::DynamoAuditLog {
     )
 }
 
+/// A fresh Secrets Manager secret holding [`TEST_AUDIT_KEY`] (for the CLI); its name.
+pub async fn audit_secret(sdk: &aws_config::SdkConfig) -> String {
+    let name = format!("audit-key-{}", packr::store::AuditEntry::new_id());
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(&name)
+        .secret_string(std::str::from_utf8(TEST_AUDIT_KEY).expect("an ASCII key"))
+        .send()
+        .await
+        .expect("the secret is created");
+    name
+}
+
 pub fn sim_api_key() -> String {
     SimConfig::default().api_key
 }

@@ -25,8 +25,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub use args::{
-    AuditCommand, AuditVerifyArgs, Cli, Command, DlqCommand, HealthArgs, InspectArgs, MethodArg, QueueArgs, QueueName,
-    ReconcileArgs, RedriveArgs, ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
+    AuditCommand, AuditVerifyArgs, Cli, Command, DlqCommand, HealthArgs, InspectArgs, MethodArg,
+    QueueArgs, QueueName, ReconcileArgs, RedriveArgs, ReplayArgs, ResourceArg, SyncCommand,
+    SyncRunArgs, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
 pub use health::{

@@ -381,8 +381,13 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
             )
             .await?;
             tracing::info!(order_id = %cancelled.id, "order cancelled");
-            audit::record(deps, &ctx, "orders.cancel", format!("order:{}", cancelled.id))
-                .await?;
+            audit::record(
+                deps,
+                &ctx,
+                "orders.cancel",
+                format!("order:{}", cancelled.id),
+            )
+            .await?;
             Ok(Reply::ok(writes::to_json(&cancelled)?))
         })
         .await

@@ -189,8 +189,13 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
             )
             .await?;
             // After Trackstar and the local copy, as for orders (`crate::audit`).
-            audit::record(deps, &ctx, "products.create", format!("product:{}", product.id))
-                .await?;
+            audit::record(
+                deps,
+                &ctx,
+                "products.create",
+                format!("product:{}", product.id),
+            )
+            .await?;
             Ok(Reply::created(writes::to_json(&product)?))
         })
         .await
@@ -249,8 +254,13 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
                 },
             )
             .await?;
-            audit::record(deps, &ctx, "products.update", format!("product:{}", updated.id))
-                .await?;
+            audit::record(
+                deps,
+                &ctx,
+                "products.update",
+                format!("product:{}", updated.id),
+            )
+            .await?;
             Ok(Reply::ok(writes::to_json(&updated)?))
         })
         .await

@@ -151,7 +151,11 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         tenants: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
         messages: Arc::new(store.clone()),
-        audit: Arc::new(crate::audit::log_from_env(store.clone(), secrets.clone(), env)?),
+        audit: Arc::new(crate::audit::log_from_env(
+            store.clone(),
+            secrets.clone(),
+            env,
+        )?),
         receipts: Arc::new(store.clone()),
         parked: Arc::new(store.clone()),
         reports: Arc::new(store),

@@ -222,7 +222,10 @@ mod tests {
         let mut moved = link(1);
         moved.prev_expires_at = Some(1);
         assert_ne!(key.entry_hash(&entry(), &moved), base);
-        assert_ne!(ChainKey::new(b"k2".to_vec()).entry_hash(&entry(), &link(1)), base);
+        assert_ne!(
+            ChainKey::new(b"k2".to_vec()).entry_hash(&entry(), &link(1)),
+            base
+        );
     }
 
     #[test]

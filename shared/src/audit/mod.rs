@@ -59,7 +59,10 @@ pub fn log_from_env(
         Some(name) => ChainKeys::from_secret(secrets, name),
         None => ChainKeys::Missing,
     };
-    let days = match env.var("AUDIT_RETENTION_DAYS").filter(|v| !v.trim().is_empty()) {
+    let days = match env
+        .var("AUDIT_RETENTION_DAYS")
+        .filter(|v| !v.trim().is_empty())
+    {
         None => DEFAULT_RETENTION_DAYS,
         Some(raw) => raw
             .trim()

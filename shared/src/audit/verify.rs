@@ -67,7 +67,12 @@ impl VerifyReport {
 }
 
 /// Verifies `chain` of `tenant` under `key`, as of `now`.
-pub fn verify(tenant: &TenantId, chain: &StoredChain, key: &ChainKey, now: Timestamp) -> VerifyReport {
+pub fn verify(
+    tenant: &TenantId,
+    chain: &StoredChain,
+    key: &ChainKey,
+    now: Timestamp,
+) -> VerifyReport {
     let now_s = now.unix_seconds();
     let mut findings = Vec::new();
     let head = chain.head.as_ref();

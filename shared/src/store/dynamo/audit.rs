@@ -281,12 +281,10 @@ impl AuditStore for DynamoAuditLog {
             match decode::<StoredEntry>(item.clone()) {
                 Ok(stored) => chain.entries.push(stored.entry),
                 // Not a chained entry: written before the chain, or by someone else.
-                Err(_) => chain
-                    .unchained
-                    .push(decode::<ListedEntry>(item).map_or_else(
-                        |_| "(unreadable item)".to_owned(),
-                        |l| l.entry.id,
-                    )),
+                Err(_) => chain.unchained.push(
+                    decode::<ListedEntry>(item)
+                        .map_or_else(|_| "(unreadable item)".to_owned(), |l| l.entry.id),
+                ),
             }
         }
         Ok(chain)
