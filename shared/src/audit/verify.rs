@@ -206,3 +206,170 @@ pub fn verify(
         findings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::chain::LinkFields;
+    use crate::domain::UserId;
+    use crate::store::{AuditEntry, ChainHead};
+
+    const DAY: i64 = 24 * 3600;
+
+    fn key() -> ChainKey {
+        ChainKey::new(b"unit-test-key".to_vec())
+    }
+
+    fn acme() -> TenantId {
+        TenantId::parse("acme").unwrap()
+    }
+
+    /// A chain of `n` entries as the store appends them, entry `i` recorded on day `i`
+    /// and kept `retention` days.
+    fn chain(n: u64, retention: i64) -> StoredChain {
+        let key = key();
+        let mut entries = Vec::new();
+        let mut head: Option<ChainHead> = None;
+        for seq in 1..=n {
+            let entry = AuditEntry {
+                id: format!("aud_{seq}"),
+                tenant_id: acme(),
+                actor: UserId::parse("u1").unwrap(),
+                actor_role: "tenant_admin".to_owned(),
+                action: "orders.create".to_owned(),
+                target: format!("order:o{seq}"),
+                at: Timestamp::from_unix_seconds(seq as i64 * DAY).unwrap(),
+                request_id: format!("req_{seq}"),
+                details: None,
+            };
+            let link = LinkFields {
+                seq,
+                prev_hash: head.as_ref().map_or(GENESIS.to_owned(), |h| h.hash.clone()),
+                prev_expires_at: head.as_ref().map(|h| h.last_expires_at),
+                expires_at: (seq as i64 + retention) * DAY,
+            }
+            .sealed(&key, &entry);
+            head = Some(ChainHead {
+                seq,
+                hash: link.hash.clone(),
+                last_id: entry.id.clone(),
+                last_expires_at: link.expires_at,
+                mac: key.head_mac(&acme(), seq, &link.hash, &entry.id, link.expires_at),
+            });
+            entries.push(ChainedEntry { entry, link });
+        }
+        StoredChain {
+            head,
+            entries,
+            unchained: Vec::new(),
+        }
+    }
+
+    fn at_day(day: i64) -> Timestamp {
+        Timestamp::from_unix_seconds(day * DAY).unwrap()
+    }
+
+    #[test]
+    fn an_intact_chain_has_no_findings() {
+        let report = verify(&acme(), &chain(5, 365), &key(), at_day(10));
+        assert_eq!((report.head_seq, report.entries, report.expired), (5, 5, 0));
+        assert!(report.intact(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn under_another_key_every_entry_and_the_head_fail() {
+        let report = verify(
+            &acme(),
+            &chain(2, 365),
+            &ChainKey::new(b"other".to_vec()),
+            at_day(10),
+        );
+        assert_eq!(report.findings.len(), 3, "{:?}", report.findings);
+        assert!(report.findings.contains(&Finding::Head {
+            reason: "does not match its MAC"
+        }));
+    }
+
+    #[test]
+    fn a_deleted_tail_is_found_through_the_head() {
+        let mut c = chain(5, 365);
+        c.entries.retain(|e| e.link.seq < 4);
+        let report = verify(&acme(), &c, &key(), at_day(10));
+        assert_eq!(
+            report.findings,
+            vec![Finding::Deleted { seq: 4 }, Finding::Deleted { seq: 5 }]
+        );
+    }
+
+    #[test]
+    fn entries_the_ttl_removed_are_expired_not_deleted() {
+        // given entries kept 10 days, the first three gone on day 14 (expired on 11..13)
+        let mut c = chain(6, 10);
+        c.entries.retain(|e| e.link.seq > 3);
+        let report = verify(&acme(), &c, &key(), at_day(14));
+        assert_eq!((report.entries, report.expired), (3, 3));
+        assert!(report.intact(), "{:?}", report.findings);
+        // and the same gap before they were due is a deletion
+        let report = verify(&acme(), &c, &key(), at_day(12));
+        assert_eq!(
+            report.findings,
+            vec![
+                Finding::Deleted { seq: 1 },
+                Finding::Deleted { seq: 2 },
+                Finding::Deleted { seq: 3 }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_copy_from_another_tenant_or_an_unlinked_item_is_inserted() {
+        let mut c = chain(2, 365);
+        let mut foreign = chain(1, 365).entries.remove(0);
+        foreign.entry.tenant_id = TenantId::parse("globex").unwrap();
+        foreign.entry.id = "aud_foreign".to_owned();
+        c.entries.push(foreign);
+        c.unchained.push("aud_plain".to_owned());
+        let report = verify(&acme(), &c, &key(), at_day(10));
+        assert_eq!(
+            report.findings,
+            vec![
+                Finding::Inserted {
+                    seq: Some(1),
+                    id: "aud_foreign".into()
+                },
+                Finding::Inserted {
+                    seq: None,
+                    id: "aud_plain".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_edited_hash_is_one_finding_not_two() {
+        // given entry 2's stored hash replaced (its successor still names the old one)
+        let mut c = chain(4, 365);
+        c.entries[1].link.hash = "f".repeat(64);
+        let report = verify(&acme(), &c, &key(), at_day(10));
+        assert_eq!(
+            report.findings,
+            vec![Finding::Edited {
+                seq: 2,
+                id: "aud_2".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_missing_head_is_a_finding() {
+        let mut c = chain(2, 365);
+        c.head = None;
+        let report = verify(&acme(), &c, &key(), at_day(10));
+        assert_eq!(
+            report.findings,
+            vec![Finding::Head {
+                reason: "is missing"
+            }]
+        );
+    }
+}
