@@ -277,7 +277,11 @@ fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, V
     codes.push(("500", "Internal error"));
     codes.push((
         "503",
-        "Unavailable: the warehouse system is rate limiting or down (Retry-After), or the function was throttled",
+        if method == "GET" {
+            "Unavailable: the warehouse system is rate limiting or down (Retry-After), or the function was throttled"
+        } else {
+            "Unavailable: the warehouse system is rate limiting or down (Retry-After), the function was throttled, or `audit_unavailable`: the action could not be recorded in the audit log (retry with the same Idempotency-Key)"
+        },
     ));
     codes
         .into_iter()
