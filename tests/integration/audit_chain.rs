@@ -470,3 +470,45 @@ async fn packr_audit_verify_passes_an_intact_chain_and_names_an_edited_a_deleted
         id: "aud_past".into()
     }));
 }
+
+#[tokio::test]
+async fn the_chain_key_is_read_on_the_first_append_then_kept_and_a_missing_or_short_one_fails_retryably(
+) {
+    use packr::secrets::InMemorySecretSource;
+    use packr::store::StoreError;
+    // given a log whose key is a secret
+    let s = stack().await;
+    let secrets = Arc::new(InMemorySecretSource::with("audit-key", &"k".repeat(32)));
+    let log = packr::store::dynamo::DynamoAuditLog::new(
+        s.store.clone(),
+        packr::audit::ChainKeys::from_secret(secrets.clone(), "audit-key"),
+    );
+    assert_eq!(secrets.get_count(), 0, "nothing is read when it is built");
+
+    // when it appends twice
+    for n in 0..2 {
+        log.append(&tenant(ACME), &entry(ACME, n)).await.unwrap();
+    }
+
+    // then the key was read once
+    assert_eq!(secrets.get_count(), 1);
+
+    // and without a configured key, or with one too short, an append fails retryably and
+    // writes nothing
+    let short = Arc::new(InMemorySecretSource::with("audit-key", "short"));
+    for keys in [
+        packr::audit::ChainKeys::Missing,
+        packr::audit::ChainKeys::from_secret(short, "audit-key"),
+    ] {
+        let log = packr::store::dynamo::DynamoAuditLog::new(s.store.clone(), keys);
+        match log.append(&tenant(GLOBEX), &entry(GLOBEX, 9)).await {
+            Err(error @ StoreError::AuditKey(_)) => assert!(error.is_retryable()),
+            other => panic!("expected an audit key error, got {other:?}"),
+        }
+    }
+    let globex = audit_log(&s)
+        .list(&tenant(GLOBEX), &PageRequest::default())
+        .await
+        .unwrap();
+    assert!(globex.items.is_empty());
+}
