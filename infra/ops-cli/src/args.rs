@@ -27,6 +27,7 @@ pub enum Command {
     Health(HealthArgs),
     /// Re-enqueue a tenant's failed webhook events from the copies kept on their receipts
     /// (TABLE_NAME, WEBHOOK_QUEUE_URL), spread over time; other tenants' are never touched.
+    /// Recorded in the tenant's audit log (AUDIT_SECRET_ARN).
     Replay(ReplayArgs),
     /// Queue reconciliation jobs of one connection on the sync-jobs queue (TABLE_NAME,
     /// SYNC_JOBS_QUEUE_URL): one per resource.
