@@ -204,10 +204,8 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
     s.sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_failed_audit_write_fails_the_request_and_the_retry_writes_upstream_once() {
-    // given an audit log whose DynamoDB calls go through a proxy that is out
-    let mut s = api_stack().await;
+/// Points `s`'s audit log (only it) at a fault proxy, and starts a DynamoDB outage there.
+async fn audit_outage(s: &mut ApiStack) -> packr_local::faultproxy::FaultProxy {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
     let proxy = packr_local::faultproxy::start(
         &endpoint,
@@ -223,6 +221,14 @@ async fn a_failed_audit_write_fails_the_request_and_the_retry_writes_upstream_on
         packr::audit::ChainKeys::Given(packr::audit::ChainKey::new(TEST_AUDIT_KEY.to_vec())),
     ));
     proxy.set_outage(packr_local::faultproxy::Service::DynamoDb, true);
+    proxy
+}
+
+#[tokio::test]
+async fn a_failed_audit_write_fails_the_request_and_the_retry_writes_upstream_once() {
+    // given an audit log whose DynamoDB calls go through a proxy that is out
+    let mut s = api_stack().await;
+    let proxy = audit_outage(&mut s).await;
     let manager = Caller::new(ACME, "brand_manager", &["b1"]);
     let body = order_body("b1", "audit-fail");
     let key = [("Idempotency-Key", "audit-fail-1")];
@@ -267,6 +273,39 @@ async fn a_failed_audit_write_fails_the_request_and_the_retry_writes_upstream_on
     .await;
     assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
     assert_eq!(entries(&s, ACME).await.len(), 1);
+    proxy.shutdown().await;
+    s.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_audit_write_on_exchange_leaves_no_connection_behind() {
+    // given the audit log out, and an admin exchanging a new connection's auth code
+    let mut s = api_stack().await;
+    let proxy = audit_outage(&mut s).await;
+    let admin = Caller::admin(ACME);
+    let body = json!({ "auth_code": "auth_conn_aud2" }).to_string();
+
+    // when the exchange runs
+    let failed = call(
+        &s.deps,
+        event("POST", "/connections/exchange", &admin, Some(&body), &[]),
+    )
+    .await;
+
+    // then it fails retryably, and no connection, route or sync exists for it
+    assert_eq!((failed.status, failed.code()), (503, "audit_unavailable"));
+    let id = packr::domain::ConnectionId::parse("conn_aud2").unwrap();
+    use packr::store::ConnectionStore;
+    assert!(s
+        .stack
+        .store
+        .get_connection(&tenant(ACME), &id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s.stack.store.route(&id).await.unwrap().is_none());
+    assert!(s.sync_jobs.jobs().is_empty());
+    assert!(entries(&s, ACME).await.is_empty());
     proxy.shutdown().await;
     s.sim.shutdown().await;
 }

@@ -184,7 +184,9 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
         match deps.connections.create_connection(tenant, &connection).await {
             Ok(()) => {}
             Err(crate::store::StoreError::AlreadyExists { .. }) => {
-                // Linked concurrently: the route now says whose it is.
+                // Linked concurrently: the route now says whose it is. The exchange entry
+                // is already written; the reinstall adds its own (or the 404 leaves the
+                // attempt recorded in this tenant's log only).
                 let route = deps
                     .connections
                     .route(&connection_id)
