@@ -437,6 +437,15 @@ async fn packr_audit_verify_passes_an_intact_chain_and_names_an_edited_a_deleted
     }
     let secret = audit_secret(&s.sdk).await;
 
+    // and each entry carries the table's TTL attribute, a year after it was recorded
+    let first = item_of(&s, 1).await;
+    let expires: i64 = first["expires_at"].as_n().unwrap().parse().unwrap();
+    let year_ahead = Timestamp::now().unix_seconds() + 365 * 24 * 3600;
+    assert!(
+        (year_ahead - 120..=year_ahead).contains(&expires),
+        "{expires}"
+    );
+
     // when verified intact
     let (code, text) = cli_verify(&s, &secret).await;
     // then it passes
