@@ -183,7 +183,10 @@ impl ApiStack {
         deps.tenants = Arc::new(store.clone());
         deps.connections = Arc::new(store.clone());
         deps.messages = Arc::new(store.clone());
-        deps.audit = Arc::new(store.clone());
+        deps.audit = Arc::new(packr::store::dynamo::DynamoAuditLog::new(
+            store.clone(),
+            packr::audit::ChainKeys::Given(packr::audit::ChainKey::new(TEST_AUDIT_KEY.to_vec())),
+        ));
         deps.receipts = Arc::new(store.clone());
         deps.reports = Arc::new(store.clone());
         deps.parked = Arc::new(store.clone());
@@ -359,7 +362,7 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
         tenants: Arc::new(s.store.clone()),
         connections: Arc::new(s.store.clone()),
         messages: Arc::new(s.store.clone()),
-        audit: Arc::new(s.store.clone()),
+        audit: Arc::new(audit_log(&s)),
         receipts: Arc::new(s.store.clone()),
         reports: Arc::new(s.store.clone()),
         idempotency: Arc::new(s.idempotency(packr::idempotency::IdempotencyPolicy::default())),
@@ -394,6 +397,30 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
         secrets,
         sync_jobs,
     }
+}
+
+/// The audit chain key of the test stacks.
+pub const TEST_AUDIT_KEY: &[u8] = b"test-audit-chain-key-0123456789abcdef";
+
+/// The audit log of a stack's table, under [`TEST_AUDIT_KEY`].
+pub fn audit_log(s: &Stack) -> packr::store::dynamo::DynamoAuditLog {
+    packr::store::dynamo::DynamoAuditLog::new(
+        s.store.clone(),
+        packr::audit::ChainKeys::Given(packr::audit::ChainKey::new(TEST_AUDIT_KEY.to_vec())),
+    )
+}
+
+/// A fresh Secrets Manager secret holding [`TEST_AUDIT_KEY`] (for the CLI); its name.
+pub async fn audit_secret(sdk: &aws_config::SdkConfig) -> String {
+    let name = format!("audit-key-{}", packr::store::AuditEntry::new_id());
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(&name)
+        .secret_string(std::str::from_utf8(TEST_AUDIT_KEY).expect("an ASCII key"))
+        .send()
+        .await
+        .expect("the secret is created");
+    name
 }
 
 pub fn sim_api_key() -> String {

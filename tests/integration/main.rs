@@ -13,6 +13,7 @@ mod api_reconciliations;
 mod api_support;
 mod api_sync;
 mod api_writes;
+mod audit_chain;
 mod cold_start;
 mod helpers;
 mod idempotency;

@@ -11,7 +11,7 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use packr::domain::{BrandId, ConnectionId, CorrelationId, EventId, Order, Timestamp};
 use packr::metrics::RecordingSink;
-use packr::store::{AuditStore, ConnectionStore, PageRequest, SyncedStore};
+use packr::store::{ConnectionStore, PageRequest, SyncedStore};
 use packr::webhook::envelope::QueuedEvent;
 use packr::webhook::processor::{handle_batch, ProcessorDeps};
 use packr::webhook::queue::SqsEventQueue;
@@ -365,9 +365,12 @@ async fn a_replay_touches_only_the_callers_tenant_and_applies_each_event_exactly
     assert_eq!(r.state(GLOBEX, "msg_g1").await, ReceiptState::Failed);
 
     // and every call is audited with actor, filter, counts and request id
-    let audit = AuditStore::list(&r.s.stack.store, &tenant(ACME), &PageRequest::default())
-        .await
-        .unwrap();
+    let audit =
+        r.s.deps
+            .audit
+            .list(&tenant(ACME), &PageRequest::default())
+            .await
+            .unwrap();
     let replays: Vec<_> = audit
         .items
         .iter()
@@ -382,9 +385,12 @@ async fn a_replay_touches_only_the_callers_tenant_and_applies_each_event_exactly
     assert!(first.request_id.starts_with("req-"));
     assert_eq!(first.details.as_ref().unwrap()["enqueued"], 2);
     assert_eq!(first.details.as_ref().unwrap()["filter"]["dry_run"], false);
-    let globex_audit = AuditStore::list(&r.s.stack.store, &tenant(GLOBEX), &PageRequest::default())
-        .await
-        .unwrap();
+    let globex_audit =
+        r.s.deps
+            .audit
+            .list(&tenant(GLOBEX), &PageRequest::default())
+            .await
+            .unwrap();
     assert!(globex_audit.items.iter().all(|e| e.action != "sync.replay"));
 }
 
@@ -579,9 +585,11 @@ async fn cli(r: &Replay, argv: &[&str]) -> (anyhow::Result<std::process::ExitCod
     let cli = packr_cli::Cli::try_parse_from(argv).unwrap();
     let table = r.s.stack.table.clone();
     let queue = r.queue_url.clone();
+    let audit_key = audit_secret(&r.s.stack.sdk).await;
     let env = move |name: &str| match name {
         "TABLE_NAME" => Some(table.clone()),
         "WEBHOOK_QUEUE_URL" => Some(queue.clone()),
+        "AUDIT_SECRET_ARN" => Some(audit_key.clone()),
         _ => None,
     };
     let mut out = Vec::new();
@@ -629,9 +637,12 @@ async fn packr_replay_runs_the_same_replay_for_one_tenant_and_audits_it() {
         .is_empty());
     assert_eq!(r.state(ACME, "msg_cli1").await, ReceiptState::Applied);
     assert_eq!(r.state(GLOBEX, "msg_cli2").await, ReceiptState::Failed);
-    let audit = AuditStore::list(&r.s.stack.store, &tenant(ACME), &PageRequest::default())
-        .await
-        .unwrap();
+    let audit =
+        r.s.deps
+            .audit
+            .list(&tenant(ACME), &PageRequest::default())
+            .await
+            .unwrap();
     let by_cli: Vec<_> = audit
         .items
         .iter()

@@ -1,5 +1,5 @@
 //! The command line. Top-level subcommands group by concern (`dlq`, `token`, `sync`,
-//! `health`, `replay`, `reconcile`), each with its own subcommands.
+//! `health`, `replay`, `reconcile`, `audit`), each with its own subcommands.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -27,10 +27,28 @@ pub enum Command {
     Health(HealthArgs),
     /// Re-enqueue a tenant's failed webhook events from the copies kept on their receipts
     /// (TABLE_NAME, WEBHOOK_QUEUE_URL), spread over time; other tenants' are never touched.
+    /// Recorded in the tenant's audit log (AUDIT_SECRET_ARN).
     Replay(ReplayArgs),
     /// Queue reconciliation jobs of one connection on the sync-jobs queue (TABLE_NAME,
     /// SYNC_JOBS_QUEUE_URL): one per resource.
     Reconcile(ReconcileArgs),
+    /// The tenant audit log's hash chain (TABLE_NAME, AUDIT_SECRET_ARN).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk a tenant's audit chain: exits non-zero, naming the sequence numbers, when an
+    /// entry was edited, deleted or inserted.
+    Verify(AuditVerifyArgs),
+}
+
+/// `packr audit verify`
+#[derive(Debug, Clone, Args)]
+pub struct AuditVerifyArgs {
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
 }
 
 /// `packr replay`

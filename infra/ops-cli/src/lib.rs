@@ -9,9 +9,11 @@
 //! packr health [--tenant T]
 //! packr replay --tenant T [--brand B] [--event ID ...] [--max-age-hours N] [--dry-run] [--max N]
 //! packr reconcile --tenant T --connection C [--resource R ...] [--dry-run]
+//! packr audit verify --tenant T
 //! ```
 
 mod args;
+mod audit;
 mod dlq;
 mod health;
 mod render;
@@ -23,8 +25,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub use args::{
-    Cli, Command, DlqCommand, HealthArgs, InspectArgs, MethodArg, QueueArgs, QueueName,
-    ReconcileArgs, RedriveArgs, ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
+    AuditCommand, AuditVerifyArgs, Cli, Command, DlqCommand, HealthArgs, InspectArgs, MethodArg,
+    QueueArgs, QueueName, ReconcileArgs, RedriveArgs, ReplayArgs, ResourceArg, SyncCommand,
+    SyncRunArgs, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
 pub use health::{
@@ -63,5 +66,6 @@ pub async fn run(
         Command::Health(args) => health::run(sdk, &args, env, out).await,
         Command::Replay(args) => replay::run_replay(sdk, &args, env, out).await,
         Command::Reconcile(args) => replay::run_reconcile(sdk, &args, env, out).await,
+        Command::Audit(AuditCommand::Verify(args)) => audit::verify(sdk, &args, env, out).await,
     }
 }

@@ -59,14 +59,35 @@ impl TryFrom<&ReplayArgs> for ReplayRequest {
     }
 }
 
-fn required(env: &dyn Fn(&str) -> Option<String>, name: &'static str) -> anyhow::Result<String> {
+pub(crate) fn required(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> anyhow::Result<String> {
     env(name)
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| anyhow::anyhow!("this command needs the environment variable {name}"))
 }
 
-/// The audit entry of a replay run from the CLI (actor `packr-cli`).
-async fn audit(audit: &dyn AuditStore, request: &ReplayRequest, report: &ReplayReport) {
+/// The tenant audit log of the table TABLE_NAME, its chain key the secret AUDIT_SECRET_ARN.
+pub(crate) fn audit_log(
+    sdk: &SdkConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<packr::store::dynamo::DynamoAuditLog> {
+    let store = packr::webhook::wiring::store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    Ok(packr::audit::log_with_secret(
+        sdk,
+        store,
+        env("AUDIT_SECRET_ARN"),
+    ))
+}
+
+/// The audit entry of a replay run from the CLI (actor `packr-cli`). The replay has
+/// happened (the events are queued): a failure to record is reported, not hidden.
+async fn audit(
+    audit: &dyn AuditStore,
+    request: &ReplayRequest,
+    report: &ReplayReport,
+) -> anyhow::Result<()> {
     let entry = AuditEntry {
         id: AuditEntry::new_id(),
         tenant_id: request.tenant.clone(),
@@ -91,9 +112,11 @@ async fn audit(audit: &dyn AuditStore, request: &ReplayRequest, report: &ReplayR
             "truncated": report.truncated,
         })),
     };
-    if let Err(e) = audit.append(&request.tenant, &entry).await {
-        tracing::error!(error = %e, "could not record the audit entry");
-    }
+    audit
+        .append(&request.tenant, &entry)
+        .await
+        .map(|_| ())
+        .map_err(|e| anyhow::Error::new(e).context("the replay ran but could not be recorded in the audit log (is AUDIT_SECRET_ARN set?)"))
 }
 
 fn uuid_v7() -> String {
@@ -131,7 +154,7 @@ pub async fn run_replay(
     .await;
     bar.finish_and_clear();
     let report = report?;
-    audit(&store, &request, &report).await;
+    audit(&audit_log(sdk, env)?, &request, &report).await?;
     render::replay_report(out, &request.tenant, &report)?;
     let failed = report
         .skipped

@@ -99,7 +99,7 @@ pub async fn link_token(deps: &ApiDeps, request: Request) -> Response<Body> {
             || "connection:new".to_owned(),
             |id| format!("connection:{id}"),
         );
-        audit::record(deps, &ctx, "connections.link_token", target).await;
+        audit::record(deps, &ctx, "connections.link_token", target).await?;
         Ok(Reply::ok(json!({ "link_token": token.link_token })))
     })
     .await
@@ -156,6 +156,16 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
         }
         let secret_name =
             store_token(deps, tenant, &connection_id, writer, &exchanged.access_token).await?;
+        // Recorded before the connection is stored: the auth code is single-use, so a
+        // request failed here cannot be retried as is, and must leave no connection
+        // behind that no entry tells of (`crate::audit`).
+        audit::record(
+            deps,
+            &ctx,
+            "connections.exchange",
+            format!("connection:{connection_id}"),
+        )
+        .await?;
         let now: Timestamp = deps.now();
         let connection = Connection {
             tenant_id: tenant.clone(),
@@ -177,7 +187,9 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
         match deps.connections.create_connection(tenant, &connection).await {
             Ok(()) => {}
             Err(crate::store::StoreError::AlreadyExists { .. }) => {
-                // Linked concurrently: the route now says whose it is.
+                // Linked concurrently: the route now says whose it is. The exchange entry
+                // is already written; the reinstall adds its own (or the 404 leaves the
+                // attempt recorded in this tenant's log only).
                 let route = deps
                     .connections
                     .route(&connection_id)
@@ -191,13 +203,6 @@ pub async fn exchange(deps: &ApiDeps, request: Request) -> Response<Body> {
             }
             Err(other) => return Err(ApiError::from(other)),
         }
-        audit::record(
-            deps,
-            &ctx,
-            "connections.exchange",
-            format!("connection:{connection_id}"),
-        )
-        .await;
         queue_full_sync(deps, &connection, EXCHANGE_SYNC_REASON).await;
         release_parked_events(deps, &connection).await;
         Ok(Reply::created(writes::to_json(&ConnectionView::from(
@@ -256,6 +261,14 @@ async fn reinstall(
         ));
     }
     let secret_name = store_token(deps, tenant, linked.connection_id, writer, token).await?;
+    // Before the connection changes, as for a new one (see `exchange`).
+    audit::record(
+        deps,
+        ctx,
+        "connections.reinstall",
+        format!("connection:{}", linked.connection_id),
+    )
+    .await?;
     let now = deps.now();
     let changed = modify_connection(
         deps.connections.as_ref(),
@@ -278,13 +291,6 @@ async fn reinstall(
     let Some((connection, ())) = changed else {
         return Err(ApiError::not_found("connection"));
     };
-    audit::record(
-        deps,
-        ctx,
-        "connections.reinstall",
-        format!("connection:{}", linked.connection_id),
-    )
-    .await;
     queue_full_sync(deps, &connection, REINSTALL_SYNC_REASON).await;
     release_parked_events(deps, &connection).await;
     Ok(Reply::ok(writes::to_json(&ConnectionView::from(

@@ -4,6 +4,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::audit;
 use super::error::{ApiError, FieldErrors};
 use super::request::{self, authenticated, require, Action, Ctx, Query, Reply};
 use super::writes::{self, idempotent};
@@ -82,6 +83,16 @@ pub async fn post(deps: &ApiDeps, request: Request) -> Response<Body> {
                 body: text,
                 created_at: deps.now(),
             };
+            // Before the message is stored: a message has no upstream key, so a retry after
+            // a failure here must find nothing posted (`crate::audit`).
+            audit::record_with(
+                deps,
+                &ctx,
+                "messages.post",
+                format!("message:{}", message.id),
+                Some(serde_json::json!({ "brand_id": brand.as_str() })),
+            )
+            .await?;
             deps.messages
                 .append(&ctx.principal.tenant, &message)
                 .await?;

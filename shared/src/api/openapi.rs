@@ -281,7 +281,11 @@ fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, V
     codes.push(("500", "Internal error"));
     codes.push((
         "503",
-        "Unavailable: the warehouse system is rate limiting or down (Retry-After), or the function was throttled; `quota_unavailable`: an admin action while the tenant quota cannot be checked (Retry-After)",
+        if method == "GET" {
+            "Unavailable: the warehouse system is rate limiting or down (Retry-After), or the function was throttled; `quota_unavailable`: an admin action while the tenant quota cannot be checked (Retry-After)"
+        } else {
+            "Unavailable: the warehouse system is rate limiting or down (Retry-After), the function was throttled, `audit_unavailable`: the action could not be recorded in the audit log (retry with the same Idempotency-Key), or `quota_unavailable`: an admin action while the tenant quota cannot be checked (Retry-After)"
+        },
     ));
     codes
         .into_iter()

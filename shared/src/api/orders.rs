@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::audit;
 use super::error::ApiError;
 use super::request::{self, authenticated, require, Action, Ctx, Reply, Validator};
 use super::schema;
@@ -341,6 +342,16 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
             )
             .await?;
             tracing::info!(order_id = %order.id, brand_id = %brand, "order created");
+            // After Trackstar and the local copy: a failure here gives the key up, and the
+            // retry's write is replayed by Trackstar under the same key (`crate::audit`).
+            audit::record_with(
+                deps,
+                &ctx,
+                "orders.create",
+                format!("order:{}", order.id),
+                Some(json!({ "brand_id": brand })),
+            )
+            .await?;
             Ok(Reply::created(writes::to_json(&order)?))
         })
         .await
@@ -378,6 +389,13 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
             )
             .await?;
             tracing::info!(order_id = %cancelled.id, "order cancelled");
+            audit::record(
+                deps,
+                &ctx,
+                "orders.cancel",
+                format!("order:{}", cancelled.id),
+            )
+            .await?;
             Ok(Reply::ok(writes::to_json(&cancelled)?))
         })
         .await

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::audit;
 use super::error::ApiError;
 use super::request::{self, authenticated, require, Action, Ctx, Reply, Validator};
 use super::schema;
@@ -187,6 +188,14 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                 },
             )
             .await?;
+            // After Trackstar and the local copy, as for orders (`crate::audit`).
+            audit::record(
+                deps,
+                &ctx,
+                "products.create",
+                format!("product:{}", product.id),
+            )
+            .await?;
             Ok(Reply::created(writes::to_json(&product)?))
         })
         .await
@@ -243,6 +252,13 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
                     data: written.data,
                     sent_at,
                 },
+            )
+            .await?;
+            audit::record(
+                deps,
+                &ctx,
+                "products.update",
+                format!("product:{}", updated.id),
             )
             .await?;
             Ok(Reply::ok(writes::to_json(&updated)?))

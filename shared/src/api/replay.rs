@@ -374,7 +374,7 @@ pub async fn replay(deps: &ApiDeps, request: Request) -> Response<Body> {
                     "truncated": answer.truncated,
                 })),
             )
-            .await;
+            .await?;
             let body = writes::to_json(&answer)?;
             Ok(if plan.dry_run {
                 Reply::ok(body)

@@ -278,7 +278,7 @@ pub async fn run(deps: &ApiDeps, request: Request) -> Response<Body> {
                     "skipped": skipped,
                 })),
             )
-            .await;
+            .await?;
             Ok(Reply::accepted(writes::to_json(&RunSyncAnswer {
                 jobs,
                 skipped,

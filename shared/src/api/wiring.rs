@@ -5,6 +5,8 @@
 //! |--------------------------------------|----------------------------------------------|
 //! | `TABLE_NAME`                         | the table, also of the shared Trackstar budget |
 //! | `CURSOR_SECRET_ARN`                  | HMAC key of pagination cursors (required)    |
+//! | `AUDIT_SECRET_ARN`                   | HMAC key of the audit chain (mutating routes) |
+//! | `AUDIT_RETENTION_DAYS`               | audit entries' TTL (default 365)             |
 //! | `TRACKSTAR_API_KEY_SECRET_ARN`       | enables write-through (optional)             |
 //! | `TRACKSTAR_BASE_URL`                 | Trackstar (or the simulator)                 |
 //! | `TRACKSTAR_CONNECTION_SECRET_PREFIX` | where access tokens are stored               |
@@ -166,7 +168,11 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         tenants: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
         messages: Arc::new(store.clone()),
-        audit: Arc::new(store.clone()),
+        audit: Arc::new(crate::audit::log_from_env(
+            store.clone(),
+            secrets.clone(),
+            env,
+        )?),
         receipts: Arc::new(store.clone()),
         parked: Arc::new(store.clone()),
         reports: Arc::new(store),

@@ -39,6 +39,9 @@ pub enum StoreError {
     /// The pagination cursors' signing key (read on first use) could not be read.
     #[error("the cursor signing key could not be read")]
     CursorKey(#[source] crate::secrets::SecretError),
+    /// The audit chain's key (read on first use) could not be read or is not configured.
+    #[error("the audit chain key could not be read")]
+    AuditKey(#[source] crate::audit::KeyError),
 }
 
 impl StoreError {
@@ -53,7 +56,7 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Dynamo { .. } | Self::Conflict { .. } | Self::CursorKey(_)
+            Self::Dynamo { .. } | Self::Conflict { .. } | Self::CursorKey(_) | Self::AuditKey(_)
         )
     }
 }

@@ -12,6 +12,7 @@
 //! | connection route   | `CONN#<c>`                          | `ROUTE`                |
 //! | message            | `T#<t>#B#<b>#MSG`                   | `<created>#<msg id>`   |
 //! | audit entry        | `T#<t>#AUDIT`                       | `<at>#<audit id>`      |
+//! | audit chain head   | `T#<t>#AUDITHEAD`                   | `HEAD`                 |
 //! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
 //! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
 //! | sync job state     | `T#<t>#SYNC#<c>#<resource>`         | `SYNC`                 |
@@ -139,6 +140,12 @@ pub fn audit_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#AUDIT")
 }
 
+/// The partition of a tenant's audit chain head (apart from the entries, so listings
+/// never meet it).
+pub fn audit_head_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#AUDITHEAD")
+}
+
 pub fn receipt_pk(tenant: &TenantId, event: &EventId) -> String {
     format!("T#{tenant}#EVT#{event}")
 }
@@ -233,6 +240,7 @@ mod tests {
             lookup_pk(&t, "INVENTORY", "SKU 1"),
             messages_pk(&t, &b),
             audit_pk(&t),
+            audit_head_pk(&t),
             idempotency_pk(&t, "orders.create", "abc"),
             sync_state_pk(&t, &ConnectionId::parse("c1").unwrap(), "orders"),
             reconcile_pk(&t),

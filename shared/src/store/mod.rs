@@ -13,7 +13,7 @@ mod ports;
 mod synced;
 pub mod timeline;
 
-pub use audit::{AuditEntry, AuditStore};
+pub use audit::{AuditEntry, AuditStore, ChainHead, ChainLink, ChainedEntry, StoredChain};
 pub use connection_update::{modify_connection, Change, MAX_CONFLICT_RETRIES};
 pub use cursor::{CursorCodec, CursorError};
 pub use error::StoreError;

@@ -2,6 +2,7 @@
 //! one binary, a module per concern.
 
 mod api;
+mod audit;
 mod contract;
 mod esm;
 mod faultproxy;

@@ -1,6 +1,7 @@
 //! The DynamoDB adapter of every data-layer port: one table, tenant-prefixed keys.
 
 mod audit;
+pub use audit::{DynamoAuditLog, DEFAULT_RETENTION_DAYS};
 mod connections;
 mod messages;
 mod parked;
