@@ -206,15 +206,7 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
 
 /// Points `s`'s audit log (only it) at a fault proxy, and starts a DynamoDB outage there.
 async fn audit_outage(s: &mut ApiStack) -> packr_local::faultproxy::FaultProxy {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let proxy = packr_local::faultproxy::start(
-        &endpoint,
-        packr_local::faultproxy::FaultConfig::default(),
-        None,
-    )
-    .await
-    .expect("proxy starts");
-    let sdk = packr_local::emulator::with_endpoint(&s.stack.sdk, &proxy.url);
+    let (proxy, sdk) = packr_local::testing::through_fault_proxy(&s.stack.sdk).await;
     let proxied = packr::webhook::wiring::store_without_cursors(&sdk, s.stack.table.clone());
     s.deps.audit = Arc::new(packr::store::dynamo::DynamoAuditLog::new(
         proxied,
@@ -329,15 +321,7 @@ async fn concurrent_appends_from_several_instances_form_one_unbroken_chain() {
     // given four "instances" (own clients), whose conditional writes go through a proxy
     // that makes them atomic per item as DynamoDB does (moto does not serialise them)
     let s = stack().await;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let proxy = packr_local::faultproxy::start(
-        &endpoint,
-        packr_local::faultproxy::FaultConfig::default(),
-        None,
-    )
-    .await
-    .expect("proxy starts");
-    let sdk = packr_local::emulator::with_endpoint(&s.sdk, &proxy.url);
+    let (proxy, sdk) = packr_local::testing::through_fault_proxy(&s.sdk).await;
     let logs: Vec<_> = (0..4)
         .map(|_| {
             packr::store::dynamo::DynamoAuditLog::new(

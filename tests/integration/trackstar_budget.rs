@@ -390,15 +390,7 @@ async fn failures_seen_by_one_instance_open_the_breaker_for_another_and_one_prob
     let sim = fast_sim().await;
     let emulator = packr_local::testing::emulator_config().await;
     let table = packr_local::testing::fresh_table(&emulator).await;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let proxy = packr_local::faultproxy::start(
-        &endpoint,
-        packr_local::faultproxy::FaultConfig::default(),
-        None,
-    )
-    .await
-    .expect("proxy starts");
-    let sdk = packr_local::emulator::with_endpoint(&emulator, &proxy.url);
+    let (proxy, sdk) = packr_local::testing::through_fault_proxy(&emulator).await;
     let a = instance(&sdk, &table, breaker_config(&sim.base_url));
     let b = instance(&sdk, &table, breaker_config(&sim.base_url));
     let order = any_order(&sim);

@@ -118,3 +118,16 @@ fn repo_template() -> Template {
 
 /// "outer: cause: root cause" — an error with its whole source chain.
 pub use packr::errors::error_chain;
+
+/// A fault proxy in front of the emulator (no faults until the test sets them) and `sdk`
+/// pointed through it. The proxy also serialises conditional writes per item, making them
+/// atomic as DynamoDB's are (moto's are not).
+pub async fn through_fault_proxy(sdk: &SdkConfig) -> (crate::faultproxy::FaultProxy, SdkConfig) {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let proxy =
+        crate::faultproxy::start(&endpoint, crate::faultproxy::FaultConfig::default(), None)
+            .await
+            .expect("proxy starts");
+    let proxied = crate::emulator::with_endpoint(sdk, &proxy.url);
+    (proxy, proxied)
+}

@@ -38,39 +38,15 @@ mod tests {
 
     #[test]
     fn prints_a_token_the_key_verifies() {
-        let dir = std::env::temp_dir().join(format!("packr-token-{}", uuid_like()));
-        let key = dir.join("jwt.key");
-        let cli = Cli::parse_from([
-            "packr",
-            "token",
-            "--tenant",
-            "t1",
-            "--role",
-            "brand_viewer",
-            "--brand",
-            "b1",
-            "--brand",
-            "b2",
-            "--key-file",
-            key.to_str().expect("utf-8 path"),
-        ]);
-        let Command::Token(args) = cli.command else {
-            panic!("parsed as token");
-        };
-        let mut out = Vec::new();
-        run(&args, &mut out).expect("mints");
-        let token = String::from_utf8(out).expect("utf-8");
-        let claims = DevJwt::load(&key)
-            .expect("key stored")
-            .verify(token.trim())
-            .expect("verifies");
+        let claims = minted("brand_viewer", &["--brand", "b1", "--brand", "b2"]);
         assert_eq!(claims.tenant_id, "t1");
         assert_eq!(claims.role, "brand_viewer");
         assert_eq!(claims.brand_ids, vec!["b1", "b2"]);
-        let _ = std::fs::remove_dir_all(dir);
     }
 
-    fn minted(extra: &[&str]) -> packr_local::dev_jwt::Claims {
+    /// Mints a token for tenant `t1` with `role` and `extra` arguments through the CLI, and
+    /// returns its claims as the key verifies them.
+    fn minted(role: &str, extra: &[&str]) -> packr_local::dev_jwt::Claims {
         let dir = std::env::temp_dir().join(format!("packr-token-{}", uuid_like()));
         let key = dir.join("jwt.key");
         let mut argv = vec![
@@ -79,7 +55,7 @@ mod tests {
             "--tenant",
             "t1",
             "--role",
-            "tenant_staff",
+            role,
             "--key-file",
             key.to_str().expect("utf-8 path"),
         ];
@@ -102,16 +78,22 @@ mod tests {
     #[test]
     fn a_token_carries_its_role_s_scopes_unless_told_otherwise() {
         // given / when / then: the role's own scopes by default
-        assert_eq!(minted(&[]).scope.as_deref(), Some("packr/read packr/write"));
+        assert_eq!(
+            minted("tenant_staff", &[]).scope.as_deref(),
+            Some("packr/read packr/write")
+        );
         // chosen ones with --scope
         assert_eq!(
-            minted(&["--scope", "packr/admin", "--scope", "other"])
-                .scope
-                .as_deref(),
+            minted(
+                "tenant_staff",
+                &["--scope", "packr/admin", "--scope", "other"]
+            )
+            .scope
+            .as_deref(),
             Some("packr/admin other")
         );
         // none at all with --no-scope (an ID token's shape)
-        assert_eq!(minted(&["--no-scope"]).scope, None);
+        assert_eq!(minted("tenant_staff", &["--no-scope"]).scope, None);
     }
 
     #[test]

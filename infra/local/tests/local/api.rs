@@ -1,34 +1,17 @@
 //! The API routes on the local gateway: the dev JWT authorizer (401 as API Gateway answers)
 //! and the handlers reached through the HTTP API v2 event.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use packr_local::dev_jwt::DevJwt;
 use packr_local::seed::DEMO_TENANT;
-use packr_local::testing::{emulator_config, fresh_local_stack};
-use packr_local::webhooks::{start, WebhookOptions};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_routes_sit_behind_the_jwt_authorizer() {
     // given the local stack with a known authorizer key
-    let sdk = emulator_config().await;
-    let stack = Arc::new(fresh_local_stack(&sdk).await);
-    let jwt = DevJwt::generate();
-    let running = start(
-        &sdk,
-        stack,
-        WebhookOptions {
-            orders_per_connection: 5,
-            pollers: 1,
-            jwt: Some(jwt.clone()),
-            ..WebhookOptions::default()
-        },
-    )
-    .await
-    .expect("the stack starts");
+    let (running, jwt) = crate::gateway_with_jwt(5).await;
     let http = reqwest::Client::new();
     let orders = format!("{}/orders", running.gateway_url);
     let get = |token: Option<String>, url: String| {

@@ -2,34 +2,16 @@
 //! from the secret the template gives it (`AUDIT_SECRET_ARN`) and records its entry, which
 //! `GET /audit` lists.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use packr_local::dev_jwt::DevJwt;
 use packr_local::seed::DEMO_TENANT;
-use packr_local::testing::{emulator_config, fresh_local_stack};
-use packr_local::webhooks::{start, WebhookOptions};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mutation_through_the_gateway_is_audited_under_the_templates_chain_key() {
     // given the local stack as the template configures it
-    let sdk = emulator_config().await;
-    let stack = Arc::new(fresh_local_stack(&sdk).await);
-    let jwt = DevJwt::generate();
-    let running = start(
-        &sdk,
-        stack,
-        WebhookOptions {
-            orders_per_connection: 1,
-            pollers: 1,
-            jwt: Some(jwt.clone()),
-            ..WebhookOptions::default()
-        },
-    )
-    .await
-    .expect("the stack starts");
+    let (running, jwt) = crate::gateway_with_jwt(1).await;
     let http = reqwest::Client::new();
     let admin = jwt.mint("u-admin", DEMO_TENANT, "tenant_admin", &[], HOUR);
 

@@ -3,13 +3,10 @@
 //! is refused with API Gateway's 403 before any function runs; the role check in the
 //! function comes on top.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use packr_local::dev_jwt::{DevJwt, ADMIN_SCOPE, READ_SCOPE};
+use packr_local::dev_jwt::{ADMIN_SCOPE, READ_SCOPE};
 use packr_local::seed::DEMO_TENANT;
-use packr_local::testing::{emulator_config, fresh_local_stack};
-use packr_local::webhooks::{start, WebhookOptions};
 use serde_json::{json, Value};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -24,21 +21,7 @@ struct Answer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_refuse_tokens_without_their_scope_before_any_function_runs() {
     // given the local stack with a known authorizer key
-    let sdk = emulator_config().await;
-    let stack = Arc::new(fresh_local_stack(&sdk).await);
-    let jwt = DevJwt::generate();
-    let running = start(
-        &sdk,
-        stack,
-        WebhookOptions {
-            orders_per_connection: 2,
-            pollers: 1,
-            jwt: Some(jwt.clone()),
-            ..WebhookOptions::default()
-        },
-    )
-    .await
-    .expect("the stack starts");
+    let (running, jwt) = crate::gateway_with_jwt(2).await;
     let http = reqwest::Client::new();
     let base = running.gateway_url.clone();
     let call = |method: &'static str, path: &'static str, token: String| {
