@@ -115,21 +115,29 @@ fn repo_template_queues_redrive_to_their_dead_letter_queues() {
 }
 
 #[test]
-fn repo_template_declares_the_three_secrets() {
+fn repo_template_declares_the_four_secrets() {
     let secrets = repo().secrets().expect("secrets parse");
     let ids: Vec<&str> = secrets.iter().map(|s| s.logical_id.as_str()).collect();
     assert_eq!(
         ids,
         [
+            "AuditChainSecret",
             "CursorSigningSecret",
             "TrackstarApiKeySecret",
             "WebhookSigningSecret"
         ]
     );
-    assert!(matches!(
-        secrets[0].value,
-        SecretValueSpec::Generated { length: 64, .. }
-    ));
+    // the two keys Packr only ever reads are generated at deploy
+    for generated in &secrets[..2] {
+        assert!(
+            matches!(
+                generated.value,
+                SecretValueSpec::Generated { length: 64, .. }
+            ),
+            "{}",
+            generated.logical_id
+        );
+    }
 }
 
 #[test]
