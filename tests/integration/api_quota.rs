@@ -232,6 +232,8 @@ async fn an_unreachable_quota_store_fails_open_for_reads_and_closed_for_admin_ac
     assert!(metrics.total("api.quota_unavailable") >= 1.0);
     // and after the first failed call, the store is left alone for a while
     assert_eq!(deps.quota.as_ref().unwrap().stats().updates, 1);
+    // and every one of the five was answered by the in-process fallback
+    assert_eq!(deps.quota.as_ref().unwrap().stats().fallbacks, 5);
     // and another tenant's reads are served too
     let answer = call(&deps, get("/sync/health", &Caller::admin(GLOBEX))).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);

@@ -658,7 +658,7 @@ async fn api(
          | DynamoDB calls (request recorder) | {} | 1 Query | |\n\
          | wall time, {} requests in | {:.1} s ({} failed) | {:.1} s | {} |\n\
          | one request unloaded (client-side, median of 20) | {} | | |\n\
-         | tenant quota: DynamoDB write units per request (UpdateItems per check under the clients) | {} | 1 UpdateItem per request | |\n",
+         | tenant quota: DynamoDB write units per request (UpdateItems per check under the clients) | {} ({}) | 1 UpdateItem per request | |\n",
         r.read_units_per_api_read,
         r.floor_read_units,
         r.page_items,
@@ -677,6 +677,9 @@ async fn api(
         ms(r.api_unloaded_ms),
         r.quota_write_units_per_request
             .map_or_else(|| "no quota".to_owned(), |u| format!("{u:.3}")),
+        r.quota_checks.map_or_else(String::new, |(checks, fallbacks)| format!(
+            "{checks} checks, {fallbacks} answered by the in-process fallback"
+        )),
     ));
     StageOut::new(out, stage).write(&md, &serde_json::to_value(&r)?)?;
     print!("{md}");

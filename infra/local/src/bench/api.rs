@@ -44,6 +44,9 @@ pub struct ApiReport {
     /// clients (`api-orders`' quota counters: `UpdateItem`s per check, 1 unit each); `None`
     /// if the function runs without quotas.
     pub quota_write_units_per_request: Option<f64>,
+    /// Of those checks, how many the in-process fallback answered (the shared window not
+    /// reached within the quota timeout): a figure with many of them measures the fallback.
+    pub quota_checks: Option<(u64, u64)>,
 }
 
 pub async fn run(
@@ -186,10 +189,12 @@ pub async fn run(
         .collect()
         .await;
     let api_wall_s = api_started.elapsed().as_secs_f64();
-    let quota_write_units_per_request = quota
+    let quota_during = quota
         .as_ref()
         .zip(quota_before)
-        .map(|(q, before)| q.stats().since(before).write_units_per_check());
+        .map(|(q, before)| q.stats().since(before));
+    let quota_write_units_per_request = quota_during.map(|q| q.write_units_per_check());
+    let quota_checks = quota_during.map(|q| (q.checks, q.fallbacks));
     let floor_started = Instant::now();
     let floor: Vec<Result<f64, String>> = stream::iter(0..clients)
         .map(|_| {
@@ -239,5 +244,6 @@ pub async fn run(
         floor_read_units,
         api_unloaded_ms,
         quota_write_units_per_request,
+        quota_checks,
     })
 }

@@ -107,7 +107,7 @@ pub struct QuotaConfig {
 
 impl QuotaConfig {
     /// From `API_QUOTA_PER_SECOND`, `API_QUOTA_BURST`, `ADMIN_QUOTA_PER_MINUTE`,
-    /// `ADMIN_QUOTA_BURST`, `API_QUOTA_BLOCK` (`template.yaml` sets them all on the API
+    /// `ADMIN_QUOTA_BURST`, `API_QUOTA_BLOCK`, `API_QUOTA_TIMEOUT_MS` (`template.yaml` sets them all on the API
     /// functions). `None` without `API_QUOTA_PER_SECOND`: no quotas.
     pub fn from_env(env: &dyn Env) -> Result<Option<Self>, ConfigError> {
         let Some(per_second) = number_var(env, "API_QUOTA_PER_SECOND")? else {
@@ -117,6 +117,11 @@ impl QuotaConfig {
         let admin_per_minute = number_var(env, "ADMIN_QUOTA_PER_MINUTE")?.unwrap_or(6);
         let admin_burst = number_var(env, "ADMIN_QUOTA_BURST")?.unwrap_or(3);
         let block = number_var(env, "API_QUOTA_BLOCK")?.unwrap_or(10).max(1);
+        let timeout = number_var(env, "API_QUOTA_TIMEOUT_MS")?
+            .filter(|ms| *ms > 0)
+            .map_or(DEFAULT_QUOTA_TIMEOUT, |ms| {
+                Duration::from_millis(u64::from(ms))
+            });
         let zero = |name: &'static str| ConfigError::Invalid {
             name,
             reason: "must be at least 1".into(),
@@ -127,7 +132,7 @@ impl QuotaConfig {
             admin: Limit::new(admin_per_minute, Duration::from_secs(60), admin_burst)
                 .ok_or_else(|| zero("ADMIN_QUOTA_PER_MINUTE"))?,
             block,
-            timeout: DEFAULT_QUOTA_TIMEOUT,
+            timeout,
         }))
     }
 

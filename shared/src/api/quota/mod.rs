@@ -96,6 +96,9 @@ pub struct QuotaStats {
     pub updates: u64,
     /// `GetItem` calls (only when the service returns no item with a refusal).
     pub reads: u64,
+    /// Checks answered by the in-process fallback (the shared window was not reached in
+    /// time, or was bypassed after such a failure): they cost no write.
+    pub fallbacks: u64,
 }
 
 impl QuotaStats {
@@ -105,6 +108,7 @@ impl QuotaStats {
             checks: self.checks.saturating_sub(before.checks),
             updates: self.updates.saturating_sub(before.updates),
             reads: self.reads.saturating_sub(before.reads),
+            fallbacks: self.fallbacks.saturating_sub(before.fallbacks),
         }
     }
 
@@ -169,6 +173,7 @@ pub struct TenantQuotas {
     states: Mutex<HashMap<(TenantId, QuotaClass), Shared<Local>>>,
     bypass_until: Mutex<Option<Instant>>,
     checks: AtomicU64,
+    fallbacks: AtomicU64,
 }
 
 impl std::fmt::Debug for TenantQuotas {
@@ -195,6 +200,7 @@ impl TenantQuotas {
             states: Mutex::new(HashMap::new()),
             bypass_until: Mutex::new(None),
             checks: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
         }
     }
 
@@ -208,6 +214,7 @@ impl TenantQuotas {
             checks: self.checks.load(Ordering::Relaxed),
             updates: table.updates,
             reads: table.reads,
+            fallbacks: self.fallbacks.load(Ordering::Relaxed),
         }
     }
 
@@ -270,6 +277,7 @@ impl TenantQuotas {
             self.metrics
                 .emit(Metric::count("api.quota_unavailable").with("class", class.as_str()));
         }
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
         match class {
             QuotaClass::Admin => Verdict::Unavailable {
                 retry_after: RECHECK_AFTER,
@@ -515,6 +523,7 @@ mod tests {
             checks: 50,
             updates: 6,
             reads: 0,
+            fallbacks: 2,
         };
         assert!((stats.write_units_per_check() - 0.12).abs() < 1e-9);
         assert_eq!(QuotaStats::default().write_units_per_check(), 0.0);
@@ -523,8 +532,10 @@ mod tests {
             checks: 550,
             updates: 56,
             reads: 0,
+            fallbacks: 2,
         };
         assert!((after.since(stats).write_units_per_check() - 0.1).abs() < 1e-9);
+        assert_eq!(after.since(stats).fallbacks, 0);
     }
 
     #[test]
