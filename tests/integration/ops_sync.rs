@@ -7,10 +7,11 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use clap::Parser;
 use packr::domain::{ConnectionStatus, Currency, Tenant};
 use packr::store::dynamo::DynamoStore;
-use packr::store::{ConnectionStore, CursorCodec, TenantStore};
+use packr::store::{AuditStore, ConnectionStore, CursorCodec, PageRequest, TenantStore};
 use packr::sync::{SyncJob, SyncMode, SyncResource};
 use packr_cli::{Cli, Command, SyncCommand, SyncRequest, SyncRunArgs, SyncRunError};
 
+use crate::api_support::audit_secret;
 use crate::helpers::*;
 
 fn parse(argv: &[&str]) -> SyncRunArgs {
@@ -89,6 +90,8 @@ struct SyncStack {
     sqs: aws_sdk_sqs::Client,
     table: String,
     queue_url: String,
+    /// The audit chain key's secret; `None` runs the CLI without AUDIT_SECRET_ARN.
+    audit_key: Option<String>,
 }
 
 impl SyncStack {
@@ -96,6 +99,7 @@ impl SyncStack {
         move |name: &str| match name {
             "TABLE_NAME" => Some(self.table.clone()),
             "SYNC_JOBS_QUEUE_URL" => Some(self.queue_url.clone()),
+            "AUDIT_SECRET_ARN" => self.audit_key.clone(),
             _ => None,
         }
     }
@@ -106,6 +110,24 @@ impl SyncStack {
         let env = self.env();
         let result = packr_cli::run(cli, &self.sdk, &env, &mut out).await;
         (result, String::from_utf8(out).unwrap())
+    }
+
+    /// The tenant's audit entries written by the CLI, oldest first: (action, target).
+    async fn cli_audit(&self) -> Vec<(String, String)> {
+        let store = packr::webhook::wiring::store_without_cursors(&self.sdk, self.table.clone());
+        let log = packr::audit::log_with_secret(&self.sdk, store, self.audit_key.clone());
+        let page = log
+            .list(&tenant("acme"), &PageRequest::default())
+            .await
+            .unwrap();
+        let mut entries: Vec<_> = page
+            .items
+            .iter()
+            .filter(|e| e.actor.to_string() == "packr-cli")
+            .map(|e| (e.action.clone(), e.target.clone()))
+            .collect();
+        entries.reverse();
+        entries
     }
 
     async fn drain(&self) -> Vec<aws_sdk_sqs::types::Message> {
@@ -160,6 +182,7 @@ async fn sync_stack() -> SyncStack {
         store.create_connection(&t, &c).await.unwrap();
     }
     SyncStack {
+        audit_key: Some(audit_secret(&sdk).await),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         queue_url: provisioned.queue_url("SyncJobsQueue").unwrap().to_owned(),
         table: provisioned.table_name.clone(),
@@ -291,6 +314,69 @@ async fn sync_run_queues_jobs_prints_the_table_and_fails_on_what_cannot_sync() {
     assert!(jobs
         .iter()
         .all(|j| j.connection_id.as_str() == "conn_b" && j.mode == SyncMode::Incremental));
+
+    // and each run that queued jobs is in the tenant's audit log, the refused ones are not
+    assert_eq!(
+        s.cli_audit().await,
+        vec![
+            (
+                "sync.run".to_owned(),
+                "connections:conn_a,conn_b".to_owned()
+            ),
+            ("sync.run".to_owned(), "connections:conn_b".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn reconcile_from_the_cli_is_audited_and_without_the_audit_key_the_run_fails_loudly() {
+    // given the tenant's stack
+    let mut s = sync_stack().await;
+
+    // when ops reconcile one connection
+    let (result, out) = s
+        .run(&[
+            "packr",
+            "reconcile",
+            "--tenant",
+            "acme",
+            "--connection",
+            "conn_a",
+            "--resource",
+            "orders",
+            "--dry-run",
+        ])
+        .await;
+
+    // then the job is queued and the action audited
+    assert_eq!(result.unwrap(), ExitCode::SUCCESS, "{out}");
+    assert_eq!(s.drain().await.len(), 1);
+    assert_eq!(
+        s.cli_audit().await,
+        vec![("sync.reconcile".to_owned(), "connection:conn_a".to_owned())]
+    );
+
+    // when the CLI runs without the audit key
+    s.audit_key = None;
+    let (result, out) = s
+        .run(&[
+            "packr",
+            "sync",
+            "run",
+            "--tenant",
+            "acme",
+            "--connection",
+            "conn_a",
+        ])
+        .await;
+
+    // then it fails saying the action ran but was not recorded (its jobs are queued)
+    let error = result.expect_err(&format!("succeeded without the audit key: {out}"));
+    assert!(
+        format!("{error:#}").contains("sync.run ran but could not be recorded"),
+        "{error:#}"
+    );
+    assert_eq!(s.drain().await.len(), 3);
 }
 
 #[tokio::test]

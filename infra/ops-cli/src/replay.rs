@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use packr::domain::{BrandId, ConnectionId, EventId, TenantId, Timestamp, UserId};
-use packr::store::{AuditEntry, AuditStore, ConnectionStore, TenantStore};
+use packr::domain::{BrandId, ConnectionId, EventId, TenantId, Timestamp};
+use packr::store::{ConnectionStore, TenantStore};
 use packr::sync::{
     sync_targets, SqsSyncJobQueue, SyncJob, SyncJobQueue, SyncMode, SyncResource, TargetError,
 };
@@ -81,46 +81,22 @@ pub(crate) fn audit_log(
     ))
 }
 
-/// The audit entry of a replay run from the CLI (actor `packr-cli`). The replay has
-/// happened (the events are queued): a failure to record is reported, not hidden.
-async fn audit(
-    audit: &dyn AuditStore,
-    request: &ReplayRequest,
-    report: &ReplayReport,
-) -> anyhow::Result<()> {
-    let entry = AuditEntry {
-        id: AuditEntry::new_id(),
-        tenant_id: request.tenant.clone(),
-        actor: UserId::parse("packr-cli").expect("a valid user id"),
-        actor_role: "ops".to_owned(),
-        action: "sync.replay".to_owned(),
-        target: "webhook-events".to_owned(),
-        at: Timestamp::now(),
-        request_id: format!("cli_{}", uuid_v7()),
-        details: Some(serde_json::json!({
-            "type": "webhook",
-            "filter": {
-                "brand_id": request.brand,
-                "event_ids": request.event_ids,
-                "max_age_hours": request.max_age.map(|d| d.as_secs() / 3600),
-                "dry_run": request.dry_run,
-                "max": request.max,
-            },
-            "matched": report.matched,
-            "enqueued": report.enqueued,
-            "skipped": report.skipped.len(),
-            "truncated": report.truncated,
-        })),
-    };
-    audit
-        .append(&request.tenant, &entry)
-        .await
-        .map(|_| ())
-        .map_err(|e| anyhow::Error::new(e).context("the replay ran but could not be recorded in the audit log (is AUDIT_SECRET_ARN set?)"))
-}
-
-fn uuid_v7() -> String {
-    AuditEntry::new_id().trim_start_matches("aud_").to_owned()
+/// The details of a replay's audit entry: the filter and what it did.
+fn replay_details(request: &ReplayRequest, report: &ReplayReport) -> serde_json::Value {
+    serde_json::json!({
+        "type": "webhook",
+        "filter": {
+            "brand_id": request.brand,
+            "event_ids": request.event_ids,
+            "max_age_hours": request.max_age.map(|d| d.as_secs() / 3600),
+            "dry_run": request.dry_run,
+            "max": request.max,
+        },
+        "matched": report.matched,
+        "enqueued": report.enqueued,
+        "skipped": report.skipped.len(),
+        "truncated": report.truncated,
+    })
 }
 
 /// `packr replay`: non-zero exit when an event could not be enqueued.
@@ -154,7 +130,15 @@ pub async fn run_replay(
     .await;
     bar.finish_and_clear();
     let report = report?;
-    audit(&audit_log(sdk, env)?, &request, &report).await?;
+    crate::audit::record(
+        sdk,
+        env,
+        &request.tenant,
+        "sync.replay",
+        "webhook-events".to_owned(),
+        replay_details(&request, &report),
+    )
+    .await?;
     render::replay_report(out, &request.tenant, &report)?;
     let failed = report
         .skipped
@@ -260,6 +244,19 @@ pub async fn run_reconcile(
         required(env, "SYNC_JOBS_QUEUE_URL")?,
     );
     let jobs = enqueue_reconcile(&store, &store, &queue, &request, Timestamp::now()).await?;
+    crate::audit::record(
+        sdk,
+        env,
+        &request.tenant,
+        "sync.reconcile",
+        format!("connection:{}", request.connection),
+        serde_json::json!({
+            "dry_run": request.dry_run,
+            "jobs": jobs.len(),
+            "resources": jobs.iter().map(|j| j.resource.as_str()).collect::<Vec<_>>(),
+        }),
+    )
+    .await?;
     render::reconcile_jobs(out, &request.tenant, &jobs)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -189,6 +189,25 @@ pub async fn run(
     );
     let store = packr::webhook::wiring::store_without_cursors(sdk, table);
     let report = enqueue(&store, &store, &queue, &request, Timestamp::now()).await?;
+    let mut synced: Vec<&str> = report
+        .jobs
+        .iter()
+        .map(|j| j.connection_id.as_str())
+        .collect();
+    synced.dedup();
+    crate::audit::record(
+        sdk,
+        env,
+        &request.tenant,
+        "sync.run",
+        format!("connections:{}", synced.join(",")),
+        serde_json::json!({
+            "mode": request.mode.as_str(),
+            "jobs": report.jobs.len(),
+            "skipped": report.skipped.len(),
+        }),
+    )
+    .await?;
     render::sync_report(out, &request.tenant, &report)?;
     Ok(ExitCode::SUCCESS)
 }
