@@ -120,13 +120,10 @@ pub struct Address {
     pub email_address: Option<String>,
 }
 
-impl fmt::Debug for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Address")
-            .field("country", &self.country)
-            .finish_non_exhaustive()
-    }
-}
+crate::redacted_debug!(Address {
+    country;
+    full_name, company, address1, address2, address3, city, state, postal_code, phone_number, email_address
+});
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineItem {

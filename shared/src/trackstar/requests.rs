@@ -44,13 +44,10 @@ pub struct WriteAddress {
     pub email_address: Option<String>,
 }
 
-impl std::fmt::Debug for WriteAddress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteAddress")
-            .field("country", &self.country)
-            .finish_non_exhaustive()
-    }
-}
+crate::redacted_debug!(WriteAddress {
+    country;
+    full_name, company, address1, address2, address3, city, state, postal_code, phone_number, email_address
+});
 
 impl From<Address> for WriteAddress {
     fn from(a: Address) -> Self {

@@ -68,7 +68,8 @@ pub struct TrackstarOrder {
     pub required_ship_date: Option<String>,
 }
 
-/// An address as Trackstar sends it. Personal data: `Debug` shows only the country.
+/// An address as Trackstar sends it. Personal data: `Debug` shows only the country
+/// (`redacted_debug!`).
 #[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct TrackstarAddress {
@@ -96,13 +97,10 @@ pub struct TrackstarAddress {
     pub email_address: Option<String>,
 }
 
-impl std::fmt::Debug for TrackstarAddress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrackstarAddress")
-            .field("country", &self.country)
-            .finish_non_exhaustive()
-    }
-}
+crate::redacted_debug!(TrackstarAddress {
+    country;
+    full_name, company, address1, address2, address3, city, state, postal_code, phone_number, email_address
+});
 
 impl From<TrackstarAddress> for Address {
     fn from(a: TrackstarAddress) -> Self {
