@@ -74,22 +74,35 @@ pub fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError
     }
 }
 
+/// A number from the environment: `None` when unset or blank, an error naming the
+/// variable when it does not parse (a typo must not fall back to a default).
+pub fn optional_number<T>(env: &dyn Env, name: &'static str) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    match env.var(name) {
+        Some(v) if !v.trim().is_empty() => {
+            v.trim()
+                .parse::<T>()
+                .map(Some)
+                .map_err(|e| ConfigError::Invalid {
+                    name,
+                    reason: e.to_string(),
+                })
+        }
+        _ => Ok(None),
+    }
+}
+
 pub fn optional_seconds(
     env: &dyn Env,
     name: &'static str,
     default: u64,
 ) -> Result<Duration, ConfigError> {
-    match env.var(name) {
-        Some(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|e| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-            }),
-        _ => Ok(Duration::from_secs(default)),
-    }
+    Ok(Duration::from_secs(
+        optional_number(env, name)?.unwrap_or(default),
+    ))
 }
 
 /// JSON logs on stdout: `LOG_LEVEL` (default info) for Packr's own crates, dependencies

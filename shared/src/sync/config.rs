@@ -46,17 +46,7 @@ impl Default for SyncConfig {
 }
 
 fn number(env: &dyn Env, name: &'static str) -> Result<Option<u64>, ConfigError> {
-    match env.var(name).filter(|v| !v.trim().is_empty()) {
-        None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|e| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-            }),
-    }
+    crate::runtime::optional_number(env, name)
 }
 
 impl SyncConfig {

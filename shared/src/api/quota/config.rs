@@ -153,15 +153,5 @@ impl QuotaConfig {
 }
 
 fn number_var(env: &dyn Env, name: &'static str) -> Result<Option<u32>, ConfigError> {
-    match env.var(name).filter(|v| !v.trim().is_empty()) {
-        None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<u32>()
-            .map(Some)
-            .map_err(|e| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-            }),
-    }
+    crate::runtime::optional_number(env, name)
 }
