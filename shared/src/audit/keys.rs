@@ -7,7 +7,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 
 use super::chain::ChainKey;
-use crate::secrets::{SecretError, SecretSource};
+use crate::secrets::{LazySecret, SecretError, SecretSource};
 
 /// Shortest key accepted from a secret: 32 bytes, HMAC-SHA256's output size.
 pub const MIN_KEY_LEN: usize = 32;
@@ -25,23 +25,17 @@ pub enum KeyError {
 #[derive(Clone)]
 pub enum ChainKeys {
     Given(ChainKey),
-    Secret(Arc<SecretKey>),
+    Secret(Arc<LazySecret<ChainKey>>),
     /// No key: every append fails (a function that must not audit, or a misconfiguration
     /// that must not pass silently).
     Missing,
-}
-
-pub struct SecretKey {
-    secrets: Arc<dyn SecretSource>,
-    name: String,
-    key: tokio::sync::OnceCell<ChainKey>,
 }
 
 impl std::fmt::Debug for ChainKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Given(key) => key.fmt(f),
-            Self::Secret(secret) => write!(f, "ChainKeys {{ secret: {:?} }}", secret.name),
+            Self::Secret(secret) => write!(f, "ChainKeys {{ secret: {:?} }}", secret.name()),
             Self::Missing => f.write_str("ChainKeys::Missing"),
         }
     }
@@ -49,11 +43,7 @@ impl std::fmt::Debug for ChainKeys {
 
 impl ChainKeys {
     pub fn from_secret(secrets: Arc<dyn SecretSource>, name: impl Into<String>) -> Self {
-        Self::Secret(Arc::new(SecretKey {
-            secrets,
-            name: name.into(),
-            key: tokio::sync::OnceCell::new(),
-        }))
+        Self::Secret(Arc::new(LazySecret::new(secrets, name)))
     }
 
     pub async fn key(&self) -> Result<&ChainKey, KeyError> {
@@ -62,9 +52,7 @@ impl ChainKeys {
             Self::Missing => Err(KeyError::NotConfigured),
             Self::Secret(secret) => {
                 secret
-                    .key
-                    .get_or_try_init(|| async {
-                        let value = secret.secrets.get(&secret.name).await?;
+                    .get(|value| {
                         let bytes = value.expose_secret().as_bytes();
                         if bytes.len() < MIN_KEY_LEN {
                             return Err(KeyError::TooShort);

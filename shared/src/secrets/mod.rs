@@ -6,6 +6,7 @@
 
 mod aws;
 mod cache;
+mod lazy;
 mod memory;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use crate::domain::{ConnectionId, TenantId};
 
 pub use aws::SecretsManagerSource;
 pub use cache::CachedSecretSource;
+pub use lazy::LazySecret;
 pub use memory::InMemorySecretSource;
 
 /// Why a secret could not be read or written. Carries the secret's *name*, never its value.

@@ -60,20 +60,14 @@ struct Payload {
 #[derive(Clone)]
 pub(crate) enum CursorKeys {
     Given(CursorCodec),
-    Secret(std::sync::Arc<SecretCursorKey>),
-}
-
-pub(crate) struct SecretCursorKey {
-    secrets: std::sync::Arc<dyn crate::secrets::SecretSource>,
-    name: String,
-    codec: tokio::sync::OnceCell<CursorCodec>,
+    Secret(std::sync::Arc<crate::secrets::LazySecret<CursorCodec>>),
 }
 
 impl std::fmt::Debug for CursorKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Given(codec) => codec.fmt(f),
-            Self::Secret(key) => write!(f, "CursorKeys {{ secret: {:?} }}", key.name),
+            Self::Secret(key) => write!(f, "CursorKeys {{ secret: {:?} }}", key.name()),
         }
     }
 }
@@ -83,23 +77,21 @@ impl CursorKeys {
         secrets: std::sync::Arc<dyn crate::secrets::SecretSource>,
         name: String,
     ) -> Self {
-        Self::Secret(std::sync::Arc::new(SecretCursorKey {
-            secrets,
-            name,
-            codec: tokio::sync::OnceCell::new(),
-        }))
+        Self::Secret(std::sync::Arc::new(crate::secrets::LazySecret::new(
+            secrets, name,
+        )))
     }
 
     pub(crate) async fn codec(&self) -> Result<&CursorCodec, crate::secrets::SecretError> {
         match self {
             Self::Given(codec) => Ok(codec),
             Self::Secret(key) => {
-                key.codec
-                    .get_or_try_init(|| async {
-                        let value = key.secrets.get(&key.name).await?;
-                        Ok(CursorCodec::new(value.expose_secret().as_bytes().to_vec()))
-                    })
-                    .await
+                key.get(|value| {
+                    Ok::<_, crate::secrets::SecretError>(CursorCodec::new(
+                        value.expose_secret().as_bytes().to_vec(),
+                    ))
+                })
+                .await
             }
         }
     }
