@@ -1,6 +1,7 @@
 //! A value made from a secret on first use and kept for the instance's life: no network I/O
 //! at cold start for the functions that never need it (the cursor key signs only listings'
-//! cursors, the audit chain key only mutations' entries).
+//! cursors, the audit chain key only mutations' entries, and most invocations never call
+//! Trackstar with the organisation key).
 
 use std::sync::Arc;
 

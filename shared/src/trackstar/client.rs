@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::domain::{ConnectionId, InventoryItemId, OrderId, ProductId, TenantId};
 use crate::metrics::{Metric, MetricsSink};
-use crate::secrets::SecretSource;
+use crate::secrets::{LazySecret, SecretSource};
 use crate::store::keys;
 
 use super::breaker::{BreakerSnapshot, Breakers, Clock, Permit, SystemClock};
@@ -85,23 +85,16 @@ struct Inner {
 /// Trackstar.
 enum ApiKey {
     Given(SecretString, TokenKey),
-    Secret {
-        name: String,
-        read: tokio::sync::OnceCell<(SecretString, TokenKey)>,
-    },
+    Secret(LazySecret<(SecretString, TokenKey)>),
 }
 
 impl Inner {
     async fn api_key(&self) -> Result<(&SecretString, TokenKey), TrackstarError> {
         match &self.api_key {
             ApiKey::Given(key, id) => Ok((key, *id)),
-            ApiKey::Secret { name, read } => {
-                let (key, id) = read
-                    .get_or_try_init(|| async {
-                        let key = self.secrets.get(name).await?;
-                        let id = token_key(&key);
-                        Ok::<_, TrackstarError>((key, id))
-                    })
+            ApiKey::Secret(secret) => {
+                let (key, id) = secret
+                    .get(|key| Ok::<_, TrackstarError>((key.clone(), token_key(key))))
                     .await?;
                 Ok((key, *id))
             }
@@ -176,10 +169,7 @@ impl TrackstarClient {
     ) -> Result<Self, ConfigError> {
         Self::build(
             config,
-            ApiKey::Secret {
-                name: api_key_secret.into(),
-                read: tokio::sync::OnceCell::new(),
-            },
+            ApiKey::Secret(LazySecret::new(secrets.clone(), api_key_secret)),
             secrets,
             Arc::new(SystemClock),
         )
