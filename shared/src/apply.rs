@@ -9,12 +9,10 @@
 
 use std::collections::HashMap;
 
-use crate::domain::{
-    BrandId, Connection, Currency, InventoryItem, Order, Product, TenantId, Timestamp,
-};
-use crate::store::{StoreError, SyncedStore, TenantStore, UpsertOutcome};
-use crate::sync::SyncResource;
-use crate::webhook::objects::{DecodeContext, DomainObject, WireObject};
+use crate::domain::{BrandId, Connection, Currency, TenantId, Timestamp};
+use crate::resource::{DomainObject, Owner, ResourceKind, WireObject};
+use crate::store::{ObjectStore, StoreError, TenantStore, UpsertOutcome};
+use crate::trackstar::ConversionContext as DecodeContext;
 
 /// How current the copy being stored is known to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +30,10 @@ pub enum Freshness {
     Current { read_at: Timestamp },
 }
 
-/// The stores of the synced kinds, borrowed.
+/// The store of the synced objects, borrowed: the one upsert path.
 #[derive(Clone, Copy)]
 pub struct ObjectStores<'a> {
-    pub orders: &'a dyn SyncedStore<Order>,
-    pub inventory: &'a dyn SyncedStore<InventoryItem>,
-    pub products: &'a dyn SyncedStore<Product>,
+    pub objects: &'a dyn ObjectStore,
 }
 
 impl ObjectStores<'_> {
@@ -48,11 +44,7 @@ impl ObjectStores<'_> {
         object: &DomainObject,
         freshness: Freshness,
     ) -> Result<UpsertOutcome, StoreError> {
-        let outcome = match object {
-            DomainObject::Order(o) => self.orders.upsert_if_newer(tenant, o).await?,
-            DomainObject::Inventory(i) => self.inventory.upsert_if_newer(tenant, i).await?,
-            DomainObject::Product(p) => self.products.upsert_if_newer(tenant, p).await?,
-        };
+        let outcome = self.objects.upsert_object(tenant, object).await?;
         let settle = matches!(
             outcome,
             UpsertOutcome::SameVersionDiffers | UpsertOutcome::Tombstoned
@@ -68,59 +60,35 @@ impl ObjectStores<'_> {
         // left alone above: a full sync of unchanged data rewrites nothing.)
         self.store_fetched(tenant, object, read_at).await
     }
-}
 
-impl ObjectStores<'_> {
     /// Stores Trackstar's current state, asked at `read_at`, fetched to settle a
     /// same-second difference (or a truncated event): one conditional write, unless the
     /// stored copy is strictly newer or a same-second copy written since `read_at`
-    /// ([`SyncedStore::upsert_written`]). (The stored copy is known to differ from the
-    /// event's, so the identical-copy check of [`Self::upsert`] would only cost a refused
-    /// write.)
+    /// ([`SyncedStore::upsert_written`](crate::store::SyncedStore::upsert_written)). (The
+    /// stored copy is known to differ from the event's, so the identical-copy check of
+    /// [`Self::upsert`] would only cost a refused write.)
     pub async fn store_fetched(
         &self,
         tenant: &TenantId,
         object: &DomainObject,
         read_at: Timestamp,
     ) -> Result<UpsertOutcome, StoreError> {
-        match object {
-            DomainObject::Order(o) => self.orders.upsert_written(tenant, o, read_at).await,
-            DomainObject::Inventory(i) => self.inventory.upsert_written(tenant, i, read_at).await,
-            DomainObject::Product(p) => self.products.upsert_written(tenant, p, read_at).await,
-        }
+        self.objects
+            .upsert_object_written(tenant, object, read_at)
+            .await
     }
 
     /// The stored (live) copies of `ids` of one resource, by id.
     pub async fn get_many(
         &self,
         tenant: &TenantId,
-        resource: SyncResource,
+        resource: ResourceKind,
         ids: &[String],
     ) -> Result<HashMap<String, DomainObject>, StoreError> {
-        let objects: Vec<DomainObject> = match resource {
-            SyncResource::Orders => self
-                .orders
-                .get_many(tenant, ids)
-                .await?
-                .into_iter()
-                .map(|o| DomainObject::Order(Box::new(o)))
-                .collect(),
-            SyncResource::Inventory => self
-                .inventory
-                .get_many(tenant, ids)
-                .await?
-                .into_iter()
-                .map(|i| DomainObject::Inventory(Box::new(i)))
-                .collect(),
-            SyncResource::Products => self
-                .products
-                .get_many(tenant, ids)
-                .await?
-                .into_iter()
-                .map(|p| DomainObject::Product(Box::new(p)))
-                .collect(),
-        };
-        Ok(objects
+        Ok(self
+            .objects
+            .get_objects(tenant, resource, ids)
+            .await?
             .into_iter()
             .map(|o| (o.id().to_owned(), o))
             .collect())
@@ -130,43 +98,27 @@ impl ObjectStores<'_> {
     pub async fn tombstone(
         &self,
         tenant: &TenantId,
-        resource: SyncResource,
+        resource: ResourceKind,
         id: &str,
-        at: crate::domain::Timestamp,
+        at: Timestamp,
     ) -> Result<bool, StoreError> {
-        match resource {
-            SyncResource::Orders => self.orders.tombstone(tenant, id, at).await,
-            SyncResource::Inventory => self.inventory.tombstone(tenant, id, at).await,
-            SyncResource::Products => self.products.tombstone(tenant, id, at).await,
-        }
+        self.objects
+            .tombstone_object(tenant, resource, id, at)
+            .await
     }
 
     /// One page of a connection's live object ids of `resource` updated before `before`.
     pub async fn connection_ids(
         &self,
         tenant: &TenantId,
-        resource: SyncResource,
+        resource: ResourceKind,
         connection: &crate::domain::ConnectionId,
-        before: crate::domain::Timestamp,
+        before: Timestamp,
         start: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
-        match resource {
-            SyncResource::Orders => {
-                self.orders
-                    .connection_ids(tenant, connection, before, start)
-                    .await
-            }
-            SyncResource::Inventory => {
-                self.inventory
-                    .connection_ids(tenant, connection, before, start)
-                    .await
-            }
-            SyncResource::Products => {
-                self.products
-                    .connection_ids(tenant, connection, before, start)
-                    .await
-            }
-        }
+        self.objects
+            .connection_object_ids(tenant, resource, connection, before, start)
+            .await
     }
 }
 
@@ -205,15 +157,17 @@ impl<'a> ContextResolver<'a> {
             }
         };
         let brand_id = match (&self.connection.brand_id, wire.warehouse_customer_id()) {
+            // Tenant-wide resources (warehouses, shipping methods) belong to no brand.
+            _ if wire.kind().spec().owner == Owner::Tenant => None,
             (Some(brand), _) => Some(brand.clone()),
-            (None, Some(customer)) => match self.brands.get(&customer) {
+            (None, Some(customer)) => match self.brands.get(customer) {
                 Some(brand) => brand.clone(),
                 None => {
                     let brand = self
                         .tenants
-                        .brand_for_warehouse_customer(tenant, &customer)
+                        .brand_for_warehouse_customer(tenant, customer)
                         .await?;
-                    self.brands.insert(customer, brand.clone());
+                    self.brands.insert(customer.to_owned(), brand.clone());
                     brand
                 }
             },

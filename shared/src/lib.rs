@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod ops;
 pub mod reconcile;
 pub mod redact;
+pub mod resource;
 pub mod runtime;
 pub mod secrets;
 pub mod store;

@@ -7,7 +7,7 @@ use packr::api::connections::REINSTALL_SYNC_REASON;
 use packr::domain::{ConnectionError, ConnectionId, ConnectionStatus, TenantId};
 use packr::secrets::{connection_token_name, SecretSource};
 use packr::store::{modify_connection, Change, ConnectionStore, StoreError};
-use packr::sync::{SyncMode, SyncResource};
+use packr::sync::{ResourceKind, SyncMode};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
@@ -117,8 +117,8 @@ async fn reinstalling_a_connection_updates_it_reactivates_it_and_queues_a_full_s
     );
     // and a full sync of every resource is queued, as for a new connection
     let jobs = s.sync_jobs.jobs();
-    assert_eq!(jobs.len(), SyncResource::ALL.len());
-    for ((job, _), resource) in jobs.iter().zip(SyncResource::ALL) {
+    assert_eq!(jobs.len(), ResourceKind::ALL.len());
+    for ((job, _), resource) in jobs.iter().zip(ResourceKind::ALL) {
         assert_eq!(
             (&job.tenant_id, &job.connection_id, job.resource, job.mode),
             (&acme, &id, resource, SyncMode::Full)

@@ -177,9 +177,7 @@ impl ApiStack {
     pub fn deps_as(&self, function: &str) -> ApiDeps {
         let store = self.stack.store_as(function);
         let mut deps = self.deps.clone();
-        deps.orders = Arc::new(store.clone());
-        deps.inventory = Arc::new(store.clone());
-        deps.products = Arc::new(store.clone());
+        deps.objects = Arc::new(store.clone());
         deps.tenants = Arc::new(store.clone());
         deps.connections = Arc::new(store.clone());
         deps.messages = Arc::new(store.clone());
@@ -356,9 +354,7 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
     .unwrap();
     let sync_jobs = Arc::new(MemorySyncJobQueue::new());
     let deps = ApiDeps {
-        orders: Arc::new(s.store.clone()),
-        inventory: Arc::new(s.store.clone()),
-        products: Arc::new(s.store.clone()),
+        objects: Arc::new(s.store.clone()),
         tenants: Arc::new(s.store.clone()),
         connections: Arc::new(s.store.clone()),
         messages: Arc::new(s.store.clone()),
@@ -497,7 +493,7 @@ pub fn report(
         tenant_id: tenant(t),
         connection_id: packr::domain::ConnectionId::parse(conn).unwrap(),
         brand_ids: brands.iter().map(|b| brand(b)).collect(),
-        resource: packr::sync::SyncResource::Orders,
+        resource: packr::sync::ResourceKind::Orders,
         dry_run: false,
         started_at: at(finished - 5),
         finished_at: at(finished),

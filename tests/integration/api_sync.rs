@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use packr::domain::{ConnectionStatus, TenantId};
 use packr::store::ConnectionStore;
-use packr::sync::{SqsSyncJobQueue, SyncJob, SyncJobQueue, SyncMode, SyncQueueError, SyncResource};
+use packr::sync::{ResourceKind, SqsSyncJobQueue, SyncJob, SyncJobQueue, SyncMode, SyncQueueError};
 use serde_json::{json, Value};
 
 use crate::api_support::*;
@@ -162,7 +162,7 @@ async fn a_named_connection_syncs_the_resources_asked_for_once_each() {
         && j.tenant_id == tenant(ACME)));
     assert_eq!(
         queued.iter().map(|j| j.resource).collect::<Vec<_>>(),
-        vec![SyncResource::Orders, SyncResource::Products]
+        vec![ResourceKind::Orders, ResourceKind::Products]
     );
 }
 
@@ -351,7 +351,7 @@ async fn an_exchanged_connection_gets_a_full_sync_of_every_resource() {
     assert_eq!(r.status, 201, "{}", r.body);
     let queued = s.sync_jobs.jobs();
     assert_eq!(queued.len(), 3);
-    for (job, resource) in queued.iter().zip(SyncResource::ALL) {
+    for (job, resource) in queued.iter().zip(ResourceKind::ALL) {
         let (job, delay) = job;
         assert_eq!(job.tenant_id, tenant(ACME));
         assert_eq!(job.connection_id.as_str(), "conn_fresh");

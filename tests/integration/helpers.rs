@@ -178,9 +178,7 @@ pub fn processor_deps(
 ) -> packr::webhook::processor::ProcessorDeps {
     use std::sync::Arc;
     packr::webhook::processor::ProcessorDeps {
-        orders: Arc::new(store.clone()),
-        inventory: Arc::new(store.clone()),
-        products: Arc::new(store.clone()),
+        objects: Arc::new(store.clone()),
         tenants: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
         receipts: Arc::new(store.clone()),

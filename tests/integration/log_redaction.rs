@@ -6,7 +6,7 @@
 //! buffer is searched for every planted value.
 
 use packr::runtime::logging::{self, CaptureGuard, LogCapture};
-use packr::sync::{ChunkOutcome, SyncMode, SyncResource};
+use packr::sync::{ChunkOutcome, ResourceKind, SyncMode};
 use serde_json::{json, Value};
 
 use crate::api_support::*;
@@ -340,7 +340,7 @@ async fn syncing_and_reconciling_orders_with_personal_data_logs_none_of_it() {
 
     // when the orders are fully synced, then reconciled
     let full = r
-        .run_to_end(&deps, r.job(SyncResource::Orders, SyncMode::Full))
+        .run_to_end(&deps, r.job(ResourceKind::Orders, SyncMode::Full))
         .await;
     assert!(
         matches!(full.last(), Some(ChunkOutcome::Completed { .. })),

@@ -8,7 +8,7 @@ use packr::domain::{ConnectionId, ConnectionStatus, Currency, Tenant, Timestamp}
 use packr::store::dynamo::DynamoStore;
 use packr::store::{ConnectionStore, CursorCodec, TenantStore};
 use packr::sync::{
-    DynamoSyncStateStore, JobKey, RunCounts, RunSummary, SyncMode, SyncResource, SyncStateStore,
+    DynamoSyncStateStore, JobKey, ResourceKind, RunCounts, RunSummary, SyncMode, SyncStateStore,
 };
 use packr_cli::{health_tenant, Cli, Command, HealthArgs, HealthCommandError};
 
@@ -92,7 +92,7 @@ async fn health_stack() -> HealthStack {
         .unwrap();
     let states = DynamoSyncStateStore::new(store.clone());
     let now = Timestamp::now();
-    for resource in SyncResource::ALL {
+    for resource in ResourceKind::ALL {
         let key = JobKey {
             tenant_id: t.clone(),
             connection_id: ConnectionId::parse("conn_a").unwrap(),

@@ -8,7 +8,7 @@ use clap::Parser;
 use packr::domain::{ConnectionStatus, Currency, Tenant};
 use packr::store::dynamo::DynamoStore;
 use packr::store::{AuditStore, ConnectionStore, CursorCodec, PageRequest, TenantStore};
-use packr::sync::{SyncJob, SyncMode, SyncResource};
+use packr::sync::{ResourceKind, SyncJob, SyncMode};
 use packr_cli::{Cli, Command, SyncCommand, SyncRequest, SyncRunArgs, SyncRunError};
 
 use crate::api_support::audit_secret;
@@ -28,7 +28,7 @@ fn defaults_are_every_connection_every_resource_incremental() {
         SyncRequest::try_from(&parse(&["packr", "sync", "run", "--tenant", "acme"])).unwrap();
     assert_eq!(request.tenant, tenant("acme"));
     assert_eq!(request.connection, None);
-    assert_eq!(request.resources, SyncResource::ALL.to_vec());
+    assert_eq!(request.resources, ResourceKind::ALL.to_vec());
     assert_eq!(request.mode, SyncMode::Incremental);
 }
 
@@ -54,7 +54,7 @@ fn resources_repeat_and_collapse_and_full_is_a_flag() {
     assert_eq!(request.connection.as_deref(), Some("conn_1"));
     assert_eq!(
         request.resources,
-        vec![SyncResource::Orders, SyncResource::Products]
+        vec![ResourceKind::Orders, ResourceKind::Products]
     );
     assert_eq!(request.mode, SyncMode::Full);
 }

@@ -78,7 +78,8 @@ async fn brand_status_and_since_filters_hold_on_every_page() {
     let query = ListQuery {
         brand_id: Some(brand("b2")),
         updated_since: Some(at(40)),
-        status: Some(OrderStatus::Packed),
+        status: Some(OrderStatus::Packed.as_str().to_owned()),
+        warehouse_id: None,
     };
 
     let seen = walk(&s.store, &t, &query, 7).await;
@@ -213,7 +214,7 @@ async fn a_status_filter_on_inventory_is_refused() {
     let s = stack().await;
     let t = tenant("acme");
     let query = ListQuery {
-        status: Some(OrderStatus::Open),
+        status: Some(OrderStatus::Open.as_str().to_owned()),
         ..ListQuery::default()
     };
 
@@ -254,7 +255,7 @@ async fn a_rare_filter_reads_at_most_three_times_the_limit_per_request_and_the_w
         CursorCodec::new(b"integration-test-cursor-key".to_vec()),
     );
     let query = ListQuery {
-        status: Some(OrderStatus::Cancelled),
+        status: Some(OrderStatus::Cancelled.as_str().to_owned()),
         ..ListQuery::default()
     };
     // when a client walks `status=cancelled` 10 at a time

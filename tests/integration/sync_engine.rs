@@ -20,7 +20,7 @@ use packr::store::dynamo::DynamoStore;
 use packr::store::{ConnectionStore, SyncedStore, UpsertOutcome};
 use packr::sync::{
     run_chunk, run_schedule, ChunkOutcome, DynamoSyncStateStore, JobKey, MemorySyncJobQueue,
-    SchedulerDeps, Skip, SourcePage, Stop, SyncConfig, SyncJob, SyncMode, SyncResource, SyncSource,
+    ResourceKind, SchedulerDeps, Skip, SourcePage, Stop, SyncConfig, SyncJob, SyncMode, SyncSource,
     SyncStateStore, TrackstarSource, Window, WorkerDeps,
 };
 use packr::trackstar::{
@@ -172,9 +172,7 @@ impl Rig {
             states: Arc::new(DynamoSyncStateStore::new(self.worker_store.clone())),
             connections: Arc::new(self.worker_store.clone()),
             tenants: Arc::new(self.worker_store.clone()),
-            orders: Arc::new(self.worker_store.clone()),
-            inventory: Arc::new(self.worker_store.clone()),
-            products: Arc::new(self.worker_store.clone()),
+            objects: Arc::new(self.worker_store.clone()),
             source,
             queue: self.queue.clone(),
             reports: Arc::new(self.worker_store.clone()),
@@ -193,7 +191,7 @@ impl Rig {
         )
     }
 
-    pub(crate) fn job(&self, resource: SyncResource, mode: SyncMode) -> SyncJob {
+    pub(crate) fn job(&self, resource: ResourceKind, mode: SyncMode) -> SyncJob {
         SyncJob::new(
             self.tenant.clone(),
             packr::domain::ConnectionId::parse(CONNECTION).unwrap(),
@@ -204,7 +202,7 @@ impl Rig {
         )
     }
 
-    fn key(&self, resource: SyncResource) -> JobKey {
+    fn key(&self, resource: ResourceKind) -> JobKey {
         JobKey {
             tenant_id: self.tenant.clone(),
             connection_id: packr::domain::ConnectionId::parse(CONNECTION).unwrap(),
@@ -278,7 +276,7 @@ fn far_deadline() -> Instant {
 }
 
 async fn full_sync_all(r: &Rig, deps: &WorkerDeps) {
-    for resource in SyncResource::ALL {
+    for resource in ResourceKind::ALL {
         let outcomes = r.run_to_end(deps, r.job(resource, SyncMode::Full)).await;
         assert!(
             matches!(outcomes.last(), Some(ChunkOutcome::Completed { .. })),
@@ -299,7 +297,7 @@ async fn a_full_sync_stores_every_object_and_moves_the_watermark_to_the_window_e
     full_sync_all(&r, &deps).await;
     // then the local copy equals the simulator's, and each job's watermark is its `to`
     r.assert_local_equals_truth().await;
-    for resource in SyncResource::ALL {
+    for resource in ResourceKind::ALL {
         let state = r.states.get(&r.key(resource)).await.unwrap().unwrap();
         assert!(state.checkpoint.is_none());
         assert!(!state.leased_at(r.clock.now()));
@@ -337,7 +335,7 @@ async fn full_then_incremental_with_mutations_in_between_ends_equal_to_the_truth
     }
     r.clock.advance(Duration::from_secs(2));
     let before = r.gets("/wms/orders");
-    for resource in SyncResource::ALL {
+    for resource in ResourceKind::ALL {
         let outcomes = r
             .run_to_end(&deps, r.job(resource, SyncMode::Incremental))
             .await;
@@ -350,7 +348,7 @@ async fn full_then_incremental_with_mutations_in_between_ends_equal_to_the_truth
     r.assert_local_equals_truth().await;
     let state = r
         .states
-        .get(&r.key(SyncResource::Orders))
+        .get(&r.key(ResourceKind::Orders))
         .await
         .unwrap()
         .unwrap();
@@ -393,7 +391,7 @@ impl SyncSource for Recording {
     async fn page(
         &self,
         connection: &Connection,
-        resource: SyncResource,
+        resource: ResourceKind,
         mode: SyncMode,
         window: &Window,
         page_token: Option<&str>,
@@ -423,7 +421,7 @@ impl SyncSource for Recording {
     async fn objects(
         &self,
         connection: &Connection,
-        resource: SyncResource,
+        resource: ResourceKind,
         ids: &[String],
     ) -> Result<SourcePage, TrackstarError> {
         self.inner.objects(connection, resource, ids).await
@@ -438,7 +436,7 @@ async fn a_worker_killed_after_page_k_is_resumed_at_page_k_plus_1_once_its_lease
     crashing.hang_after = Some(2);
     let crashing = Arc::new(crashing);
     let deps = r.deps_with(crashing.clone(), test_config(), "worker-a");
-    let job = r.job(SyncResource::Orders, SyncMode::Full);
+    let job = r.job(ResourceKind::Orders, SyncMode::Full);
     let killed = tokio::time::timeout(
         Duration::from_secs(2),
         run_chunk(&deps, &job, far_deadline()),
@@ -447,7 +445,7 @@ async fn a_worker_killed_after_page_k_is_resumed_at_page_k_plus_1_once_its_lease
     assert!(killed.is_err(), "the worker was meant to hang");
     let state = r
         .states
-        .get(&r.key(SyncResource::Orders))
+        .get(&r.key(ResourceKind::Orders))
         .await
         .unwrap()
         .unwrap();
@@ -493,7 +491,7 @@ async fn concurrent_and_duplicate_messages_for_one_job_give_one_run() {
         test_config(),
         "worker-b",
     );
-    let job = r.job(SyncResource::Orders, SyncMode::Full);
+    let job = r.job(ResourceKind::Orders, SyncMode::Full);
     // when
     let (a, b) = tokio::join!(
         run_chunk(&deps_a, &job, far_deadline()),
@@ -537,7 +535,7 @@ async fn a_stale_holder_whose_lease_was_taken_over_is_fenced_and_writes_nothing_
     let r = rig(23).await;
     let takeover = Recording::new(r.client.clone());
     let states = r.states.clone();
-    let key = r.key(SyncResource::Orders);
+    let key = r.key(ResourceKind::Orders);
     let clock = r.clock.clone();
     let taken = Arc::new(Mutex::new(None));
     let taken_in_hook = taken.clone();
@@ -566,7 +564,7 @@ async fn a_stale_holder_whose_lease_was_taken_over_is_fenced_and_writes_nothing_
     // when A goes on with its run
     let outcome = run_chunk(
         &deps,
-        &r.job(SyncResource::Orders, SyncMode::Full),
+        &r.job(ResourceKind::Orders, SyncMode::Full),
         far_deadline(),
     )
     .await
@@ -576,7 +574,7 @@ async fn a_stale_holder_whose_lease_was_taken_over_is_fenced_and_writes_nothing_
     let (lease_b, _) = taken.lock().unwrap().clone().expect("B took the lease");
     let state = r
         .states
-        .get(&r.key(SyncResource::Orders))
+        .get(&r.key(ResourceKind::Orders))
         .await
         .unwrap()
         .unwrap();
@@ -590,7 +588,7 @@ async fn a_stale_holder_whose_lease_was_taken_over_is_fenced_and_writes_nothing_
     );
     // and A's lease token can no longer write at all
     let stale = packr::sync::Lease {
-        key: r.key(SyncResource::Orders),
+        key: r.key(ResourceKind::Orders),
         owner: "worker-a".into(),
         token: lease_b.token - 1,
     };
@@ -610,7 +608,7 @@ async fn a_refused_page_token_restarts_the_window_and_the_run_still_completes() 
     let mut crashing = Recording::new(r.client.clone());
     crashing.hang_after = Some(2);
     let deps = r.deps_with(Arc::new(crashing), test_config(), "worker-a");
-    let job = r.job(SyncResource::Orders, SyncMode::Full);
+    let job = r.job(ResourceKind::Orders, SyncMode::Full);
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
         run_chunk(&deps, &job, far_deadline()),
@@ -681,14 +679,14 @@ async fn objects_changed_in_the_same_second_as_the_window_end_are_not_lost() {
         },
         "worker-a",
     );
-    r.run_to_end(&deps, r.job(SyncResource::Orders, SyncMode::Full))
+    r.run_to_end(&deps, r.job(ResourceKind::Orders, SyncMode::Full))
         .await;
     // then the first window `[.., S)` stored the one before S but not the one at S
     assert!(r.order(&just_before).await.is_some());
     assert!(r.order(&at_boundary).await.is_none());
     // when the next incremental runs, even with no overlap at all
     r.clock.set(s.plus_seconds(60));
-    r.run_to_end(&deps, r.job(SyncResource::Orders, SyncMode::Incremental))
+    r.run_to_end(&deps, r.job(ResourceKind::Orders, SyncMode::Incremental))
         .await;
     // then the boundary second is read again and the change is stored
     let stored = r
@@ -708,11 +706,11 @@ async fn a_change_recorded_late_inside_the_overlap_is_picked_up() {
         Timestamp::from_unix_seconds(Timestamp::now().plus_seconds(3600).unix_seconds()).unwrap();
     r.clock.set(w);
     let deps = r.deps();
-    r.run_to_end(&deps, r.job(SyncResource::Orders, SyncMode::Full))
+    r.run_to_end(&deps, r.job(ResourceKind::Orders, SyncMode::Full))
         .await;
     let state = r
         .states
-        .get(&r.key(SyncResource::Orders))
+        .get(&r.key(ResourceKind::Orders))
         .await
         .unwrap()
         .unwrap();
@@ -721,7 +719,7 @@ async fn a_change_recorded_late_inside_the_overlap_is_picked_up() {
     // sync from the WMS lags), and the next incremental runs
     let late = set_order(&r, 3, w.plus_seconds(-30), "exception");
     r.clock.set(w.plus_seconds(600));
-    r.run_to_end(&deps, r.job(SyncResource::Orders, SyncMode::Incremental))
+    r.run_to_end(&deps, r.job(ResourceKind::Orders, SyncMode::Incremental))
         .await;
     // then the overlap (120 s) covered it
     let stored = r.order(&late).await.unwrap();
@@ -729,7 +727,7 @@ async fn a_change_recorded_late_inside_the_overlap_is_picked_up() {
     assert_eq!(stored.updated_date, w.plus_seconds(-30));
     let run = r
         .states
-        .get(&r.key(SyncResource::Orders))
+        .get(&r.key(ResourceKind::Orders))
         .await
         .unwrap()
         .unwrap()
@@ -745,7 +743,7 @@ async fn a_sync_never_overwrites_a_newer_state_a_webhook_already_applied() {
     let r = rig(10).await;
     let truth = r.sim.truth(CONNECTION).unwrap().orders[0].clone();
     let deps = r.deps();
-    r.run_to_end(&deps, r.job(SyncResource::Orders, SyncMode::Full))
+    r.run_to_end(&deps, r.job(ResourceKind::Orders, SyncMode::Full))
         .await;
     let mut newer = r.order(&truth.id).await.unwrap();
     newer.updated_date = newer.updated_date.plus_seconds(1);
@@ -756,7 +754,7 @@ async fn a_sync_never_overwrites_a_newer_state_a_webhook_already_applied() {
     );
     // when a full sync reads Trackstar's (older) copy again
     let outcomes = r
-        .run_to_end(&deps, r.job(SyncResource::Orders, SyncMode::Full))
+        .run_to_end(&deps, r.job(ResourceKind::Orders, SyncMode::Full))
         .await;
     // then the newer state stays, and it is counted as unchanged
     assert_eq!(r.order(&truth.id).await.unwrap(), newer);
@@ -782,11 +780,11 @@ async fn a_429_storm_and_a_5xx_burst_are_ridden_out_by_the_client_and_the_run_co
     );
     let deps = r.deps();
     let first = r
-        .run_to_end(&deps, r.job(SyncResource::Orders, SyncMode::Full))
+        .run_to_end(&deps, r.job(ResourceKind::Orders, SyncMode::Full))
         .await;
     r.sim.set_faults(CONNECTION, FaultSpec::error(503, Some(2)));
     let second = r
-        .run_to_end(&deps, r.job(SyncResource::Products, SyncMode::Full))
+        .run_to_end(&deps, r.job(ResourceKind::Products, SyncMode::Full))
         .await;
     // then both runs completed and everything is stored
     assert!(
@@ -818,7 +816,7 @@ async fn a_persistent_5xx_fails_the_job_for_sqs_to_retry_and_keeps_its_checkpoin
         async { None }.boxed()
     }));
     let deps = r.deps_with(Arc::new(failing), test_config(), "worker-a");
-    let job = r.job(SyncResource::Orders, SyncMode::Full);
+    let job = r.job(ResourceKind::Orders, SyncMode::Full);
     // when
     let result = run_chunk(&deps, &job, far_deadline()).await;
     // then the failure is for SQS to retry, the checkpoint stands, the lease is free
@@ -828,7 +826,7 @@ async fn a_persistent_5xx_fails_the_job_for_sqs_to_retry_and_keeps_its_checkpoin
     );
     let state = r
         .states
-        .get(&r.key(SyncResource::Orders))
+        .get(&r.key(ResourceKind::Orders))
         .await
         .unwrap()
         .unwrap();
@@ -861,7 +859,7 @@ async fn an_open_breaker_defers_the_job_instead_of_failing_it() {
     .await;
     r.sim.set_faults(CONNECTION, FaultSpec::error(503, Some(1)));
     let deps = r.deps();
-    let job = r.job(SyncResource::Orders, SyncMode::Full);
+    let job = r.job(ResourceKind::Orders, SyncMode::Full);
     // when the worker handles the message
     let response = packr::sync::worker::handle_batch(&deps, sqs_event(&job), far_deadline()).await;
     // then the message is acknowledged, and the job is back on the queue with a delay
@@ -874,7 +872,7 @@ async fn an_open_breaker_defers_the_job_instead_of_failing_it() {
     assert_eq!(r.metrics.total("sync.deferred"), 1.0);
     let state = r
         .states
-        .get(&r.key(SyncResource::Orders))
+        .get(&r.key(ResourceKind::Orders))
         .await
         .unwrap()
         .unwrap();
@@ -905,7 +903,7 @@ async fn a_connection_deleted_mid_sync_stops_its_job() {
     // when
     let outcome = run_chunk(
         &deps,
-        &r.job(SyncResource::Orders, SyncMode::Full),
+        &r.job(ResourceKind::Orders, SyncMode::Full),
         far_deadline(),
     )
     .await
@@ -915,7 +913,7 @@ async fn a_connection_deleted_mid_sync_stops_its_job() {
     assert_eq!(r.gets("/wms/orders"), 2);
     let state = r
         .states
-        .get(&r.key(SyncResource::Orders))
+        .get(&r.key(ResourceKind::Orders))
         .await
         .unwrap()
         .unwrap();
@@ -924,7 +922,7 @@ async fn a_connection_deleted_mid_sync_stops_its_job() {
     assert_eq!(
         run_chunk(
             &r.deps(),
-            &r.job(SyncResource::Orders, SyncMode::Full),
+            &r.job(ResourceKind::Orders, SyncMode::Full),
             far_deadline()
         )
         .await
@@ -948,7 +946,7 @@ async fn a_rejected_access_token_marks_the_connection_for_reauthentication() {
     // when
     let outcome = run_chunk(
         &deps,
-        &r.job(SyncResource::Orders, SyncMode::Full),
+        &r.job(ResourceKind::Orders, SyncMode::Full),
         far_deadline(),
     )
     .await
@@ -995,7 +993,7 @@ async fn a_run_longer_than_its_chunk_continues_in_a_queued_continuation() {
     );
     // when the job runs to its end
     let outcomes = r
-        .run_to_end(&deps, r.job(SyncResource::Orders, SyncMode::Full))
+        .run_to_end(&deps, r.job(ResourceKind::Orders, SyncMode::Full))
         .await;
     // then it took several chunks of one run, each continuation queued, and nothing lost
     let continued = outcomes
@@ -1024,7 +1022,7 @@ async fn a_run_longer_than_its_chunk_continues_in_a_queued_continuation() {
 async fn a_message_with_no_time_left_is_requeued_not_failed_and_an_unreadable_one_fails() {
     let r = rig(5).await;
     let deps = r.deps();
-    let job = r.job(SyncResource::Orders, SyncMode::Full);
+    let job = r.job(ResourceKind::Orders, SyncMode::Full);
     // given a batch whose first message took the invocation's time (here: an unreadable
     // one, and a deadline 100 ms away when the second is reached)
     let mut batch = sqs_event(&job);
@@ -1059,7 +1057,7 @@ async fn an_invocation_too_short_for_any_page_fails_its_message_instead_of_reque
     // given a function timeout below the deadline margin plus one page (misconfigured)
     let r = rig(5).await;
     let deps = r.deps();
-    let job = r.job(SyncResource::Orders, SyncMode::Full);
+    let job = r.job(ResourceKind::Orders, SyncMode::Full);
     // when its first (only) message arrives with 100 ms to go
     let response = packr::sync::worker::handle_batch(
         &deps,
@@ -1080,11 +1078,11 @@ async fn a_full_sync_asked_for_while_an_incremental_runs_is_queued_when_it_finis
     // given a synced job whose incremental run holds the lease
     let r = rig(10).await;
     let deps = r.deps();
-    r.run_to_end(&deps, r.job(SyncResource::Orders, SyncMode::Full))
+    r.run_to_end(&deps, r.job(ResourceKind::Orders, SyncMode::Full))
         .await;
     r.clock.advance(Duration::from_secs(5));
     let asked = Recording::new(r.client.clone());
-    let full = r.job(SyncResource::Orders, SyncMode::Full);
+    let full = r.job(ResourceKind::Orders, SyncMode::Full);
     let other_deps = Arc::new(r.deps());
     let full_for_hook = full.clone();
     *asked.hook.lock().unwrap() = Some(Box::new(move |n| {
@@ -1100,7 +1098,7 @@ async fn a_full_sync_asked_for_while_an_incremental_runs_is_queued_when_it_finis
         .boxed()
     }));
     let deps_inc = r.deps_with(Arc::new(asked), test_config(), "worker-a");
-    let mut incremental = r.job(SyncResource::Orders, SyncMode::Incremental);
+    let mut incremental = r.job(ResourceKind::Orders, SyncMode::Incremental);
     incremental.requested_at = r.clock.now();
     // when the incremental finishes
     let outcome = run_chunk(&deps_inc, &incremental, far_deadline())
@@ -1134,7 +1132,7 @@ impl Rig {
             queue: self.queue.clone(),
             metrics: Arc::new(self.metrics.clone()),
             clock: Arc::new(move || clock.now()),
-            resources: SyncResource::ALL.to_vec(),
+            resources: ResourceKind::ALL.to_vec(),
             parked_sweep: None,
         }
     }
@@ -1155,13 +1153,13 @@ async fn the_scheduler_queues_a_job_per_active_connection_and_resource_and_skips
     r.store.update_connection(&other, &gone).await.unwrap();
     // acme's orders and products are synced; its inventory job is running right now
     let deps = r.deps();
-    for resource in [SyncResource::Orders, SyncResource::Products] {
+    for resource in [ResourceKind::Orders, ResourceKind::Products] {
         r.run_to_end(&deps, r.job(resource, SyncMode::Full)).await;
     }
     let now = r.clock.now();
     r.states
         .acquire(
-            &r.key(SyncResource::Inventory),
+            &r.key(ResourceKind::Inventory),
             "busy",
             now,
             now.plus_seconds(60),
@@ -1187,7 +1185,7 @@ async fn the_scheduler_queues_a_job_per_active_connection_and_resource_and_skips
     assert!(queued
         .iter()
         .filter(|j| j.tenant_id == r.tenant)
-        .all(|j| j.mode == SyncMode::Incremental && j.resource != SyncResource::Inventory));
+        .all(|j| j.mode == SyncMode::Incremental && j.resource != ResourceKind::Inventory));
     r.sim.shutdown().await;
 }
 
@@ -1245,7 +1243,7 @@ async fn the_sample_sync_job_batch_runs_through_the_worker_as_lambda_delivers_it
     assert!(response.batch_item_failures.is_empty());
     let state = r
         .states
-        .get(&r.key(SyncResource::Orders))
+        .get(&r.key(ResourceKind::Orders))
         .await
         .unwrap()
         .unwrap();
@@ -1318,7 +1316,7 @@ struct Drift {
 /// A synced connection, then drift of every kind: a lost webhook (local copy gone), a
 /// change Packr missed, a local copy ahead of Trackstar's list, an order deleted upstream.
 async fn drifted(r: &Rig, deps: &WorkerDeps) -> Drift {
-    r.run_to_end(deps, r.job(SyncResource::Orders, SyncMode::Full))
+    r.run_to_end(deps, r.job(ResourceKind::Orders, SyncMode::Full))
         .await;
     let truth = r.sim.truth(CONNECTION).unwrap().orders;
     let missing_local = truth[0].id.clone();
@@ -1352,7 +1350,7 @@ async fn drifted(r: &Rig, deps: &WorkerDeps) -> Drift {
 pub(crate) fn reconcile_job(r: &Rig, dry_run: bool) -> SyncJob {
     SyncJob {
         dry_run,
-        ..r.job(SyncResource::Orders, SyncMode::Reconcile)
+        ..r.job(ResourceKind::Orders, SyncMode::Reconcile)
     }
 }
 
@@ -1445,7 +1443,7 @@ async fn reconciliation_classifies_every_id_and_repairs_the_drift_through_the_up
     // the job state keeps the summary; metrics carry the drift
     let state = r
         .states
-        .get(&r.key(SyncResource::Orders))
+        .get(&r.key(ResourceKind::Orders))
         .await
         .unwrap()
         .unwrap();

@@ -6,7 +6,7 @@ use packr::domain::{ConnectionId, ConnectionStatus, StuckSchedule, Timestamp};
 use packr::health::{Observation, Outcome, StatsResource, WebhookStatsStore};
 use packr::store::ConnectionStore;
 use packr::sync::{
-    DynamoSyncStateStore, JobKey, RunCounts, RunSummary, SyncMode, SyncResource, SyncStateStore,
+    DynamoSyncStateStore, JobKey, ResourceKind, RunCounts, RunSummary, SyncMode, SyncStateStore,
 };
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ async fn health_stack() -> ApiStack {
 async fn synced(s: &ApiStack, tenant_id: &str, connection: &str, lag_seconds: i64) {
     let states = DynamoSyncStateStore::new(s.stack.store.clone());
     let now = Timestamp::now();
-    for resource in SyncResource::ALL {
+    for resource in ResourceKind::ALL {
         let key = JobKey {
             tenant_id: tenant(tenant_id),
             connection_id: ConnectionId::parse(connection).unwrap(),

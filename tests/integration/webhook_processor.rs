@@ -13,13 +13,13 @@ use packr::domain::{
 };
 use packr::health::{HourStats, WebhookStatsStore};
 use packr::metrics::RecordingSink;
+use packr::resource::WireObject;
 use packr::secrets::InMemorySecretSource;
 use packr::store::dynamo::DynamoStore;
 use packr::store::{ConnectionStore, SyncedStore};
-use packr::sync::{MemorySyncJobQueue, SyncMode, SyncResource};
+use packr::sync::{MemorySyncJobQueue, ResourceKind, SyncMode};
 use packr::trackstar::{TrackstarClient, TrackstarConfig};
 use packr::webhook::envelope::QueuedEvent;
-use packr::webhook::objects::{ObjectKind, WireObject};
 use packr::webhook::processor::{handle_batch, ObjectFetcher, ProcessorDeps, ProcessorLimits};
 use packr::webhook::receipts::{ReceiptState, ReceiptStore};
 use packr::webhook::wiring::TrackstarFetcher;
@@ -113,9 +113,7 @@ async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
             writes: stats_writes.clone(),
         }),
         max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
-        orders: Arc::new(function.clone()),
-        inventory: Arc::new(function.clone()),
-        products: Arc::new(function.clone()),
+        objects: Arc::new(function.clone()),
         tenants: Arc::new(function.clone()),
         connections: Arc::new(function.clone()),
         receipts: Arc::new(function),
@@ -147,7 +145,7 @@ impl ObjectFetcher for NoFetcher {
     async fn fetch_many(
         &self,
         _: &Connection,
-        _: ObjectKind,
+        _: ResourceKind,
         _: &[String],
     ) -> Result<Vec<WireObject>, packr::webhook::processor::FetchError> {
         Err("no Trackstar in this test".into())
@@ -161,7 +159,7 @@ impl ObjectFetcher for PanickingFetcher {
     async fn fetch_many(
         &self,
         _: &Connection,
-        _: ObjectKind,
+        _: ResourceKind,
         _: &[String],
     ) -> Result<Vec<WireObject>, packr::webhook::processor::FetchError> {
         panic!("injected panic while fetching")
@@ -341,7 +339,7 @@ async fn an_attempt_that_applied_but_crashed_before_its_receipt_is_recorded_once
     let crashed = processor().await;
     let _ = crashed; // (a second stack: the crash leaves nothing but the stored object)
     let stores = p.deps.object_stores();
-    let wire = WireObject::from_json(ObjectKind::Order, &e.payload["data"]).unwrap();
+    let wire = WireObject::from_json(ResourceKind::Orders, &e.payload["data"]).unwrap();
     let connection = p
         .store
         .get_connection(&p.tenant, &ConnectionId::parse(CONNECTION).unwrap())
@@ -458,7 +456,7 @@ async fn connection_created_queues_its_full_syncs_on_the_real_sync_jobs_queue() 
         .unwrap()
         .messages
         .unwrap_or_default();
-    assert_eq!(queued.len(), SyncResource::ALL.len(), "{queued:?}");
+    assert_eq!(queued.len(), ResourceKind::ALL.len(), "{queued:?}");
 }
 
 #[tokio::test]
@@ -475,7 +473,7 @@ async fn connection_created_queues_a_full_sync_of_every_resource() {
     jobs.sort_by_key(|j| j.resource);
     assert_eq!(
         jobs.iter().map(|j| j.resource).collect::<Vec<_>>(),
-        SyncResource::ALL.to_vec()
+        ResourceKind::ALL.to_vec()
     );
     assert!(jobs.iter().all(|j| j.mode == SyncMode::Full
         && j.tenant_id == p.tenant
@@ -499,7 +497,7 @@ async fn historical_sync_completed_queues_a_full_sync_of_that_resource_only() {
     assert_eq!(jobs.len(), 1);
     assert_eq!(
         (jobs[0].resource, jobs[0].mode),
-        (SyncResource::Orders, SyncMode::Full)
+        (ResourceKind::Orders, SyncMode::Full)
     );
     // a resource Packr does not sync needs no job
     let mut body = fixture("connection-historical-sync-completed");
@@ -717,7 +715,7 @@ impl ObjectFetcher for OvertakenFetcher {
     async fn fetch_many(
         &self,
         _: &Connection,
-        kind: ObjectKind,
+        kind: ResourceKind,
         _: &[String],
     ) -> Result<Vec<WireObject>, packr::webhook::processor::FetchError> {
         let answer = self.answer.lock().unwrap().clone();
@@ -997,7 +995,7 @@ async fn an_applied_webhook_costs_two_small_writes_and_its_lookups_are_cached() 
         Arc::new(metered.clone()),
         std::time::Duration::from_secs(60),
     ));
-    p.deps.orders = Arc::new(metered.clone());
+    p.deps.objects = Arc::new(metered.clone());
     p.deps.receipts = Arc::new(metered.clone());
     p.deps.tenants = lookups.clone();
     p.deps.connections = lookups;
@@ -1234,9 +1232,7 @@ async fn same_second_changes_of_a_batch_are_settled_with_one_listing() {
 fn deps_with_connections(p: &Processor, connections: Arc<dyn ConnectionStore>) -> ProcessorDeps {
     let d = &p.deps;
     ProcessorDeps {
-        orders: d.orders.clone(),
-        inventory: d.inventory.clone(),
-        products: d.products.clone(),
+        objects: d.objects.clone(),
         tenants: d.tenants.clone(),
         connections,
         receipts: d.receipts.clone(),

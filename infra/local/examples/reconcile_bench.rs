@@ -20,7 +20,7 @@ use packr::domain::{OrderStatus, TenantId};
 use packr::reconcile::{DriftClass, ReportStore};
 use packr::store::dynamo::DynamoStore;
 use packr::store::{CursorCodec, PageLimit, PageRequest, SyncedStore};
-use packr::sync::{SyncMode, SyncResource};
+use packr::sync::{ResourceKind, SyncMode};
 use packr_local::recorder::{sim_gets as gets, Recorder};
 use packr_local::seed::{DEMO_CONNECTION, DEMO_TENANT};
 use packr_local::sync::SyncOptions;
@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
         .request(
             DEMO_TENANT,
             DEMO_CONNECTION,
-            &[SyncResource::Orders],
+            &[ResourceKind::Orders],
             SyncMode::Full,
             "bench",
         )
@@ -139,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
         .request(
             DEMO_TENANT,
             DEMO_CONNECTION,
-            &[SyncResource::Orders],
+            &[ResourceKind::Orders],
             SyncMode::Reconcile,
             "bench",
         )

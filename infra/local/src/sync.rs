@@ -16,7 +16,7 @@ use packr::domain::{ConnectionId, TenantId, Timestamp};
 use packr::metrics::RecordingSink;
 use packr::sync::wiring::{scheduler_from_env, worker_from_env};
 use packr::sync::{
-    request_sync, SchedulerDeps, SqsSyncJobQueue, SyncJob, SyncMode, SyncResource, WorkerDeps,
+    request_sync, ResourceKind, SchedulerDeps, SqsSyncJobQueue, SyncJob, SyncMode, WorkerDeps,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -233,7 +233,7 @@ impl SyncStack {
         &self,
         tenant: &str,
         connection: &str,
-        resources: &[SyncResource],
+        resources: &[ResourceKind],
         mode: SyncMode,
         reason: &str,
     ) -> anyhow::Result<Vec<SyncJob>> {

@@ -9,7 +9,7 @@ use aws_config::SdkConfig;
 use packr::domain::{BrandId, ConnectionId, EventId, TenantId, Timestamp};
 use packr::store::{ConnectionStore, TenantStore};
 use packr::sync::{
-    sync_targets, SqsSyncJobQueue, SyncJob, SyncJobQueue, SyncMode, SyncResource, TargetError,
+    sync_targets, ResourceKind, SqsSyncJobQueue, SyncJob, SyncJobQueue, SyncMode, TargetError,
 };
 use packr::webhook::queue::{EventQueue, SqsEventQueue};
 use packr::webhook::replay::{replay, ReplayReport, ReplayRequest, SkipReason, MAX_REPLAY};
@@ -156,7 +156,7 @@ pub async fn run_replay(
 pub struct ReconcileRequest {
     pub tenant: TenantId,
     pub connection: String,
-    pub resources: Vec<SyncResource>,
+    pub resources: Vec<ResourceKind>,
     pub dry_run: bool,
 }
 

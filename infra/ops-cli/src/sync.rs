@@ -8,8 +8,8 @@ use aws_config::SdkConfig;
 use packr::domain::{Connection, ConnectionId, TenantId, Timestamp};
 use packr::store::{ConnectionStore, StoreError, TenantStore};
 use packr::sync::{
-    request_sync, sync_targets, SqsSyncJobQueue, SyncJob, SyncJobQueue, SyncMode, SyncQueueError,
-    SyncResource, TargetError,
+    request_sync, sync_targets, ResourceKind, SqsSyncJobQueue, SyncJob, SyncJobQueue, SyncMode,
+    SyncQueueError, TargetError,
 };
 
 use crate::args::{ResourceArg, SyncRunArgs};
@@ -52,33 +52,33 @@ pub enum SyncRunError {
 pub struct SyncRequest {
     pub tenant: TenantId,
     pub connection: Option<String>,
-    /// In [`SyncResource::ALL`] order, without duplicates.
-    pub resources: Vec<SyncResource>,
+    /// In [`ResourceKind::ALL`] order, without duplicates.
+    pub resources: Vec<ResourceKind>,
     pub mode: SyncMode,
 }
 
-impl From<ResourceArg> for SyncResource {
+impl From<ResourceArg> for ResourceKind {
     fn from(arg: ResourceArg) -> Self {
         match arg {
-            ResourceArg::Orders => SyncResource::Orders,
-            ResourceArg::Inventory => SyncResource::Inventory,
-            ResourceArg::Products => SyncResource::Products,
+            ResourceArg::Orders => ResourceKind::Orders,
+            ResourceArg::Inventory => ResourceKind::Inventory,
+            ResourceArg::Products => ResourceKind::Products,
         }
     }
 }
 
 /// The tenant named on the command line, and the resources asked for (every one when none
-/// is named), in `SyncResource` order without duplicates.
+/// is named), in `ResourceKind` order without duplicates.
 pub(crate) fn tenant_and_resources(
     tenant: &str,
     resources: &[ResourceArg],
-) -> Result<(TenantId, Vec<SyncResource>), SyncRunError> {
+) -> Result<(TenantId, Vec<ResourceKind>), SyncRunError> {
     let tenant = TenantId::parse(tenant.to_owned())
         .map_err(|_| SyncRunError::InvalidTenant(tenant.to_owned()))?;
-    let mut resources: Vec<SyncResource> = if resources.is_empty() {
-        SyncResource::ALL.to_vec()
+    let mut resources: Vec<ResourceKind> = if resources.is_empty() {
+        ResourceKind::ALL.to_vec()
     } else {
-        resources.iter().map(|r| SyncResource::from(*r)).collect()
+        resources.iter().map(|r| ResourceKind::from(*r)).collect()
     };
     resources.sort();
     resources.dedup();

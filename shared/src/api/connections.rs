@@ -21,7 +21,7 @@ use crate::domain::{
 };
 use crate::secrets::{connection_token_name, SecretWriter};
 use crate::store::{modify_connection, Change};
-use crate::sync::{request_sync, SyncMode, SyncResource};
+use crate::sync::{request_sync, ResourceKind, SyncMode};
 use crate::webhook::parked::{release_parked, ReleaseDeps};
 
 /// `POST /connections/link-token` (body optional).
@@ -318,7 +318,7 @@ async fn queue_full_sync(deps: &ApiDeps, connection: &Connection, reason: &str) 
         queue,
         &connection.tenant_id,
         &connection.connection_id,
-        &SyncResource::ALL,
+        &ResourceKind::ALL,
         SyncMode::Full,
         reason,
         deps.now(),

@@ -7,12 +7,13 @@ use super::error::ApiError;
 use super::request::{self, authenticated, Reply};
 use super::visible;
 use super::ApiDeps;
-use crate::domain::Sku;
+use crate::domain::{InventoryItem, Sku};
+use crate::store::SyncedStore;
 
 /// `GET /inventory?brand_id&updated_since&limit&cursor`
 pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
-        visible::list(deps, &ctx, &req, deps.inventory.as_ref()).await
+        visible::list::<InventoryItem>(deps, &ctx, &req, deps.objects.as_ref()).await
     })
     .await
 }
@@ -22,10 +23,8 @@ pub async fn get(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
         let raw = request::path_param(&req, "/inventory/{sku}", "sku")?;
         let sku = Sku::parse(raw).map_err(|_| ApiError::not_found("inventory item"))?;
-        let mut items = deps
-            .inventory
-            .find_by_sku(&ctx.principal.tenant, &sku)
-            .await?;
+        let mut items: Vec<InventoryItem> =
+            SyncedStore::find_by_sku(deps.objects.as_ref(), &ctx.principal.tenant, &sku).await?;
         items.retain(|i| ctx.principal.sees_brand(i.brand_id.as_ref()));
         if items.is_empty() {
             return Err(ApiError::not_found("inventory item"));

@@ -27,12 +27,13 @@ mod writes;
 
 use std::sync::Arc;
 
-use crate::domain::{InventoryItem, Order, Product, Timestamp};
+use crate::domain::Timestamp;
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::MetricsSink;
 use crate::reconcile::ReportStore;
 use crate::secrets::SecretWriter;
-use crate::store::{AuditStore, ConnectionStore, MessageStore, SyncedStore, TenantStore};
+use crate::store::dynamo::DynamoStore;
+use crate::store::{AuditStore, ConnectionStore, MessageStore, TenantStore};
 use crate::sync::SyncJobQueue;
 use crate::trackstar::TrackstarClient;
 use crate::webhook::parked::ParkedEventStore;
@@ -71,9 +72,9 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 /// Everything the handlers use, built once per cold start (see [`wiring::from_env`]).
 #[derive(Clone)]
 pub struct ApiDeps {
-    pub orders: Arc<dyn SyncedStore<Order>>,
-    pub inventory: Arc<dyn SyncedStore<InventoryItem>>,
-    pub products: Arc<dyn SyncedStore<Product>>,
+    /// The synced objects of every kind; handlers take the typed view of their kind
+    /// (`SyncedStore<T>`, which the one store implements for every declared resource).
+    pub objects: Arc<DynamoStore>,
     pub tenants: Arc<dyn TenantStore>,
     pub connections: Arc<dyn ConnectionStore>,
     pub messages: Arc<dyn MessageStore>,

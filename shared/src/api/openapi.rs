@@ -30,7 +30,7 @@ use crate::health::report::{
 use crate::health::{Reason, Status};
 use crate::idempotency::IdempotencyKey;
 use crate::store::{AuditEntry, PageLimit};
-use crate::sync::SyncResource;
+use crate::sync::ResourceKind;
 use crate::webhook::replay::{SkipReason, SkippedEvent};
 
 fn with_schema<T: ToSchema>(mut b: ComponentsBuilder) -> ComponentsBuilder {
@@ -427,7 +427,7 @@ pub fn document() -> Value {
     components = with_schema::<RunSyncAnswer>(components);
     components = with_schema::<QueuedSyncJob>(components);
     components = with_schema::<SkippedConnection>(components);
-    components = with_schema::<SyncResource>(components);
+    components = with_schema::<ResourceKind>(components);
     components = with_schema::<super::sync::RunSyncMode>(components);
     components = with_schema::<HealthReport>(components);
     components = with_schema::<HealthSummary>(components);

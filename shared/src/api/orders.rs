@@ -25,14 +25,14 @@ pub const MAX_QUANTITY: i64 = 1_000_000;
 /// `GET /orders?brand_id&status&updated_since&limit&cursor`
 pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
-        visible::list(deps, &ctx, &req, deps.orders.as_ref()).await
+        visible::list::<Order>(deps, &ctx, &req, deps.objects.as_ref()).await
     })
     .await
 }
 
 /// An order the caller may see: another tenant's or another brand's is a 404.
 async fn visible_order(deps: &ApiDeps, ctx: &Ctx, raw_id: &str) -> Result<Order, ApiError> {
-    visible::get(ctx, deps.orders.as_ref(), raw_id, |id| {
+    visible::get::<Order>(ctx, deps.objects.as_ref(), raw_id, |id| {
         OrderId::parse(id).is_ok()
     })
     .await
@@ -331,7 +331,7 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
             let order = writes::store_answer(
                 deps,
                 &ctx,
-                deps.orders.as_ref(),
+                deps.objects.as_ref(),
                 &connection,
                 Some(brand.clone()),
                 currency,
@@ -378,7 +378,7 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
             let cancelled = writes::store_answer(
                 deps,
                 &ctx,
-                deps.orders.as_ref(),
+                deps.objects.as_ref(),
                 &connection,
                 order.brand_id.clone(),
                 order.currency,

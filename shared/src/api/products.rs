@@ -22,14 +22,14 @@ pub const UPDATE_SCOPE: Scope = Scope::new("api.products.update");
 /// `GET /products?brand_id&updated_since&limit&cursor`
 pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
-        visible::list(deps, &ctx, &req, deps.products.as_ref()).await
+        visible::list::<Product>(deps, &ctx, &req, deps.objects.as_ref()).await
     })
     .await
 }
 
 /// A product the caller may see: another tenant's or another brand's is a 404.
 async fn visible_product(deps: &ApiDeps, ctx: &Ctx, raw_id: &str) -> Result<Product, ApiError> {
-    visible::get(ctx, deps.products.as_ref(), raw_id, |id| {
+    visible::get::<Product>(ctx, deps.objects.as_ref(), raw_id, |id| {
         ProductId::parse(id).is_ok()
     })
     .await
@@ -178,7 +178,7 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
             let product = writes::store_answer(
                 deps,
                 &ctx,
-                deps.products.as_ref(),
+                deps.objects.as_ref(),
                 &connection,
                 Some(brand.clone()),
                 None,
@@ -244,7 +244,7 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
             let updated = writes::store_answer(
                 deps,
                 &ctx,
-                deps.products.as_ref(),
+                deps.objects.as_ref(),
                 &connection,
                 product.brand_id.clone(),
                 None,

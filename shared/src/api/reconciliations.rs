@@ -17,7 +17,7 @@ use super::ApiDeps;
 use crate::domain::BrandId;
 use crate::reconcile::{DriftClass, ReconcileReport};
 use crate::store::Page;
-use crate::sync::SyncResource;
+use crate::sync::ResourceKind;
 
 /// One reconciliation run of one (connection, resource).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -26,7 +26,7 @@ pub struct ReconciliationView {
     pub connection_id: String,
     /// The brands of the run's objects (for a brand user, of theirs only).
     pub brand_ids: Vec<String>,
-    pub resource: SyncResource,
+    pub resource: ResourceKind,
     /// Classified and reported only; nothing repaired.
     pub dry_run: bool,
     /// RFC 3339, UTC.

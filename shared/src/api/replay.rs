@@ -19,7 +19,7 @@ use super::writes::{self, idempotent};
 use super::ApiDeps;
 use crate::domain::{BrandId, EventId};
 use crate::idempotency::Scope;
-use crate::sync::{request_sync, sync_targets, SyncMode, SyncResource};
+use crate::sync::{request_sync, sync_targets, ResourceKind, SyncMode};
 use crate::webhook::replay::{
     self as webhook_replay, ReplayError, ReplayRequest, SkippedEvent, MAX_EVENT_IDS, MAX_REPLAY,
 };
@@ -301,7 +301,7 @@ async fn replay_sync(
     let now = deps.now();
     for connection in targets.active.iter().filter(|c| serves(c)) {
         if plan.dry_run {
-            jobs.extend(SyncResource::ALL.iter().map(|r| QueuedSyncJob {
+            jobs.extend(ResourceKind::ALL.iter().map(|r| QueuedSyncJob {
                 connection_id: connection.connection_id.to_string(),
                 resource: *r,
                 mode: plan.mode,
@@ -312,7 +312,7 @@ async fn replay_sync(
             deps.sync_jobs()?,
             tenant,
             &connection.connection_id,
-            &SyncResource::ALL,
+            &ResourceKind::ALL,
             plan.mode,
             REPLAY_REASON,
             now,

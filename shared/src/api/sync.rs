@@ -17,7 +17,7 @@ use super::writes::{self, idempotent};
 use super::ApiDeps;
 use crate::domain::{Connection, ConnectionId};
 use crate::idempotency::Scope;
-use crate::sync::{request_sync, sync_targets, SyncMode, SyncResource, TargetError};
+use crate::sync::{request_sync, sync_targets, ResourceKind, SyncMode, TargetError};
 
 pub const RUN_SCOPE: Scope = Scope::new("api.sync.run");
 
@@ -36,7 +36,7 @@ pub struct RunSyncBody {
     pub connection_id: Option<Value>,
     /// What to sync (duplicates collapse; must not be empty); every resource when absent.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<SyncResource>>, min_items = 1)]
+    #[schema(value_type = Option<Vec<ResourceKind>>, min_items = 1)]
     pub resources: Option<Value>,
     /// `incremental`: what changed since the last sync; `full`: everything.
     #[serde(default)]
@@ -58,7 +58,7 @@ pub enum RunSyncMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct QueuedSyncJob {
     pub connection_id: String,
-    pub resource: SyncResource,
+    pub resource: ResourceKind,
     #[schema(value_type = RunSyncMode)]
     pub mode: SyncMode,
 }
@@ -85,16 +85,16 @@ pub struct RunSyncAnswer {
 pub struct RunSyncPlan {
     /// The raw id asked for (looked up later: an unknown one is a 404, not a 422).
     pub connection_id: Option<String>,
-    /// In [`SyncResource::ALL`] order, without duplicates.
-    pub resources: Vec<SyncResource>,
+    /// In [`ResourceKind::ALL`] order, without duplicates.
+    pub resources: Vec<ResourceKind>,
     pub mode: SyncMode,
 }
 
 const RESOURCE_NAMES: &str = "orders, inventory, products";
 
-fn resource_named(value: &Value) -> Option<SyncResource> {
+fn resource_named(value: &Value) -> Option<ResourceKind> {
     let name = value.as_str()?;
-    SyncResource::ALL.into_iter().find(|r| r.as_str() == name)
+    ResourceKind::ALL.into_iter().find(|r| r.as_str() == name)
 }
 
 /// Checks every field, naming each failure.
@@ -113,7 +113,7 @@ pub fn validate(body: &RunSyncBody) -> Result<RunSyncPlan, ApiError> {
         }
     };
     let resources = match &body.resources {
-        None | Some(Value::Null) => SyncResource::ALL.to_vec(),
+        None | Some(Value::Null) => ResourceKind::ALL.to_vec(),
         Some(Value::Array(items)) => {
             if items.is_empty() {
                 v.error("resources", "must name at least one resource");
@@ -130,7 +130,7 @@ pub fn validate(body: &RunSyncBody) -> Result<RunSyncPlan, ApiError> {
                     ),
                 }
             }
-            // BTreeSet order is SyncResource's: orders, inventory, products.
+            // BTreeSet order is ResourceKind's: orders, inventory, products.
             chosen.into_iter().collect()
         }
         Some(_) => {
@@ -310,7 +310,7 @@ mod tests {
     #[test]
     fn resources_default_to_all_and_duplicates_collapse() {
         let plan = validate(&body(json!({ "mode": "full" }))).unwrap();
-        assert_eq!(plan.resources, SyncResource::ALL.to_vec());
+        assert_eq!(plan.resources, ResourceKind::ALL.to_vec());
         assert_eq!(plan.mode, SyncMode::Full);
         let plan = validate(&body(json!({
             "mode": "incremental",
@@ -319,7 +319,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             plan.resources,
-            vec![SyncResource::Orders, SyncResource::Products]
+            vec![ResourceKind::Orders, ResourceKind::Products]
         );
     }
 

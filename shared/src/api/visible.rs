@@ -7,33 +7,67 @@ use lambda_http::Request;
 use super::error::ApiError;
 use super::request::{Ctx, Query, Reply};
 use super::ApiDeps;
-use crate::domain::OrderStatus;
-use crate::store::{ListQuery, SyncedObject, SyncedStore};
+use crate::resource::{Owner, Resource};
+use crate::store::{ListQuery, SyncedStore};
 
-/// `GET /<kind>?brand_id&updated_since&limit&cursor` (and `status` where the kind has one):
-/// one page, newest first.
-pub(crate) async fn list<T: SyncedObject>(
+/// `GET /<kind>?brand_id&updated_since&limit&cursor` (and `status`, `warehouse_id` where
+/// the kind declares them; no `brand_id` for tenant-wide kinds): one page, newest first.
+pub(crate) async fn list<T: Resource>(
     deps: &ApiDeps,
     ctx: &Ctx,
     req: &Request,
     store: &dyn SyncedStore<T>,
 ) -> Result<Reply, ApiError> {
-    let mut allowed = vec!["brand_id", "updated_since", "limit", "cursor"];
-    if T::HAS_STATUS {
+    let spec = T::SPEC;
+    let by_brand = spec.owner == Owner::Brand;
+    let mut allowed = vec!["updated_since", "limit", "cursor"];
+    if by_brand {
+        allowed.push("brand_id");
+    }
+    if !spec.statuses.is_empty() {
         allowed.push("status");
+    }
+    if spec.warehouse_filter {
+        allowed.push("warehouse_id");
     }
     let q = Query::parse(req, &allowed)?;
     let status = q
         .get("status")
         .map(|s| {
-            OrderStatus::parse(s)
-                .ok_or_else(|| ApiError::invalid_parameter("status", "is not a known order status"))
+            spec.statuses
+                .contains(&s)
+                .then(|| s.to_owned())
+                .ok_or_else(|| {
+                    ApiError::invalid_parameter(
+                        "status",
+                        format!("is not a known {} status", spec.singular),
+                    )
+                })
+        })
+        .transpose()?;
+    let warehouse_id = q
+        .get("warehouse_id")
+        .map(|w| {
+            let w = w.trim();
+            if w.is_empty() || w.len() > 128 {
+                Err(ApiError::invalid_parameter(
+                    "warehouse_id",
+                    "must be 1 to 128 characters",
+                ))
+            } else {
+                Ok(w.to_owned())
+            }
         })
         .transpose()?;
     let query = ListQuery {
-        brand_id: q.brand_filter(deps, ctx).await?,
+        brand_id: if by_brand {
+            q.brand_filter(deps, ctx).await?
+        } else {
+            None
+        },
         updated_since: q.timestamp("updated_since")?,
         status,
+        warehouse_id,
     };
     let page = store
         .list(&ctx.principal.tenant, &query, &q.page()?)
@@ -42,18 +76,23 @@ pub(crate) async fn list<T: SyncedObject>(
 }
 
 /// The object `raw_id` names, if the caller may see it; `valid_id` tells a well-formed id
-/// (a malformed one cannot exist: 404 as well).
-pub(crate) async fn get<T: SyncedObject>(
+/// (a malformed one cannot exist: 404 as well). Every role of the tenant sees a tenant-wide
+/// kind's objects.
+pub(crate) async fn get<T: Resource>(
     ctx: &Ctx,
     store: &dyn SyncedStore<T>,
     raw_id: &str,
     valid_id: impl Fn(&str) -> bool,
 ) -> Result<T, ApiError> {
     if !valid_id(raw_id) {
-        return Err(ApiError::not_found(T::NAME));
+        return Err(ApiError::not_found(T::SPEC.singular));
     }
     match store.get(&ctx.principal.tenant, raw_id).await? {
-        Some(object) if ctx.principal.sees_brand(object.brand_id()) => Ok(object),
-        _ => Err(ApiError::not_found(T::NAME)),
+        Some(object)
+            if T::SPEC.owner == Owner::Tenant || ctx.principal.sees_brand(object.brand_id()) =>
+        {
+            Ok(object)
+        }
+        _ => Err(ApiError::not_found(T::SPEC.singular)),
     }
 }

@@ -162,9 +162,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "packr/local/trackstar/connections/".to_owned());
     Ok(ApiDeps {
-        orders: Arc::new(store.clone()),
-        inventory: Arc::new(store.clone()),
-        products: Arc::new(store.clone()),
+        objects: Arc::new(store.clone()),
         tenants: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
         messages: Arc::new(store.clone()),

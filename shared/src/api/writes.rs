@@ -12,7 +12,8 @@ use super::ApiDeps;
 use crate::domain::{BrandId, Connection, ConnectionId, ConnectionStatus, Currency};
 use crate::domain::{Order, Product, Timestamp};
 use crate::idempotency::{Fingerprint, IdempotencyKey, NextAction, SavedResponse, Scope};
-use crate::store::{SyncedObject, SyncedStore};
+use crate::resource::Resource;
+use crate::store::SyncedStore;
 use crate::trackstar::wire::{TrackstarOrder, TrackstarProduct};
 use crate::trackstar::{ConnectionCredentials, ConversionContext, ConversionError};
 
@@ -161,7 +162,7 @@ pub(crate) fn unusable_answer(err: &(dyn std::error::Error + 'static)) -> ApiErr
 
 /// A Trackstar object a write is answered with, and the domain object it becomes.
 pub(crate) trait Answer {
-    type Object: SyncedObject;
+    type Object: Resource;
     fn into_object(self, ctx: &ConversionContext) -> Result<Self::Object, ConversionError>;
 }
 

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::histogram::Histogram;
 use super::stats::{hour_of, HourStats, StatsResource, SLOT_SECONDS, STATS_TTL_HOURS};
 use crate::domain::Timestamp;
-use crate::sync::SyncResource;
+use crate::sync::ResourceKind;
 
 /// How far back the health reads go.
 pub fn lookback_start(now: Timestamp) -> Timestamp {
@@ -151,7 +151,7 @@ pub fn figures(
 }
 
 /// The stats resource of a sync resource.
-pub fn of_resource(r: SyncResource) -> StatsResource {
+pub fn of_resource(r: ResourceKind) -> StatsResource {
     StatsResource::Resource(r)
 }
 
@@ -221,7 +221,7 @@ mod tests {
         let orders = figures(
             std::slice::from_ref(&stored),
             now,
-            Some(of_resource(SyncResource::Orders)),
+            Some(of_resource(ResourceKind::Orders)),
         );
         assert_eq!(orders.backlog.events, 0);
         assert_eq!(orders.lag_1h.count, 8);

@@ -14,7 +14,7 @@ use super::status::{assess, HealthInputs, Reason, Status, Thresholds};
 use crate::domain::{BrandId, Connection, ConnectionStatus, TenantId, Timestamp};
 use crate::reconcile::ReconcileSummary;
 use crate::store::{ConnectionStore, StoreError};
-use crate::sync::{JobKey, SyncResource, SyncState, SyncStateStore};
+use crate::sync::{JobKey, ResourceKind, SyncState, SyncStateStore};
 use crate::trackstar::{BreakerState, DynamoBudget, SharedBreakerSnapshot};
 
 /// Reads a connection's shared circuit breaker.
@@ -131,7 +131,7 @@ impl From<&ReconcileSummary> for ReconcileView {
 /// One resource's sync state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ResourceHealth {
-    pub resource: SyncResource,
+    pub resource: ResourceKind,
     /// Everything changed before this is stored.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub watermark: Option<Timestamp>,
@@ -175,7 +175,7 @@ pub struct HealthReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ResourceLag {
     pub connection_id: String,
-    pub resource: SyncResource,
+    pub resource: ResourceKind,
     pub sync_lag_seconds: Option<i64>,
     pub webhook_lag_1h: Percentiles,
     pub webhook_lag_24h: Percentiles,
@@ -227,7 +227,7 @@ fn sync_lag(state: Option<&SyncState>, now: Timestamp) -> Option<i64> {
 }
 
 fn resource_health(
-    resource: SyncResource,
+    resource: ResourceKind,
     state: Option<&SyncState>,
     now: Timestamp,
 ) -> ResourceHealth {
@@ -248,8 +248,8 @@ fn resource_health(
 async fn states(
     sources: &HealthSources,
     c: &Connection,
-) -> Result<Vec<(SyncResource, Option<SyncState>)>, StoreError> {
-    let keys: Vec<JobKey> = SyncResource::ALL
+) -> Result<Vec<(ResourceKind, Option<SyncState>)>, StoreError> {
+    let keys: Vec<JobKey> = ResourceKind::ALL
         .iter()
         .map(|r| JobKey {
             tenant_id: c.tenant_id.clone(),
@@ -258,7 +258,7 @@ async fn states(
         })
         .collect();
     let found = sources.sync_states.get_many(&keys).await?;
-    Ok(SyncResource::ALL
+    Ok(ResourceKind::ALL
         .iter()
         .map(|r| (*r, found.iter().find(|s| s.resource == *r).cloned()))
         .collect())

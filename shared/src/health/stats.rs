@@ -14,7 +14,7 @@
 //! | `fail`        | failed processing attempts                                             |
 //! | `dl`          | events dead-lettered (failed on the queue's last receive) minus those of them since finished |
 //! | `l<i>`        | processing latency histogram (bucket `i`, see [`super::histogram`])     |
-//! | `g<r><i>`     | lag receipt → applied, per resource `r` (`o`rders, `i`nventory, `p`roducts, `x` other) |
+//! | `g<r><i>`     | lag receipt → applied, per resource `r` (its declared `stats_code`: `o`rders, `i`nventory, `p`roducts …; `x` other) |
 //! | `o<r><slot>`  | unapplied events received in 10-minute slot `slot` (unix s / 600): +1 at an event's first failure, −1 when a failed event finishes |
 //! | `lr`, `la`    | newest receipt time / applied time seen (unix ms)                      |
 
@@ -24,8 +24,8 @@ use async_trait::async_trait;
 
 use super::histogram::Histogram;
 use crate::domain::{ConnectionId, TenantId, Timestamp};
+use crate::resource::ResourceKind;
 use crate::store::StoreError;
-use crate::sync::SyncResource;
 
 /// Hours an hourly item is kept (the backlog and replay counts look back this far).
 pub const STATS_TTL_HOURS: i64 = 96;
@@ -35,42 +35,31 @@ pub const SLOT_SECONDS: i64 = 600;
 /// What an event belongs to, for per-resource lag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StatsResource {
-    Resource(SyncResource),
+    Resource(ResourceKind),
     /// Connection events and types Packr does not sync.
     Other,
 }
 
 impl StatsResource {
     pub fn of_event_type(event_type: &str) -> Self {
-        let t = event_type.trim().to_ascii_lowercase();
-        if t.starts_with("order.") || t.starts_with("order-") {
-            Self::Resource(SyncResource::Orders)
-        } else if t.starts_with("inventory.") {
-            Self::Resource(SyncResource::Inventory)
-        } else if t.starts_with("product.") {
-            Self::Resource(SyncResource::Products)
-        } else {
-            Self::Other
-        }
+        ResourceKind::of_event(event_type).map_or(Self::Other, Self::Resource)
     }
 
     fn code(self) -> char {
         match self {
-            Self::Resource(SyncResource::Orders) => 'o',
-            Self::Resource(SyncResource::Inventory) => 'i',
-            Self::Resource(SyncResource::Products) => 'p',
+            Self::Resource(kind) => kind.spec().stats_code,
             Self::Other => 'x',
         }
     }
 
     fn from_code(c: char) -> Option<Self> {
-        Some(match c {
-            'o' => Self::Resource(SyncResource::Orders),
-            'i' => Self::Resource(SyncResource::Inventory),
-            'p' => Self::Resource(SyncResource::Products),
-            'x' => Self::Other,
-            _ => return None,
-        })
+        if c == 'x' {
+            return Some(Self::Other);
+        }
+        ResourceKind::ALL
+            .into_iter()
+            .find(|kind| kind.spec().stats_code == c)
+            .map(Self::Resource)
     }
 }
 

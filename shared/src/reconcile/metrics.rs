@@ -33,7 +33,7 @@ mod tests {
     use crate::domain::{ConnectionId, TenantId, Timestamp};
     use crate::metrics::RecordingSink;
     use crate::reconcile::DriftTally;
-    use crate::sync::SyncResource;
+    use crate::sync::ResourceKind;
 
     #[test]
     fn a_report_emits_drift_by_class_and_the_missing_local_total() {
@@ -49,7 +49,7 @@ mod tests {
             tenant_id: TenantId::parse("acme").unwrap(),
             connection_id: ConnectionId::parse("conn_1").unwrap(),
             brand_ids: vec![],
-            resource: SyncResource::Orders,
+            resource: ResourceKind::Orders,
             dry_run: false,
             started_at: at,
             finished_at: at,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{BrandId, ConnectionId, TenantId, Timestamp};
 use crate::store::{Page, PageRequest, StoreError};
-use crate::sync::SyncResource;
+use crate::sync::ResourceKind;
 
 /// How one id compares between Trackstar and Packr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -184,7 +184,7 @@ pub struct ReconcileReport {
     /// The connection's brand, or the brands of the objects walked.
     #[serde(default)]
     pub brand_ids: Vec<BrandId>,
-    pub resource: SyncResource,
+    pub resource: ResourceKind,
     pub dry_run: bool,
     pub started_at: Timestamp,
     pub finished_at: Timestamp,

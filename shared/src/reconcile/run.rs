@@ -21,13 +21,13 @@ use tracing::{info, warn};
 use super::report::{DriftClass, DriftTally, ReconcileReport, ReconcileSummary};
 use crate::apply::{ContextResolver, Freshness};
 use crate::domain::{BrandId, Connection, Timestamp};
+use crate::resource::DomainObject;
 use crate::store::{StoreError, UpsertOutcome};
 use crate::sync::runner::{SyncError, WorkerDeps};
 use crate::sync::source::SourcePage;
 use crate::sync::state::{Checkpoint, RunCounts};
 use crate::sync::SyncJob;
 use crate::trackstar::MAX_IN_VALUES;
-use crate::webhook::objects::DomainObject;
 
 /// A reconciliation run's progress, kept in its checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

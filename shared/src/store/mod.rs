@@ -10,7 +10,6 @@ mod error;
 pub mod keys;
 mod page;
 mod ports;
-mod synced;
 pub mod timeline;
 
 pub use audit::{AuditEntry, AuditStore, ChainHead, ChainLink, ChainedEntry, StoredChain};
@@ -19,6 +18,5 @@ pub use cursor::{CursorCodec, CursorError};
 pub use error::StoreError;
 pub use page::{LimitError, Page, PageLimit, PageRequest};
 pub use ports::{
-    ConnectionStore, ListQuery, MessageStore, SyncedStore, TenantStore, UpsertOutcome,
+    ConnectionStore, ListQuery, MessageStore, ObjectStore, SyncedStore, TenantStore, UpsertOutcome,
 };
-pub use synced::SyncedObject;

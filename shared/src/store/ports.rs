@@ -4,12 +4,12 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Brand, BrandId, Connection, ConnectionId, ConnectionRoute, Message, OrderStatus, Sku, Tenant,
-    TenantId, Timestamp,
+    Brand, BrandId, Connection, ConnectionId, ConnectionRoute, Message, Sku, Tenant, TenantId,
+    Timestamp,
 };
+use crate::resource::{DomainObject, Resource, ResourceKind};
 
 use super::page::{Page, PageRequest};
-use super::synced::SyncedObject;
 use super::StoreError;
 
 /// What an only-if-newer upsert did.
@@ -43,13 +43,81 @@ pub struct ListQuery {
     pub brand_id: Option<BrandId>,
     /// Only objects updated at or after this instant.
     pub updated_since: Option<Timestamp>,
-    /// Only orders in this status (orders only).
-    pub status: Option<OrderStatus>,
+    /// Only objects in this status (kinds that declare statuses; the caller checked the
+    /// word against them).
+    pub status: Option<String>,
+    /// Only objects in this warehouse (kinds that declare a warehouse filter).
+    pub warehouse_id: Option<String>,
 }
 
-/// Orders, inventory items and products: objects synced from Trackstar.
+/// The objects synced from Trackstar, of every kind, erased: the store of the one
+/// only-if-newer upsert path (`crate::apply`) that webhooks, sync and reconciliation share.
+/// Each call names the kind (or the object carries it).
 #[async_trait]
-pub trait SyncedStore<T: SyncedObject>: Send + Sync {
+pub trait ObjectStore: Send + Sync {
+    /// See [`SyncedStore::upsert_if_newer`].
+    async fn upsert_object(
+        &self,
+        tenant: &TenantId,
+        object: &DomainObject,
+    ) -> Result<UpsertOutcome, StoreError>;
+
+    /// See [`SyncedStore::upsert_written`].
+    async fn upsert_object_written(
+        &self,
+        tenant: &TenantId,
+        object: &DomainObject,
+        read_at: Timestamp,
+    ) -> Result<UpsertOutcome, StoreError>;
+
+    /// The live object `id` of `kind`.
+    async fn get_object(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<DomainObject>, StoreError>;
+
+    /// The live stored copies of these ids of `kind` (absent and tombstoned ones left out).
+    async fn get_objects(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: &[String],
+    ) -> Result<Vec<DomainObject>, StoreError>;
+
+    /// A page of `kind`'s listing, newest first.
+    async fn list_objects(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        query: &ListQuery,
+        page: &PageRequest,
+    ) -> Result<Page<DomainObject>, StoreError>;
+
+    /// See [`SyncedStore::tombstone`].
+    async fn tombstone_object(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// See [`SyncedStore::connection_ids`].
+    async fn connection_object_ids(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        connection: &ConnectionId,
+        before: Timestamp,
+        start: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), StoreError>;
+}
+
+/// The objects of one resource, typed (the API's view; the same items as [`ObjectStore`]).
+#[async_trait]
+pub trait SyncedStore<T: Resource>: Send + Sync {
     /// Writes `object` only if it is newer (by `updated_date`) than the stored copy.
     async fn upsert_if_newer(
         &self,

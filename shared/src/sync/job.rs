@@ -11,50 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{ConnectionId, TenantId, Timestamp};
-
-/// The synced WMS resources.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncResource {
-    Orders,
-    Inventory,
-    Products,
-}
-
-impl SyncResource {
-    pub const ALL: [SyncResource; 3] = [
-        SyncResource::Orders,
-        SyncResource::Inventory,
-        SyncResource::Products,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SyncResource::Orders => "orders",
-            SyncResource::Inventory => "inventory",
-            SyncResource::Products => "products",
-        }
-    }
-
-    /// `orders`, `inventory`, `products` (Trackstar's `resource` names; `order`/`product`
-    /// and `get_orders`-style function names are accepted too).
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().trim_start_matches("get_") {
-            "orders" | "order" => Some(SyncResource::Orders),
-            "inventory" | "inventory_items" | "inventory-items" => Some(SyncResource::Inventory),
-            "products" | "product" => Some(SyncResource::Products),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for SyncResource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::resource::ResourceKind;
 
 /// How much a sync reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -99,7 +56,7 @@ impl fmt::Display for SyncMode {
 pub struct SyncJob {
     pub tenant_id: TenantId,
     pub connection_id: ConnectionId,
-    pub resource: SyncResource,
+    pub resource: ResourceKind,
     pub mode: SyncMode,
     pub requested_at: Timestamp,
     /// Why: `schedule`, `exchange`, `connection.created`, `historical-sync-completed`,
@@ -117,7 +74,7 @@ impl SyncJob {
     pub fn new(
         tenant_id: TenantId,
         connection_id: ConnectionId,
-        resource: SyncResource,
+        resource: ResourceKind,
         mode: SyncMode,
         reason: impl Into<String>,
         requested_at: Timestamp,
@@ -279,7 +236,7 @@ pub async fn request_sync(
     queue: &dyn SyncJobQueue,
     tenant: &TenantId,
     connection: &ConnectionId,
-    resources: &[SyncResource],
+    resources: &[ResourceKind],
     mode: SyncMode,
     reason: &str,
     now: Timestamp,
@@ -297,30 +254,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resources_parse_trackstar_spellings() {
-        assert_eq!(SyncResource::parse("orders"), Some(SyncResource::Orders));
-        assert_eq!(
-            SyncResource::parse("get_orders"),
-            Some(SyncResource::Orders)
-        );
-        assert_eq!(
-            SyncResource::parse("inventory"),
-            Some(SyncResource::Inventory)
-        );
-        assert_eq!(
-            SyncResource::parse("products"),
-            Some(SyncResource::Products)
-        );
-        assert_eq!(SyncResource::parse("returns"), None);
-        assert_eq!(SyncResource::parse(""), None);
-    }
-
-    #[test]
     fn a_job_round_trips_through_json_and_continuations_name_their_run() {
         let job = SyncJob::new(
             TenantId::parse("acme").unwrap(),
             ConnectionId::parse("conn_1").unwrap(),
-            SyncResource::Orders,
+            ResourceKind::Orders,
             SyncMode::Full,
             "exchange",
             Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
@@ -331,6 +269,6 @@ mod tests {
         let next = job.continuation("run_1", "continuation");
         assert_eq!(next.run_id.as_deref(), Some("run_1"));
         assert_eq!(next.mode, SyncMode::Full);
-        assert_eq!(next.resource, SyncResource::Orders);
+        assert_eq!(next.resource, ResourceKind::Orders);
     }
 }

@@ -27,11 +27,12 @@ pub mod window;
 pub mod wiring;
 pub mod worker;
 
+pub use crate::resource::ResourceKind;
 pub use config::SyncConfig;
 pub use dynamo::DynamoSyncStateStore;
 pub use job::{
     request_sync, MemorySyncJobQueue, SqsSyncJobQueue, SyncJob, SyncJobQueue, SyncMode,
-    SyncQueueError, SyncResource,
+    SyncQueueError,
 };
 pub use runner::{run_chunk, ChunkOutcome, Skip, Stop, SyncError, WorkerDeps};
 pub use scheduler::{

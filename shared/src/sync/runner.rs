@@ -24,11 +24,11 @@ use super::source::{SourcePage, SyncSource};
 use super::state::{Checkpoint, JobKey, Lease, RunCounts, RunSummary, StateError, SyncStateStore};
 use super::window::{self, Window};
 use crate::apply::{ContextResolver, Freshness, ObjectStores};
-use crate::domain::{Connection, ConnectionStatus, InventoryItem, Order, Product, Timestamp};
+use crate::domain::{Connection, ConnectionStatus, Timestamp};
 use crate::metrics::{Metric, MetricsSink};
 use crate::reconcile::run::{self as reconcile_run, LocalPhase};
 use crate::reconcile::{ReconcileProgress, ReportStore};
-use crate::store::{ConnectionStore, StoreError, SyncedStore, TenantStore, UpsertOutcome};
+use crate::store::{ConnectionStore, ObjectStore, StoreError, TenantStore, UpsertOutcome};
 use crate::trackstar::TrackstarError;
 use crate::webhook::ingest::Clock;
 
@@ -37,9 +37,8 @@ pub struct WorkerDeps {
     pub states: Arc<dyn SyncStateStore>,
     pub connections: Arc<dyn ConnectionStore>,
     pub tenants: Arc<dyn TenantStore>,
-    pub orders: Arc<dyn SyncedStore<Order>>,
-    pub inventory: Arc<dyn SyncedStore<InventoryItem>>,
-    pub products: Arc<dyn SyncedStore<Product>>,
+    /// The synced objects of every kind (the one upsert path).
+    pub objects: Arc<dyn ObjectStore>,
     pub source: Arc<dyn SyncSource>,
     pub queue: Arc<dyn SyncJobQueue>,
     /// Reconciliation reports and the ids a reconciliation walk has seen.
@@ -54,9 +53,7 @@ pub struct WorkerDeps {
 impl WorkerDeps {
     pub(crate) fn object_stores(&self) -> ObjectStores<'_> {
         ObjectStores {
-            orders: self.orders.as_ref(),
-            inventory: self.inventory.as_ref(),
-            products: self.products.as_ref(),
+            objects: self.objects.as_ref(),
         }
     }
 }

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use tracing::info;
 
-use super::job::{SyncJob, SyncJobQueue, SyncMode, SyncResource};
+use super::job::{SyncJob, SyncJobQueue, SyncMode};
 use super::runner::SyncError;
 use super::state::{JobKey, SyncState, SyncStateStore};
 use crate::metrics::{Metric, MetricsSink};
+use crate::resource::ResourceKind;
 use crate::store::ConnectionStore;
 use crate::webhook::ingest::Clock;
 use crate::webhook::parked::{ParkedSweeper, SweepReport};
@@ -26,7 +27,7 @@ pub struct SchedulerDeps {
     pub queue: Arc<dyn SyncJobQueue>,
     pub metrics: Arc<dyn MetricsSink>,
     pub clock: Clock,
-    pub resources: Vec<SyncResource>,
+    pub resources: Vec<ResourceKind>,
     /// The expiry sweep of parked webhook events (its own schedule, `{"kind":
     /// "parked-sweep"}`); absent without `WEBHOOK_QUEUE_URL`.
     pub parked_sweep: Option<ParkedSweeper>,

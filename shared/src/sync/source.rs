@@ -4,14 +4,13 @@
 
 use async_trait::async_trait;
 
-use super::job::{SyncMode, SyncResource};
+use super::job::SyncMode;
 use super::window::Window;
 use crate::domain::Connection;
-use crate::trackstar::wire::{TrackstarInventoryItem, TrackstarOrder, TrackstarProduct};
+use crate::resource::{ResourceKind, WireObject};
 use crate::trackstar::{
-    ConnectionCredentials, ListFilter, Page, Priority, Resource, TrackstarClient, TrackstarError,
+    ConnectionCredentials, ListFilter, Priority, TrackstarClient, TrackstarError,
 };
-use crate::webhook::objects::WireObject;
 
 /// One page of objects and the token of the next (`None`: the last page).
 #[derive(Debug, Clone)]
@@ -27,7 +26,7 @@ pub trait SyncSource: Send + Sync {
     async fn page(
         &self,
         connection: &Connection,
-        resource: SyncResource,
+        resource: ResourceKind,
         mode: SyncMode,
         window: &Window,
         page_token: Option<&str>,
@@ -39,7 +38,7 @@ pub trait SyncSource: Send + Sync {
     async fn objects(
         &self,
         connection: &Connection,
-        resource: SyncResource,
+        resource: ResourceKind,
         ids: &[String],
     ) -> Result<SourcePage, TrackstarError>;
 }
@@ -71,30 +70,11 @@ fn credentials(connection: &Connection) -> ConnectionCredentials {
 async fn fetch(
     client: &TrackstarClient,
     credentials: &ConnectionCredentials,
-    resource: SyncResource,
+    resource: ResourceKind,
     filter: &ListFilter,
     page_token: Option<&str>,
 ) -> Result<SourcePage, TrackstarError> {
-    match resource {
-        SyncResource::Orders => {
-            page_of::<TrackstarOrder>(client, credentials, filter, page_token, |o| {
-                WireObject::Order(Box::new(o))
-            })
-            .await
-        }
-        SyncResource::Inventory => {
-            page_of::<TrackstarInventoryItem>(client, credentials, filter, page_token, |i| {
-                WireObject::Inventory(Box::new(i))
-            })
-            .await
-        }
-        SyncResource::Products => {
-            page_of::<TrackstarProduct>(client, credentials, filter, page_token, |p| {
-                WireObject::Product(Box::new(p))
-            })
-            .await
-        }
-    }
+    (resource.ops().list_page)(client, credentials, filter, page_token).await
 }
 
 /// The current copies of `ids` (at most 100): one `ids[in]` listing, at the client's
@@ -102,7 +82,7 @@ async fn fetch(
 pub(crate) async fn objects_of(
     client: &TrackstarClient,
     credentials: &ConnectionCredentials,
-    resource: SyncResource,
+    resource: ResourceKind,
     ids: &[String],
 ) -> Result<SourcePage, TrackstarError> {
     let filter = ListFilter::new()
@@ -127,28 +107,12 @@ pub(crate) fn window_filter(window: &Window, limit: u32) -> Result<ListFilter, T
     Ok(filter)
 }
 
-async fn page_of<T: Resource>(
-    client: &TrackstarClient,
-    credentials: &ConnectionCredentials,
-    filter: &ListFilter,
-    page_token: Option<&str>,
-    wrap: fn(T) -> WireObject,
-) -> Result<SourcePage, TrackstarError> {
-    let page: Page<T> = client
-        .list_page::<T>(credentials, filter, page_token)
-        .await?;
-    Ok(SourcePage {
-        objects: page.data.into_iter().map(wrap).collect(),
-        next_token: page.next_token,
-    })
-}
-
 #[async_trait]
 impl SyncSource for TrackstarSource {
     async fn page(
         &self,
         connection: &Connection,
-        resource: SyncResource,
+        resource: ResourceKind,
         mode: SyncMode,
         window: &Window,
         page_token: Option<&str>,
@@ -169,7 +133,7 @@ impl SyncSource for TrackstarSource {
     async fn objects(
         &self,
         connection: &Connection,
-        resource: SyncResource,
+        resource: ResourceKind,
         ids: &[String],
     ) -> Result<SourcePage, TrackstarError> {
         let client = self.client.with_priority(Priority::Reconcile);

@@ -10,8 +10,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::job::{SyncMode, SyncResource};
+use super::job::SyncMode;
 use crate::domain::{ConnectionId, TenantId, Timestamp};
+use crate::resource::ResourceKind;
 use crate::store::StoreError;
 
 /// Where a run stands: its window, the next page, what it has done so far.
@@ -83,7 +84,7 @@ pub struct RunSummary {
 pub struct SyncState {
     pub tenant_id: TenantId,
     pub connection_id: ConnectionId,
-    pub resource: SyncResource,
+    pub resource: ResourceKind,
     /// The last fencing token granted (0: never leased).
     #[serde(default)]
     pub fence: u64,
@@ -119,7 +120,7 @@ pub struct SyncState {
 }
 
 impl SyncState {
-    pub fn new(tenant: TenantId, connection: ConnectionId, resource: SyncResource) -> Self {
+    pub fn new(tenant: TenantId, connection: ConnectionId, resource: ResourceKind) -> Self {
         Self {
             tenant_id: tenant,
             connection_id: connection,
@@ -152,7 +153,7 @@ impl SyncState {
 pub struct JobKey {
     pub tenant_id: TenantId,
     pub connection_id: ConnectionId,
-    pub resource: SyncResource,
+    pub resource: ResourceKind,
 }
 
 /// A granted lease: the fencing token every write of the run carries.

@@ -19,11 +19,12 @@ use aws_config::SdkConfig;
 
 use super::config::SyncConfig;
 use super::dynamo::DynamoSyncStateStore;
-use super::job::{SqsSyncJobQueue, SyncResource};
+use super::job::SqsSyncJobQueue;
 use super::runner::WorkerDeps;
 use super::scheduler::SchedulerDeps;
 use super::source::TrackstarSource;
 use crate::metrics::{EmfSink, MetricsSink};
+use crate::resource::ResourceKind;
 use crate::runtime::{required, ConfigError, Env};
 use crate::trackstar::Priority;
 use crate::webhook::ingest::system_clock;
@@ -60,9 +61,7 @@ pub async fn worker_from_env(
         states: Arc::new(DynamoSyncStateStore::new(store.clone())),
         connections: Arc::new(store.clone()),
         tenants: Arc::new(store.clone()),
-        orders: Arc::new(store.clone()),
-        inventory: Arc::new(store.clone()),
-        products: Arc::new(store.clone()),
+        objects: Arc::new(store.clone()),
         source: Arc::new(TrackstarSource::new(client)),
         queue: Arc::new(queue_from_env(sdk, env)?),
         reports: Arc::new(store.clone()),
@@ -104,11 +103,11 @@ pub fn scheduler_from_env(
     // One SQS client for both queues (each SDK client sets up TLS of its own at init).
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let resources = match env.var("SYNC_RESOURCES").filter(|v| !v.trim().is_empty()) {
-        None => SyncResource::ALL.to_vec(),
+        None => ResourceKind::ALL.to_vec(),
         Some(list) => list
             .split(',')
             .map(|r| {
-                SyncResource::parse(r).ok_or_else(|| ConfigError::Invalid {
+                ResourceKind::parse(r).ok_or_else(|| ConfigError::Invalid {
                     name: "SYNC_RESOURCES",
                     reason: format!("unknown resource `{}`", r.trim()),
                 })

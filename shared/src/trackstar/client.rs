@@ -31,7 +31,7 @@ use super::config::{check_base_url, ConfigError, TrackstarConfig};
 use super::credentials::{ConnectionCredentials, IdempotencyKey};
 use super::error::{request_id, ErrorMeta, TrackstarError};
 use super::filters::ListFilter;
-use super::pagination::{self, Resource};
+use super::pagination::{self, Listed};
 use super::priority::Priority;
 use super::ratelimit::{lane_key, token_key, RateLimits, RequestKind, TokenKey};
 use super::requests::{
@@ -382,7 +382,7 @@ impl TrackstarClient {
     // ---- listings ----
 
     /// One page of a listing; `page_token` is the previous page's `next_token`.
-    pub async fn list_page<T: Resource>(
+    pub async fn list_page<T: Listed>(
         &self,
         credentials: &ConnectionCredentials,
         filter: &ListFilter,
@@ -417,7 +417,7 @@ impl TrackstarClient {
     }
 
     /// Every page of a listing, as a stream.
-    pub fn pages<T: Resource>(
+    pub fn pages<T: Listed>(
         &self,
         credentials: &ConnectionCredentials,
         filter: ListFilter,
@@ -426,7 +426,7 @@ impl TrackstarClient {
     }
 
     /// Every item of a listing, across pages, as a stream.
-    pub fn items<T: Resource>(
+    pub fn items<T: Listed>(
         &self,
         credentials: &ConnectionCredentials,
         filter: ListFilter,

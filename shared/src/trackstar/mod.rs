@@ -29,7 +29,7 @@ pub use config::{
 pub use credentials::{ConnectionCredentials, IdempotencyKey, InvalidIdempotencyKey};
 pub use error::{ErrorMeta, ErrorOrigin, TrackstarError, ValidationDetails};
 pub use filters::{FilterError, ListFilter, Op, MAX_IN_VALUES, MAX_LIMIT};
-pub use pagination::Resource;
+pub use pagination::Listed;
 pub use priority::Priority;
 pub use ratelimit::paced_quota;
 pub use requests::{

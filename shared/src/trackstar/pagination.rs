@@ -17,24 +17,24 @@ use super::wire::{
 };
 
 /// A listable WMS resource.
-pub trait Resource: DeserializeOwned + Send + 'static {
+pub trait Listed: DeserializeOwned + Send + 'static {
     /// The list path, e.g. `/wms/orders`.
     const PATH: &'static str;
 }
 
-impl Resource for TrackstarOrder {
+impl Listed for TrackstarOrder {
     const PATH: &'static str = "/wms/orders";
 }
-impl Resource for TrackstarInventoryItem {
+impl Listed for TrackstarInventoryItem {
     const PATH: &'static str = "/wms/inventory";
 }
-impl Resource for TrackstarProduct {
+impl Listed for TrackstarProduct {
     const PATH: &'static str = "/wms/products";
 }
-impl Resource for TrackstarInboundShipment {
+impl Listed for TrackstarInboundShipment {
     const PATH: &'static str = "/wms/inbound-shipments";
 }
-impl Resource for TrackstarReturn {
+impl Listed for TrackstarReturn {
     const PATH: &'static str = "/wms/returns";
 }
 
@@ -53,7 +53,7 @@ struct PagerState {
 }
 
 /// Pages of `T`, lazily: a page is fetched when the previous one has been consumed.
-pub(crate) fn pages<T: Resource>(
+pub(crate) fn pages<T: Listed>(
     client: TrackstarClient,
     credentials: ConnectionCredentials,
     filter: ListFilter,
@@ -89,7 +89,7 @@ pub(crate) fn pages<T: Resource>(
 }
 
 /// The items of every page, in order.
-pub(crate) fn items<T: Resource>(
+pub(crate) fn items<T: Listed>(
     client: TrackstarClient,
     credentials: ConnectionCredentials,
     filter: ListFilter,

@@ -31,7 +31,7 @@ use super::envelope::{EventKind, QueuedEvent};
 use crate::domain::{
     Connection, ConnectionError, ConnectionStatus, ErrorTombstone, StuckSchedule, Timestamp,
 };
-use crate::sync::SyncResource;
+use crate::sync::ResourceKind;
 
 /// How long a deleted error's tombstone is kept (Svix retries for about 28 h; replays of
 /// failed events may come later).
@@ -50,7 +50,7 @@ pub struct EventTime {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// The connection was changed (store it); these resources need a full sync.
-    Applied { full_sync: Vec<SyncResource> },
+    Applied { full_sync: Vec<ResourceKind> },
     /// Older than what the connection already reflects: nothing changes.
     Stale,
     /// Nothing to do for this event.
@@ -108,7 +108,7 @@ pub fn schedule_function(data: &Value) -> Option<String> {
     if raw.is_empty() {
         return None;
     }
-    Some(match SyncResource::parse(&raw) {
+    Some(match ResourceKind::parse(&raw) {
         Some(r) => format!("get_{}", r.as_str()),
         None => raw,
     })
@@ -164,7 +164,7 @@ pub fn apply(
             connection.status = ConnectionStatus::Active;
             connection.marks.lifecycle_at = Some(at);
             connection.full_sync_requested_at = Some(now);
-            full_sync = SyncResource::ALL.to_vec();
+            full_sync = ResourceKind::ALL.to_vec();
         }
         EventKind::ConnectionDeleted => {
             let marks = &connection.marks;
@@ -181,12 +181,12 @@ pub fn apply(
             let resource = data
                 .get("resource")
                 .and_then(|v| v.as_str())
-                .and_then(SyncResource::parse);
+                .and_then(ResourceKind::parse);
             // A resource Packr does not sync (returns, …) needs nothing; an unnamed one,
             // everything.
             full_sync = match (data.get("resource"), resource) {
                 (_, Some(resource)) => vec![resource],
-                (None, None) => SyncResource::ALL.to_vec(),
+                (None, None) => ResourceKind::ALL.to_vec(),
                 (Some(_), None) => Vec::new(),
             };
         }
@@ -388,7 +388,7 @@ mod tests {
         assert_eq!(
             first,
             Decision::Applied {
-                full_sync: SyncResource::ALL.to_vec()
+                full_sync: ResourceKind::ALL.to_vec()
             }
         );
         let again = run(

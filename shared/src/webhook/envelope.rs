@@ -30,16 +30,11 @@ crate::redacted_debug!(WebhookEnvelope {
     data, previous_attributes, data_url,
 });
 
-/// The event types Packr acts on; everything else is recorded and acknowledged.
+/// The connection event types Packr acts on. Events carrying an object are told by the
+/// resources' declarations (`ResourceKind::of_event`); everything else is recorded and
+/// acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
-    OrderCreated,
-    OrderUpdated,
-    OrderShipmentCreated,
-    InventoryCreated,
-    InventoryUpdated,
-    ProductCreated,
-    ProductUpdated,
     ConnectionCreated,
     ConnectionDeleted,
     ConnectionHistoricalSyncCompleted,
@@ -61,13 +56,6 @@ impl EventKind {
     pub fn parse(event_type: &str) -> Self {
         let normalized = Self::normalize(event_type);
         match normalized.as_str() {
-            "order.created" => Self::OrderCreated,
-            "order.updated" => Self::OrderUpdated,
-            "order.shipment.created" | "order-shipment.created" => Self::OrderShipmentCreated,
-            "inventory.created" => Self::InventoryCreated,
-            "inventory.updated" => Self::InventoryUpdated,
-            "product.created" => Self::ProductCreated,
-            "product.updated" => Self::ProductUpdated,
             "connection.created" => Self::ConnectionCreated,
             "connection.deleted" => Self::ConnectionDeleted,
             "connection.historical-sync-completed" => Self::ConnectionHistoricalSyncCompleted,
@@ -132,7 +120,10 @@ mod tests {
             EventKind::parse("inbound_shipment.updated"),
             EventKind::Other("inbound-shipment.updated".into())
         );
-        assert_eq!(EventKind::parse("order.updated"), EventKind::OrderUpdated);
+        assert_eq!(
+            crate::resource::ResourceKind::of_event("order.updated"),
+            Some(crate::resource::ResourceKind::Orders)
+        );
     }
 
     #[test]

@@ -4,7 +4,6 @@
 pub mod connection_events;
 pub mod envelope;
 pub mod ingest;
-pub mod objects;
 pub mod parked;
 pub mod processor;
 pub mod queue;

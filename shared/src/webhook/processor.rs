@@ -34,16 +34,16 @@ use tracing::{error, info, warn, Instrument};
 use super::connection_events::{self, Decision};
 use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
 use super::ingest::Clock;
-use super::objects::{ObjectKind, WireObject};
 use super::receipts::{PriorReceipt, ReceiptState, ReceiptStore, Verdict};
 use crate::apply::{ContextResolver, Freshness, ObjectStores};
-use crate::domain::{Connection, ConnectionStatus, InventoryItem, Order, Product, Timestamp};
+use crate::domain::{Connection, ConnectionStatus, Timestamp};
 use crate::errors::error_chain;
 use crate::health::{record_batch, Observation, Outcome, StatsResource, WebhookStatsStore};
 use crate::metrics::{Metric, MetricsSink};
+use crate::resource::{PayloadError, ResourceKind, WireObject};
 use crate::store::capacity::CapacityMeter;
 use crate::store::{
-    modify_connection, Change, ConnectionStore, StoreError, SyncedStore, TenantStore, UpsertOutcome,
+    modify_connection, Change, ConnectionStore, ObjectStore, StoreError, TenantStore, UpsertOutcome,
 };
 use crate::sync::{request_sync, SyncJobQueue, SyncMode, SyncQueueError};
 
@@ -59,9 +59,25 @@ pub trait ObjectFetcher: Send + Sync {
     async fn fetch_many(
         &self,
         connection: &Connection,
-        kind: ObjectKind,
+        kind: ResourceKind,
         ids: &[String],
     ) -> Result<Vec<WireObject>, FetchError>;
+}
+
+/// A fetch failure shared by the events of one `ids[in]` listing.
+#[derive(Debug, Clone)]
+pub struct SharedFetchError(Arc<FetchError>);
+
+impl std::fmt::Display for SharedFetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedFetchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// Ids per `ids[in]` listing (Trackstar's limit).
@@ -91,9 +107,8 @@ impl Default for ProcessorLimits {
 }
 
 pub struct ProcessorDeps {
-    pub orders: Arc<dyn SyncedStore<Order>>,
-    pub inventory: Arc<dyn SyncedStore<InventoryItem>>,
-    pub products: Arc<dyn SyncedStore<Product>>,
+    /// The synced objects of every kind (the one upsert path).
+    pub objects: Arc<dyn ObjectStore>,
     pub tenants: Arc<dyn TenantStore>,
     pub connections: Arc<dyn ConnectionStore>,
     pub receipts: Arc<dyn ReceiptStore>,
@@ -122,9 +137,7 @@ impl ProcessorDeps {
     /// The one upsert path (shared with sync and reconciliation).
     pub fn object_stores(&self) -> ObjectStores<'_> {
         ObjectStores {
-            orders: self.orders.as_ref(),
-            inventory: self.inventory.as_ref(),
-            products: self.products.as_ref(),
+            objects: self.objects.as_ref(),
         }
     }
 }
@@ -132,12 +145,12 @@ impl ProcessorDeps {
 /// Why applying an event failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("event payload is not a valid webhook: {0}")]
-    Payload(String),
+    #[error("the event's payload cannot be applied")]
+    Payload(#[from] PayloadError),
     #[error("data store failed")]
     Store(#[from] StoreError),
-    #[error("fetching the object from Trackstar failed: {0}")]
-    Fetch(String),
+    #[error("fetching the object from Trackstar failed")]
+    Fetch(#[source] SharedFetchError),
     #[error("Trackstar does not have the object")]
     NotInTrackstar,
     #[error("the connection is not known to its tenant")]
@@ -231,7 +244,7 @@ enum Step {
 struct PendingFetch {
     job: Job,
     connection: Connection,
-    kind: ObjectKind,
+    kind: ResourceKind,
     id: String,
 }
 
@@ -242,21 +255,15 @@ fn order_key(event: &QueuedEvent) -> String {
         .get("data")
         .and_then(|d| d.get("id"))
         .and_then(|v| v.as_str());
-    match (object_kind(&EventKind::parse(&event.event_type)), object) {
+    match (object_kind(&event.event_type), object) {
         (Some(kind), Some(id)) => format!("{}|{kind:?}|{id}", event.tenant_id),
         _ => format!("{}|connection|{}", event.tenant_id, event.connection_id),
     }
 }
 
-fn object_kind(kind: &EventKind) -> Option<ObjectKind> {
-    match kind {
-        EventKind::OrderCreated | EventKind::OrderUpdated | EventKind::OrderShipmentCreated => {
-            Some(ObjectKind::Order)
-        }
-        EventKind::InventoryCreated | EventKind::InventoryUpdated => Some(ObjectKind::Inventory),
-        EventKind::ProductCreated | EventKind::ProductUpdated => Some(ObjectKind::Product),
-        _ => None,
-    }
+/// The kind of object an event carries (declared with the resource).
+fn object_kind(event_type: &str) -> Option<ResourceKind> {
+    ResourceKind::of_event(event_type)
 }
 
 fn remaining(deadline: Instant) -> Duration {
@@ -351,7 +358,7 @@ async fn warm_lookups(deps: &ProcessorDeps, groups: &[Vec<Job>]) {
     let mut customers = BTreeSet::new();
     for job in groups.iter().flatten() {
         let event = &job.event;
-        if object_kind(&EventKind::parse(&event.event_type)).is_none() {
+        if object_kind(&event.event_type).is_none() {
             continue;
         }
         let key = (event.tenant_id.to_string(), event.connection_id.to_string());
@@ -665,7 +672,7 @@ enum Pass {
     Duplicate,
     Fetch {
         connection: Box<Connection>,
-        kind: ObjectKind,
+        kind: ResourceKind,
         id: String,
     },
 }
@@ -673,10 +680,10 @@ enum Pass {
 async fn apply(deps: &ProcessorDeps, event: &QueuedEvent) -> Result<Pass, ApplyError> {
     let now = (deps.clock)();
     let envelope: WebhookEnvelope = serde_json::from_value(event.payload.clone())
-        .map_err(|e| ApplyError::Payload(e.to_string()))?;
+        .map_err(|e| ApplyError::Payload(PayloadError::Envelope(e)))?;
     let kind = EventKind::parse(&envelope.event_type);
     let tenant = &event.tenant_id;
-    let Some(object_kind) = object_kind(&kind) else {
+    let Some(object_kind) = object_kind(&envelope.event_type) else {
         // No version to compare: the receipt tells a duplicate before anything is done.
         if let Some(receipt) = deps.receipts.get(tenant, &event.event_id).await? {
             if receipt.state.is_final() {
@@ -699,7 +706,7 @@ async fn apply(deps: &ProcessorDeps, event: &QueuedEvent) -> Result<Pass, ApplyE
             .get("id")
             .and_then(|v| v.as_str())
             .filter(|id| !id.trim().is_empty())
-            .ok_or_else(|| ApplyError::Payload("truncated event without data.id".into()))?
+            .ok_or(ApplyError::Payload(PayloadError::TruncatedWithoutId))?
             .to_owned();
         return Ok(Pass::Fetch {
             connection: Box::new(connection),
@@ -707,11 +714,11 @@ async fn apply(deps: &ProcessorDeps, event: &QueuedEvent) -> Result<Pass, ApplyE
             id,
         });
     }
-    let wire = WireObject::from_json(object_kind, &envelope.data).map_err(ApplyError::Payload)?;
+    let wire = WireObject::from_json(object_kind, &envelope.data)?;
     let ctx = ContextResolver::new(deps.tenants.as_ref(), &connection)
         .context(&wire)
         .await?;
-    let object = wire.into_domain(&ctx).map_err(ApplyError::Payload)?;
+    let object = wire.into_domain(&ctx)?;
     let outcome = deps
         .object_stores()
         .upsert(tenant, &object, Freshness::Event)
@@ -814,14 +821,14 @@ async fn fetch_chunk(
     let objects = match fetched {
         Ok(Ok(objects)) => objects,
         Ok(Err(e)) => {
-            let reason = error_chain(e.as_ref());
+            let shared = SharedFetchError(Arc::new(e));
             for p in chunk {
                 let message_id = p.job.message_id.clone();
                 let span = span_of(&p.job.event);
-                let error = if is_not_found(e.as_ref()) {
+                let error = if is_not_found(shared.0.as_ref().as_ref()) {
                     ApplyError::NotInTrackstar
                 } else {
-                    ApplyError::Fetch(reason.clone())
+                    ApplyError::Fetch(shared.clone())
                 };
                 let step = fail(deps, p.job, error).instrument(span).await;
                 push(message_id, step, &mut out);
@@ -859,7 +866,7 @@ async fn fetch_chunk(
                 let ctx = ContextResolver::new(deps.tenants.as_ref(), &p.connection)
                     .context(&wire)
                     .await?;
-                let current = wire.into_domain(&ctx).map_err(ApplyError::Payload)?;
+                let current = wire.into_domain(&ctx)?;
                 Ok::<_, ApplyError>(
                     stores
                         .store_fetched(&p.job.event.tenant_id, &current, read_at)

@@ -9,19 +9,18 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::ingest::{system_clock, IngestDeps, VerifierSource, DEFAULT_MAX_BODY_BYTES};
-use super::objects::{ObjectKind, WireObject};
 use super::processor::{FetchError, ObjectFetcher, ProcessorDeps, ProcessorLimits};
 use super::queue::SqsEventQueue;
 use super::signature::{Verifier, WebhookSecret};
 use crate::domain::Connection;
 use crate::metrics::{EmfSink, MetricsSink};
+use crate::resource::{ResourceKind, WireObject};
 use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretsManagerSource};
 use crate::store::cache::{CachedLookups, DEFAULT_TTL};
 use crate::store::capacity::{metered_client, CapacityMeter};
 use crate::store::dynamo::DynamoStore;
 use crate::store::CursorCodec;
-use crate::sync::SyncResource;
 use crate::trackstar::{
     ConnectionCredentials, DynamoBudget, Priority, TrackstarClient, TrackstarConfig,
 };
@@ -101,14 +100,9 @@ impl ObjectFetcher for TrackstarFetcher {
     async fn fetch_many(
         &self,
         connection: &Connection,
-        kind: ObjectKind,
+        resource: ResourceKind,
         ids: &[String],
     ) -> Result<Vec<WireObject>, FetchError> {
-        let resource = match kind {
-            ObjectKind::Order => SyncResource::Orders,
-            ObjectKind::Inventory => SyncResource::Inventory,
-            ObjectKind::Product => SyncResource::Products,
-        };
         let page = crate::sync::source::objects_of(
             &self.client,
             &credentials_of(connection),
@@ -234,9 +228,7 @@ pub async fn processor_from_env(
         .with_metrics(metrics.clone());
     let limits = ProcessorLimits::default();
     Ok(ProcessorDeps {
-        orders: Arc::new(store.clone()),
-        inventory: Arc::new(store.clone()),
-        products: Arc::new(store.clone()),
+        objects: Arc::new(store.clone()),
         tenants: lookups.clone(),
         connections: lookups,
         receipts: Arc::new(store.clone()),

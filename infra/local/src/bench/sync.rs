@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use futures::stream::{self, StreamExt};
-use packr::sync::{SyncMode, SyncResource};
+use packr::sync::{ResourceKind, SyncMode};
 use trackstar_sim::{MutateRequest, MutationKind};
 
 use crate::recorder::{sim_gets as gets, to_attribute, Recorder};
@@ -97,7 +97,7 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         .request(
             DEMO_TENANT,
             DEMO_CONNECTION,
-            &SyncResource::ALL,
+            &ResourceKind::ALL,
             SyncMode::Full,
             "bench",
         )

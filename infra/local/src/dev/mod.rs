@@ -26,7 +26,7 @@ use crate::sync::SyncOptions;
 use crate::template::Template;
 use crate::webhooks::WebhookOptions;
 use anyhow::Context;
-use packr::sync::{SyncMode, SyncResource};
+use packr::sync::{ResourceKind, SyncMode};
 
 /// Resource name prefix of the dev stack.
 pub const DEV_PREFIX: &str = "packr-dev";
@@ -107,7 +107,7 @@ async fn run_with_emulator(
         .request(
             DEMO_TENANT,
             DEMO_CONNECTION,
-            &SyncResource::ALL,
+            &ResourceKind::ALL,
             SyncMode::Full,
             "local-dev-start",
         )

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use packr::domain::{ConnectionId, InventoryItem, Order, Product, TenantId, Timestamp};
+use packr::resource::Resource;
 use packr::store::dynamo::DynamoStore;
-use packr::store::{CursorCodec, ListQuery, PageLimit, PageRequest, SyncedObject, SyncedStore};
-use packr::sync::{JobKey, SyncMode, SyncResource, SyncState};
+use packr::store::{CursorCodec, ListQuery, PageLimit, PageRequest, SyncedStore};
+use packr::sync::{JobKey, ResourceKind, SyncMode, SyncState};
 use packr_local::seed::{seed_tenant, TenantSeed, DEMO_CONNECTION, DEMO_TENANT};
 use packr_local::sync::SyncOptions;
 use packr_local::testing::{emulator_config, fresh_local_stack};
@@ -31,7 +32,7 @@ fn store_of(sdk: &aws_config::SdkConfig, running: &WebhookStack) -> DynamoStore 
 }
 
 /// Every stored object of a kind, by id.
-async fn stored<T: SyncedObject>(
+async fn stored<T: Resource>(
     store: &DynamoStore,
     tenant: &TenantId,
     id: impl Fn(&T) -> String,
@@ -184,7 +185,7 @@ async fn a_full_then_an_incremental_sync_make_the_local_copy_equal_the_simulator
         .request(
             DEMO_TENANT,
             DEMO_CONNECTION,
-            &SyncResource::ALL,
+            &ResourceKind::ALL,
             SyncMode::Full,
             "test",
         )
@@ -237,7 +238,7 @@ async fn a_full_then_an_incremental_sync_make_the_local_copy_equal_the_simulator
     assert!(diff.is_empty(), "after the incremental sync: {diff:#?}");
     let tenant = TenantId::parse(DEMO_TENANT).expect("tenant");
     let connection = ConnectionId::parse(DEMO_CONNECTION).expect("connection");
-    for resource in SyncResource::ALL {
+    for resource in ResourceKind::ALL {
         let state = job_state(&running, &tenant, &connection, resource).await;
         let last = state.last_run.expect("a finished run");
         assert_eq!(last.mode, SyncMode::Incremental, "{resource}");
@@ -259,7 +260,7 @@ async fn job_state(
     running: &WebhookStack,
     tenant: &TenantId,
     connection: &ConnectionId,
-    resource: SyncResource,
+    resource: ResourceKind,
 ) -> SyncState {
     running
         .sync
@@ -355,7 +356,7 @@ async fn a_large_full_sync_runs_in_chunks_so_another_tenants_incremental_does_no
         TenantId::parse(DEMO_TENANT).unwrap(),
         ConnectionId::parse(DEMO_CONNECTION).unwrap(),
     );
-    let orders = [SyncResource::Orders];
+    let orders = [ResourceKind::Orders];
     // B has synced before (it has a watermark)
     running
         .sync
@@ -369,7 +370,7 @@ async fn a_large_full_sync_runs_in_chunks_so_another_tenants_incremental_does_no
         .await
         .expect("enqueue B's first sync");
     assert!(running.sync.wait_drained(Duration::from_secs(30)).await);
-    let b_before = job_state(&running, &tenant_b, &conn_b, SyncResource::Orders).await;
+    let b_before = job_state(&running, &tenant_b, &conn_b, ResourceKind::Orders).await;
     assert!(b_before.watermark.is_some());
 
     // when A's full sync has started its first chunk
@@ -392,7 +393,7 @@ async fn a_large_full_sync_runs_in_chunks_so_another_tenants_incremental_does_no
             .get(&JobKey {
                 tenant_id: tenant_a.clone(),
                 connection_id: conn_a.clone(),
-                resource: SyncResource::Orders,
+                resource: ResourceKind::Orders,
             })
             .await
             .ok()
@@ -416,7 +417,7 @@ async fn a_large_full_sync_runs_in_chunks_so_another_tenants_incremental_does_no
 
     // then B's incremental completes ...
     let b_done = eventually(Duration::from_secs(60), || async {
-        let state = job_state(&running, &tenant_b, &conn_b, SyncResource::Orders).await;
+        let state = job_state(&running, &tenant_b, &conn_b, ResourceKind::Orders).await;
         state
             .last_run
             .is_some_and(|run| run.mode == SyncMode::Incremental)
@@ -424,7 +425,7 @@ async fn a_large_full_sync_runs_in_chunks_so_another_tenants_incremental_does_no
     .await;
     assert!(b_done, "B's incremental did not complete within 60 s");
     // ... while A's full sync is still in progress: checkpointed, chunked, not finished
-    let a = job_state(&running, &tenant_a, &conn_a, SyncResource::Orders).await;
+    let a = job_state(&running, &tenant_a, &conn_a, ResourceKind::Orders).await;
     let checkpoint = a.checkpoint.expect("A is still mid-run");
     assert_eq!(checkpoint.mode, SyncMode::Full);
     assert!(checkpoint.counts.fetched < 20_000, "{checkpoint:?}");

@@ -9,6 +9,7 @@ mod query;
 pub(crate) use query::{Filter, KeysetQuery};
 mod receipts;
 mod synced;
+pub(crate) use synced::decode_object;
 mod tenants;
 
 use std::collections::HashMap;

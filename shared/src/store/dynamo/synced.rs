@@ -1,4 +1,5 @@
-//! Orders, inventory items and products: only-if-newer upserts and listings.
+//! The objects synced from Trackstar, every kind in one item layout: only-if-newer upserts
+//! and listings (`ObjectStore`, and the typed `SyncedStore<T>` view over it).
 
 use std::collections::HashMap;
 
@@ -9,10 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use super::query::{Filter, KeysetQuery};
 use super::{decode, encode, DynamoStore, Item};
-use crate::domain::{Sku, TenantId, Timestamp};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+
+use crate::domain::{ConnectionId, Sku, TenantId, Timestamp};
+use crate::resource::{AnyObject, DomainObject, Resource, ResourceKind};
 use crate::store::keys::{self, Index};
 use crate::store::{
-    ListQuery, Page, PageRequest, StoreError, SyncedObject, SyncedStore, UpsertOutcome,
+    ListQuery, ObjectStore, Page, PageRequest, StoreError, SyncedStore, UpsertOutcome,
 };
 
 const UPDATED: &str = "updated_us";
@@ -45,6 +49,8 @@ struct Stored {
     connection_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    warehouse_id: Option<String>,
 }
 
 /// The deflated JSON of the object.
@@ -76,32 +82,32 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
 }
 
 /// The item of `object`: keys, version, queried attributes, deflated body.
-fn stored_item<T: SyncedObject>(tenant: &TenantId, object: &T) -> Result<Item, StoreError> {
-    let id = object.object_id();
-    let updated = object.updated_date();
+fn stored_item(tenant: &TenantId, object: &dyn AnyObject) -> Result<Item, StoreError> {
+    let key = object.kind().spec().key;
+    let id = object.id();
+    let updated = object.version();
     let sort = keys::updated_sk(updated, id);
-    let json = serde_json::to_value(object).map_err(|_| StoreError::MissingAttribute("object"))?;
-    let text = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_owned);
     let stored = Stored {
-        pk: keys::object_pk(tenant, T::KIND, id),
-        sk: T::KIND.to_owned(),
-        gsi1pk: object
-            .brand_id()
-            .map(|b| keys::by_brand_pk(tenant, b, T::KIND)),
-        gsi1sk: object.brand_id().map(|_| sort.clone()),
-        gsi2pk: keys::by_tenant_pk(tenant, T::KIND),
+        pk: keys::object_pk(tenant, key, id),
+        sk: key.to_owned(),
+        gsi1pk: object.brand().map(|b| keys::by_brand_pk(tenant, b, key)),
+        gsi1sk: object.brand().map(|_| sort.clone()),
+        gsi2pk: keys::by_tenant_pk(tenant, key),
         gsi2sk: sort,
         gsi3pk: object
-            .sku()
-            .map(|s| keys::lookup_pk(tenant, T::KIND, s.as_str())),
-        gsi3sk: object.sku().map(|_| id.to_owned()),
+            .sku_value()
+            .map(|s| keys::lookup_pk(tenant, key, s.as_str())),
+        gsi3sk: object.sku_value().map(|_| id.to_owned()),
         updated_us: updated.unix_micros(),
         id: id.to_owned(),
-        connection_id: text("connection_id").unwrap_or_default(),
-        status: if T::HAS_STATUS { text("status") } else { None },
+        connection_id: object.connection().to_string(),
+        status: object.status_word().map(str::to_owned),
+        warehouse_id: object.warehouse().map(str::to_owned),
     };
     let mut item = encode(&stored)?;
-    let body = serde_json::to_vec(&json).map_err(|_| StoreError::MissingAttribute("object"))?;
+    let body = object
+        .to_json_bytes()
+        .map_err(|_| StoreError::MissingAttribute("object"))?;
     item.insert(
         BODY.to_owned(),
         AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(deflate(&body)?)),
@@ -123,7 +129,8 @@ fn stored_version(item: &Item) -> Option<i64> {
     }
 }
 
-fn decode_object<T: SyncedObject>(mut item: Item) -> Result<T, StoreError> {
+/// A stored item as a `T` (tombstone or not).
+pub(crate) fn decode_object<T: Resource>(mut item: Item) -> Result<T, StoreError> {
     match item.remove(BODY) {
         Some(AttributeValue::B(body)) => {
             let json = inflate(body.as_ref())?;
@@ -138,46 +145,74 @@ fn is_tombstone(item: &Item) -> bool {
 }
 
 /// The live object of an item, `None` for a tombstone.
-fn live_object<T: SyncedObject>(item: Item) -> Result<Option<T>, StoreError> {
+fn live_object(kind: ResourceKind, item: Item) -> Result<Option<DomainObject>, StoreError> {
     if is_tombstone(&item) {
         Ok(None)
     } else {
-        decode_object(item).map(Some)
+        (kind.ops().decode_stored)(item).map(Some)
     }
 }
 
+/// The object as a `T` (the kind was asked for by `T`'s declaration).
+fn typed<T: Resource>(object: DomainObject) -> Result<T, StoreError> {
+    object
+        .downcast::<T>()
+        .map_err(|_| StoreError::MissingAttribute("object of another kind"))
+}
+
 impl DynamoStore {
-    fn listing<T: SyncedObject>(
+    fn listing(
         tenant: &TenantId,
+        kind: ResourceKind,
         query: &ListQuery,
     ) -> Result<KeysetQuery, StoreError> {
-        if query.status.is_some() && !T::HAS_STATUS {
+        let spec = kind.spec();
+        if query.status.is_some() && spec.statuses.is_empty() {
             return Err(StoreError::UnsupportedFilter { field: "status" });
+        }
+        if query.warehouse_id.is_some() && !spec.warehouse_filter {
+            return Err(StoreError::UnsupportedFilter {
+                field: "warehouse_id",
+            });
         }
         let (index, partition) = match &query.brand_id {
             Some(brand) => (
                 Index::ByBrandUpdated,
-                keys::by_brand_pk(tenant, brand, T::KIND),
+                keys::by_brand_pk(tenant, brand, spec.key),
             ),
-            None => (Index::ByTenantUpdated, keys::by_tenant_pk(tenant, T::KIND)),
+            None => (Index::ByTenantUpdated, keys::by_tenant_pk(tenant, spec.key)),
         };
-        let filter = query.status.map(|status| Filter {
-            expression: "#status = :status".to_owned(),
-            names: HashMap::from([("#status".to_owned(), "status".to_owned())]),
-            values: HashMap::from([(
-                ":status".to_owned(),
-                AttributeValue::S(status.as_str().to_owned()),
-            )]),
+        let mut conditions = Vec::new();
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        for (attribute, value) in [
+            ("status", &query.status),
+            ("warehouse_id", &query.warehouse_id),
+        ] {
+            if let Some(value) = value {
+                conditions.push(format!("#{attribute} = :{attribute}"));
+                names.insert(format!("#{attribute}"), attribute.to_owned());
+                values.insert(format!(":{attribute}"), AttributeValue::S(value.clone()));
+            }
+        }
+        let filter = (!conditions.is_empty()).then(|| Filter {
+            expression: conditions.join(" AND "),
+            names,
+            values,
         });
-        let description = format!(
+        let mut description = format!(
             "{}|brand={}|since={}|status={}",
-            T::KIND,
+            spec.key,
             query.brand_id.as_ref().map_or("*", |b| b.as_str()),
             query
                 .updated_since
                 .map_or_else(|| "*".to_owned(), |t| t.sort_key()),
-            query.status.map_or("*", |s| s.as_str()),
+            query.status.as_deref().unwrap_or("*"),
         );
+        // Appended only when set, so the cursors of listings without it stay as they were.
+        if let Some(warehouse) = &query.warehouse_id {
+            description.push_str(&format!("|warehouse={warehouse}"));
+        }
         Ok(KeysetQuery {
             index: Some(index),
             partition,
@@ -186,29 +221,29 @@ impl DynamoStore {
             description,
         })
     }
-}
 
-impl DynamoStore {
     /// A put of `object` under `condition` on the stored version (`#u`, `:u`), with
     /// `read_at` as `:r` (see `upsert_written`). Every write stamps the item with the time
     /// it was sent (`written_at`, µs): what `upsert_written` compares `read_at` with.
-    async fn conditional_upsert<T: SyncedObject>(
+    async fn conditional_upsert(
         &self,
         tenant: &TenantId,
-        object: &T,
+        object: &DomainObject,
         condition: &str,
         read_at: Option<Timestamp>,
     ) -> Result<UpsertOutcome, StoreError> {
-        if object.tenant_id() != tenant {
+        let erased = object.erased();
+        if erased.tenant() != tenant {
             return Err(StoreError::TenantMismatch);
         }
-        let mut item = stored_item(tenant, object)?;
+        let key = object.kind().spec().key;
+        let mut item = stored_item(tenant, erased)?;
         item.insert(
             WRITTEN_AT.to_owned(),
             AttributeValue::N(Timestamp::now().unix_micros().to_string()),
         );
         let version = object.updated_date().unix_micros();
-        let pk = keys::object_pk(tenant, T::KIND, object.object_id());
+        let pk = keys::object_pk(tenant, key, object.id());
         let mut put = self
             .client
             .put_item()
@@ -232,7 +267,7 @@ impl DynamoStore {
                 PutItemError::ConditionalCheckFailedException(failed) => {
                     let existing = match failed.item {
                         Some(item) => Some(item),
-                        None => self.get_item(pk, T::KIND).await?,
+                        None => self.get_item(pk, key).await?,
                     };
                     let Some(existing) = existing else {
                         // Deleted in between: nothing newer is stored.
@@ -247,7 +282,8 @@ impl DynamoStore {
                     if stored_version(&existing) != Some(version) {
                         return Ok(UpsertOutcome::Stale);
                     }
-                    Ok(if decode_object::<T>(existing)? == *object {
+                    let stored = (object.kind().ops().decode_stored)(existing)?;
+                    Ok(if stored.same_as(object) {
                         UpsertOutcome::Duplicate
                     } else {
                         UpsertOutcome::SameVersionDiffers
@@ -263,11 +299,11 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
-    async fn upsert_if_newer(
+impl ObjectStore for DynamoStore {
+    async fn upsert_object(
         &self,
         tenant: &TenantId,
-        object: &T,
+        object: &DomainObject,
     ) -> Result<UpsertOutcome, StoreError> {
         // A tombstone gives way only to a newer copy here (a late redelivery of an event
         // applied before the deletion must not revive it); `upsert_written` revives it.
@@ -275,10 +311,10 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
             .await
     }
 
-    async fn upsert_written(
+    async fn upsert_object_written(
         &self,
         tenant: &TenantId,
-        object: &T,
+        object: &DomainObject,
         read_at: Timestamp,
     ) -> Result<UpsertOutcome, StoreError> {
         // Items written before `written_at` existed count as written long ago.
@@ -297,44 +333,75 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
         })
     }
 
-    async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<T>, StoreError> {
-        match self
-            .get_item(keys::object_pk(tenant, T::KIND, id), T::KIND)
-            .await?
-        {
-            Some(item) => live_object(item),
+    async fn get_object(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<DomainObject>, StoreError> {
+        let key = kind.spec().key;
+        match self.get_item(keys::object_pk(tenant, key, id), key).await? {
+            Some(item) => live_object(kind, item),
             None => Ok(None),
         }
     }
 
-    async fn get_many(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<T>, StoreError> {
+    async fn get_objects(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: &[String],
+    ) -> Result<Vec<DomainObject>, StoreError> {
+        let key = kind.spec().key;
         let keys = ids
             .iter()
-            .map(|id| DynamoStore::key(keys::object_pk(tenant, T::KIND, id), T::KIND))
+            .map(|id| DynamoStore::key(keys::object_pk(tenant, key, id), key))
             .collect();
         let mut found = Vec::with_capacity(ids.len());
         for item in self.batch_get(keys).await? {
-            if let Some(object) = live_object(item)? {
+            if let Some(object) = live_object(kind, item)? {
                 found.push(object);
             }
         }
         Ok(found)
     }
 
-    async fn tombstone(
+    async fn list_objects(
         &self,
         tenant: &TenantId,
+        kind: ResourceKind,
+        query: &ListQuery,
+        page: &PageRequest,
+    ) -> Result<Page<DomainObject>, StoreError> {
+        let listing = Self::listing(tenant, kind, query)?;
+        let page = self.query_page(tenant, &listing, page).await?;
+        let decode = kind.ops().decode_stored;
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(decode)
+                .collect::<Result<_, _>>()?,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    async fn tombstone_object(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
         id: &str,
-        at: crate::domain::Timestamp,
+        at: Timestamp,
     ) -> Result<bool, StoreError> {
+        let key = kind.spec().key;
         // The index keys go, so listings and SKU lookups no longer see it; the object stays.
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(DynamoStore::key(
-                keys::object_pk(tenant, T::KIND, id),
-                T::KIND,
+                keys::object_pk(tenant, key, id),
+                key,
             )))
             .update_expression(
                 "SET deleted_at = :at REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk",
@@ -346,7 +413,7 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
         match result {
             Ok(_) => Ok(true),
             Err(err) => match err.into_service_error() {
-                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
+                UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
                 other => Err(StoreError::dynamo(
                     "UpdateItem",
                     aws_sdk_dynamodb::Error::from(other),
@@ -355,11 +422,12 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
         }
     }
 
-    async fn connection_ids(
+    async fn connection_object_ids(
         &self,
         tenant: &TenantId,
-        connection: &crate::domain::ConnectionId,
-        before: crate::domain::Timestamp,
+        kind: ResourceKind,
+        connection: &ConnectionId,
+        before: Timestamp,
         start: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
         let start_key = match start {
@@ -386,7 +454,7 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
             .expression_attribute_names("#s", Index::ByTenantUpdated.sk())
             .expression_attribute_values(
                 ":p",
-                AttributeValue::S(keys::by_tenant_pk(tenant, T::KIND)),
+                AttributeValue::S(keys::by_tenant_pk(tenant, kind.spec().key)),
             )
             .expression_attribute_values(":before", AttributeValue::S(before.sort_key()))
             .expression_attribute_values(":c", AttributeValue::S(connection.to_string()))
@@ -421,6 +489,64 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
         };
         Ok((ids, next))
     }
+}
+
+/// The typed view: the erased store with `T`'s kind, objects downcast.
+#[async_trait]
+impl<T: Resource> SyncedStore<T> for DynamoStore {
+    async fn upsert_if_newer(
+        &self,
+        tenant: &TenantId,
+        object: &T,
+    ) -> Result<UpsertOutcome, StoreError> {
+        self.upsert_object(tenant, &DomainObject::new(object.clone()))
+            .await
+    }
+
+    async fn upsert_written(
+        &self,
+        tenant: &TenantId,
+        object: &T,
+        read_at: Timestamp,
+    ) -> Result<UpsertOutcome, StoreError> {
+        self.upsert_object_written(tenant, &DomainObject::new(object.clone()), read_at)
+            .await
+    }
+
+    async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<T>, StoreError> {
+        self.get_object(tenant, T::KIND, id)
+            .await?
+            .map(typed)
+            .transpose()
+    }
+
+    async fn get_many(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<T>, StoreError> {
+        self.get_objects(tenant, T::KIND, ids)
+            .await?
+            .into_iter()
+            .map(typed)
+            .collect()
+    }
+
+    async fn tombstone(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.tombstone_object(tenant, T::KIND, id, at).await
+    }
+
+    async fn connection_ids(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        before: Timestamp,
+        start: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        self.connection_object_ids(tenant, T::KIND, connection, before, start)
+            .await
+    }
 
     async fn list(
         &self,
@@ -428,13 +554,12 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
         query: &ListQuery,
         page: &PageRequest,
     ) -> Result<Page<T>, StoreError> {
-        let listing = Self::listing::<T>(tenant, query)?;
-        let page = self.query_page(tenant, &listing, page).await?;
+        let page = self.list_objects(tenant, T::KIND, query, page).await?;
         Ok(Page {
             items: page
                 .items
                 .into_iter()
-                .map(decode_object::<T>)
+                .map(typed)
                 .collect::<Result<_, _>>()?,
             next_cursor: page.next_cursor,
         })
@@ -443,7 +568,7 @@ impl<T: SyncedObject> SyncedStore<T> for DynamoStore {
     async fn find_by_sku(&self, tenant: &TenantId, sku: &Sku) -> Result<Vec<T>, StoreError> {
         self.query_all(
             Index::Lookup,
-            keys::lookup_pk(tenant, T::KIND, sku.as_str()),
+            keys::lookup_pk(tenant, T::SPEC.key, sku.as_str()),
         )
         .await?
         .into_iter()
