@@ -4,14 +4,14 @@
 use serde::Deserialize;
 
 use crate::domain::{
-    Address, InboundLineItem, InboundReceipt, InboundReceiptLine, InboundShipment,
-    InboundShipmentId, InboundShipmentStatus, InventoryItemId, Sku, WarehouseCustomerId,
-    WarehouseId,
+    InboundLineItem, InboundReceipt, InboundReceiptLine, InboundShipment, InboundShipmentId,
+    InboundShipmentStatus, InventoryItemId, Sku, WarehouseCustomerId, WarehouseId,
 };
 
 use super::context::{
     id, money, opt_id, opt_timestamp, required, timestamp, ConversionContext, ConversionError,
 };
+use super::fields::{raw_or_unknown, some_address};
 use super::lenient::{lenient_list, lenient_opt, opt_f64, opt_i64, opt_string, string_list};
 use super::order::TrackstarAddress;
 
@@ -110,27 +110,6 @@ pub struct TrackstarInboundReceiptLineItem {
     pub sku: Option<String>,
     #[serde(deserialize_with = "opt_i64")]
     pub quantity: Option<i64>,
-}
-
-/// The WMS's own word: its `raw_status`, or, when it sent none, the normalized word that
-/// Packr did not know (so an unknown status is never lost).
-pub(crate) fn raw_or_unknown(
-    raw_status: Option<String>,
-    status: Option<&str>,
-    mapped_to_other: bool,
-) -> Option<String> {
-    raw_status.or_else(|| {
-        status
-            .filter(|word| mapped_to_other && !word.trim().eq_ignore_ascii_case("other"))
-            .map(str::to_owned)
-    })
-}
-
-/// An address with no field set is no address.
-pub(crate) fn some_address(address: Option<TrackstarAddress>) -> Option<Address> {
-    address
-        .map(Address::from)
-        .filter(|a| *a != Address::default())
 }
 
 impl TrackstarInboundShipment {

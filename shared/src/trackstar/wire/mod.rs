@@ -5,6 +5,7 @@ mod bill;
 mod connection;
 mod context;
 mod envelope;
+mod fields;
 mod inbound;
 mod inventory;
 mod lenient;

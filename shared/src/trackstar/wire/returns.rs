@@ -10,7 +10,7 @@ use crate::domain::{
 use super::context::{
     id, money, opt_id, opt_timestamp, timestamp, ConversionContext, ConversionError,
 };
-use super::inbound::raw_or_unknown;
+use super::fields::raw_or_unknown;
 use super::lenient::{lenient_list, opt_f64, opt_i64, opt_string, string_list};
 
 #[derive(Clone, Default, Deserialize)]

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::domain::{ShippingMethod, ShippingMethodId, Warehouse, WarehouseId};
 
 use super::context::{id, timestamp, ConversionContext, ConversionError};
-use super::inbound::some_address;
+use super::fields::some_address;
 use super::lenient::{lenient_opt, opt_string, string_list};
 use super::order::TrackstarAddress;
 
