@@ -138,6 +138,26 @@ string_id!(
     ProductId, "product id", 128
 );
 string_id!(
+    /// A Trackstar inbound shipment (ASN) id.
+    InboundShipmentId, "inbound shipment id", 128
+);
+string_id!(
+    /// A Trackstar return id.
+    ReturnId, "return id", 128
+);
+string_id!(
+    /// A Trackstar warehouse id.
+    WarehouseId, "warehouse id", 128
+);
+string_id!(
+    /// A Trackstar shipping method id.
+    ShippingMethodId, "shipping method id", 128
+);
+string_id!(
+    /// A Trackstar bill (one charge) id.
+    BillId, "bill id", 128
+);
+string_id!(
     /// A WMS warehouse customer id (how the WMS names a brand).
     WarehouseCustomerId, "warehouse customer id", 128
 );

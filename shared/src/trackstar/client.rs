@@ -20,6 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::domain::InboundShipmentId;
 use crate::domain::{ConnectionId, InventoryItemId, OrderId, ProductId, TenantId};
 use crate::metrics::{Metric, MetricsSink};
 use crate::secrets::{LazySecret, SecretSource};
@@ -36,6 +37,10 @@ use super::priority::Priority;
 use super::ratelimit::{lane_key, token_key, RateLimits, RequestKind, TokenKey};
 use super::requests::{
     CreateOrderRequest, CreateProductRequest, UpdateOrderRequest, UpdateProductRequest,
+};
+use super::requests_inbound::{
+    CreateInboundShipmentRequest, CreateReturnRequest, UpdateInboundShipmentRequest,
+    WriteRequestError,
 };
 use super::retry::backoff_delay;
 use super::wire::{
@@ -584,6 +589,66 @@ impl TrackstarClient {
         .await
     }
 
+    /// `POST /wms/inbound-shipments`. Refused before sending (`InvalidRequest`, naming the
+    /// field) when a required field is blank, there is no line, or a quantity is not positive.
+    pub async fn create_inbound_shipment(
+        &self,
+        credentials: &ConnectionCredentials,
+        request: &CreateInboundShipmentRequest,
+        key: &IdempotencyKey,
+    ) -> Result<WriteResult<super::wire::TrackstarInboundShipment>, TrackstarError> {
+        request.validate().map_err(invalid_request)?;
+        self.write(
+            credentials,
+            Method::POST,
+            "/wms/inbound-shipments",
+            "/wms/inbound-shipments".into(),
+            Some(json_body(request)?),
+            key,
+        )
+        .await
+    }
+
+    /// `PUT /wms/inbound-shipments/{inbound_shipment_id}` with only the fields that change.
+    pub async fn update_inbound_shipment(
+        &self,
+        credentials: &ConnectionCredentials,
+        id: &InboundShipmentId,
+        request: &UpdateInboundShipmentRequest,
+        key: &IdempotencyKey,
+    ) -> Result<WriteResult<super::wire::TrackstarInboundShipment>, TrackstarError> {
+        request.validate().map_err(invalid_request)?;
+        self.write(
+            credentials,
+            Method::PUT,
+            "/wms/inbound-shipments/{inbound_shipment_id}",
+            format!("/wms/inbound-shipments/{id}"),
+            Some(json_body(request)?),
+            key,
+        )
+        .await
+    }
+
+    /// `POST /wms/returns`. Refused before sending when it has no line or a quantity is not
+    /// positive.
+    pub async fn create_return(
+        &self,
+        credentials: &ConnectionCredentials,
+        request: &CreateReturnRequest,
+        key: &IdempotencyKey,
+    ) -> Result<WriteResult<super::wire::TrackstarReturn>, TrackstarError> {
+        request.validate().map_err(invalid_request)?;
+        self.write(
+            credentials,
+            Method::POST,
+            "/wms/returns",
+            "/wms/returns".into(),
+            Some(json_body(request)?),
+            key,
+        )
+        .await
+    }
+
     /// `PUT /wms/orders/{order_id}/cancel` (no body).
     pub async fn cancel_order(
         &self,
@@ -1018,6 +1083,13 @@ fn sensitive(value: &str) -> HeaderValue {
     let mut header = HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""));
     header.set_sensitive(true);
     header
+}
+
+/// A request refused before sending: Trackstar's `InvalidRequest`, its reason naming the field.
+fn invalid_request(error: WriteRequestError) -> TrackstarError {
+    TrackstarError::InvalidRequest {
+        reason: error.to_string(),
+    }
 }
 
 fn json_body<T: Serialize>(body: &T) -> Result<Vec<u8>, TrackstarError> {

@@ -15,8 +15,12 @@ mod pagination;
 mod priority;
 mod ratelimit;
 mod requests;
+mod requests_inbound;
 mod retry;
 pub mod wire;
+
+#[cfg(test)]
+mod client_inbound_tests;
 
 pub use breaker::{BreakerSnapshot, BreakerState, Clock, ManualClock, SystemClock};
 pub use budget::{
@@ -35,6 +39,10 @@ pub use ratelimit::paced_quota;
 pub use requests::{
     CreateOrderRequest, CreateProductRequest, OrderFields, ProductMeasurements, UpdateOrderRequest,
     UpdateProductRequest, WriteAddress, WriteLineItem,
+};
+pub use requests_inbound::{
+    CreateInboundShipmentRequest, CreateReturnRequest, InboundWriteLine, ReturnWriteLine,
+    SupplierRef, UpdateInboundShipmentRequest, WriteRequestError,
 };
 pub use retry::{backoff_ceiling, backoff_delay};
 pub use wire::{ConversionContext, ConversionError, Page, WriteResult};

@@ -165,12 +165,17 @@ pub struct CreateOrderRequest {
     pub fields: OrderFields,
 }
 
+/// `PUT /wms/orders/{order_id}`. A change of address is `fields.ship_to_address`; a change
+/// of shipping method is `fields.shipping_method_id` (an id from `/wms/shipping-methods`)
+/// or `shipping_method` (the method's name, as the WMS knows it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UpdateOrderRequest {
     #[serde(flatten)]
     pub fields: OrderFields,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<OrderStatus>,
+    #[serde(skip_serializing_if = "blank")]
+    pub shipping_method: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -318,5 +323,43 @@ mod tests {
             serde_json::to_value(&request).unwrap(),
             json!({"status": "cancelled"})
         );
+    }
+
+    #[test]
+    fn an_update_can_change_the_address_and_the_shipping_method_alone() {
+        // given an update of the ship-to address and the shipping method only
+        let request = UpdateOrderRequest {
+            fields: OrderFields {
+                shipping_method_id: Some("sm_2".into()),
+                ship_to_address: Some(WriteAddress {
+                    full_name: Some("Jane Roe".into()),
+                    address1: Some("2 New St".into()),
+                    city: Some("Austin".into()),
+                    country: Some("US".into()),
+                    ..WriteAddress::default()
+                }),
+                ..OrderFields::default()
+            },
+            shipping_method: Some("UPS Ground".into()),
+            ..UpdateOrderRequest::default()
+        };
+        // then only those go out
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({
+                "shipping_method_id": "sm_2",
+                "shipping_method": "UPS Ground",
+                "ship_to_address": {"full_name": "Jane Roe", "address1": "2 New St",
+                                    "city": "Austin", "country": "US"},
+            })
+        );
+        // and the address stays out of Debug
+        assert!(!format!("{request:?}").contains("Jane"));
+        // a blank method name is left out
+        let blank = UpdateOrderRequest {
+            shipping_method: Some(" ".into()),
+            ..UpdateOrderRequest::default()
+        };
+        assert_eq!(serde_json::to_value(&blank).unwrap(), json!({}));
     }
 }
