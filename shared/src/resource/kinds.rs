@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{DomainObject, Resource, ResourceSpec, WireObject};
-use crate::domain::{InventoryItem, Order, Product};
+use crate::domain::{
+    Bill, InboundShipment, InventoryItem, Order, Product, Return, ShippingMethod, Warehouse,
+};
 use crate::store::dynamo::Item;
 use crate::store::StoreError;
 use crate::sync::SourcePage;
@@ -56,6 +58,11 @@ resources! {
     Orders => Order,
     Inventory => InventoryItem,
     Products => Product,
+    InboundShipments => InboundShipment,
+    Returns => Return,
+    Warehouses => Warehouse,
+    ShippingMethods => ShippingMethod,
+    Bills => Bill,
 }
 
 /// One page of a Trackstar listing, read as wire objects of one kind.

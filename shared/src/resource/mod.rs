@@ -17,12 +17,17 @@
 //! compiler build those (`ResourceOps::of::<R>()`) and keeps the data part
 //! ([`ResourceSpec`]) a plain constant of the same declaration.
 
+mod bills;
 mod declare;
+mod inbound_shipments;
 mod inventory;
 pub mod kinds;
 mod object;
 mod orders;
 mod products;
+mod returns;
+mod shipping_methods;
+mod warehouses;
 
 pub use declare::{Owner, Resource, ResourceSpec};
 pub use kinds::{ResourceKind, ResourceOps};

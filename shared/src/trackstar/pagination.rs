@@ -12,8 +12,8 @@ use super::credentials::ConnectionCredentials;
 use super::error::TrackstarError;
 use super::filters::ListFilter;
 use super::wire::{
-    Page, TrackstarInboundShipment, TrackstarInventoryItem, TrackstarOrder, TrackstarProduct,
-    TrackstarReturn,
+    Page, TrackstarBill, TrackstarInboundShipment, TrackstarInventoryItem, TrackstarOrder,
+    TrackstarProduct, TrackstarReturn, TrackstarShippingMethod, TrackstarWarehouse,
 };
 
 /// A listable WMS resource.
@@ -36,6 +36,15 @@ impl Listed for TrackstarInboundShipment {
 }
 impl Listed for TrackstarReturn {
     const PATH: &'static str = "/wms/returns";
+}
+impl Listed for TrackstarWarehouse {
+    const PATH: &'static str = "/wms/warehouses";
+}
+impl Listed for TrackstarShippingMethod {
+    const PATH: &'static str = "/wms/shipping-methods";
+}
+impl Listed for TrackstarBill {
+    const PATH: &'static str = "/wms/billing";
 }
 
 enum Cursor {
