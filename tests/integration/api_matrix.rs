@@ -8,7 +8,8 @@
 //! tenant_admin only (403 for every other role), and so is `POST /sync/run` (another
 //! tenant's connection → 404), and `POST /sync/replay` (another tenant's brand → 404);
 //! `GET /sync/health` is open to every role (scoped), `GET /sync/lag/{brand_id}` of a brand
-//! the caller may not see is a 404; reconciliation reports are brand-scoped like objects.
+//! the caller may not see is a 404; reconciliation reports are brand-scoped like objects;
+//! warehouses and shipping methods are the whole tenant's (every role, any brand).
 
 use std::fmt;
 
@@ -41,6 +42,11 @@ struct Fixtures {
     orders: [String; 3],
     products: [String; 3],
     reports: [String; 3],
+    inbound: [String; 3],
+    returns: [String; 3],
+    bills: [String; 3],
+    /// Tenant-wide: the own and the other brand's are both acme's.
+    warehouses: [String; 3],
 }
 
 fn brand_of(t: Target) -> &'static str {
@@ -107,15 +113,37 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
         | RouteId::ListMessages
         | RouteId::SyncLag
         | RouteId::ListReconciliations
-        | RouteId::GetReconciliation => {
+        | RouteId::GetReconciliation
+        | RouteId::ListInboundShipments
+        | RouteId::GetInboundShipment
+        | RouteId::ListReturns
+        | RouteId::GetReturn
+        | RouteId::ListBills
+        | RouteId::GetBill => {
             if visible {
                 200
             } else {
                 404
             }
         }
-        RouteId::CreateOrder | RouteId::CreateProduct | RouteId::PostMessage => write(201),
-        RouteId::CancelOrder | RouteId::UpdateProduct => write(200),
+        // Tenant-wide: every role of the tenant, whichever brand; another tenant's a 404.
+        RouteId::ListWarehouses | RouteId::ListShippingMethods => 200,
+        RouteId::GetWarehouse => {
+            if target == Target::OtherTenant {
+                404
+            } else {
+                200
+            }
+        }
+        RouteId::CreateOrder
+        | RouteId::CreateProduct
+        | RouteId::PostMessage
+        | RouteId::CreateInboundShipment
+        | RouteId::CreateReturn => write(201),
+        RouteId::CancelOrder
+        | RouteId::UpdateOrder
+        | RouteId::UpdateProduct
+        | RouteId::UpdateInboundShipment => write(200),
         RouteId::CreateLinkToken
         | RouteId::ExchangeAuthCode
         | RouteId::ListConnections
@@ -164,6 +192,12 @@ fn request(
             Some(order_body(b, &format!("m{n}"))),
             true,
         ),
+        RouteId::UpdateOrder => (
+            "PUT",
+            format!("/orders/{}", f.orders[i]),
+            Some(json!({ "shipping_method_id": format!("sm_{n}") })),
+            true,
+        ),
         RouteId::CancelOrder => (
             "POST",
             format!("/orders/{}/cancel", f.orders[i]),
@@ -186,6 +220,43 @@ fn request(
             Some(json!({ "name": format!("Name {n}") })),
             true,
         ),
+        RouteId::ListInboundShipments => (
+            "GET",
+            format!("/inbound-shipments?brand_id={b}"),
+            None,
+            false,
+        ),
+        RouteId::GetInboundShipment => (
+            "GET",
+            format!("/inbound-shipments/{}", f.inbound[i]),
+            None,
+            false,
+        ),
+        RouteId::CreateInboundShipment => (
+            "POST",
+            "/inbound-shipments".into(),
+            Some(inbound_body(b, &format!("PO-m{n}"))),
+            true,
+        ),
+        RouteId::UpdateInboundShipment => (
+            "PUT",
+            format!("/inbound-shipments/{}", f.inbound[i]),
+            Some(json!({ "tracking_number": format!("1Z-m{n}") })),
+            true,
+        ),
+        RouteId::ListReturns => ("GET", format!("/returns?brand_id={b}"), None, false),
+        RouteId::GetReturn => ("GET", format!("/returns/{}", f.returns[i]), None, false),
+        RouteId::CreateReturn => ("POST", "/returns".into(), Some(return_body(b)), true),
+        RouteId::ListWarehouses => ("GET", "/warehouses".into(), None, false),
+        RouteId::GetWarehouse => (
+            "GET",
+            format!("/warehouses/{}", f.warehouses[i]),
+            None,
+            false,
+        ),
+        RouteId::ListShippingMethods => ("GET", "/shipping-methods".into(), None, false),
+        RouteId::ListBills => ("GET", format!("/bills?brand_id={b}"), None, false),
+        RouteId::GetBill => ("GET", format!("/bills/{}", f.bills[i]), None, false),
         RouteId::ListMessages => ("GET", format!("/brands/{b}/messages"), None, false),
         RouteId::PostMessage => (
             "POST",
@@ -250,6 +321,8 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
     let mut orders = Vec::new();
     let mut products = Vec::new();
     let mut reports = Vec::new();
+    let (mut inbound, mut returns, mut bills, mut warehouses) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for target in TARGETS {
         let b = brand_of(target);
         let t = tenant(if target == Target::OtherTenant {
@@ -282,7 +355,34 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
             )
             .await
             .unwrap();
+        // Read-only kinds, seeded: a bill of the brand, a warehouse of the tenant.
+        let bill = crate::warehouse_objects::bill(&t, &format!("bill_mx_{b}"), Some(&brand(b)), 1);
+        s.stack.store.upsert_if_newer(&t, &bill).await.unwrap();
+        bills.push(bill.id.to_string());
+        let wh = crate::warehouse_objects::warehouse(&t, &format!("wh_mx_{b}"), 1);
+        s.stack.store.upsert_if_newer(&t, &wh).await.unwrap();
+        warehouses.push(wh.id.to_string());
         if target == Target::OtherTenant {
+            let asn = crate::warehouse_objects::inbound(
+                &t,
+                "is_globex_only",
+                Some(&brand(b)),
+                packr::domain::InboundShipmentStatus::Open,
+                "wh_1",
+                1,
+            );
+            s.stack.store.upsert_if_newer(&t, &asn).await.unwrap();
+            inbound.push(asn.id.to_string());
+            let rma = crate::warehouse_objects::a_return(
+                &t,
+                "ret_globex_only",
+                Some(&brand(b)),
+                packr::domain::ReturnStatus::Open,
+                "wh_1",
+                1,
+            );
+            s.stack.store.upsert_if_newer(&t, &rma).await.unwrap();
+            returns.push(rma.id.to_string());
             // Another tenant's objects, with ids no acme object has (the simulator mints
             // ids per connection, so created ones could coincide with acme's).
             let o = order(&t, "ord_globex_only", Some(&brand(b)), 1);
@@ -331,11 +431,37 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
         products.push(r.body["id"].as_str().unwrap().to_owned());
+        let r = s
+            .send(
+                &admin,
+                "POST",
+                "/inbound-shipments",
+                &inbound_body(b, &format!("PO-fx-{b}")),
+                &[("Idempotency-Key", &format!("fx-i-{b}"))],
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        inbound.push(r.body["id"].as_str().unwrap().to_owned());
+        let r = s
+            .send(
+                &admin,
+                "POST",
+                "/returns",
+                &return_body(b),
+                &[("Idempotency-Key", &format!("fx-r-{b}"))],
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        returns.push(r.body["id"].as_str().unwrap().to_owned());
     }
     Fixtures {
         orders: orders.try_into().unwrap(),
         products: products.try_into().unwrap(),
         reports: reports.try_into().unwrap(),
+        inbound: inbound.try_into().unwrap(),
+        returns: returns.try_into().unwrap(),
+        bills: bills.try_into().unwrap(),
+        warehouses: warehouses.try_into().unwrap(),
     }
 }
 

@@ -457,6 +457,28 @@ pub fn brand_record(t: &str, b: &str, customers: Vec<WarehouseCustomerId>) -> Br
     }
 }
 
+/// A valid `POST /inbound-shipments` body for a brand.
+pub fn inbound_body(brand: &str, po: &str) -> Value {
+    json!({
+        "brand_id": brand,
+        "warehouse_id": "wh_1",
+        "purchase_order_number": po,
+        "supplier": "Acme Textiles",
+        "expected_arrival_date": "2026-04-10T00:00:00Z",
+        "tracking_number": "1Z999AA10123456784",
+        "line_items": [ { "sku": "TEE-BLK-L", "expected_quantity": 120 } ]
+    })
+}
+
+/// A valid `POST /returns` body for a brand.
+pub fn return_body(brand: &str) -> Value {
+    json!({
+        "brand_id": brand,
+        "warehouse_id": "wh_1",
+        "line_items": [ { "sku": "TEE-BLK-L", "quantity": 1 } ]
+    })
+}
+
 /// A valid `POST /products` body.
 pub fn product_body(brand: &str, sku: &str) -> Value {
     json!({

@@ -27,7 +27,20 @@ struct Mutation {
     target: Result<String, &'static str>,
 }
 
-fn mutation(route: RouteId, order: &str, product: &str) -> Option<Mutation> {
+/// The ids earlier routes created, for the routes that change them.
+#[derive(Default)]
+struct Created {
+    order: String,
+    product: String,
+    inbound: String,
+}
+
+fn mutation(route: RouteId, ids: &Created) -> Option<Mutation> {
+    let Created {
+        order,
+        product,
+        inbound,
+    } = ids;
     let m = |method, path: String, body, action, target| {
         Some(Mutation {
             method,
@@ -44,6 +57,34 @@ fn mutation(route: RouteId, order: &str, product: &str) -> Option<Mutation> {
             order_body("b1", "audit-1"),
             "orders.create",
             Err("order:"),
+        ),
+        RouteId::UpdateOrder => m(
+            "PUT",
+            format!("/orders/{order}"),
+            json!({ "shipping_method_id": "express" }),
+            "orders.update",
+            Ok(format!("order:{order}")),
+        ),
+        RouteId::CreateInboundShipment => m(
+            "POST",
+            "/inbound-shipments".into(),
+            inbound_body("b1", "PO-audit-1"),
+            "inbound_shipments.create",
+            Err("inbound_shipment:"),
+        ),
+        RouteId::UpdateInboundShipment => m(
+            "PUT",
+            format!("/inbound-shipments/{inbound}"),
+            json!({ "tracking_number": "1Z-audited" }),
+            "inbound_shipments.update",
+            Ok(format!("inbound_shipment:{inbound}")),
+        ),
+        RouteId::CreateReturn => m(
+            "POST",
+            "/returns".into(),
+            return_body("b1"),
+            "returns.create",
+            Err("return:"),
         ),
         RouteId::CancelOrder => m(
             "POST",
@@ -114,6 +155,15 @@ fn mutation(route: RouteId, order: &str, product: &str) -> Option<Mutation> {
         | RouteId::SyncLag
         | RouteId::ListReconciliations
         | RouteId::GetReconciliation
+        | RouteId::ListInboundShipments
+        | RouteId::GetInboundShipment
+        | RouteId::ListReturns
+        | RouteId::GetReturn
+        | RouteId::ListWarehouses
+        | RouteId::GetWarehouse
+        | RouteId::ListShippingMethods
+        | RouteId::ListBills
+        | RouteId::GetBill
         | RouteId::OpenApi => None,
     }
 }
@@ -132,14 +182,18 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
     // given acme's admin, and the ids the routes before create
     let s = api_stack().await;
     let admin = Caller::admin(ACME);
-    let (mut order, mut product) = (String::new(), String::new());
+    let mut created = Created::default();
     let mut audited = 0;
     for (n, route) in ROUTES.iter().enumerate() {
         if route.method == "GET" {
-            assert!(mutation(route.id, "", "").is_none(), "{:?}", route.id);
+            assert!(
+                mutation(route.id, &Created::default()).is_none(),
+                "{:?}",
+                route.id
+            );
             continue;
         }
-        let m = mutation(route.id, &order, &product)
+        let m = mutation(route.id, &created)
             .unwrap_or_else(|| panic!("{:?} mutates and needs an audit expectation", route.id));
         assert_eq!(
             (m.method, route.path.contains('{')),
@@ -161,8 +215,9 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
         assert!(r.status < 300, "{:?}: {} {}", route.id, r.status, r.body);
         let id = r.body["id"].as_str().unwrap_or_default().to_owned();
         match route.id {
-            RouteId::CreateOrder => order = id.clone(),
-            RouteId::CreateProduct => product = id.clone(),
+            RouteId::CreateOrder => created.order = id.clone(),
+            RouteId::CreateProduct => created.product = id.clone(),
+            RouteId::CreateInboundShipment => created.inbound = id.clone(),
             _ => {}
         }
 
@@ -183,7 +238,7 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
         assert_eq!(newest.actor.as_str(), "user-tenant_admin");
         audited += 1;
     }
-    assert_eq!(audited, 9);
+    assert_eq!(audited, 13);
     // and the other tenant's log is untouched, the admin's listing shows them all
     assert!(entries(&s, GLOBEX).await.is_empty());
     let listed = s.get(&admin, "/audit?limit=5").await;
@@ -193,13 +248,13 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
     let rest = s
         .get(&admin, &format!("/audit?limit=5&cursor={cursor}"))
         .await;
-    assert_eq!(rest.body["items"].as_array().unwrap().len(), 4);
-    // and the chain is whole: 9 links, nothing found
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 5);
+    // and the chain is whole: 13 links, nothing found
     let report = audit_log(&s.stack)
         .verify(&tenant(ACME), Timestamp::now())
         .await
         .unwrap();
-    assert_eq!((report.head_seq, report.entries), (9, 9));
+    assert_eq!((report.head_seq, report.entries), (13, 13));
     assert!(report.intact(), "{:?}", report.findings);
     s.sim.shutdown().await;
 }

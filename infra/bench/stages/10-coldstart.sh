@@ -22,8 +22,8 @@ out="${BENCH_OUT:-$root/target/bench}"
 release_dir="${BENCH_RELEASE_DIR:-${CARGO_TARGET_DIR:-$root/target}/release}"
 mkdir -p "$out"
 
-functions=(webhook-ingest webhook-processor api-orders api-inventory api-products api-messages
-  api-connections api-sync api-docs sync-scheduler sync-worker)
+functions=(webhook-ingest webhook-processor api-orders api-inventory api-products api-warehouse
+  api-messages api-connections api-sync api-docs sync-scheduler sync-worker)
 # The functions and the floor in one release build (as `sam build` builds the functions,
 # without the bench's own crates, whose features would otherwise be unified into theirs);
 # a no-op when up to date. `cargo build` writes to $CARGO_TARGET_DIR, so a BENCH_RELEASE_DIR

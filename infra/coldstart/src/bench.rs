@@ -404,6 +404,14 @@ impl Rig {
                         &limit,
                         claims(),
                     ),
+                    "api-warehouse" => events::api_get(
+                        &sample,
+                        "GET /inbound-shipments",
+                        "/inbound-shipments",
+                        &[],
+                        &limit,
+                        claims(),
+                    ),
                     "api-messages" => events::api_get(
                         &sample,
                         "GET /brands/{brand_id}/messages",

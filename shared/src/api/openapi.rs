@@ -9,18 +9,21 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::connections::{ConnectionView, ExchangeBody, LinkTokenBody};
 use super::error::ApiError;
+use super::inbound::{CreateInboundShipmentBody, UpdateInboundShipmentBody};
 use super::messages::PostMessageBody;
-use super::orders::CreateOrderBody;
+use super::orders::{CreateOrderBody, UpdateOrderBody};
 use super::products::{CreateProductBody, UpdateProductBody};
 use super::reconciliations::ReconciliationView;
 use super::replay::{ReplayAnswer, ReplayBody, ReplayType};
 use super::request::{respond, Reply};
+use super::returns::CreateReturnBody;
 use super::routes::{RouteId, ROUTES};
 use super::sync::{QueuedSyncJob, RunSyncAnswer, RunSyncBody, SkippedConnection};
 use super::ApiDeps;
 use crate::domain::{
-    BrandId, InventoryItem, Message, Order, OrderId, OrderStatus, Product, ProductId, Sku,
-    Timestamp,
+    Bill, BillId, BrandId, InboundShipment, InboundShipmentId, InventoryItem, Message, Order,
+    OrderId, Product, ProductId, Return, ReturnId, ShippingMethod, Sku, Timestamp, Warehouse,
+    WarehouseId,
 };
 use crate::health::figures::{Backlog, Percentiles, WebhookFigures};
 use crate::health::report::{
@@ -29,6 +32,7 @@ use crate::health::report::{
 };
 use crate::health::{Reason, Status};
 use crate::idempotency::IdempotencyKey;
+use crate::resource::{Owner, Resource, ResourceSpec};
 use crate::store::{AuditEntry, PageLimit};
 use crate::sync::ResourceKind;
 use crate::webhook::replay::{SkipReason, SkippedEvent};
@@ -69,6 +73,12 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
             reference("Order"),
             "Create an order (write-through)",
         ),
+        RouteId::UpdateOrder => (
+            Some("UpdateOrderBody"),
+            200,
+            reference("Order"),
+            "Change an order's ship-to address or shipping method before it ships (write-through)",
+        ),
         RouteId::CancelOrder => (
             None,
             200,
@@ -96,6 +106,58 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
             reference("Product"),
             "Update a product (write-through)",
         ),
+        RouteId::ListInboundShipments => (
+            None,
+            200,
+            page("InboundShipment"),
+            "Inbound shipments (ASNs), newest first",
+        ),
+        RouteId::GetInboundShipment => (
+            None,
+            200,
+            reference("InboundShipment"),
+            "An inbound shipment (ASN): what is expected, what was received",
+        ),
+        RouteId::CreateInboundShipment => (
+            Some("CreateInboundShipmentBody"),
+            201,
+            reference("InboundShipment"),
+            "Announce an inbound shipment (ASN) to the warehouse (write-through)",
+        ),
+        RouteId::UpdateInboundShipment => (
+            Some("UpdateInboundShipmentBody"),
+            200,
+            reference("InboundShipment"),
+            "Change an inbound shipment while it is open (write-through)",
+        ),
+        RouteId::ListReturns => (None, 200, page("Return"), "Returns, newest first"),
+        RouteId::GetReturn => (None, 200, reference("Return"), "A return"),
+        RouteId::CreateReturn => (
+            Some("CreateReturnBody"),
+            201,
+            reference("Return"),
+            "Announce a return to the warehouse (write-through)",
+        ),
+        RouteId::ListWarehouses => (
+            None,
+            200,
+            page("Warehouse"),
+            "The tenant's warehouses, newest first (every role)",
+        ),
+        RouteId::GetWarehouse => (None, 200, reference("Warehouse"), "A warehouse"),
+        RouteId::ListShippingMethods => (
+            None,
+            200,
+            page("ShippingMethod"),
+            "The tenant's shipping methods, newest first (every role): what an order can ship with",
+        ),
+        RouteId::ListBills => (
+            None,
+            200,
+            page("Bill"),
+            "Bills (the warehouse's charges), newest first",
+        ),
+        RouteId::GetBill => (None, 200, reference("Bill"), "A bill"),
         RouteId::ListMessages => (
             None,
             200,
@@ -179,40 +241,61 @@ fn schema_of<T: PartialSchema>() -> Value {
 
 /// Query parameters of a route: name, schema, description. Every one is optional and may
 /// be sent empty (`allowEmptyValue`): an empty value is the same as leaving it out.
-fn query_parameters(id: RouteId) -> Vec<(&'static str, Value, &'static str)> {
+fn query_parameters(id: RouteId) -> Vec<(&'static str, Value, String)> {
     let limit = (
         "limit",
         json!({ "type": "integer", "minimum": PageLimit::MIN, "maximum": PageLimit::MAX, "default": PageLimit::DEFAULT }),
-        "Page size",
+        "Page size".to_owned(),
     );
     let cursor = (
         "cursor",
         json!({ "type": "string" }),
-        "Opaque cursor from `next_cursor` of the previous page, with the same other parameters",
+        "Opaque cursor from `next_cursor` of the previous page, with the same other parameters"
+            .to_owned(),
     );
     let brand = (
         "brand_id",
         schema_of::<BrandId>(),
-        "Only this brand (required for users of several brands)",
+        "Only this brand (required for users of several brands)".to_owned(),
     );
     let since = (
         "updated_since",
         schema_of::<Timestamp>(),
-        "Only objects updated at or after",
+        "Only objects updated at or after".to_owned(),
     );
-    match id {
-        RouteId::ListOrders => vec![
-            brand,
-            (
+    // A listing of a mirrored resource: the filters its declaration gives
+    // (`api::visible::list` takes the same ones).
+    let listing = |spec: &ResourceSpec| {
+        let mut out = Vec::new();
+        if spec.owner == Owner::Brand {
+            out.push(brand.clone());
+        }
+        if !spec.statuses.is_empty() {
+            out.push((
                 "status",
-                json!({ "type": "string", "enum": OrderStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() }),
-                "Only orders in this status",
-            ),
-            since,
-            limit,
-            cursor,
-        ],
-        RouteId::ListInventory | RouteId::ListProducts => vec![brand, since, limit, cursor],
+                json!({ "type": "string", "enum": spec.statuses }),
+                format!("Only {} in this status", spec.name.replace('_', " ")),
+            ));
+        }
+        if spec.warehouse_filter {
+            out.push((
+                "warehouse_id",
+                schema_of::<WarehouseId>(),
+                format!("Only {} of this warehouse", spec.name.replace('_', " ")),
+            ));
+        }
+        out.extend([since.clone(), limit.clone(), cursor.clone()]);
+        out
+    };
+    match id {
+        RouteId::ListOrders => listing(&Order::SPEC),
+        RouteId::ListInventory => listing(&InventoryItem::SPEC),
+        RouteId::ListProducts => listing(&Product::SPEC),
+        RouteId::ListInboundShipments => listing(&InboundShipment::SPEC),
+        RouteId::ListReturns => listing(&Return::SPEC),
+        RouteId::ListWarehouses => listing(&Warehouse::SPEC),
+        RouteId::ListShippingMethods => listing(&ShippingMethod::SPEC),
+        RouteId::ListBills => listing(&Bill::SPEC),
         RouteId::ListMessages | RouteId::ListAudit => vec![limit, cursor],
         RouteId::ListReconciliations => vec![brand, limit, cursor],
         _ => Vec::new(),
@@ -224,6 +307,10 @@ fn path_parameter(name: &str) -> Value {
     match name {
         "order_id" => schema_of::<OrderId>(),
         "product_id" => schema_of::<ProductId>(),
+        "inbound_shipment_id" => schema_of::<InboundShipmentId>(),
+        "return_id" => schema_of::<ReturnId>(),
+        "warehouse_id" => schema_of::<WarehouseId>(),
+        "bill_id" => schema_of::<BillId>(),
         "brand_id" => schema_of::<BrandId>(),
         "sku" => schema_of::<Sku>(),
         _ => json!({ "type": "string", "minLength": 1 }),
@@ -267,7 +354,14 @@ fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, V
         ]);
     } else if method != "GET" {
         codes.extend([
-            ("409", "Idempotency-Key in progress, or a conflicting state"),
+            (
+                "409",
+                match id {
+                    RouteId::UpdateOrder => "`order_not_editable`: the order has shipped, is fulfilled or cancelled; or Idempotency-Key in progress, or another conflicting state",
+                    RouteId::UpdateInboundShipment => "`inbound_shipment_not_open`: the inbound shipment is no longer open; or Idempotency-Key in progress, or another conflicting state",
+                    _ => "Idempotency-Key in progress, or a conflicting state",
+                },
+            ),
             ("413", "Body too large"),
             ("415", "Body is not application/json"),
             (
@@ -381,7 +475,15 @@ fn links(id: RouteId) -> Option<Value> {
     match id {
         RouteId::CreateOrder => Some(json!({
             "GetOrder": link(RouteId::GetOrder, "order_id"),
+            "UpdateOrder": link(RouteId::UpdateOrder, "order_id"),
             "CancelOrder": link(RouteId::CancelOrder, "order_id"),
+        })),
+        RouteId::CreateInboundShipment => Some(json!({
+            "GetInboundShipment": link(RouteId::GetInboundShipment, "inbound_shipment_id"),
+            "UpdateInboundShipment": link(RouteId::UpdateInboundShipment, "inbound_shipment_id"),
+        })),
+        RouteId::CreateReturn => Some(json!({
+            "GetReturn": link(RouteId::GetReturn, "return_id"),
         })),
         RouteId::CreateProduct => Some(json!({
             "GetProduct": link(RouteId::GetProduct, "product_id"),
@@ -391,8 +493,9 @@ fn links(id: RouteId) -> Option<Value> {
     }
 }
 
-/// What the derive cannot say about a body: `PUT /products/{id}` must change at least one
-/// field (one of them present and not null); `POST /sync/replay`: `event_ids` and `max_age_hours` only with `type: webhook`, `mode`
+/// What the derive cannot say about a body: `PUT /products/{id}`, `PUT /orders/{id}` and
+/// `PUT /inbound-shipments/{id}` must change at least one field (one of them present and
+/// not null); `POST /sync/replay`: `event_ids` and `max_age_hours` only with `type: webhook`, `mode`
 /// only with `type: sync`.
 fn refine_bodies(schemas: &mut Map<String, Value>) {
     if let Some(replay) = schemas.get_mut("ReplayBody") {
@@ -402,14 +505,32 @@ fn refine_bodies(schemas: &mut Map<String, Value>) {
             { "properties": { "type": { "const": "sync" }, "event_ids": absent, "max_age_hours": absent } },
         ]);
     }
-    if let Some(update) = schemas.get_mut("UpdateProductBody") {
-        let fields = ["sku", "name", "gtin", "measurements"];
-        update["anyOf"] = fields
+    let one_of_present = |fields: &[&str]| -> Value {
+        fields
             .iter()
             .map(
                 |f| json!({ "required": [f], "properties": { *f: { "not": { "type": "null" } } } }),
             )
-            .collect();
+            .collect()
+    };
+    if let Some(update) = schemas.get_mut("UpdateProductBody") {
+        update["anyOf"] = one_of_present(&["sku", "name", "gtin", "measurements"]);
+    }
+    if let Some(update) = schemas.get_mut("UpdateInboundShipmentBody") {
+        update["anyOf"] = one_of_present(&[
+            "warehouse_id",
+            "purchase_order_number",
+            "supplier",
+            "supplier_id",
+            "expected_arrival_date",
+            "tracking_number",
+            "line_items",
+            "tags",
+        ]);
+    }
+    if let Some(update) = schemas.get_mut("UpdateOrderBody") {
+        update["anyOf"] =
+            one_of_present(&["ship_to_address", "shipping_method_id", "shipping_method"]);
     }
 }
 
@@ -417,7 +538,11 @@ fn refine_bodies(schemas: &mut Map<String, Value>) {
 pub fn document() -> Value {
     let mut components = ComponentsBuilder::new();
     components = with_schema::<CreateOrderBody>(components);
+    components = with_schema::<UpdateOrderBody>(components);
     components = with_schema::<CreateProductBody>(components);
+    components = with_schema::<CreateInboundShipmentBody>(components);
+    components = with_schema::<UpdateInboundShipmentBody>(components);
+    components = with_schema::<CreateReturnBody>(components);
     components = with_schema::<UpdateProductBody>(components);
     components = with_schema::<PostMessageBody>(components);
     components = with_schema::<LinkTokenBody>(components);
@@ -453,6 +578,11 @@ pub fn document() -> Value {
     components = with_schema::<Order>(components);
     components = with_schema::<InventoryItem>(components);
     components = with_schema::<Product>(components);
+    components = with_schema::<InboundShipment>(components);
+    components = with_schema::<Return>(components);
+    components = with_schema::<Warehouse>(components);
+    components = with_schema::<ShippingMethod>(components);
+    components = with_schema::<Bill>(components);
     components = with_schema::<Message>(components);
     components = with_schema::<AuditEntry>(components);
     let base = OpenApiBuilder::new()
@@ -492,7 +622,11 @@ pub fn document() -> Value {
         let idempotent = matches!(
             route.id,
             RouteId::CreateOrder
+                | RouteId::UpdateOrder
                 | RouteId::CancelOrder
+                | RouteId::CreateInboundShipment
+                | RouteId::UpdateInboundShipment
+                | RouteId::CreateReturn
                 | RouteId::CreateProduct
                 | RouteId::UpdateProduct
                 | RouteId::RunSync
@@ -653,7 +787,7 @@ mod tests {
             (r.status(), &r.headers()["allow"]),
             (
                 405.try_into().unwrap(),
-                &http::HeaderValue::from_static("GET")
+                &http::HeaderValue::from_static("GET, PUT")
             )
         );
     }

@@ -13,12 +13,18 @@ use super::schema;
 use super::visible;
 use super::writes::{self, idempotent};
 use super::ApiDeps;
-use crate::domain::{Address, BrandId, Currency, Money, Order, OrderId, ProductId, Sku, Timestamp};
+use crate::domain::{
+    Address, BrandId, Currency, Money, Order, OrderId, OrderStatus, ProductId, ShipmentStatus, Sku,
+    Timestamp,
+};
 use crate::idempotency::Scope;
-use crate::trackstar::{CreateOrderRequest, OrderFields, WriteAddress, WriteLineItem};
+use crate::trackstar::{
+    CreateOrderRequest, OrderFields, UpdateOrderRequest, WriteAddress, WriteLineItem,
+};
 
 pub const CREATE_SCOPE: Scope = Scope::new("api.orders.create");
 pub const CANCEL_SCOPE: Scope = Scope::new("api.orders.cancel");
+pub const UPDATE_SCOPE: Scope = Scope::new("api.orders.update");
 pub const MAX_LINE_ITEMS: usize = 500;
 pub const MAX_QUANTITY: i64 = 1_000_000;
 
@@ -328,7 +334,7 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                     &key,
                 )
                 .await?;
-            let order = writes::store_answer(
+            let order = writes::store_answer::<Order>(
                 deps,
                 &ctx,
                 deps.objects.as_ref(),
@@ -375,7 +381,7 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
                 .trackstar()?
                 .cancel_order(&writes::credentials(&connection), &order.id, &key)
                 .await?;
-            let cancelled = writes::store_answer(
+            let cancelled = writes::store_answer::<Order>(
                 deps,
                 &ctx,
                 deps.objects.as_ref(),
@@ -397,6 +403,112 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
             )
             .await?;
             Ok(Reply::ok(writes::to_json(&cancelled)?))
+        })
+        .await
+    })
+    .await
+}
+
+/// `PUT /orders/{order_id}`: where it goes and how, before it ships (at least one field).
+// `Debug` derived: the address redacts itself.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrderBody {
+    /// Replaces the whole ship-to address.
+    pub ship_to_address: Option<AddressBody>,
+    /// One of `GET /shipping-methods`.
+    #[schema(schema_with = schema::opt_text_128)]
+    pub shipping_method_id: Option<String>,
+    /// The shipping method's name, for warehouse systems that take it by name.
+    #[schema(schema_with = schema::opt_text_200)]
+    pub shipping_method: Option<String>,
+}
+
+/// Validates every field of a change (each failure named) into Trackstar's request.
+pub fn validate_update(body: &UpdateOrderBody) -> Result<UpdateOrderRequest, ApiError> {
+    let mut v = Validator::default();
+    let ship_to = body.ship_to_address.as_ref().map(|a| address(&mut v, a));
+    v.opt_text("shipping_method_id", body.shipping_method_id.as_ref(), 128);
+    v.opt_text("shipping_method", body.shipping_method.as_ref(), 200);
+    if ship_to.is_none() && body.shipping_method_id.is_none() && body.shipping_method.is_none() {
+        v.error(
+            "body",
+            "must change the ship-to address or the shipping method",
+        );
+    }
+    v.finish()?;
+    Ok(UpdateOrderRequest {
+        fields: OrderFields {
+            shipping_method_id: body.shipping_method_id.clone(),
+            ship_to_address: ship_to,
+            ..OrderFields::default()
+        },
+        status: None,
+        shipping_method: body.shipping_method.clone(),
+    })
+}
+
+/// An order can be changed until it ships: not once (partly) fulfilled, cancelled, or with
+/// a shipment out of the door.
+fn editable(order: &Order) -> Result<(), ApiError> {
+    let shipped = order
+        .shipments
+        .iter()
+        .any(|s| s.status == ShipmentStatus::Shipped);
+    let state = match order.status {
+        OrderStatus::Cancelled => Some("cancelled"),
+        OrderStatus::Fulfilled | OrderStatus::PartiallyFulfilled => Some("fulfilled"),
+        _ if shipped => Some("shipped"),
+        _ => None,
+    };
+    match state {
+        None => Ok(()),
+        Some(state) => Err(ApiError::new(
+            http::StatusCode::CONFLICT,
+            "order_not_editable",
+            format!("the order is {state}: its address and shipping method can no longer change"),
+        )),
+    }
+}
+
+/// `PUT /orders/{order_id}` — requires `Idempotency-Key`; write-through, refused (409) once
+/// the order has shipped or is cancelled.
+pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
+    authenticated(deps, request, |ctx, req| async move {
+        let id = request::path_param(&req, "/orders/{order_id}", "order_id")?;
+        let order = visible_order(deps, &ctx, &id).await?;
+        require(&ctx, Action::WriteOrders)?;
+        let key = request::idempotency_key(&req)?;
+        let (body, raw) = request::json_body::<UpdateOrderBody>(deps, &req, None)?;
+        let change = validate_update(&body)?;
+        let payload = json!({ "order_id": order.id, "body": raw });
+        idempotent(deps, &ctx, UPDATE_SCOPE, &key, &payload, || async {
+            // Inside: a replay of an accepted change answers as it did, whatever the state
+            // now; a refusal gives the key up.
+            editable(&order)?;
+            let connection = writes::connection_by_id(deps, &ctx, &order.connection_id).await?;
+            // Before the request: a same-second copy stored after it is left alone.
+            let sent_at = Timestamp::now();
+            let written = deps
+                .trackstar()?
+                .update_order(&writes::credentials(&connection), &order.id, &change, &key)
+                .await?;
+            let updated = writes::store_answer::<Order>(
+                deps,
+                &ctx,
+                deps.objects.as_ref(),
+                &connection,
+                order.brand_id.clone(),
+                order.currency,
+                writes::Answered {
+                    data: written.data,
+                    sent_at,
+                },
+            )
+            .await?;
+            tracing::info!(order_id = %updated.id, "order changed");
+            audit::record(deps, &ctx, "orders.update", format!("order:{}", updated.id)).await?;
+            Ok(Reply::ok(writes::to_json(&updated)?))
         })
         .await
     })

@@ -175,7 +175,7 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                 .trackstar()?
                 .create_product(&writes::credentials(&connection), &request, &key)
                 .await?;
-            let product = writes::store_answer(
+            let product = writes::store_answer::<Product>(
                 deps,
                 &ctx,
                 deps.objects.as_ref(),
@@ -241,7 +241,7 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
                     &key,
                 )
                 .await?;
-            let updated = writes::store_answer(
+            let updated = writes::store_answer::<Product>(
                 deps,
                 &ctx,
                 deps.objects.as_ref(),

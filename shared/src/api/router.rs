@@ -10,9 +10,10 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::error::ApiError;
 use super::request::{request_id, respond};
 use super::{
-    audit, connections, health, inventory, messages, openapi, orders, products, quota,
-    reconciliations, replay, sync, ApiDeps,
+    audit, connections, health, inbound, inventory, messages, openapi, orders, products, quota,
+    reconciliations, replay, resources, returns, sync, ApiDeps,
 };
+use crate::domain::{Bill, InboundShipment, Return, ShippingMethod, Warehouse};
 
 pub use super::routes::{find, route, Route, RouteId, ROUTES};
 
@@ -22,6 +23,7 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::ListOrders => orders::list(deps, request).await,
         RouteId::GetOrder => orders::get(deps, request).await,
         RouteId::CreateOrder => orders::create(deps, request).await,
+        RouteId::UpdateOrder => orders::update(deps, request).await,
         RouteId::CancelOrder => orders::cancel(deps, request).await,
         RouteId::ListInventory => inventory::list(deps, request).await,
         RouteId::GetInventory => inventory::get(deps, request).await,
@@ -29,6 +31,18 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::GetProduct => products::get(deps, request).await,
         RouteId::CreateProduct => products::create(deps, request).await,
         RouteId::UpdateProduct => products::update(deps, request).await,
+        RouteId::ListInboundShipments => resources::list::<InboundShipment>(deps, request).await,
+        RouteId::GetInboundShipment => resources::get::<InboundShipment>(deps, id, request).await,
+        RouteId::CreateInboundShipment => inbound::create(deps, request).await,
+        RouteId::UpdateInboundShipment => inbound::update(deps, request).await,
+        RouteId::ListReturns => resources::list::<Return>(deps, request).await,
+        RouteId::GetReturn => resources::get::<Return>(deps, id, request).await,
+        RouteId::CreateReturn => returns::create(deps, request).await,
+        RouteId::ListWarehouses => resources::list::<Warehouse>(deps, request).await,
+        RouteId::GetWarehouse => resources::get::<Warehouse>(deps, id, request).await,
+        RouteId::ListShippingMethods => resources::list::<ShippingMethod>(deps, request).await,
+        RouteId::ListBills => resources::list::<Bill>(deps, request).await,
+        RouteId::GetBill => resources::get::<Bill>(deps, id, request).await,
         RouteId::ListMessages => messages::list(deps, request).await,
         RouteId::PostMessage => messages::post(deps, request).await,
         RouteId::CreateLinkToken => connections::link_token(deps, request).await,

@@ -63,6 +63,16 @@ pub fn tags() -> Schema {
         .into()
 }
 
+/// Tags that replace an object's (`PUT`): absent, `null`, or 1 to 50 as [`text_64`].
+pub fn opt_tags() -> Schema {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(utoipa::openapi::RefOr::T(text(64)))
+        .min_items(Some(1))
+        .max_items(Some(50))
+        .into()
+}
+
 /// Optional email address: at most 254 characters, with an `@`.
 pub fn opt_email() -> Schema {
     ObjectBuilder::new()

@@ -7,15 +7,14 @@ use http::StatusCode;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::request::{Ctx, Reply};
+use super::request::{require, Action, Ctx, Reply};
 use super::ApiDeps;
-use crate::domain::{BrandId, Connection, ConnectionId, ConnectionStatus, Currency};
-use crate::domain::{Order, Product, Timestamp};
+use crate::domain::Timestamp;
+use crate::domain::{Brand, BrandId, Connection, ConnectionId, ConnectionStatus, Currency};
 use crate::idempotency::{Fingerprint, IdempotencyKey, NextAction, SavedResponse, Scope};
 use crate::resource::Resource;
 use crate::store::SyncedStore;
-use crate::trackstar::wire::{TrackstarOrder, TrackstarProduct};
-use crate::trackstar::{ConnectionCredentials, ConversionContext, ConversionError};
+use crate::trackstar::{ConnectionCredentials, ConversionContext};
 
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
@@ -160,26 +159,6 @@ pub(crate) fn unusable_answer(err: &(dyn std::error::Error + 'static)) -> ApiErr
     )
 }
 
-/// A Trackstar object a write is answered with, and the domain object it becomes.
-pub(crate) trait Answer {
-    type Object: Resource;
-    fn into_object(self, ctx: &ConversionContext) -> Result<Self::Object, ConversionError>;
-}
-
-impl Answer for TrackstarOrder {
-    type Object = Order;
-    fn into_object(self, ctx: &ConversionContext) -> Result<Order, ConversionError> {
-        self.into_domain(ctx)
-    }
-}
-
-impl Answer for TrackstarProduct {
-    type Object = Product;
-    fn into_object(self, ctx: &ConversionContext) -> Result<Product, ConversionError> {
-        self.into_domain(ctx)
-    }
-}
-
 /// Trackstar's answer to a write, and when the write was sent.
 pub(crate) struct Answered<A> {
     pub data: A,
@@ -187,18 +166,18 @@ pub(crate) struct Answered<A> {
 }
 
 /// The tail of every write-through: Trackstar accepted the write (it is authoritative), so
-/// its answer is converted (amounts without a currency in `currency`, else the tenant's
-/// default) and stored, replacing a same-second copy stored before `sent_at` (when the write
+/// its answer is converted by the resource's declaration (`Resource::from_wire`; amounts
+/// without a currency in `currency`, else the tenant's default) and stored, replacing a same-second copy stored before `sent_at` (when the write
 /// went out); only then is it the reply's object.
-pub(crate) async fn store_answer<A: Answer>(
+pub(crate) async fn store_answer<R: Resource>(
     deps: &ApiDeps,
     ctx: &Ctx,
-    store: &dyn SyncedStore<A::Object>,
+    store: &dyn SyncedStore<R>,
     connection: &Connection,
     brand: Option<BrandId>,
     currency: Option<Currency>,
-    answered: Answered<A>,
-) -> Result<A::Object, ApiError> {
+    answered: Answered<R::Wire>,
+) -> Result<R, ApiError> {
     let Answered {
         data: answer,
         sent_at,
@@ -207,13 +186,41 @@ pub(crate) async fn store_answer<A: Answer>(
         Some(c) => c,
         None => fallback_currency(deps, ctx).await?,
     };
-    let object = answer
-        .into_object(&conversion(ctx, brand, connection, fallback))
+    let object = R::from_wire(answer, &conversion(ctx, brand, connection, fallback))
         .map_err(|e| unusable_answer(&e))?;
     store
         .upsert_written(&ctx.principal.tenant, &object, sent_at)
         .await?;
     Ok(object)
+}
+
+/// Who may create an object for the brand a body names, checked in the order every create
+/// checks: scope before permission (a brand the caller may not see is a 404 whatever the
+/// role, a viewer's own brand a 403). A malformed brand id is left to the body's
+/// validation, which names the field.
+pub(crate) fn brand_scope_then_role(
+    ctx: &Ctx,
+    raw_brand: &str,
+    action: Action,
+) -> Result<(), ApiError> {
+    if let Ok(brand) = BrandId::parse(raw_brand) {
+        if !ctx.principal.sees_brand(Some(&brand)) {
+            return Err(ApiError::not_found("brand"));
+        }
+    }
+    require(ctx, action)
+}
+
+/// The brand record a write names (another tenant's or a missing one is a 404).
+pub(crate) async fn brand_record(
+    deps: &ApiDeps,
+    ctx: &Ctx,
+    brand: &BrandId,
+) -> Result<Brand, ApiError> {
+    deps.tenants
+        .get_brand(&ctx.principal.tenant, brand)
+        .await?
+        .ok_or_else(|| ApiError::not_found("brand"))
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {

@@ -157,6 +157,17 @@ string_id!(
     /// A Trackstar bill (one charge) id.
     BillId, "bill id", 128
 );
+/// Whether `value` is a well-formed Trackstar object id: the rules every Trackstar object id
+/// type here parses by (`OrderId`, `ProductId`, `InboundShipmentId`, `ReturnId`,
+/// `WarehouseId`, `ShippingMethodId`, `BillId`). A malformed one names no object, whatever
+/// its kind.
+pub fn is_trackstar_object_id(value: &str) -> bool {
+    validate("object id", value, TRACKSTAR_OBJECT_ID_MAX).is_ok()
+}
+
+/// The longest Trackstar object id accepted.
+pub const TRACKSTAR_OBJECT_ID_MAX: usize = 128;
+
 string_id!(
     /// A WMS warehouse customer id (how the WMS names a brand).
     WarehouseCustomerId, "warehouse customer id", 128
@@ -305,6 +316,24 @@ mod tests {
             Err(IdError::TooLong { max: 64, .. })
         ));
         assert!(TenantId::parse("a".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn every_trackstar_object_id_type_parses_by_the_shared_rules() {
+        let long = "a".repeat(TRACKSTAR_OBJECT_ID_MAX + 1);
+        let max = "a".repeat(TRACKSTAR_OBJECT_ID_MAX);
+        for raw in ["ord_1", "wh-1.a:b", "", "a#b", "a b", "a/b", &long, &max] {
+            let expected = is_trackstar_object_id(raw);
+            assert_eq!(OrderId::parse(raw).is_ok(), expected, "{raw}");
+            assert_eq!(ProductId::parse(raw).is_ok(), expected, "{raw}");
+            assert_eq!(InboundShipmentId::parse(raw).is_ok(), expected, "{raw}");
+            assert_eq!(ReturnId::parse(raw).is_ok(), expected, "{raw}");
+            assert_eq!(WarehouseId::parse(raw).is_ok(), expected, "{raw}");
+            assert_eq!(ShippingMethodId::parse(raw).is_ok(), expected, "{raw}");
+            assert_eq!(BillId::parse(raw).is_ok(), expected, "{raw}");
+        }
+        assert!(is_trackstar_object_id(&max));
+        assert!(!is_trackstar_object_id(&long));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub use connection::{
     Connection, ConnectionError, ConnectionRoute, ConnectionStatus, ErrorTombstone, EventMarks,
     StuckSchedule,
 };
+pub use ids::{is_trackstar_object_id, TRACKSTAR_OBJECT_ID_MAX};
 pub use ids::{
     BillId, BrandId, ConnectionId, CorrelationId, EventId, IdError, InboundShipmentId,
     InventoryItemId, MessageId, OrderId, ProductId, ReturnId, ShippingMethodId, Sku, TenantId,

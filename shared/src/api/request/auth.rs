@@ -22,6 +22,9 @@ pub enum Action {
     Read,
     WriteOrders,
     WriteProducts,
+    /// Create and change inbound shipments (ASNs).
+    WriteInboundShipments,
+    WriteReturns,
     WriteMessages,
     ManageConnections,
     ReadAudit,
@@ -34,7 +37,10 @@ pub enum Action {
 pub fn allows(role: Role, action: Action) -> bool {
     match action {
         Action::Read => true,
-        Action::WriteOrders | Action::WriteProducts => role != Role::BrandViewer,
+        Action::WriteOrders
+        | Action::WriteProducts
+        | Action::WriteInboundShipments
+        | Action::WriteReturns => role != Role::BrandViewer,
         Action::WriteMessages => role != Role::BrandViewer,
         Action::ManageConnections | Action::ReadAudit | Action::RunSync | Action::Replay => {
             role == Role::TenantAdmin
@@ -94,6 +100,11 @@ mod tests {
         assert!(!allows(Role::TenantStaff, Action::ManageConnections));
         assert!(!allows(Role::BrandViewer, Action::WriteMessages));
         assert!(allows(Role::BrandManager, Action::WriteOrders));
+        for action in [Action::WriteInboundShipments, Action::WriteReturns] {
+            assert!(allows(Role::BrandManager, action));
+            assert!(allows(Role::TenantStaff, action));
+            assert!(!allows(Role::BrandViewer, action));
+        }
         assert!(!allows(Role::BrandManager, Action::ReadAudit));
     }
 
