@@ -7,6 +7,7 @@ mod api_connections_aws;
 mod api_matrix;
 mod api_more;
 mod api_openapi;
+mod api_order_changes;
 mod api_orders;
 mod api_quota;
 mod api_reconciliations;
