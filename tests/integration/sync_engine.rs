@@ -157,6 +157,7 @@ fn test_config() -> SyncConfig {
         min_page_time: Duration::from_millis(200),
         write_concurrency: 8,
         max_window_restarts: 3,
+        ..SyncConfig::default()
     }
 }
 
@@ -1133,6 +1134,7 @@ impl Rig {
             metrics: Arc::new(self.metrics.clone()),
             clock: Arc::new(move || clock.now()),
             resources: ResourceKind::ALL.to_vec(),
+            unavailable_recheck: packr::sync::SyncConfig::default().unavailable_recheck,
             parked_sweep: None,
         }
     }
