@@ -21,7 +21,7 @@ pub async fn list<T: Resource>(
     let query = filters::parse::<T>(&pairs)?;
     let page = state
         .with_data(&connection.connection_id, |data| {
-            pagination::page(T::all(data), &query)
+            pagination::page_in::<T>(data, &query)
         })
         .ok_or_else(|| ApiError::Unauthorized("Unknown connection".to_owned()))??;
     Ok(Json(serde_json::to_value(page).unwrap_or(Value::Null)))
