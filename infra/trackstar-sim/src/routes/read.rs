@@ -16,6 +16,7 @@ pub async fn list<T: Resource>(
     Extension(connection): Extension<SimConnection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    state.check_resource(&connection, T::KIND)?;
     let Query(pairs) =
         query.map_err(|_| ApiError::validation("query", "_schema", "Malformed query string."))?;
     let query = filters::parse::<T>(&pairs)?;
@@ -32,6 +33,7 @@ pub async fn get_one<T: Resource>(
     Extension(connection): Extension<SimConnection>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    state.check_resource(&connection, T::KIND)?;
     let found = state
         .with_data(&connection.connection_id, |data| {
             data.find::<T>(&id).cloned()
