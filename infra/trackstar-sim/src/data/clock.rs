@@ -189,17 +189,7 @@ mod tests {
             // then only the window on Trackstar's clock reads it
             let ids = |field: &str| -> Vec<String> {
                 let pairs = window(field, last_run);
-                let ids = match kind {
-                    ResourceKind::Orders => ids_of::<Order>(&data, &pairs),
-                    ResourceKind::Inventory => ids_of::<InventoryItem>(&data, &pairs),
-                    ResourceKind::Products => ids_of::<Product>(&data, &pairs),
-                    ResourceKind::InboundShipments => ids_of::<InboundShipment>(&data, &pairs),
-                    ResourceKind::Returns => ids_of::<Return>(&data, &pairs),
-                    ResourceKind::Warehouses => ids_of::<Warehouse>(&data, &pairs),
-                    ResourceKind::ShippingMethods => ids_of::<ShippingMethod>(&data, &pairs),
-                    ResourceKind::Bills => ids_of::<Bill>(&data, &pairs),
-                };
-                ids
+                for_kind!(kind, ids_of(&data, &pairs))
             };
             assert_eq!(ids("updated_date"), Vec::<String>::new(), "{kind:?}");
             assert_eq!(

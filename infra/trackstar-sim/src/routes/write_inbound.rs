@@ -146,11 +146,11 @@ fn known_warehouse(data: &ConnectionData, warehouse_id: &str) -> Result<(), ApiE
     }
 }
 
-/// The inventory item of each line's SKU: `(inventory_item_id, owner, unit_cost)`.
-fn items_of(
-    data: &ConnectionData,
-    lines: &[LineInput],
-) -> Result<Vec<(String, Option<String>, Option<f64>)>, ApiError> {
+/// The inventory item of a line's SKU: `(inventory_item_id, owner, unit_cost)`.
+type ItemOf = (String, Option<String>, Option<f64>);
+
+/// The inventory item of each line's SKU; 422 naming every unknown SKU.
+fn items_of(data: &ConnectionData, lines: &[LineInput]) -> Result<Vec<ItemOf>, ApiError> {
     let mut found = Vec::new();
     let mut unknown = BTreeMap::new();
     for (i, (sku, _)) in lines.iter().enumerate() {

@@ -8,5 +8,6 @@ mod faults;
 mod idempotency;
 mod lists;
 mod ratelimit;
+mod resources;
 mod webhooks;
 mod writes;
