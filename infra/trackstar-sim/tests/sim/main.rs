@@ -10,4 +10,5 @@ mod lists;
 mod ratelimit;
 mod resources;
 mod webhooks;
+mod wms_writes;
 mod writes;
