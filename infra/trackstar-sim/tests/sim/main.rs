@@ -9,6 +9,7 @@ mod idempotency;
 mod lists;
 mod ratelimit;
 mod resources;
+mod syncs;
 mod webhooks;
 mod wms_writes;
 mod writes;
