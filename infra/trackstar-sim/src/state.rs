@@ -131,6 +131,9 @@ impl SimState {
             policies: Mutex::new(HashMap::new()),
             sync_jobs: SyncJobs::default(),
         };
+        state.sync_jobs.set_options(crate::syncs::SyncJobOptions {
+            auto_complete_ms: config.on_demand_auto_complete_ms,
+        });
         for connection in &config.connections {
             state.add_connection(connection.clone(), None);
         }
@@ -301,6 +304,11 @@ impl SimState {
         lock(&self.data)
             .get(connection_id)
             .and_then(|data| clock::trackstar_dates_of(data, kind, id))
+    }
+
+    /// How on-demand sync jobs complete (`PUT /_sim/on-demand-syncs/options`).
+    pub fn set_sync_job_options(&self, options: crate::syncs::SyncJobOptions) {
+        self.sync_jobs.set_options(options);
     }
 
     pub fn set_resource_policy(
