@@ -1,6 +1,12 @@
 //! The Trackstar simulator: a local stand-in for Trackstar's API (see
 //! `../shared/trackstar-contract.md`) so Packr and its tests run with no internet.
 //!
+//! It serves orders, inventory, products, inbound shipments, returns, warehouses, shipping
+//! methods and bills ([`data`]), their writes and webhooks, force and on-demand syncs
+//! ([`syncs`]), and keeps Trackstar's own change clock apart from the WMS's
+//! ([`data::TrackstarDates`]). Tests drive it through [`SimHandle`] or the control API
+//! ([`control`]).
+//!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! let sim = trackstar_sim::spawn(trackstar_sim::SimConfig::default()).await?;
