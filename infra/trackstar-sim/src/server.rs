@@ -60,6 +60,10 @@ pub fn router(state: AppState) -> Router {
             get(read::get_one::<InboundShipment>).put(write_inbound::update_inbound_shipment),
         )
         .route(
+            "/wms/inbound-shipments/{id}/receive",
+            put(write_inbound::receive_inbound_shipment),
+        )
+        .route(
             "/wms/returns",
             get(read::list::<Return>).post(write_inbound::create_return),
         )

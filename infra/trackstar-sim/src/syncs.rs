@@ -305,8 +305,9 @@ impl SimState {
 
     /// `POST /connections/sync`: Trackstar's copy is current in the simulator, so each
     /// function completes at once with `connection.force-sync-completed`
-    /// (`data: {function_name, resource, completed_date}`). Returns the functions named
-    /// (empty: all were synced).
+    /// (`data: {function_name, resource, completed_date}`); without `functions_to_sync`,
+    /// every resource served and not refused for the connection. Returns the functions
+    /// named (empty: all were synced).
     pub fn force_sync(
         &self,
         connection: &SimConnection,
@@ -333,6 +334,9 @@ impl SimState {
         let synced: Vec<String> = if named.is_empty() {
             ResourceKind::ALL
                 .iter()
+                .filter(|k| {
+                    self.resource_policy(&connection.connection_id, **k) == ResourcePolicy::Allowed
+                })
                 .map(|k| k.function_name().to_owned())
                 .collect()
         } else {

@@ -68,6 +68,9 @@ pub fn late_record(
     let created = updated - Duration::hours(1);
     let id = data.mint_id(id_prefix(kind));
     for_kind!(kind, insert_copy(data, rng, id.clone(), created, updated))?;
+    if kind == ResourceKind::Warehouses {
+        data.warehouse_ids.push(id.clone());
+    }
     if let Some(order) = data.orders.iter_mut().find(|o| o.id == id) {
         order.order_number = format!("SO-LATE-{}", data.next_serial);
         order.reference_id = format!("#LATE-{}", data.next_serial);

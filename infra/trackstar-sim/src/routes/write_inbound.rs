@@ -1,11 +1,13 @@
-//! Writes of inbound shipments (create; update while `open`) and returns (create), checked
-//! against the WMS Sandbox integration's request schemas in Trackstar's spec
+//! Writes of inbound shipments (create; update while `open`; receive) and returns (create),
+//! checked against the WMS Sandbox integration's request schemas in Trackstar's spec
 //! (`CreatewmsInboundShipment--WMS_Sandbox--`, `UpdatewmsInboundShipment--WMS_Sandbox--`,
-//! `CreatewmsReturn--WMS_Sandbox--`): a missing required field, a wrong type, `null` or
-//! `""`, an unknown warehouse, SKU or order is a 422 naming the field. An inbound shipment
-//! no longer `open` cannot be updated: 422 from the integration (the spec documents 200,
-//! 404 and 422 for that endpoint). Each write raises `inbound-shipment.created`,
-//! `inbound-shipment.updated` or `return.created`.
+//! `CreateReceiptwmsInboundShipment--WMS_Sandbox--`, `CreatewmsReturn--WMS_Sandbox--`): a
+//! missing required field, a wrong type, `null` or `""`, an unknown warehouse, SKU or order
+//! is a 422 naming the field. An inbound shipment no longer `open` cannot be updated, and
+//! one received or cancelled cannot be received: 422 from the integration (the spec
+//! documents 200, 404 and 422 for those endpoints). Each write raises
+//! `inbound-shipment.created`, `inbound-shipment.updated`,
+//! `inbound-shipment.receipt.created` or `return.created`.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +24,7 @@ use crate::data::model::{
     InboundLineItem, InboundShipment, Return, ReturnLineItem, ShipFromAddress, Timestamp,
 };
 use crate::data::mutate::{created, updated};
+use crate::data::mutate_inbound::{receive, RECEIVABLE};
 use crate::data::{now, ConnectionData};
 use crate::error::ApiError;
 use crate::validation::{parse_object, unused_fields, Fields, MAX_QUANTITY, MISSING};
@@ -327,6 +330,91 @@ pub async fn update_inbound_shipment(
         let change = updated("inbound-shipment.updated", &before, &*shipment);
         let response = respond(&*shipment, &id, input.unused.clone());
         Ok((response, id.clone(), vec![change]))
+    })
+}
+
+/// Required fields of `PUT /wms/inbound-shipments/{id}/receive`.
+pub const RECEIVE_REQUIRED: [&str; 2] = ["line_items", "warehouse_location_id"];
+const RECEIVE_FIELDS: [&str; 2] = ["line_items", "warehouse_location_id"];
+
+/// A receipt of `line_items[{sku, quantity}]`: received quantities grow, the status moves
+/// to `receiving` or, once everything expected arrived, `received`.
+pub async fn receive_inbound_shipment(
+    State(state): State<AppState>,
+    Extension(connection): Extension<SimConnection>,
+    method: Method,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> WriteResult {
+    let obj = parse_object(&body)?;
+    let mut f = Fields::new(&obj);
+    f.require(&RECEIVE_REQUIRED);
+    let _ = f.string("warehouse_location_id");
+    let lines = read_lines(&mut f, "quantity", true).unwrap_or_default();
+    f.finish()?;
+    let unused = unused_fields(&obj, &RECEIVE_FIELDS);
+    let path = format!("/wms/inbound-shipments/{id}/receive");
+    apply(&state, &connection, &method, &path, |data| {
+        let index = data
+            .inbound_shipments
+            .iter()
+            .position(|s| s.id == id)
+            .ok_or_else(|| ApiError::NotFound {
+                what: "Inbound shipment",
+                id: id.clone(),
+            })?;
+        let shipment = &data.inbound_shipments[index];
+        if !RECEIVABLE.contains(&shipment.status.as_str()) {
+            return Err(integration_error(format!(
+                "Inbound shipment {id} cannot be received in status {}",
+                shipment.status
+            )));
+        }
+        let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
+        let mut problems = BTreeMap::new();
+        for (i, (sku, quantity)) in lines.iter().enumerate() {
+            let quantity = quantity.unwrap_or(0);
+            let line = shipment
+                .line_items
+                .iter()
+                .find(|l| l.sku.as_deref() == Some(sku.as_str()));
+            match line {
+                None => {
+                    problems.insert(
+                        format!("line_items.{i}.sku"),
+                        vec!["Not on this inbound shipment.".to_owned()],
+                    );
+                }
+                Some(l) => {
+                    let left = l.expected_quantity - l.received_quantity;
+                    let total = wanted.get(sku).copied().unwrap_or(0) + quantity;
+                    if total > left {
+                        problems.insert(
+                            format!("line_items.{i}.quantity"),
+                            vec![format!("More than the {left} still expected.")],
+                        );
+                    }
+                    wanted.insert(sku.clone(), total);
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::Validation {
+                location: "body",
+                fields: problems,
+            });
+        }
+        let receipt_id = data.mint_id("rcp");
+        let change = receive(data, index, receipt_id, now(), |l| {
+            l.sku
+                .as_ref()
+                .and_then(|s| wanted.get(s))
+                .copied()
+                .unwrap_or(0)
+        })
+        .ok_or_else(|| ApiError::validation("body", "line_items", "Nothing to receive."))?;
+        let shipment = &data.inbound_shipments[index];
+        Ok((respond(shipment, &id, unused), id.clone(), vec![change]))
     })
 }
 

@@ -495,6 +495,26 @@ async fn inbound_shipment_and_return_writes_match_the_official_schemas() {
         &changed,
         "inbound update",
     );
+    let received: Value = s
+        .req(Method::PUT, &format!("/wms/inbound-shipments/{id}/receive"))
+        .json(
+            &json!({"warehouse_location_id": "A-01", "line_items": [{"sku": sku, "quantity": 2}]}),
+        )
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json");
+    assert_valid(
+        &response_ref(
+            "/wms/inbound-shipments/{inbound_shipment_id}/receive",
+            "put",
+            "200",
+        ),
+        &received,
+        "inbound receive",
+    );
     let ret: Value = s
         .req(Method::POST, "/wms/returns")
         .json(&json!({"line_items": [{"sku": sku, "quantity": 1}]}))

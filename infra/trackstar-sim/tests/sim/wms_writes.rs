@@ -361,3 +361,104 @@ async fn an_order_takes_a_new_address_until_it_ships() {
     assert_eq!(status, 200);
     s.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn receiving_an_inbound_shipment_adds_receipts_until_it_is_received() {
+    // given a new shipment expecting 40 units
+    let receiver = Receiver::start(0).await;
+    let s = sim().await;
+    s.handle.set_webhook_target(Some(receiver.target.clone()));
+    let truth = s.handle.truth(CONN).expect("truth");
+    let sku = sku(&truth);
+    let (_, created) = send(
+        &s,
+        Method::POST,
+        "/wms/inbound-shipments",
+        &inbound_body(&sku),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let path = format!("/wms/inbound-shipments/{id}/receive");
+    let receipt = |quantity: i64| json!({"warehouse_location_id": "A-01", "line_items": [{"sku": sku, "quantity": quantity}]});
+    // when 15 arrive
+    let (status, first) = send(&s, Method::PUT, &path, &receipt(15)).await;
+    // then it is receiving with 15 received in one receipt
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["data"]["status"], "receiving");
+    assert_eq!(first["data"]["line_items"][0]["received_quantity"], 15);
+    assert_eq!(
+        first["data"]["receipts"]
+            .as_array()
+            .expect("receipts")
+            .len(),
+        1
+    );
+    // when more than the 25 still expected arrive, it is refused naming the quantity
+    let (status, refused) = send(&s, Method::PUT, &path, &receipt(26)).await;
+    assert_eq!(status, 422);
+    assert!(refused["detail"]["body"]
+        .get("line_items.0.quantity")
+        .is_some());
+    // when the last 25 arrive, it is received
+    let (_, last) = send(&s, Method::PUT, &path, &receipt(25)).await;
+    assert_eq!(last["data"]["status"], "received");
+    assert_eq!(last["data"]["line_items"][0]["received_quantity"], 40);
+    // and a received shipment takes no more receipts
+    let (status, closed) = send(&s, Method::PUT, &path, &receipt(1)).await;
+    assert_eq!(status, 422);
+    assert_eq!(closed["origin"], "integration");
+    // and each receipt raised inbound-shipment.receipt.created with the receipts before it
+    assert!(
+        s.handle
+            .wait_webhooks_idle(std::time::Duration::from_secs(5))
+            .await
+    );
+    let hooks: Vec<Value> = receiver.received().iter().map(|r| r.json()).collect();
+    let receipts: Vec<&Value> = hooks
+        .iter()
+        .filter(|h| h["event_type"] == "inbound-shipment.receipt.created")
+        .collect();
+    assert_eq!(receipts.len(), 2);
+    assert_eq!(receipts[0]["previous_attributes"], json!({"receipts": []}));
+    assert_eq!(
+        receipts[1]["previous_attributes"]["receipts"]
+            .as_array()
+            .expect("list")
+            .len(),
+        1
+    );
+    // and a SKU not on the shipment, or a missing location, names its field
+    let other = truth.inventory[1].sku.clone().expect("sku");
+    for (body, field) in [
+        (
+            json!({"warehouse_location_id": "A-01", "line_items": [{"sku": other, "quantity": 1}]}),
+            "line_items.0.sku",
+        ),
+        (
+            json!({"line_items": [{"sku": sku, "quantity": 1}]}),
+            "warehouse_location_id",
+        ),
+    ] {
+        let (_, created) = send(
+            &s,
+            Method::POST,
+            "/wms/inbound-shipments",
+            &inbound_body(&sku),
+        )
+        .await;
+        let fresh = created["id"].as_str().expect("id");
+        let (status, answer) = send(
+            &s,
+            Method::PUT,
+            &format!("/wms/inbound-shipments/{fresh}/receive"),
+            &body,
+        )
+        .await;
+        assert_eq!(status, 422, "{field}: {answer}");
+        assert!(
+            answer["detail"]["body"].get(field).is_some(),
+            "{field}: {answer}"
+        );
+    }
+    s.handle.shutdown().await;
+}
