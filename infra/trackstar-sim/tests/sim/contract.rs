@@ -561,3 +561,33 @@ fn the_schema_check_rejects_what_the_spec_forbids_and_accepts_nullables() {
         assert!(result.is_err(), "{bad} should be rejected");
     }
 }
+
+#[tokio::test]
+async fn samples_of_the_new_kinds_events_match_the_official_schemas() {
+    let s = sim().await;
+    for event_type in [
+        "inbound-shipment.created",
+        "inbound-shipment.updated",
+        "inbound-shipment.receipt.created",
+        "return.created",
+        "return.updated",
+        "warehouse.created",
+        "warehouse.updated",
+        "shipping-method.created",
+        "shipping-method.updated",
+        "bill.created",
+        "bill.updated",
+    ] {
+        let body = s
+            .handle
+            .emit_sample(CONN, event_type)
+            .unwrap_or_else(|| panic!("a sample of {event_type}"));
+        assert_eq!(body["event_type"], event_type);
+        assert_valid(&webhook_ref(event_type), &body, event_type);
+        if event_type.ends_with(".updated") || event_type.ends_with("receipt.created") {
+            let previous = body["previous_attributes"].as_object().expect("previous");
+            assert!(!previous.is_empty(), "{event_type} names what changed");
+        }
+    }
+    s.handle.shutdown().await;
+}
