@@ -280,3 +280,70 @@ async fn a_late_record_is_missed_by_updated_date_and_read_by_trackstar_updated_d
     }
     s.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_control_api_creates_and_updates_each_new_kind_with_its_webhook() {
+    let receiver = Receiver::start(0).await;
+    let s = sim().await;
+    s.handle.set_webhook_target(Some(receiver.target.clone()));
+    let mut expected = Vec::new();
+    for (kind, event) in [
+        ("warehouse", "warehouse"),
+        ("shipping_method", "shipping-method"),
+        ("bill", "bill"),
+        ("inbound_shipment", "inbound-shipment"),
+        ("return", "return"),
+    ] {
+        for action in ["create", "update"] {
+            // when a kind is created or updated through POST /_sim/mutate
+            let response = s
+                .http
+                .post(s.handle.url("/_sim/mutate"))
+                .json(&json!({"connection_id": CONN, "kind": kind, "action": action}))
+                .send()
+                .await
+                .expect("response");
+            // then the outcome names one change of that kind
+            assert_eq!(response.status(), 200);
+            let outcome: Value = response.json().await.expect("json");
+            let changes = outcome["changes"].as_array().expect("changes");
+            assert_eq!(changes.len(), 1, "{kind} {action}: {outcome}");
+            let event_type = format!("{event}.{action}d");
+            assert_eq!(changes[0][0], event_type.as_str());
+            expected.push(event_type);
+        }
+    }
+    // and a receipt is its own event
+    let response = s
+        .http
+        .post(s.handle.url("/_sim/mutate"))
+        .json(&json!({"connection_id": CONN, "kind": "inbound_receipt"}))
+        .send()
+        .await
+        .expect("response");
+    let outcome: Value = response.json().await.expect("json");
+    assert_eq!(outcome["changes"][0][0], "inbound-shipment.receipt.created");
+    expected.push("inbound-shipment.receipt.created".to_owned());
+    // and the webhooks arrive in that order
+    assert!(
+        s.handle
+            .wait_webhooks_idle(std::time::Duration::from_secs(5))
+            .await
+    );
+    let received: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["event_type"].as_str().expect("type").to_owned())
+        .collect();
+    assert_eq!(received, expected);
+    // and an unknown action is refused
+    let response = s
+        .http
+        .post(s.handle.url("/_sim/mutate"))
+        .json(&json!({"connection_id": CONN, "kind": "bill", "action": "delete"}))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 422);
+    s.handle.shutdown().await;
+}
