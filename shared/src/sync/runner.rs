@@ -390,7 +390,10 @@ fn new_run(deps: &WorkerDeps, job: &SyncJob, state: &SyncState, now: Timestamp) 
 
 /// What asking Trackstar for the next page came to.
 enum Fetched {
-    Page { page: SourcePage, read_at: Timestamp },
+    Page {
+        page: SourcePage,
+        read_at: Timestamp,
+    },
     /// The window was restarted (a refused page token): ask again.
     Again,
     /// The chunk ends here, with this outcome.
@@ -423,8 +426,7 @@ async fn run_pages(
         }
 
         let page_started = Instant::now();
-        let (page, read_at) = match fetch_page(deps, job, &mut run, remaining, chunk_counts).await
-        {
+        let (page, read_at) = match fetch_page(deps, job, &mut run, remaining, chunk_counts).await {
             Fetched::Page { page, read_at } => (page, read_at),
             Fetched::Again => continue,
             Fetched::End(outcome) => return outcome,
@@ -582,9 +584,8 @@ async fn trackstar_failed(
                 .release(lease, Some(&error.to_string()), (deps.clock)())
                 .await
                 .ok();
-            deps.metrics.emit(
-                metric("sync.failures", job, checkpoint.mode).with("reason", "trackstar"),
-            );
+            deps.metrics
+                .emit(metric("sync.failures", job, checkpoint.mode).with("reason", "trackstar"));
             Err(SyncError::Trackstar(error))
         }
     };
@@ -912,15 +913,14 @@ async fn unavailable(
         return fenced_or(e);
     }
     info!(refusal = ?refusal, "trackstar refuses this resource for the connection: marked unavailable");
-    deps.metrics.emit(
-        metric("sync.unavailable", job, checkpoint.mode).with(
+    deps.metrics
+        .emit(metric("sync.unavailable", job, checkpoint.mode).with(
             "refusal",
             match refusal {
                 Refusal::Forbidden => "forbidden",
                 Refusal::NotImplemented => "not_implemented",
             },
-        ),
-    );
+        ));
     Ok(ChunkOutcome::Stopped(Stop::Unavailable(refusal)))
 }
 

@@ -291,6 +291,18 @@ pub struct ConnectionData {
 }
 
 impl ConnectionData {
+    /// How many objects of every kind the connection has.
+    pub fn object_count(&self) -> usize {
+        self.orders.len()
+            + self.inventory.len()
+            + self.products.len()
+            + self.inbound_shipments.len()
+            + self.returns.len()
+            + self.warehouses.len()
+            + self.shipping_methods.len()
+            + self.bills.len()
+    }
+
     pub fn find<T: Resource>(&self, id: &str) -> Option<&T> {
         T::all(self).iter().find(|o| o.id() == id)
     }
