@@ -97,12 +97,12 @@ async fn every_active_connection_gets_a_job_per_resource_on_the_real_queue_group
     )
     .await;
 
-    // then 202 with six jobs, and the disconnected connection reported as skipped
+    // then 202 with a job per connection and resource, and the disconnected connection reported as skipped
     assert_eq!(r.status, 202, "{}", r.body);
     let mut expected = Vec::new();
     for c in ["conn_acme", "conn_acme_2"] {
-        for res in ["orders", "inventory", "products"] {
-            expected.push((c.to_owned(), res.to_owned(), "full".to_owned()));
+        for res in ResourceKind::ALL {
+            expected.push((c.to_owned(), res.as_str().to_owned(), "full".to_owned()));
         }
     }
     assert_eq!(triples(&r.body["jobs"]), expected);
@@ -110,9 +110,9 @@ async fn every_active_connection_gets_a_job_per_resource_on_the_real_queue_group
         r.body["skipped"],
         json!([{ "connection_id": "conn_acme_old", "reason": "connection_not_active", "status": "disconnected" }])
     );
-    // and exactly those six messages are on the queue, each in the tenant's group
+    // and exactly those messages are on the queue, each in the tenant's group
     let messages = drain(&sqs, &url).await;
-    assert_eq!(messages.len(), 6);
+    assert_eq!(messages.len(), 2 * ResourceKind::ALL.len());
     let mut landed = Vec::new();
     for m in &messages {
         let job: SyncJob = serde_json::from_str(m.body().unwrap()).unwrap();
@@ -197,7 +197,7 @@ async fn validation_errors_name_their_fields() {
     let admin = Caller::admin(ACME);
     let cases = [
         (
-            json!({ "mode": "full", "resources": ["orders", "returns"] }),
+            json!({ "mode": "full", "resources": ["orders", "labor_activities"] }),
             "resources[1]",
         ),
         (json!({ "mode": "full", "resources": [] }), "resources"),
@@ -243,7 +243,7 @@ async fn a_replay_returns_the_saved_answer_and_queues_nothing_more() {
     let first = run(&s, &admin, &body, "replay-1").await;
     assert_eq!(first.status, 202, "{}", first.body);
     assert_eq!(first.header("idempotent-replayed"), None);
-    assert_eq!(s.sync_jobs.jobs().len(), 3);
+    assert_eq!(s.sync_jobs.jobs().len(), ResourceKind::ALL.len());
 
     // when the same request comes again with the same key
     let again = run(&s, &admin, &body, "replay-1").await;
@@ -252,14 +252,14 @@ async fn a_replay_returns_the_saved_answer_and_queues_nothing_more() {
     assert_eq!(again.status, 202);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body, first.body);
-    assert_eq!(s.sync_jobs.jobs().len(), 3);
+    assert_eq!(s.sync_jobs.jobs().len(), ResourceKind::ALL.len());
     // the same key with another body is refused
     let other = run(&s, &admin, &json!({ "mode": "full" }), "replay-1").await;
     assert_eq!(
         (other.status, other.code()),
         (422, "idempotency_key_reused")
     );
-    assert_eq!(s.sync_jobs.jobs().len(), 3);
+    assert_eq!(s.sync_jobs.jobs().len(), ResourceKind::ALL.len());
     // and only one audit entry was written
     let audit = s.get(&admin, "/audit").await;
     let runs = audit.body["items"]
@@ -350,7 +350,7 @@ async fn an_exchanged_connection_gets_a_full_sync_of_every_resource() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let queued = s.sync_jobs.jobs();
-    assert_eq!(queued.len(), 3);
+    assert_eq!(queued.len(), ResourceKind::ALL.len());
     for (job, resource) in queued.iter().zip(ResourceKind::ALL) {
         let (job, delay) = job;
         assert_eq!(job.tenant_id, tenant(ACME));

@@ -303,14 +303,17 @@ async fn sync_run_queues_jobs_prints_the_table_and_fails_on_what_cannot_sync() {
         ])
         .await;
     assert_eq!(result.unwrap(), ExitCode::SUCCESS, "{out}");
-    assert!(out.contains("3 jobs queued"), "{out}");
+    assert!(
+        out.contains(&format!("{} jobs queued", ResourceKind::ALL.len())),
+        "{out}"
+    );
     let jobs: Vec<SyncJob> = s
         .drain()
         .await
         .iter()
         .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
         .collect();
-    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs.len(), ResourceKind::ALL.len());
     assert!(jobs
         .iter()
         .all(|j| j.connection_id.as_str() == "conn_b" && j.mode == SyncMode::Incremental));
@@ -376,7 +379,7 @@ async fn reconcile_from_the_cli_is_audited_and_without_the_audit_key_the_run_fai
         format!("{error:#}").contains("sync.run ran but could not be recorded"),
         "{error:#}"
     );
-    assert_eq!(s.drain().await.len(), 3);
+    assert_eq!(s.drain().await.len(), ResourceKind::ALL.len());
 }
 
 #[tokio::test]

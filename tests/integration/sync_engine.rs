@@ -157,6 +157,7 @@ fn test_config() -> SyncConfig {
         min_page_time: Duration::from_millis(200),
         write_concurrency: 8,
         max_window_restarts: 3,
+        ..SyncConfig::default()
     }
 }
 
@@ -308,7 +309,11 @@ async fn a_full_sync_stores_every_object_and_moves_the_watermark_to_the_window_e
     }
     // 23 orders in pages of 5: 5 GETs
     assert_eq!(r.gets("/wms/orders"), 5);
-    assert_eq!(r.metrics.total("sync.records"), 47.0);
+    // every object the simulator seeded, of every kind
+    assert_eq!(
+        r.metrics.total("sync.records"),
+        r.sim.truth(CONNECTION).unwrap().object_count() as f64
+    );
     r.sim.shutdown().await;
 }
 
@@ -1133,6 +1138,7 @@ impl Rig {
             metrics: Arc::new(self.metrics.clone()),
             clock: Arc::new(move || clock.now()),
             resources: ResourceKind::ALL.to_vec(),
+            unavailable_recheck: packr::sync::SyncConfig::default().unavailable_recheck,
             parked_sweep: None,
         }
     }
@@ -1151,9 +1157,12 @@ async fn the_scheduler_queues_a_job_per_active_connection_and_resource_and_skips
     r.store.create_connection(&other, &gone).await.unwrap();
     gone.status = ConnectionStatus::Disconnected;
     r.store.update_connection(&other, &gone).await.unwrap();
-    // acme's orders and products are synced; its inventory job is running right now
+    // acme's resources are synced but for inventory, whose job is running right now
     let deps = r.deps();
-    for resource in [ResourceKind::Orders, ResourceKind::Products] {
+    for resource in ResourceKind::ALL
+        .into_iter()
+        .filter(|r| *r != ResourceKind::Inventory)
+    {
         r.run_to_end(&deps, r.job(resource, SyncMode::Full)).await;
     }
     let now = r.clock.now();
@@ -1172,13 +1181,14 @@ async fn the_scheduler_queues_a_job_per_active_connection_and_resource_and_skips
     // then
     assert_eq!(report.connections, 2);
     assert_eq!(report.skipped_leased, 1);
-    assert_eq!(report.incremental, 2);
+    assert_eq!(report.incremental, ResourceKind::ALL.len() - 1);
     assert_eq!(
-        report.full, 3,
+        report.full,
+        ResourceKind::ALL.len(),
         "the never-synced connection gets full syncs"
     );
     let queued = r.queue.drain();
-    assert_eq!(queued.len(), 5);
+    assert_eq!(queued.len(), 2 * ResourceKind::ALL.len() - 1);
     assert!(queued
         .iter()
         .all(|j| j.connection_id.as_str() != "conn_gone"));
@@ -1201,7 +1211,10 @@ async fn the_scheduler_consumes_a_connections_full_sync_request_once() {
     r.store.update_connection(&r.tenant, &c).await.unwrap();
     // when the schedule fires: full jobs
     let report = run_schedule(&r.scheduler()).await.unwrap();
-    assert_eq!((report.full, report.incremental), (3, 0));
+    assert_eq!(
+        (report.full, report.incremental),
+        (ResourceKind::ALL.len(), 0)
+    );
     r.clock.advance(Duration::from_secs(1));
     for job in r.queue.drain() {
         r.run_to_end(&deps, job).await;
@@ -1209,7 +1222,10 @@ async fn the_scheduler_consumes_a_connections_full_sync_request_once() {
     // then, with those full runs started after the request, the next tick is incremental
     r.clock.advance(Duration::from_secs(10));
     let report = run_schedule(&r.scheduler()).await.unwrap();
-    assert_eq!((report.full, report.incremental), (0, 3));
+    assert_eq!(
+        (report.full, report.incremental),
+        (0, ResourceKind::ALL.len())
+    );
     r.sim.shutdown().await;
 }
 
@@ -1502,7 +1518,7 @@ async fn a_dry_run_reconciliation_classifies_and_reports_but_changes_no_object()
 async fn a_reconciliation_cut_short_tombstones_nothing_and_reports_itself_incomplete() {
     use packr::reconcile::ReportStore;
     // given drift including an order deleted upstream, and Trackstar refusing the walk's
-    // third page for good (403)
+    // third page for good (422)
     let r = rig(23).await;
     let deps = r.deps();
     let d = drifted(&r, &deps).await;
@@ -1510,7 +1526,7 @@ async fn a_reconciliation_cut_short_tombstones_nothing_and_reports_itself_incomp
     let sim_state = r.sim.state().clone();
     *refusing.hook.lock().unwrap() = Some(Box::new(move |n| {
         if n == 2 {
-            sim_state.set_faults(CONNECTION, FaultSpec::error(403, None));
+            sim_state.set_faults(CONNECTION, FaultSpec::error(422, None));
         }
         async { None }.boxed()
     }));
@@ -1546,7 +1562,7 @@ async fn a_reconciliation_cut_short_tombstones_nothing_and_reports_itself_incomp
         .incomplete_reason
         .as_deref()
         .unwrap()
-        .contains("403"));
+        .contains("422"));
     r.sim.shutdown().await;
 }
 
@@ -1559,7 +1575,7 @@ async fn the_nightly_schedule_queues_a_reconciliation_per_active_connection_and_
             .unwrap();
     assert_eq!(report.connections, 1);
     let jobs = r.queue.drain();
-    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs.len(), ResourceKind::ALL.len());
     assert!(jobs
         .iter()
         .all(|j| j.mode == SyncMode::Reconcile && !j.dry_run));

@@ -161,7 +161,7 @@ async fn lag_of_a_brand_the_caller_may_not_see_is_a_404() {
     let r = s.get(&manager, "/sync/lag/b1").await;
     assert_eq!(r.status, 200, "{}", r.body);
     let rows = r.body["resources"].as_array().unwrap();
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), ResourceKind::ALL.len());
     assert!(rows.iter().all(|row| row["connection_id"] == CONN_B1));
     let orders = rows.iter().find(|row| row["resource"] == "orders").unwrap();
     let lag = orders["sync_lag_seconds"].as_i64().unwrap();
@@ -210,7 +210,10 @@ async fn the_status_follows_sync_lag_and_webhook_failures() {
     synced(&s, ACME, CONN_B1, 320).await;
     let r = s.get(&admin, "/sync/health").await;
     assert_eq!(status(&r.body), "degraded");
-    assert_eq!(reasons(of(&r.body, CONN_B1)), vec!["sync_lag"; 3]);
+    assert_eq!(
+        reasons(of(&r.body, CONN_B1)),
+        vec!["sync_lag"; ResourceKind::ALL.len()]
+    );
     synced(&s, ACME, CONN_B1, 920).await;
     let r = s.get(&admin, "/sync/health").await;
     assert_eq!(status(&r.body), "unhealthy");

@@ -373,7 +373,9 @@ async fn an_attempt_that_applied_but_crashed_before_its_receipt_is_recorded_once
 #[tokio::test]
 async fn unhandled_event_types_are_recorded_and_acknowledged() {
     let p = processor().await;
-    let e = p.queued("msg_1", fixture("inbound-shipment-updated")).await;
+    let mut body = fixture("inbound-shipment-updated");
+    body["event_type"] = json!("warehouse-location.updated");
+    let e = p.queued("msg_1", body).await;
 
     let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
 
@@ -501,7 +503,7 @@ async fn historical_sync_completed_queues_a_full_sync_of_that_resource_only() {
     );
     // a resource Packr does not sync needs no job
     let mut body = fixture("connection-historical-sync-completed");
-    body["data"]["resource"] = json!("returns");
+    body["data"]["resource"] = json!("labor_activities");
     let e = p.queued("msg_h2", body).await;
     handle_batch(&p.deps, sqs_event(vec![message("msg_h2", &e)])).await;
     assert!(p.sync_jobs.drain().is_empty());

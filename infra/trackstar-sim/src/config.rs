@@ -21,6 +21,9 @@ pub struct SimConfig {
     pub write_rate_per_sec: u32,
     /// Where webhooks go; `None` sends none (they are still counted as dropped).
     pub webhook: Option<WebhookTarget>,
+    /// Complete every on-demand sync job on its own this many ms after it is made
+    /// (`None`: only `POST /_sim/on-demand-syncs/{id}/complete` completes one).
+    pub on_demand_auto_complete_ms: Option<u64>,
 }
 
 /// One connected WMS.
@@ -130,6 +133,7 @@ impl Default for SimConfig {
             get_rate_per_sec: 10,
             write_rate_per_sec: 50,
             webhook: None,
+            on_demand_auto_complete_ms: None,
         }
     }
 }

@@ -5,7 +5,13 @@
 //! |---|---|---|
 //! | `POST /_sim/faults/{connection_id}` | [`FaultSpec`] | inject faults |
 //! | `DELETE /_sim/faults/{connection_id}`, `DELETE /_sim/faults` | | clear them |
-//! | `POST /_sim/mutate` | [`MutateRequest`] | change objects, send webhooks |
+//! | `POST /_sim/mutate` | [`MutateRequest`] + optional `action`: `"create"`/`"update"` | change objects, send webhooks |
+//! | `POST /_sim/late-record` | `{connection_id, kind, age_hours?}` | insert a record old in the WMS, new to Trackstar; no webhook |
+//! | `GET /_sim/trackstar-dates/{connection_id}/{kind}/{id}` | | Trackstar's clock of one object |
+//! | `POST /_sim/resource-policy` | `{connection_id, kind, answer}` | lists/gets of a kind: `allowed`, `forbidden` (403), `not_implemented` (501) |
+//! | `PUT /_sim/on-demand-syncs/options` | [`SyncJobOptions`] | complete new jobs on their own after a delay |
+//! | `POST /_sim/on-demand-syncs/{id}/complete` | | re-read the window, send `connection.sync-job-completed` |
+//! | `POST /_sim/on-demand-syncs/{id}/stuck` | | mark stuck, send `connection.sync-job-stuck` |
 //! | `GET /_sim/truth/{connection_id}` | | every object of the connection |
 //! | `GET /_sim/requests`, `DELETE /_sim/requests` | | request counts / reset |
 //! | `GET /_sim/webhooks` | | stats, options, attempts |
@@ -14,6 +20,11 @@
 //! | `POST /_sim/webhooks/emit` | `{connection_id, event_type}` | send a sample event |
 //! | `POST /_sim/connections` | [`SimConnection`] | add a connection |
 //! | `PUT /_sim/limits` | [`Limits`] | change rate limits |
+//!
+//! `kind` is a [`ResourceKind`]: `orders`, `inventory`, `products`, `inbound_shipments`,
+//! `returns`, `warehouses`, `shipping_methods`, `bills`. A mutation `kind` is a
+//! [`crate::MutationKind`]: `order`, `inventory`, `product`, `inbound_shipment`,
+//! `inbound_receipt`, `return`, `warehouse`, `shipping_method`, `bill`.
 
 use std::net::SocketAddr;
 
@@ -29,12 +40,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::config::{SimConnection, WebhookTarget};
-use crate::data::now;
+use crate::data::mutate::MutateAction;
+use crate::data::{now, ResourceKind};
 use crate::error::ApiError;
 use crate::faults::FaultSpec;
 use crate::fixtures::sample_event;
 use crate::routes::AppState;
-use crate::state::{Limits, MutateRequest};
+use crate::state::{Limits, MutateRequest, ResourcePolicy};
+use crate::syncs::SyncJobOptions;
 use crate::webhooks::DeliveryOptions;
 
 pub fn router() -> Router<AppState> {
@@ -53,6 +66,16 @@ pub fn router() -> Router<AppState> {
         .route("/_sim/webhooks/emit", post(emit))
         .route("/_sim/connections", post(add_connection))
         .route("/_sim/limits", put(limits))
+        .route("/_sim/late-record", post(late_record))
+        .route(
+            "/_sim/trackstar-dates/{connection_id}/{kind}/{id}",
+            get(trackstar_dates),
+        )
+        .route("/_sim/resource-policy", post(resource_policy))
+        .route("/_sim/on-demand-syncs/options", put(sync_options))
+        .route("/_sim/on-demand-syncs/{id}", get(sync_job))
+        .route("/_sim/on-demand-syncs/{id}/complete", post(complete_sync))
+        .route("/_sim/on-demand-syncs/{id}/stuck", post(stick_sync))
         .layer(from_fn(loopback_only))
 }
 
@@ -117,9 +140,18 @@ async fn clear_all_faults(State(state): State<AppState>) -> Json<Value> {
     ok()
 }
 
+/// `POST /_sim/mutate`: a [`MutateRequest`] and, optionally, what to do.
+#[derive(Debug, Deserialize)]
+struct MutateBody {
+    #[serde(flatten)]
+    request: MutateRequest,
+    #[serde(default)]
+    action: Option<MutateAction>,
+}
+
 async fn mutate(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let request: MutateRequest = parse(&body)?;
-    let outcome = state.mutate(&request)?;
+    let MutateBody { request, action } = parse(&body)?;
+    let outcome = state.mutate_with(&request, action)?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
 }
 
@@ -206,4 +238,101 @@ async fn limits(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
     let limits: Limits = parse(&body)?;
     state.set_limits(limits);
     Ok(ok())
+}
+
+fn kind_named(kind: &str) -> Result<ResourceKind, ApiError> {
+    serde_json::from_value(Value::String(kind.to_owned()))
+        .map_err(|_| ApiError::validation("path", "kind", "Unknown resource kind."))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LateRecordRequest {
+    connection_id: String,
+    kind: ResourceKind,
+    /// How long ago the WMS last changed the record (default 48 h).
+    #[serde(default = "two_days")]
+    age_hours: u32,
+}
+
+fn two_days() -> u32 {
+    48
+}
+
+async fn late_record(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let request: LateRecordRequest = parse(&body)?;
+    if request.age_hours == 0 || request.age_hours > 24 * 3650 {
+        return Err(ApiError::validation(
+            "body",
+            "age_hours",
+            "Must be between 1 and 87600.",
+        ));
+    }
+    let record = state.late_record(
+        &request.connection_id,
+        request.kind,
+        chrono::Duration::hours(i64::from(request.age_hours)),
+    )?;
+    Ok(Json(serde_json::to_value(record).unwrap_or(Value::Null)))
+}
+
+async fn trackstar_dates(
+    State(state): State<AppState>,
+    Path((connection_id, kind, id)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let kind = kind_named(&kind)?;
+    let dates = state
+        .trackstar_dates(&connection_id, kind, &id)
+        .ok_or(ApiError::NotFound { what: "Object", id })?;
+    Ok(Json(serde_json::to_value(dates).unwrap_or(Value::Null)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyRequest {
+    connection_id: String,
+    kind: ResourceKind,
+    answer: ResourcePolicy,
+}
+
+async fn resource_policy(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: PolicyRequest = parse(&body)?;
+    state.set_resource_policy(&request.connection_id, request.kind, request.answer);
+    Ok(ok())
+}
+
+async fn sync_options(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let options: SyncJobOptions = parse(&body)?;
+    state.sync_jobs.set_options(options);
+    Ok(Json(serde_json::to_value(options).unwrap_or(Value::Null)))
+}
+
+async fn sync_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job = state.sync_job(&id, None).ok_or(ApiError::NotFound {
+        what: "Sync job",
+        id,
+    })?;
+    Ok(Json(json!({ "data": job })))
+}
+
+async fn complete_sync(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (job, ids) = state.complete_sync_job(&id)?;
+    Ok(Json(json!({ "data": job, "object_ids": ids })))
+}
+
+async fn stick_sync(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job = state.stick_sync_job(&id)?;
+    Ok(Json(json!({ "data": job })))
 }

@@ -1,11 +1,13 @@
 //! List query parsing: `limit`, `page_token` and bracket-operator filters such as
 //! `updated_date[gte]=2025-01-01T00:00:00Z`, `status[in]=open,picked`, `sku=ABC`.
+//! `trackstar_created_date` / `trackstar_updated_date` filter on Trackstar's own clock
+//! ([`TrackstarDates`]), which differs from the WMS's for records Trackstar saw late.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::data::model::{INBOUND_STATUSES, ORDER_STATUSES};
-use crate::data::{Resource, ResourceKind};
+use crate::data::{Resource, ResourceKind, TrackstarDates};
 use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: usize = 1000;
@@ -72,7 +74,8 @@ enum Values {
 /// One parsed filter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
-    /// Canonical field: `id`, `created_date`, `updated_date` or a resource field.
+    /// Canonical field: `id`, `created_date`, `updated_date`, `trackstar_created_date`,
+    /// `trackstar_updated_date` or a resource field.
     pub field: String,
     pub op: Op,
     values: Values,
@@ -131,10 +134,9 @@ fn parse_filter<T: Resource>(key: &str, value: &str) -> Result<Filter, ApiError>
     };
     let field = match name {
         "ids" | "id" => "id",
-        "trackstar_updated_date" => "updated_date",
         other => other,
     };
-    let is_date = matches!(field, "created_date" | "updated_date");
+    let is_date = DATE_FIELDS.contains(&field);
     if !is_date && field != "id" && !T::FILTER_FIELDS.contains(&field) {
         return Err(invalid(key, "Unknown field."));
     }
@@ -173,6 +175,14 @@ fn parse_filter<T: Resource>(key: &str, value: &str) -> Result<Filter, ApiError>
     })
 }
 
+/// The date fields every list filters on.
+pub const DATE_FIELDS: [&str; 4] = [
+    "created_date",
+    "updated_date",
+    "trackstar_created_date",
+    "trackstar_updated_date",
+];
+
 fn check_enum<T: Resource>(key: &str, field: &str, values: &[String]) -> Result<(), ApiError> {
     let allowed: &[&str] = match (T::KIND, field) {
         (ResourceKind::Orders, "status") => &ORDER_STATUSES,
@@ -193,13 +203,20 @@ fn check_enum<T: Resource>(key: &str, field: &str, values: &[String]) -> Result<
 }
 
 impl Filter {
+    /// Whether an object Trackstar saw as the WMS changed it matches.
     pub fn matches<T: Resource>(&self, obj: &T) -> bool {
+        self.matches_dated(obj, &TrackstarDates::of(obj))
+    }
+
+    /// Whether an object with Trackstar's clock `clock` matches.
+    pub fn matches_dated<T: Resource>(&self, obj: &T, clock: &TrackstarDates) -> bool {
         match &self.values {
             Values::Dates(dates) => {
-                let actual = if self.field == "created_date" {
-                    obj.created()
-                } else {
-                    obj.updated()
+                let actual = match self.field.as_str() {
+                    "created_date" => obj.created(),
+                    "trackstar_created_date" => clock.trackstar_created_date,
+                    "trackstar_updated_date" => clock.trackstar_updated_date,
+                    _ => obj.updated(),
                 };
                 compare(self.op, &actual, dates)
             }
@@ -257,7 +274,11 @@ impl ListQuery {
     }
 
     pub fn matches<T: Resource>(&self, obj: &T) -> bool {
-        self.filters.iter().all(|f| f.matches(obj))
+        self.matches_dated(obj, &TrackstarDates::of(obj))
+    }
+
+    pub fn matches_dated<T: Resource>(&self, obj: &T, clock: &TrackstarDates) -> bool {
+        self.filters.iter().all(|f| f.matches_dated(obj, clock))
     }
 }
 
@@ -285,7 +306,7 @@ mod tests {
         assert_eq!(q.limit, 10);
         assert_eq!(q.filters.len(), 4);
         assert_eq!(q.filters[0].op, Op::Eq);
-        assert_eq!(q.filters[3].field, "updated_date");
+        assert_eq!(q.filters[3].field, "trackstar_updated_date");
     }
 
     #[test]
@@ -303,6 +324,40 @@ mod tests {
             let err = parse::<Order>(&pairs(&[bad])).expect_err("should fail");
             assert_eq!(err.status().as_u16(), 422, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn trackstar_dates_filter_on_trackstar_clock_not_the_wms_clock() {
+        // given an order the WMS last changed on Jan 1st that Trackstar first saw on Mar 1st
+        let data = crate::data::seed::generate(
+            1,
+            "c",
+            &["wc".to_owned()],
+            crate::data::seed::SeedSizes {
+                orders: 1,
+                inventory: 1,
+                products: 1,
+            },
+        );
+        let mut order = data.orders[0].clone();
+        let jan = DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").expect("date");
+        let mar = DateTime::parse_from_rfc3339("2025-03-01T00:00:00Z").expect("date");
+        order.created_date = jan.with_timezone(&Utc);
+        order.updated_date = jan.with_timezone(&Utc);
+        let clock = TrackstarDates {
+            trackstar_created_date: mar.with_timezone(&Utc),
+            trackstar_updated_date: mar.with_timezone(&Utc),
+        };
+        let since_feb = |field: &str| {
+            parse::<Order>(&pairs(&[(field, "2025-02-01T00:00:00Z")])).expect("valid")
+        };
+        // then a window on updated_date misses it and one on trackstar_updated_date reads it
+        assert!(!since_feb("updated_date[gte]").matches_dated(&order, &clock));
+        assert!(since_feb("trackstar_updated_date[gte]").matches_dated(&order, &clock));
+        assert!(since_feb("trackstar_created_date[gt]").matches_dated(&order, &clock));
+        assert!(!since_feb("trackstar_created_date[lt]").matches_dated(&order, &clock));
+        // and without a later sighting both clocks agree
+        assert!(!since_feb("trackstar_updated_date[gte]").matches(&order));
     }
 
     #[test]

@@ -146,6 +146,68 @@ pub fn sample_event(
             after.updated_date = at;
             emit(&after, Some(previous_attributes(&before, &after)))
         }
+        "inbound-shipment.created"
+        | "return.created"
+        | "warehouse.created"
+        | "shipping-method.created"
+        | "bill.created" => {
+            let value = match event_type {
+                "inbound-shipment.created" => first_created(&data.inbound_shipments, at)?,
+                "return.created" => first_created(&data.returns, at)?,
+                "warehouse.created" => first_created(&data.warehouses, at)?,
+                "shipping-method.created" => first_created(&data.shipping_methods, at)?,
+                _ => first_created(&data.bills, at)?,
+            };
+            emit(&value, None)
+        }
+        "inbound-shipment.receipt.created" => {
+            let mut copy = data.clone();
+            let index = copy.inbound_shipments.iter().position(|s| {
+                crate::data::mutate_inbound::RECEIVABLE.contains(&s.status.as_str())
+            })?;
+            let change = crate::data::mutate_inbound::receive(
+                &mut copy,
+                index,
+                "rcp_sample".to_owned(),
+                at,
+                |_| 1,
+            )?;
+            emit(&change.data, change.previous_attributes)
+        }
+        "return.updated" => {
+            let before = data
+                .returns
+                .iter()
+                .find(|r| crate::data::mutate_inbound::next_return_status(&r.status).is_some())?
+                .clone();
+            let mut after = before.clone();
+            after.status =
+                crate::data::mutate_inbound::next_return_status(&before.status)?.to_owned();
+            after.raw_status = Some(after.status.to_uppercase());
+            after.updated_date = at;
+            emit(&after, Some(previous_attributes(&before, &after)))
+        }
+        "warehouse.updated" => {
+            let before = data.warehouses.first()?.clone();
+            let mut after = before.clone();
+            after.address.address2 = Some("Dock 7".to_owned());
+            after.updated_date = at;
+            emit(&after, Some(previous_attributes(&before, &after)))
+        }
+        "shipping-method.updated" => {
+            let before = data.shipping_methods.first()?.clone();
+            let mut after = before.clone();
+            after.name = format!("{} (v2)", before.name);
+            after.updated_date = at;
+            emit(&after, Some(previous_attributes(&before, &after)))
+        }
+        "bill.updated" => {
+            let before = data.bills.first()?.clone();
+            let mut after = before.clone();
+            after.amount = (before.amount * 100.0 + 150.0).round() / 100.0;
+            after.updated_date = at;
+            emit(&after, Some(previous_attributes(&before, &after)))
+        }
         "connection.created" => emit(
             &json!({ "created_date": at, "access_token": connection.access_token }),
             None,
@@ -180,6 +242,14 @@ pub fn sample_event(
         "connection-error.deleted" => emit(&connection_error(at - Duration::hours(2), at), None),
         _ => None,
     }
+}
+
+/// The first object of a list as if just created `at`.
+fn first_created<T: crate::data::Resource>(items: &[T], at: Timestamp) -> Option<Value> {
+    let mut obj = items.first()?.clone();
+    let id = obj.id().to_owned();
+    obj.restamp(id, at, at);
+    serde_json::to_value(&obj).ok()
 }
 
 mod erased {

@@ -8,12 +8,17 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{SimConfig, SimConnection, WebhookTarget};
+use crate::data::clock::LateRecord;
+use crate::data::mutate::MutateAction;
+use crate::data::ResourceKind;
 use crate::data::{now, ConnectionData};
 use crate::error::ApiError;
 use crate::faults::FaultSpec;
 use crate::fixtures::sample_event;
 use crate::requests::RequestsSnapshot;
-use crate::state::{ConnectionRecord, Limits, MutateOutcome, MutateRequest, SimState};
+use crate::state::{
+    ConnectionRecord, Limits, MutateOutcome, MutateRequest, ResourcePolicy, SimState,
+};
 use crate::webhooks::{DeliveryOptions, WebhookDispatcher, WebhookStats};
 
 /// A running simulator. Drop it or call [`SimHandle::shutdown`] to stop it.
@@ -103,6 +108,36 @@ impl SimHandle {
 
     pub fn mutate(&self, request: &MutateRequest) -> Result<MutateOutcome, ApiError> {
         self.state.mutate(request)
+    }
+
+    /// [`SimHandle::mutate`], creating or updating objects as `action` says.
+    pub fn mutate_with(
+        &self,
+        request: &MutateRequest,
+        action: MutateAction,
+    ) -> Result<MutateOutcome, ApiError> {
+        self.state.mutate_with(request, Some(action))
+    }
+
+    /// A record old in the WMS (`updated_date` `age` ago) that Trackstar reads only now; no
+    /// webhook is sent.
+    pub fn late_record(
+        &self,
+        connection_id: &str,
+        kind: ResourceKind,
+        age: chrono::Duration,
+    ) -> Result<LateRecord, ApiError> {
+        self.state.late_record(connection_id, kind, age)
+    }
+
+    /// How lists and gets of `kind` are answered for a connection.
+    pub fn set_resource_policy(
+        &self,
+        connection_id: &str,
+        kind: ResourceKind,
+        policy: ResourcePolicy,
+    ) {
+        self.state.set_resource_policy(connection_id, kind, policy);
     }
 
     pub fn requests(&self) -> RequestsSnapshot {

@@ -33,6 +33,10 @@ struct Args {
     /// `whsec_<base64>`; a fresh one is made (and printed) when omitted.
     #[arg(long)]
     webhook_secret: Option<String>,
+    /// Complete on-demand sync jobs on their own after this many ms (default: only
+    /// through `POST /_sim/on-demand-syncs/{id}/complete`).
+    #[arg(long)]
+    on_demand_auto_complete_ms: Option<u64>,
     /// Write the webhook fixtures into this directory and exit.
     #[arg(long)]
     write_fixtures: Option<PathBuf>,
@@ -58,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         api_key: args.api_key,
         get_rate_per_sec: args.get_rate_per_sec,
         write_rate_per_sec: args.write_rate_per_sec,
+        on_demand_auto_complete_ms: args.on_demand_auto_complete_ms,
         ..SimConfig::default()
     };
     for spec in &args.connections {

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Resource;
+use crate::data::{ConnectionData, Resource, TrackstarDates};
 use crate::error::ApiError;
 use crate::filters::ListQuery;
 
@@ -28,8 +28,22 @@ pub struct Page<T> {
     pub total_count: usize,
 }
 
-/// Selects the page of `items` that `query` asks for.
+/// Selects the page of `items` that `query` asks for (Trackstar's clock = the WMS's).
 pub fn page<T: Resource>(items: &[T], query: &ListQuery) -> Result<Page<T>, ApiError> {
+    page_with(items, query, TrackstarDates::of)
+}
+
+/// Selects the page of a connection's objects of `T`, filtering on Trackstar's clock as
+/// the connection records it.
+pub fn page_in<T: Resource>(data: &ConnectionData, query: &ListQuery) -> Result<Page<T>, ApiError> {
+    page_with(T::all(data), query, |o| data.trackstar_dates(o))
+}
+
+fn page_with<T: Resource>(
+    items: &[T],
+    query: &ListQuery,
+    clock: impl Fn(&T) -> TrackstarDates,
+) -> Result<Page<T>, ApiError> {
     let fingerprint = query.fingerprint(T::KIND);
     let after = match &query.page_token {
         None => None,
@@ -45,7 +59,7 @@ pub fn page<T: Resource>(items: &[T], query: &ListQuery) -> Result<Page<T>, ApiE
     };
     let mut selected: Vec<&T> = items
         .iter()
-        .filter(|o| query.matches(*o))
+        .filter(|o| query.matches_dated(*o, &clock(o)))
         .filter(|o| match &after {
             None => true,
             Some((u, i)) => (o.updated().timestamp(), o.id()) > (*u, i.as_str()),

@@ -14,12 +14,14 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::config::SimConnection;
-use crate::data::model::{InboundShipment, InventoryItem, Order, Product, Return};
+use crate::data::model::{
+    Bill, InboundShipment, InventoryItem, Order, Product, Return, ShippingMethod, Warehouse,
+};
 use crate::error::ApiError;
 use crate::faults::FaultAction;
 use crate::idempotency::{request_fingerprint, NextAction, SavedResponse, MAX_KEY_LEN};
 use crate::ratelimit::{RateClass, RateDecision};
-use crate::routes::{link, read, write, AppState};
+use crate::routes::{link, read, syncs, write, write_inbound, AppState};
 
 pub const API_KEY_HEADER: &str = "x-trackstar-api-key";
 pub const ACCESS_TOKEN_HEADER: &str = "x-trackstar-access-token";
@@ -49,13 +51,45 @@ pub fn router(state: AppState) -> Router {
             "/wms/products/{id}",
             get(read::get_one::<Product>).put(write::update_product),
         )
-        .route("/wms/inbound-shipments", get(read::list::<InboundShipment>))
+        .route(
+            "/wms/inbound-shipments",
+            get(read::list::<InboundShipment>).post(write_inbound::create_inbound_shipment),
+        )
         .route(
             "/wms/inbound-shipments/{id}",
-            get(read::get_one::<InboundShipment>),
+            get(read::get_one::<InboundShipment>).put(write_inbound::update_inbound_shipment),
         )
-        .route("/wms/returns", get(read::list::<Return>))
+        .route(
+            "/wms/inbound-shipments/{id}/receive",
+            put(write_inbound::receive_inbound_shipment),
+        )
+        .route(
+            "/wms/returns",
+            get(read::list::<Return>).post(write_inbound::create_return),
+        )
         .route("/wms/returns/{id}", get(read::get_one::<Return>))
+        .route("/wms/warehouses", get(read::list::<Warehouse>))
+        .route("/wms/warehouses/{id}", get(read::get_one::<Warehouse>))
+        .route("/wms/shipping-methods", get(read::list::<ShippingMethod>))
+        .route(
+            "/wms/shipping-methods/{id}",
+            get(read::get_one::<ShippingMethod>),
+        )
+        .route("/wms/billing", get(read::list::<Bill>))
+        .route("/wms/billing/{id}", get(read::get_one::<Bill>))
+        .route("/connections/sync", post(syncs::force_sync))
+        .route(
+            "/connections/on-demand-syncs",
+            post(syncs::create_on_demand_sync),
+        )
+        .route(
+            "/connections/on-demand-syncs/{id}",
+            get(syncs::get_on_demand_sync),
+        )
+        .route(
+            "/connections/on-demand-syncs/{id}/cancel",
+            post(syncs::cancel_on_demand_sync),
+        )
         .layer(from_fn_with_state(state.clone(), wms_slowness))
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), wms_guard));

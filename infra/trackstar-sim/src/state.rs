@@ -11,16 +11,18 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::config::{SimConfig, SimConnection, WebhookTarget};
+use crate::data::clock::{self, LateRecord};
 use crate::data::model::Timestamp;
-use crate::data::mutate::{self, Change, MutationKind};
+use crate::data::mutate::{self, Change, MutateAction, MutationKind};
 use crate::data::seed::{self, SeedSizes};
-use crate::data::{now, ConnectionData};
+use crate::data::{now, ConnectionData, ResourceKind, TrackstarDates};
 use crate::error::ApiError;
 use crate::events::{event, WebhookEvent};
 use crate::faults::{FaultSpec, Faults};
 use crate::idempotency::IdempotencyStore;
 use crate::ratelimit::RateLimiter;
 use crate::requests::{AppliedWrite, RequestLog, RequestsSnapshot};
+use crate::syncs::SyncJobs;
 use crate::webhooks::{DeliveryOptions, DeliveryRecord, WebhookDispatcher, WebhookStats};
 
 /// A connection and what Trackstar knows about it.
@@ -40,6 +42,19 @@ pub struct MutateRequest {
     pub kind: MutationKind,
     #[serde(default = "one")]
     pub count: usize,
+}
+
+/// How Trackstar answers lists and gets of a kind for a connection
+/// (`POST /_sim/resource-policy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourcePolicy {
+    #[default]
+    Allowed,
+    /// 403: the endpoint is disabled by policy for the organisation or connection.
+    Forbidden,
+    /// 501: the integration does not implement the endpoint.
+    NotImplemented,
 }
 
 /// Most changes one `mutate` call makes.
@@ -78,6 +93,8 @@ pub struct SimState {
     pub(crate) requests: RequestLog,
     pub(crate) webhooks: WebhookDispatcher,
     pub(crate) shutdown: watch::Receiver<bool>,
+    policies: Mutex<HashMap<(String, ResourceKind), ResourcePolicy>>,
+    pub(crate) sync_jobs: SyncJobs,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -111,7 +128,12 @@ impl SimState {
             requests: RequestLog::default(),
             webhooks,
             shutdown,
+            policies: Mutex::new(HashMap::new()),
+            sync_jobs: SyncJobs::default(),
         };
+        state.sync_jobs.set_options(crate::syncs::SyncJobOptions {
+            auto_complete_ms: config.on_demand_auto_complete_ms,
+        });
         for connection in &config.connections {
             state.add_connection(connection.clone(), None);
         }
@@ -208,6 +230,15 @@ impl SimState {
 
     /// Changes objects as the WMS would and sends the webhooks.
     pub fn mutate(&self, request: &MutateRequest) -> Result<MutateOutcome, ApiError> {
+        self.mutate_with(request, None)
+    }
+
+    /// [`SimState::mutate`], creating or updating objects as `action` says.
+    pub fn mutate_with(
+        &self,
+        request: &MutateRequest,
+        action: Option<MutateAction>,
+    ) -> Result<MutateOutcome, ApiError> {
         let record = self
             .connection(&request.connection_id)
             .ok_or_else(|| ApiError::NotFound {
@@ -224,7 +255,7 @@ impl SimState {
         let changes = {
             let mut rng = lock(&self.rng);
             self.with_data(&request.connection_id, |data| {
-                mutate::mutate(data, request.kind, request.count, &mut *rng, now())
+                mutate::mutate_as(data, request.kind, action, request.count, &mut *rng, now())
             })
             .unwrap_or_default()
         };
@@ -236,6 +267,94 @@ impl SimState {
         };
         self.emit_changes(&record.connection, changes);
         Ok(outcome)
+    }
+
+    /// Inserts a record the WMS last changed `age` ago that Trackstar reads only now
+    /// (fresh `trackstar_*_date`), sending no webhook.
+    pub fn late_record(
+        &self,
+        connection_id: &str,
+        kind: ResourceKind,
+        age: chrono::Duration,
+    ) -> Result<LateRecord, ApiError> {
+        let mut rng = lock(&self.rng);
+        self.with_data(connection_id, |data| {
+            clock::late_record(data, kind, &mut *rng, now(), age)
+        })
+        .ok_or_else(|| ApiError::NotFound {
+            what: "Connection",
+            id: connection_id.to_owned(),
+        })?
+        .ok_or_else(|| {
+            ApiError::validation(
+                "body",
+                "kind",
+                "The connection has no object of this kind to copy.",
+            )
+        })
+    }
+
+    /// Trackstar's clock of one object.
+    pub fn trackstar_dates(
+        &self,
+        connection_id: &str,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Option<TrackstarDates> {
+        lock(&self.data)
+            .get(connection_id)
+            .and_then(|data| clock::trackstar_dates_of(data, kind, id))
+    }
+
+    /// How on-demand sync jobs complete (`PUT /_sim/on-demand-syncs/options`).
+    pub fn set_sync_job_options(&self, options: crate::syncs::SyncJobOptions) {
+        self.sync_jobs.set_options(options);
+    }
+
+    pub fn set_resource_policy(
+        &self,
+        connection_id: &str,
+        kind: ResourceKind,
+        policy: ResourcePolicy,
+    ) {
+        let key = (connection_id.to_owned(), kind);
+        let mut policies = lock(&self.policies);
+        if policy == ResourcePolicy::Allowed {
+            policies.remove(&key);
+        } else {
+            policies.insert(key, policy);
+        }
+    }
+
+    pub fn resource_policy(&self, connection_id: &str, kind: ResourceKind) -> ResourcePolicy {
+        lock(&self.policies)
+            .get(&(connection_id.to_owned(), kind))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The refusal Trackstar answers a list or get of `kind` with, if any.
+    pub(crate) fn check_resource(
+        &self,
+        connection: &SimConnection,
+        kind: ResourceKind,
+    ) -> Result<(), ApiError> {
+        match self.resource_policy(&connection.connection_id, kind) {
+            ResourcePolicy::Allowed => Ok(()),
+            ResourcePolicy::Forbidden => Err(ApiError::Status {
+                status: axum::http::StatusCode::FORBIDDEN,
+                message: format!(
+                    "Access to {} is disabled by policy for this connection",
+                    kind.function_name()
+                ),
+                origin: crate::error::Origin::Trackstar,
+            }),
+            ResourcePolicy::NotImplemented => Err(ApiError::NotImplemented(format!(
+                "{} is not implemented for integration {}",
+                kind.function_name(),
+                connection.integration_name
+            ))),
+        }
     }
 
     pub(crate) fn emit_changes(&self, connection: &SimConnection, changes: Vec<Change>) {

@@ -14,7 +14,7 @@ use super::status::{assess, HealthInputs, Reason, Status, Thresholds};
 use crate::domain::{BrandId, Connection, ConnectionStatus, TenantId, Timestamp};
 use crate::reconcile::ReconcileSummary;
 use crate::store::{ConnectionStore, StoreError};
-use crate::sync::{JobKey, ResourceKind, SyncState, SyncStateStore};
+use crate::sync::{JobKey, Refusal, ResourceKind, SyncState, SyncStateStore};
 use crate::trackstar::{BreakerState, DynamoBudget, SharedBreakerSnapshot};
 
 /// Reads a connection's shared circuit breaker.
@@ -144,6 +144,24 @@ pub struct ResourceHealth {
     pub last_error_at: Option<Timestamp>,
     pub consecutive_failures: u32,
     pub last_reconcile: Option<ReconcileView>,
+    /// Present when Trackstar refuses this resource for the connection (it is then left
+    /// out of the connection's status: nothing to sync is not a lag).
+    pub unavailable: Option<UnavailableView>,
+}
+
+/// A resource Trackstar refuses for a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UnavailableView {
+    /// `forbidden` (403: off until Trackstar enables it) or `not_implemented` (501: the
+    /// integration lacks it).
+    pub refusal: Refusal,
+    pub message: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub since: Timestamp,
+    /// The last time Trackstar was asked; the schedule asks again on a slow cadence, and
+    /// `POST /sync/run` at once.
+    #[schema(value_type = String, format = DateTime)]
+    pub checked_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -242,6 +260,14 @@ fn resource_health(
         last_reconcile: state
             .and_then(|s| s.last_reconcile.as_ref())
             .map(ReconcileView::from),
+        unavailable: state
+            .and_then(|s| s.unavailable.as_ref())
+            .map(|u| UnavailableView {
+                refusal: u.refusal,
+                message: u.message.clone(),
+                since: u.since,
+                checked_at: u.checked_at,
+            }),
     }
 }
 
@@ -297,6 +323,7 @@ pub async fn connection_health(
             .is_some_and(|b| b.state == BreakerState::HalfOpen),
         sync_lag: resources
             .iter()
+            .filter(|r| r.unavailable.is_none())
             .map(|r| {
                 (
                     r.resource.as_str().to_owned(),

@@ -1,7 +1,7 @@
 //! Inbound shipments (ASNs), declared.
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
-use crate::domain::{InboundShipment, BrandId, ConnectionId, TenantId, Timestamp};
+use crate::domain::{BrandId, ConnectionId, InboundShipment, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarInboundShipment;
 use crate::trackstar::{ConversionContext, ConversionError};
 
@@ -13,9 +13,20 @@ impl Resource for InboundShipment {
         key: "INBOUND",
         function: "get_inbound_shipments",
         aliases: &["inbound_shipment", "inbound-shipments", "asns"],
-        events: &["inbound-shipment.created", "inbound-shipment.updated", "inbound-shipment.receipt.created"],
+        events: &[
+            "inbound-shipment.created",
+            "inbound-shipment.updated",
+            "inbound-shipment.receipt.created",
+        ],
         owner: Owner::Brand,
-        statuses: &["open", "in_transit", "receiving", "received", "cancelled", "other"],
+        statuses: &[
+            "open",
+            "in_transit",
+            "receiving",
+            "received",
+            "cancelled",
+            "other",
+        ],
         warehouse_filter: true,
         stats_code: 'a',
     };
@@ -27,7 +38,10 @@ impl Resource for InboundShipment {
     fn wire_customer(wire: &TrackstarInboundShipment) -> Option<&str> {
         wire.warehouse_customer_id.as_deref()
     }
-    fn from_wire(wire: TrackstarInboundShipment, ctx: &ConversionContext) -> Result<Self, ConversionError> {
+    fn from_wire(
+        wire: TrackstarInboundShipment,
+        ctx: &ConversionContext,
+    ) -> Result<Self, ConversionError> {
         wire.into_domain(ctx)
     }
 

@@ -1,7 +1,7 @@
 //! Returns, declared.
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
-use crate::domain::{Return, BrandId, ConnectionId, TenantId, Timestamp};
+use crate::domain::{BrandId, ConnectionId, Return, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarReturn;
 use crate::trackstar::{ConversionContext, ConversionError};
 
@@ -15,7 +15,14 @@ impl Resource for Return {
         aliases: &["return"],
         events: &["return.created", "return.updated"],
         owner: Owner::Brand,
-        statuses: &["open", "in_transit", "receiving", "received", "cancelled", "other"],
+        statuses: &[
+            "open",
+            "in_transit",
+            "receiving",
+            "received",
+            "cancelled",
+            "other",
+        ],
         warehouse_filter: true,
         stats_code: 'r',
     };

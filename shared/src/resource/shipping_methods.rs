@@ -1,7 +1,7 @@
 //! Shipping methods (tenant-wide), declared.
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
-use crate::domain::{ShippingMethod, BrandId, ConnectionId, TenantId, Timestamp};
+use crate::domain::{BrandId, ConnectionId, ShippingMethod, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarShippingMethod;
 use crate::trackstar::{ConversionContext, ConversionError};
 
@@ -28,7 +28,10 @@ impl Resource for ShippingMethod {
         // Tenant-wide: no warehouse customer.
         None
     }
-    fn from_wire(wire: TrackstarShippingMethod, ctx: &ConversionContext) -> Result<Self, ConversionError> {
+    fn from_wire(
+        wire: TrackstarShippingMethod,
+        ctx: &ConversionContext,
+    ) -> Result<Self, ConversionError> {
         wire.into_domain(ctx)
     }
 

@@ -1,7 +1,7 @@
 //! Warehouses (tenant-wide), declared.
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
-use crate::domain::{Warehouse, BrandId, ConnectionId, TenantId, Timestamp};
+use crate::domain::{BrandId, ConnectionId, TenantId, Timestamp, Warehouse};
 use crate::trackstar::wire::TrackstarWarehouse;
 use crate::trackstar::{ConversionContext, ConversionError};
 
@@ -28,7 +28,10 @@ impl Resource for Warehouse {
         // Tenant-wide: no warehouse customer.
         None
     }
-    fn from_wire(wire: TrackstarWarehouse, ctx: &ConversionContext) -> Result<Self, ConversionError> {
+    fn from_wire(
+        wire: TrackstarWarehouse,
+        ctx: &ConversionContext,
+    ) -> Result<Self, ConversionError> {
         wire.into_domain(ctx)
     }
 

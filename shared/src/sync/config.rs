@@ -27,6 +27,9 @@ pub struct SyncConfig {
     pub write_concurrency: usize,
     /// Window restarts (refused page tokens) allowed per run before it is given up.
     pub max_window_restarts: u32,
+    /// How long the schedule leaves a resource Trackstar refused for a connection (403,
+    /// 501) before asking again.
+    pub unavailable_recheck: Duration,
 }
 
 impl Default for SyncConfig {
@@ -41,6 +44,7 @@ impl Default for SyncConfig {
             min_page_time: Duration::from_secs(2),
             write_concurrency: 16,
             max_window_restarts: 3,
+            unavailable_recheck: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -52,7 +56,8 @@ fn number(env: &dyn Env, name: &'static str) -> Result<Option<u64>, ConfigError>
 impl SyncConfig {
     /// `SYNC_OVERLAP_SECONDS`, `SYNC_CLOCK_SKEW_SECONDS`, `SYNC_PAGE_LIMIT`,
     /// `SYNC_LEASE_SECONDS`, `SYNC_MAX_CHUNK_SECONDS`, `SYNC_DEADLINE_MARGIN_MS`,
-    /// `SYNC_MIN_PAGE_MS`, `SYNC_WRITE_CONCURRENCY`; unset ones keep their defaults.
+    /// `SYNC_MIN_PAGE_MS`, `SYNC_WRITE_CONCURRENCY`, `SYNC_UNAVAILABLE_RECHECK_SECONDS`; unset
+    /// ones keep their defaults.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let mut config = Self::default();
         if let Some(v) = number(env, "SYNC_OVERLAP_SECONDS")? {
@@ -81,6 +86,9 @@ impl SyncConfig {
         }
         if let Some(v) = number(env, "SYNC_MIN_PAGE_MS")? {
             config.min_page_time = Duration::from_millis(v);
+        }
+        if let Some(v) = number(env, "SYNC_UNAVAILABLE_RECHECK_SECONDS")? {
+            config.unavailable_recheck = Duration::from_secs(v);
         }
         if let Some(v) = number(env, "SYNC_WRITE_CONCURRENCY")? {
             config.write_concurrency = usize::try_from(v.clamp(1, 64)).unwrap_or(16);

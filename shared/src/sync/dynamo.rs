@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::Serialize;
 
-use super::state::{Checkpoint, JobKey, Lease, RunSummary, StateError, SyncState, SyncStateStore};
+use super::state::{
+    Checkpoint, JobKey, Lease, RunSummary, StateError, SyncState, SyncStateStore, Unavailable,
+};
 use crate::domain::Timestamp;
 use crate::store::dynamo::{DynamoStore, Item};
 use crate::store::keys::{self, PK, SK};
@@ -196,7 +198,8 @@ impl SyncStateStore for DynamoSyncStateStore {
                 lease,
                 "SET watermark = :w, last_run = :run, last_success_at = :now, \
                  consecutive_failures = :zero \
-                 REMOVE checkpoint, lease_owner, lease_expires_us, last_error, last_error_at",
+                 REMOVE checkpoint, lease_owner, lease_expires_us, last_error, last_error_at, \
+                 unavailable",
                 vec![
                     (":w", value(&summary.to)?),
                     (":run", value(summary)?),
@@ -218,7 +221,7 @@ impl SyncStateStore for DynamoSyncStateStore {
         self.fenced(
             lease,
             "SET last_reconcile = :r, last_success_at = :now \
-             REMOVE checkpoint, lease_owner, lease_expires_us",
+             REMOVE checkpoint, lease_owner, lease_expires_us, unavailable",
             vec![(":r", value(summary)?), (":now", value(&now)?)],
             ReturnValue::None,
         )
@@ -270,6 +273,21 @@ impl SyncStateStore for DynamoSyncStateStore {
                 (":e", s(reason.chars().take(500).collect::<String>())),
                 (":now", value(&now)?),
             ],
+            ReturnValue::None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn mark_unavailable(
+        &self,
+        lease: &Lease,
+        unavailable: &Unavailable,
+    ) -> Result<(), StateError> {
+        self.fenced(
+            lease,
+            "SET unavailable = :u REMOVE checkpoint, lease_owner, lease_expires_us",
+            vec![(":u", value(unavailable)?)],
             ReturnValue::None,
         )
         .await

@@ -39,6 +39,9 @@ pub use scheduler::{
     handle_event, run_reconcile_schedule, run_schedule, ScheduleReport, SchedulerDeps,
 };
 pub use source::{SourcePage, SyncSource, TrackstarSource};
-pub use state::{Checkpoint, JobKey, Lease, RunCounts, RunSummary, SyncState, SyncStateStore};
+pub use state::{
+    Checkpoint, JobKey, Lease, Refusal, RunCounts, RunSummary, SyncState, SyncStateStore,
+    Unavailable,
+};
 pub use targets::{sync_targets, SyncTargets, TargetError};
 pub use window::Window;

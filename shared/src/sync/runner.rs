@@ -21,7 +21,10 @@ use tracing::{info, warn};
 use super::config::SyncConfig;
 use super::job::{SyncJob, SyncJobQueue, SyncMode, SyncQueueError};
 use super::source::{SourcePage, SyncSource};
-use super::state::{Checkpoint, JobKey, Lease, RunCounts, RunSummary, StateError, SyncStateStore};
+use super::state::{
+    Checkpoint, JobKey, Lease, Refusal, RunCounts, RunSummary, StateError, SyncState,
+    SyncStateStore, Unavailable,
+};
 use super::window::{self, Window};
 use crate::apply::{ContextResolver, Freshness, ObjectStores};
 use crate::domain::{Connection, ConnectionStatus, Timestamp};
@@ -69,6 +72,9 @@ pub enum Skip {
     StaleContinuation,
     /// The lease was taken over mid-run; the new holder goes on.
     Fenced,
+    /// A scheduled job of a resource Trackstar refused for the connection (re-checked on
+    /// the schedule's slow cadence, or at once on demand).
+    Unavailable,
 }
 
 /// Why a job stopped without finishing; the message is done with (not retried).
@@ -80,6 +86,10 @@ pub enum Stop {
     Permanent(String),
     /// The connection was deleted or disconnected while the run was going on.
     ConnectionGone,
+    /// Trackstar refuses this resource for the connection (403 "disabled by policy", 501
+    /// the integration lacks it): recorded on the job, shown in `/sync/health`; the other
+    /// resources are not affected.
+    Unavailable(Refusal),
 }
 
 /// What one invocation did with one job.
@@ -127,6 +137,8 @@ impl From<StateError> for SyncError {
 }
 
 enum Classified {
+    /// Trackstar refuses this resource for the connection (not a failure of the run).
+    Unavailable(Refusal),
     Defer(Duration),
     Reauth,
     RefusedToken,
@@ -142,11 +154,11 @@ fn classify(error: &TrackstarError, had_token: bool) -> Classified {
         }
         TrackstarError::Unauthorized { .. } => Classified::Reauth,
         TrackstarError::BadRequest { .. } if had_token => Classified::RefusedToken,
+        TrackstarError::Forbidden { .. } => Classified::Unavailable(Refusal::Forbidden),
+        TrackstarError::NotImplemented { .. } => Classified::Unavailable(Refusal::NotImplemented),
         TrackstarError::BadRequest { .. }
-        | TrackstarError::Forbidden { .. }
         | TrackstarError::NotFound { .. }
         | TrackstarError::Validation { .. }
-        | TrackstarError::NotImplemented { .. }
         | TrackstarError::Decode { .. }
         | TrackstarError::Protocol { .. }
         | TrackstarError::InvalidRequest { .. } => Classified::Permanent(error.to_string()),
@@ -210,13 +222,53 @@ async fn run_chunk_inner(
             .checked_sub(deps.config.deadline_margin)
             .unwrap_or(started),
     );
-    let now = (deps.clock)();
+    let mut run = match start(deps, job).await? {
+        Start::Run(run) => *run,
+        Start::Done(outcome) => return Ok(outcome),
+    };
+    span.record("run_id", run.checkpoint.run_id.as_str());
+    if run
+        .checkpoint
+        .reconcile
+        .as_ref()
+        .is_some_and(|r| r.remote_done)
+    {
+        return reconcile_local(
+            deps,
+            job,
+            &run.lease,
+            &run.connection,
+            &mut run.checkpoint,
+            chunk_end,
+        )
+        .await;
+    }
+    run_pages(deps, job, run, chunk_end).await
+}
 
-    let Some(mut connection) = active_connection(deps, job).await? else {
+/// A run this chunk works on: its connection, lease and checkpoint.
+struct Run {
+    connection: Connection,
+    lease: Lease,
+    checkpoint: Checkpoint,
+    /// How Trackstar refused the resource last time, if it did.
+    unavailable: Option<Unavailable>,
+}
+
+/// What starting a chunk found: a run to work on, or an outcome without one.
+enum Start {
+    Run(Box<Run>),
+    Done(ChunkOutcome),
+}
+
+/// Steps 1–3: the connection, the lease, then the checkpoint to resume or a new window.
+async fn start(deps: &WorkerDeps, job: &SyncJob) -> Result<Start, SyncError> {
+    let now = (deps.clock)();
+    let Some(connection) = active_connection(deps, job).await? else {
         info!("connection unknown or not active: job skipped");
         deps.metrics
             .emit(metric("sync.skipped", job, job.mode).with("why", "connection"));
-        return Ok(ChunkOutcome::Skipped(Skip::ConnectionInactive));
+        return Ok(Start::Done(ChunkOutcome::Skipped(Skip::ConnectionInactive)));
     };
 
     let key = JobKey {
@@ -242,8 +294,22 @@ async fn run_chunk_inner(
         info!("job is leased by another worker: nothing to do");
         deps.metrics
             .emit(metric("sync.skipped", job, job.mode).with("why", "leased"));
-        return Ok(ChunkOutcome::Skipped(Skip::Leased));
+        return Ok(Start::Done(ChunkOutcome::Skipped(Skip::Leased)));
     };
+
+    // A scheduled job of a resource Trackstar refused for this connection, queued before
+    // the refusal was recorded: the schedule's own re-check comes later.
+    let refused = state
+        .unavailable
+        .as_ref()
+        .is_some_and(|u| u.recently_checked(now, deps.config.unavailable_recheck));
+    if refused && job.reason == "schedule" && job.run_id.is_none() {
+        deps.states.release(&lease, None, now).await.ok();
+        info!("resource unavailable for this connection: scheduled job skipped");
+        deps.metrics
+            .emit(metric("sync.skipped", job, job.mode).with("why", "unavailable"));
+        return Ok(Start::Done(ChunkOutcome::Skipped(Skip::Unavailable)));
+    }
 
     let resumed = match (&state.checkpoint, &job.run_id) {
         // A continuation resumes the run in progress (its own, or one that superseded it).
@@ -251,7 +317,7 @@ async fn run_chunk_inner(
         (None, Some(_)) => {
             deps.states.release(&lease, None, now).await.ok();
             info!("continuation of a finished run: nothing to do");
-            return Ok(ChunkOutcome::Skipped(Skip::StaleContinuation));
+            return Ok(Start::Done(ChunkOutcome::Skipped(Skip::StaleContinuation)));
         }
         // A fresh full request supersedes an incremental run, and a full run that started
         // before it was asked for (e.g. Trackstar's historical sync completed since).
@@ -271,39 +337,7 @@ async fn run_chunk_inner(
         (Some(cp), None) => Some(cp.clone()),
         (None, None) => None,
     };
-    let mut checkpoint = match resumed {
-        Some(cp) => cp,
-        None => {
-            let mode = if state.watermark.is_none() && job.mode == SyncMode::Incremental {
-                SyncMode::Full
-            } else {
-                job.mode
-            };
-            let Window { from, to } = window::plan(
-                mode,
-                state.watermark,
-                now,
-                deps.config.overlap,
-                deps.config.clock_skew,
-            );
-            Checkpoint {
-                run_id: new_run_id(),
-                mode,
-                from,
-                to,
-                page_token: None,
-                started_at: now,
-                counts: RunCounts::default(),
-                restarts: 0,
-                chunks: 0,
-                reconcile: (mode == SyncMode::Reconcile).then(|| ReconcileProgress {
-                    dry_run: job.dry_run,
-                    ..ReconcileProgress::default()
-                }),
-            }
-        }
-    };
-    span.record("run_id", checkpoint.run_id.as_str());
+    let mut checkpoint = resumed.unwrap_or_else(|| new_run(deps, job, &state, now));
     checkpoint.chunks += 1;
     match deps
         .states
@@ -311,14 +345,69 @@ async fn run_chunk_inner(
         .await
     {
         Ok(()) => {}
-        Err(StateError::Fenced) => return Ok(ChunkOutcome::Skipped(Skip::Fenced)),
+        Err(StateError::Fenced) => return Ok(Start::Done(ChunkOutcome::Skipped(Skip::Fenced))),
         Err(StateError::Store(e)) => return Err(e.into()),
     }
+    Ok(Start::Run(Box::new(Run {
+        connection,
+        lease,
+        checkpoint,
+        unavailable: state.unavailable,
+    })))
+}
 
-    if checkpoint.reconcile.as_ref().is_some_and(|r| r.remote_done) {
-        return reconcile_local(deps, job, &lease, &connection, &mut checkpoint, chunk_end).await;
+/// A new run's checkpoint: its mode (an incremental without a watermark is a full) and
+/// window.
+fn new_run(deps: &WorkerDeps, job: &SyncJob, state: &SyncState, now: Timestamp) -> Checkpoint {
+    let mode = if state.watermark.is_none() && job.mode == SyncMode::Incremental {
+        SyncMode::Full
+    } else {
+        job.mode
+    };
+    let Window { from, to } = window::plan(
+        mode,
+        state.watermark,
+        now,
+        deps.config.overlap,
+        deps.config.clock_skew,
+    );
+    Checkpoint {
+        run_id: new_run_id(),
+        mode,
+        from,
+        to,
+        page_token: None,
+        started_at: now,
+        counts: RunCounts::default(),
+        restarts: 0,
+        chunks: 0,
+        reconcile: (mode == SyncMode::Reconcile).then(|| ReconcileProgress {
+            dry_run: job.dry_run,
+            ..ReconcileProgress::default()
+        }),
     }
+}
 
+/// What asking Trackstar for the next page came to.
+enum Fetched {
+    Page {
+        page: SourcePage,
+        read_at: Timestamp,
+    },
+    /// The window was restarted (a refused page token): ask again.
+    Again,
+    /// The chunk ends here, with this outcome.
+    End(Result<ChunkOutcome, SyncError>),
+}
+
+/// Steps 4–6: page by page — fetch, store through the one upsert path, checkpoint — until
+/// the run is done, the chunk's time is up, or it must stop.
+async fn run_pages(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    mut run: Run,
+    chunk_end: Instant,
+) -> Result<ChunkOutcome, SyncError> {
     let mut chunk_counts = RunCounts::default();
     let mut longest_page = Duration::ZERO;
     let mut pages_this_chunk = 0_u32;
@@ -327,160 +416,56 @@ async fn run_chunk_inner(
         let need = deps.config.min_page_time.max(longest_page.mul_f32(1.5));
         let remaining = chunk_end.saturating_duration_since(Instant::now());
         if remaining < need {
-            return continue_later(deps, job, &lease, &checkpoint, chunk_counts).await;
+            return continue_later(deps, job, &run.lease, &run.checkpoint, chunk_counts).await;
         }
         if pages_this_chunk > 0 {
             match active_connection(deps, job).await? {
-                Some(current) => connection = current,
-                None => {
-                    report_incomplete(deps, None, job, &checkpoint, "connection gone").await;
-                    deps.states
-                        .abandon(&lease, "connection deleted or disconnected", (deps.clock)())
-                        .await
-                        .ok();
-                    info!("connection gone mid-sync: run stopped");
-                    deps.metrics.emit(
-                        metric("sync.stopped", job, checkpoint.mode).with("why", "connection"),
-                    );
-                    return Ok(ChunkOutcome::Stopped(Stop::ConnectionGone));
-                }
+                Some(current) => run.connection = current,
+                None => return connection_gone(deps, job, &run).await,
             }
         }
 
         let page_started = Instant::now();
-        // Before the request: what the page's copies may replace (`Freshness::Current`).
-        let read_at = Timestamp::now();
-        let window = Window {
-            from: checkpoint.from,
-            to: checkpoint.to,
+        let (page, read_at) = match fetch_page(deps, job, &mut run, remaining, chunk_counts).await {
+            Fetched::Page { page, read_at } => (page, read_at),
+            Fetched::Again => continue,
+            Fetched::End(outcome) => return outcome,
         };
-        let fetched = tokio::time::timeout(
-            remaining,
-            deps.source.page(
-                &connection,
-                job.resource,
-                checkpoint.mode,
-                &window,
-                checkpoint.page_token.as_deref(),
-                deps.config.page_limit,
-            ),
-        )
-        .await;
-        let page = match fetched {
-            // The page did not come back inside the chunk: the next chunk asks again.
-            Err(_) => {
-                warn!("a page did not arrive before the chunk's end; continuing later");
-                return continue_later(deps, job, &lease, &checkpoint, chunk_counts).await;
-            }
-            Ok(Ok(page)) => page,
-            Ok(Err(error)) => {
-                let had_token = checkpoint.page_token.is_some();
-                match classify(&error, had_token) {
-                    Classified::RefusedToken
-                        if checkpoint.restarts < deps.config.max_window_restarts =>
-                    {
-                        warn!(error = %error, "trackstar refused the page token: restarting the window");
-                        checkpoint.page_token = None;
-                        checkpoint.restarts += 1;
-                        if let Err(e) = deps
-                            .states
-                            .checkpoint(
-                                &lease,
-                                &checkpoint,
-                                later((deps.clock)(), deps.config.lease),
-                            )
-                            .await
-                        {
-                            return fenced_or(e);
-                        }
-                        deps.metrics
-                            .emit(metric("sync.window_restarts", job, checkpoint.mode));
-                        continue;
-                    }
-                    Classified::RefusedToken => {
-                        return stop_permanent(deps, job, &lease, &checkpoint, &error.to_string())
-                            .await;
-                    }
-                    Classified::Permanent(reason) => {
-                        return stop_permanent(deps, job, &lease, &checkpoint, &reason).await;
-                    }
-                    Classified::Defer(retry_after) => {
-                        return defer(deps, job, &lease, &checkpoint, retry_after, &error).await;
-                    }
-                    Classified::Reauth => {
-                        return reauth_required(deps, job, &lease, connection, &error).await;
-                    }
-                    Classified::Transient => {
-                        warn!(error = %error, "trackstar failed; the job will be retried");
-                        deps.states
-                            .release(&lease, Some(&error.to_string()), (deps.clock)())
-                            .await
-                            .ok();
-                        deps.metrics.emit(
-                            metric("sync.failures", job, checkpoint.mode)
-                                .with("reason", "trackstar"),
-                        );
-                        return Err(SyncError::Trackstar(error));
-                    }
-                }
-            }
-        };
-
-        let stored = if checkpoint.mode == SyncMode::Reconcile {
-            reconcile_run::remote_page(
-                deps,
-                &connection,
-                job,
-                &mut checkpoint,
-                page.clone(),
-                read_at,
-            )
-            .await
-        } else {
-            store_page(deps, &connection, page.clone(), read_at)
-                .await
-                .map_err(SyncError::from)
-        };
-        let counts = match stored {
-            Ok(counts) => counts,
-            Err(e) => {
-                warn!(error = %e, "storing a page failed; the job will be retried");
-                deps.states
-                    .release(&lease, Some("storing a page failed"), (deps.clock)())
-                    .await
-                    .ok();
-                deps.metrics
-                    .emit(metric("sync.failures", job, checkpoint.mode).with("reason", "store"));
-                return Err(e);
-            }
-        };
+        let counts = store(deps, job, &mut run, page.clone(), read_at).await?;
         chunk_counts.add(&counts);
-        checkpoint.counts.add(&counts);
+        run.checkpoint.counts.add(&counts);
         deps.metrics.emit(Metric {
             value: counts.applied as f64,
-            ..metric("sync.records", job, checkpoint.mode)
+            ..metric("sync.records", job, run.checkpoint.mode)
         });
         deps.metrics
-            .emit(metric("sync.pages", job, checkpoint.mode));
+            .emit(metric("sync.pages", job, run.checkpoint.mode));
         pages_this_chunk += 1;
         longest_page = longest_page.max(page_started.elapsed());
 
         match page.next_token {
-            None if checkpoint.mode == SyncMode::Reconcile => {
-                if let Some(progress) = checkpoint.reconcile.as_mut() {
+            None if run.checkpoint.mode == SyncMode::Reconcile => {
+                if let Some(progress) = run.checkpoint.reconcile.as_mut() {
                     progress.remote_done = true;
                 }
-                return reconcile_local(deps, job, &lease, &connection, &mut checkpoint, chunk_end)
-                    .await;
+                return reconcile_local(
+                    deps,
+                    job,
+                    &run.lease,
+                    &run.connection,
+                    &mut run.checkpoint,
+                    chunk_end,
+                )
+                .await;
             }
-            None => return complete(deps, job, &lease, &checkpoint).await,
+            None => return complete(deps, job, &run.lease, &run.checkpoint).await,
             Some(next) => {
-                checkpoint.page_token = Some(next);
+                run.checkpoint.page_token = Some(next);
                 if let Err(e) = deps
                     .states
                     .checkpoint(
-                        &lease,
-                        &checkpoint,
+                        &run.lease,
+                        &run.checkpoint,
                         later((deps.clock)(), deps.config.lease),
                     )
                     .await
@@ -490,6 +475,157 @@ async fn run_chunk_inner(
             }
         }
     }
+}
+
+/// The connection was deleted or disconnected mid-run: the run stops for good.
+async fn connection_gone(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    run: &Run,
+) -> Result<ChunkOutcome, SyncError> {
+    report_incomplete(deps, None, job, &run.checkpoint, "connection gone").await;
+    deps.states
+        .abandon(
+            &run.lease,
+            "connection deleted or disconnected",
+            (deps.clock)(),
+        )
+        .await
+        .ok();
+    info!("connection gone mid-sync: run stopped");
+    deps.metrics
+        .emit(metric("sync.stopped", job, run.checkpoint.mode).with("why", "connection"));
+    Ok(ChunkOutcome::Stopped(Stop::ConnectionGone))
+}
+
+/// The next page of the run's window (both bounds and every filter on every page), or what
+/// Trackstar's failure to give it means for the run.
+async fn fetch_page(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    run: &mut Run,
+    remaining: Duration,
+    chunk_counts: RunCounts,
+) -> Fetched {
+    // Before the request: what the page's copies may replace (`Freshness::Current`).
+    let read_at = Timestamp::now();
+    let window = Window {
+        from: run.checkpoint.from,
+        to: run.checkpoint.to,
+    };
+    let fetched = tokio::time::timeout(
+        remaining,
+        deps.source.page(
+            &run.connection,
+            job.resource,
+            run.checkpoint.mode,
+            &window,
+            run.checkpoint.page_token.as_deref(),
+            deps.config.page_limit,
+        ),
+    )
+    .await;
+    match fetched {
+        // The page did not come back inside the chunk: the next chunk asks again.
+        Err(_) => {
+            warn!("a page did not arrive before the chunk's end; continuing later");
+            Fetched::End(continue_later(deps, job, &run.lease, &run.checkpoint, chunk_counts).await)
+        }
+        Ok(Ok(page)) => Fetched::Page { page, read_at },
+        Ok(Err(error)) => trackstar_failed(deps, job, run, error).await,
+    }
+}
+
+/// Trackstar refused a page: restart the window, stop, defer, or retry, by the failure.
+async fn trackstar_failed(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    run: &mut Run,
+    error: TrackstarError,
+) -> Fetched {
+    let had_token = run.checkpoint.page_token.is_some();
+    let checkpoint = &mut run.checkpoint;
+    let lease = &run.lease;
+    let outcome = match classify(&error, had_token) {
+        Classified::RefusedToken if checkpoint.restarts < deps.config.max_window_restarts => {
+            warn!(error = %error, "trackstar refused the page token: restarting the window");
+            checkpoint.page_token = None;
+            checkpoint.restarts += 1;
+            if let Err(e) = deps
+                .states
+                .checkpoint(lease, checkpoint, later((deps.clock)(), deps.config.lease))
+                .await
+            {
+                return Fetched::End(fenced_or(e));
+            }
+            deps.metrics
+                .emit(metric("sync.window_restarts", job, checkpoint.mode));
+            return Fetched::Again;
+        }
+        Classified::RefusedToken => {
+            stop_permanent(deps, job, lease, checkpoint, &error.to_string()).await
+        }
+        Classified::Permanent(reason) => {
+            stop_permanent(deps, job, lease, checkpoint, &reason).await
+        }
+        Classified::Unavailable(refusal) => {
+            let prior = run.unavailable.as_ref();
+            unavailable(deps, job, lease, checkpoint, refusal, &error, prior).await
+        }
+        Classified::Defer(retry_after) => {
+            defer(deps, job, lease, checkpoint, retry_after, &error).await
+        }
+        Classified::Reauth => {
+            reauth_required(deps, job, lease, run.connection.clone(), &error).await
+        }
+        Classified::Transient => {
+            warn!(error = %error, "trackstar failed; the job will be retried");
+            deps.states
+                .release(lease, Some(&error.to_string()), (deps.clock)())
+                .await
+                .ok();
+            deps.metrics
+                .emit(metric("sync.failures", job, checkpoint.mode).with("reason", "trackstar"));
+            Err(SyncError::Trackstar(error))
+        }
+    };
+    Fetched::End(outcome)
+}
+
+/// Stores one page (a reconciliation classifies and repairs it); a failure releases the
+/// lease with the checkpoint kept, and the job is retried.
+async fn store(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    run: &mut Run,
+    page: SourcePage,
+    read_at: Timestamp,
+) -> Result<RunCounts, SyncError> {
+    let stored = if run.checkpoint.mode == SyncMode::Reconcile {
+        reconcile_run::remote_page(
+            deps,
+            &run.connection,
+            job,
+            &mut run.checkpoint,
+            page,
+            read_at,
+        )
+        .await
+    } else {
+        store_page(deps, &run.connection, page, read_at)
+            .await
+            .map_err(SyncError::from)
+    };
+    if let Err(e) = &stored {
+        warn!(error = %e, "storing a page failed; the job will be retried");
+        deps.states
+            .release(&run.lease, Some("storing a page failed"), (deps.clock)())
+            .await
+            .ok();
+        deps.metrics
+            .emit(metric("sync.failures", job, run.checkpoint.mode).with("reason", "store"));
+    }
+    stored
 }
 
 /// How long a reconciliation waits when a sync run holds its job.
@@ -752,6 +888,40 @@ async fn defer(
     deps.metrics
         .emit(metric("sync.deferred", job, checkpoint.mode));
     Ok(ChunkOutcome::Deferred { retry_after: delay })
+}
+
+/// Trackstar refused the resource for this connection: recorded (not as a failure), the
+/// run dropped, nothing retried or dead-lettered.
+async fn unavailable(
+    deps: &WorkerDeps,
+    job: &SyncJob,
+    lease: &Lease,
+    checkpoint: &Checkpoint,
+    refusal: Refusal,
+    error: &TrackstarError,
+    prior: Option<&Unavailable>,
+) -> Result<ChunkOutcome, SyncError> {
+    let now = (deps.clock)();
+    let record = Unavailable {
+        refusal,
+        message: error.to_string().chars().take(300).collect(),
+        since: prior.map_or(now, |p| p.since),
+        checked_at: now,
+    };
+    report_incomplete(deps, None, job, checkpoint, "resource unavailable").await;
+    if let Err(e) = deps.states.mark_unavailable(lease, &record).await {
+        return fenced_or(e);
+    }
+    info!(refusal = ?refusal, "trackstar refuses this resource for the connection: marked unavailable");
+    deps.metrics
+        .emit(metric("sync.unavailable", job, checkpoint.mode).with(
+            "refusal",
+            match refusal {
+                Refusal::Forbidden => "forbidden",
+                Refusal::NotImplemented => "not_implemented",
+            },
+        ));
+    Ok(ChunkOutcome::Stopped(Stop::Unavailable(refusal)))
 }
 
 async fn stop_permanent(

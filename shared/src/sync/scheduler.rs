@@ -2,6 +2,9 @@
 //! connections through the sparse scheduling index (no table scan) and enqueues one job per
 //! (connection, resource), skipping jobs whose previous run still holds its lease.
 //!
+//! Resources Trackstar refused for a connection (403 "disabled by policy", 501) are left
+//! out until their re-check is due (`SYNC_UNAVAILABLE_RECHECK_SECONDS`, default 6 h).
+//!
 //! It also consumes the connection's durable "full sync requested" record (written by the
 //! webhook processor on `connection.created` and `connection.historical-sync-completed`):
 //! a job whose last full run started before that request is enqueued as a full sync.
@@ -28,6 +31,9 @@ pub struct SchedulerDeps {
     pub metrics: Arc<dyn MetricsSink>,
     pub clock: Clock,
     pub resources: Vec<ResourceKind>,
+    /// How long a resource Trackstar refused for a connection is left out of the schedule
+    /// before it is asked for again (`SyncConfig::unavailable_recheck`).
+    pub unavailable_recheck: Duration,
     /// The expiry sweep of parked webhook events (its own schedule, `{"kind":
     /// "parked-sweep"}`); absent without `WEBHOOK_QUEUE_URL`.
     pub parked_sweep: Option<ParkedSweeper>,
@@ -41,6 +47,8 @@ pub struct ScheduleReport {
     pub full: usize,
     /// Jobs whose previous run still held its lease.
     pub skipped_leased: usize,
+    /// Jobs of resources Trackstar refused for the connection, not due for a re-check.
+    pub skipped_unavailable: usize,
     /// What the parked-events sweep did (that schedule only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parked: Option<SweepReport>,
@@ -99,6 +107,15 @@ pub async fn run_schedule(deps: &SchedulerDeps) -> Result<ScheduleReport, SyncEr
             if let Some(requested) = full_requested {
                 deps.states.request_full(&key, requested).await?;
             }
+            continue;
+        }
+        // A refused resource is asked for again on the slow cadence (or at once on a full
+        // sync request, `POST /sync/run`, `packr sync run`), not every tick.
+        let refused = state
+            .and_then(|s| s.unavailable.as_ref())
+            .is_some_and(|u| u.recently_checked(now, deps.unavailable_recheck));
+        if refused && full_requested.is_none() {
+            report.skipped_unavailable += 1;
             continue;
         }
         let never_synced = state.is_none_or(|s| s.watermark.is_none() && s.checkpoint.is_none());

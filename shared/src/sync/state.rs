@@ -117,6 +117,40 @@ pub struct SyncState {
     /// The newest reconciliation of this job (its report has the details).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reconcile: Option<crate::reconcile::ReconcileSummary>,
+    /// Trackstar refuses this resource for this connection (403 "disabled by policy",
+    /// 501 the integration lacks it): routine syncs skip it until it is re-checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<Unavailable>,
+}
+
+/// How Trackstar refused a resource for a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// 403: off for this connection until Trackstar enables it (bills, the ledger).
+    Forbidden,
+    /// 501: the connection's integration does not have it.
+    NotImplemented,
+}
+
+/// A resource Trackstar refused for a connection, as last checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unavailable {
+    pub refusal: Refusal,
+    /// Trackstar's message (no object data: an error body about the resource).
+    pub message: String,
+    /// First refused (kept across re-checks that are refused again).
+    pub since: Timestamp,
+    /// The last time Trackstar was asked.
+    pub checked_at: Timestamp,
+}
+
+impl Unavailable {
+    /// Whether routine (scheduled) syncs should still leave it alone at `now`.
+    pub fn recently_checked(&self, now: Timestamp, recheck: std::time::Duration) -> bool {
+        let age_ms = now.unix_millis() - self.checked_at.unix_millis();
+        u128::try_from(age_ms).is_ok_and(|age| age < recheck.as_millis())
+    }
 }
 
 impl SyncState {
@@ -138,6 +172,7 @@ impl SyncState {
             last_error_at: None,
             consecutive_failures: 0,
             last_reconcile: None,
+            unavailable: None,
         }
     }
 
@@ -223,6 +258,15 @@ pub trait SyncStateStore: Send + Sync {
 
     /// Drops the checkpoint (a run that will not be resumed) and releases the lease.
     async fn abandon(&self, lease: &Lease, reason: &str, now: Timestamp) -> Result<(), StateError>;
+
+    /// Trackstar refused the resource: the refusal is kept, the checkpoint dropped and the
+    /// lease released. Not a failure (no `consecutive_failures`, no `last_error`): the
+    /// other resources go on, and a completed run clears it.
+    async fn mark_unavailable(
+        &self,
+        lease: &Lease,
+        unavailable: &Unavailable,
+    ) -> Result<(), StateError>;
 
     /// Records that a full sync was asked for (no lease needed).
     async fn request_full(&self, key: &JobKey, at: Timestamp) -> Result<(), StoreError>;

@@ -132,6 +132,7 @@ pub fn scheduler_from_env(
         metrics: Arc::new(EmfSink::new(METRICS_NAMESPACE, function)),
         clock: system_clock(),
         resources,
+        unavailable_recheck: SyncConfig::from_env(env)?.unavailable_recheck,
         parked_sweep,
     })
 }

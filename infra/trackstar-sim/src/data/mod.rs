@@ -1,16 +1,25 @@
 //! The simulator's objects: their shapes ([`model`]), generation ([`seed`]) and the
 //! per-connection store ([`ConnectionData`]).
 
+pub mod clock;
 pub mod model;
 pub mod money;
 pub mod mutate;
+pub mod mutate_inbound;
+pub mod mutate_sites;
 pub mod seed;
+pub mod seed_sites;
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use model::{InboundShipment, InventoryItem, Order, Product, Return, Timestamp};
+use model::{
+    Bill, InboundShipment, InventoryItem, Order, Product, Return, ShippingMethod, Timestamp,
+    Warehouse,
+};
 
-/// The five listable WMS resources.
+/// The listable WMS resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
@@ -19,9 +28,23 @@ pub enum ResourceKind {
     Products,
     InboundShipments,
     Returns,
+    Warehouses,
+    ShippingMethods,
+    Bills,
 }
 
 impl ResourceKind {
+    pub const ALL: [ResourceKind; 8] = [
+        ResourceKind::Orders,
+        ResourceKind::Inventory,
+        ResourceKind::Products,
+        ResourceKind::InboundShipments,
+        ResourceKind::Returns,
+        ResourceKind::Warehouses,
+        ResourceKind::ShippingMethods,
+        ResourceKind::Bills,
+    ];
+
     pub fn singular(self) -> &'static str {
         match self {
             ResourceKind::Orders => "Order",
@@ -29,6 +52,62 @@ impl ResourceKind {
             ResourceKind::Products => "Product",
             ResourceKind::InboundShipments => "Inbound shipment",
             ResourceKind::Returns => "Return",
+            ResourceKind::Warehouses => "Warehouse",
+            ResourceKind::ShippingMethods => "Shipping method",
+            ResourceKind::Bills => "Bill",
+        }
+    }
+
+    /// Trackstar's sync function for the kind (`get_orders`, `get_shipping_methods`, …).
+    pub fn function_name(self) -> &'static str {
+        match self {
+            ResourceKind::Orders => "get_orders",
+            ResourceKind::Inventory => "get_inventory",
+            ResourceKind::Products => "get_products",
+            ResourceKind::InboundShipments => "get_inbound_shipments",
+            ResourceKind::Returns => "get_returns",
+            ResourceKind::Warehouses => "get_warehouses",
+            ResourceKind::ShippingMethods => "get_shipping_methods",
+            ResourceKind::Bills => "get_bills",
+        }
+    }
+
+    pub fn from_function_name(name: &str) -> Option<ResourceKind> {
+        ResourceKind::ALL
+            .into_iter()
+            .find(|k| k.function_name() == name)
+    }
+
+    /// The kind's name in webhooks and `connection.historical-sync-completed` (`orders`, …).
+    pub fn resource_name(self) -> &'static str {
+        match self {
+            ResourceKind::Orders => "orders",
+            ResourceKind::Inventory => "inventory",
+            ResourceKind::Products => "products",
+            ResourceKind::InboundShipments => "inbound_shipments",
+            ResourceKind::Returns => "returns",
+            ResourceKind::Warehouses => "warehouses",
+            ResourceKind::ShippingMethods => "shipping_methods",
+            ResourceKind::Bills => "bills",
+        }
+    }
+}
+
+/// Trackstar's own clock of an object: when its copy first appeared and last changed.
+/// Not part of the payloads (the schemas carry `created_date`/`updated_date` only), but
+/// filterable: `trackstar_created_date[...]`, `trackstar_updated_date[...]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TrackstarDates {
+    pub trackstar_created_date: Timestamp,
+    pub trackstar_updated_date: Timestamp,
+}
+
+impl TrackstarDates {
+    /// The clock of an object Trackstar saw as the WMS changed it.
+    pub fn of<T: Resource>(obj: &T) -> Self {
+        Self {
+            trackstar_created_date: obj.created(),
+            trackstar_updated_date: obj.updated(),
         }
     }
 }
@@ -44,6 +123,35 @@ pub trait Resource: Serialize + Clone + Send + Sync + 'static {
     /// The value of a filterable field as text (`None` when null or unknown).
     fn field(&self, name: &str) -> Option<String>;
     fn all(data: &ConnectionData) -> &[Self];
+    fn all_mut(data: &mut ConnectionData) -> &mut Vec<Self>;
+    /// Gives a copy a new identity and WMS dates (a record the WMS made on its own).
+    fn restamp(&mut self, id: String, created: Timestamp, updated: Timestamp);
+}
+
+/// The parts of [`Resource`] every object has alike.
+macro_rules! resource_common {
+    ($field:ident) => {
+        fn id(&self) -> &str {
+            &self.id
+        }
+        fn created(&self) -> Timestamp {
+            self.created_date
+        }
+        fn updated(&self) -> Timestamp {
+            self.updated_date
+        }
+        fn all(data: &ConnectionData) -> &[Self] {
+            &data.$field
+        }
+        fn all_mut(data: &mut ConnectionData) -> &mut Vec<Self> {
+            &mut data.$field
+        }
+        fn restamp(&mut self, id: String, created: Timestamp, updated: Timestamp) {
+            self.id = id;
+            self.created_date = created;
+            self.updated_date = updated;
+        }
+    };
 }
 
 impl Resource for Order {
@@ -56,15 +164,6 @@ impl Resource for Order {
         "channel",
         "type",
     ];
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn created(&self) -> Timestamp {
-        self.created_date
-    }
-    fn updated(&self) -> Timestamp {
-        self.updated_date
-    }
     fn field(&self, name: &str) -> Option<String> {
         match name {
             "status" => Some(self.status.clone()),
@@ -76,23 +175,12 @@ impl Resource for Order {
             _ => None,
         }
     }
-    fn all(data: &ConnectionData) -> &[Self] {
-        &data.orders
-    }
+    resource_common!(orders);
 }
 
 impl Resource for InventoryItem {
     const KIND: ResourceKind = ResourceKind::Inventory;
     const FILTER_FIELDS: &'static [&'static str] = &["sku", "warehouse_customer_id", "active"];
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn created(&self) -> Timestamp {
-        self.created_date
-    }
-    fn updated(&self) -> Timestamp {
-        self.updated_date
-    }
     fn field(&self, name: &str) -> Option<String> {
         match name {
             "sku" => self.sku.clone(),
@@ -101,23 +189,12 @@ impl Resource for InventoryItem {
             _ => None,
         }
     }
-    fn all(data: &ConnectionData) -> &[Self] {
-        &data.inventory
-    }
+    resource_common!(inventory);
 }
 
 impl Resource for Product {
     const KIND: ResourceKind = ResourceKind::Products;
     const FILTER_FIELDS: &'static [&'static str] = &["sku", "warehouse_customer_id"];
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn created(&self) -> Timestamp {
-        self.created_date
-    }
-    fn updated(&self) -> Timestamp {
-        self.updated_date
-    }
     fn field(&self, name: &str) -> Option<String> {
         match name {
             "sku" => self.sku.clone(),
@@ -125,47 +202,32 @@ impl Resource for Product {
             _ => None,
         }
     }
-    fn all(data: &ConnectionData) -> &[Self] {
-        &data.products
-    }
+    resource_common!(products);
 }
 
 impl Resource for InboundShipment {
     const KIND: ResourceKind = ResourceKind::InboundShipments;
-    const FILTER_FIELDS: &'static [&'static str] = &["status", "warehouse_customer_id"];
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn created(&self) -> Timestamp {
-        self.created_date
-    }
-    fn updated(&self) -> Timestamp {
-        self.updated_date
-    }
+    const FILTER_FIELDS: &'static [&'static str] = &[
+        "status",
+        "warehouse_customer_id",
+        "warehouse_id",
+        "purchase_order_number",
+    ];
     fn field(&self, name: &str) -> Option<String> {
         match name {
             "status" => Some(self.status.clone()),
             "warehouse_customer_id" => self.warehouse_customer_id.clone(),
+            "warehouse_id" => self.warehouse_id.clone(),
+            "purchase_order_number" => self.purchase_order_number.clone(),
             _ => None,
         }
     }
-    fn all(data: &ConnectionData) -> &[Self] {
-        &data.inbound_shipments
-    }
+    resource_common!(inbound_shipments);
 }
 
 impl Resource for Return {
     const KIND: ResourceKind = ResourceKind::Returns;
     const FILTER_FIELDS: &'static [&'static str] = &["status", "warehouse_customer_id"];
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn created(&self) -> Timestamp {
-        self.created_date
-    }
-    fn updated(&self) -> Timestamp {
-        self.updated_date
-    }
     fn field(&self, name: &str) -> Option<String> {
         match name {
             "status" => Some(self.status.clone()),
@@ -173,9 +235,37 @@ impl Resource for Return {
             _ => None,
         }
     }
-    fn all(data: &ConnectionData) -> &[Self] {
-        &data.returns
+    resource_common!(returns);
+}
+
+impl Resource for Warehouse {
+    const KIND: ResourceKind = ResourceKind::Warehouses;
+    const FILTER_FIELDS: &'static [&'static str] = &[];
+    fn field(&self, _name: &str) -> Option<String> {
+        None
     }
+    resource_common!(warehouses);
+}
+
+impl Resource for ShippingMethod {
+    const KIND: ResourceKind = ResourceKind::ShippingMethods;
+    const FILTER_FIELDS: &'static [&'static str] = &[];
+    fn field(&self, _name: &str) -> Option<String> {
+        None
+    }
+    resource_common!(shipping_methods);
+}
+
+impl Resource for Bill {
+    const KIND: ResourceKind = ResourceKind::Bills;
+    const FILTER_FIELDS: &'static [&'static str] = &["warehouse_customer_id"];
+    fn field(&self, name: &str) -> Option<String> {
+        match name {
+            "warehouse_customer_id" => self.warehouse_customer_id.clone(),
+            _ => None,
+        }
+    }
+    resource_common!(bills);
 }
 
 /// All objects of one connection: the simulator's truth.
@@ -186,7 +276,13 @@ pub struct ConnectionData {
     pub products: Vec<Product>,
     pub inbound_shipments: Vec<InboundShipment>,
     pub returns: Vec<Return>,
-    /// Warehouses the objects live in.
+    pub warehouses: Vec<Warehouse>,
+    pub shipping_methods: Vec<ShippingMethod>,
+    pub bills: Vec<Bill>,
+    /// Trackstar's clock where it differs from the WMS's, by object id (ids are unique
+    /// across kinds): records Trackstar saw late or re-read in a backfill.
+    pub trackstar_seen: BTreeMap<String, TrackstarDates>,
+    /// Warehouses the objects live in (each one also a [`Warehouse`]).
     #[serde(skip)]
     pub warehouse_ids: Vec<String>,
     /// Counter for ids minted by writes and mutations.
@@ -195,8 +291,52 @@ pub struct ConnectionData {
 }
 
 impl ConnectionData {
+    /// How many objects of every kind the connection has.
+    pub fn object_count(&self) -> usize {
+        self.orders.len()
+            + self.inventory.len()
+            + self.products.len()
+            + self.inbound_shipments.len()
+            + self.returns.len()
+            + self.warehouses.len()
+            + self.shipping_methods.len()
+            + self.bills.len()
+    }
+
     pub fn find<T: Resource>(&self, id: &str) -> Option<&T> {
         T::all(self).iter().find(|o| o.id() == id)
+    }
+
+    /// Trackstar's clock of an object: its WMS dates unless Trackstar saw it later
+    /// (`trackstar_updated_date` never precedes `updated_date`).
+    pub fn trackstar_dates<T: Resource>(&self, obj: &T) -> TrackstarDates {
+        let own = TrackstarDates::of(obj);
+        match self.trackstar_seen.get(obj.id()) {
+            None => own,
+            Some(seen) => TrackstarDates {
+                trackstar_created_date: seen.trackstar_created_date,
+                trackstar_updated_date: seen.trackstar_updated_date.max(own.trackstar_updated_date),
+            },
+        }
+    }
+
+    /// Records that Trackstar (re-)read an object `at`; the first sighting keeps its
+    /// `trackstar_created_date`.
+    pub fn mark_seen<T: Resource>(&mut self, obj_id: &str, at: Timestamp) {
+        let Some(obj) = self.find::<T>(obj_id) else {
+            return;
+        };
+        let created = self
+            .trackstar_seen
+            .get(obj_id)
+            .map_or(obj.created(), |s| s.trackstar_created_date);
+        self.trackstar_seen.insert(
+            obj_id.to_owned(),
+            TrackstarDates {
+                trackstar_created_date: created,
+                trackstar_updated_date: at,
+            },
+        );
     }
 
     /// A fresh id with a prefix, unique within this connection.

@@ -410,3 +410,47 @@ pub struct ReceivingDetails {
     pub condition: Option<String>,
     pub disposition: Option<String>,
 }
+
+/// `WarehouseSchema`: tenant-wide (no warehouse customer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warehouse {
+    pub id: String,
+    pub created_date: Timestamp,
+    pub updated_date: Timestamp,
+    pub name: String,
+    pub code: Option<String>,
+    pub address: ShipFromAddress,
+    pub trackstar_tags: Option<Vec<serde_json::Value>>,
+    pub additional_fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// `ShippingMethodSchema`: tenant-wide (no warehouse customer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShippingMethod {
+    pub id: String,
+    pub created_date: Timestamp,
+    pub updated_date: Timestamp,
+    pub name: String,
+    /// Deprecated by Trackstar in favour of `carrier_id`, still sent.
+    pub carrier: Option<String>,
+    pub carrier_id: Option<String>,
+    pub carrier_name: Option<String>,
+    pub scac: Option<String>,
+    pub additional_fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// `BillSchema`: one charge to a warehouse customer. `amount` is a decimal number in
+/// `currency_code` (Trackstar's money shape; see [`super::money`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bill {
+    pub id: String,
+    pub warehouse_customer_id: Option<String>,
+    pub created_date: Timestamp,
+    pub updated_date: Timestamp,
+    pub object_id: Option<String>,
+    pub object_type: Option<String>,
+    pub charge_type: String,
+    pub amount: f64,
+    pub currency_code: String,
+    pub additional_fields: BTreeMap<String, serde_json::Value>,
+}

@@ -1,16 +1,19 @@
 //! Changes to the truth made by `POST /_sim/mutate`, as a WMS would make them: orders move
-//! through their lifecycle (and ship), stock levels move, products get renamed or repriced.
-//! Every change bumps `updated_date` and yields the webhook it would raise.
+//! through their lifecycle (and ship), stock levels move, products get renamed or repriced;
+//! inbound shipments, receipts and returns ([`super::mutate_inbound`]); warehouses,
+//! shipping methods and bills ([`super::mutate_sites`]). Every kind can be asked to create
+//! a new object or update one ([`MutateAction`]). Every change bumps `updated_date` and
+//! yields the webhook it would raise.
 
 use rand::seq::IndexedRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::model::{InventoryItem, Order, Product, Timestamp, WarehouseQuantities};
+use super::model::{Timestamp, WarehouseQuantities};
 use super::money::{exponent, to_decimal};
 use super::seed::shipment_for;
-use super::ConnectionData;
+use super::{mutate_inbound, mutate_sites, ConnectionData, Resource};
 use crate::events::previous_attributes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +22,39 @@ pub enum MutationKind {
     Order,
     Inventory,
     Product,
+    /// `inbound-shipment.created` / `inbound-shipment.updated`
+    InboundShipment,
+    /// A receipt on an inbound shipment: `inbound-shipment.receipt.created`.
+    InboundReceipt,
+    /// `return.created` / `return.updated`
+    Return,
+    Warehouse,
+    ShippingMethod,
+    Bill,
+}
+
+impl MutationKind {
+    pub const ALL: [MutationKind; 9] = [
+        MutationKind::Order,
+        MutationKind::Inventory,
+        MutationKind::Product,
+        MutationKind::InboundShipment,
+        MutationKind::InboundReceipt,
+        MutationKind::Return,
+        MutationKind::Warehouse,
+        MutationKind::ShippingMethod,
+        MutationKind::Bill,
+    ];
+}
+
+/// Whether a mutation makes a new object or changes an existing one. Without one, each
+/// kind does what its WMS does most: orders advance (a new one when none can), stock and
+/// products change, receipts are received, the rest are updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MutateAction {
+    Create,
+    Update,
 }
 
 /// A change and the webhook it raises.
@@ -50,15 +86,83 @@ pub fn mutate(
     rng: &mut impl Rng,
     now: Timestamp,
 ) -> Vec<Change> {
+    mutate_as(data, kind, None, count, rng, now)
+}
+
+/// Applies `count` changes of a kind, creating or updating as `action` says.
+pub fn mutate_as(
+    data: &mut ConnectionData,
+    kind: MutationKind,
+    action: Option<MutateAction>,
+    count: usize,
+    rng: &mut impl Rng,
+    now: Timestamp,
+) -> Vec<Change> {
+    use MutateAction::{Create, Update};
+    use MutationKind as K;
     let mut changes = Vec::new();
     for _ in 0..count {
-        match kind {
-            MutationKind::Order => changes.extend(advance_order(data, rng, now)),
-            MutationKind::Inventory => changes.extend(move_stock(data, rng, now)),
-            MutationKind::Product => changes.extend(touch_product(data, rng, now)),
+        match (kind, action) {
+            (K::Order, Some(Create)) => changes.extend(new_order(data, rng, now)),
+            (K::Order, _) => changes.extend(advance_order(data, rng, now)),
+            (K::Inventory, Some(Create)) => changes.extend(new_inventory(data, rng, now)),
+            (K::Inventory, _) => changes.extend(move_stock(data, rng, now)),
+            (K::Product, Some(Create)) => changes.extend(new_product(data, rng, now)),
+            (K::Product, _) => changes.extend(touch_product(data, rng, now)),
+            (K::InboundShipment, Some(Create)) => {
+                changes.extend(mutate_inbound::new_inbound(data, rng, now))
+            }
+            (K::InboundShipment, _) => {
+                changes.extend(mutate_inbound::update_inbound(data, rng, now))
+            }
+            (K::InboundReceipt, Some(Create)) => {
+                changes.extend(mutate_inbound::new_inbound(data, rng, now));
+                changes.extend(mutate_inbound::receive_inbound(data, rng, now));
+            }
+            (K::InboundReceipt, _) => {
+                changes.extend(mutate_inbound::receive_inbound(data, rng, now))
+            }
+            (K::Return, Some(Create)) => changes.extend(mutate_inbound::new_return(data, rng, now)),
+            (K::Return, _) => changes.extend(mutate_inbound::advance_return(data, rng, now)),
+            (K::Warehouse, Some(Create)) => changes.extend(mutate_sites::new_warehouse(data, now)),
+            (K::Warehouse, _) => changes.extend(mutate_sites::update_warehouse(data, rng, now)),
+            (K::ShippingMethod, Some(Create)) => {
+                changes.extend(mutate_sites::new_shipping_method(data, rng, now))
+            }
+            (K::ShippingMethod, _) => {
+                changes.extend(mutate_sites::update_shipping_method(data, rng, now))
+            }
+            (K::Bill, Some(Update)) => changes.extend(mutate_sites::update_bill(data, rng, now)),
+            (K::Bill, _) => changes.extend(mutate_sites::new_bill(data, rng, now)),
         }
     }
     changes
+}
+
+/// A new inventory item like a random one, with its own id and SKU (`inventory.created`).
+fn new_inventory(data: &mut ConnectionData, rng: &mut impl Rng, now: Timestamp) -> Option<Change> {
+    let mut item = data.inventory.choose(rng)?.clone();
+    let id = data.mint_id("inv");
+    item.sku = Some(format!("NEW-{}", id.trim_start_matches("inv_")));
+    item.restamp(id, now, now);
+    let change = created("inventory.created", &item);
+    data.inventory.push(item);
+    Some(change)
+}
+
+/// A new product like a random one, with its own id and SKU (`product.created`).
+fn new_product(data: &mut ConnectionData, rng: &mut impl Rng, now: Timestamp) -> Option<Change> {
+    let mut product = data.products.choose(rng)?.clone();
+    let id = data.mint_id("prd");
+    let sku = format!("NEW-{}", id.trim_start_matches("prd_"));
+    product.sku = Some(sku.clone());
+    for line in &mut product.inventory_items {
+        line.sku = Some(sku.clone());
+    }
+    product.restamp(id, now, now);
+    let change = created("product.created", &product);
+    data.products.push(product);
+    Some(change)
 }
 
 fn advance_order(data: &mut ConnectionData, rng: &mut impl Rng, now: Timestamp) -> Vec<Change> {
@@ -108,7 +212,11 @@ fn advance_order(data: &mut ConnectionData, rng: &mut impl Rng, now: Timestamp) 
     changes
 }
 
-fn new_order(data: &mut ConnectionData, rng: &mut impl Rng, now: Timestamp) -> Option<Change> {
+pub(crate) fn new_order(
+    data: &mut ConnectionData,
+    rng: &mut impl Rng,
+    now: Timestamp,
+) -> Option<Change> {
     let template = data.orders.choose(rng)?.clone();
     let serial = data.orders.len();
     let mut order = template;
@@ -173,7 +281,7 @@ fn touch_product(data: &mut ConnectionData, rng: &mut impl Rng, now: Timestamp) 
     Some(updated("product.updated", &before, &*product))
 }
 
-fn to_value(v: &impl Serialize) -> Value {
+pub(crate) fn to_value(v: &impl Serialize) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
@@ -201,19 +309,9 @@ pub trait HasId {
     fn object_id(&self) -> &str;
 }
 
-impl HasId for Order {
+impl<T: Resource> HasId for T {
     fn object_id(&self) -> &str {
-        &self.id
-    }
-}
-impl HasId for InventoryItem {
-    fn object_id(&self) -> &str {
-        &self.id
-    }
-}
-impl HasId for Product {
-    fn object_id(&self) -> &str {
-        &self.id
+        self.id()
     }
 }
 

@@ -174,6 +174,7 @@ pub fn generate(
         data.returns
             .push(return_(&mut rng, &customer, order_id, &warehouses, &skus));
     }
+    super::seed_sites::generate_sites(&mut rng, &mut data, &customers);
     data
 }
 
@@ -197,7 +198,7 @@ fn gtin(rng: &mut impl Rng) -> String {
         .collect()
 }
 
-fn dates(rng: &mut impl Rng) -> (Timestamp, Timestamp) {
+pub(crate) fn dates(rng: &mut impl Rng) -> (Timestamp, Timestamp) {
     let anchor = anchor();
     let created = anchor - Duration::seconds(rng.random_range(86_400..90 * 86_400));
     let span = (anchor - created).num_seconds().max(1);

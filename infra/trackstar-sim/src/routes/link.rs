@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::AppState;
 use crate::config::SimConnection;
-use crate::data::now;
+use crate::data::{now, ResourceKind};
 use crate::error::ApiError;
 use crate::events::event;
 use crate::state::ConnectionRecord;
@@ -72,25 +72,28 @@ pub async fn exchange(State(state): State<AppState>, body: Bytes) -> Result<Json
     })))
 }
 
+/// Every resource the simulator serves, by Trackstar function name.
 fn available_endpoints() -> Vec<&'static str> {
-    vec![
-        "get_orders",
-        "get_inventory",
-        "get_products",
-        "get_inbound_shipments",
-        "get_returns",
-    ]
+    ResourceKind::ALL
+        .iter()
+        .map(|k| k.function_name())
+        .collect()
 }
 
 /// A connection in the shape of the spec's `Connection` schema.
 pub fn connection_json(record: &ConnectionRecord) -> Value {
-    let sync = |name: &str| {
+    let sync = |kind: ResourceKind| {
+        // Trackstar's defaults: hourly, warehouses and shipping methods every 12 h.
+        let hours = match kind {
+            ResourceKind::Warehouses | ResourceKind::ShippingMethods => 12,
+            _ => 1,
+        };
         json!({
-            "function_name": name,
+            "function_name": kind.function_name(),
             "latest_sync": now(),
             "last_crawl_start": now(),
             "last_crawl_end": now(),
-            "sync_frequency": 60,
+            "sync_frequency": hours * 3600,
             "in_progress": false,
             "sync_status": "enabled",
         })
@@ -104,7 +107,7 @@ pub fn connection_json(record: &ConnectionRecord) -> Value {
         "last_used": record.last_used,
         "times_used": record.times_used,
         "latest_sync": now(),
-        "sync_schedules": [sync("get_orders"), sync("get_inventory"), sync("get_products")],
+        "sync_schedules": ResourceKind::ALL.map(sync),
         "errors": [],
         "available_actions": record.connection.available_actions(),
         "available_endpoints": available_endpoints(),

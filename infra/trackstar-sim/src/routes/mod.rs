@@ -2,7 +2,9 @@
 
 pub mod link;
 pub mod read;
+pub mod syncs;
 pub mod write;
+pub mod write_inbound;
 
 use std::sync::Arc;
 

@@ -16,12 +16,13 @@ pub async fn list<T: Resource>(
     Extension(connection): Extension<SimConnection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    state.check_resource(&connection, T::KIND)?;
     let Query(pairs) =
         query.map_err(|_| ApiError::validation("query", "_schema", "Malformed query string."))?;
     let query = filters::parse::<T>(&pairs)?;
     let page = state
         .with_data(&connection.connection_id, |data| {
-            pagination::page(T::all(data), &query)
+            pagination::page_in::<T>(data, &query)
         })
         .ok_or_else(|| ApiError::Unauthorized("Unknown connection".to_owned()))??;
     Ok(Json(serde_json::to_value(page).unwrap_or(Value::Null)))
@@ -32,6 +33,7 @@ pub async fn get_one<T: Resource>(
     Extension(connection): Extension<SimConnection>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    state.check_resource(&connection, T::KIND)?;
     let found = state
         .with_data(&connection.connection_id, |data| {
             data.find::<T>(&id).cloned()

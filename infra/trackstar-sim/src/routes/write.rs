@@ -1,6 +1,8 @@
-//! Writes: orders (create, update, cancel), products (create, update), inventory adjust.
-//! Each validates its body, changes the truth, bumps `updated_date`, answers
-//! `{data, id, unused_fields}` and raises the webhooks the WMS change would raise.
+//! Writes: orders (create, update, cancel), products (create, update), inventory adjust;
+//! inbound shipments and returns are in [`super::write_inbound`]. Each validates its body,
+//! changes the truth, bumps `updated_date`, answers `{data, id, unused_fields}` and raises
+//! the webhooks the WMS change would raise. An order takes a new address or shipping method
+//! only until it ships, is fulfilled or is cancelled (else 422 from the integration).
 
 use std::collections::BTreeMap;
 
@@ -74,7 +76,7 @@ const ADDRESS_FIELDS: [&str; 11] = [
     "email_address",
 ];
 
-type WriteResult = Result<Json<Value>, ApiError>;
+pub(crate) type WriteResult = Result<Json<Value>, ApiError>;
 
 fn supported(connection: &SimConnection, action: WriteAction) -> Result<(), ApiError> {
     if connection.supports(action) {
@@ -88,7 +90,7 @@ fn supported(connection: &SimConnection, action: WriteAction) -> Result<(), ApiE
     }
 }
 
-fn integration_error(message: String) -> ApiError {
+pub(crate) fn integration_error(message: String) -> ApiError {
     ApiError::Status {
         status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
         message,
@@ -96,12 +98,12 @@ fn integration_error(message: String) -> ApiError {
     }
 }
 
-fn respond(data: &impl serde::Serialize, id: &str, unused: Vec<String>) -> Json<Value> {
+pub(crate) fn respond(data: &impl serde::Serialize, id: &str, unused: Vec<String>) -> Json<Value> {
     Json(json!({ "data": data, "id": id, "unused_fields": unused }))
 }
 
 /// Runs a change on the connection's data, then records it and raises its webhooks.
-fn apply<R>(
+pub(crate) fn apply<R>(
     state: &AppState,
     connection: &SimConnection,
     method: &Method,
@@ -414,6 +416,15 @@ pub async fn update_order(
                     what: "Order",
                     id: id.clone(),
                 })?;
+        let moves_shipping = input.address.is_some()
+            || input.strings.contains_key("shipping_method")
+            || input.strings.contains_key("shipping_method_id");
+        if moves_shipping && !shipping_changeable(order) {
+            return Err(integration_error(format!(
+                "Order {id} cannot change its address or shipping method in status {}",
+                order.status
+            )));
+        }
         let before = order.clone();
         apply_order_input(order, &mut input, lines);
         order.updated_date = now().max(before.updated_date);
@@ -421,6 +432,15 @@ pub async fn update_order(
         let response = respond(&*order, &id, std::mem::take(&mut input.unused));
         Ok((response, id.clone(), vec![change]))
     })
+}
+
+/// Whether the WMS still takes a new address or shipping method: not once the order has
+/// shipped (a shipped shipment), is fulfilled or is cancelled.
+pub fn shipping_changeable(order: &Order) -> bool {
+    !matches!(
+        order.status.as_str(),
+        "fulfilled" | "partially_fulfilled" | "cancelled"
+    ) && !order.shipments.iter().any(|s| s.status == "shipped")
 }
 
 pub async fn cancel_order(

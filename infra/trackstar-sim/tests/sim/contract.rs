@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use trackstar_sim::fixtures::{fixture_events, fixture_file_name, fixture_text};
-use trackstar_sim::{MutateRequest, MutationKind, SimConfig};
+use trackstar_sim::{MutateAction, MutateRequest, MutationKind, SimConfig};
 
 use crate::support::{sim, sim_with, Receiver, API_KEY, CONN};
 
@@ -137,6 +137,9 @@ async fn list_and_get_responses_match_the_official_schemas() {
         "/wms/products",
         "/wms/inbound-shipments",
         "/wms/returns",
+        "/wms/warehouses",
+        "/wms/shipping-methods",
+        "/wms/billing",
     ] {
         let (status, page) = s.get_json(list_path).await;
         assert_eq!(status, 200);
@@ -397,6 +400,152 @@ async fn live_webhooks_match_the_official_schemas() {
     s.handle.shutdown().await;
 }
 
+#[tokio::test]
+async fn live_webhooks_of_every_kind_created_and_updated_match_the_official_schemas() {
+    // given a simulator delivering to a receiver
+    let receiver = Receiver::start(0).await;
+    let s = sim_with(SimConfig {
+        webhook: Some(receiver.target.clone()),
+        ..SimConfig::default()
+    })
+    .await;
+    // when every kind is created and updated twice
+    for kind in MutationKind::ALL {
+        for action in [MutateAction::Create, MutateAction::Update] {
+            let request = MutateRequest {
+                connection_id: CONN.to_owned(),
+                kind,
+                count: 2,
+            };
+            s.handle.mutate_with(&request, action).expect("mutated");
+        }
+    }
+    assert!(
+        s.handle
+            .wait_webhooks_idle(std::time::Duration::from_secs(10))
+            .await
+    );
+    // then every body matches its event's schema, and every event type of the WMS is among them
+    let mut types = Map::new();
+    for hook in receiver.received() {
+        let body = hook.json();
+        let event_type = body["event_type"].as_str().expect("type").to_owned();
+        assert_valid(&webhook_ref(&event_type), &body, &event_type);
+        types.insert(event_type, Value::Bool(true));
+    }
+    for expected in [
+        "inbound-shipment.created",
+        "inbound-shipment.updated",
+        "inbound-shipment.receipt.created",
+        "return.created",
+        "return.updated",
+        "warehouse.created",
+        "warehouse.updated",
+        "shipping-method.created",
+        "shipping-method.updated",
+        "bill.created",
+        "bill.updated",
+        "order.created",
+        "inventory.created",
+        "product.created",
+    ] {
+        assert!(
+            types.contains_key(expected),
+            "no {expected} among {types:?}"
+        );
+    }
+    s.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn inbound_shipment_and_return_writes_match_the_official_schemas() {
+    let s = sim().await;
+    let truth = s.handle.truth(CONN).expect("truth");
+    let sku = truth.inventory[0].sku.clone().expect("sku");
+    let created: Value = s
+        .req(Method::POST, "/wms/inbound-shipments")
+        .json(&json!({
+            "purchase_order_number": "PO-1", "supplier": "Acme", "tracking_number": "T1",
+            "expected_arrival_date": "2030-01-01T00:00:00Z", "warehouse_id": "wh_east",
+            "line_items": [{"sku": sku, "expected_quantity": 5}],
+        }))
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json");
+    assert_valid(
+        &response_ref("/wms/inbound-shipments", "post", "200"),
+        &created,
+        "inbound create",
+    );
+    let id = created["id"].as_str().expect("id");
+    let changed: Value = s
+        .req(Method::PUT, &format!("/wms/inbound-shipments/{id}"))
+        .json(&json!({"tracking_number": "T2"}))
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json");
+    assert_valid(
+        &response_ref("/wms/inbound-shipments/{inbound_shipment_id}", "put", "200"),
+        &changed,
+        "inbound update",
+    );
+    let received: Value = s
+        .req(Method::PUT, &format!("/wms/inbound-shipments/{id}/receive"))
+        .json(
+            &json!({"warehouse_location_id": "A-01", "line_items": [{"sku": sku, "quantity": 2}]}),
+        )
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json");
+    assert_valid(
+        &response_ref(
+            "/wms/inbound-shipments/{inbound_shipment_id}/receive",
+            "put",
+            "200",
+        ),
+        &received,
+        "inbound receive",
+    );
+    let ret: Value = s
+        .req(Method::POST, "/wms/returns")
+        .json(&json!({"line_items": [{"sku": sku, "quantity": 1}]}))
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json");
+    assert_valid(
+        &response_ref("/wms/returns", "post", "200"),
+        &ret,
+        "return create",
+    );
+    let invalid: Value = s
+        .req(Method::POST, "/wms/returns")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json");
+    assert_valid(
+        &response_ref("/wms/returns", "post", "422"),
+        &invalid,
+        "return 422",
+    );
+    s.handle.shutdown().await;
+}
+
 #[test]
 fn the_schema_check_rejects_what_the_spec_forbids_and_accepts_nullables() {
     let schema = "#/components/schemas/OrderSchema";
@@ -411,4 +560,34 @@ fn the_schema_check_rejects_what_the_spec_forbids_and_accepts_nullables() {
         let result = std::panic::catch_unwind(|| assert_valid(schema, &bad, "bad order"));
         assert!(result.is_err(), "{bad} should be rejected");
     }
+}
+
+#[tokio::test]
+async fn samples_of_the_new_kinds_events_match_the_official_schemas() {
+    let s = sim().await;
+    for event_type in [
+        "inbound-shipment.created",
+        "inbound-shipment.updated",
+        "inbound-shipment.receipt.created",
+        "return.created",
+        "return.updated",
+        "warehouse.created",
+        "warehouse.updated",
+        "shipping-method.created",
+        "shipping-method.updated",
+        "bill.created",
+        "bill.updated",
+    ] {
+        let body = s
+            .handle
+            .emit_sample(CONN, event_type)
+            .unwrap_or_else(|| panic!("a sample of {event_type}"));
+        assert_eq!(body["event_type"], event_type);
+        assert_valid(&webhook_ref(event_type), &body, event_type);
+        if event_type.ends_with(".updated") || event_type.ends_with("receipt.created") {
+            let previous = body["previous_attributes"].as_object().expect("previous");
+            assert!(!previous.is_empty(), "{event_type} names what changed");
+        }
+    }
+    s.handle.shutdown().await;
 }

@@ -8,5 +8,8 @@ mod faults;
 mod idempotency;
 mod lists;
 mod ratelimit;
+mod resources;
+mod syncs;
 mod webhooks;
+mod wms_writes;
 mod writes;
