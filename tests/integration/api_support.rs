@@ -457,16 +457,21 @@ pub fn brand_record(t: &str, b: &str, customers: Vec<WarehouseCustomerId>) -> Br
     }
 }
 
+/// A warehouse and a SKU every simulated connection has (its seed's first inventory item):
+/// the simulator refuses inbound shipments and returns naming others.
+pub const SIM_WAREHOUSE: &str = "wh_east";
+pub const SIM_SKU: &str = "TEE-000000";
+
 /// A valid `POST /inbound-shipments` body for a brand.
 pub fn inbound_body(brand: &str, po: &str) -> Value {
     json!({
         "brand_id": brand,
-        "warehouse_id": "wh_1",
+        "warehouse_id": SIM_WAREHOUSE,
         "purchase_order_number": po,
         "supplier": "Acme Textiles",
         "expected_arrival_date": "2026-04-10T00:00:00Z",
         "tracking_number": "1Z999AA10123456784",
-        "line_items": [ { "sku": "TEE-BLK-L", "expected_quantity": 120 } ]
+        "line_items": [ { "sku": SIM_SKU, "expected_quantity": 120 } ]
     })
 }
 
@@ -474,8 +479,8 @@ pub fn inbound_body(brand: &str, po: &str) -> Value {
 pub fn return_body(brand: &str) -> Value {
     json!({
         "brand_id": brand,
-        "warehouse_id": "wh_1",
-        "line_items": [ { "sku": "TEE-BLK-L", "quantity": 1 } ]
+        "warehouse_id": SIM_WAREHOUSE,
+        "line_items": [ { "sku": SIM_SKU, "quantity": 1 } ]
     })
 }
 
