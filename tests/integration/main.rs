@@ -14,6 +14,7 @@ mod api_reconciliations;
 mod api_support;
 mod api_sync;
 mod api_warehouse_reads;
+mod api_warehouse_writes;
 mod api_writes;
 mod audit_chain;
 mod cold_start;
