@@ -97,6 +97,11 @@ async fn inbound_shipments_list_newest_first_with_each_filter() {
     let r = s.get(&admin, &list("?status=shipped")).await;
     assert_eq!((r.status, r.code()), (400, "invalid_parameter"));
     assert!(r.body["error"]["details"]["fields"]["status"].is_array());
+    for bad in ["wh%231", "%C3%97", "wh%20east"] {
+        let r = s.get(&admin, &list(&format!("?warehouse_id={bad}"))).await;
+        assert_eq!((r.status, r.code()), (400, "invalid_parameter"), "{bad}");
+        assert!(r.body["error"]["details"]["fields"]["warehouse_id"].is_array());
+    }
     let r = s.get(&admin, &list("?warehouse=wh_1")).await;
     assert_eq!(r.status, 400);
     assert!(r.body["error"]["details"]["fields"]["warehouse"].is_array());

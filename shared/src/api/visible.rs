@@ -7,6 +7,7 @@ use lambda_http::Request;
 use super::error::ApiError;
 use super::request::{Ctx, Query, Reply};
 use super::ApiDeps;
+use crate::domain::WarehouseId;
 use crate::resource::{Owner, Resource};
 use crate::store::{ListQuery, SyncedStore};
 
@@ -48,15 +49,11 @@ pub(crate) async fn list<T: Resource>(
     let warehouse_id = q
         .get("warehouse_id")
         .map(|w| {
-            let w = w.trim();
-            if w.is_empty() || w.len() > 128 {
-                Err(ApiError::invalid_parameter(
-                    "warehouse_id",
-                    "must be 1 to 128 characters",
-                ))
-            } else {
-                Ok(w.to_owned())
-            }
+            // A warehouse id as the document describes it (`WarehouseId`): anything else
+            // names no warehouse, and is refused rather than answered with an empty page.
+            WarehouseId::parse(w)
+                .map(|w| w.as_str().to_owned())
+                .map_err(|e| ApiError::invalid_parameter("warehouse_id", e.to_string()))
         })
         .transpose()?;
     let query = ListQuery {
