@@ -132,15 +132,6 @@ fn warehouse(v: &mut Validator, raw: &str) -> Option<WarehouseId> {
     v.parse("warehouse_id", WarehouseId::parse(raw))
 }
 
-pub(crate) fn tags(v: &mut Validator, tags: &[String]) {
-    if tags.len() > 50 {
-        v.error("tags", "must hold at most 50 tags");
-    }
-    for (i, tag) in tags.iter().enumerate() {
-        v.text(&format!("tags[{i}]"), tag, 64);
-    }
-}
-
 /// Validates every field (each failure named) into the brand and Trackstar's request.
 pub fn validate_create(
     body: &CreateInboundShipmentBody,
@@ -154,7 +145,7 @@ pub fn validate_create(
     let expected = arrival(&mut v, &body.expected_arrival_date);
     v.text("tracking_number", &body.tracking_number, 128);
     let line_items = lines(&mut v, &body.line_items);
-    tags(&mut v, &body.tags);
+    writes::tags(&mut v, &body.tags);
     v.finish()?;
     let (Some(brand), Some(warehouse_id), Some(expected_arrival_date)) =
         (brand, warehouse_id, expected)
@@ -204,7 +195,7 @@ pub fn validate_update(
         .map(|items| lines(&mut v, items))
         .unwrap_or_default();
     if let Some(t) = &body.tags {
-        tags(&mut v, t);
+        writes::tags(&mut v, t);
         if t.is_empty() {
             v.error("tags", "must hold at least one tag when given");
         }

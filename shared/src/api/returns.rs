@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 
 use super::audit;
 use super::error::ApiError;
-use super::inbound::tags;
 use super::request::{self, authenticated, Action, Ctx, Reply, Validator};
 use super::writes::{self, idempotent};
 use super::{schema, ApiDeps};
@@ -90,7 +89,7 @@ pub fn validate_create(
             });
         }
     }
-    tags(&mut v, &body.tags);
+    writes::tags(&mut v, &body.tags);
     v.finish()?;
     let brand = brand.ok_or_else(ApiError::internal)?;
     Ok((

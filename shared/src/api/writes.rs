@@ -7,7 +7,7 @@ use http::StatusCode;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::request::{require, Action, Ctx, Reply};
+use super::request::{require, Action, Ctx, Reply, Validator};
 use super::ApiDeps;
 use crate::domain::Timestamp;
 use crate::domain::{Brand, BrandId, Connection, ConnectionId, ConnectionStatus, Currency};
@@ -221,6 +221,16 @@ pub(crate) async fn brand_record(
         .get_brand(&ctx.principal.tenant, brand)
         .await?
         .ok_or_else(|| ApiError::not_found("brand"))
+}
+
+/// Tags of a write (`trackstar_tags`): at most 50, each 1 to 64 characters, named by index.
+pub(crate) fn tags(v: &mut Validator, tags: &[String]) {
+    if tags.len() > 50 {
+        v.error("tags", "must hold at most 50 tags");
+    }
+    for (i, tag) in tags.iter().enumerate() {
+        v.text(&format!("tags[{i}]"), tag, 64);
+    }
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
