@@ -299,6 +299,13 @@ async fn bills_are_brand_scoped_and_have_no_status_or_warehouse_filter() {
     let admin = Caller::admin(ACME);
     assert_eq!(ids(&s.get(&admin, "/bills").await), ["bill_2", "bill_1"]);
     assert_eq!(ids(&s.get(&admin, "/bills?brand_id=b1").await), ["bill_1"]);
+    let since = at(15).to_rfc3339();
+    assert_eq!(
+        ids(&s
+            .get(&admin, &format!("/bills?updated_since={since}"))
+            .await),
+        ["bill_2"]
+    );
     for q in ["status=open", "warehouse_id=wh_1"] {
         let r = s.get(&admin, &format!("/bills?{q}")).await;
         assert_eq!(r.status, 400, "{q}");

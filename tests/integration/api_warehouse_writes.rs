@@ -208,6 +208,7 @@ async fn viewers_never_write_and_brand_users_write_only_for_their_brands() {
 async fn trackstar_failures_leave_the_table_unchanged() {
     let s = api_stack().await;
     let admin = Caller::admin(ACME);
+    let open = created_inbound(&s, "b1", "PO-f").await;
     let before = s.snapshot().await;
 
     // its 422 naming a field (a warehouse the WMS does not know) → 422 with its details
@@ -250,7 +251,41 @@ async fn trackstar_failures_leave_the_table_unchanged() {
         .send(&admin, "POST", "/returns", &return_body("b1"), &key("f4"))
         .await;
     assert_eq!(r.status, 502, "{}", r.body);
+    // the failures so far opened the connection's breaker: the change is refused without
+    // a call
+    let puts = s
+        .sim
+        .requests()
+        .count("PUT", &format!("/wms/inbound-shipments/{open}"));
+    let r = s
+        .send(
+            &admin,
+            "PUT",
+            &format!("/inbound-shipments/{open}"),
+            &json!({ "tracking_number": "1Z-500" }),
+            &key("f5"),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (503, "upstream_unavailable"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        s.sim
+            .requests()
+            .count("PUT", &format!("/wms/inbound-shipments/{open}")),
+        puts
+    );
     assert_eq!(s.snapshot().await, before);
+    let truth = s.sim.truth(CONN_ACME).unwrap();
+    let upstream = truth
+        .inbound_shipments
+        .iter()
+        .find(|x| x.id == open)
+        .unwrap();
+    assert_eq!(upstream.tracking_numbers, ["1Z999AA10123456784"]);
     assert!(s
         .sim
         .truth(CONN_ACME)
@@ -548,5 +583,29 @@ async fn minimal_and_full_bodies_are_accepted() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["brand_id"], "b2");
+    s.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_inbound_change_leaves_the_table_unchanged_and_gives_the_key_up() {
+    // given an open shipment and a failing Trackstar
+    let s = api_stack().await;
+    let id = created_inbound(&s, "b1", "PO-400").await;
+    let path = format!("/inbound-shipments/{id}");
+    let admin = Caller::admin(ACME);
+    let change = json!({ "supplier": "Globex Mills" });
+    let before = s.snapshot().await;
+    s.sim.set_faults(CONN_ACME, FaultSpec::error(500, Some(2)));
+    // when the change is sent
+    let r = s.send(&admin, "PUT", &path, &change, &key("g1")).await;
+    // then it fails as the warehouse failed, and nothing is stored
+    assert_eq!((r.status, r.code()), (502, "upstream_error"), "{}", r.body);
+    assert_eq!(s.snapshot().await, before);
+    // and once Trackstar answers again, the same key goes through
+    s.sim.clear_faults(CONN_ACME);
+    let r = s.send(&admin, "PUT", &path, &change, &key("g1")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("idempotent-replayed"), None);
+    assert_eq!(r.body["supplier"], "Globex Mills");
     s.sim.shutdown().await;
 }
