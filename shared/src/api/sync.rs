@@ -327,7 +327,7 @@ mod tests {
     fn every_invalid_field_is_named() {
         let err = validate(&body(json!({
             "connection_id": 7,
-            "resources": ["orders", "returns", 3],
+            "resources": ["orders", "labor_activities", 3],
             "mode": "sometimes"
         })))
         .unwrap_err();
