@@ -10,7 +10,7 @@ use packr::store::ObjectStore;
 use packr::webhook::processor::handle_batch;
 use packr::webhook::receipts::ReceiptState;
 use serde_json::{json, Value};
-use trackstar_sim::{MutateAction, SimHandle};
+use trackstar_sim::{FaultSpec, MutateAction, SimHandle};
 
 use crate::resources_support::{assert_stored_equals, next_second, per_new_kind, Case, SimEdit};
 use crate::webhook_processor::{
@@ -165,3 +165,122 @@ async fn a_truncated_event_is_fetched_body(case: &Case) {
     sim.shutdown().await;
 }
 per_new_kind!(a_truncated_event_is_fetched_with_one_listing_and_stored => a_truncated_event_is_fetched_body);
+
+async fn a_malformed_object_is_a_permanent_failure_body(case: &Case) {
+    // given an updated webhook whose object has a date that is not one
+    let (sim, p) = rig().await;
+    let mut object = case.truth(&sim, CONNECTION)[0].clone();
+    let id = object["id"].as_str().unwrap().to_owned();
+    object["updated_date"] = json!("not a date");
+    let body = webhook(case.kind.spec().events[1], &object);
+    // when it is processed
+    deliver(&p, "msg_bad", body).await;
+    // then it is recorded as a permanent failure naming the kind (acknowledged, not
+    // retried), and nothing is stored
+    let receipt = p.receipt("msg_bad").await;
+    assert_eq!(
+        (receipt.state, receipt.failure_permanent),
+        (ReceiptState::Failed, true)
+    );
+    let reason = receipt.failure_reason.unwrap_or_default();
+    assert!(reason.contains(case.kind.spec().singular), "{reason}");
+    assert!(p
+        .store
+        .get_object(&p.tenant, case.kind, &id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(p.metrics.total("webhook.applied"), 0.0);
+    assert_eq!(p.metrics.total("webhook.failures"), 1.0);
+    sim.shutdown().await;
+}
+per_new_kind!(a_malformed_object_is_a_permanent_failure_and_nothing_is_stored => a_malformed_object_is_a_permanent_failure_body);
+
+async fn a_truncated_event_whose_fetch_fails_is_retried_body(case: &Case) {
+    // given a truncated webhook, and Trackstar answering 500 to everything for a while
+    let (sim, p) = rig().await;
+    let object = case.truth(&sim, CONNECTION)[0].clone();
+    let id = object["id"].as_str().unwrap().to_owned();
+    let mut body = webhook(case.kind.spec().events[1], &object);
+    body["data_truncated"] = json!(true);
+    body["data"] = json!({ "id": id });
+    sim.set_faults(CONNECTION, FaultSpec::error(500, None));
+    let e = p.queued("msg_truncated", body).await;
+    // when it is processed
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-1", &e)])).await;
+    // then its message fails (SQS retries it), the failure is not permanent, and nothing
+    // is stored
+    assert_eq!(failed_ids(&r), vec!["sqs-1".to_owned()]);
+    let receipt = p.receipt("msg_truncated").await;
+    assert!(!receipt.state.is_final(), "{:?}", receipt.state);
+    assert!(!receipt.failure_permanent);
+    assert!(p
+        .store
+        .get_object(&p.tenant, case.kind, &id)
+        .await
+        .unwrap()
+        .is_none());
+    // and once Trackstar answers again, the retry stores it
+    sim.clear_faults(CONNECTION);
+    let r = handle_batch(&p.deps, sqs_event(vec![message("sqs-2", &e)])).await;
+    assert!(failed_ids(&r).is_empty());
+    assert_eq!(
+        p.receipt("msg_truncated").await.state,
+        ReceiptState::Applied
+    );
+    assert_stored_equals(&p.store, &p.tenant, CONNECTION, case.kind, &object).await;
+    sim.shutdown().await;
+}
+per_new_kind!(a_truncated_event_whose_fetch_fails_is_retried_and_stores_nothing_until_it_succeeds => a_truncated_event_whose_fetch_fails_is_retried_body);
+
+#[tokio::test]
+async fn an_inbound_receipt_event_stores_the_received_quantities() {
+    // given an inbound shipment stored from its webhook, then a receipt recorded upstream
+    let case = crate::resources_support::case(packr::resource::ResourceKind::InboundShipments);
+    let (sim, p) = rig().await;
+    let created = case.mutate(&sim, CONNECTION, MutateAction::Create, 1);
+    let (created_type, id) = created[0].clone();
+    deliver(
+        &p,
+        "msg_created",
+        webhook(&created_type, &case.truth_of(&sim, CONNECTION, &id)),
+    )
+    .await;
+    case.edit(&sim, CONNECTION, SimEdit::KeepOnly(id.clone()));
+    next_second().await;
+    let received = sim
+        .mutate_with(
+            &trackstar_sim::MutateRequest {
+                connection_id: CONNECTION.into(),
+                kind: trackstar_sim::MutationKind::InboundReceipt,
+                count: 1,
+            },
+            MutateAction::Update,
+        )
+        .unwrap()
+        .changes;
+    assert_eq!(
+        received,
+        vec![("inbound-shipment.receipt.created".to_owned(), id.clone())]
+    );
+    let truth = case.truth_of(&sim, CONNECTION, &id);
+    // when its inbound-shipment.receipt.created webhook arrives
+    deliver(
+        &p,
+        "msg_receipt",
+        webhook("inbound-shipment.receipt.created", &truth),
+    )
+    .await;
+    // then the shipment is stored as Trackstar has it: one receipt, quantities received
+    assert_eq!(p.receipt("msg_receipt").await.state, ReceiptState::Applied);
+    assert_stored_equals(&p.store, &p.tenant, CONNECTION, case.kind, &truth).await;
+    let stored: packr::domain::InboundShipment =
+        packr::store::SyncedStore::get(&p.store, &p.tenant, &id)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(stored.receipts.len(), 1);
+    assert!(stored.line_items.iter().any(|l| l.received_quantity > 0));
+    assert_eq!(p.metrics.total("webhook.applied"), 2.0);
+    sim.shutdown().await;
+}
