@@ -345,3 +345,124 @@ async fn refused_resources_are_marked_unavailable_skipped_until_rechecked_and_ne
     }
     r.api.sim.shutdown().await;
 }
+
+impl Rig {
+    /// How many live objects of `resource` acme has stored.
+    async fn stored(&self, resource: ResourceKind) -> u64 {
+        use packr::store::{ListQuery, ObjectStore, PageLimit, PageRequest};
+        let page = self
+            .api
+            .stack
+            .store
+            .list_objects(
+                &tenant(ACME),
+                resource,
+                &ListQuery::default(),
+                &PageRequest::first(PageLimit::parse(Some(100)).unwrap()),
+            )
+            .await
+            .unwrap();
+        assert!(page.next_cursor.is_none());
+        page.items.len() as u64
+    }
+
+    /// acme's bills refused (403), after a full sync of them found that out.
+    async fn acme_bills_refused(&self) {
+        self.api.sim.set_resource_policy(
+            CONN_ACME,
+            trackstar_sim::ResourceKind::Bills,
+            ResourcePolicy::Forbidden,
+        );
+        let outcome = self
+            .run_to_end(self.job(ACME, CONN_ACME, ResourceKind::Bills, SyncMode::Full))
+            .await;
+        assert_eq!(
+            outcome,
+            ChunkOutcome::Stopped(Stop::Unavailable(Refusal::Forbidden))
+        );
+    }
+}
+
+#[tokio::test]
+async fn post_sync_run_rechecks_a_refused_resource_at_once() {
+    // given acme's bills refused, then enabled by Trackstar
+    let r = rig().await;
+    r.acme_bills_refused().await;
+    r.api.sim.set_resource_policy(
+        CONN_ACME,
+        trackstar_sim::ResourceKind::Bills,
+        ResourcePolicy::Allowed,
+    );
+    // when a tenant admin asks for a sync of them (long before the slow re-check)
+    let answer = r
+        .api
+        .send(
+            &Caller::admin(ACME),
+            "POST",
+            "/sync/run",
+            &serde_json::json!({
+                "connection_id": CONN_ACME,
+                "resources": ["bills"],
+                "mode": "full"
+            }),
+            &[("Idempotency-Key", "recheck-bills-1")],
+        )
+        .await;
+    // then the job is queued and, run, syncs them and clears the mark
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let queued = r.api.sync_jobs.drain();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].resource, ResourceKind::Bills);
+    let outcome = r.run_to_end(queued[0].clone()).await;
+    assert!(
+        matches!(outcome, ChunkOutcome::Completed { .. }),
+        "{outcome:?}"
+    );
+    let state = r.state(ACME, CONN_ACME, ResourceKind::Bills).await;
+    assert!(state.unavailable.is_none());
+    let n = r.truth_len(CONN_ACME, ResourceKind::Bills);
+    assert!(n > 0);
+    assert_eq!(r.stored(ResourceKind::Bills).await, n);
+    r.api.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reconciliation_of_a_refused_resource_stops_as_unavailable_and_deletes_nothing() {
+    // given acme's bills synced, then refused by Trackstar (403)
+    let r = rig().await;
+    let outcome = r
+        .run_to_end(r.job(ACME, CONN_ACME, ResourceKind::Bills, SyncMode::Full))
+        .await;
+    assert!(
+        matches!(outcome, ChunkOutcome::Completed { .. }),
+        "{outcome:?}"
+    );
+    let n = r.truth_len(CONN_ACME, ResourceKind::Bills);
+    assert!(n > 0);
+    assert_eq!(r.stored(ResourceKind::Bills).await, n);
+    r.api.sim.set_resource_policy(
+        CONN_ACME,
+        trackstar_sim::ResourceKind::Bills,
+        ResourcePolicy::Forbidden,
+    );
+    r.clock.advance(Duration::from_secs(2));
+    // when the nightly reconciliation of them runs
+    let outcome = r
+        .run_to_end(r.job(ACME, CONN_ACME, ResourceKind::Bills, SyncMode::Reconcile))
+        .await;
+    // then it stops as unavailable: a refusal is not "Trackstar has none", so every local
+    // bill is still there, and nothing is recorded as a failure
+    assert_eq!(
+        outcome,
+        ChunkOutcome::Stopped(Stop::Unavailable(Refusal::Forbidden))
+    );
+    assert_eq!(r.stored(ResourceKind::Bills).await, n);
+    let state = r.state(ACME, CONN_ACME, ResourceKind::Bills).await;
+    assert_eq!(
+        state.unavailable.map(|u| u.refusal),
+        Some(Refusal::Forbidden)
+    );
+    assert_eq!(state.consecutive_failures, 0);
+    r.breaker_closed(CONN_ACME);
+    r.api.sim.shutdown().await;
+}
