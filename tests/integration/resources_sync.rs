@@ -14,7 +14,7 @@ use crate::helpers::brand;
 use crate::resources_support::{
     assert_stored_equals, assert_stored_equals_truth, converted, per_new_kind, Case, SimEdit,
 };
-use crate::sync_engine::{rig, Rig, CONNECTION};
+use crate::sync_engine::{far_deadline, rig, test_config, Recording, Rig, CONNECTION};
 
 /// Enough orders that every kind seeded from them has several objects.
 const ORDERS: usize = 40;
@@ -245,3 +245,52 @@ async fn delete_local(r: &Rig, case: &Case, id: &str) {
         .unwrap()
         .is_none());
 }
+
+async fn a_persistent_5xx_fails_the_job_body(case: &Case) {
+    use futures::FutureExt;
+    // given a full sync of the kind with its first page stored, then Trackstar failing
+    // with 503 for good
+    let r = rig(ORDERS).await;
+    case.ensure_at_least(&r.sim, CONNECTION, AT_LEAST);
+    r.clock.advance(Duration::from_secs(2));
+    let failing = Recording::new(r.client.clone());
+    let sim_state = r.sim.state().clone();
+    *failing.hook.lock().unwrap() = Some(Box::new(move |n| {
+        if n == 1 {
+            sim_state.set_faults(CONNECTION, trackstar_sim::FaultSpec::error(503, None));
+        }
+        async { None }.boxed()
+    }));
+    let deps = r.deps_with(std::sync::Arc::new(failing), test_config(), "worker-a");
+    let job = r.job(case.kind, SyncMode::Full);
+    // when
+    let result = packr::sync::run_chunk(&deps, &job, far_deadline()).await;
+    // then the message fails for SQS to retry: a failure, not a refusal (nothing marked
+    // unavailable), the first page's checkpoint kept
+    assert!(
+        matches!(result, Err(packr::sync::SyncError::Trackstar(_))),
+        "{result:?}"
+    );
+    let state = r.states.get(&r.key(case.kind)).await.unwrap().unwrap();
+    assert!(state.unavailable.is_none());
+    assert_eq!(state.consecutive_failures, 1);
+    assert!(state.last_error.unwrap().contains("503"));
+    assert_eq!(state.checkpoint.as_ref().unwrap().counts.pages, 1);
+    assert_eq!(stored_count(&r, case).await, 5);
+    // and once Trackstar is back, the redelivery resumes after that page and completes
+    r.sim.clear_faults(CONNECTION);
+    let before = r.gets(case.path);
+    let n = case.truth(&r.sim, CONNECTION).len();
+    let (_, counts) = run(&r, case, job).await;
+    assert_eq!(
+        (counts.fetched, counts.applied),
+        (n as u64, n as u64),
+        "{counts:?}"
+    );
+    assert_eq!(r.gets(case.path) - before, n.div_ceil(5) as u64 - 1);
+    assert_stored_equals_truth(&r.store, &r.tenant, &r.sim, CONNECTION, case).await;
+    let state = r.states.get(&r.key(case.kind)).await.unwrap().unwrap();
+    assert_eq!(state.consecutive_failures, 0);
+    r.sim.shutdown().await;
+}
+per_new_kind!(a_persistent_5xx_fails_the_job_for_a_retry_that_resumes_at_its_checkpoint => a_persistent_5xx_fails_the_job_body);

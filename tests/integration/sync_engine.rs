@@ -272,7 +272,7 @@ impl Rig {
     }
 }
 
-fn far_deadline() -> Instant {
+pub(crate) fn far_deadline() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 
@@ -367,20 +367,20 @@ async fn full_then_incremental_with_mutations_in_between_ends_equal_to_the_truth
 
 // ---- crashes, duplicates, leases ----------------------------------------------------
 
-type Hook = Box<dyn FnMut(usize) -> BoxFuture<'static, Option<TrackstarError>> + Send>;
+pub(crate) type Hook = Box<dyn FnMut(usize) -> BoxFuture<'static, Option<TrackstarError>> + Send>;
 
 /// The real source, recording each page token asked for; it can hang after `hang_after`
 /// pages (the worker is then killed mid-run) or run a hook before a page.
-struct Recording {
+pub(crate) struct Recording {
     inner: TrackstarSource,
     tokens: Mutex<Vec<Option<String>>>,
     hang_after: Option<usize>,
-    hook: Mutex<Option<Hook>>,
+    pub(crate) hook: Mutex<Option<Hook>>,
     pages: AtomicUsize,
 }
 
 impl Recording {
-    fn new(client: TrackstarClient) -> Self {
+    pub(crate) fn new(client: TrackstarClient) -> Self {
         Self {
             inner: TrackstarSource::new(client),
             tokens: Mutex::new(Vec::new()),
