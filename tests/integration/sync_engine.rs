@@ -32,22 +32,22 @@ use trackstar_sim::{FaultSpec, MutateRequest, MutationKind, SimConfig, SimConnec
 use crate::helpers::*;
 
 pub(crate) const CONNECTION: &str = "conn_sync";
-const TOKEN: &str = "tok_sync";
-const CUSTOMER: &str = "wc_sync_1";
-const SECRET: &str = "packr/test/trackstar/connections/conn_sync";
+pub(crate) const TOKEN: &str = "tok_sync";
+pub(crate) const CUSTOMER: &str = "wc_sync_1";
+pub(crate) const SECRET: &str = "packr/test/trackstar/connections/conn_sync";
 
 /// A clock that runs with the wall clock plus an offset the test moves.
 #[derive(Clone, Default)]
-struct TestClock {
+pub(crate) struct TestClock {
     offset_ms: Arc<AtomicI64>,
 }
 
 impl TestClock {
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         Timestamp::now().plus_millis(self.offset_ms.load(Ordering::SeqCst))
     }
 
-    fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         self.offset_ms
             .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
     }
@@ -62,16 +62,16 @@ impl TestClock {
 pub(crate) struct Rig {
     pub(crate) sim: SimHandle,
     /// The test's own (setup and assertions).
-    store: DynamoStore,
+    pub(crate) store: DynamoStore,
     /// As sync-worker and sync-scheduler use it: their requests sign as them (IAM check).
-    worker_store: DynamoStore,
-    scheduler_store: DynamoStore,
-    states: Arc<DynamoSyncStateStore>,
-    queue: Arc<MemorySyncJobQueue>,
-    metrics: RecordingSink,
-    clock: TestClock,
-    tenant: TenantId,
-    client: TrackstarClient,
+    pub(crate) worker_store: DynamoStore,
+    pub(crate) scheduler_store: DynamoStore,
+    pub(crate) states: Arc<DynamoSyncStateStore>,
+    pub(crate) queue: Arc<MemorySyncJobQueue>,
+    pub(crate) metrics: RecordingSink,
+    pub(crate) clock: TestClock,
+    pub(crate) tenant: TenantId,
+    pub(crate) client: TrackstarClient,
 }
 
 fn sim_config(orders: usize) -> SimConfig {
@@ -91,7 +91,7 @@ fn sim_config(orders: usize) -> SimConfig {
     }
 }
 
-fn client_config(sim: &SimHandle) -> TrackstarConfig {
+pub(crate) fn client_config(sim: &SimHandle) -> TrackstarConfig {
     TrackstarConfig {
         base_url: sim.base_url.clone(),
         get_rate: std::num::NonZeroU32::new(5_000).unwrap(),
@@ -146,7 +146,7 @@ pub(crate) async fn rig(orders: usize) -> Rig {
 }
 
 /// Small pages, so every resource takes several; no skew, so tests control the window.
-fn test_config() -> SyncConfig {
+pub(crate) fn test_config() -> SyncConfig {
     SyncConfig {
         page_limit: 5,
         clock_skew: Duration::ZERO,
@@ -162,7 +162,7 @@ fn test_config() -> SyncConfig {
 }
 
 impl Rig {
-    fn deps_with(
+    pub(crate) fn deps_with(
         &self,
         source: Arc<dyn SyncSource>,
         config: SyncConfig,
@@ -203,7 +203,7 @@ impl Rig {
         )
     }
 
-    fn key(&self, resource: ResourceKind) -> JobKey {
+    pub(crate) fn key(&self, resource: ResourceKind) -> JobKey {
         JobKey {
             tenant_id: self.tenant.clone(),
             connection_id: packr::domain::ConnectionId::parse(CONNECTION).unwrap(),
@@ -226,7 +226,7 @@ impl Rig {
         panic!("the run did not finish within 200 chunks: {outcomes:?}");
     }
 
-    fn gets(&self, path: &str) -> u64 {
+    pub(crate) fn gets(&self, path: &str) -> u64 {
         self.sim.requests().count("GET", path)
     }
 
@@ -272,7 +272,7 @@ impl Rig {
     }
 }
 
-fn far_deadline() -> Instant {
+pub(crate) fn far_deadline() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 
@@ -367,20 +367,20 @@ async fn full_then_incremental_with_mutations_in_between_ends_equal_to_the_truth
 
 // ---- crashes, duplicates, leases ----------------------------------------------------
 
-type Hook = Box<dyn FnMut(usize) -> BoxFuture<'static, Option<TrackstarError>> + Send>;
+pub(crate) type Hook = Box<dyn FnMut(usize) -> BoxFuture<'static, Option<TrackstarError>> + Send>;
 
 /// The real source, recording each page token asked for; it can hang after `hang_after`
 /// pages (the worker is then killed mid-run) or run a hook before a page.
-struct Recording {
+pub(crate) struct Recording {
     inner: TrackstarSource,
     tokens: Mutex<Vec<Option<String>>>,
     hang_after: Option<usize>,
-    hook: Mutex<Option<Hook>>,
+    pub(crate) hook: Mutex<Option<Hook>>,
     pages: AtomicUsize,
 }
 
 impl Recording {
-    fn new(client: TrackstarClient) -> Self {
+    pub(crate) fn new(client: TrackstarClient) -> Self {
         Self {
             inner: TrackstarSource::new(client),
             tokens: Mutex::new(Vec::new()),
@@ -1129,7 +1129,7 @@ async fn a_full_sync_asked_for_while_an_incremental_runs_is_queued_when_it_finis
 // ---- the scheduler ----------------------------------------------------------------------
 
 impl Rig {
-    fn scheduler(&self) -> SchedulerDeps {
+    pub(crate) fn scheduler(&self) -> SchedulerDeps {
         let clock = self.clock.clone();
         SchedulerDeps {
             connections: Arc::new(self.scheduler_store.clone()),

@@ -28,8 +28,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-const CONNECTION: &str = "conn_fixture";
-const CUSTOMER: &str = "wc_fixture_1";
+pub(crate) const CONNECTION: &str = "conn_fixture";
+pub(crate) const CUSTOMER: &str = "wc_fixture_1";
 const BASE_MS: i64 = 1_759_200_000_000; // 2025-09-30T02:40:00Z, after the fixtures' dates
 
 pub fn fixture(name: &str) -> Value {
@@ -86,17 +86,17 @@ impl WebhookStatsStore for CountingStats {
     }
 }
 
-struct Processor {
+pub(crate) struct Processor {
     stats_writes: Arc<AtomicUsize>,
-    deps: ProcessorDeps,
+    pub(crate) deps: ProcessorDeps,
     sync_jobs: Arc<MemorySyncJobQueue>,
-    store: DynamoStore,
-    metrics: RecordingSink,
-    now_ms: Arc<AtomicI64>,
-    tenant: TenantId,
+    pub(crate) store: DynamoStore,
+    pub(crate) metrics: RecordingSink,
+    pub(crate) now_ms: Arc<AtomicI64>,
+    pub(crate) tenant: TenantId,
 }
 
-async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
+pub(crate) async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor {
     let s = stack().await;
     let t = seed_acme(&s.store, CUSTOMER, CONNECTION).await;
     // The function's dependencies sign as webhook-processor (for the IAM check); `store`
@@ -172,7 +172,7 @@ async fn processor() -> Processor {
 
 impl Processor {
     /// A queued event as ingest would have produced it (ingest writes no receipt).
-    async fn queued(&self, event_id: &str, body: Value) -> QueuedEvent {
+    pub(crate) async fn queued(&self, event_id: &str, body: Value) -> QueuedEvent {
         let event_type = body["event_type"].as_str().unwrap().to_owned();
         QueuedEvent {
             event_id: EventId::parse(event_id).unwrap(),
@@ -187,7 +187,7 @@ impl Processor {
         }
     }
 
-    async fn receipt(&self, event_id: &str) -> packr::webhook::receipts::Receipt {
+    pub(crate) async fn receipt(&self, event_id: &str) -> packr::webhook::receipts::Receipt {
         ReceiptStore::get(
             &self.store,
             &self.tenant,
@@ -231,7 +231,9 @@ pub fn message(id: &str, event: &QueuedEvent) -> (String, String) {
     (id.to_owned(), serde_json::to_string(event).unwrap())
 }
 
-fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+pub(crate) fn failed_ids(
+    response: &aws_lambda_events::event::sqs::SqsBatchResponse,
+) -> Vec<String> {
     response
         .batch_item_failures
         .iter()
@@ -598,7 +600,7 @@ async fn a_panic_in_one_message_does_not_fail_the_others() {
 }
 
 /// The simulator holding the fixture connection's data, with the connection's token.
-async fn fixture_sim() -> trackstar_sim::SimHandle {
+pub(crate) async fn fixture_sim() -> trackstar_sim::SimHandle {
     trackstar_sim::spawn(trackstar_sim::SimConfig {
         connections: vec![trackstar_sim::SimConnection {
             connection_id: CONNECTION.into(),
@@ -613,7 +615,7 @@ async fn fixture_sim() -> trackstar_sim::SimHandle {
 }
 
 /// The processor's Trackstar fetcher, against `sim`.
-fn sim_fetcher(sim: &trackstar_sim::SimHandle) -> Arc<dyn ObjectFetcher> {
+pub(crate) fn sim_fetcher(sim: &trackstar_sim::SimHandle) -> Arc<dyn ObjectFetcher> {
     let client = TrackstarClient::new(
         TrackstarConfig {
             base_url: sim.base_url.clone(),

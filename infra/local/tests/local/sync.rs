@@ -226,7 +226,11 @@ async fn a_full_then_an_incremental_sync_make_the_local_copy_equal_the_simulator
         .fire_incremental()
         .await
         .expect("the tick runs");
-    assert_eq!(reports[0]["incremental"], 3, "{reports:?}");
+    assert_eq!(
+        reports[0]["incremental"],
+        packr::resource::ResourceKind::ALL.len(),
+        "{reports:?}"
+    );
     assert_eq!(reports[0]["full"], 0, "{reports:?}");
     assert!(
         running.sync.wait_drained(Duration::from_secs(60)).await,
