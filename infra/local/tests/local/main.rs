@@ -9,6 +9,7 @@ mod faultproxy;
 mod function_url;
 mod scopes;
 mod sync;
+mod warehouse;
 mod webhooks;
 
 /// The local stack on a fresh emulator with a known dev JWT key: `orders` orders per
