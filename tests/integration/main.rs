@@ -26,6 +26,7 @@ mod ops_sync;
 mod pagination;
 mod parked_events;
 mod sync_engine;
+mod sync_clock;
 mod sync_health;
 mod synced_objects;
 mod tenants_and_connections;

@@ -38,22 +38,22 @@ const SECRET: &str = "packr/test/trackstar/connections/conn_sync";
 
 /// A clock that runs with the wall clock plus an offset the test moves.
 #[derive(Clone, Default)]
-struct TestClock {
+pub(crate) struct TestClock {
     offset_ms: Arc<AtomicI64>,
 }
 
 impl TestClock {
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         Timestamp::now().plus_millis(self.offset_ms.load(Ordering::SeqCst))
     }
 
-    fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         self.offset_ms
             .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
     }
 
     /// Sets the clock so that `now()` is `at` (plus the time since).
-    fn set(&self, at: Timestamp) {
+    pub(crate) fn set(&self, at: Timestamp) {
         let offset = at.unix_millis() - Timestamp::now().unix_millis();
         self.offset_ms.store(offset, Ordering::SeqCst);
     }
@@ -62,16 +62,16 @@ impl TestClock {
 pub(crate) struct Rig {
     pub(crate) sim: SimHandle,
     /// The test's own (setup and assertions).
-    store: DynamoStore,
+    pub(crate) store: DynamoStore,
     /// As sync-worker and sync-scheduler use it: their requests sign as them (IAM check).
     worker_store: DynamoStore,
     scheduler_store: DynamoStore,
-    states: Arc<DynamoSyncStateStore>,
-    queue: Arc<MemorySyncJobQueue>,
+    pub(crate) states: Arc<DynamoSyncStateStore>,
+    pub(crate) queue: Arc<MemorySyncJobQueue>,
     metrics: RecordingSink,
-    clock: TestClock,
-    tenant: TenantId,
-    client: TrackstarClient,
+    pub(crate) clock: TestClock,
+    pub(crate) tenant: TenantId,
+    pub(crate) client: TrackstarClient,
 }
 
 fn sim_config(orders: usize) -> SimConfig {
@@ -91,7 +91,7 @@ fn sim_config(orders: usize) -> SimConfig {
     }
 }
 
-fn client_config(sim: &SimHandle) -> TrackstarConfig {
+pub(crate) fn client_config(sim: &SimHandle) -> TrackstarConfig {
     TrackstarConfig {
         base_url: sim.base_url.clone(),
         get_rate: std::num::NonZeroU32::new(5_000).unwrap(),
@@ -122,7 +122,10 @@ fn make_client(config: TrackstarConfig, token: &str) -> TrackstarClient {
     .unwrap()
 }
 
-async fn rig_with(orders: usize, client_config: impl FnOnce(&SimHandle) -> TrackstarConfig) -> Rig {
+pub(crate) async fn rig_with(
+    orders: usize,
+    client_config: impl FnOnce(&SimHandle) -> TrackstarConfig,
+) -> Rig {
     let sim = trackstar_sim::spawn(sim_config(orders)).await.unwrap();
     let s = stack().await;
     let t = seed_acme(&s.store, CUSTOMER, CONNECTION).await;
@@ -146,7 +149,7 @@ pub(crate) async fn rig(orders: usize) -> Rig {
 }
 
 /// Small pages, so every resource takes several; no skew, so tests control the window.
-fn test_config() -> SyncConfig {
+pub(crate) fn test_config() -> SyncConfig {
     SyncConfig {
         page_limit: 5,
         clock_skew: Duration::ZERO,
@@ -162,7 +165,7 @@ fn test_config() -> SyncConfig {
 }
 
 impl Rig {
-    fn deps_with(
+    pub(crate) fn deps_with(
         &self,
         source: Arc<dyn SyncSource>,
         config: SyncConfig,
@@ -203,7 +206,7 @@ impl Rig {
         )
     }
 
-    fn key(&self, resource: ResourceKind) -> JobKey {
+    pub(crate) fn key(&self, resource: ResourceKind) -> JobKey {
         JobKey {
             tenant_id: self.tenant.clone(),
             connection_id: packr::domain::ConnectionId::parse(CONNECTION).unwrap(),
@@ -230,7 +233,7 @@ impl Rig {
         self.sim.requests().count("GET", path)
     }
 
-    async fn order(&self, id: &str) -> Option<Order> {
+    pub(crate) async fn order(&self, id: &str) -> Option<Order> {
         SyncedStore::<Order>::get(&self.store, &self.tenant, id)
             .await
             .unwrap()
