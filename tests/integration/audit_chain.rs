@@ -94,6 +94,18 @@ fn mutation(route: RouteId, order: &str, product: &str) -> Option<Mutation> {
             "sync.run",
             Ok(format!("connection:{CONN_ACME}")),
         ),
+        RouteId::Backfill => m(
+            "POST",
+            "/sync/backfill".into(),
+            json!({
+                "connection_id": CONN_ACME,
+                "resource": "orders",
+                "start_time": "2026-01-01T00:00:00Z",
+                "end_time": "2026-01-02T00:00:00Z"
+            }),
+            "sync.backfill",
+            Ok(format!("connection:{CONN_ACME}")),
+        ),
         RouteId::Replay => m(
             "POST",
             "/sync/replay".into(),
@@ -183,7 +195,7 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
         assert_eq!(newest.actor.as_str(), "user-tenant_admin");
         audited += 1;
     }
-    assert_eq!(audited, 9);
+    assert_eq!(audited, 10);
     // and the other tenant's log is untouched, the admin's listing shows them all
     assert!(entries(&s, GLOBEX).await.is_empty());
     let listed = s.get(&admin, "/audit?limit=5").await;
@@ -193,13 +205,13 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
     let rest = s
         .get(&admin, &format!("/audit?limit=5&cursor={cursor}"))
         .await;
-    assert_eq!(rest.body["items"].as_array().unwrap().len(), 4);
-    // and the chain is whole: 9 links, nothing found
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 5);
+    // and the chain is whole: 10 links, nothing found
     let report = audit_log(&s.stack)
         .verify(&tenant(ACME), Timestamp::now())
         .await
         .unwrap();
-    assert_eq!((report.head_seq, report.entries), (9, 9));
+    assert_eq!((report.head_seq, report.entries), (10, 10));
     assert!(report.intact(), "{:?}", report.findings);
     s.sim.shutdown().await;
 }

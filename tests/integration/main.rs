@@ -2,6 +2,7 @@
 //! `AWS_ENDPOINT_URL`) with resources provisioned from `template.yaml`. One binary, so the
 //! crates link once.
 
+mod api_backfill;
 mod api_connections;
 mod api_connections_aws;
 mod api_matrix;
@@ -25,8 +26,8 @@ mod ops_redrive;
 mod ops_sync;
 mod pagination;
 mod parked_events;
-mod sync_engine;
 mod sync_clock;
+mod sync_engine;
 mod sync_health;
 mod synced_objects;
 mod tenants_and_connections;

@@ -27,6 +27,7 @@ pub enum RouteId {
     ListConnections,
     ListAudit,
     RunSync,
+    Backfill,
     SyncHealth,
     SyncLag,
     Replay,
@@ -141,6 +142,7 @@ pub const ROUTES: &[Route] = &[
     ),
     r(RouteId::ListAudit, "GET", "/audit", "api-connections"),
     r(RouteId::RunSync, "POST", "/sync/run", "api-sync").admin(),
+    r(RouteId::Backfill, "POST", "/sync/backfill", "api-sync").admin(),
     r(RouteId::SyncHealth, "GET", "/sync/health", "api-sync"),
     r(RouteId::SyncLag, "GET", "/sync/lag/{brand_id}", "api-sync"),
     r(RouteId::Replay, "POST", "/sync/replay", "api-sync").admin(),
@@ -218,6 +220,7 @@ mod tests {
                 RouteId::CreateLinkToken,
                 RouteId::ExchangeAuthCode,
                 RouteId::RunSync,
+                RouteId::Backfill,
                 RouteId::Replay
             ]
         );
