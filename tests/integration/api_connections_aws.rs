@@ -79,6 +79,10 @@ async fn linking_a_connection_stores_its_token_in_secrets_manager_and_queues_its
         .unwrap()
         .messages
         .unwrap_or_default();
-    assert_eq!(queued.len(), 3, "{queued:?}");
+    assert_eq!(
+        queued.len(),
+        packr::sync::ResourceKind::ALL.len(),
+        "{queued:?}"
+    );
     sim.shutdown().await;
 }

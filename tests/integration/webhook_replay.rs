@@ -555,7 +555,7 @@ async fn a_sync_replay_queues_the_brands_connections_and_other_tenants_brands_ar
         .await;
     assert_eq!(answer.status, 202, "{}", answer.body);
     let jobs = r.s.sync_jobs.jobs();
-    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs.len(), packr::sync::ResourceKind::ALL.len());
     assert!(jobs.iter().all(|(j, _)| j.tenant_id == tenant(ACME)
         && j.connection_id.as_str() == CONN_ACME
         && j.mode == packr::sync::SyncMode::Full
@@ -577,7 +577,10 @@ async fn a_sync_replay_queues_the_brands_connections_and_other_tenants_brands_ar
         )
         .await;
     assert_eq!(staff.status, 403);
-    assert_eq!(r.s.sync_jobs.jobs().len(), 3);
+    assert_eq!(
+        r.s.sync_jobs.jobs().len(),
+        packr::sync::ResourceKind::ALL.len()
+    );
 }
 
 async fn cli(r: &Replay, argv: &[&str]) -> (anyhow::Result<std::process::ExitCode>, String) {
