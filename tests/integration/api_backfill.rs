@@ -511,6 +511,22 @@ async fn a_stuck_backfill_is_shown_stuck_and_a_force_sync_queues_an_incremental(
         health_backfills(&s, &admin, CONN_ACME).await[0]["status"],
         "stuck"
     );
+    let health = s.get(&admin, "/sync/health").await;
+    let reasons = health.body["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["connection_id"] == CONN_ACME)
+        .unwrap()["reasons"]
+        .clone();
+    assert!(
+        reasons
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "backfill_stuck"),
+        "{reasons}"
+    );
     // and a late stuck report after its completion never undoes the completion
     let completed = json!({ "sync_job_id": job_id, "function_name": "get_returns", "resource": "returns", "status": "completed" });
     let jobs = process(&s, &queued("connection.sync-job-completed", completed)).await;

@@ -16,7 +16,8 @@ use crate::reconcile::ReconcileSummary;
 use crate::store::{ConnectionStore, StoreError};
 use crate::sync::backfill::SHOWN_PER_CONNECTION;
 use crate::sync::{
-    BackfillStore, BackfillView, JobKey, Refusal, ResourceKind, SyncState, SyncStateStore,
+    BackfillStatus, BackfillStore, BackfillView, JobKey, Refusal, ResourceKind, SyncState,
+    SyncStateStore,
 };
 use crate::trackstar::{BreakerState, DynamoBudget, SharedBreakerSnapshot};
 
@@ -348,6 +349,10 @@ pub async fn connection_health(
         failures_24h: webhooks.failures_24h,
         open_connection_errors: c.errors.len(),
         stuck_schedules: c.stuck_schedules.len(),
+        stuck_backfills: backfills
+            .iter()
+            .filter(|b| b.status == BackfillStatus::Stuck)
+            .count(),
     };
     let (status, reasons) = assess(&inputs, &sources.thresholds);
     Ok(ConnectionHealth {
