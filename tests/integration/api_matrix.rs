@@ -5,8 +5,8 @@
 //!
 //! Rules: another tenant's object → 404; a brand user on another brand → 404; a role
 //! without the permission on a visible object → 403; connections and the audit log are
-//! tenant_admin only (403 for every other role), and so is `POST /sync/run` (another
-//! tenant's connection → 404), and `POST /sync/replay` (another tenant's brand → 404);
+//! tenant_admin only (403 for every other role), and so are `POST /sync/run` and
+//! `POST /sync/backfill` (another tenant's connection → 404), and `POST /sync/replay` (another tenant's brand → 404);
 //! `GET /sync/health` is open to every role (scoped), `GET /sync/lag/{brand_id}` of a brand
 //! the caller may not see is a 404; reconciliation reports are brand-scoped like objects;
 //! warehouses and shipping methods are the whole tenant's (every role, any brand).
@@ -160,7 +160,7 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
                 }
             }
         }
-        RouteId::RunSync => match (role, target) {
+        RouteId::RunSync | RouteId::Backfill => match (role, target) {
             (r, _) if r != "tenant_admin" => 403,
             (_, Target::OtherTenant) => 404,
             _ => 202,
@@ -288,6 +288,21 @@ fn request(
                 Target::OtherTenant => json!({ "connection_id": CONN_GLOBEX, "mode": "full" }),
             };
             ("POST", "/sync/run".into(), Some(body), true)
+        }
+        RouteId::Backfill => {
+            // the tenant's own connection (one resource, then another) / another tenant's
+            let (connection, resource) = match target {
+                Target::Own => (CONN_ACME, "orders"),
+                Target::OtherBrand => (CONN_ACME, "products"),
+                Target::OtherTenant => (CONN_GLOBEX, "orders"),
+            };
+            let body = json!({
+                "connection_id": connection,
+                "resource": resource,
+                "start_time": "2026-01-01T00:00:00Z",
+                "end_time": "2026-01-02T00:00:00Z",
+            });
+            ("POST", "/sync/backfill".into(), Some(body), true)
         }
         RouteId::SyncHealth => ("GET", "/sync/health".into(), None, false),
         RouteId::SyncLag => ("GET", format!("/sync/lag/{b}"), None, false),

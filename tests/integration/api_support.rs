@@ -187,6 +187,7 @@ impl ApiStack {
         ));
         deps.receipts = Arc::new(store.clone());
         deps.reports = Arc::new(store.clone());
+        deps.backfills = Arc::new(store.clone());
         deps.parked = Arc::new(store.clone());
         deps.idempotency = Arc::new(
             self.stack
@@ -195,7 +196,8 @@ impl ApiStack {
         if let Some(health) = deps.health.as_mut() {
             health.connections = Arc::new(store.clone());
             health.sync_states = Arc::new(packr::sync::DynamoSyncStateStore::new(store.clone()));
-            health.stats = Arc::new(store);
+            health.stats = Arc::new(store.clone());
+            health.backfills = Arc::new(store);
             health.breakers = Arc::new(packr::trackstar::DynamoBudget::new(
                 aws_sdk_dynamodb::Client::new(&self.stack.sdk_as(function)),
                 self.stack.table.clone(),
@@ -361,6 +363,7 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
         audit: Arc::new(audit_log(&s)),
         receipts: Arc::new(s.store.clone()),
         reports: Arc::new(s.store.clone()),
+        backfills: Arc::new(s.store.clone()),
         idempotency: Arc::new(s.idempotency(packr::idempotency::IdempotencyPolicy::default())),
         trackstar: Some(client),
         secret_writer: Some(secrets.clone()),
@@ -369,6 +372,7 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
             connections: Arc::new(s.store.clone()),
             sync_states: Arc::new(packr::sync::DynamoSyncStateStore::new(s.store.clone())),
             stats: Arc::new(s.store.clone()),
+            backfills: Arc::new(s.store.clone()),
             breakers: Arc::new(packr::trackstar::DynamoBudget::new(
                 aws_sdk_dynamodb::Client::new(&s.sdk),
                 s.table.clone(),

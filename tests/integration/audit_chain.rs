@@ -135,6 +135,18 @@ fn mutation(route: RouteId, ids: &Created) -> Option<Mutation> {
             "sync.run",
             Ok(format!("connection:{CONN_ACME}")),
         ),
+        RouteId::Backfill => m(
+            "POST",
+            "/sync/backfill".into(),
+            json!({
+                "connection_id": CONN_ACME,
+                "resource": "orders",
+                "start_time": "2026-01-01T00:00:00Z",
+                "end_time": "2026-01-02T00:00:00Z"
+            }),
+            "sync.backfill",
+            Ok(format!("connection:{CONN_ACME}")),
+        ),
         RouteId::Replay => m(
             "POST",
             "/sync/replay".into(),
@@ -238,7 +250,7 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
         assert_eq!(newest.actor.as_str(), "user-tenant_admin");
         audited += 1;
     }
-    assert_eq!(audited, 13);
+    assert_eq!(audited, 14);
     // and the other tenant's log is untouched, the admin's listing shows them all
     assert!(entries(&s, GLOBEX).await.is_empty());
     let listed = s.get(&admin, "/audit?limit=5").await;
@@ -249,12 +261,12 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
         .get(&admin, &format!("/audit?limit=5&cursor={cursor}"))
         .await;
     assert_eq!(rest.body["items"].as_array().unwrap().len(), 5);
-    // and the chain is whole: 13 links, nothing found
+    // and the chain is whole: 14 links, nothing found
     let report = audit_log(&s.stack)
         .verify(&tenant(ACME), Timestamp::now())
         .await
         .unwrap();
-    assert_eq!((report.head_seq, report.entries), (13, 13));
+    assert_eq!((report.head_seq, report.entries), (14, 14));
     assert!(report.intact(), "{:?}", report.findings);
     s.sim.shutdown().await;
 }

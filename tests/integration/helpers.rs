@@ -186,6 +186,7 @@ pub fn processor_deps(
         capacity: packr::store::capacity::CapacityMeter::new(),
         limits: packr::webhook::processor::ProcessorLimits::default(),
         sync_jobs: Arc::new(packr::sync::MemorySyncJobQueue::new()),
+        backfills: Arc::new(store.clone()),
         stats: Arc::new(store.clone()),
         max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
         metrics: Arc::new(metrics.clone()),

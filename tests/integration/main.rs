@@ -2,6 +2,7 @@
 //! `AWS_ENDPOINT_URL`) with resources provisioned from `template.yaml`. One binary, so the
 //! crates link once.
 
+mod api_backfill;
 mod api_connections;
 mod api_connections_aws;
 mod api_matrix;
@@ -33,6 +34,7 @@ mod resources_support;
 mod resources_sync;
 mod resources_unavailable;
 mod resources_webhooks;
+mod sync_clock;
 mod sync_engine;
 mod sync_health;
 mod synced_objects;

@@ -53,7 +53,7 @@ impl TestClock {
     }
 
     /// Sets the clock so that `now()` is `at` (plus the time since).
-    fn set(&self, at: Timestamp) {
+    pub(crate) fn set(&self, at: Timestamp) {
         let offset = at.unix_millis() - Timestamp::now().unix_millis();
         self.offset_ms.store(offset, Ordering::SeqCst);
     }
@@ -122,7 +122,10 @@ fn make_client(config: TrackstarConfig, token: &str) -> TrackstarClient {
     .unwrap()
 }
 
-async fn rig_with(orders: usize, client_config: impl FnOnce(&SimHandle) -> TrackstarConfig) -> Rig {
+pub(crate) async fn rig_with(
+    orders: usize,
+    client_config: impl FnOnce(&SimHandle) -> TrackstarConfig,
+) -> Rig {
     let sim = trackstar_sim::spawn(sim_config(orders)).await.unwrap();
     let s = stack().await;
     let t = seed_acme(&s.store, CUSTOMER, CONNECTION).await;
@@ -230,7 +233,7 @@ impl Rig {
         self.sim.requests().count("GET", path)
     }
 
-    async fn order(&self, id: &str) -> Option<Order> {
+    pub(crate) async fn order(&self, id: &str) -> Option<Order> {
         SyncedStore::<Order>::get(&self.store, &self.tenant, id)
             .await
             .unwrap()

@@ -357,7 +357,8 @@ fn a_function_without_its_own_memory_size_is_billed_by_the_global_one() {
 fn expected_scope(method: &str, path: &str) -> &'static str {
     use packr_local::dev_jwt::{ADMIN_SCOPE, READ_SCOPE, WRITE_SCOPE};
     match (method, path) {
-        ("GET", "/audit" | "/connections") | (_, "/sync/run" | "/sync/replay") => ADMIN_SCOPE,
+        ("GET", "/audit" | "/connections")
+        | (_, "/sync/run" | "/sync/backfill" | "/sync/replay") => ADMIN_SCOPE,
         (_, p) if p.starts_with("/connections/") => ADMIN_SCOPE,
         ("GET", _) => READ_SCOPE,
         _ => WRITE_SCOPE,

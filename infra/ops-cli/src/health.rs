@@ -156,6 +156,7 @@ pub async fn run(
         connections: Arc::new(store.clone()),
         sync_states: Arc::new(DynamoSyncStateStore::new(store.clone())),
         stats: Arc::new(store.clone()),
+        backfills: Arc::new(store.clone()),
         breakers: Arc::new(DynamoBudget::new(aws_sdk_dynamodb::Client::new(sdk), table)),
         thresholds: thresholds(env)?,
     };

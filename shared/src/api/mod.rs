@@ -4,6 +4,7 @@
 //! `routeKey`.
 
 pub mod audit;
+pub mod backfill;
 pub mod claims;
 pub mod connections;
 pub mod error;
@@ -37,7 +38,7 @@ use crate::reconcile::ReportStore;
 use crate::secrets::SecretWriter;
 use crate::store::dynamo::DynamoStore;
 use crate::store::{AuditStore, ConnectionStore, MessageStore, TenantStore};
-use crate::sync::SyncJobQueue;
+use crate::sync::{BackfillStore, SyncJobQueue};
 use crate::trackstar::TrackstarClient;
 use crate::webhook::parked::ParkedEventStore;
 use crate::webhook::queue::EventQueue;
@@ -87,6 +88,8 @@ pub struct ApiDeps {
     pub receipts: Arc<dyn ReceiptStore>,
     /// Reconciliation reports.
     pub reports: Arc<dyn ReportStore>,
+    /// Backfill records (`POST /sync/backfill`).
+    pub backfills: Arc<dyn BackfillStore>,
     /// Absent in functions that never write through (their role has no Trackstar secret).
     pub trackstar: Option<TrackstarClient>,
     /// Absent in functions that never store access tokens.

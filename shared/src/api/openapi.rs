@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder, Paths};
 use utoipa::{PartialSchema, ToSchema};
 
+use super::backfill::BackfillBody;
 use super::connections::{ConnectionView, ExchangeBody, LinkTokenBody};
 use super::error::ApiError;
 use super::inbound::{CreateInboundShipmentBody, UpdateInboundShipmentBody};
@@ -34,7 +35,7 @@ use crate::health::{Reason, Status};
 use crate::idempotency::IdempotencyKey;
 use crate::resource::{Owner, Resource, ResourceSpec};
 use crate::store::{AuditEntry, PageLimit};
-use crate::sync::ResourceKind;
+use crate::sync::{BackfillStatus, BackfillView, ResourceKind};
 use crate::webhook::replay::{SkipReason, SkippedEvent};
 
 fn with_schema<T: ToSchema>(mut b: ComponentsBuilder) -> ComponentsBuilder {
@@ -200,6 +201,12 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
             reference("RunSyncAnswer"),
             "Queue syncs from the warehouse system: one job per (connection, resource) (tenant_admin)",
         ),
+        RouteId::Backfill => (
+            Some("BackfillBody"),
+            202,
+            reference("BackfillView"),
+            "Ask the warehouse system to re-read one resource of a connection over a window (Trackstar's on-demand sync); its completion queues an incremental sync of the resource (tenant_admin)",
+        ),
         RouteId::SyncHealth => (
             None,
             200,
@@ -351,6 +358,21 @@ fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, V
                 "422",
                 "Validation failed (each field named, e.g. `resources[1]`), or Idempotency-Key reused with another body",
             ),
+        ]);
+    } else if id == RouteId::Backfill {
+        codes.extend([
+            (
+                "409",
+                "`connection_not_active`: the connection cannot sync; or Idempotency-Key in progress",
+            ),
+            ("413", "Body too large"),
+            ("415", "Body is not application/json"),
+            (
+                "422",
+                "Validation failed (each field named), `backfill_unsupported`: the combination cannot be backfilled (inventory, or a resource the warehouse system refuses on-demand syncs of), or Idempotency-Key reused with another body",
+            ),
+            ("502", "The warehouse system failed"),
+            ("504", "The warehouse system timed out"),
         ]);
     } else if method != "GET" {
         codes.extend([
@@ -550,6 +572,9 @@ pub fn document() -> Value {
     components = with_schema::<ConnectionView>(components);
     components = with_schema::<RunSyncBody>(components);
     components = with_schema::<RunSyncAnswer>(components);
+    components = with_schema::<BackfillBody>(components);
+    components = with_schema::<BackfillView>(components);
+    components = with_schema::<BackfillStatus>(components);
     components = with_schema::<QueuedSyncJob>(components);
     components = with_schema::<SkippedConnection>(components);
     components = with_schema::<ResourceKind>(components);
@@ -630,6 +655,7 @@ pub fn document() -> Value {
                 | RouteId::CreateProduct
                 | RouteId::UpdateProduct
                 | RouteId::RunSync
+                | RouteId::Backfill
                 | RouteId::Replay
                 | RouteId::PostMessage
         );

@@ -10,8 +10,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::error::ApiError;
 use super::request::{request_id, respond};
 use super::{
-    audit, connections, health, inbound, inventory, messages, openapi, orders, products, quota,
-    reconciliations, replay, resources, returns, sync, ApiDeps,
+    audit, backfill, connections, health, inbound, inventory, messages, openapi, orders, products,
+    quota, reconciliations, replay, resources, returns, sync, ApiDeps,
 };
 use crate::domain::{Bill, InboundShipment, Return, ShippingMethod, Warehouse};
 
@@ -50,6 +50,7 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::ListConnections => connections::list(deps, request).await,
         RouteId::ListAudit => audit::list(deps, request).await,
         RouteId::RunSync => sync::run(deps, request).await,
+        RouteId::Backfill => backfill::backfill(deps, request).await,
         RouteId::SyncHealth => health::health(deps, request).await,
         RouteId::SyncLag => health::lag(deps, request).await,
         RouteId::Replay => replay::replay(deps, request).await,

@@ -40,6 +40,7 @@ pub enum RouteId {
     ListConnections,
     ListAudit,
     RunSync,
+    Backfill,
     SyncHealth,
     SyncLag,
     Replay,
@@ -213,6 +214,7 @@ pub const ROUTES: &[Route] = &[
     ),
     r(RouteId::ListAudit, "GET", "/audit", "api-connections"),
     r(RouteId::RunSync, "POST", "/sync/run", "api-sync").admin(),
+    r(RouteId::Backfill, "POST", "/sync/backfill", "api-sync").admin(),
     r(RouteId::SyncHealth, "GET", "/sync/health", "api-sync"),
     r(RouteId::SyncLag, "GET", "/sync/lag/{brand_id}", "api-sync"),
     r(RouteId::Replay, "POST", "/sync/replay", "api-sync").admin(),
@@ -290,6 +292,7 @@ mod tests {
                 RouteId::CreateLinkToken,
                 RouteId::ExchangeAuthCode,
                 RouteId::RunSync,
+                RouteId::Backfill,
                 RouteId::Replay
             ]
         );

@@ -90,7 +90,14 @@ pub struct RunSyncPlan {
     pub mode: SyncMode,
 }
 
-const RESOURCE_NAMES: &str = "orders, inventory, products";
+/// Every resource's name, for error messages.
+pub(super) fn resource_names() -> String {
+    ResourceKind::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 fn resource_named(value: &Value) -> Option<ResourceKind> {
     let name = value.as_str()?;
@@ -126,15 +133,18 @@ pub fn validate(body: &RunSyncBody) -> Result<RunSyncPlan, ApiError> {
                     }
                     None => v.error(
                         format!("resources[{i}]"),
-                        format!("must be one of {RESOURCE_NAMES}"),
+                        format!("must be one of {}", resource_names()),
                     ),
                 }
             }
-            // BTreeSet order is ResourceKind's: orders, inventory, products.
+            // BTreeSet order is ResourceKind's (`ResourceKind::ALL`).
             chosen.into_iter().collect()
         }
         Some(_) => {
-            v.error("resources", format!("must be an array of {RESOURCE_NAMES}"));
+            v.error(
+                "resources",
+                format!("must be an array of {}", resource_names()),
+            );
             Vec::new()
         }
     };
@@ -159,7 +169,7 @@ pub fn validate(body: &RunSyncBody) -> Result<RunSyncPlan, ApiError> {
     })
 }
 
-fn not_active(connection: &Connection) -> ApiError {
+pub(super) fn not_active(connection: &Connection) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "connection_not_active",

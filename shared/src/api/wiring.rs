@@ -126,6 +126,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             connections: Arc::new(store.clone()),
             sync_states: Arc::new(crate::sync::DynamoSyncStateStore::new(store.clone())),
             stats: Arc::new(store.clone()),
+            backfills: Arc::new(store.clone()),
             breakers: Arc::new(DynamoBudget::new(
                 dynamo.clone(),
                 store.table_name().to_owned(),
@@ -173,6 +174,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         )?),
         receipts: Arc::new(store.clone()),
         parked: Arc::new(store.clone()),
+        backfills: Arc::new(store.clone()),
         reports: Arc::new(store),
         idempotency: Arc::new(idempotency),
         trackstar,

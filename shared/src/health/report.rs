@@ -14,7 +14,11 @@ use super::status::{assess, HealthInputs, Reason, Status, Thresholds};
 use crate::domain::{BrandId, Connection, ConnectionStatus, TenantId, Timestamp};
 use crate::reconcile::ReconcileSummary;
 use crate::store::{ConnectionStore, StoreError};
-use crate::sync::{JobKey, Refusal, ResourceKind, SyncState, SyncStateStore};
+use crate::sync::backfill::SHOWN_PER_CONNECTION;
+use crate::sync::{
+    BackfillStatus, BackfillStore, BackfillView, JobKey, Refusal, ResourceKind, SyncState,
+    SyncStateStore,
+};
 use crate::trackstar::{BreakerState, DynamoBudget, SharedBreakerSnapshot};
 
 /// Reads a connection's shared circuit breaker.
@@ -42,6 +46,8 @@ pub struct HealthSources {
     pub connections: Arc<dyn ConnectionStore>,
     pub sync_states: Arc<dyn SyncStateStore>,
     pub stats: Arc<dyn WebhookStatsStore>,
+    /// Backfill records (one Query per connection).
+    pub backfills: Arc<dyn BackfillStore>,
     pub breakers: Arc<dyn BreakerSource>,
     pub thresholds: Thresholds,
 }
@@ -178,6 +184,9 @@ pub struct ConnectionHealth {
     pub breaker: BreakerView,
     pub connection_errors: Vec<ConnectionErrorView>,
     pub stuck_schedules: Vec<StuckScheduleView>,
+    /// Backfills asked of Trackstar (`POST /sync/backfill`) in the last 30 days, newest
+    /// first, at most 20: open, completed, cancelled or stuck.
+    pub backfills: Vec<BackfillView>,
 }
 
 /// `GET /sync/health`.
@@ -302,6 +311,10 @@ pub async fn connection_health(
         .hours(&c.tenant_id, &c.connection_id, lookback_start(now))
         .await?;
     let webhooks = figures(&hours, now, None);
+    let backfills = sources
+        .backfills
+        .backfills(&c.tenant_id, &c.connection_id)
+        .await?;
     let breaker = match sources.breakers.breaker(c).await {
         Ok(b) => Some(b),
         Err(e) => {
@@ -336,6 +349,10 @@ pub async fn connection_health(
         failures_24h: webhooks.failures_24h,
         open_connection_errors: c.errors.len(),
         stuck_schedules: c.stuck_schedules.len(),
+        stuck_backfills: backfills
+            .iter()
+            .filter(|b| b.status == BackfillStatus::Stuck)
+            .count(),
     };
     let (status, reasons) = assess(&inputs, &sources.thresholds);
     Ok(ConnectionHealth {
@@ -365,6 +382,11 @@ pub async fn connection_health(
                 latest_data: s.latest_data,
                 recorded_at: s.recorded_at,
             })
+            .collect(),
+        backfills: backfills
+            .iter()
+            .take(SHOWN_PER_CONNECTION)
+            .map(BackfillView::from)
             .collect(),
     })
 }

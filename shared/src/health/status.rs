@@ -106,6 +106,8 @@ pub struct HealthInputs {
     pub failures_24h: u64,
     pub open_connection_errors: usize,
     pub stuck_schedules: usize,
+    /// Backfills Trackstar reported stuck (that data type's scheduled syncs wait on them).
+    pub stuck_backfills: usize,
 }
 
 /// Why a connection is not healthy.
@@ -113,7 +115,7 @@ pub struct HealthInputs {
 pub struct Reason {
     /// `connection_not_active`, `breaker_open`, `breaker_half_open`, `sync_lag`,
     /// `never_synced`, `webhook_lag`, `error_rate`, `failures`, `connection_errors`,
-    /// `schedule_stuck`.
+    /// `schedule_stuck`, `backfill_stuck`.
     pub code: String,
     pub severity: Status,
     pub detail: String,
@@ -223,6 +225,16 @@ pub fn assess(i: &HealthInputs, t: &Thresholds) -> (Status, Vec<Reason>) {
             format!("{} Trackstar sync schedules are stuck", i.stuck_schedules),
         ));
     }
+    if i.stuck_backfills > 0 {
+        reasons.push(reason(
+            "backfill_stuck",
+            Status::Degraded,
+            format!(
+                "{} backfills are stuck at Trackstar (its scheduled syncs of that data wait while a job is not done)",
+                i.stuck_backfills
+            ),
+        ));
+    }
     let status = reasons
         .iter()
         .map(|r| r.severity)
@@ -310,6 +322,11 @@ mod tests {
         i.breaker_half_open = true;
         i.stuck_schedules = 1;
         assert_eq!(status(&i), Status::Degraded);
+        let mut i = healthy();
+        i.stuck_backfills = 2;
+        let (s, reasons) = assess(&i, &Thresholds::default());
+        assert_eq!(s, Status::Degraded);
+        assert_eq!(reasons[0].code, "backfill_stuck");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
 //! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
 //! | sync job state     | `T#<t>#SYNC#<c>#<resource>`         | `SYNC`                 |
+//! | backfill (30 days) | `T#<t>#BACKFILL#<c>`                | `<Trackstar job id>`   |
 //! | reconcile report   | `T#<t>#RECON`                       | `<run id>`             |
 //! | ids a run has seen | `T#<t>#RECONSEEN#<run id>`          | `P#<page>`             |
 //! | Trackstar budget   | `T#<t>#TRACKSTAR#<c>`               | `BUDGET`               |
@@ -216,6 +217,11 @@ pub fn sync_state_pk(tenant: &TenantId, connection: &ConnectionId, resource: &st
     format!("T#{tenant}#SYNC#{connection}#{resource}")
 }
 
+/// A connection's backfills (on-demand sync jobs, `sync::backfill`), one item per job.
+pub fn backfill_pk(tenant: &TenantId, connection: &ConnectionId) -> String {
+    format!("T#{tenant}#BACKFILL#{connection}")
+}
+
 pub fn idempotency_pk(tenant: &TenantId, scope: &str, key_digest: &str) -> String {
     format!("T#{tenant}#IDEM#{scope}#{key_digest}")
 }
@@ -247,6 +253,7 @@ mod tests {
             failed_events_pk(&t),
             reconcile_seen_pk(&t, "run_1"),
             trackstar_budget_pk(&t, &ConnectionId::parse("conn_1").unwrap()),
+            backfill_pk(&t, &ConnectionId::parse("conn_1").unwrap()),
         ] {
             assert!(key.starts_with(&prefix), "{key}");
         }

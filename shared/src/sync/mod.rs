@@ -6,6 +6,8 @@
 //!   (connection, resource) on the sync-jobs queue.
 //! - [`worker`]: the sync-jobs consumer; runs job chunks ([`runner`]).
 //! - [`state`] / [`dynamo`]: lease + fencing token, watermark, checkpoint per job.
+//! - [`backfill`]: on-demand syncs asked of Trackstar (`POST /sync/backfill`) and their
+//!   records.
 //! - [`window`]: the half-open, whole-second `[from, to)` window with its overlap.
 //! - [`source`]: pages from Trackstar through the one client.
 //! - [`job`]: the job message and the queue; [`request_sync`] for every trigger (exchange,
@@ -15,6 +17,7 @@
 //! Objects are stored through [`crate::apply`], the same only-if-newer path the webhook
 //! processor uses.
 
+pub mod backfill;
 pub mod config;
 pub mod dynamo;
 pub mod job;
@@ -28,6 +31,7 @@ pub mod wiring;
 pub mod worker;
 
 pub use crate::resource::ResourceKind;
+pub use backfill::{Backfill, BackfillStatus, BackfillStore, BackfillView, Marked};
 pub use config::SyncConfig;
 pub use dynamo::DynamoSyncStateStore;
 pub use job::{

@@ -32,6 +32,7 @@ use super::config::{check_base_url, ConfigError, TrackstarConfig};
 use super::credentials::{ConnectionCredentials, IdempotencyKey};
 use super::error::{request_id, ErrorMeta, TrackstarError};
 use super::filters::ListFilter;
+use super::on_demand::{OnDemandSyncJob, OnDemandSyncRequest};
 use super::pagination::{self, Listed};
 use super::priority::Priority;
 use super::ratelimit::{lane_key, token_key, RateLimits, RequestKind, TokenKey};
@@ -382,6 +383,44 @@ impl TrackstarClient {
             })
             .await?;
         decode(&reply, decode_single)
+    }
+
+    // ---- on-demand syncs (backfills) ----
+
+    /// `POST /connections/on-demand-syncs`: asks Trackstar to re-read one function's data
+    /// over a window (see `on_demand.rs`). Sent with the caller's idempotency key.
+    pub async fn create_on_demand_sync(
+        &self,
+        credentials: &ConnectionCredentials,
+        request: &OnDemandSyncRequest,
+        key: &IdempotencyKey,
+    ) -> Result<OnDemandSyncJob, TrackstarError> {
+        let reply = self
+            .send(Call {
+                method: Method::POST,
+                template: "/connections/on-demand-syncs",
+                path: "/connections/on-demand-syncs".into(),
+                query: Vec::new(),
+                body: Some(json_body(request)?),
+                idempotency_key: Some(key),
+                auth: Auth::Connection(credentials),
+            })
+            .await?;
+        decode(&reply, decode_single)
+    }
+
+    /// `GET /connections/on-demand-syncs/{id}`.
+    pub async fn get_on_demand_sync(
+        &self,
+        credentials: &ConnectionCredentials,
+        id: &str,
+    ) -> Result<OnDemandSyncJob, TrackstarError> {
+        self.get_one(
+            credentials,
+            "/connections/on-demand-syncs/{id}",
+            format!("/connections/on-demand-syncs/{id}"),
+        )
+        .await
     }
 
     // ---- listings ----

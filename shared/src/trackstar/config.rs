@@ -3,12 +3,19 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-/// The field used for incremental reads. Trackstar's older docs filter on `updated_date`,
-/// newer ones recommend `trackstar_updated_date` (unconfirmed), so it is configurable.
+/// The date field incremental windows filter on (`TRACKSTAR_UPDATED_FIELD`).
+///
+/// `trackstar_updated_date` (the default) is Trackstar's change clock: it moves whenever
+/// Trackstar's copy of an object changes, including when Trackstar first sees a record that
+/// is old in the WMS (a backfill, a WMS that syncs late), as Trackstar's sync guide
+/// prescribes for incremental consumers. `updated_date` is the WMS's own clock: such a
+/// record is older than the watermark and no incremental window ever reads it (only a full
+/// sync or the nightly reconciliation finds it). Either way, objects are ordered by the
+/// `updated_date` their payloads carry (only-if-newer); this picks only what a window reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UpdatedField {
-    #[default]
     UpdatedDate,
+    #[default]
     TrackstarUpdatedDate,
 }
 
@@ -267,7 +274,10 @@ mod tests {
         assert_eq!(config.base_url, "https://production.trackstarhq.com");
         assert_eq!(config.get_rate.get(), 10);
         assert_eq!(config.write_rate.get(), 50);
-        assert_eq!(config.updated_field_name, UpdatedField::UpdatedDate);
+        assert_eq!(
+            config.updated_field_name,
+            UpdatedField::TrackstarUpdatedDate
+        );
     }
 
     #[test]
@@ -277,17 +287,14 @@ mod tests {
             ("TRACKSTAR_GET_RATE", "5"),
             ("TRACKSTAR_REQUEST_TIMEOUT_MS", "1500"),
             ("TRACKSTAR_BREAKER_FAILURES", "3"),
-            ("TRACKSTAR_UPDATED_FIELD", "trackstar_updated_date"),
+            ("TRACKSTAR_UPDATED_FIELD", "updated_date"),
         ])
         .unwrap();
         assert_eq!(config.base_url, "http://127.0.0.1:9000");
         assert_eq!(config.get_rate.get(), 5);
         assert_eq!(config.request_timeout, Duration::from_millis(1500));
         assert_eq!(config.breaker.failure_threshold, 3);
-        assert_eq!(
-            config.updated_field_name,
-            UpdatedField::TrackstarUpdatedDate
-        );
+        assert_eq!(config.updated_field_name, UpdatedField::UpdatedDate);
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //! - **stuck schedules**: a report older than the stored one is stale; a completion clears
 //!   only reports made at or before it.
 //!
-//! A stale event is acknowledged as `stale` and changes nothing.
+//! A stale event is acknowledged as `stale` and changes nothing. What sync-job and
+//! force-sync events ask for beyond the connection is in `sync_job_events`.
 
 use serde_json::Value;
 

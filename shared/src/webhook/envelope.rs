@@ -45,8 +45,11 @@ pub enum EventKind {
     ConnectionScheduleStuck,
     /// A force sync of one data type finished (clears a stuck schedule).
     ConnectionForceSyncCompleted,
-    /// An on-demand sync job finished (clears a stuck schedule).
+    /// An on-demand sync job finished (clears a stuck schedule, marks the backfill
+    /// completed, queues an incremental of its resource).
     ConnectionSyncJobCompleted,
+    /// An on-demand sync job stopped progressing (marks the backfill stuck).
+    ConnectionSyncJobStuck,
     Other(String),
 }
 
@@ -65,6 +68,7 @@ impl EventKind {
             "connection.schedule-stuck" => Self::ConnectionScheduleStuck,
             "connection.force-sync-completed" => Self::ConnectionForceSyncCompleted,
             "connection.sync-job-completed" => Self::ConnectionSyncJobCompleted,
+            "connection.sync-job-stuck" => Self::ConnectionSyncJobStuck,
             _ => Self::Other(normalized),
         }
     }

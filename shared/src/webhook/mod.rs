@@ -11,4 +11,5 @@ pub mod receipts;
 pub mod replay;
 pub mod signature;
 pub mod stored_event;
+pub mod sync_job_events;
 pub mod wiring;

@@ -35,6 +35,7 @@ use super::connection_events::{self, Decision};
 use super::envelope::{EventKind, QueuedEvent, WebhookEnvelope};
 use super::ingest::Clock;
 use super::receipts::{PriorReceipt, ReceiptState, ReceiptStore, Verdict};
+use super::sync_job_events;
 use crate::apply::{ContextResolver, Freshness, ObjectStores};
 use crate::domain::{Connection, ConnectionStatus, Timestamp};
 use crate::errors::error_chain;
@@ -116,6 +117,8 @@ pub struct ProcessorDeps {
     /// Where `connection.created` and `connection.historical-sync-completed` queue the
     /// full syncs they call for.
     pub sync_jobs: Arc<dyn SyncJobQueue>,
+    /// Backfill records, moved by `connection.sync-job-completed` / `-stuck`.
+    pub backfills: Arc<dyn crate::sync::BackfillStore>,
     pub metrics: Arc<dyn MetricsSink>,
     /// Per-connection webhook figures, one write per connection per batch.
     pub stats: Arc<dyn WebhookStatsStore>,
@@ -941,12 +944,24 @@ async fn apply_connection_event(
     )
     .await?
     .ok_or(ApplyError::UnknownConnection)?;
+    // Sync-job and force-sync events: the backfill record and an incremental sync.
+    let followed = sync_job_events::follow_up(
+        deps.backfills.as_ref(),
+        deps.sync_jobs.as_ref(),
+        &connection,
+        &sync_job_events::sync_follow_up(kind, &envelope.data),
+        envelope.event_type.as_str(),
+        time.at,
+        now,
+    )
+    .await?;
     let full_sync = match decision {
         Decision::Applied { full_sync } => full_sync,
         Decision::Stale => {
             info!(event_time = %time.at, time_source = time.source, "older than the connection's state; not applied");
             return Ok(Applied::Stale);
         }
+        Decision::Ignored if followed => return Ok(Applied::Applied),
         Decision::Ignored => return Ok(Applied::Ignored),
     };
     if kind == &EventKind::ConnectionScheduleStuck {

@@ -233,7 +233,7 @@ pub async fn processor_from_env(
         connections: lookups,
         receipts: Arc::new(store.clone()),
         fetcher: Arc::new(TrackstarFetcher { client }),
-        stats: Arc::new(store),
+        stats: Arc::new(store.clone()),
         capacity,
         limits,
         max_receive_count: match env
@@ -247,6 +247,7 @@ pub async fn processor_from_env(
             })?,
         },
         sync_jobs: Arc::new(crate::sync::wiring::queue_from_env(sdk, env)?),
+        backfills: Arc::new(store),
         metrics,
         clock: system_clock(),
     })

@@ -2,6 +2,7 @@
 
 mod audit;
 pub use audit::{DynamoAuditLog, DEFAULT_RETENTION_DAYS};
+mod backfills;
 mod connections;
 mod messages;
 mod parked;
