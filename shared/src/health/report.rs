@@ -12,8 +12,8 @@ use super::figures::{figures, lookback_start, of_resource, Backlog, Percentiles,
 use super::stats::WebhookStatsStore;
 use super::status::{assess, HealthInputs, Reason, Status, Thresholds};
 use crate::domain::{BrandId, Connection, ConnectionStatus, TenantId, Timestamp};
-use crate::reconcile::ReconcileSummary;
 use crate::store::{ConnectionStore, StoreError};
+use crate::sync::reconcile::ReconcileSummary;
 use crate::sync::{JobKey, Refusal, ResourceKind, SyncState, SyncStateStore};
 use crate::trackstar::{BreakerState, DynamoBudget, SharedBreakerSnapshot};
 
