@@ -10,7 +10,6 @@ pub mod health;
 pub mod idempotency;
 pub mod metrics;
 pub mod ops;
-pub mod reconcile;
 pub mod redact;
 pub mod resource;
 pub mod runtime;

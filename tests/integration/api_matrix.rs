@@ -14,8 +14,8 @@
 use std::fmt;
 
 use packr::api::router::{RouteId, ROUTES};
-use packr::reconcile::ReportStore;
 use packr::store::SyncedStore;
+use packr::sync::reconcile::ReportStore;
 use serde_json::{json, Value};
 
 use crate::api_support::*;

@@ -2,7 +2,7 @@
 //! paginated, brand-scoped (a brand user sees only its brands' share of a shared
 //! connection's report); another tenant's or brand's report is a 404.
 
-use packr::reconcile::ReportStore;
+use packr::sync::reconcile::ReportStore;
 use serde_json::{json, Value};
 
 use crate::api_support::*;
@@ -125,11 +125,11 @@ async fn brand_users_see_only_their_brands_reports_and_foreign_ids_are_404() {
 }
 
 /// A run of acme's shared connection with drift in b1 and b2 (and one object of no brand).
-fn shared_report(id: &str, finished: i64) -> packr::reconcile::ReconcileReport {
-    use packr::reconcile::DriftClass::*;
+fn shared_report(id: &str, finished: i64) -> packr::sync::reconcile::ReconcileReport {
+    use packr::sync::reconcile::DriftClass::*;
     let (b1, b2) = (brand("b1"), brand("b2"));
     let mut r = report(ACME, id, CONN_ACME, &["b1", "b2"], finished);
-    let mut t = packr::reconcile::DriftTally::default();
+    let mut t = packr::sync::reconcile::DriftTally::default();
     for (class, order, owner) in [
         (MissingLocal, "ord_b1_missing", Some(&b1)),
         (StaleLocal, "ord_b1_stale", Some(&b1)),

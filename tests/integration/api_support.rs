@@ -506,20 +506,20 @@ pub fn report(
     conn: &str,
     brands: &[&str],
     finished: i64,
-) -> packr::reconcile::ReconcileReport {
-    let mut tally = packr::reconcile::DriftTally::default();
+) -> packr::sync::reconcile::ReconcileReport {
+    let mut tally = packr::sync::reconcile::DriftTally::default();
     let owner = brands.first().map(|b| brand(b));
     tally.record(
-        packr::reconcile::DriftClass::MissingLocal,
+        packr::sync::reconcile::DriftClass::MissingLocal,
         "ord_missing",
         owner.as_ref(),
     );
     tally.record(
-        packr::reconcile::DriftClass::InSync,
+        packr::sync::reconcile::DriftClass::InSync,
         "ord_ok",
         owner.as_ref(),
     );
-    packr::reconcile::ReconcileReport {
+    packr::sync::reconcile::ReconcileReport {
         id: id.to_owned(),
         tenant_id: tenant(t),
         connection_id: packr::domain::ConnectionId::parse(conn).unwrap(),

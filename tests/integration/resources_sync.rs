@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use packr::reconcile::{DriftClass, ReportStore};
 use packr::store::ObjectStore;
+use packr::sync::reconcile::{DriftClass, ReportStore};
 use packr::sync::{ChunkOutcome, RunCounts, SyncJob, SyncMode, SyncStateStore};
 use trackstar_sim::MutateAction;
 

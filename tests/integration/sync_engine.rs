@@ -1375,7 +1375,7 @@ pub(crate) fn reconcile_job(r: &Rig, dry_run: bool) -> SyncJob {
 
 #[tokio::test]
 async fn reconciliation_classifies_every_id_and_repairs_the_drift_through_the_upsert_path() {
-    use packr::reconcile::{DriftClass, ReportStore};
+    use packr::sync::reconcile::{DriftClass, ReportStore};
     // given 23 orders with one drift of each kind
     let r = rig(23).await;
     let deps = r.deps();
@@ -1491,7 +1491,7 @@ async fn reconciliation_classifies_every_id_and_repairs_the_drift_through_the_up
 
 #[tokio::test]
 async fn a_dry_run_reconciliation_classifies_and_reports_but_changes_no_object() {
-    use packr::reconcile::{DriftClass, ReportStore};
+    use packr::sync::reconcile::{DriftClass, ReportStore};
     let r = rig(23).await;
     let deps = r.deps();
     drifted(&r, &deps).await;
@@ -1519,7 +1519,7 @@ async fn a_dry_run_reconciliation_classifies_and_reports_but_changes_no_object()
 
 #[tokio::test]
 async fn a_reconciliation_cut_short_tombstones_nothing_and_reports_itself_incomplete() {
-    use packr::reconcile::ReportStore;
+    use packr::sync::reconcile::ReportStore;
     // given drift including an order deleted upstream, and Trackstar refusing the walk's
     // third page for good (422)
     let r = rig(23).await;

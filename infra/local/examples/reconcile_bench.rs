@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use packr::domain::{OrderStatus, TenantId};
-use packr::reconcile::{DriftClass, ReportStore};
 use packr::store::dynamo::DynamoStore;
 use packr::store::{CursorCodec, PageLimit, PageRequest, SyncedStore};
+use packr::sync::reconcile::{DriftClass, ReportStore};
 use packr::sync::{ResourceKind, SyncMode};
 use packr_local::recorder::{sim_gets as gets, Recorder};
 use packr_local::seed::{DEMO_CONNECTION, DEMO_TENANT};

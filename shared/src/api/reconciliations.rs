@@ -15,8 +15,8 @@ use super::request::{authenticated, path_param, require, Action, Ctx, Query, Rep
 use super::writes;
 use super::ApiDeps;
 use crate::domain::BrandId;
-use crate::reconcile::{DriftClass, ReconcileReport};
 use crate::store::Page;
+use crate::sync::reconcile::{DriftClass, ReconcileReport};
 use crate::sync::ResourceKind;
 
 /// One reconciliation run of one (connection, resource).

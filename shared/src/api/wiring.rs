@@ -33,7 +33,7 @@ use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretWriter, SecretsManagerSource};
 use crate::store::dynamo::DynamoStore;
 use crate::sync::SyncJobQueue;
-use crate::trackstar::{DynamoBudget, Priority, TrackstarClient, TrackstarConfig};
+use crate::trackstar::{DynamoBudget, Priority};
 use crate::webhook::queue::{EventQueue, SqsEventQueue};
 
 /// The API's dependencies from the environment.
@@ -64,26 +64,16 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
     {
         None => None,
         Some(api_key_secret) => {
-            // Read on the first Trackstar call (write-through), not at init: reads never need it.
-            let mut config =
-                // The function's own environment (the template's variables), else the process's.
-        TrackstarConfig::from_lookup(|name| env.var(name).or_else(|| std::env::var(name).ok()))
-            .map_err(ConfigError::Trackstar)?;
-            if let Some(base_url) = env
-                .var("TRACKSTAR_BASE_URL")
-                .filter(|v| !v.trim().is_empty())
-            {
-                config.base_url = base_url;
-            }
-            // One rate budget and breaker per access token across every instance, at the
-            // interactive priority (a user is waiting).
-            let budget = DynamoBudget::new(dynamo.clone(), store.table_name().to_owned());
-            Some(
-                TrackstarClient::with_api_key_secret(config, api_key_secret, secrets.clone())
-                    .map_err(ConfigError::Trackstar)?
-                    .with_shared_budget(budget)
-                    .with_priority(Priority::Interactive),
-            )
+            // Read on the first Trackstar call (write-through), not at init: reads never need
+            // it. At the interactive priority (a user is waiting).
+            Some(crate::trackstar::from_env(
+                env,
+                api_key_secret,
+                secrets.clone(),
+                dynamo.clone(),
+                store.table_name().to_owned(),
+                Priority::Interactive,
+            )?)
         }
     };
     let writable = env

@@ -112,12 +112,9 @@ pub(crate) async fn connection_by_id(
     }
 }
 
+/// The connection's credentials for a write-through (`ConnectionCredentials::from`).
 pub(crate) fn credentials(connection: &Connection) -> ConnectionCredentials {
-    ConnectionCredentials::new(
-        connection.tenant_id.clone(),
-        connection.connection_id.clone(),
-        connection.access_token_secret.clone(),
-    )
+    ConnectionCredentials::from(connection)
 }
 
 /// The tenant's default currency (for upstream amounts without one), USD if unset.

@@ -12,9 +12,9 @@ use super::figures::{figures, lookback_start, of_resource, Backlog, Percentiles,
 use super::stats::WebhookStatsStore;
 use super::status::{assess, HealthInputs, Reason, Status, Thresholds};
 use crate::domain::{BrandId, Connection, ConnectionStatus, TenantId, Timestamp};
-use crate::reconcile::ReconcileSummary;
 use crate::store::{ConnectionStore, StoreError};
 use crate::sync::backfill::SHOWN_PER_CONNECTION;
+use crate::sync::reconcile::ReconcileSummary;
 use crate::sync::{
     BackfillStatus, BackfillStore, BackfillView, JobKey, Refusal, ResourceKind, SyncState,
     SyncStateStore,

@@ -215,7 +215,7 @@ impl SyncStateStore for DynamoSyncStateStore {
     async fn complete_reconcile(
         &self,
         lease: &Lease,
-        summary: &crate::reconcile::ReconcileSummary,
+        summary: &crate::sync::reconcile::ReconcileSummary,
         now: Timestamp,
     ) -> Result<(), StateError> {
         self.fenced(

@@ -22,7 +22,7 @@ pub enum SyncMode {
     /// Every object, from the beginning.
     Full,
     /// Walk Trackstar's full list and the local copy and repair the drift
-    /// (`crate::reconcile`).
+    /// (`crate::sync::reconcile`).
     Reconcile,
 }
 

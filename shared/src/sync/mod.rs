@@ -13,6 +13,8 @@
 //! - [`job`]: the job message and the queue; [`request_sync`] for every trigger (exchange,
 //!   connection events, `POST /sync/run`, `packr sync run`); [`targets`] for which
 //!   connections an on-demand sync covers.
+//! - [`reconcile`]: the `reconcile` mode — walk Trackstar's full list beside the local
+//!   copy, repair drift, tombstone what Trackstar no longer has, keep a report.
 //!
 //! Objects are stored through [`crate::apply`], the same only-if-newer path the webhook
 //! processor uses.
@@ -21,6 +23,7 @@ pub mod backfill;
 pub mod config;
 pub mod dynamo;
 pub mod job;
+pub mod reconcile;
 pub mod runner;
 pub mod scheduler;
 pub mod source;

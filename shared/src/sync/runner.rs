@@ -20,6 +20,8 @@ use tracing::{info, warn};
 
 use super::config::SyncConfig;
 use super::job::{SyncJob, SyncJobQueue, SyncMode, SyncQueueError};
+use super::reconcile::run::{self as reconcile_run, LocalPhase};
+use super::reconcile::{ReconcileProgress, ReportStore};
 use super::source::{SourcePage, SyncSource};
 use super::state::{
     Checkpoint, JobKey, Lease, Refusal, RunCounts, RunSummary, StateError, SyncState,
@@ -29,8 +31,6 @@ use super::window::{self, Window};
 use crate::apply::{ContextResolver, Freshness, ObjectStores};
 use crate::domain::{Connection, ConnectionStatus, Timestamp};
 use crate::metrics::{Metric, MetricsSink};
-use crate::reconcile::run::{self as reconcile_run, LocalPhase};
-use crate::reconcile::{ReconcileProgress, ReportStore};
 use crate::store::{ConnectionStore, ObjectStore, StoreError, TenantStore, UpsertOutcome};
 use crate::trackstar::TrackstarError;
 use crate::webhook::ingest::Clock;

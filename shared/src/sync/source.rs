@@ -59,14 +59,6 @@ impl TrackstarSource {
     }
 }
 
-fn credentials(connection: &Connection) -> ConnectionCredentials {
-    ConnectionCredentials::new(
-        connection.tenant_id.clone(),
-        connection.connection_id.clone(),
-        connection.access_token_secret.clone(),
-    )
-}
-
 async fn fetch(
     client: &TrackstarClient,
     credentials: &ConnectionCredentials,
@@ -118,7 +110,7 @@ impl SyncSource for TrackstarSource {
         page_token: Option<&str>,
         limit: u32,
     ) -> Result<SourcePage, TrackstarError> {
-        let credentials = credentials(connection);
+        let credentials = ConnectionCredentials::from(connection);
         let filter = window_filter(window, limit)?;
         // Full syncs (and reconciliation) leave the token to interactive calls and
         // incremental syncs first (the shared budget's priorities).
@@ -137,6 +129,12 @@ impl SyncSource for TrackstarSource {
         ids: &[String],
     ) -> Result<SourcePage, TrackstarError> {
         let client = self.client.with_priority(Priority::Reconcile);
-        objects_of(&client, &credentials(connection), resource, ids).await
+        objects_of(
+            &client,
+            &ConnectionCredentials::from(connection),
+            resource,
+            ids,
+        )
+        .await
     }
 }

@@ -39,7 +39,7 @@ pub struct Checkpoint {
     pub chunks: u32,
     /// A reconciliation run's tally and phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reconcile: Option<crate::reconcile::ReconcileProgress>,
+    pub reconcile: Option<crate::sync::reconcile::ReconcileProgress>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +116,7 @@ pub struct SyncState {
     pub consecutive_failures: u32,
     /// The newest reconciliation of this job (its report has the details).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_reconcile: Option<crate::reconcile::ReconcileSummary>,
+    pub last_reconcile: Option<crate::sync::reconcile::ReconcileSummary>,
     /// Trackstar refuses this resource for this connection (403 "disabled by policy",
     /// 501 the integration lacks it): routine syncs skip it until it is re-checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -243,7 +243,7 @@ pub trait SyncStateStore: Send + Sync {
     async fn complete_reconcile(
         &self,
         lease: &Lease,
-        summary: &crate::reconcile::ReconcileSummary,
+        summary: &crate::sync::reconcile::ReconcileSummary,
         now: Timestamp,
     ) -> Result<(), StateError>;
 

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::InboundShipmentId;
-use crate::domain::{ConnectionId, InventoryItemId, OrderId, ProductId, TenantId};
+use crate::domain::{ConnectionId, OrderId, ProductId, TenantId};
 use crate::metrics::{Metric, MetricsSink};
 use crate::secrets::{LazySecret, SecretSource};
 use crate::store::keys;
@@ -46,8 +46,7 @@ use super::requests_inbound::{
 use super::retry::backoff_delay;
 use super::wire::{
     decode_page, decode_single, decode_write, ExchangeResponse, ExchangedConnection, LinkToken,
-    Page, TrackstarConnection, TrackstarInboundShipment, TrackstarInventoryItem, TrackstarOrder,
-    TrackstarProduct, TrackstarReturn, WriteResult,
+    Page, TrackstarConnection, TrackstarOrder, TrackstarProduct, WriteResult,
 };
 use crate::runtime::tls;
 
@@ -486,38 +485,6 @@ impl TrackstarClient {
         self.items(credentials, filter)
     }
 
-    pub fn list_inventory(
-        &self,
-        credentials: &ConnectionCredentials,
-        filter: ListFilter,
-    ) -> BoxStream<'static, Result<TrackstarInventoryItem, TrackstarError>> {
-        self.items(credentials, filter)
-    }
-
-    pub fn list_products(
-        &self,
-        credentials: &ConnectionCredentials,
-        filter: ListFilter,
-    ) -> BoxStream<'static, Result<TrackstarProduct, TrackstarError>> {
-        self.items(credentials, filter)
-    }
-
-    pub fn list_inbound_shipments(
-        &self,
-        credentials: &ConnectionCredentials,
-        filter: ListFilter,
-    ) -> BoxStream<'static, Result<TrackstarInboundShipment, TrackstarError>> {
-        self.items(credentials, filter)
-    }
-
-    pub fn list_returns(
-        &self,
-        credentials: &ConnectionCredentials,
-        filter: ListFilter,
-    ) -> BoxStream<'static, Result<TrackstarReturn, TrackstarError>> {
-        self.items(credentials, filter)
-    }
-
     // ---- single reads ----
 
     pub async fn get_order(
@@ -529,32 +496,6 @@ impl TrackstarClient {
             credentials,
             "/wms/orders/{order_id}",
             format!("/wms/orders/{id}"),
-        )
-        .await
-    }
-
-    pub async fn get_inventory_item(
-        &self,
-        credentials: &ConnectionCredentials,
-        id: &InventoryItemId,
-    ) -> Result<TrackstarInventoryItem, TrackstarError> {
-        self.get_one(
-            credentials,
-            "/wms/inventory/{inventory_id}",
-            format!("/wms/inventory/{id}"),
-        )
-        .await
-    }
-
-    pub async fn get_product(
-        &self,
-        credentials: &ConnectionCredentials,
-        id: &ProductId,
-    ) -> Result<TrackstarProduct, TrackstarError> {
-        self.get_one(
-            credentials,
-            "/wms/products/{product_id}",
-            format!("/wms/products/{id}"),
         )
         .await
     }

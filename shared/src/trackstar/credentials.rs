@@ -3,7 +3,7 @@
 //! token itself is read through the secret source, never held here). Plus the idempotency
 //! key that makes a retried write safe.
 
-use crate::domain::{ConnectionId, TenantId};
+use crate::domain::{Connection, ConnectionId, TenantId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConnectionCredentials {
@@ -25,6 +25,17 @@ impl ConnectionCredentials {
             connection_id,
             access_token_secret: access_token_secret.into(),
         }
+    }
+}
+
+/// The one place a connection's credentials are taken from the stored connection.
+impl From<&Connection> for ConnectionCredentials {
+    fn from(connection: &Connection) -> Self {
+        Self::new(
+            connection.tenant_id.clone(),
+            connection.connection_id.clone(),
+            connection.access_token_secret.clone(),
+        )
     }
 }
 

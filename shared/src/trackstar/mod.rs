@@ -11,6 +11,7 @@ mod config;
 mod credentials;
 mod error;
 mod filters;
+mod from_env;
 mod on_demand;
 mod pagination;
 mod priority;
@@ -34,6 +35,7 @@ pub use config::{
 pub use credentials::{ConnectionCredentials, IdempotencyKey, InvalidIdempotencyKey};
 pub use error::{ErrorMeta, ErrorOrigin, TrackstarError, ValidationDetails};
 pub use filters::{FilterError, ListFilter, Op, MAX_IN_VALUES, MAX_LIMIT};
+pub use from_env::from_env;
 pub use on_demand::{OnDemandSyncJob, OnDemandSyncRequest, OnDemandSyncStatus};
 pub use pagination::Listed;
 pub use priority::Priority;

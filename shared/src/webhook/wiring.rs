@@ -21,9 +21,7 @@ use crate::store::cache::{CachedLookups, DEFAULT_TTL};
 use crate::store::capacity::{metered_client, CapacityMeter};
 use crate::store::dynamo::DynamoStore;
 use crate::store::CursorCodec;
-use crate::trackstar::{
-    ConnectionCredentials, DynamoBudget, Priority, TrackstarClient, TrackstarConfig,
-};
+use crate::trackstar::{ConnectionCredentials, Priority, TrackstarClient};
 
 pub const METRICS_NAMESPACE: &str = "Packr";
 
@@ -87,14 +85,6 @@ pub struct TrackstarFetcher {
     pub client: TrackstarClient,
 }
 
-fn credentials_of(connection: &Connection) -> ConnectionCredentials {
-    ConnectionCredentials::new(
-        connection.tenant_id.clone(),
-        connection.connection_id.clone(),
-        connection.access_token_secret.clone(),
-    )
-}
-
 #[async_trait]
 impl ObjectFetcher for TrackstarFetcher {
     async fn fetch_many(
@@ -105,7 +95,7 @@ impl ObjectFetcher for TrackstarFetcher {
     ) -> Result<Vec<WireObject>, FetchError> {
         let page = crate::sync::source::objects_of(
             &self.client,
-            &credentials_of(connection),
+            &ConnectionCredentials::from(connection),
             resource,
             ids,
         )
@@ -172,10 +162,10 @@ pub fn ingest_from_env(
     })
 }
 
-/// The Trackstar client of a function: `TRACKSTAR_API_KEY_SECRET_ARN` (read on the first
-/// call, then kept), `TRACKSTAR_BASE_URL` and the `TRACKSTAR_*` client settings, with the
-/// shared rate budget and breaker in `TABLE_NAME`, reached through `dynamo` (the function's
-/// one DynamoDB client: each SDK client built sets up TLS of its own at init).
+/// The Trackstar client of a function that needs one: `TRACKSTAR_API_KEY_SECRET_ARN`
+/// (required; read on the first call, then kept) through the function's cached secret
+/// source, with the shared rate budget and breaker in `TABLE_NAME`, reached through
+/// `dynamo` (see [`crate::trackstar::from_env`]).
 pub(crate) async fn trackstar_client_from_env(
     sdk: &SdkConfig,
     env: &dyn Env,
@@ -185,24 +175,13 @@ pub(crate) async fn trackstar_client_from_env(
     let secrets = secret_source(sdk, env)?;
     // Read on the first Trackstar call, not at init (see `TrackstarClient::with_api_key_secret`).
     let api_key_secret = required(env, "TRACKSTAR_API_KEY_SECRET_ARN")?;
-    let mut config =
-        // The function's own environment (the template's variables), else the process's.
-        TrackstarConfig::from_lookup(|name| env.var(name).or_else(|| std::env::var(name).ok()))
-            .map_err(ConfigError::Trackstar)?;
-    if let Some(base_url) = env
-        .var("TRACKSTAR_BASE_URL")
-        .filter(|v| !v.trim().is_empty())
-    {
-        config.base_url = base_url;
-    }
-    // One rate budget and breaker per access token, shared by every instance of every
-    // function (DynamoDB), at this function's priority.
-    let budget = DynamoBudget::new(dynamo, required(env, "TABLE_NAME")?);
-    Ok(
-        TrackstarClient::with_api_key_secret(config, api_key_secret, secrets)
-            .map_err(ConfigError::Trackstar)?
-            .with_shared_budget(budget)
-            .with_priority(priority),
+    crate::trackstar::from_env(
+        env,
+        api_key_secret,
+        secrets,
+        dynamo,
+        required(env, "TABLE_NAME")?,
+        priority,
     )
 }
 

@@ -32,7 +32,7 @@ mod tests {
     use super::*;
     use crate::domain::{ConnectionId, TenantId, Timestamp};
     use crate::metrics::RecordingSink;
-    use crate::reconcile::DriftTally;
+    use crate::sync::reconcile::DriftTally;
     use crate::sync::ResourceKind;
 
     #[test]
