@@ -247,23 +247,17 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
         asn.warehouse_customer_id = brand_record.warehouse_customer_ids.first().cloned();
         idempotent(deps, &ctx, CREATE_SCOPE, &key, &raw, || async {
             let connection = writes::connection_for_brand(deps, &ctx, &brand).await?;
-            // Before the request: a same-second copy stored after it is left alone.
-            let sent_at = Timestamp::now();
-            let written = deps
-                .trackstar()?
-                .create_inbound_shipment(&writes::credentials(&connection), &asn, &key)
-                .await?;
-            let shipment = writes::store_answer::<InboundShipment>(
+            let shipment = writes::write_through::<InboundShipment>(
                 deps,
                 &ctx,
-                deps.objects.as_ref(),
                 &connection,
                 Some(brand.clone()),
                 None,
-                writes::Answered {
-                    data: written.data,
-                    sent_at,
-                },
+                deps.trackstar()?.create_inbound_shipment(
+                    &writes::credentials(&connection),
+                    &asn,
+                    &key,
+                ),
             )
             .await?;
             tracing::info!(inbound_shipment_id = %shipment.id, brand_id = %brand, "inbound shipment created");
@@ -306,27 +300,18 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
                 return Err(not_open(shipment.status));
             }
             let connection = writes::connection_by_id(deps, &ctx, &shipment.connection_id).await?;
-            let sent_at = Timestamp::now();
-            let written = deps
-                .trackstar()?
-                .update_inbound_shipment(
+            let updated = writes::write_through::<InboundShipment>(
+                deps,
+                &ctx,
+                &connection,
+                shipment.brand_id.clone(),
+                None,
+                deps.trackstar()?.update_inbound_shipment(
                     &writes::credentials(&connection),
                     &shipment.id,
                     &change,
                     &key,
-                )
-                .await?;
-            let updated = writes::store_answer::<InboundShipment>(
-                deps,
-                &ctx,
-                deps.objects.as_ref(),
-                &connection,
-                shipment.brand_id.clone(),
-                None,
-                writes::Answered {
-                    data: written.data,
-                    sent_at,
-                },
+                ),
             )
             .await?;
             audit::record(

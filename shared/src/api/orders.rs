@@ -15,7 +15,6 @@ use super::writes::{self, idempotent};
 use super::ApiDeps;
 use crate::domain::{
     Address, BrandId, Currency, Money, Order, OrderId, OrderStatus, ProductId, ShipmentStatus, Sku,
-    Timestamp,
 };
 use crate::idempotency::Scope;
 use crate::trackstar::{
@@ -324,27 +323,17 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
         idempotent(deps, &ctx, CREATE_SCOPE, &key, &raw, || async {
             let connection = writes::connection_for_brand(deps, &ctx, &brand).await?;
             let currency = fields.invoice_currency_code;
-            // Before the request: a same-second copy stored after it is left alone.
-            let sent_at = Timestamp::now();
-            let written = deps
-                .trackstar()?
-                .create_order(
-                    &writes::credentials(&connection),
-                    &CreateOrderRequest { fields },
-                    &key,
-                )
-                .await?;
-            let order = writes::store_answer::<Order>(
+            let order = writes::write_through::<Order>(
                 deps,
                 &ctx,
-                deps.objects.as_ref(),
                 &connection,
                 Some(brand.clone()),
                 currency,
-                writes::Answered {
-                    data: written.data,
-                    sent_at,
-                },
+                deps.trackstar()?.create_order(
+                    &writes::credentials(&connection),
+                    &CreateOrderRequest { fields },
+                    &key,
+                ),
             )
             .await?;
             tracing::info!(order_id = %order.id, brand_id = %brand, "order created");
@@ -375,23 +364,14 @@ pub async fn cancel(deps: &ApiDeps, request: Request) -> Response<Body> {
         let payload = json!({ "order_id": order.id });
         idempotent(deps, &ctx, CANCEL_SCOPE, &key, &payload, || async {
             let connection = writes::connection_by_id(deps, &ctx, &order.connection_id).await?;
-            // Before the request: a same-second copy stored after it is left alone.
-            let sent_at = Timestamp::now();
-            let written = deps
-                .trackstar()?
-                .cancel_order(&writes::credentials(&connection), &order.id, &key)
-                .await?;
-            let cancelled = writes::store_answer::<Order>(
+            let cancelled = writes::write_through::<Order>(
                 deps,
                 &ctx,
-                deps.objects.as_ref(),
                 &connection,
                 order.brand_id.clone(),
                 order.currency,
-                writes::Answered {
-                    data: written.data,
-                    sent_at,
-                },
+                deps.trackstar()?
+                    .cancel_order(&writes::credentials(&connection), &order.id, &key),
             )
             .await?;
             tracing::info!(order_id = %cancelled.id, "order cancelled");
@@ -487,23 +467,18 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
             // now; a refusal gives the key up.
             editable(&order)?;
             let connection = writes::connection_by_id(deps, &ctx, &order.connection_id).await?;
-            // Before the request: a same-second copy stored after it is left alone.
-            let sent_at = Timestamp::now();
-            let written = deps
-                .trackstar()?
-                .update_order(&writes::credentials(&connection), &order.id, &change, &key)
-                .await?;
-            let updated = writes::store_answer::<Order>(
+            let updated = writes::write_through::<Order>(
                 deps,
                 &ctx,
-                deps.objects.as_ref(),
                 &connection,
                 order.brand_id.clone(),
                 order.currency,
-                writes::Answered {
-                    data: written.data,
-                    sent_at,
-                },
+                deps.trackstar()?.update_order(
+                    &writes::credentials(&connection),
+                    &order.id,
+                    &change,
+                    &key,
+                ),
             )
             .await?;
             tracing::info!(order_id = %updated.id, "order changed");

@@ -12,7 +12,7 @@ use super::schema;
 use super::visible;
 use super::writes::{self, idempotent};
 use super::ApiDeps;
-use crate::domain::{BrandId, Product, ProductId, Sku, Timestamp};
+use crate::domain::{BrandId, Product, ProductId, Sku};
 use crate::idempotency::Scope;
 use crate::trackstar::{CreateProductRequest, ProductMeasurements, UpdateProductRequest};
 
@@ -169,23 +169,14 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
                 measurements: m,
                 ..CreateProductRequest::new(sku)
             };
-            // Before the request: a same-second copy stored after it is left alone.
-            let sent_at = Timestamp::now();
-            let written = deps
-                .trackstar()?
-                .create_product(&writes::credentials(&connection), &request, &key)
-                .await?;
-            let product = writes::store_answer::<Product>(
+            let product = writes::write_through::<Product>(
                 deps,
                 &ctx,
-                deps.objects.as_ref(),
                 &connection,
                 Some(brand.clone()),
                 None,
-                writes::Answered {
-                    data: written.data,
-                    sent_at,
-                },
+                deps.trackstar()?
+                    .create_product(&writes::credentials(&connection), &request, &key),
             )
             .await?;
             // After Trackstar and the local copy, as for orders (`crate::audit`).
@@ -230,28 +221,18 @@ pub async fn update(deps: &ApiDeps, request: Request) -> Response<Body> {
                 measurements: m,
                 trackstar_tags: Vec::new(),
             };
-            // Before the request: a same-second copy stored after it is left alone.
-            let sent_at = Timestamp::now();
-            let written = deps
-                .trackstar()?
-                .update_product(
+            let updated = writes::write_through::<Product>(
+                deps,
+                &ctx,
+                &connection,
+                product.brand_id.clone(),
+                None,
+                deps.trackstar()?.update_product(
                     &writes::credentials(&connection),
                     &product.id,
                     &request,
                     &key,
-                )
-                .await?;
-            let updated = writes::store_answer::<Product>(
-                deps,
-                &ctx,
-                deps.objects.as_ref(),
-                &connection,
-                product.brand_id.clone(),
-                None,
-                writes::Answered {
-                    data: written.data,
-                    sent_at,
-                },
+                ),
             )
             .await?;
             audit::record(

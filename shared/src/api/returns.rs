@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::request::{self, authenticated, Action, Ctx, Reply, Validator};
 use super::writes::{self, idempotent};
 use super::{schema, ApiDeps};
-use crate::domain::{BrandId, Order, OrderId, Return, Sku, Timestamp, WarehouseId};
+use crate::domain::{BrandId, Order, OrderId, Return, Sku, WarehouseId};
 use crate::idempotency::Scope;
 use crate::store::SyncedStore;
 use crate::trackstar::{CreateReturnRequest, ReturnWriteLine};
@@ -138,23 +138,14 @@ pub async fn create(deps: &ApiDeps, request: Request) -> Response<Body> {
         rma.warehouse_customer_id = brand_record.warehouse_customer_ids.first().cloned();
         idempotent(deps, &ctx, CREATE_SCOPE, &key, &raw, || async {
             let connection = writes::connection_for_brand(deps, &ctx, &brand).await?;
-            // Before the request: a same-second copy stored after it is left alone.
-            let sent_at = Timestamp::now();
-            let written = deps
-                .trackstar()?
-                .create_return(&writes::credentials(&connection), &rma, &key)
-                .await?;
-            let created = writes::store_answer::<Return>(
+            let created = writes::write_through::<Return>(
                 deps,
                 &ctx,
-                deps.objects.as_ref(),
                 &connection,
                 Some(brand.clone()),
                 None,
-                writes::Answered {
-                    data: written.data,
-                    sent_at,
-                },
+                deps.trackstar()?
+                    .create_return(&writes::credentials(&connection), &rma, &key),
             )
             .await?;
             tracing::info!(return_id = %created.id, brand_id = %brand, "return created");

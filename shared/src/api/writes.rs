@@ -14,7 +14,7 @@ use crate::domain::{Brand, BrandId, Connection, ConnectionId, ConnectionStatus, 
 use crate::idempotency::{Fingerprint, IdempotencyKey, NextAction, SavedResponse, Scope};
 use crate::resource::Resource;
 use crate::store::SyncedStore;
-use crate::trackstar::{ConnectionCredentials, ConversionContext};
+use crate::trackstar::{ConnectionCredentials, ConversionContext, TrackstarError, WriteResult};
 
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
@@ -156,38 +156,35 @@ pub(crate) fn unusable_answer(err: &(dyn std::error::Error + 'static)) -> ApiErr
     )
 }
 
-/// Trackstar's answer to a write, and when the write was sent.
-pub(crate) struct Answered<A> {
-    pub data: A,
-    pub sent_at: Timestamp,
-}
-
-/// The tail of every write-through: Trackstar accepted the write (it is authoritative), so
-/// its answer is converted by the resource's declaration (`Resource::from_wire`; amounts
-/// without a currency in `currency`, else the tenant's default) and stored, replacing a same-second copy stored before `sent_at` (when the write
-/// went out); only then is it the reply's object.
-pub(crate) async fn store_answer<R: Resource>(
+/// Every write-through: Trackstar first (it is authoritative), then the local copy. `write`
+/// is the Trackstar call, not yet sent (a future does nothing until awaited): the time is
+/// taken before it goes out, so its answer replaces a same-second copy stored before then
+/// but not one stored since. The answer is converted by the resource's declaration
+/// (`Resource::from_wire`; amounts without a currency in `currency`, else the tenant's
+/// default) and stored through the one upsert path; only then is it the reply's object.
+pub(crate) async fn write_through<R: Resource>(
     deps: &ApiDeps,
     ctx: &Ctx,
-    store: &dyn SyncedStore<R>,
     connection: &Connection,
     brand: Option<BrandId>,
     currency: Option<Currency>,
-    answered: Answered<R::Wire>,
+    write: impl Future<Output = Result<WriteResult<R::Wire>, TrackstarError>>,
 ) -> Result<R, ApiError> {
-    let Answered {
-        data: answer,
-        sent_at,
-    } = answered;
+    let sent_at = Timestamp::now();
+    let answer = write.await?.data;
     let fallback = match currency {
         Some(c) => c,
         None => fallback_currency(deps, ctx).await?,
     };
     let object = R::from_wire(answer, &conversion(ctx, brand, connection, fallback))
         .map_err(|e| unusable_answer(&e))?;
-    store
-        .upsert_written(&ctx.principal.tenant, &object, sent_at)
-        .await?;
+    SyncedStore::<R>::upsert_written(
+        deps.objects.as_ref(),
+        &ctx.principal.tenant,
+        &object,
+        sent_at,
+    )
+    .await?;
     Ok(object)
 }
 
