@@ -92,7 +92,14 @@ fn time(v: &mut Validator, field: &str, value: &Value) -> Option<Timestamp> {
 }
 
 /// Checks every field, naming each failure; then whether Packr can ask Trackstar for it.
+/// A valid body: each field checked on its own (every error names its field), then the
+/// rules between them ([`rules`]).
 pub fn validate(body: &BackfillBody, now: Timestamp) -> Result<BackfillPlan, ApiError> {
+    rules(fields(body)?, now)
+}
+
+/// Each field of the body on its own.
+fn fields(body: &BackfillBody) -> Result<BackfillPlan, ApiError> {
     let mut v = Validator::default();
     let connection_id = match &body.connection_id {
         Value::Null => {
@@ -127,34 +134,43 @@ pub fn validate(body: &BackfillBody, now: Timestamp) -> Result<BackfillPlan, Api
     };
     let start = time(&mut v, "start_time", &body.start_time);
     let end = time(&mut v, "end_time", &body.end_time);
-    if let (Some(start), Some(end)) = (start, end) {
-        if end <= start {
-            v.error("end_time", "must be after start_time");
-        } else if end > now {
-            v.error(
-                "end_time",
-                "must not be in the future: a backfill re-reads what the warehouse system already has",
-            );
-        }
-    }
     v.finish()?;
     let (Some(connection_id), Some(resource), Some(start_time), Some(end_time)) =
         (connection_id, resource, start, end)
     else {
         return Err(ApiError::internal());
     };
-    if resource == ResourceKind::Inventory {
-        return Err(unsupported(
-            "resource",
-            "inventory cannot be backfilled: Trackstar always syncs inventory as a full snapshot; queue a full sync (POST /sync/run) instead".to_owned(),
-        ));
-    }
     Ok(BackfillPlan {
         connection_id,
         resource,
         start_time,
         end_time,
     })
+}
+
+/// The rules between the fields, checked once the connection is known to be the caller's
+/// (an unknown one is a 404 first): a window that ends after it starts and not in the
+/// future, a resource Trackstar can backfill.
+fn rules(plan: BackfillPlan, now: Timestamp) -> Result<BackfillPlan, ApiError> {
+    let mut v = Validator::default();
+    let (start, end) = (plan.start_time, plan.end_time);
+    if end <= start {
+        v.error("end_time", "must be after start_time");
+    } else if end > now {
+        v.error(
+            "end_time",
+            "must not be in the future: a backfill re-reads what the warehouse system already has",
+        );
+    }
+    v.finish()?;
+    let resource = plan.resource;
+    if resource == ResourceKind::Inventory {
+        return Err(unsupported(
+            "resource",
+            "inventory cannot be backfilled: Trackstar always syncs inventory as a full snapshot; queue a full sync (POST /sync/run) instead".to_owned(),
+        ));
+    }
+    Ok(plan)
 }
 
 /// The named connection of the caller's tenant: 404 when it is not one (another tenant's
@@ -212,8 +228,8 @@ async fn start(
     ctx: &Ctx,
     key: &IdempotencyKey,
     plan: &BackfillPlan,
+    connection: &Connection,
 ) -> Result<BackfillView, ApiError> {
-    let connection = connection(deps, ctx, &plan.connection_id).await?;
     let request = OnDemandSyncRequest::new(
         plan.resource.spec().function,
         plan.start_time,
@@ -221,7 +237,7 @@ async fn start(
     );
     let job = deps
         .trackstar()?
-        .create_on_demand_sync(&writes::credentials(&connection), &request, key)
+        .create_on_demand_sync(&writes::credentials(connection), &request, key)
         .await
         .map_err(|e| refused(e, plan))?;
     let now = deps.now();
@@ -253,9 +269,11 @@ pub async fn backfill(deps: &ApiDeps, request: Request) -> Response<Body> {
         require(&ctx, Action::RunSync)?;
         let (body, raw) = request::json_body::<BackfillBody>(deps, &req, None)?;
         let key = request::idempotency_key(&req)?;
-        let plan = validate(&body, deps.now())?;
+        let fields = fields(&body)?;
+        let connection = connection(deps, &ctx, &fields.connection_id).await?;
+        let plan = rules(fields, deps.now())?;
         idempotent(deps, &ctx, BACKFILL_SCOPE, &key, &raw, || async {
-            let view = start(deps, &ctx, &key, &plan).await?;
+            let view = start(deps, &ctx, &key, &plan, &connection).await?;
             audit::record_with(
                 deps,
                 &ctx,

@@ -37,6 +37,7 @@ pub const OWN_CRATES: &[&str] = &[
     "api_orders",
     "api_products",
     "api_sync",
+    "api_warehouse",
     "sync_scheduler",
     "sync_worker",
     "webhook_ingest",
