@@ -13,6 +13,7 @@ use futures::stream::{self, StreamExt};
 use packr::sync::{ResourceKind, SyncMode};
 use trackstar_sim::{MutateRequest, MutationKind};
 
+use super::units::object_kind;
 use crate::recorder::{sim_gets as gets, to_attribute, Recorder};
 use crate::seed::{DEMO_CONNECTION, DEMO_TENANT};
 use crate::sync::SyncOptions;
@@ -24,8 +25,11 @@ pub struct SyncSizes {
     pub orders: usize,
     pub products: usize,
     pub inventory: usize,
+    pub inbound_shipments: usize,
+    pub returns: usize,
     pub changes: usize,
-    /// Bare conditional puts of the floor (at most the sync's own puts).
+    /// Bare conditional puts of the floor (at most the sync's own object puts, sampled
+    /// evenly over them, so every kind in its share).
     pub floor_puts: usize,
 }
 
@@ -34,6 +38,10 @@ pub struct SyncReport {
     pub orders: usize,
     pub products: usize,
     pub inventory: usize,
+    pub inbound_shipments: usize,
+    pub returns: usize,
+    /// The resources the full sync asked for.
+    pub resources: Vec<String>,
     pub pollers: usize,
     pub write_concurrency: usize,
     pub full_s: f64,
@@ -45,9 +53,13 @@ pub struct SyncReport {
     pub full_calls: BTreeMap<String, u64>,
     pub mean_item_bytes: f64,
     pub synced_puts: usize,
+    /// The full sync's object puts by resource.
+    pub synced_puts_by_kind: BTreeMap<String, usize>,
     /// (⌈size/1 KB⌉ × (table + GSIs with keys) per put + 1 per state UpdateItem) / puts.
     pub write_units_per_record: f64,
     pub floor_puts: usize,
+    /// The floor's puts by the resource of the sync's item they copy.
+    pub floor_puts_by_kind: BTreeMap<String, usize>,
     pub floor_s: f64,
     pub floor_puts_per_s: f64,
     pub floor_mean_item_bytes: f64,
@@ -74,6 +86,8 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
             orders_per_connection: sizes.orders,
             products_per_connection: sizes.products,
             inventory_per_connection: sizes.inventory,
+            inbound_shipments_per_connection: Some(sizes.inbound_shipments),
+            returns_per_connection: Some(sizes.returns),
             sync: SyncOptions {
                 pollers,
                 worker_env: BTreeMap::from([("SYNC_CLOCK_SKEW_SECONDS".into(), "0".into())]),
@@ -109,21 +123,35 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
     let records_stored = running.sync.worker_metrics.total("sync.records");
     let (full_units, mean_item_bytes) = full_writes.units();
     let synced_puts = full_writes.puts.len();
+    let mut synced_puts_by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    let objects: Vec<_> = full_writes
+        .puts
+        .iter()
+        .filter_map(|item| object_kind(item).map(|kind| (kind, item)))
+        .collect();
+    for (kind, _) in &objects {
+        *synced_puts_by_kind
+            .entry(kind.spec().name.to_owned())
+            .or_default() += 1;
+    }
     let state_writes = full_writes.calls.get("UpdateItem").copied().unwrap_or(0);
 
     // 2. floor: bare conditional PutItems of the recorded items, same emulator, same
-    //    concurrency (pollers × write concurrency)
+    //    concurrency (pollers × write concurrency); every kind's items in their share
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let table = running.stack.resources.table_name.clone();
-    let floor_n = sizes.floor_puts.min(synced_puts.max(1));
-    let step = (synced_puts / floor_n.max(1)).max(1);
-    let samples: Vec<HashMap<String, AttributeValue>> = full_writes
-        .puts
+    let floor_n = sizes.floor_puts.min(objects.len().max(1));
+    let step = (objects.len() / floor_n.max(1)).max(1);
+    let mut floor_puts_by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    let samples: Vec<HashMap<String, AttributeValue>> = objects
         .iter()
         .step_by(step)
         .take(floor_n)
         .enumerate()
-        .map(|(i, item)| {
+        .map(|(i, (kind, item))| {
+            *floor_puts_by_kind
+                .entry(kind.spec().name.to_owned())
+                .or_default() += 1;
             let mut item: HashMap<String, AttributeValue> = item
                 .iter()
                 .map(|(k, v)| (k.clone(), to_attribute(v)))
@@ -172,13 +200,13 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
     let mut made = 0;
     let mut changed = BTreeSet::new();
     let changes = sizes.changes;
+    let tenth = changes / 10;
     let kinds = [
-        (MutationKind::Order, changes * 6 / 10),
-        (MutationKind::Inventory, changes * 2 / 10),
-        (
-            MutationKind::Product,
-            changes - changes * 6 / 10 - changes * 2 / 10,
-        ),
+        (MutationKind::Order, changes - 4 * tenth),
+        (MutationKind::Inventory, tenth),
+        (MutationKind::Product, tenth),
+        (MutationKind::InboundShipment, tenth),
+        (MutationKind::Return, tenth),
     ];
     for (kind, count) in kinds {
         let outcome = running
@@ -207,6 +235,12 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         orders: sizes.orders,
         products: sizes.products,
         inventory: sizes.inventory,
+        inbound_shipments: sizes.inbound_shipments,
+        returns: sizes.returns,
+        resources: ResourceKind::ALL
+            .iter()
+            .map(|k| k.spec().name.to_owned())
+            .collect(),
         pollers,
         write_concurrency,
         full_s,
@@ -218,8 +252,10 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         full_calls: full_writes.calls.clone(),
         mean_item_bytes,
         synced_puts,
+        synced_puts_by_kind,
         write_units_per_record: (full_units + state_writes) as f64 / synced_puts.max(1) as f64,
         floor_puts: floor_ok,
+        floor_puts_by_kind,
         floor_s,
         floor_puts_per_s: floor_ok as f64 / floor_s,
         floor_mean_item_bytes: floor_item,
