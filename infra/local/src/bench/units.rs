@@ -173,6 +173,8 @@ pub struct KindRun {
     /// `None`: changed as its WMS changes it most; `Create` where the simulator seeds too
     /// few objects of the kind for changes at the run's rate to fall in different seconds.
     pub action: Option<MutateAction>,
+    /// A resource issue 18 added: judged against the order's (the others are shown).
+    pub new_resource: bool,
 }
 
 /// The reference (an order's webhooks, as in the mix) first, then every other kind.
@@ -181,51 +183,61 @@ pub const KIND_RUNS: [KindRun; 10] = [
         label: "order",
         kind: MutationKind::Order,
         action: None,
+        new_resource: false,
     },
     KindRun {
         label: "order, created",
         kind: MutationKind::Order,
         action: Some(MutateAction::Create),
+        new_resource: false,
     },
     KindRun {
         label: "inventory item",
         kind: MutationKind::Inventory,
         action: None,
+        new_resource: false,
     },
     KindRun {
         label: "product",
         kind: MutationKind::Product,
         action: None,
+        new_resource: false,
     },
     KindRun {
         label: "inbound shipment",
         kind: MutationKind::InboundShipment,
         action: None,
+        new_resource: true,
     },
     KindRun {
         label: "inbound shipment receipt",
         kind: MutationKind::InboundReceipt,
         action: None,
+        new_resource: true,
     },
     KindRun {
         label: "return",
         kind: MutationKind::Return,
         action: None,
+        new_resource: true,
     },
     KindRun {
         label: "warehouse, created",
         kind: MutationKind::Warehouse,
         action: Some(MutateAction::Create),
+        new_resource: true,
     },
     KindRun {
         label: "shipping method, created",
         kind: MutationKind::ShippingMethod,
         action: Some(MutateAction::Create),
+        new_resource: true,
     },
     KindRun {
         label: "bill, created",
         kind: MutationKind::Bill,
         action: Some(MutateAction::Create),
+        new_resource: true,
     },
 ];
 
@@ -233,6 +245,7 @@ pub const KIND_RUNS: [KindRun; 10] = [
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct KindUnits {
     pub label: String,
+    pub new_resource: bool,
     pub events: usize,
     pub settled: bool,
     pub event_types: BTreeMap<String, usize>,
@@ -289,6 +302,7 @@ pub async fn run(
                 .ok_or_else(|| anyhow::anyhow!("{}: the run recorded no requests", run.label))?;
             per_kind.push(KindUnits {
                 label: run.label.to_owned(),
+                new_resource: run.new_resource,
                 events: r.events,
                 settled: r.settled,
                 event_types: r.event_types,
@@ -304,7 +318,7 @@ pub async fn run(
 }
 
 /// The markdown table of the kinds' runs: each kind's units per event beside the first
-/// row's (the order's) and their ratio; goal ≤ the order's.
+/// row's (the order's) and their ratio; goal ≤ the order's for the new resources.
 pub fn per_kind_table(kinds: &[KindUnits]) -> String {
     let Some(order) = kinds.first() else {
         return String::new();
@@ -326,9 +340,11 @@ pub fn per_kind_table(kinds: &[KindUnits]) -> String {
             .collect::<Vec<_>>()
             .join(", ");
         let goal = if std::ptr::eq(k, order) {
-            "(reference)".to_owned()
+            "(reference)"
+        } else if k.new_resource {
+            super::verdict(figure <= reference + 1e-9)
         } else {
-            super::verdict(figure <= reference + 1e-9).to_owned()
+            "(not a new resource)"
         };
         md.push_str(&format!(
             "| {}{} | {:.0} ({types}) | **{:.2}** | {:.2} / {:.2} / {:.2} / {:.2} / {:.2} | {:.0} B | {:.2} | {} | {goal} |\n",
@@ -381,6 +397,7 @@ mod tests {
     fn units(write_units: f64, events: f64) -> KindUnits {
         KindUnits {
             label: format!("{write_units}"),
+            new_resource: true,
             events: events as usize,
             settled: true,
             event_types: BTreeMap::new(),
@@ -394,20 +411,31 @@ mod tests {
     }
 
     #[test]
-    fn each_kind_is_judged_against_the_first_row_the_order() {
-        // Given an order at 5 units per event, a kind at 4 and one at 6
+    fn each_new_kind_is_judged_against_the_first_row_the_order() {
+        // Given an order at 5 units per event, new kinds at 4 and 6, an older kind at 6
+        let older = KindUnits {
+            new_resource: false,
+            ..units(600.0, 100.0)
+        };
         let rows = [
             units(500.0, 100.0),
             units(400.0, 100.0),
             units(600.0, 100.0),
+            older,
         ];
         // When the table is written
         let md = per_kind_table(&rows);
         let lines: Vec<&str> = md.lines().skip(2).collect();
-        // Then the order is the reference, the cheaper kind meets the goal, the dearer not
-        assert_eq!(lines.len(), 3);
+        // Then the order is the reference, the cheaper new kind meets the goal, the dearer
+        // not, and the older kind shows its ratio without a verdict
+        assert_eq!(lines.len(), 4);
         assert!(lines[0].contains("(reference)"), "{}", lines[0]);
         assert!(lines[1].contains("| 0.80× | met |"), "{}", lines[1]);
         assert!(lines[2].contains("| 1.20× | **not met** |"), "{}", lines[2]);
+        assert!(
+            lines[3].contains("| 1.20× | (not a new resource) |"),
+            "{}",
+            lines[3]
+        );
     }
 }
