@@ -653,6 +653,19 @@ async fn sync(
         ratio(r.records_per_s, r.floor_puts_per_s),
         verdict(r.full_drained && r.records_per_s >= 0.9 * r.floor_puts_per_s),
     ));
+    if let (Some(full), Some(floor)) = (r.full_moto_cpu_s, r.floor_moto_cpu_s) {
+        // The emulator's CPU per record: what each side asked of it, whatever else ran.
+        let per = |cpu: f64, n: f64| cpu * 1000.0 / n.max(1.0);
+        let (full_ms, floor_ms) = (per(full, r.records_stored), per(floor, r.floor_puts as f64));
+        md.push_str(&format!(
+            "| full sync: the emulator's CPU per record stored (records per emulator CPU-second) | {full_ms:.2} ms ({:.0}/s; {full:.1} CPU-s in {:.1} s) | bare conditional `PutItem`: {floor_ms:.2} ms ({:.0}/s; {floor:.1} CPU-s in {:.1} s) | {} | |\n",
+            1000.0 / full_ms.max(1e-9),
+            r.full_s,
+            1000.0 / floor_ms.max(1e-9),
+            r.floor_s,
+            ratio(floor_ms, full_ms),
+        ));
+    }
     md.push_str(&format!(
         "| full sync: Trackstar GETs per second | {:.2}/s ({} pages) | bound {:.0}/s | {} | |\n",
         r.full_gets_per_s,

@@ -66,6 +66,11 @@ pub struct SyncReport {
     pub floor_write_units_per_put: f64,
     /// moto's `ConsumedCapacity` per floor put (a constant).
     pub floor_moto_units_per_put: f64,
+    /// CPU seconds the emulator's process spent during the full sync and during the floor
+    /// (`None` when its PID file is not found): both are bound by it, so their ratio says
+    /// what each asked of it apart from the other load on the machine.
+    pub full_moto_cpu_s: Option<f64>,
+    pub floor_moto_cpu_s: Option<f64>,
     pub incremental_changes: usize,
     pub incremental_distinct: usize,
     pub incremental_s: f64,
@@ -105,6 +110,7 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
     // 1. full sync
     running.sim.reset_requests();
     recorder.restart().await?;
+    let moto_before = moto_cpu_s();
     let started = Instant::now();
     running
         .sync
@@ -118,6 +124,9 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         .await?;
     let full_drained = running.sync.wait_drained(Duration::from_secs(3600)).await;
     let full_s = started.elapsed().as_secs_f64();
+    let full_moto_cpu_s = moto_cpu_s()
+        .zip(moto_before)
+        .map(|(after, before)| after - before);
     let full_gets = gets(&running.sim);
     let full_writes = recorder.take().await?;
     let records_stored = running.sync.worker_metrics.total("sync.records");
@@ -161,6 +170,7 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         })
         .collect();
     recorder.restart().await?;
+    let moto_before = moto_cpu_s();
     let floor_started = Instant::now();
     let results: Vec<Result<f64, String>> = stream::iter(samples.into_iter().map(|item| {
         let dynamo = dynamo.clone();
@@ -186,6 +196,9 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
     .collect()
     .await;
     let floor_s = floor_started.elapsed().as_secs_f64();
+    let floor_moto_cpu_s = moto_cpu_s()
+        .zip(moto_before)
+        .map(|(after, before)| after - before);
     let floor_ok = results.iter().filter(|r| r.is_ok()).count();
     let moto_units: f64 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
     let floor_writes = recorder.take().await?;
@@ -261,6 +274,8 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         floor_mean_item_bytes: floor_item,
         floor_write_units_per_put: floor_units as f64 / floor_writes.puts.len().max(1) as f64,
         floor_moto_units_per_put: moto_units / floor_ok.max(1) as f64,
+        full_moto_cpu_s,
+        floor_moto_cpu_s,
         incremental_changes: made,
         incremental_distinct: changed.len(),
         incremental_s,
@@ -268,6 +283,25 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         incremental_records,
         incremental_gets,
     })
+}
+
+/// CPU seconds (user + system, all threads) of the emulator's process so far, from
+/// `/proc/<pid>/stat`; its PID is in `$MOTO_STATE_DIR/moto.pid` (`infra/scripts/moto.sh`).
+fn moto_cpu_s() -> Option<f64> {
+    let dir = std::env::var("MOTO_STATE_DIR").unwrap_or_else(|_| ".local/moto".to_owned());
+    let pid = std::fs::read_to_string(std::path::Path::new(&dir).join("moto.pid")).ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).ok()?;
+    cpu_seconds(&stat)
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line, in seconds (Linux's USER_HZ, 100 ticks).
+fn cpu_seconds(stat: &str) -> Option<f64> {
+    // The command name (field 2) may hold spaces: count fields after its closing ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
 /// The Trackstar client's sustained GET rate on one access token.
@@ -350,4 +384,16 @@ pub async fn get_rate(seconds: u64, callers: usize) -> anyhow::Result<RateReport
         busiest_window,
         served_429,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_seconds_are_utime_and_stime_whatever_the_command_name() {
+        let stat = "4242 (moto server) S 1 4242 4242 0 -1 4194560 9000 0 3 0 1234 566 0 0 20 0 9 0 100 0 0";
+        assert_eq!(cpu_seconds(stat), Some(18.0));
+        assert_eq!(cpu_seconds("4242 (moto"), None);
+    }
 }
