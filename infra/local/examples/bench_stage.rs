@@ -612,8 +612,8 @@ async fn sync(
          {} products, {} inventory items, {} inbound shipments, {} returns and the simulator's warehouses, \
          shipping methods and bills; {} sync-worker pollers (one job per resource), {} concurrent \
          conditional writes per job; the floor is {} bare conditional `PutItem`s of the sync's own \
-         recorded items, every kind in its share ({}), at the same total concurrency ({}) on the same \
-         emulator, in the same run. Objects stored by kind: {}.\n\n",
+         recorded items, every kind in its share ({}), each under the condition the sync sent with it \
+         (only-if-newer), at the same total concurrency ({}) on the same emulator, in the same run. Objects stored by kind: {}.\n\n",
         command(stage),
         rate.callers,
         rate_seconds,

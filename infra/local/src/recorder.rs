@@ -122,6 +122,9 @@ pub struct Writes {
     pub calls: BTreeMap<String, u64>,
     /// PutItem items (DynamoDB JSON) of synced objects.
     pub puts: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// The condition of each put in `puts` (same order): `ConditionExpression`,
+    /// `ExpressionAttributeNames` and `ExpressionAttributeValues` as sent, `None` without one.
+    pub put_conditions: Vec<Option<serde_json::Value>>,
     /// Keys asked for by BatchGetItem calls.
     pub batch_get_keys: u64,
     /// Partition keys written by UpdateItem calls.
@@ -218,6 +221,15 @@ impl Recorder {
                 let request: serde_json::Value = serde_json::from_slice(&raw)?;
                 if let Some(item) = request["Item"].as_object() {
                     writes.puts.push(item.clone());
+                    writes
+                        .put_conditions
+                        .push(request["ConditionExpression"].as_str().map(|_| {
+                            serde_json::json!({
+                                "ConditionExpression": request["ConditionExpression"],
+                                "ExpressionAttributeNames": request["ExpressionAttributeNames"],
+                                "ExpressionAttributeValues": request["ExpressionAttributeValues"],
+                            })
+                        }));
                 }
             }
         }

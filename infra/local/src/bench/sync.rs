@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+};
 use futures::stream::{self, StreamExt};
 use packr::sync::{ResourceKind, SyncMode};
 use trackstar_sim::{MutateRequest, MutationKind};
@@ -136,9 +138,10 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
     let objects: Vec<_> = full_writes
         .puts
         .iter()
-        .filter_map(|item| object_kind(item).map(|kind| (kind, item)))
+        .zip(&full_writes.put_conditions)
+        .filter_map(|(item, condition)| object_kind(item).map(|kind| (kind, item, condition)))
         .collect();
-    for (kind, _) in &objects {
+    for (kind, _, _) in &objects {
         *synced_puts_by_kind
             .entry(kind.spec().name.to_owned())
             .or_default() += 1;
@@ -152,12 +155,12 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
     let floor_n = sizes.floor_puts.min(objects.len().max(1));
     let step = (objects.len() / floor_n.max(1)).max(1);
     let mut floor_puts_by_kind: BTreeMap<String, usize> = BTreeMap::new();
-    let samples: Vec<HashMap<String, AttributeValue>> = objects
+    let samples: Vec<(HashMap<String, AttributeValue>, Condition)> = objects
         .iter()
         .step_by(step)
         .take(floor_n)
         .enumerate()
-        .map(|(i, (kind, item))| {
+        .map(|(i, (kind, item, condition))| {
             *floor_puts_by_kind
                 .entry(kind.spec().name.to_owned())
                 .or_default() += 1;
@@ -166,13 +169,13 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
                 .map(|(k, v)| (k.clone(), to_attribute(v)))
                 .collect();
             item.insert("pk".into(), AttributeValue::S(format!("T#floor#X#{i}")));
-            item
+            (item, Condition::of(condition.as_ref()))
         })
         .collect();
     recorder.restart().await?;
     let moto_before = moto_cpu_s();
     let floor_started = Instant::now();
-    let results: Vec<Result<f64, String>> = stream::iter(samples.into_iter().map(|item| {
+    let results: Vec<Result<f64, String>> = stream::iter(samples.into_iter().map(|(item, c)| {
         let dynamo = dynamo.clone();
         let table = table.clone();
         async move {
@@ -180,7 +183,12 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
                 .put_item()
                 .table_name(table)
                 .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
+                .condition_expression(c.expression)
+                .set_expression_attribute_names((!c.names.is_empty()).then_some(c.names))
+                .set_expression_attribute_values((!c.values.is_empty()).then_some(c.values))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
@@ -283,6 +291,44 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         incremental_records,
         incremental_gets,
     })
+}
+
+/// The condition a floor put is sent with: the recorded put's own (the store's
+/// only-if-newer), or `attribute_not_exists(pk)` when it had none.
+struct Condition {
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Condition {
+    fn of(recorded: Option<&serde_json::Value>) -> Self {
+        let Some(recorded) = recorded else {
+            return Self {
+                expression: "attribute_not_exists(pk)".to_owned(),
+                names: HashMap::new(),
+                values: HashMap::new(),
+            };
+        };
+        Self {
+            expression: recorded["ConditionExpression"]
+                .as_str()
+                .unwrap_or("attribute_not_exists(pk)")
+                .to_owned(),
+            names: recorded["ExpressionAttributeNames"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect(),
+            values: recorded["ExpressionAttributeValues"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), to_attribute(v)))
+                .collect(),
+        }
+    }
 }
 
 /// CPU seconds (user + system, all threads) of the emulator's process so far, from
