@@ -71,7 +71,7 @@ header="$BENCH_OUT/header.md"
   echo "| build | release (\`cargo build --release --locked -p packr-local --example bench_stage\`) |"
   # `|| true`: no override set is the usual case, and grep then exits 1 (pipefail).
   overrides="$(env | { grep -E '^BENCH_[A-Z_]+_(EVENTS|ORDERS)=' || true; } | sort | tr '\n' ' ')"
-  [ -n "$overrides" ] || overrides="the stages' defaults (20-ingest 1,000 events; 30-webhook-lag 1,000 events and 1,000 floor events; 40-dynamodb-units 1,000 events; 50-sync 1,000 orders)"
+  [ -n "$overrides" ] || overrides="the stages' defaults (20-ingest 1,000 events; 30-webhook-lag 1,000 events and 1,000 floor events; 40-dynamodb-units 1,000 events and 300 of each kind alone; 50-sync 1,000 orders, 1,000 inbound shipments and 1,000 returns)"
   echo "| sizes | $overrides |"
   if [ "${#timings[@]}" -gt 0 ]; then
     echo "| stage wall times | $(printf '%s s, ' "${timings[@]}" | sed 's/, $//'); total $(( $(date +%s) - started )) s |"

@@ -6,7 +6,8 @@
 //! eval "$(infra/scripts/moto.sh start)"
 //! cargo run --release -p packr-local --example sync_bench -- 20000 5000 5000 1000
 //! ```
-//! Arguments: orders, products, inventory items, changes. Webhooks are off (only the sync
+//! Arguments: orders, products, inventory items, changes, inbound shipments, returns
+//! (every resource is synced; the last two default to 1,000). Webhooks are off (only the sync
 //! engine moves data); 3 sync-worker pollers (one per resource job); the worker's
 //! `SYNC_CLOCK_SKEW_SECONDS` is 0 so the incremental can run right after the changes'
 //! second. DynamoDB writes are counted from the emulator's request recorder
@@ -33,6 +34,8 @@ async fn main() -> anyhow::Result<()> {
         products: arg(5_000)?,
         inventory: arg(5_000)?,
         changes: arg(1_000)?,
+        inbound_shipments: arg(1_000)?,
+        returns: arg(1_000)?,
         floor_puts: 5_000,
     };
     let sdk = emulator_config().await;
@@ -41,8 +44,15 @@ async fn main() -> anyhow::Result<()> {
     println!("| measure | sync path | floor / bound |");
     println!("|---|---|---|");
     println!(
-        "| full sync: {} orders + {} products + {} inventory items | {:.1} s (drained: {}), {} records stored | |",
-        r.orders, r.products, r.inventory, r.full_s, r.full_drained, r.records_stored
+        "| full sync: {} orders + {} products + {} inventory items + {} inbound shipments + {} returns (+ warehouses, shipping methods, bills) | {:.1} s (drained: {}), {} records stored | |",
+        r.orders,
+        r.products,
+        r.inventory,
+        r.inbound_shipments,
+        r.returns,
+        r.full_s,
+        r.full_drained,
+        r.records_stored
     );
     println!(
         "| Trackstar GETs (full) | {} in {:.1} s = {:.2} GET/s | bound 10 GET/s per token |",

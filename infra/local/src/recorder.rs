@@ -21,10 +21,13 @@ pub fn value_size(value: &serde_json::Value) -> usize {
         "N" => v
             .as_str()
             .map_or(0, |n| n.trim_start_matches('-').len().div_ceil(2) + 1),
-        "B" => v.as_str().map_or(0, |b| b.len() * 3 / 4),
+        "B" => v.as_str().map_or(0, base64_len),
         "BOOL" | "NULL" => 1,
-        "SS" | "NS" | "BS" => v.as_array().map_or(0, |a| {
+        "SS" | "NS" => v.as_array().map_or(0, |a| {
             a.iter().map(|s| s.as_str().map_or(0, str::len)).sum()
+        }),
+        "BS" => v.as_array().map_or(0, |a| {
+            a.iter().map(|s| s.as_str().map_or(0, base64_len)).sum()
         }),
         "L" => {
             3 + v
@@ -40,6 +43,12 @@ pub fn value_size(value: &serde_json::Value) -> usize {
         }
         _ => 0,
     }
+}
+
+/// The bytes a base64 text (with its `=` padding) decodes to.
+fn base64_len(text: &str) -> usize {
+    let padding = text.bytes().rev().take_while(|b| *b == b'=').count();
+    (text.len() * 3 / 4).saturating_sub(padding)
 }
 
 pub fn item_size(item: &serde_json::Map<String, serde_json::Value>) -> usize {
@@ -67,14 +76,25 @@ pub fn attribute_item_size(item: &std::collections::HashMap<String, AttributeVal
     item.iter().map(|(k, v)| k.len() + value(v)).sum()
 }
 
+/// An attribute value in DynamoDB JSON (as the recorder holds it) as the SDK's; binary
+/// values (base64 in the JSON) keep their bytes, so a copied item has the original's size.
 pub fn to_attribute(value: &serde_json::Value) -> AttributeValue {
     let Some((kind, v)) = value.as_object().and_then(|o| o.iter().next()) else {
         return AttributeValue::Null(true);
     };
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let bytes = |v: &serde_json::Value| {
+        aws_sdk_dynamodb::primitives::Blob::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or_default())
+                .unwrap_or_default(),
+        )
+    };
     match kind.as_str() {
         "S" => AttributeValue::S(text(v)),
         "N" => AttributeValue::N(text(v)),
+        "B" => AttributeValue::B(bytes(v)),
+        "BS" => AttributeValue::Bs(v.as_array().into_iter().flatten().map(bytes).collect()),
         "BOOL" => AttributeValue::Bool(v.as_bool().unwrap_or(false)),
         "SS" => AttributeValue::Ss(v.as_array().into_iter().flatten().map(text).collect()),
         "NS" => AttributeValue::Ns(v.as_array().into_iter().flatten().map(text).collect()),
@@ -102,6 +122,9 @@ pub struct Writes {
     pub calls: BTreeMap<String, u64>,
     /// PutItem items (DynamoDB JSON) of synced objects.
     pub puts: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// The condition of each put in `puts` (same order): `ConditionExpression`,
+    /// `ExpressionAttributeNames` and `ExpressionAttributeValues` as sent, `None` without one.
+    pub put_conditions: Vec<Option<serde_json::Value>>,
     /// Keys asked for by BatchGetItem calls.
     pub batch_get_keys: u64,
     /// Partition keys written by UpdateItem calls.
@@ -198,6 +221,15 @@ impl Recorder {
                 let request: serde_json::Value = serde_json::from_slice(&raw)?;
                 if let Some(item) = request["Item"].as_object() {
                     writes.puts.push(item.clone());
+                    writes
+                        .put_conditions
+                        .push(request["ConditionExpression"].as_str().map(|_| {
+                            serde_json::json!({
+                                "ConditionExpression": request["ConditionExpression"],
+                                "ExpressionAttributeNames": request["ExpressionAttributeNames"],
+                                "ExpressionAttributeValues": request["ExpressionAttributeValues"],
+                            })
+                        }));
                 }
             }
         }
@@ -213,4 +245,33 @@ pub fn sim_gets(sim: &trackstar_sim::SimHandle) -> u64 {
         .filter(|r| r.method == "GET")
         .map(|r| r.count)
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copied_item_keeps_its_binary_body_and_so_its_size() {
+        // Given a recorded item with a deflated (binary) body, as the sync stores objects
+        let recorded = serde_json::json!({
+            "pk": {"S": "T#t1#ORDER#ord_1"},
+            "updated_us": {"N": "1700000000000000"},
+            "body": {"B": "AAECAwQFBgcICQ=="},
+        });
+        let recorded = recorded.as_object().cloned().unwrap_or_default();
+        // When it is copied into an SDK item
+        let copied: std::collections::HashMap<String, AttributeValue> = recorded
+            .iter()
+            .map(|(k, v)| (k.clone(), to_attribute(v)))
+            .collect();
+        // Then the body's ten bytes are there and both sizes agree
+        assert_eq!(
+            copied.get("body"),
+            Some(&AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+                (0u8..10).collect::<Vec<u8>>()
+            )))
+        );
+        assert_eq!(attribute_item_size(&copied), item_size(&recorded));
+    }
 }

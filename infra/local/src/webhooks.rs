@@ -47,6 +47,10 @@ pub struct WebhookOptions {
     pub orders_per_connection: usize,
     pub inventory_per_connection: usize,
     pub products_per_connection: usize,
+    /// `None`: the simulator's few (a tenth of the orders, 1 to 10).
+    pub inbound_shipments_per_connection: Option<usize>,
+    /// `None`: the simulator's few (a tenth of the orders, 1 to 10).
+    pub returns_per_connection: Option<usize>,
     pub esm: EsmConfig,
     /// Concurrent pollers of the webhook queue (Lambda runs several per mapping).
     pub pollers: usize,
@@ -69,6 +73,8 @@ impl Default for WebhookOptions {
             orders_per_connection: 50,
             inventory_per_connection: 20,
             products_per_connection: 20,
+            inbound_shipments_per_connection: None,
+            returns_per_connection: None,
             esm: EsmConfig::default(),
             pollers: 2,
             jwt: None,
@@ -138,6 +144,8 @@ pub async fn start(
             orders_per_connection: options.orders_per_connection,
             inventory_per_connection: options.inventory_per_connection,
             products_per_connection: options.products_per_connection,
+            inbound_shipments_per_connection: options.inbound_shipments_per_connection,
+            returns_per_connection: options.returns_per_connection,
             connections: vec![sim_connection],
             api_key: DEV_TRACKSTAR_API_KEY.to_owned(),
             webhook: Some(WebhookTarget {

@@ -11,6 +11,10 @@ pub struct SimConfig {
     pub orders_per_connection: usize,
     pub inventory_per_connection: usize,
     pub products_per_connection: usize,
+    /// `None`: a few per connection, a tenth of the orders (1 to 10).
+    pub inbound_shipments_per_connection: Option<usize>,
+    /// `None`: a few per connection, a tenth of the orders (1 to 10).
+    pub returns_per_connection: Option<usize>,
     /// Connections known from the start (more can be made through `POST /link/exchange`).
     pub connections: Vec<SimConnection>,
     /// The organisation key expected in `x-trackstar-api-key`.
@@ -123,6 +127,8 @@ impl Default for SimConfig {
             orders_per_connection: 50,
             inventory_per_connection: 20,
             products_per_connection: 20,
+            inbound_shipments_per_connection: None,
+            returns_per_connection: None,
             connections: vec![SimConnection {
                 connection_id: "conn_demo".to_owned(),
                 access_token: "tok_demo".to_owned(),

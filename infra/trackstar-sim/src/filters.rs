@@ -337,6 +337,7 @@ mod tests {
                 orders: 1,
                 inventory: 1,
                 products: 1,
+                ..Default::default()
             },
         );
         let mut order = data.orders[0].clone();

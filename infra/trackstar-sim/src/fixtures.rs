@@ -283,6 +283,7 @@ pub fn fixture_events() -> Vec<(String, Value)> {
             orders: 30,
             inventory: 3,
             products: 3,
+            ..Default::default()
         },
     );
     let at = anchor() + Duration::hours(1);

@@ -19,6 +19,12 @@ struct Args {
     inventory_per_connection: usize,
     #[arg(long, default_value_t = 20)]
     products_per_connection: usize,
+    /// Default: a tenth of the orders (1 to 10).
+    #[arg(long)]
+    inbound_shipments_per_connection: Option<usize>,
+    /// Default: a tenth of the orders (1 to 10).
+    #[arg(long)]
+    returns_per_connection: Option<usize>,
     #[arg(long, default_value = "sim_api_key")]
     api_key: String,
     /// Extra connections as `connection_id:access_token[:integration_name]`.
@@ -59,6 +65,8 @@ async fn main() -> anyhow::Result<()> {
         orders_per_connection: args.orders_per_connection,
         inventory_per_connection: args.inventory_per_connection,
         products_per_connection: args.products_per_connection,
+        inbound_shipments_per_connection: args.inbound_shipments_per_connection,
+        returns_per_connection: args.returns_per_connection,
         api_key: args.api_key,
         get_rate_per_sec: args.get_rate_per_sec,
         write_rate_per_sec: args.write_rate_per_sec,

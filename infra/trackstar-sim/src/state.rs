@@ -114,6 +114,8 @@ impl SimState {
                 orders: config.orders_per_connection,
                 inventory: config.inventory_per_connection,
                 products: config.products_per_connection,
+                inbound_shipments: config.inbound_shipments_per_connection,
+                returns: config.returns_per_connection,
             },
             limits: Mutex::new(Limits {
                 get_rate_per_sec: config.get_rate_per_sec,

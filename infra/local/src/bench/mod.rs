@@ -6,6 +6,7 @@ pub mod api;
 pub mod ingest;
 pub mod rejections;
 pub mod sync;
+pub mod units;
 pub mod verdicts;
 pub mod webhook;
 

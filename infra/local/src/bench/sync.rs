@@ -8,11 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+};
 use futures::stream::{self, StreamExt};
 use packr::sync::{ResourceKind, SyncMode};
 use trackstar_sim::{MutateRequest, MutationKind};
 
+use super::units::object_kind;
 use crate::recorder::{sim_gets as gets, to_attribute, Recorder};
 use crate::seed::{DEMO_CONNECTION, DEMO_TENANT};
 use crate::sync::SyncOptions;
@@ -24,8 +27,11 @@ pub struct SyncSizes {
     pub orders: usize,
     pub products: usize,
     pub inventory: usize,
+    pub inbound_shipments: usize,
+    pub returns: usize,
     pub changes: usize,
-    /// Bare conditional puts of the floor (at most the sync's own puts).
+    /// Bare conditional puts of the floor (at most the sync's own object puts, sampled
+    /// evenly over them, so every kind in its share).
     pub floor_puts: usize,
 }
 
@@ -34,6 +40,10 @@ pub struct SyncReport {
     pub orders: usize,
     pub products: usize,
     pub inventory: usize,
+    pub inbound_shipments: usize,
+    pub returns: usize,
+    /// The resources the full sync asked for.
+    pub resources: Vec<String>,
     pub pollers: usize,
     pub write_concurrency: usize,
     pub full_s: f64,
@@ -45,15 +55,24 @@ pub struct SyncReport {
     pub full_calls: BTreeMap<String, u64>,
     pub mean_item_bytes: f64,
     pub synced_puts: usize,
+    /// The full sync's object puts by resource.
+    pub synced_puts_by_kind: BTreeMap<String, usize>,
     /// (⌈size/1 KB⌉ × (table + GSIs with keys) per put + 1 per state UpdateItem) / puts.
     pub write_units_per_record: f64,
     pub floor_puts: usize,
+    /// The floor's puts by the resource of the sync's item they copy.
+    pub floor_puts_by_kind: BTreeMap<String, usize>,
     pub floor_s: f64,
     pub floor_puts_per_s: f64,
     pub floor_mean_item_bytes: f64,
     pub floor_write_units_per_put: f64,
     /// moto's `ConsumedCapacity` per floor put (a constant).
     pub floor_moto_units_per_put: f64,
+    /// CPU seconds the emulator's process spent during the full sync and during the floor
+    /// (`None` when its PID file is not found): both are bound by it, so their ratio says
+    /// what each asked of it apart from the other load on the machine.
+    pub full_moto_cpu_s: Option<f64>,
+    pub floor_moto_cpu_s: Option<f64>,
     pub incremental_changes: usize,
     pub incremental_distinct: usize,
     pub incremental_s: f64,
@@ -74,6 +93,8 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
             orders_per_connection: sizes.orders,
             products_per_connection: sizes.products,
             inventory_per_connection: sizes.inventory,
+            inbound_shipments_per_connection: Some(sizes.inbound_shipments),
+            returns_per_connection: Some(sizes.returns),
             sync: SyncOptions {
                 pollers,
                 worker_env: BTreeMap::from([("SYNC_CLOCK_SKEW_SECONDS".into(), "0".into())]),
@@ -91,6 +112,7 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
     // 1. full sync
     running.sim.reset_requests();
     recorder.restart().await?;
+    let moto_before = moto_cpu_s();
     let started = Instant::now();
     running
         .sync
@@ -104,37 +126,56 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         .await?;
     let full_drained = running.sync.wait_drained(Duration::from_secs(3600)).await;
     let full_s = started.elapsed().as_secs_f64();
+    let full_moto_cpu_s = moto_cpu_s()
+        .zip(moto_before)
+        .map(|(after, before)| after - before);
     let full_gets = gets(&running.sim);
     let full_writes = recorder.take().await?;
     let records_stored = running.sync.worker_metrics.total("sync.records");
     let (full_units, mean_item_bytes) = full_writes.units();
     let synced_puts = full_writes.puts.len();
+    let mut synced_puts_by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    let objects: Vec<_> = full_writes
+        .puts
+        .iter()
+        .zip(&full_writes.put_conditions)
+        .filter_map(|(item, condition)| object_kind(item).map(|kind| (kind, item, condition)))
+        .collect();
+    for (kind, _, _) in &objects {
+        *synced_puts_by_kind
+            .entry(kind.spec().name.to_owned())
+            .or_default() += 1;
+    }
     let state_writes = full_writes.calls.get("UpdateItem").copied().unwrap_or(0);
 
     // 2. floor: bare conditional PutItems of the recorded items, same emulator, same
-    //    concurrency (pollers × write concurrency)
+    //    concurrency (pollers × write concurrency); every kind's items in their share
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let table = running.stack.resources.table_name.clone();
-    let floor_n = sizes.floor_puts.min(synced_puts.max(1));
-    let step = (synced_puts / floor_n.max(1)).max(1);
-    let samples: Vec<HashMap<String, AttributeValue>> = full_writes
-        .puts
+    let floor_n = sizes.floor_puts.min(objects.len().max(1));
+    let step = (objects.len() / floor_n.max(1)).max(1);
+    let mut floor_puts_by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    let samples: Vec<(HashMap<String, AttributeValue>, Condition)> = objects
         .iter()
         .step_by(step)
         .take(floor_n)
         .enumerate()
-        .map(|(i, item)| {
+        .map(|(i, (kind, item, condition))| {
+            *floor_puts_by_kind
+                .entry(kind.spec().name.to_owned())
+                .or_default() += 1;
             let mut item: HashMap<String, AttributeValue> = item
                 .iter()
                 .map(|(k, v)| (k.clone(), to_attribute(v)))
                 .collect();
             item.insert("pk".into(), AttributeValue::S(format!("T#floor#X#{i}")));
-            item
+            (item, Condition::of(condition.as_ref()))
         })
         .collect();
     recorder.restart().await?;
+    let moto_before = moto_cpu_s();
     let floor_started = Instant::now();
-    let results: Vec<Result<f64, String>> = stream::iter(samples.into_iter().map(|item| {
+    let results: Vec<Result<f64, String>> = stream::iter(samples.into_iter().map(|(item, c)| {
         let dynamo = dynamo.clone();
         let table = table.clone();
         async move {
@@ -142,7 +183,12 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
                 .put_item()
                 .table_name(table)
                 .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
+                .condition_expression(c.expression)
+                .set_expression_attribute_names((!c.names.is_empty()).then_some(c.names))
+                .set_expression_attribute_values((!c.values.is_empty()).then_some(c.values))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
@@ -158,6 +204,9 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
     .collect()
     .await;
     let floor_s = floor_started.elapsed().as_secs_f64();
+    let floor_moto_cpu_s = moto_cpu_s()
+        .zip(moto_before)
+        .map(|(after, before)| after - before);
     let floor_ok = results.iter().filter(|r| r.is_ok()).count();
     let moto_units: f64 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
     let floor_writes = recorder.take().await?;
@@ -172,13 +221,13 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
     let mut made = 0;
     let mut changed = BTreeSet::new();
     let changes = sizes.changes;
+    let tenth = changes / 10;
     let kinds = [
-        (MutationKind::Order, changes * 6 / 10),
-        (MutationKind::Inventory, changes * 2 / 10),
-        (
-            MutationKind::Product,
-            changes - changes * 6 / 10 - changes * 2 / 10,
-        ),
+        (MutationKind::Order, changes - 4 * tenth),
+        (MutationKind::Inventory, tenth),
+        (MutationKind::Product, tenth),
+        (MutationKind::InboundShipment, tenth),
+        (MutationKind::Return, tenth),
     ];
     for (kind, count) in kinds {
         let outcome = running
@@ -207,6 +256,12 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         orders: sizes.orders,
         products: sizes.products,
         inventory: sizes.inventory,
+        inbound_shipments: sizes.inbound_shipments,
+        returns: sizes.returns,
+        resources: ResourceKind::ALL
+            .iter()
+            .map(|k| k.spec().name.to_owned())
+            .collect(),
         pollers,
         write_concurrency,
         full_s,
@@ -218,13 +273,17 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         full_calls: full_writes.calls.clone(),
         mean_item_bytes,
         synced_puts,
+        synced_puts_by_kind,
         write_units_per_record: (full_units + state_writes) as f64 / synced_puts.max(1) as f64,
         floor_puts: floor_ok,
+        floor_puts_by_kind,
         floor_s,
         floor_puts_per_s: floor_ok as f64 / floor_s,
         floor_mean_item_bytes: floor_item,
         floor_write_units_per_put: floor_units as f64 / floor_writes.puts.len().max(1) as f64,
         floor_moto_units_per_put: moto_units / floor_ok.max(1) as f64,
+        full_moto_cpu_s,
+        floor_moto_cpu_s,
         incremental_changes: made,
         incremental_distinct: changed.len(),
         incremental_s,
@@ -232,6 +291,63 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         incremental_records,
         incremental_gets,
     })
+}
+
+/// The condition a floor put is sent with: the recorded put's own (the store's
+/// only-if-newer), or `attribute_not_exists(pk)` when it had none.
+struct Condition {
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Condition {
+    fn of(recorded: Option<&serde_json::Value>) -> Self {
+        let Some(recorded) = recorded else {
+            return Self {
+                expression: "attribute_not_exists(pk)".to_owned(),
+                names: HashMap::new(),
+                values: HashMap::new(),
+            };
+        };
+        Self {
+            expression: recorded["ConditionExpression"]
+                .as_str()
+                .unwrap_or("attribute_not_exists(pk)")
+                .to_owned(),
+            names: recorded["ExpressionAttributeNames"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect(),
+            values: recorded["ExpressionAttributeValues"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), to_attribute(v)))
+                .collect(),
+        }
+    }
+}
+
+/// CPU seconds (user + system, all threads) of the emulator's process so far, from
+/// `/proc/<pid>/stat`; its PID is in `$MOTO_STATE_DIR/moto.pid` (`infra/scripts/moto.sh`).
+fn moto_cpu_s() -> Option<f64> {
+    let dir = std::env::var("MOTO_STATE_DIR").unwrap_or_else(|_| ".local/moto".to_owned());
+    let pid = std::fs::read_to_string(std::path::Path::new(&dir).join("moto.pid")).ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).ok()?;
+    cpu_seconds(&stat)
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line, in seconds (Linux's USER_HZ, 100 ticks).
+fn cpu_seconds(stat: &str) -> Option<f64> {
+    // The command name (field 2) may hold spaces: count fields after its closing ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
 /// The Trackstar client's sustained GET rate on one access token.
@@ -314,4 +430,16 @@ pub async fn get_rate(seconds: u64, callers: usize) -> anyhow::Result<RateReport
         busiest_window,
         served_429,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_seconds_are_utime_and_stime_whatever_the_command_name() {
+        let stat = "4242 (moto server) S 1 4242 4242 0 -1 4194560 9000 0 3 0 1234 566 0 0 20 0 9 0 100 0 0";
+        assert_eq!(cpu_seconds(stat), Some(18.0));
+        assert_eq!(cpu_seconds("4242 (moto"), None);
+    }
 }

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
-use trackstar_sim::{DeliveryOptions, MutateRequest, MutationKind, WebhookStats};
+use trackstar_sim::{DeliveryOptions, MutateAction, MutateRequest, MutationKind, WebhookStats};
 
+use super::units::{webhook_units, WebhookUnits};
 use super::verdicts::{account, Accounting, VerdictLog};
-use crate::recorder::{attribute_item_size, item_size, Recorder, Writes, GSI_KEYS};
+use crate::recorder::Recorder;
 use crate::stats::{Invocation, Summary};
 use crate::testing::fresh_local_stack;
 use crate::webhooks::{start, WebhookOptions, WebhookStack};
@@ -28,8 +29,25 @@ pub struct LoadOptions {
     pub orders: usize,
     pub inventory: usize,
     pub products: usize,
+    /// Seeded per connection; `None`: the simulator's few (a tenth of the orders, 1 to 10).
+    pub inbound_shipments: Option<usize>,
+    pub returns: Option<usize>,
+    /// The changes raised, in turn: a kind, changed as its WMS does most (`None`) or
+    /// created/updated as the action says.
+    pub changes: Vec<(MutationKind, Option<MutateAction>)>,
     /// Record the emulator's requests (for DynamoDB units); slows moto a little.
     pub record: bool,
+    /// Afterwards, compare the stored orders, inventory and products with the simulator's.
+    pub check_objects: bool,
+}
+
+/// Today's mix: an order, a stock level, a product, in turn.
+pub fn order_inventory_product() -> Vec<(MutationKind, Option<MutateAction>)> {
+    vec![
+        (MutationKind::Order, None),
+        (MutationKind::Inventory, None),
+        (MutationKind::Product, None),
+    ]
 }
 
 impl Default for LoadOptions {
@@ -42,7 +60,11 @@ impl Default for LoadOptions {
             orders: 400,
             inventory: 20,
             products: 20,
+            inbound_shipments: None,
+            returns: None,
+            changes: order_inventory_product(),
             record: false,
+            check_objects: true,
         }
     }
 }
@@ -55,6 +77,8 @@ pub struct LoadReport {
     pub concurrency: usize,
     pub pollers: usize,
     pub settled: bool,
+    /// The webhooks the changes raised, by event type.
+    pub event_types: BTreeMap<String, usize>,
     /// First change raised → queue drained.
     pub elapsed_s: f64,
     pub raise_s: f64,
@@ -104,6 +128,8 @@ pub async fn run(
             orders_per_connection: options.orders,
             inventory_per_connection: options.inventory,
             products_per_connection: options.products,
+            inbound_shipments_per_connection: options.inbound_shipments,
+            returns_per_connection: options.returns,
             ..WebhookOptions::default()
         },
     )
@@ -147,28 +173,38 @@ pub async fn drive(
     let lag_seen = metrics.values("webhook.lag_ms").len();
 
     let started = Instant::now();
-    let kinds = [
-        MutationKind::Order,
-        MutationKind::Inventory,
-        MutationKind::Product,
-    ];
+    let changes = if options.changes.is_empty() {
+        order_inventory_product()
+    } else {
+        options.changes.clone()
+    };
     let mut raised = 0;
+    let mut event_types: BTreeMap<String, usize> = BTreeMap::new();
     let mut i = 0;
     while raised < options.events {
         if options.rate > 0.0 {
             let due = started + Duration::from_secs_f64(raised as f64 / options.rate);
             tokio::time::sleep_until(due.into()).await;
         }
-        let outcome = running
-            .sim
-            .mutate(&MutateRequest {
-                connection_id: running.demo.connection_id.clone(),
-                kind: kinds[i % kinds.len()],
-                count: 1,
-            })
-            .map_err(|e| anyhow::anyhow!("mutate: {e:?}"))?;
+        let (kind, action) = changes[i % changes.len()];
+        let request = MutateRequest {
+            connection_id: running.demo.connection_id.clone(),
+            kind,
+            count: 1,
+        };
+        let outcome = match action {
+            None => running.sim.mutate(&request),
+            Some(action) => running.sim.mutate_with(&request, action),
+        }
+        .map_err(|e| anyhow::anyhow!("mutate: {e:?}"))?;
         raised += outcome.changes.len();
+        for (event_type, _) in outcome.changes {
+            *event_types.entry(event_type).or_default() += 1;
+        }
         i += 1;
+        if i > 4 * options.events + 100 {
+            anyhow::bail!("the simulator made {raised} changes in {i} mutations of {changes:?}");
+        }
     }
     let raise_s = started.elapsed().as_secs_f64();
     let settled = running.wait_settled(Duration::from_secs(1200)).await;
@@ -188,6 +224,7 @@ pub async fn drive(
         concurrency: options.concurrency,
         pollers: options.pollers,
         settled,
+        event_types,
         elapsed_s,
         raise_s,
         webhooks: running.sim.webhook_stats(),
@@ -222,140 +259,12 @@ pub async fn drive(
             .await?,
         );
     }
-    let (checked, differing) = differing_objects(sdk, running).await?;
-    report.objects_checked = checked;
-    report.objects_differing = differing;
+    if options.check_objects {
+        let (checked, differing) = differing_objects(sdk, running).await?;
+        report.objects_checked = checked;
+        report.objects_differing = differing;
+    }
     Ok(report)
-}
-
-/// DynamoDB write units of the webhook path, computed as DynamoDB bills them from the
-/// requests the emulator recorded (moto's own `ConsumedCapacity` is a constant per call).
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct WebhookUnits {
-    pub processed_events: f64,
-    pub calls: BTreeMap<String, u64>,
-    /// Object `PutItem`s: ⌈item size / 1 KB⌉ each (refused conditional puts are billed too).
-    pub object_puts: usize,
-    pub object_units: f64,
-    pub object_mean_bytes: f64,
-    /// GSI entries the object puts carry keys for, each ⌈item size / 1 KB⌉ (projection ALL).
-    pub index_units: f64,
-    /// Receipt `UpdateItem`s: ⌈stored receipt size / 1 KB⌉ each (sizes read back).
-    pub receipt_updates: u64,
-    pub receipt_units: f64,
-    pub receipt_mean_bytes: f64,
-    /// Other `UpdateItem`s (webhook stats, rate budget): items under 1 KB, 1 unit each.
-    pub other_updates: BTreeMap<String, u64>,
-    /// Other `PutItem` and `DeleteItem` calls, 1 unit each.
-    pub other_writes: u64,
-    pub write_units: f64,
-    /// Reads: `GetItem` (strongly consistent, 1 unit each under 4 KB), `Query`, `BatchGetItem` keys.
-    pub read_units: f64,
-    /// What moto's `ConsumedCapacity` added up to in the processor's metrics.
-    pub moto_reported_write_units: f64,
-}
-
-impl WebhookUnits {
-    pub fn per_event(&self, units: f64) -> f64 {
-        units / self.processed_events.max(1.0)
-    }
-}
-
-fn kind_of(pk: &str) -> &'static str {
-    if pk.contains("#EVT#") {
-        "receipt"
-    } else if pk.contains("#WHSTATS#") {
-        "webhook stats"
-    } else if pk.contains("#TRACKSTAR#") {
-        "rate budget"
-    } else {
-        "other"
-    }
-}
-
-fn is_object(item: &serde_json::Map<String, serde_json::Value>) -> bool {
-    item.get("pk")
-        .and_then(|p| p["S"].as_str())
-        .is_some_and(|pk| {
-            pk.contains("#ORDER#") || pk.contains("#INVENTORY#") || pk.contains("#PRODUCT#")
-        })
-}
-
-pub async fn webhook_units(
-    sdk: &SdkConfig,
-    table: &str,
-    recorded: &Writes,
-    processed_events: f64,
-    moto_reported_write_units: f64,
-) -> anyhow::Result<WebhookUnits> {
-    let calls = |op: &str| recorded.calls.get(op).copied().unwrap_or(0);
-    let objects: Vec<_> = recorded.puts.iter().filter(|i| is_object(i)).collect();
-    let sizes: Vec<usize> = objects.iter().map(|i| item_size(i)).collect();
-    let object_units: u64 = sizes.iter().map(|s| s.div_ceil(1024) as u64).sum();
-    let index_units: u64 = objects
-        .iter()
-        .zip(&sizes)
-        .map(|(item, size)| {
-            GSI_KEYS.iter().filter(|k| item.contains_key(**k)).count() as u64
-                * size.div_ceil(1024) as u64
-        })
-        .sum();
-    let mut updates: BTreeMap<String, u64> = BTreeMap::new();
-    for pk in &recorded.updates {
-        *updates.entry(kind_of(pk).to_owned()).or_default() += 1;
-    }
-    let receipt_updates = updates.remove("receipt").unwrap_or(0);
-    // The receipts as stored decide their units: read a sample back.
-    let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    let mut receipt_bytes = Vec::new();
-    for pk in recorded
-        .updates
-        .iter()
-        .filter(|pk| pk.contains("#EVT#"))
-        .take(200)
-    {
-        let item = ddb
-            .get_item()
-            .table_name(table)
-            .key("pk", AttributeValue::S(pk.clone()))
-            .key("sk", AttributeValue::S("RECEIPT".into()))
-            .send()
-            .await?;
-        if let Some(item) = item.item {
-            receipt_bytes.push(attribute_item_size(&item));
-        }
-    }
-    let receipt_unit = receipt_bytes
-        .iter()
-        .map(|b| b.div_ceil(1024))
-        .max()
-        .unwrap_or(1) as f64;
-    let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len().max(1) as f64;
-    let other_writes =
-        (calls("PutItem") - objects.len() as u64).saturating_add(calls("DeleteItem"));
-    let receipt_units = receipt_updates as f64 * receipt_unit;
-    let write_units = object_units as f64
-        + index_units as f64
-        + receipt_units
-        + updates.values().sum::<u64>() as f64
-        + other_writes as f64;
-    let read_units = (calls("GetItem") + calls("Query") + recorded.batch_get_keys) as f64;
-    Ok(WebhookUnits {
-        processed_events,
-        calls: recorded.calls.clone(),
-        object_puts: objects.len(),
-        object_units: object_units as f64,
-        object_mean_bytes: mean(&sizes),
-        index_units: index_units as f64,
-        receipt_updates,
-        receipt_units,
-        receipt_mean_bytes: mean(&receipt_bytes),
-        other_updates: updates,
-        other_writes,
-        write_units,
-        read_units,
-        moto_reported_write_units,
-    })
 }
 
 /// Stored objects compared with the simulator's last state: (checked, differing).

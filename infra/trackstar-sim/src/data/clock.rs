@@ -160,6 +160,7 @@ mod tests {
                 orders: 20,
                 inventory: 4,
                 products: 4,
+                ..Default::default()
             },
         )
     }

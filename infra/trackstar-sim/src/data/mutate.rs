@@ -330,6 +330,7 @@ mod tests {
                 orders: 20,
                 inventory: 5,
                 products: 5,
+                ..Default::default()
             },
         );
         let now = crate::data::now();
@@ -358,6 +359,7 @@ mod tests {
                 orders: 1,
                 inventory: 5,
                 products: 1,
+                ..Default::default()
             },
         );
         let mut rng = rng_for(4, "m");

@@ -249,6 +249,7 @@ mod tests {
                 orders: 30,
                 inventory: 6,
                 products: 6,
+                ..Default::default()
             },
         )
     }

@@ -130,6 +130,7 @@ mod tests {
                 orders: 10,
                 inventory: 3,
                 products: 3,
+                ..Default::default()
             },
         )
     }

@@ -14,11 +14,15 @@ use super::money::to_decimal;
 use super::ConnectionData;
 
 /// Sizes of the generated data.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct SeedSizes {
     pub orders: usize,
     pub inventory: usize,
     pub products: usize,
+    /// `None`: a few, a tenth of the orders (1 to 10).
+    pub inbound_shipments: Option<usize>,
+    /// `None`: a few, a tenth of the orders (1 to 10).
+    pub returns: Option<usize>,
 }
 
 /// Seeded objects end at this instant (2025-09-30T00:00:00Z) and spread over the 90 days
@@ -166,13 +170,23 @@ pub fn generate(
         data.orders.push(order);
     }
     let small = (sizes.orders / 10).clamp(1, 10);
-    for n in 0..small {
+    let inbound_count = sizes.inbound_shipments.unwrap_or(small);
+    let return_count = sizes.returns.unwrap_or(small);
+    for n in 0..inbound_count.max(return_count) {
         let customer = customers[n % customers.len()].clone();
-        data.inbound_shipments
-            .push(inbound(&mut rng, n, &customer, &warehouses, &skus));
-        let order_id = data.orders.get(n).map(|o| o.id.clone());
-        data.returns
-            .push(return_(&mut rng, &customer, order_id, &warehouses, &skus));
+        if n < inbound_count {
+            data.inbound_shipments
+                .push(inbound(&mut rng, n, &customer, &warehouses, &skus));
+        }
+        if n < return_count {
+            // Returns beyond the orders return the orders again, from the first.
+            let order_id = data
+                .orders
+                .get(n % data.orders.len().max(1))
+                .map(|o| o.id.clone());
+            data.returns
+                .push(return_(&mut rng, &customer, order_id, &warehouses, &skus));
+        }
     }
     super::seed_sites::generate_sites(&mut rng, &mut data, &customers);
     data
@@ -679,6 +693,7 @@ mod tests {
             orders: 40,
             inventory: 10,
             products: 12,
+            ..Default::default()
         }
     }
 
@@ -714,5 +729,35 @@ mod tests {
             assert_eq!(i.onhand, i.fulfillable + i.unfulfillable);
             assert_eq!(i.fulfillable, i.sellable + i.committed);
         }
+    }
+
+    #[test]
+    fn inbound_shipments_and_returns_are_seeded_at_the_sizes_asked_for() {
+        // Given sizes that ask for more inbound shipments and returns than orders
+        let asked = SeedSizes {
+            inbound_shipments: Some(25),
+            returns: Some(60),
+            ..sizes()
+        };
+        // When the data is generated
+        let data = generate(7, "conn", &["wc_1".to_owned()], asked);
+        // Then there are as many as asked, with distinct ids, and every return names an order
+        assert_eq!(data.inbound_shipments.len(), 25);
+        assert_eq!(data.returns.len(), 60);
+        let ids: std::collections::BTreeSet<&str> = data
+            .inbound_shipments
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(ids.len(), 25);
+        let ids: std::collections::BTreeSet<&str> =
+            data.returns.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids.len(), 60);
+        assert!(data.returns.iter().all(|r| r.order_id.is_some()));
+        // And without sizes, a tenth of the orders as before, the rest of the data unchanged
+        let default = generate(7, "conn", &["wc_1".to_owned()], sizes());
+        assert_eq!(default.inbound_shipments.len(), 4);
+        assert_eq!(default.returns.len(), 4);
+        assert_eq!(default.orders, data.orders);
     }
 }

@@ -179,6 +179,7 @@ mod tests {
             orders: 20,
             inventory: 4,
             products: 4,
+            ..Default::default()
         }
     }
 

@@ -1,0 +1,441 @@
+//! DynamoDB units of the webhook path as DynamoDB bills them, from the requests the
+//! emulator recorded: for a mix of kinds, and for each kind's webhooks alone beside an
+//! order's (issue 18: a new resource's webhook costs no more than an order's). Used by
+//! the `units` stage of `make bench`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use packr::resource::ResourceKind;
+use trackstar_sim::{MutateAction, MutationKind};
+
+use super::verdicts::VerdictLog;
+use super::webhook::{drive, LoadOptions, LoadReport};
+use crate::recorder::{attribute_item_size, item_size, Writes, GSI_KEYS};
+use crate::testing::fresh_local_stack;
+use crate::webhooks::{start, WebhookOptions};
+
+/// DynamoDB write units of the webhook path, computed as DynamoDB bills them from the
+/// requests the emulator recorded (moto's own `ConsumedCapacity` is a constant per call).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WebhookUnits {
+    pub processed_events: f64,
+    pub calls: BTreeMap<String, u64>,
+    /// Object `PutItem`s: ⌈item size / 1 KB⌉ each (refused conditional puts are billed too).
+    pub object_puts: usize,
+    /// The object puts by resource (a kind's run puts only its own).
+    pub object_puts_by_kind: BTreeMap<String, usize>,
+    pub object_units: f64,
+    pub object_mean_bytes: f64,
+    /// GSI entries the object puts carry keys for, each ⌈item size / 1 KB⌉ (projection ALL).
+    pub index_units: f64,
+    /// Receipt `UpdateItem`s: ⌈stored receipt size / 1 KB⌉ each (sizes read back).
+    pub receipt_updates: u64,
+    pub receipt_units: f64,
+    pub receipt_mean_bytes: f64,
+    /// Other `UpdateItem`s (webhook stats, rate budget): items under 1 KB, 1 unit each.
+    pub other_updates: BTreeMap<String, u64>,
+    /// Other `PutItem` and `DeleteItem` calls, 1 unit each.
+    pub other_writes: u64,
+    pub write_units: f64,
+    /// Reads: `GetItem` (strongly consistent, 1 unit each under 4 KB), `Query`, `BatchGetItem` keys.
+    pub read_units: f64,
+    /// What moto's `ConsumedCapacity` added up to in the processor's metrics.
+    pub moto_reported_write_units: f64,
+}
+
+impl WebhookUnits {
+    pub fn per_event(&self, units: f64) -> f64 {
+        units / self.processed_events.max(1.0)
+    }
+}
+
+fn kind_of(pk: &str) -> &'static str {
+    if pk.contains("#EVT#") {
+        "receipt"
+    } else if pk.contains("#WHSTATS#") {
+        "webhook stats"
+    } else if pk.contains("#TRACKSTAR#") {
+        "rate budget"
+    } else {
+        "other"
+    }
+}
+
+/// The mirrored resource an item stores, from its key (`T#<tenant>#<KEY>#<id>`).
+pub fn object_kind(item: &serde_json::Map<String, serde_json::Value>) -> Option<ResourceKind> {
+    let pk = item.get("pk").and_then(|p| p["S"].as_str())?;
+    ResourceKind::ALL
+        .into_iter()
+        .find(|kind| pk.contains(&format!("#{}#", kind.spec().key)))
+}
+
+pub async fn webhook_units(
+    sdk: &SdkConfig,
+    table: &str,
+    recorded: &Writes,
+    processed_events: f64,
+    moto_reported_write_units: f64,
+) -> anyhow::Result<WebhookUnits> {
+    let calls = |op: &str| recorded.calls.get(op).copied().unwrap_or(0);
+    let mut object_puts_by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    let objects: Vec<_> = recorded
+        .puts
+        .iter()
+        .filter(|item| match object_kind(item) {
+            Some(kind) => {
+                *object_puts_by_kind
+                    .entry(kind.spec().name.to_owned())
+                    .or_default() += 1;
+                true
+            }
+            None => false,
+        })
+        .collect();
+    let sizes: Vec<usize> = objects.iter().map(|i| item_size(i)).collect();
+    let object_units: u64 = sizes.iter().map(|s| s.div_ceil(1024) as u64).sum();
+    let index_units: u64 = objects
+        .iter()
+        .zip(&sizes)
+        .map(|(item, size)| {
+            GSI_KEYS.iter().filter(|k| item.contains_key(**k)).count() as u64
+                * size.div_ceil(1024) as u64
+        })
+        .sum();
+    let mut updates: BTreeMap<String, u64> = BTreeMap::new();
+    for pk in &recorded.updates {
+        *updates.entry(kind_of(pk).to_owned()).or_default() += 1;
+    }
+    let receipt_updates = updates.remove("receipt").unwrap_or(0);
+    // The receipts as stored decide their units: read a sample back.
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let mut receipt_bytes = Vec::new();
+    for pk in recorded
+        .updates
+        .iter()
+        .filter(|pk| pk.contains("#EVT#"))
+        .take(200)
+    {
+        let item = ddb
+            .get_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .key("sk", AttributeValue::S("RECEIPT".into()))
+            .send()
+            .await?;
+        if let Some(item) = item.item {
+            receipt_bytes.push(attribute_item_size(&item));
+        }
+    }
+    let receipt_unit = receipt_bytes
+        .iter()
+        .map(|b| b.div_ceil(1024))
+        .max()
+        .unwrap_or(1) as f64;
+    let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len().max(1) as f64;
+    let other_writes =
+        (calls("PutItem") - objects.len() as u64).saturating_add(calls("DeleteItem"));
+    let receipt_units = receipt_updates as f64 * receipt_unit;
+    let write_units = object_units as f64
+        + index_units as f64
+        + receipt_units
+        + updates.values().sum::<u64>() as f64
+        + other_writes as f64;
+    let read_units = (calls("GetItem") + calls("Query") + recorded.batch_get_keys) as f64;
+    Ok(WebhookUnits {
+        processed_events,
+        calls: recorded.calls.clone(),
+        object_puts: objects.len(),
+        object_puts_by_kind,
+        object_units: object_units as f64,
+        object_mean_bytes: mean(&sizes),
+        index_units: index_units as f64,
+        receipt_updates,
+        receipt_units,
+        receipt_mean_bytes: mean(&receipt_bytes),
+        other_updates: updates,
+        other_writes,
+        write_units,
+        read_units,
+        moto_reported_write_units,
+    })
+}
+
+/// One kind's webhooks, measured alone.
+#[derive(Debug, Clone, Copy)]
+pub struct KindRun {
+    /// The row's name, e.g. "inbound shipment".
+    pub label: &'static str,
+    pub kind: MutationKind,
+    /// `None`: changed as its WMS changes it most; `Create` where the simulator seeds too
+    /// few objects of the kind for changes at the run's rate to fall in different seconds.
+    pub action: Option<MutateAction>,
+    /// A resource issue 18 added: judged against the order's (the others are shown).
+    pub new_resource: bool,
+}
+
+/// The reference (an order's webhooks, as in the mix) first, then every other kind.
+pub const KIND_RUNS: [KindRun; 10] = [
+    KindRun {
+        label: "order",
+        kind: MutationKind::Order,
+        action: None,
+        new_resource: false,
+    },
+    KindRun {
+        label: "order, created",
+        kind: MutationKind::Order,
+        action: Some(MutateAction::Create),
+        new_resource: false,
+    },
+    KindRun {
+        label: "inventory item",
+        kind: MutationKind::Inventory,
+        action: None,
+        new_resource: false,
+    },
+    KindRun {
+        label: "product",
+        kind: MutationKind::Product,
+        action: None,
+        new_resource: false,
+    },
+    KindRun {
+        label: "inbound shipment",
+        kind: MutationKind::InboundShipment,
+        action: None,
+        new_resource: true,
+    },
+    KindRun {
+        label: "inbound shipment receipt",
+        kind: MutationKind::InboundReceipt,
+        action: None,
+        new_resource: true,
+    },
+    KindRun {
+        label: "return",
+        kind: MutationKind::Return,
+        action: None,
+        new_resource: true,
+    },
+    KindRun {
+        label: "warehouse, created",
+        kind: MutationKind::Warehouse,
+        action: Some(MutateAction::Create),
+        new_resource: true,
+    },
+    KindRun {
+        label: "shipping method, created",
+        kind: MutationKind::ShippingMethod,
+        action: Some(MutateAction::Create),
+        new_resource: true,
+    },
+    KindRun {
+        label: "bill, created",
+        kind: MutationKind::Bill,
+        action: Some(MutateAction::Create),
+        new_resource: true,
+    },
+];
+
+/// What one kind's run measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KindUnits {
+    pub label: String,
+    pub new_resource: bool,
+    pub events: usize,
+    pub settled: bool,
+    pub event_types: BTreeMap<String, usize>,
+    pub trackstar_gets: u64,
+    pub units: WebhookUnits,
+}
+
+impl KindUnits {
+    pub fn write_units_per_event(&self) -> f64 {
+        self.units.per_event(self.units.write_units)
+    }
+}
+
+/// The mix, then each kind of `kinds` alone (`kind_events` changes each, at the mix's
+/// rate and delivery concurrency), on one stack whose simulator seeds the mix's sizes.
+pub async fn run(
+    sdk: &SdkConfig,
+    verdicts: &VerdictLog,
+    mix: &LoadOptions,
+    kinds: &[KindRun],
+    kind_events: usize,
+) -> anyhow::Result<(LoadReport, Vec<KindUnits>)> {
+    let stack = Arc::new(fresh_local_stack(sdk).await);
+    let running = start(
+        sdk,
+        stack,
+        WebhookOptions {
+            pollers: mix.pollers,
+            orders_per_connection: mix.orders,
+            inventory_per_connection: mix.inventory,
+            products_per_connection: mix.products,
+            inbound_shipments_per_connection: mix.inbound_shipments,
+            returns_per_connection: mix.returns,
+            ..WebhookOptions::default()
+        },
+    )
+    .await?;
+    let measured = async {
+        let report = drive(sdk, &running, verdicts, mix).await?;
+        let mut per_kind = Vec::with_capacity(kinds.len());
+        for run in kinds {
+            // A fresh second: no change of this run shares one with the last run's.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let options = LoadOptions {
+                events: kind_events,
+                changes: vec![(run.kind, run.action)],
+                record: true,
+                check_objects: false,
+                ..mix.clone()
+            };
+            let r = drive(sdk, &running, verdicts, &options).await?;
+            let units = r
+                .units
+                .ok_or_else(|| anyhow::anyhow!("{}: the run recorded no requests", run.label))?;
+            per_kind.push(KindUnits {
+                label: run.label.to_owned(),
+                new_resource: run.new_resource,
+                events: r.events,
+                settled: r.settled,
+                event_types: r.event_types,
+                trackstar_gets: r.trackstar_gets,
+                units,
+            });
+        }
+        Ok::<_, anyhow::Error>((report, per_kind))
+    }
+    .await;
+    running.shutdown().await;
+    measured
+}
+
+/// The markdown table of the kinds' runs: each kind's units per event beside the first
+/// row's (the order's) and their ratio; goal ≤ the order's for the new resources.
+pub fn per_kind_table(kinds: &[KindUnits]) -> String {
+    let Some(order) = kinds.first() else {
+        return String::new();
+    };
+    let reference = order.write_units_per_event();
+    let mut md = String::from(
+        "| webhook events of one kind | events (types) | write units per event, GSI entries included | of which: object / GSI entries / receipt / stats / budget | mean object | the order's | ratio | goal ≤ the order's |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for k in kinds {
+        let u = &k.units;
+        let per = |x: f64| u.per_event(x);
+        let stats = u.other_updates.get("webhook stats").copied().unwrap_or(0) as f64;
+        let budget = u.other_updates.get("rate budget").copied().unwrap_or(0) as f64;
+        let figure = k.write_units_per_event();
+        let types = k
+            .event_types
+            .iter()
+            .map(|(t, n)| format!("`{t}` {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let goal = if std::ptr::eq(k, order) {
+            "(reference)"
+        } else if k.new_resource {
+            super::verdict(figure <= reference + 1e-9)
+        } else {
+            "(not a new resource)"
+        };
+        md.push_str(&format!(
+            "| {}{} | {:.0} ({types}) | **{:.2}** | {:.2} / {:.2} / {:.2} / {:.2} / {:.2} | {:.0} B | {:.2} | {} | {goal} |\n",
+            k.label,
+            if k.settled { "" } else { " (**not settled**)" },
+            u.processed_events,
+            figure,
+            per(u.object_units),
+            per(u.index_units),
+            per(u.receipt_units),
+            per(stats),
+            per(budget),
+            u.object_mean_bytes,
+            reference,
+            super::ratio(figure, reference),
+        ));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pk: &str) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::json!({"pk": {"S": pk}, "sk": {"S": "X"}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_object_item_is_told_by_its_resource_key_and_other_items_are_not_objects() {
+        assert_eq!(
+            object_kind(&item("T#t1#INBOUND#ibs_1")),
+            Some(ResourceKind::InboundShipments)
+        );
+        assert_eq!(
+            object_kind(&item("T#t1#ORDER#ord_1")),
+            Some(ResourceKind::Orders)
+        );
+        assert_eq!(
+            object_kind(&item("T#t1#SHIPMETHOD#sm_1")),
+            Some(ResourceKind::ShippingMethods)
+        );
+        assert_eq!(object_kind(&item("T#t1#EVT#evt_1")), None);
+        assert_eq!(object_kind(&item("T#t1#WHSTATS#2026")), None);
+    }
+
+    fn units(write_units: f64, events: f64) -> KindUnits {
+        KindUnits {
+            label: format!("{write_units}"),
+            new_resource: true,
+            events: events as usize,
+            settled: true,
+            event_types: BTreeMap::new(),
+            trackstar_gets: 0,
+            units: WebhookUnits {
+                processed_events: events,
+                write_units,
+                ..WebhookUnits::default()
+            },
+        }
+    }
+
+    #[test]
+    fn each_new_kind_is_judged_against_the_first_row_the_order() {
+        // Given an order at 5 units per event, new kinds at 4 and 6, an older kind at 6
+        let older = KindUnits {
+            new_resource: false,
+            ..units(600.0, 100.0)
+        };
+        let rows = [
+            units(500.0, 100.0),
+            units(400.0, 100.0),
+            units(600.0, 100.0),
+            older,
+        ];
+        // When the table is written
+        let md = per_kind_table(&rows);
+        let lines: Vec<&str> = md.lines().skip(2).collect();
+        // Then the order is the reference, the cheaper new kind meets the goal, the dearer
+        // not, and the older kind shows its ratio without a verdict
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].contains("(reference)"), "{}", lines[0]);
+        assert!(lines[1].contains("| 0.80× | met |"), "{}", lines[1]);
+        assert!(lines[2].contains("| 1.20× | **not met** |"), "{}", lines[2]);
+        assert!(
+            lines[3].contains("| 1.20× | (not a new resource) |"),
+            "{}",
+            lines[3]
+        );
+    }
+}
