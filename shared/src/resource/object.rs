@@ -5,8 +5,6 @@
 use std::any::Any;
 use std::fmt;
 
-use serde::Serialize;
-
 use super::{Resource, ResourceKind};
 use crate::domain::{BrandId, ConnectionId, Sku, TenantId, Timestamp};
 use crate::trackstar::{ConversionContext, ConversionError};
@@ -126,11 +124,6 @@ impl DomainObject {
         self.0.as_ref()
     }
 
-    /// The object, if it is an `R`.
-    pub fn downcast_ref<R: Resource>(&self) -> Option<&R> {
-        self.0.as_any().downcast_ref::<Held<R>>().map(|h| &h.0)
-    }
-
     /// The object, if it is an `R` (else itself back).
     pub fn downcast<R: Resource>(self) -> Result<R, Self> {
         if self.kind() != R::KIND {
@@ -140,15 +133,6 @@ impl DomainObject {
             Ok(held) => Ok(held.0),
             Err(_) => unreachable!("an object of kind {:?} is held as its type", R::KIND),
         }
-    }
-}
-
-impl Serialize for DomainObject {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let bytes = self.0.to_json_bytes().map_err(serde::ser::Error::custom)?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(serde::ser::Error::custom)?;
-        value.serialize(serializer)
     }
 }
 
