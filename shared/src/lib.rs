@@ -4,6 +4,7 @@
 pub mod api;
 pub mod apply;
 pub mod audit;
+pub mod changes;
 pub mod domain;
 pub mod errors;
 pub mod health;

@@ -119,7 +119,8 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
         | RouteId::ListReturns
         | RouteId::GetReturn
         | RouteId::ListBills
-        | RouteId::GetBill => {
+        | RouteId::GetBill
+        | RouteId::ListChanges => {
             if visible {
                 200
             } else {
@@ -257,6 +258,7 @@ fn request(
         RouteId::ListShippingMethods => ("GET", "/shipping-methods".into(), None, false),
         RouteId::ListBills => ("GET", format!("/bills?brand_id={b}"), None, false),
         RouteId::GetBill => ("GET", format!("/bills/{}", f.bills[i]), None, false),
+        RouteId::ListChanges => ("GET", format!("/changes?brand_id={b}"), None, false),
         RouteId::ListMessages => ("GET", format!("/brands/{b}/messages"), None, false),
         RouteId::PostMessage => (
             "POST",

@@ -175,6 +175,7 @@ fn mutation(route: RouteId, ids: &Created) -> Option<Mutation> {
         | RouteId::GetWarehouse
         | RouteId::ListShippingMethods
         | RouteId::ListBills
+        | RouteId::ListChanges
         | RouteId::GetBill
         | RouteId::OpenApi => None,
     }

@@ -55,7 +55,7 @@ impl Stack {
     }
 }
 
-const CURSOR_KEY: &[u8] = b"integration-test-cursor-key";
+pub const CURSOR_KEY: &[u8] = b"integration-test-cursor-key";
 
 /// A table of its own, created from `template.yaml`'s definition.
 pub async fn stack() -> Stack {

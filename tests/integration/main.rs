@@ -18,6 +18,7 @@ mod api_warehouse_reads;
 mod api_warehouse_writes;
 mod api_writes;
 mod audit_chain;
+mod changes_feed;
 mod cold_start;
 mod helpers;
 mod idempotency;

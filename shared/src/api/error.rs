@@ -136,6 +136,15 @@ impl From<StoreError> for ApiError {
             )
             .with_details(json!({ "fields": { "cursor": [e.to_string()] } })),
             StoreError::Limit(e) => Self::invalid_parameter("limit", e.to_string()),
+            StoreError::CursorExpired { retention_days } => Self::new(
+                StatusCode::GONE,
+                "cursor_expired",
+                format!(
+                    "the cursor is older than the feed's retention ({retention_days} days): \
+                     deletions since may be gone; start again without a cursor (the current \
+                     state of every object, then its changes) or from the listings"
+                ),
+            ),
             StoreError::UnsupportedFilter { field } => {
                 Self::invalid_parameter(field, "this filter is not supported here")
             }

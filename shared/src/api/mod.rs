@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod backfill;
+pub mod changes;
 pub mod claims;
 pub mod connections;
 pub mod error;
@@ -59,6 +60,8 @@ pub struct ApiConfig {
     /// Secrets Manager name prefix of connection access tokens
     /// (`packr/<stage>/trackstar/connections/`).
     pub connection_secret_prefix: String,
+    /// The changes feed's horizon and retention (`GET /changes`).
+    pub changes: crate::changes::ChangeFeedConfig,
 }
 
 impl Default for ApiConfig {
@@ -67,6 +70,7 @@ impl Default for ApiConfig {
             claims: ClaimNames::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             connection_secret_prefix: "packr/local/trackstar/connections/".into(),
+            changes: crate::changes::ChangeFeedConfig::default(),
         }
     }
 }

@@ -159,6 +159,12 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
             "Bills (the warehouse's charges), newest first",
         ),
         RouteId::GetBill => (None, 200, reference("Bill"), "A bill"),
+        RouteId::ListChanges => (
+            None,
+            200,
+            reference("ChangesPage"),
+            "Every change to the tenant's synced objects, oldest first, deletions included: follow `next_cursor` (always present; poll again when `has_more` is false). Changes appear once they are older than the horizon (8 s by default), so none is ever skipped; cursors are good for 7 days (then 410)",
+        ),
         RouteId::ListMessages => (
             None,
             200,
@@ -303,6 +309,25 @@ fn query_parameters(id: RouteId) -> Vec<(&'static str, Value, String)> {
         RouteId::ListWarehouses => listing(&Warehouse::SPEC),
         RouteId::ListShippingMethods => listing(&ShippingMethod::SPEC),
         RouteId::ListBills => listing(&Bill::SPEC),
+        RouteId::ListChanges => vec![
+            (
+                "kinds",
+                json!({ "type": "string", "pattern": "^[a-z_]+(,[a-z_]+)*$" }),
+                format!(
+                    "Only these resources, comma-separated ({})",
+                    crate::sync::ResourceKind::ALL
+                        .map(|k| k.spec().name)
+                        .join(", ")
+                ),
+            ),
+            (
+                "brand_id",
+                schema_of::<BrandId>(),
+                "Only this brand's objects (tenant-wide resources left out)".to_owned(),
+            ),
+            limit,
+            cursor,
+        ],
         RouteId::ListMessages | RouteId::ListAudit => vec![limit, cursor],
         RouteId::ListReconciliations => vec![brand, limit, cursor],
         _ => Vec::new(),
@@ -393,6 +418,12 @@ fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, V
             ("502", "The warehouse system failed"),
             ("504", "The warehouse system timed out"),
         ]);
+    }
+    if id == RouteId::ListChanges {
+        codes.push((
+            "410",
+            "`cursor_expired`: the cursor is older than the feed's retention; start again without a cursor",
+        ));
     }
     codes.push(("500", "Internal error"));
     codes.push((
@@ -550,6 +581,22 @@ fn refine_bodies(schemas: &mut Map<String, Value>) {
             "tags",
         ]);
     }
+    // A change's object is the object as its resource's `GET` answers it.
+    if let Some(object) = schemas
+        .get_mut("Change")
+        .and_then(|c| c.get_mut("properties"))
+        .and_then(|p| p.get_mut("object"))
+    {
+        let mut kinds: Vec<Value> = crate::sync::ResourceKind::ALL
+            .iter()
+            .map(|k| reference(&k.schema_name()))
+            .collect();
+        kinds.push(json!({ "type": "null" }));
+        *object = json!({
+            "description": "The object's current state, as `GET /<resources>/{id}` answers it; `null` for a deletion",
+            "anyOf": kinds,
+        });
+    }
     if let Some(update) = schemas.get_mut("UpdateOrderBody") {
         update["anyOf"] =
             one_of_present(&["ship_to_address", "shipping_method_id", "shipping_method"]);
@@ -610,6 +657,9 @@ pub fn document() -> Value {
     components = with_schema::<Bill>(components);
     components = with_schema::<Message>(components);
     components = with_schema::<AuditEntry>(components);
+    components = with_schema::<crate::changes::ChangesPage>(components);
+    components = with_schema::<crate::changes::Change>(components);
+    components = with_schema::<crate::changes::ChangeAction>(components);
     let base = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()

@@ -10,8 +10,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::error::ApiError;
 use super::request::{request_id, respond};
 use super::{
-    audit, backfill, connections, health, inbound, inventory, messages, openapi, orders, products,
-    quota, reconciliations, replay, resources, returns, sync, ApiDeps,
+    audit, backfill, changes, connections, health, inbound, inventory, messages, openapi, orders,
+    products, quota, reconciliations, replay, resources, returns, sync, ApiDeps,
 };
 use crate::domain::{Bill, InboundShipment, Return, ShippingMethod, Warehouse};
 
@@ -43,6 +43,7 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::ListShippingMethods => resources::list::<ShippingMethod>(deps, request).await,
         RouteId::ListBills => resources::list::<Bill>(deps, request).await,
         RouteId::GetBill => resources::get::<Bill>(deps, id, request).await,
+        RouteId::ListChanges => changes::list(deps, request).await,
         RouteId::ListMessages => messages::list(deps, request).await,
         RouteId::PostMessage => messages::post(deps, request).await,
         RouteId::CreateLinkToken => connections::link_token(deps, request).await,

@@ -33,6 +33,7 @@ pub enum RouteId {
     ListShippingMethods,
     ListBills,
     GetBill,
+    ListChanges,
     ListMessages,
     PostMessage,
     CreateLinkToken,
@@ -180,6 +181,7 @@ pub const ROUTES: &[Route] = &[
     ),
     r(RouteId::ListBills, "GET", "/bills", "api-warehouse"),
     r(RouteId::GetBill, "GET", "/bills/{bill_id}", "api-warehouse"),
+    r(RouteId::ListChanges, "GET", "/changes", "api-warehouse"),
     r(
         RouteId::ListMessages,
         "GET",

@@ -178,6 +178,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             claims: ClaimNames::from_env(env),
             max_body_bytes,
             connection_secret_prefix: prefix,
+            changes: crate::changes::ChangeFeedConfig::from_env(env)?,
         },
         clock: Arc::new(Timestamp::now),
     })

@@ -44,6 +44,13 @@ macro_rules! resources {
                 }
             }
 
+            /// The OpenAPI component schema of its objects (`Order`).
+            pub fn schema_name(self) -> std::borrow::Cow<'static, str> {
+                match self {
+                    $(ResourceKind::$variant => <$ty as utoipa::ToSchema>::name()),+
+                }
+            }
+
             /// Its operations on erased objects.
             pub fn ops(self) -> ResourceOps {
                 match self {

@@ -13,6 +13,9 @@ pub enum StoreError {
     Cursor(#[from] CursorError),
     #[error("invalid limit")]
     Limit(#[from] LimitError),
+    /// A changes-feed cursor older than the feed's retention (it may have missed deletions).
+    #[error("the cursor is older than the feed's retention of {retention_days} days")]
+    CursorExpired { retention_days: u64 },
     #[error("filter `{field}` is not supported here")]
     UnsupportedFilter { field: &'static str },
     #[error("the object's tenant differs from the tenant the call acts for")]

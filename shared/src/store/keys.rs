@@ -39,7 +39,10 @@
 //! those keys (sparse), and an applied event drops them again. `gsi2` also lists every
 //! parked event oldest first, for the expiry sweep (`PARKED`,
 //! `<parked>#<connection>#<event id>`): one global partition, small because an event is
-//! parked only until its connection is linked or it expires.
+//! parked only until its connection is linked or it expires. `gsi5` is the changes feed:
+//! every synced object (tombstones too) by the time it was last written, in
+//! [`CHANGE_SHARDS`] partitions per tenant (`T#<t>#CHG#<shard>`, `<written µs>#<KIND>#<id>`;
+//! see `crate::changes`).
 
 use crate::domain::{BrandId, ConnectionId, EventId, TenantId, Timestamp};
 
@@ -58,6 +61,8 @@ pub enum Index {
     Lookup,
     /// Active connections of every tenant (sparse), for the sync scheduler.
     SyncSchedule,
+    /// The changes feed: a tenant's objects by the time they were last written.
+    Changes,
 }
 
 impl Index {
@@ -67,6 +72,7 @@ impl Index {
             Index::ByTenantUpdated => "gsi2",
             Index::Lookup => "gsi3",
             Index::SyncSchedule => "gsi4",
+            Index::Changes => "gsi5",
         }
     }
 
@@ -76,6 +82,7 @@ impl Index {
             Index::ByTenantUpdated => "gsi2pk",
             Index::Lookup => "gsi3pk",
             Index::SyncSchedule => "gsi4pk",
+            Index::Changes => "chgpk",
         }
     }
 
@@ -85,8 +92,39 @@ impl Index {
             Index::ByTenantUpdated => "gsi2sk",
             Index::Lookup => "gsi3sk",
             Index::SyncSchedule => "gsi4sk",
+            Index::Changes => "chgsk",
         }
     }
+}
+
+/// Partitions of a tenant's changes feed: an object's writes always go to the same one (a
+/// hash of its kind and id), so a burst of one tenant spreads over this many index
+/// partitions, and a feed page reads each once.
+pub const CHANGE_SHARDS: u32 = 4;
+
+/// The feed partition of an object: FNV-1a of `<KIND>#<id>`, modulo [`CHANGE_SHARDS`]
+/// (stable across releases and machines, unlike `std`'s hasher).
+pub fn change_shard(kind: &str, id: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in kind.bytes().chain(*b"#").chain(id.bytes()) {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash % CHANGE_SHARDS
+}
+
+pub fn change_pk(tenant: &TenantId, shard: u32) -> String {
+    format!("T#{tenant}#CHG#{shard}")
+}
+
+/// `<written µs, 16 digits>#<KIND>#<id>`: the feed's order, oldest first.
+pub fn change_sk(written_us: i64, kind: &str, id: &str) -> String {
+    format!("{}#{kind}#{id}", change_position(written_us))
+}
+
+/// A write time as the feed's sort keys start (16 digits of µs: sorts as text until 2286).
+pub fn change_position(written_us: i64) -> String {
+    format!("{:016}", written_us.max(0))
 }
 
 pub fn tenant_prefix(tenant: &TenantId) -> String {

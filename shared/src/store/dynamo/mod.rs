@@ -3,6 +3,7 @@
 mod audit;
 pub use audit::{DynamoAuditLog, DEFAULT_RETENTION_DAYS};
 mod backfills;
+mod changes;
 mod connections;
 mod messages;
 mod parked;
@@ -32,6 +33,8 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     cursors: CursorKeys,
+    /// How long a write carrying a changes-feed position may take (`crate::changes`).
+    write_window: std::time::Duration,
 }
 
 impl DynamoStore {
@@ -40,7 +43,15 @@ impl DynamoStore {
             client,
             table: table.into(),
             cursors: CursorKeys::Given(cursors),
+            write_window: crate::changes::WRITE_WINDOW,
         }
+    }
+
+    /// The same store with another write window: a feed read with a horizon of `h` needs
+    /// every writer's window below `h` (`crate::changes::ChangeFeedConfig`).
+    pub fn with_write_window(mut self, window: std::time::Duration) -> Self {
+        self.write_window = window;
+        self
     }
 
     /// A store whose cursor key is the secret `name`, read through `secrets` on the first
@@ -55,6 +66,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             cursors: CursorKeys::from_secret(secrets, name.into()),
+            write_window: crate::changes::WRITE_WINDOW,
         }
     }
 

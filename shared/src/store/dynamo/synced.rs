@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use serde::{Deserialize, Serialize};
 
@@ -51,7 +50,30 @@ struct Stored {
     status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     warehouse_id: Option<String>,
+    /// The brand, for the changes feed's filter (its index projects it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    brand_id: Option<String>,
+    /// The changes feed's keys (`gsi5`): where the last write put the object.
+    chgpk: String,
+    chgsk: String,
 }
+
+/// Attributes a stored object may lack: an upsert removes those its new state lacks
+/// (an `UpdateItem` keeps what it does not name; `deleted_at` goes when a newer copy
+/// revives a tombstone).
+const OPTIONAL: [&str; 8] = [
+    "gsi1pk",
+    "gsi1sk",
+    "gsi3pk",
+    "gsi3sk",
+    "status",
+    "warehouse_id",
+    "brand_id",
+    DELETED,
+];
+/// When Packr first stored the object (µs, the writer's clock; kept by every later write):
+/// tells the feed's `created` from `updated`.
+pub(crate) const CREATED: &str = "created_us";
 
 /// The deflated JSON of the object.
 const BODY: &str = "body";
@@ -81,8 +103,13 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
     Ok(json)
 }
 
-/// The item of `object`: keys, version, queried attributes, deflated body.
-fn stored_item(tenant: &TenantId, object: &dyn AnyObject) -> Result<Item, StoreError> {
+/// The item of `object` written at `written_us`: keys, version, queried attributes, the
+/// feed's keys, deflated body.
+fn stored_item(
+    tenant: &TenantId,
+    object: &dyn AnyObject,
+    written_us: i64,
+) -> Result<Item, StoreError> {
     let key = object.kind().spec().key;
     let id = object.id();
     let updated = object.version();
@@ -103,8 +130,15 @@ fn stored_item(tenant: &TenantId, object: &dyn AnyObject) -> Result<Item, StoreE
         connection_id: object.connection().to_string(),
         status: object.status_word().map(str::to_owned),
         warehouse_id: object.warehouse().map(str::to_owned),
+        brand_id: object.brand().map(|b| b.as_str().to_owned()),
+        chgpk: keys::change_pk(tenant, keys::change_shard(key, id)),
+        chgsk: keys::change_sk(written_us, key, id),
     };
     let mut item = encode(&stored)?;
+    item.insert(
+        WRITTEN_AT.to_owned(),
+        AttributeValue::N(written_us.to_string()),
+    );
     let body = object
         .to_json_bytes()
         .map_err(|_| StoreError::MissingAttribute("object"))?;
@@ -222,9 +256,11 @@ impl DynamoStore {
         })
     }
 
-    /// A put of `object` under `condition` on the stored version (`#u`, `:u`), with
+    /// A write of `object` under `condition` on the stored version (`#u`, `:u`), with
     /// `read_at` as `:r` (see `upsert_written`). Every write stamps the item with the time
-    /// it was sent (`written_at`, µs): what `upsert_written` compares `read_at` with.
+    /// it was sent (`written_at`, µs): what `upsert_written` compares `read_at` with, and
+    /// the object's place in the changes feed. An `UpdateItem` setting every attribute (a
+    /// put's cost) so that `created_us` survives; sent within the write window.
     async fn conditional_upsert(
         &self,
         tenant: &TenantId,
@@ -237,34 +273,41 @@ impl DynamoStore {
             return Err(StoreError::TenantMismatch);
         }
         let key = object.kind().spec().key;
-        let mut item = stored_item(tenant, erased)?;
-        item.insert(
-            WRITTEN_AT.to_owned(),
-            AttributeValue::N(Timestamp::now().unix_micros().to_string()),
-        );
+        let written_us = Timestamp::now().unix_micros();
+        let item = stored_item(tenant, erased, written_us)?;
         let version = object.updated_date().unix_micros();
         let pk = keys::object_pk(tenant, key, object.id());
-        let mut put = self
+        let write = SetAll::of(item, written_us);
+        let mut update = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_key(Some(DynamoStore::key(pk.clone(), key)))
+            .update_expression(write.expression)
+            .set_expression_attribute_names(Some(write.names))
+            .set_expression_attribute_values(Some(write.values))
             .condition_expression(condition)
             .expression_attribute_names("#pk", "pk")
             .expression_attribute_names("#u", UPDATED)
             .expression_attribute_values(":u", AttributeValue::N(version.to_string()));
         if let Some(at) = read_at {
-            put = put
+            update = update
                 .expression_attribute_values(":r", AttributeValue::N(at.unix_micros().to_string()));
         }
-        let result = put
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+        let result = self
+            .within_write_window(
+                "UpdateItem",
+                update
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .send(),
+            )
+            .await?;
         match result {
             Ok(_) => Ok(UpsertOutcome::Applied),
             Err(err) => match err.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(failed) => {
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
                     let existing = match failed.item {
                         Some(item) => Some(item),
                         None => self.get_item(pk, key).await?,
@@ -290,10 +333,78 @@ impl DynamoStore {
                     })
                 }
                 other => Err(StoreError::dynamo(
-                    "PutItem",
+                    "UpdateItem",
                     aws_sdk_dynamodb::Error::from(other),
                 )),
             },
+        }
+    }
+
+    /// `send`, given up (an error: the caller retries) when it has not answered within the
+    /// write window: a write that carries a feed position must land within the window of
+    /// it, or a feed reader could already have passed that position (`crate::changes`).
+    /// DynamoDB applies a request it received at once, so a write given up here either
+    /// landed within the window or never will.
+    pub(crate) async fn within_write_window<T, E>(
+        &self,
+        operation: &'static str,
+        send: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<Result<T, E>, StoreError> {
+        tokio::time::timeout(self.write_window, send)
+            .await
+            .map_err(|elapsed| StoreError::dynamo(operation, elapsed))
+    }
+}
+
+/// An `UpdateItem` expression setting every attribute of an item but its keys, removing the
+/// optional ones it lacks, and keeping `created_us` if set (else `written_us`). Placeholders
+/// `#a<n>`/`:a<n>` cannot meet the condition's own (`#pk`, `#u`, `:u`, `:r`).
+struct SetAll {
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl SetAll {
+    fn of(item: Item, written_us: i64) -> Self {
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = Vec::with_capacity(item.len() + 1);
+        let removes: Vec<&str> = OPTIONAL
+            .iter()
+            .copied()
+            .filter(|a| !item.contains_key(*a))
+            .collect();
+        for (n, (attribute, value)) in item
+            .into_iter()
+            .filter(|(a, _)| a != keys::PK && a != keys::SK)
+            .enumerate()
+        {
+            sets.push(format!("#a{n} = :a{n}"));
+            names.insert(format!("#a{n}"), attribute);
+            values.insert(format!(":a{n}"), value);
+        }
+        sets.push("#created = if_not_exists(#created, :created)".to_owned());
+        names.insert("#created".to_owned(), CREATED.to_owned());
+        values.insert(
+            ":created".to_owned(),
+            AttributeValue::N(written_us.to_string()),
+        );
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(" REMOVE ");
+            for (n, attribute) in removes.iter().enumerate() {
+                if n > 0 {
+                    expression.push_str(", ");
+                }
+                expression.push_str(&format!("#r{n}"));
+                names.insert(format!("#r{n}"), (*attribute).to_owned());
+            }
+        }
+        Self {
+            expression,
+            names,
+            values,
         }
     }
 }
@@ -394,8 +505,10 @@ impl ObjectStore for DynamoStore {
         at: Timestamp,
     ) -> Result<bool, StoreError> {
         let key = kind.spec().key;
-        // The index keys go, so listings and SKU lookups no longer see it; the object stays.
-        let result = self
+        // The listing and lookup index keys go, so listings and SKU lookups no longer see
+        // it; the object stays, and moves to the feed's end (a deletion is a change).
+        let written_us = Timestamp::now().unix_micros();
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -404,12 +517,23 @@ impl ObjectStore for DynamoStore {
                 key,
             )))
             .update_expression(
-                "SET deleted_at = :at REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk",
+                "SET deleted_at = :at, written_at = :w, chgpk = :cp, chgsk = :cs \
+                 REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk",
             )
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
             .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
-            .send()
-            .await;
+            .expression_attribute_values(":w", AttributeValue::N(written_us.to_string()))
+            .expression_attribute_values(
+                ":cp",
+                AttributeValue::S(keys::change_pk(tenant, keys::change_shard(key, id))),
+            )
+            .expression_attribute_values(
+                ":cs",
+                AttributeValue::S(keys::change_sk(written_us, key, id)),
+            );
+        let result = self
+            .within_write_window("UpdateItem", update.send())
+            .await?;
         match result {
             Ok(_) => Ok(true),
             Err(err) => match err.into_service_error() {
