@@ -16,7 +16,7 @@ export type CreateOrderBody = BodyOf<CreateOrder>;
 
 /** Every page of `GET /orders` for these filters, newest first, following `next_cursor`. */
 export function listOrderPages(client: PackrClient, query: ListOrdersQuery = {}): AsyncGenerator<OrderPage, void> {
-  return followCursor((cursor) => client.get("/orders", withCursor(query, cursor)));
+  return followCursor<OrderPage>((cursor) => client.get("/orders", withCursor(query, cursor)));
 }
 
 /** Every order for these filters, newest first, across all pages. */
