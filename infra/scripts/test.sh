@@ -28,6 +28,9 @@ bash infra/scripts/deps-check.sh
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 
+step "TypeScript client: types generated from openapi.json, tsc (strict), node --test"
+bash clients/typescript/check.sh
+
 step "AWS emulator (recording every request, for the IAM check)"
 export MOTO_STATE_DIR="$root/.local/moto-test"
 recording="$MOTO_STATE_DIR/recording.jsonl"
