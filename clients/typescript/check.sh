@@ -24,4 +24,4 @@ npm run --silent generate
 # One strict tsc pass: it type-checks exactly as `tsc --noEmit` does and, only when that
 # passes (noEmitOnError), writes the JavaScript the runtime tests run.
 npx --no-install tsc
-node --test --test-reporter=spec dist/test/orders.test.js
+node --test --test-reporter=spec dist/test/*.test.js

@@ -24,3 +24,10 @@ export {
   type Order,
   type OrderPage,
 } from "./orders.js";
+export {
+  drainChanges,
+  readChanges,
+  type Change,
+  type ChangesPage,
+  type ChangesQuery,
+} from "./changes.js";
