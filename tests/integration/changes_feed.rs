@@ -588,3 +588,89 @@ async fn sync_and_reconciliation_writes_reach_a_consumer_following_the_feed_mean
     assert_eq!(truth[&(ResourceKind::InboundShipments, gone)], None);
     r.sim.shutdown().await;
 }
+
+async fn cli_tail(
+    s: &Stack,
+    args: &[&str],
+) -> anyhow::Result<(std::process::ExitCode, Vec<Value>)> {
+    use clap::Parser;
+    let mut argv = vec!["packr", "changes", "tail", "--tenant", "acme"];
+    argv.extend_from_slice(args);
+    let cli = packr_cli::Cli::try_parse_from(argv).unwrap();
+    let table = s.table.clone();
+    let env = move |name: &str| match name {
+        "TABLE_NAME" => Some(table.clone()),
+        "CHANGES_HORIZON_SECONDS" => Some("6".to_owned()),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    let code = packr_cli::run(cli, &s.sdk, &env, &mut out).await?;
+    let lines = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    Ok((code, lines))
+}
+
+#[tokio::test]
+async fn packr_changes_tail_prints_the_feed_a_line_per_change() {
+    // given three acme changes (an order, a warehouse, a deleted order), older than the
+    // CLI's horizon (6 s here), and a globex order
+    let s = stack().await;
+    let w = s.store.clone();
+    let acme = tenant("acme");
+    upsert(&w, order(&acme, "o_1", Some(&brand("b1")), 10)).await;
+    upsert(&w, warehouse(&acme, "wh_1", 11)).await;
+    upsert(&w, order(&acme, "o_2", None, 12)).await;
+    w.tombstone_object(&acme, ResourceKind::Orders, "o_2", at(20))
+        .await
+        .unwrap();
+    upsert(&w, order(&tenant("globex"), "o_g", None, 13)).await;
+    tokio::time::sleep(Duration::from_millis(6300)).await;
+
+    // when the feed is tailed from the start until caught up
+    let (code, lines) = cli_tail(&s, &["--from-start", "--once"]).await.unwrap();
+    // then one line per acme object, oldest first, without the objects themselves
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let got: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap().to_owned(),
+                l["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("o_1".to_owned(), "created".to_owned()),
+            ("wh_1".to_owned(), "created".to_owned()),
+            ("o_2".to_owned(), "deleted".to_owned()),
+        ]
+    );
+    assert!(lines.iter().all(|l| l.get("object").is_none()));
+    // and the filters and options narrow or widen it
+    let (_, warehouses) = cli_tail(&s, &["--from-start", "--once", "--kind", "warehouses"])
+        .await
+        .unwrap();
+    assert_eq!(warehouses.len(), 1);
+    let (_, with_objects) = cli_tail(&s, &["--from-start", "--once", "--objects", "--max", "1"])
+        .await
+        .unwrap();
+    assert_eq!(with_objects.len(), 1);
+    assert_eq!(with_objects[0]["object"]["id"], "o_1");
+    let (_, b1) = cli_tail(&s, &["--from-start", "--once", "--brand", "b1"])
+        .await
+        .unwrap();
+    assert_eq!(b1.len(), 1);
+    // and from now (the default), nothing written before shows
+    let (_, from_now) = cli_tail(&s, &["--once"]).await.unwrap();
+    assert!(from_now.is_empty(), "{from_now:?}");
+    // and an unknown resource is an error naming it
+    let error = cli_tail(&s, &["--once", "--kind", "labor_activities"])
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("labor_activities"), "{error}");
+}

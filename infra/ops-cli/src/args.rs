@@ -35,6 +35,48 @@ pub enum Command {
     /// The tenant audit log's hash chain (TABLE_NAME, AUDIT_SECRET_ARN).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The tenant's changes feed (TABLE_NAME), as `GET /changes` serves it.
+    #[command(subcommand)]
+    Changes(ChangesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChangesCommand {
+    /// Follow the feed: one JSON line per change, oldest first (kind, id, action, brand,
+    /// time; the object with `--objects`). From now unless `--since` or `--from-start`;
+    /// polls when caught up, until Ctrl-C.
+    Tail(ChangesTailArgs),
+}
+
+/// `packr changes tail`
+#[derive(Debug, Clone, Args)]
+pub struct ChangesTailArgs {
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+    /// Only this resource (`orders`, `returns`, …); repeat for several.
+    #[arg(long = "kind", value_name = "RESOURCE")]
+    pub kinds: Vec<String>,
+    /// Only this brand's objects.
+    #[arg(long, value_name = "BRAND")]
+    pub brand: Option<String>,
+    /// Every object's latest change from the start of the feed.
+    #[arg(long, conflicts_with = "since")]
+    pub from_start: bool,
+    /// Changes written at or after this time (RFC 3339, within the feed's retention).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Print each object's state too (personal data: names, addresses).
+    #[arg(long)]
+    pub objects: bool,
+    /// Stop once caught up instead of polling.
+    #[arg(long)]
+    pub once: bool,
+    /// Stop after N changes.
+    #[arg(long = "max", value_name = "N")]
+    pub max: Option<u64>,
+    /// Seconds between polls when caught up.
+    #[arg(long, default_value_t = 2, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub poll_seconds: u64,
 }
 
 #[derive(Debug, Subcommand)]

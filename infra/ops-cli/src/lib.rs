@@ -10,10 +10,12 @@
 //! packr replay --tenant T [--brand B] [--event ID ...] [--max-age-hours N] [--dry-run] [--max N]
 //! packr reconcile --tenant T --connection C [--resource R ...] [--dry-run]
 //! packr audit verify --tenant T
+//! packr changes tail --tenant T [--kind R ...] [--brand B] [--from-start | --since TIME] [--objects] [--once] [--max N]
 //! ```
 
 mod args;
 mod audit;
+mod changes;
 mod dlq;
 mod health;
 mod render;
@@ -25,9 +27,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub use args::{
-    AuditCommand, AuditVerifyArgs, Cli, Command, DlqCommand, HealthArgs, InspectArgs, MethodArg,
-    QueueArgs, QueueName, ReconcileArgs, RedriveArgs, ReplayArgs, ResourceArg, SyncCommand,
-    SyncRunArgs, TokenArgs,
+    AuditCommand, AuditVerifyArgs, ChangesCommand, ChangesTailArgs, Cli, Command, DlqCommand,
+    HealthArgs, InspectArgs, MethodArg, QueueArgs, QueueName, ReconcileArgs, RedriveArgs,
+    ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
 pub use health::{
@@ -67,5 +69,6 @@ pub async fn run(
         Command::Replay(args) => replay::run_replay(sdk, &args, env, out).await,
         Command::Reconcile(args) => replay::run_reconcile(sdk, &args, env, out).await,
         Command::Audit(AuditCommand::Verify(args)) => audit::verify(sdk, &args, env, out).await,
+        Command::Changes(ChangesCommand::Tail(args)) => changes::tail(sdk, &args, env, out).await,
     }
 }

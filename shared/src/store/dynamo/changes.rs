@@ -82,6 +82,19 @@ impl DynamoStore {
         })
     }
 
+    /// A cursor standing before every change written at or after `since`: where a consumer
+    /// that wants only what happens from then on starts (`packr changes tail`).
+    pub async fn changes_cursor_since(
+        &self,
+        tenant: &TenantId,
+        filter: &ChangeFilter,
+        since: Timestamp,
+    ) -> Result<String, StoreError> {
+        let codec = self.cursors.codec().await.map_err(StoreError::CursorKey)?;
+        let position = merge::upper_bound(since.unix_micros() - 1);
+        Ok(encode(codec, tenant, &filter.description(), &position))
+    }
+
     /// One shard from `after` (inclusive; the merge drops the entry at it) to `upper`:
     /// `limit + 1` entries at most.
     async fn read_shard(
