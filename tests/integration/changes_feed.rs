@@ -674,3 +674,51 @@ async fn packr_changes_tail_prints_the_feed_a_line_per_change() {
         .unwrap_err();
     assert!(error.to_string().contains("labor_activities"), "{error}");
 }
+
+#[tokio::test]
+async fn webhooks_reach_the_feed_once_per_change_and_refused_deliveries_add_nothing() {
+    use crate::resources_support::case;
+    use crate::resources_webhooks::{created_then_updated, deliver, rig};
+    // given a return created then updated upstream, and its two webhooks
+    let (sim, p) = rig().await;
+    let returns = case(ResourceKind::Returns);
+    let (created, updated, _) = created_then_updated(returns, &sim).await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let everything = ChangeFilter::everything();
+    let mut replica = Replica::default();
+    // when the created webhook is applied and the feed read
+    deliver(&p, "msg_created", created.clone()).await;
+    past_horizon().await;
+    replica
+        .catch_up(&p.store, &p.tenant, &everything, &config(), 10)
+        .await;
+    // then the return is there, created
+    assert_eq!(
+        replica.seen,
+        [(ResourceKind::Returns, id.clone(), ChangeAction::Created)]
+    );
+    // when the update arrives, then a late redelivery of the creation and a duplicate of
+    // the update (both refused by only-if-newer)
+    deliver(&p, "msg_updated", updated.clone()).await;
+    deliver(&p, "msg_created_again", created).await;
+    deliver(&p, "msg_updated_again", updated.clone()).await;
+    past_horizon().await;
+    replica
+        .catch_up(&p.store, &p.tenant, &everything, &config(), 10)
+        .await;
+    // then the feed gained exactly the update, with the object as stored
+    assert_eq!(
+        replica.seen[1..],
+        [(ResourceKind::Returns, id.clone(), ChangeAction::Updated)]
+    );
+    let key = (ResourceKind::Returns, id.clone());
+    assert_eq!(
+        replica.objects,
+        source_of_truth(&p.store, &p.tenant, &[key.clone()]).await
+    );
+    assert_eq!(
+        replica.objects[&key].as_ref().unwrap()["updated_date"],
+        updated["data"]["updated_date"]
+    );
+    sim.shutdown().await;
+}

@@ -24,7 +24,7 @@ fn webhook(event_type: &str, object: &Value) -> Value {
 
 /// The processor, its Trackstar the simulator, its clock the wall clock (the simulator
 /// stamps its changes with the real time).
-async fn rig() -> (SimHandle, Processor) {
+pub(crate) async fn rig() -> (SimHandle, Processor) {
     let sim = fixture_sim().await;
     let p = processor_with(sim_fetcher(&sim)).await;
     p.now_ms
@@ -33,7 +33,7 @@ async fn rig() -> (SimHandle, Processor) {
 }
 
 /// Delivers one event as its own batch (a new SQS message each time); it must not fail.
-async fn deliver(p: &Processor, event_id: &str, body: Value) {
+pub(crate) async fn deliver(p: &Processor, event_id: &str, body: Value) {
     static DELIVERIES: AtomicUsize = AtomicUsize::new(0);
     let mut e = p.queued(event_id, body).await;
     e.received_at = Timestamp::now();
@@ -48,7 +48,7 @@ async fn deliver(p: &Processor, event_id: &str, body: Value) {
 
 /// A new object upstream (its `*.created` webhook), then, a second later, a change to it
 /// (its `*.updated` webhook): the two webhooks and the object's final state.
-async fn created_then_updated(case: &Case, sim: &SimHandle) -> (Value, Value, Value) {
+pub(crate) async fn created_then_updated(case: &Case, sim: &SimHandle) -> (Value, Value, Value) {
     let created = case.mutate(sim, CONNECTION, MutateAction::Create, 1);
     let (created_type, id) = created.last().unwrap().clone();
     assert!(created_type.ends_with(".created"), "{created_type}");
