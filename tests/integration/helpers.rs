@@ -61,11 +61,15 @@ pub const CURSOR_KEY: &[u8] = b"integration-test-cursor-key";
 pub async fn stack() -> Stack {
     let sdk = packr_local::testing::emulator_config().await;
     let table = packr_local::testing::fresh_table(&sdk).await;
+    // The tests' own store seeds many objects at once (`join_all`), which the emulator
+    // serves one by one: its writes get a window no emulator queue reaches. The functions'
+    // stores (`store_as`) keep the production window (`packr::changes::WRITE_WINDOW`).
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         table.clone(),
         CursorCodec::new(CURSOR_KEY.to_vec()),
-    );
+    )
+    .with_write_window(std::time::Duration::from_secs(120));
     Stack { sdk, table, store }
 }
 

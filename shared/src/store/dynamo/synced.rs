@@ -352,7 +352,14 @@ impl DynamoStore {
     ) -> Result<Result<T, E>, StoreError> {
         tokio::time::timeout(self.write_window, send)
             .await
-            .map_err(|elapsed| StoreError::dynamo(operation, elapsed))
+            .map_err(|elapsed| {
+                tracing::warn!(
+                    operation,
+                    window_ms = self.write_window.as_millis() as u64,
+                    "object write given up: not answered within the write window"
+                );
+                StoreError::dynamo(operation, elapsed)
+            })
     }
 }
 
