@@ -176,7 +176,9 @@ fn mutation(route: RouteId, ids: &Created) -> Option<Mutation> {
         | RouteId::ListShippingMethods
         | RouteId::ListBills
         | RouteId::GetBill
-        | RouteId::OpenApi => None,
+        | RouteId::OpenApi
+        | RouteId::Docs
+        | RouteId::DocsAsset => None,
     }
 }
 

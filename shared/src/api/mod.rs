@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backfill;
 pub mod claims;
 pub mod connections;
+pub mod docs;
 pub mod error;
 pub mod health;
 pub mod inbound;
