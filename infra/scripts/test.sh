@@ -11,6 +11,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "tools"
 bash infra/scripts/venv.sh
+bash infra/scripts/chromium.sh
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked
 fi
@@ -27,6 +28,9 @@ bash infra/scripts/deps-check.sh
 
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
+
+step "docs UI: the vendored files are the pinned npm package's"
+bash infra/docs-ui/vendor.sh check
 
 step "AWS emulator (recording every request, for the IAM check)"
 export MOTO_STATE_DIR="$root/.local/moto-test"
