@@ -11,6 +11,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "tools"
 bash infra/scripts/venv.sh
+bash infra/scripts/chromium.sh
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked
 fi
@@ -30,6 +31,9 @@ step "cfn-lint template.yaml"
 
 step "TypeScript client: types generated from openapi.json, tsc (strict), node --test"
 bash clients/typescript/check.sh
+
+step "docs UI: the vendored files are the pinned npm package's"
+bash infra/docs-ui/vendor.sh check
 
 step "AWS emulator (recording every request, for the IAM check)"
 export MOTO_STATE_DIR="$root/.local/moto-test"

@@ -172,7 +172,7 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
             _ => 200,
         },
         // Every role; what each sees is scoped (tested in sync_health).
-        RouteId::SyncHealth | RouteId::OpenApi => 200,
+        RouteId::SyncHealth | RouteId::OpenApi | RouteId::Docs | RouteId::DocsAsset => 200,
     }
 }
 
@@ -331,6 +331,13 @@ fn request(
             false,
         ),
         RouteId::OpenApi => ("GET", "/openapi.json".into(), None, false),
+        RouteId::Docs => ("GET", "/docs".into(), None, false),
+        RouteId::DocsAsset => (
+            "GET",
+            format!("/docs/assets/{}", packr::api::docs::ASSETS[0].name),
+            None,
+            false,
+        ),
     }
 }
 

@@ -177,7 +177,9 @@ fn mutation(route: RouteId, ids: &Created) -> Option<Mutation> {
         | RouteId::ListBills
         | RouteId::ListChanges
         | RouteId::GetBill
-        | RouteId::OpenApi => None,
+        | RouteId::OpenApi
+        | RouteId::Docs
+        | RouteId::DocsAsset => None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! api-docs: the OpenAPI document (`GET /openapi.json`) and the HTTP API's `$default`
-//! route (405 with `Allow` for a known path, else 404). No authorizer, no AWS clients.
+//! api-docs: the OpenAPI document (`GET /openapi.json`), its reference page (`GET /docs`
+//! and `GET /docs/assets/{file}`) and the HTTP API's `$default` route (405 with `Allow` for
+//! a known path, else 404). No authorizer, no AWS clients.
 use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]

@@ -392,7 +392,15 @@ fn every_authorized_route_declares_the_scope_of_its_group() {
         );
     }
     open.sort();
-    assert_eq!(open, vec!["ANY $default", "GET /openapi.json"]);
+    assert_eq!(
+        open,
+        vec![
+            "ANY $default",
+            "GET /docs",
+            "GET /docs/assets/{file}",
+            "GET /openapi.json"
+        ]
+    );
 }
 
 #[test]

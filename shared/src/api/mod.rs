@@ -8,6 +8,7 @@ pub mod backfill;
 pub mod changes;
 pub mod claims;
 pub mod connections;
+pub mod docs;
 pub mod error;
 pub mod health;
 pub mod inbound;

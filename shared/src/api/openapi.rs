@@ -9,6 +9,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::backfill::BackfillBody;
 use super::connections::{ConnectionView, ExchangeBody, LinkTokenBody};
+use super::docs;
 use super::error::ApiError;
 use super::inbound::{CreateInboundShipmentBody, UpdateInboundShipmentBody};
 use super::messages::PostMessageBody;
@@ -244,6 +245,18 @@ fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static str) {
             "A reconciliation report",
         ),
         RouteId::OpenApi => (None, 200, json!({ "type": "object" }), "This document"),
+        RouteId::Docs => (
+            None,
+            200,
+            json!({ "type": "string" }),
+            "This document as a reference page (HTML, Swagger UI)",
+        ),
+        RouteId::DocsAsset => (
+            None,
+            200,
+            json!({ "type": "string" }),
+            "A script, stylesheet or licence of the reference page",
+        ),
     }
 }
 
@@ -345,6 +358,9 @@ fn path_parameter(name: &str) -> Value {
         "bill_id" => schema_of::<BillId>(),
         "brand_id" => schema_of::<BrandId>(),
         "sku" => schema_of::<Sku>(),
+        "file" => {
+            json!({ "type": "string", "enum": docs::ASSETS.iter().map(|a| a.name).collect::<Vec<_>>() })
+        }
         _ => json!({ "type": "string", "minLength": 1 }),
     }
 }
@@ -424,6 +440,9 @@ fn error_responses(id: RouteId, method: &str, authorized: bool) -> Map<String, V
             "410",
             "`cursor_expired`: the cursor is older than the feed's retention; start again without a cursor",
         ));
+    }
+    if id == RouteId::DocsAsset {
+        codes.push(("404", "No such asset"));
     }
     codes.push(("500", "Internal error"));
     codes.push((
@@ -603,6 +622,20 @@ fn refine_bodies(schemas: &mut Map<String, Value>) {
     }
 }
 
+/// What the docs routes answer instead of JSON.
+fn non_json_content(id: RouteId, schema: &Value) -> Option<Value> {
+    let types = match id {
+        RouteId::Docs => vec!["text/html"],
+        RouteId::DocsAsset => docs::asset_media_types(),
+        _ => return None,
+    };
+    let content: Map<String, Value> = types
+        .into_iter()
+        .map(|t| (t.to_owned(), json!({ "schema": schema })))
+        .collect();
+    Some(Value::Object(content))
+}
+
 /// The whole document as JSON (deterministic: maps are sorted).
 pub fn document() -> Value {
     let mut components = ComponentsBuilder::new();
@@ -726,6 +759,9 @@ pub fn document() -> Value {
         }
         let mut responses = error_responses(route.id, route.method, route.authorized);
         let mut success = json!({ "description": summary, "content": { "application/json": { "schema": schema } } });
+        if let Some(content) = non_json_content(route.id, &schema) {
+            success["content"] = content;
+        }
         if idempotent {
             success["headers"] = json!({ "Idempotent-Replayed": reference_header() });
         }
@@ -802,6 +838,9 @@ pub fn default_route(request: &Request) -> Response<Body> {
     let path = request.uri().path();
     if request.method() == http::Method::GET && path == "/openapi.json" {
         return serve(request);
+    }
+    if let Some(response) = docs::serve(request) {
+        return response;
     }
     let mut allowed: Vec<&str> = ROUTES
         .iter()

@@ -10,8 +10,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::error::ApiError;
 use super::request::{request_id, respond};
 use super::{
-    audit, backfill, changes, connections, health, inbound, inventory, messages, openapi, orders,
-    products, quota, reconciliations, replay, resources, returns, sync, ApiDeps,
+    audit, backfill, changes, connections, docs, health, inbound, inventory, messages, openapi,
+    orders, products, quota, reconciliations, replay, resources, returns, sync, ApiDeps,
 };
 use crate::domain::{Bill, InboundShipment, Return, ShippingMethod, Warehouse};
 
@@ -58,6 +58,7 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::ListReconciliations => reconciliations::list(deps, request).await,
         RouteId::GetReconciliation => reconciliations::get(deps, request).await,
         RouteId::OpenApi => openapi::handle(deps, request).await,
+        RouteId::Docs | RouteId::DocsAsset => docs::handle(id, &request),
     }
 }
 

@@ -48,6 +48,8 @@ pub enum RouteId {
     ListReconciliations,
     GetReconciliation,
     OpenApi,
+    Docs,
+    DocsAsset,
 }
 
 /// One API Gateway route and the function (binary) that serves it.
@@ -236,6 +238,22 @@ pub const ROUTES: &[Route] = &[
         id: RouteId::OpenApi,
         method: "GET",
         path: "/openapi.json",
+        function: "api-docs",
+        authorized: false,
+        quota: QuotaClass::Api,
+    },
+    Route {
+        id: RouteId::Docs,
+        method: "GET",
+        path: "/docs",
+        function: "api-docs",
+        authorized: false,
+        quota: QuotaClass::Api,
+    },
+    Route {
+        id: RouteId::DocsAsset,
+        method: "GET",
+        path: "/docs/assets/{file}",
         function: "api-docs",
         authorized: false,
         quota: QuotaClass::Api,

@@ -31,7 +31,7 @@ pub(super) fn print(
         (
             "local gateway".to_owned(),
             format!(
-                "{gateway}  API routes (JWT authorizer), GET /_local/health, GET /_local/stack"
+                "{gateway}  API routes (JWT authorizer), the API reference {gateway}/docs, GET /_local/health, GET /_local/stack"
             ),
         ),
         (

@@ -42,7 +42,7 @@ impl std::fmt::Debug for ApiHost {
     }
 }
 
-/// The function that serves the OpenAPI document without `ApiDeps`.
+/// The function that serves the OpenAPI document and its reference page without `ApiDeps`.
 pub const DOCS_FUNCTION: &str = "api-docs";
 
 /// The template's logical id of a route's function: `api-orders` → `ApiOrdersFunction`.
@@ -112,6 +112,19 @@ async fn serve_route(
         // No route has this method: the `$default` route (api-docs) answers.
         return default_route(&method, &uri, &headers);
     };
+    if route.function == DOCS_FUNCTION {
+        // api-docs needs no dependencies: it answers as its main does, hosted or not.
+        return match build_event(route, &params, &method, &uri, &headers, &body, peer, None) {
+            Ok(event) => {
+                let request: lambda_http::Request = LambdaRequest::ApiGatewayV2(event).into();
+                into_http(packr::api::openapi::default_route(&request))
+            }
+            Err(error) => {
+                tracing::error!(%error, "building the API Gateway event failed");
+                message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+        };
+    }
     let Some(host) = state.api.as_ref() else {
         return message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
     };
@@ -137,10 +150,6 @@ async fn serve_route(
         }
     };
     let request: lambda_http::Request = LambdaRequest::ApiGatewayV2(event).into();
-    if route.function == DOCS_FUNCTION {
-        // api-docs serves the document itself, with no dependencies (see its main).
-        return into_http(packr::api::openapi::serve(&request));
-    }
     match host.functions.get(route.function) {
         Some(deps) => into_http(dispatch(deps, request).await),
         None => message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),

@@ -4,6 +4,7 @@
 mod api;
 mod audit;
 mod contract;
+mod docs;
 mod esm;
 mod faultproxy;
 mod function_url;
