@@ -1,7 +1,7 @@
 //! What `make dev` shows of the whole warehouse: after the start-up full sync (and no
 //! webhook at all), the API lists the simulator's inbound shipments, returns, warehouses
 //! and shipping methods; a brand user sees only its brand's, and every role the tenant's
-//! warehouses and shipping methods.
+//! warehouses and shipping methods; the changes feed serves them.
 
 use std::time::Duration;
 
@@ -95,5 +95,28 @@ async fn the_dev_stack_serves_every_resource_after_its_start_up_sync_without_a_w
     ] {
         assert_eq!(list(viewer.clone(), path).await.len(), expected, "{path}");
     }
+
+    // and the changes feed, once the sync's writes are older than its horizon, has every
+    // warehouse and shipping method, oldest first, each created
+    tokio::time::sleep(packr::changes::DEFAULT_HORIZON + Duration::from_millis(500)).await;
+    let response = http
+        .get(format!(
+            "{}/changes?kinds=warehouses,shipping_methods&limit=100",
+            running.gateway_url
+        ))
+        .bearer_auth(admin.clone())
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    let page: Value = response.json().await.expect("JSON");
+    let changes = page["changes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        changes.len(),
+        truth.warehouses.len() + truth.shipping_methods.len(),
+        "{page}"
+    );
+    assert!(changes.iter().all(|c| c["action"] == "created"), "{page}");
+    assert!(page["next_cursor"].is_string());
     running.shutdown().await;
 }
