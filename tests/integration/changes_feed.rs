@@ -4,6 +4,7 @@
 //! action; a writer whose commit is held back past others' cannot be skipped (and without
 //! the horizon it would be); brand scoping, another tenant, bad and expired cursors;
 //! bounded reads. Short horizons (writers' window 3 s, horizon 4 s) keep the tests quick.
+//! The API's and the CLI's tests are in `changes_feed_api`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,32 +18,31 @@ use packr::store::dynamo::DynamoStore;
 use packr::store::{CursorCodec, ObjectStore, PageLimit, PageRequest};
 use serde_json::Value;
 
-use crate::api_support::*;
 use crate::helpers::*;
 use crate::warehouse_objects::*;
 
-const WINDOW: Duration = Duration::from_secs(3);
-const HORIZON: Duration = Duration::from_secs(4);
+pub(crate) const WINDOW: Duration = Duration::from_secs(3);
+pub(crate) const HORIZON: Duration = Duration::from_secs(4);
 
-fn config() -> ChangeFeedConfig {
+pub(crate) fn config() -> ChangeFeedConfig {
     ChangeFeedConfig::new(HORIZON, Duration::from_secs(7 * 86_400), WINDOW).unwrap()
 }
 
 /// The store as writers use it here: its writes bounded by [`WINDOW`].
-fn writer(store: &DynamoStore) -> DynamoStore {
+pub(crate) fn writer(store: &DynamoStore) -> DynamoStore {
     store.clone().with_write_window(WINDOW)
 }
 
 /// A consumer's copy: the last change of each object, and every change in arrival order.
 #[derive(Default)]
-struct Replica {
-    objects: BTreeMap<(ResourceKind, String), Option<Value>>,
-    seen: Vec<(ResourceKind, String, ChangeAction)>,
-    cursor: Option<String>,
+pub(crate) struct Replica {
+    pub(crate) objects: BTreeMap<(ResourceKind, String), Option<Value>>,
+    pub(crate) seen: Vec<(ResourceKind, String, ChangeAction)>,
+    pub(crate) cursor: Option<String>,
 }
 
 impl Replica {
-    fn apply(&mut self, page: ChangesPage) -> bool {
+    pub(crate) fn apply(&mut self, page: ChangesPage) -> bool {
         let mut last = None;
         for change in page.changes {
             if let Some(prev) = &last {
@@ -62,7 +62,7 @@ impl Replica {
     }
 
     /// Reads pages until the feed has nothing more ready.
-    async fn catch_up(
+    pub(crate) async fn catch_up(
         &mut self,
         store: &DynamoStore,
         tenant: &TenantId,
@@ -82,7 +82,7 @@ impl Replica {
         panic!("the feed did not end within 500 pages");
     }
 
-    fn request(&self, limit: u32) -> PageRequest {
+    pub(crate) fn request(&self, limit: u32) -> PageRequest {
         let limit = PageLimit::parse(Some(limit)).unwrap();
         match &self.cursor {
             None => PageRequest::first(limit),
@@ -90,11 +90,11 @@ impl Replica {
         }
     }
 
-    fn ids(&self) -> Vec<&str> {
+    pub(crate) fn ids(&self) -> Vec<&str> {
         self.seen.iter().map(|(_, id, _)| id.as_str()).collect()
     }
 
-    fn action_of(&self, id: &str) -> Vec<ChangeAction> {
+    pub(crate) fn action_of(&self, id: &str) -> Vec<ChangeAction> {
         self.seen
             .iter()
             .filter(|(_, i, _)| i == id)
@@ -104,13 +104,13 @@ impl Replica {
 }
 
 /// Waits until every write made so far is older than the horizon.
-async fn past_horizon() {
+pub(crate) async fn past_horizon() {
     tokio::time::sleep(HORIZON + Duration::from_millis(300)).await;
 }
 
 /// Every live object and tombstone of the tenant, as the table holds them, by kind and id:
 /// what a consumer's replica must end equal to.
-async fn source_of_truth(
+pub(crate) async fn source_of_truth(
     store: &DynamoStore,
     tenant: &TenantId,
     ids: &[(ResourceKind, String)],
@@ -125,7 +125,7 @@ async fn source_of_truth(
     out
 }
 
-async fn upsert<T: packr::resource::Resource>(store: &DynamoStore, object: T) {
+pub(crate) async fn upsert<T: packr::resource::Resource>(store: &DynamoStore, object: T) {
     let tenant = object.tenant_id().clone();
     store
         .upsert_object(&tenant, &DomainObject::new(object))
@@ -314,99 +314,6 @@ async fn a_writer_held_back_past_others_cannot_make_a_consumer_skip_it() {
 }
 
 #[tokio::test]
-async fn the_api_serves_the_feed_scoped_to_the_callers_brands() {
-    // given acme objects of brands b1 and b2, a warehouse, and a globex order, written
-    // through the store and through the API's write-through
-    let mut s = api_stack().await;
-    s.deps.config.changes = config();
-    let w = writer(&s.stack.store);
-    let (acme, globex) = (tenant(ACME), tenant(GLOBEX));
-    upsert(&w, order(&acme, "o_b1", Some(&brand("b1")), 10)).await;
-    upsert(&w, order(&acme, "o_b2", Some(&brand("b2")), 11)).await;
-    upsert(&w, warehouse(&acme, "wh_1", 12)).await;
-    upsert(&w, order(&globex, "o_g1", Some(&brand("g1")), 13)).await;
-    let admin = Caller::admin(ACME);
-    let created = s
-        .send(
-            &admin,
-            "POST",
-            "/orders",
-            &order_body("b1", "feed-1"),
-            &[("Idempotency-Key", "feed-create-1")],
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let created_id = created.body["id"].as_str().unwrap().to_owned();
-    past_horizon().await;
-
-    let feed = |r: &Answer| -> Vec<String> {
-        assert_eq!(r.status, 200, "{}", r.body);
-        r.body["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    // when the admin reads the feed: every acme object, oldest first, nothing of globex
-    let all = s.get(&admin, "/changes").await;
-    assert_eq!(feed(&all), ["o_b1", "o_b2", "wh_1", created_id.as_str()]);
-    // and each change carries the object as its GET answers it
-    let api_written = &all.body["changes"][3];
-    assert_eq!(api_written["action"], "created");
-    assert_eq!(api_written["kind"], "orders");
-    let get = s.get(&admin, &format!("/orders/{created_id}")).await;
-    assert_eq!(api_written["object"], get.body);
-    // a brand user of b1: b1's orders and the tenant-wide warehouse, not b2's
-    let b1_user = Caller::new(ACME, "brand_manager", &["b1"]);
-    assert_eq!(
-        feed(&s.get(&b1_user, "/changes").await),
-        ["o_b1", "wh_1", created_id.as_str()]
-    );
-    // brand_id narrows to that brand's objects; kinds to those kinds
-    assert_eq!(feed(&s.get(&admin, "/changes?brand_id=b2").await), ["o_b2"]);
-    assert_eq!(
-        feed(&s.get(&admin, "/changes?kinds=warehouses,bills").await),
-        ["wh_1"]
-    );
-    // a brand the caller may not see, or another tenant's, is a 404
-    assert_eq!(s.get(&b1_user, "/changes?brand_id=b2").await.status, 404);
-    assert_eq!(s.get(&admin, "/changes?brand_id=g1").await.status, 404);
-    // an unknown kind, a bad limit, an unknown parameter: 400 naming it
-    for (query, field) in [
-        ("kinds=orders,labor_activities", "kinds"),
-        ("limit=0", "limit"),
-        ("since=2024-01-01T00:00:00Z", "since"),
-    ] {
-        let r = s.get(&admin, &format!("/changes?{query}")).await;
-        assert_eq!(r.status, 400, "{query}: {}", r.body);
-        assert!(
-            r.body["error"]["details"]["fields"][field].is_array(),
-            "{query}: {}",
-            r.body
-        );
-    }
-    // a cursor of acme's is refused to globex, and under another filter
-    let cursor = all.body["next_cursor"].as_str().unwrap();
-    let globex_admin = Caller::admin(GLOBEX);
-    let r = s
-        .get(&globex_admin, &format!("/changes?cursor={cursor}"))
-        .await;
-    assert_eq!((r.status, r.code()), (400, "invalid_cursor"));
-    let r = s
-        .get(&admin, &format!("/changes?kinds=orders&cursor={cursor}"))
-        .await;
-    assert_eq!((r.status, r.code()), (400, "invalid_cursor"));
-    let mut tampered = cursor.to_owned();
-    tampered.replace_range(10..11, if &cursor[10..11] == "A" { "B" } else { "A" });
-    let r = s.get(&admin, &format!("/changes?cursor={tampered}")).await;
-    assert_eq!((r.status, r.code()), (400, "invalid_cursor"));
-    // and globex's own feed has only its order
-    assert_eq!(feed(&s.get(&globex_admin, "/changes").await), ["o_g1"]);
-    s.sim.shutdown().await;
-}
-
-#[tokio::test]
 async fn a_cursor_older_than_the_retention_is_gone_with_what_to_do() {
     // given a feed that keeps cursors 5 s (horizon 4 s) and a cursor at its end
     let s = stack().await;
@@ -589,92 +496,6 @@ async fn sync_and_reconciliation_writes_reach_a_consumer_following_the_feed_mean
     r.sim.shutdown().await;
 }
 
-async fn cli_tail(
-    s: &Stack,
-    args: &[&str],
-) -> anyhow::Result<(std::process::ExitCode, Vec<Value>)> {
-    use clap::Parser;
-    let mut argv = vec!["packr", "changes", "tail", "--tenant", "acme"];
-    argv.extend_from_slice(args);
-    let cli = packr_cli::Cli::try_parse_from(argv).unwrap();
-    let table = s.table.clone();
-    let env = move |name: &str| match name {
-        "TABLE_NAME" => Some(table.clone()),
-        "CHANGES_HORIZON_SECONDS" => Some("6".to_owned()),
-        _ => None,
-    };
-    let mut out = Vec::new();
-    let code = packr_cli::run(cli, &s.sdk, &env, &mut out).await?;
-    let lines = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    Ok((code, lines))
-}
-
-#[tokio::test]
-async fn packr_changes_tail_prints_the_feed_a_line_per_change() {
-    // given three acme changes (an order, a warehouse, a deleted order), older than the
-    // CLI's horizon (6 s here), and a globex order
-    let s = stack().await;
-    let w = s.store.clone();
-    let acme = tenant("acme");
-    upsert(&w, order(&acme, "o_1", Some(&brand("b1")), 10)).await;
-    upsert(&w, warehouse(&acme, "wh_1", 11)).await;
-    upsert(&w, order(&acme, "o_2", None, 12)).await;
-    w.tombstone_object(&acme, ResourceKind::Orders, "o_2", at(20))
-        .await
-        .unwrap();
-    upsert(&w, order(&tenant("globex"), "o_g", None, 13)).await;
-    tokio::time::sleep(Duration::from_millis(6300)).await;
-
-    // when the feed is tailed from the start until caught up
-    let (code, lines) = cli_tail(&s, &["--from-start", "--once"]).await.unwrap();
-    // then one line per acme object, oldest first, without the objects themselves
-    assert_eq!(code, std::process::ExitCode::SUCCESS);
-    let got: Vec<(String, String)> = lines
-        .iter()
-        .map(|l| {
-            (
-                l["id"].as_str().unwrap().to_owned(),
-                l["action"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        got,
-        [
-            ("o_1".to_owned(), "created".to_owned()),
-            ("wh_1".to_owned(), "created".to_owned()),
-            ("o_2".to_owned(), "deleted".to_owned()),
-        ]
-    );
-    assert!(lines.iter().all(|l| l.get("object").is_none()));
-    // and the filters and options narrow or widen it
-    let (_, warehouses) = cli_tail(&s, &["--from-start", "--once", "--kind", "warehouses"])
-        .await
-        .unwrap();
-    assert_eq!(warehouses.len(), 1);
-    let (_, with_objects) = cli_tail(&s, &["--from-start", "--once", "--objects", "--max", "1"])
-        .await
-        .unwrap();
-    assert_eq!(with_objects.len(), 1);
-    assert_eq!(with_objects[0]["object"]["id"], "o_1");
-    let (_, b1) = cli_tail(&s, &["--from-start", "--once", "--brand", "b1"])
-        .await
-        .unwrap();
-    assert_eq!(b1.len(), 1);
-    // and from now (the default), nothing written before shows
-    let (_, from_now) = cli_tail(&s, &["--once"]).await.unwrap();
-    assert!(from_now.is_empty(), "{from_now:?}");
-    // and an unknown resource is an error naming it
-    let error = cli_tail(&s, &["--once", "--kind", "labor_activities"])
-        .await
-        .unwrap_err();
-    assert!(error.to_string().contains("labor_activities"), "{error}");
-}
-
 #[tokio::test]
 async fn webhooks_reach_the_feed_once_per_change_and_refused_deliveries_add_nothing() {
     use crate::resources_support::case;
@@ -714,7 +535,7 @@ async fn webhooks_reach_the_feed_once_per_change_and_refused_deliveries_add_noth
     let key = (ResourceKind::Returns, id.clone());
     assert_eq!(
         replica.objects,
-        source_of_truth(&p.store, &p.tenant, &[key.clone()]).await
+        source_of_truth(&p.store, &p.tenant, std::slice::from_ref(&key)).await
     );
     assert_eq!(
         replica.objects[&key].as_ref().unwrap()["updated_date"],

@@ -19,6 +19,7 @@ mod api_warehouse_writes;
 mod api_writes;
 mod audit_chain;
 mod changes_feed;
+mod changes_feed_api;
 mod cold_start;
 mod helpers;
 mod idempotency;

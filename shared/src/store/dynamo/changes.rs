@@ -210,7 +210,7 @@ fn change(
             text(&item, "deleted_at").map(str::to_owned),
         ),
         Some(item) => {
-            let created = number(&item, super::synced::CREATED).is_some_and(|c| c > after_us);
+            let created = number(&item, super::object_item::CREATED).is_some_and(|c| c > after_us);
             let object = (entry.kind.ops().decode_stored)(item)?;
             let json = object
                 .erased()

@@ -6,12 +6,13 @@ mod backfills;
 mod changes;
 mod connections;
 mod messages;
+mod object_item;
 mod parked;
 mod query;
 pub(crate) use query::{Filter, KeysetQuery};
 mod receipts;
 mod synced;
-pub(crate) use synced::decode_object;
+pub(crate) use object_item::decode_object;
 mod tenants;
 
 use std::collections::HashMap;
