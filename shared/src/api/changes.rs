@@ -50,7 +50,7 @@ async fn filter(deps: &ApiDeps, ctx: &Ctx, q: &Query) -> Result<ChangeFilter, Ap
     })
 }
 
-/// `orders,returns`: names as `POST /sync/run` takes them; each at most once.
+/// `orders,returns`: names as `POST /sync/run` takes them (a repeated one counts once).
 fn parse_kinds(raw: &str) -> Result<Vec<ResourceKind>, ApiError> {
     let mut kinds = Vec::new();
     for name in raw.split(',') {
@@ -64,13 +64,9 @@ fn parse_kinds(raw: &str) -> Result<Vec<ResourceKind>, ApiError> {
                 ),
             )
         })?;
-        if kinds.contains(&kind) {
-            return Err(ApiError::invalid_parameter(
-                "kinds",
-                format!("`{}` is named twice", kind.spec().name),
-            ));
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
         }
-        kinds.push(kind);
     }
     Ok(kinds)
 }
@@ -80,13 +76,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_are_resource_names_each_once() {
+    fn kinds_are_resource_names_and_a_repeat_counts_once() {
         assert_eq!(
             parse_kinds("orders,returns").expect("kinds"),
             [ResourceKind::Orders, ResourceKind::Returns]
         );
         assert!(parse_kinds("orders,labor_activities").is_err());
-        assert!(parse_kinds("orders,orders").is_err());
+        assert_eq!(
+            parse_kinds("orders,orders").expect("kinds"),
+            [ResourceKind::Orders]
+        );
         assert!(parse_kinds("").is_err());
     }
 }

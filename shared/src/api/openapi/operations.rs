@@ -286,7 +286,12 @@ pub(super) fn query_parameters(id: RouteId) -> Vec<(&'static str, Value, String)
         RouteId::ListChanges => vec![
             (
                 "kinds",
-                json!({ "type": "string", "pattern": "^[a-z_]+(,[a-z_]+)*$" }),
+                {
+                    let names = crate::sync::ResourceKind::ALL
+                        .map(|k| k.spec().name)
+                        .join("|");
+                    json!({ "type": "string", "pattern": format!("^({names})(,({names}))*$") })
+                },
                 format!(
                     "Only these resources, comma-separated ({})",
                     crate::sync::ResourceKind::ALL
