@@ -413,15 +413,47 @@ async fn a_page_reads_each_shard_once_and_at_most_limit_plus_one_entries_of_it()
     assert_eq!((ids.len(), replica.seen.len()), (60, 60));
 }
 
+/// The webhook processor on `table`, signing as webhook-processor (IAM check), its writes
+/// bounded by [`WINDOW`]; webhooks carry whole objects here (no fetch).
+async fn processor_on(table: &str) -> packr::webhook::processor::ProcessorDeps {
+    use packr::webhook::processor::{ProcessorDeps, ProcessorLimits, DEFAULT_MAX_RECEIVE_COUNT};
+    let sdk = packr_local::testing::emulator_config().await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&packr_local::testing::function_config(
+            &sdk,
+            "webhook-processor",
+        )),
+        table.to_owned(),
+        CursorCodec::new(CURSOR_KEY.to_vec()),
+    )
+    .with_write_window(WINDOW);
+    ProcessorDeps {
+        stats: Arc::new(store.clone()),
+        max_receive_count: DEFAULT_MAX_RECEIVE_COUNT,
+        objects: Arc::new(store.clone()),
+        tenants: Arc::new(store.clone()),
+        connections: Arc::new(store.clone()),
+        receipts: Arc::new(store.clone()),
+        backfills: Arc::new(store),
+        fetcher: Arc::new(crate::webhook_processor::NoFetcher),
+        capacity: packr::store::capacity::CapacityMeter::new(),
+        limits: ProcessorLimits::default(),
+        sync_jobs: Arc::new(packr::sync::MemorySyncJobQueue::new()),
+        metrics: Arc::new(packr::metrics::RecordingSink::new()),
+        clock: Arc::new(packr::domain::Timestamp::now),
+    }
+}
+
 #[tokio::test]
-async fn sync_and_reconciliation_writes_reach_a_consumer_following_the_feed_meanwhile() {
+async fn a_mixed_run_of_webhooks_syncs_and_a_reconciliation_reaches_a_consumer_following_meanwhile()
+{
     use crate::resources_support::{case, SimEdit};
     use crate::sync_engine::CONNECTION;
+    use crate::webhook_processor::{failed_ids, message, sqs_event};
     use packr::sync::SyncMode;
     use trackstar_sim::MutateAction;
     // given a connection with inbound shipments, returns and warehouses upstream, and a
-    // consumer following the feed while a full sync of each kind, changes upstream, an
-    // incremental sync, and a reconciliation that finds an object deleted upstream write
+    // consumer following the feed all along
     let r = crate::sync_engine::rig(25).await;
     let kinds = [
         ResourceKind::InboundShipments,
@@ -455,12 +487,78 @@ async fn sync_and_reconciliation_writes_reach_a_consumer_following_the_feed_mean
     let mut deps = r.deps();
     deps.objects = Arc::new(writer(&r.worker_store));
     r.clock.advance(Duration::from_secs(2));
-    for kind in kinds {
-        r.run_to_end(&deps, r.job(kind, SyncMode::Full)).await;
-    }
+
+    // when full syncs of each kind run while webhooks of changes to returns arrive (each
+    // delivered twice, the second a duplicate)
+    let processor = processor_on(r.store.table_name()).await;
     let returns = case(ResourceKind::Returns);
-    let changed = returns.mutate(&r.sim, CONNECTION, MutateAction::Update, 2);
-    assert!(!changed.is_empty());
+    let mut webhooks = Vec::new();
+    for round in 0..3 {
+        for (event_type, id) in returns.mutate(&r.sim, CONNECTION, MutateAction::Update, 2) {
+            let object = returns.truth_of(&r.sim, CONNECTION, &id);
+            let body =
+                trackstar_sim::events::event(CONNECTION, "sandbox", &event_type, &object, None)
+                    .body;
+            webhooks.push((format!("msg_{round}_{id}"), event_type, body));
+        }
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let deliver = |n: usize, event_id: String, event_type: String, body: Value| {
+        let (tenant, processor) = (tenant.clone(), &processor);
+        async move {
+            let mut verdicts = Vec::new();
+            for copy in 0..2 {
+                let queued = packr::webhook::envelope::QueuedEvent {
+                    event_id: packr::domain::EventId::parse(event_id.clone()).unwrap(),
+                    tenant_id: tenant.clone(),
+                    brand_id: None,
+                    connection_id: packr::domain::ConnectionId::parse(CONNECTION).unwrap(),
+                    event_type: event_type.clone(),
+                    received_at: packr::domain::Timestamp::now(),
+                    delivered_at: None,
+                    correlation_id: packr::domain::CorrelationId::generate(),
+                    payload: body.clone(),
+                };
+                let batch = sqs_event(vec![message(&format!("sqs-{n}-{copy}"), &queued)]);
+                let answer = packr::webhook::processor::handle_batch(processor, batch).await;
+                assert!(failed_ids(&answer).is_empty(), "{event_id}");
+                let receipt = packr::webhook::receipts::ReceiptStore::get(
+                    processor.receipts.as_ref(),
+                    &tenant,
+                    &packr::domain::EventId::parse(event_id.clone()).unwrap(),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+                verdicts.push(receipt.state);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            verdicts
+        }
+    };
+    // (the first two before any sync: they are applied, the rest race the syncs)
+    let mut rest = webhooks.into_iter().enumerate();
+    for (n, (event_id, event_type, body)) in rest.by_ref().take(2) {
+        let verdicts = deliver(n, event_id, event_type, body).await;
+        assert_eq!(
+            verdicts[0],
+            packr::webhook::receipts::ReceiptState::Applied,
+            "{verdicts:?}"
+        );
+    }
+    let deliveries = async {
+        for (n, (event_id, event_type, body)) in rest {
+            deliver(n, event_id, event_type, body).await;
+        }
+    };
+    let syncs = async {
+        for kind in kinds {
+            r.run_to_end(&deps, r.job(kind, SyncMode::Full)).await;
+        }
+    };
+    tokio::join!(deliveries, syncs);
+    // and an incremental sync, then a reconciliation that finds an inbound shipment
+    // deleted upstream
     r.clock.advance(Duration::from_secs(2));
     r.run_to_end(&deps, r.job(ResourceKind::Returns, SyncMode::Incremental))
         .await;
@@ -476,8 +574,8 @@ async fn sync_and_reconciliation_writes_reach_a_consumer_following_the_feed_mean
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let replica = consumer.await.unwrap();
 
-    // then the consumer's copy equals the table: every object of every kind, at its latest
-    // version, the one deleted upstream as a deletion
+    // then the consumer's copy equals the table, which equals Trackstar: every object of
+    // every kind at its latest version, the one deleted upstream as a deletion
     let mut ids = Vec::new();
     for kind in kinds {
         for id in case(kind).truth_ids(&r.sim, CONNECTION) {
@@ -488,11 +586,23 @@ async fn sync_and_reconciliation_writes_reach_a_consumer_following_the_feed_mean
     let truth = source_of_truth(&r.store, &tenant, &ids).await;
     assert!(truth.len() >= 15, "{}", truth.len());
     assert_eq!(replica.objects, truth);
+    for kind in kinds {
+        crate::resources_support::assert_stored_equals_truth(
+            &r.store,
+            &tenant,
+            &r.sim,
+            CONNECTION,
+            case(kind),
+        )
+        .await;
+    }
     assert_eq!(
         replica.action_of(&gone).last(),
         Some(&ChangeAction::Deleted)
     );
     assert_eq!(truth[&(ResourceKind::InboundShipments, gone)], None);
+    // and nothing the consumer got is unknown to the table
+    assert!(replica.objects.keys().all(|k| truth.contains_key(k)));
     r.sim.shutdown().await;
 }
 
