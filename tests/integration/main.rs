@@ -20,6 +20,7 @@ mod api_writes;
 mod audit_chain;
 mod changes_feed;
 mod changes_feed_api;
+mod changes_feed_horizon;
 mod cold_start;
 mod helpers;
 mod idempotency;
