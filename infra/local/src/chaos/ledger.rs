@@ -23,8 +23,8 @@ struct Counts {
     /// Accepted final verdicts whose answer the proxy replaced with a 500: the processor's
     /// retry finds the verdict recorded and takes the event for a duplicate.
     lost_verdict_answers: u64,
-    /// Object writes the emulator accepted (`PutItem` of an order, inventory item or
-    /// product: the only-if-newer upsert took effect).
+    /// Object writes the emulator accepted (the only-if-newer `UpdateItem` of an order,
+    /// inventory item or product — a `PutItem` before the changes feed — took effect).
     object_writes: u64,
     /// Object writes refused by their only-if-newer condition.
     object_writes_refused: u64,
@@ -127,7 +127,11 @@ fn observe(operation: &str, request: &[u8], status: u16) -> Seen {
     let object = ["#ORDER#", "#INVENTORY#", "#PRODUCT#"]
         .iter()
         .any(|kind| pk.contains(kind));
-    if operation == "PutItem" && object {
+    // The upsert: an UpdateItem under the only-if-newer condition on the version (`#u`);
+    // other updates of an object's item (a tombstone) are not upserts.
+    let upsert = operation == "PutItem"
+        || body["ExpressionAttributeNames"]["#u"].as_str() == Some("updated_us");
+    if object && upsert {
         return match status {
             200 => Seen::ObjectWrite,
             400 => Seen::ObjectWriteRefused,
@@ -173,7 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn object_puts_are_counted_apart_from_other_writes() {
+    fn object_upserts_are_counted_apart_from_other_writes() {
         let put = |pk: &str| {
             serde_json::json!({"Item": {"pk": {"S": pk}, "sk": {"S": "x"}}})
                 .to_string()
@@ -193,6 +197,28 @@ mod tests {
         );
         assert_eq!(
             observe("GetItem", &put("T#acme#ORDER#o1"), 200),
+            Seen::Nothing
+        );
+        // the upsert as the store sends it now: an UpdateItem under the version condition
+        let upsert = |pk: &str| {
+            serde_json::json!({
+                "Key": {"pk": {"S": pk}, "sk": {"S": "ORDER"}},
+                "ExpressionAttributeNames": {"#pk": "pk", "#u": "updated_us"},
+            })
+            .to_string()
+            .into_bytes()
+        };
+        assert_eq!(
+            observe("UpdateItem", &upsert("T#acme#ORDER#o1"), 200),
+            Seen::ObjectWrite
+        );
+        assert_eq!(
+            observe("UpdateItem", &upsert("T#acme#ORDER#o1"), 400),
+            Seen::ObjectWriteRefused
+        );
+        // a tombstone is not an upsert
+        assert_eq!(
+            observe("UpdateItem", &put("T#acme#ORDER#o1"), 200),
             Seen::Nothing
         );
     }
