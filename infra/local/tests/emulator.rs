@@ -105,7 +105,7 @@ async fn emulator_table_matches_the_template() {
         })
         .collect();
     assert_eq!(indexes, expected_indexes);
-    assert_eq!(indexes.len(), 4);
+    assert_eq!(indexes.len(), 5);
     assert_eq!(
         indexes.get("gsi3"),
         Some(&(

@@ -14,7 +14,7 @@ fn repo_text() -> String {
 }
 
 #[test]
-fn repo_template_declares_the_table_with_four_gsis_and_ttl() {
+fn repo_template_declares_the_table_with_five_gsis_and_ttl() {
     let table = repo().table().expect("one table");
     assert_eq!(table.logical_id, "PackrTable");
     assert_eq!(
@@ -42,17 +42,27 @@ fn repo_template_declares_the_table_with_four_gsis_and_ttl() {
             ("gsi2", "gsi2pk", Some("gsi2sk")),
             ("gsi3", "gsi3pk", Some("gsi3sk")),
             ("gsi4", "gsi4pk", Some("gsi4sk")),
+            ("gsi5", "chgpk", Some("chgsk")),
         ]
     );
-    assert!(table
-        .global_secondary_indexes
-        .iter()
-        .all(|i| i.projection == Projection::All));
+    // The listing indexes project everything; the feed's only what it filters and labels on.
+    for index in &table.global_secondary_indexes {
+        let expected = if index.name == "gsi5" {
+            Projection::Include(vec![
+                "brand_id".to_owned(),
+                "deleted_at".to_owned(),
+                "created_us".to_owned(),
+            ])
+        } else {
+            Projection::All
+        };
+        assert_eq!(index.projection, expected, "{}", index.name);
+    }
     assert!(table
         .attribute_definitions
         .iter()
         .all(|d| d.attribute_type == AttributeType::S));
-    assert_eq!(table.attribute_definitions.len(), 10);
+    assert_eq!(table.attribute_definitions.len(), 12);
     assert_eq!(table.ttl_attribute.as_deref(), Some("expires_at"));
     assert!(table.point_in_time_recovery && table.sse_enabled);
 }
