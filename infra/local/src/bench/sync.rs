@@ -1,5 +1,6 @@
-//! Sync engine figures: a full sync of one connection, a floor of bare conditional
-//! PutItems of the same items on the same emulator at the same concurrency, then an
+//! Sync engine figures: a full sync of one connection (its object writes are the store's
+//! set-every-attribute UpdateItems), a floor of bare conditional PutItems of the same items
+//! (rebuilt from the recorded requests) on the same emulator at the same concurrency, then an
 //! incremental sync after a number of changes; and the Trackstar client's sustained GET
 //! rate on one token against Trackstar's limit. Used by `sync_bench` and `make bench`.
 
@@ -57,7 +58,8 @@ pub struct SyncReport {
     pub synced_puts: usize,
     /// The full sync's object puts by resource.
     pub synced_puts_by_kind: BTreeMap<String, usize>,
-    /// (⌈size/1 KB⌉ × (table + GSIs with keys) per put + 1 per state UpdateItem) / puts.
+    /// (⌈size/1 KB⌉ × (table + projection-ALL GSIs with keys) + 1 (gsi5) per object write
+    /// + 1 per state UpdateItem) / object writes.
     pub write_units_per_record: f64,
     pub floor_puts: usize,
     /// The floor's puts by the resource of the sync's item they copy.
@@ -146,7 +148,8 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
             .entry(kind.spec().name.to_owned())
             .or_default() += 1;
     }
-    let state_writes = full_writes.calls.get("UpdateItem").copied().unwrap_or(0);
+    // The job-state writes: UpdateItems that are not object writes.
+    let state_writes = full_writes.updates.len() as u64;
 
     // 2. floor: bare conditional PutItems of the recorded items, same emulator, same
     //    concurrency (pollers × write concurrency); every kind's items in their share
