@@ -30,6 +30,22 @@ pub const FEED_ENTRY_ATTRIBUTES: [&str; 7] = [
     "created_us",
 ];
 
+/// The attributes the changes feed added to every object item (`written_at` was there
+/// before it): what an item weighed without them tells the feed's share of its units.
+pub const FEED_ATTRIBUTES: [&str; 4] = ["chgpk", "chgsk", "created_us", "brand_id"];
+
+/// Write units of an object write of `item` as the store billed before the feed: the item
+/// without [`FEED_ATTRIBUTES`], ⌈size / 1 KB⌉ for the table and each projection-ALL GSI.
+pub fn pre_feed_units(item: &serde_json::Map<String, serde_json::Value>) -> u64 {
+    let size: usize = item
+        .iter()
+        .filter(|(name, _)| !FEED_ATTRIBUTES.contains(&name.as_str()))
+        .map(|(name, v)| name.len() + value_size(v))
+        .sum();
+    let copies = 1 + GSI_KEYS.iter().filter(|k| item.contains_key(**k)).count() as u64;
+    copies * size.div_ceil(1024) as u64
+}
+
 /// Write units of the GSI entries an object write of `item` (of `size` bytes) carries:
 /// ⌈size / 1 KB⌉ per projection-ALL index it has keys for, 1 for the feed's.
 pub fn index_units(item: &serde_json::Map<String, serde_json::Value>, size: usize) -> u64 {
@@ -432,5 +448,31 @@ mod tests {
         let item = item.as_object().cloned().unwrap_or_default();
         // Then its index units are 2 × 2 (copies of a 2-unit item) + 1 (the feed's entry)
         assert_eq!(index_units(&item, 1536), 5);
+    }
+
+    #[test]
+    fn an_item_pushed_over_1_kb_by_the_feeds_attributes_cost_one_unit_per_copy_before_it() {
+        // Given a 1,000-byte item with gsi2, to which the feed added its keys and created_us
+        let mut item = serde_json::json!({
+            "pk": {"S": "p"}, "gsi2pk": {"S": "g"},
+            "pad": {"S": "x".repeat(1000 - 2 - 1 - 6 - 1 - 3)},
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        assert_eq!(item_size(&item), 1000);
+        item.insert("chgpk".into(), serde_json::json!({"S": "T#t1#CHG#1"}));
+        item.insert(
+            "created_us".into(),
+            serde_json::json!({"N": "1700000000000000"}),
+        );
+        assert!(item_size(&item) > 1024);
+        // Then before the feed it was 1 unit for the table and 1 for gsi2
+        assert_eq!(pre_feed_units(&item), 2);
+        // And now 2 for the table, 2 for gsi2 and 1 for the feed's entry
+        assert_eq!(
+            item_size(&item).div_ceil(1024) as u64 + index_units(&item, item_size(&item)),
+            5
+        );
     }
 }

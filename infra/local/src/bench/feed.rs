@@ -392,6 +392,21 @@ pub fn markdown(feed: &FeedCost, mix: &WebhookUnits, kinds: &[KindUnits]) -> Str
         all.unknown,
         all.feed_units_per_change(),
     ));
+    let before = mix.per_event(mix.pre_feed_write_units());
+    md.push_str(&format!(
+        "| the webhook's write units per event (the mix) | **{:.2}** | the same requests billed as before the feed (items without chgpk, chgsk, created_us, brand_id; no gsi5): {:.2} | {} |\n",
+        webhook,
+        before,
+        super::ratio(webhook, before),
+    ));
+    md.push_str(&format!(
+        "| of which the object writes: table + GSI copies (mean item {:.0} B) + gsi5 | {:.2} + {:.2} + {:.2} | before the feed: {:.2} | |\n",
+        mix.object_mean_bytes,
+        mix.per_event(mix.object_units),
+        mix.per_event(mix.index_units - mix.feed_index_units),
+        mix.per_event(mix.feed_index_units),
+        mix.per_event(mix.pre_feed_object_units),
+    ));
     md.push_str(&format!(
         "| per webhook event (the mix): the gsi5 entries counted in the write units above (1 per write) / the moves' deletes not counted: gsi5, gsi1 + gsi2 | {:.2} / +{:.2}, +{:.2} | | |\n",
         mix.per_event(mix.feed_index_units),

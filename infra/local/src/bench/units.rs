@@ -16,7 +16,9 @@ use super::feed::FeedCost;
 use super::moves::{classify, Moves, RecordedWrite, StoredState};
 use super::verdicts::VerdictLog;
 use super::webhook::{drive, LoadOptions, LoadReport};
-use crate::recorder::{attribute_item_size, index_units, item_size, Writes, FEED_KEY};
+use crate::recorder::{
+    attribute_item_size, index_units, item_size, pre_feed_units, Writes, FEED_KEY,
+};
 use crate::testing::fresh_local_stack;
 use crate::webhooks::{start, WebhookOptions};
 
@@ -38,6 +40,9 @@ pub struct WebhookUnits {
     pub index_units: f64,
     /// The feed's `gsi5` entries: 1 unit per object write.
     pub feed_index_units: f64,
+    /// The object writes (table and GSI entries) billed as before the feed: the same items
+    /// without its attributes (`recorder::FEED_ATTRIBUTES`), no `gsi5` entry.
+    pub pre_feed_object_units: f64,
     /// The object writes classified by the stored items afterwards (creations, updates,
     /// refused) and the index moves' deletes, which `write_units` leaves out.
     pub moves: Moves,
@@ -59,6 +64,12 @@ pub struct WebhookUnits {
 impl WebhookUnits {
     pub fn per_event(&self, units: f64) -> f64 {
         units / self.processed_events.max(1.0)
+    }
+
+    /// The write units of the same requests as billed before the feed (its attributes
+    /// and `gsi5` entry taken out).
+    pub fn pre_feed_write_units(&self) -> f64 {
+        self.write_units - self.object_units - self.index_units + self.pre_feed_object_units
     }
 }
 
@@ -112,6 +123,7 @@ pub async fn webhook_units(
         .map(|(item, size)| index_units(item, *size))
         .sum();
     let feed_index_units = objects.iter().filter(|i| i.contains_key(FEED_KEY)).count();
+    let pre_feed_object_units: u64 = objects.iter().map(|i| pre_feed_units(i)).sum();
     let mut updates: BTreeMap<String, u64> = BTreeMap::new();
     for pk in &recorded.updates {
         *updates.entry(kind_of(pk).to_owned()).or_default() += 1;
@@ -165,6 +177,7 @@ pub async fn webhook_units(
         object_mean_bytes: mean(&sizes),
         index_units: index_units as f64,
         feed_index_units: feed_index_units as f64,
+        pre_feed_object_units: pre_feed_object_units as f64,
         moves,
         receipt_updates,
         receipt_units,
@@ -415,7 +428,7 @@ pub fn per_kind_table(kinds: &[KindUnits]) -> String {
     };
     let reference = order.write_units_per_event();
     let mut md = String::from(
-        "| webhook events of one kind | events (types) | write units per event, GSI entries included | of which: object / GSI entries (of which the feed's gsi5) / receipt / stats / budget | mean object | the order's | ratio | goal ≤ the order's | index moves not in the figure: + gsi5 / + gsi1, gsi2 (writes: created / updated / refused) |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| webhook events of one kind | events (types) | write units per event, GSI entries included | of which: object / GSI entries (of which the feed's gsi5) / receipt / stats / budget | mean object | the order's | ratio | goal ≤ the order's | the same writes before the feed (items without its attributes, no gsi5) | index moves not in the figure: + gsi5 / + gsi1, gsi2 (writes: created / updated / refused) |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for k in kinds {
         let u = &k.units;
@@ -437,7 +450,7 @@ pub fn per_kind_table(kinds: &[KindUnits]) -> String {
             "(not a new resource)"
         };
         md.push_str(&format!(
-            "| {}{} | {:.0} ({types}) | **{:.2}** | {:.2} / {:.2} ({:.2}) / {:.2} / {:.2} / {:.2} | {:.0} B | {:.2} | {} | {goal} | +{:.2} / +{:.2} ({} / {} / {}) |\n",
+            "| {}{} | {:.0} ({types}) | **{:.2}** | {:.2} / {:.2} ({:.2}) / {:.2} / {:.2} / {:.2} | {:.0} B | {:.2} | {} | {goal} | {:.2} | +{:.2} / +{:.2} ({} / {} / {}) |\n",
             k.label,
             if k.settled { "" } else { " (**not settled**)" },
             u.processed_events,
@@ -451,6 +464,7 @@ pub fn per_kind_table(kinds: &[KindUnits]) -> String {
             u.object_mean_bytes,
             reference,
             super::ratio(figure, reference),
+            per(u.pre_feed_write_units()),
             per(u.moves.feed_move_units as f64),
             per(u.moves.index_move_units as f64),
             u.moves.creations,
