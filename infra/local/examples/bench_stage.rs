@@ -675,6 +675,20 @@ async fn sync(
             ratio(floor_ms, full_ms),
         ));
     }
+    if r.floor_updates > 0 {
+        // The second floor: the sync's own UpdateItems re-sent bare.
+        let per = |cpu: Option<f64>, n: f64| cpu.map(|c| c * 1000.0 / n.max(1.0));
+        md.push_str(&format!(
+            "| full sync: records stored per second, against its own object `UpdateItem`s re-sent bare (same expression, condition, names and values, on copies) | {:.0}/s | bare conditional `UpdateItem`: {:.0}/s ({} in {:.1} s; emulator CPU {} ms each) | {} | |\n",
+            r.records_per_s,
+            r.floor_updates_per_s,
+            r.floor_updates,
+            r.floor_updates_s,
+            per(r.floor_updates_moto_cpu_s, r.floor_updates as f64)
+                .map_or_else(|| "?".to_owned(), |ms| format!("{ms:.2}")),
+            ratio(r.records_per_s, r.floor_updates_per_s),
+        ));
+    }
     md.push_str(&format!(
         "| full sync: Trackstar GETs per second | {:.2}/s ({} pages) | bound {:.0}/s | {} | |\n",
         r.full_gets_per_s,

@@ -170,6 +170,10 @@ pub struct Writes {
     pub put_conditions: Vec<Option<serde_json::Value>>,
     /// How many of `puts` were sent as `UpdateItem`s (the rest as `PutItem`s).
     pub object_updates: usize,
+    /// For each write in `puts` (same order) sent as an `UpdateItem`: its request as sent
+    /// (`Key`, `UpdateExpression`, `ConditionExpression`, the names and values); `None` for
+    /// a `PutItem`.
+    pub put_requests: Vec<Option<serde_json::Value>>,
     /// Keys asked for by BatchGetItem calls.
     pub batch_get_keys: u64,
     /// Partition keys written by the other UpdateItem calls (not object writes).
@@ -255,6 +259,7 @@ impl Recorder {
                     writes.puts.push(item);
                     writes.put_conditions.push(condition_of(&request));
                     writes.object_updates += 1;
+                    writes.put_requests.push(Some(request));
                 } else if let Some(pk) = request["Key"]["pk"]["S"].as_str() {
                     writes.updates.push(pk.to_owned());
                 }
@@ -264,6 +269,7 @@ impl Recorder {
                 if let Some(item) = request["Item"].as_object() {
                     writes.puts.push(item.clone());
                     writes.put_conditions.push(condition_of(&request));
+                    writes.put_requests.push(None);
                 }
             }
         }
