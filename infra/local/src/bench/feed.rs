@@ -320,8 +320,8 @@ pub fn markdown(feed: &FeedCost, mix: &WebhookUnits, kinds: &[KindUnits]) -> Str
     let listing = feed.listing_read_units;
     let mut md = format!(
         "\n### The changes feed (issue 21): units per change and per page, and its delay\n\n\
-         After the runs above, the tenant's whole feed (every object at its last write: the stack's \
-         seeding, the mix and the kinds' runs) read with `DynamoStore::changes_page` in pages of {PAGE}, \
+         After the runs above, the tenant's whole feed (every object at its last write: all the mix and the kinds' runs \
+         stored; the stack stores none before) read with `DynamoStore::changes_page` in pages of {PAGE}, \
          every kind, a horizon of {:.0} s waited out first. Each page: {CHANGE_SHARDS} shard `Query`s of \
          `gsi5` ({} + 1 entries at most each), then one strongly consistent `BatchGetItem` of the \
          objects. Read units as DynamoDB bills them, from the same four queries re-issued from each page's \
