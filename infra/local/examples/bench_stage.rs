@@ -502,7 +502,11 @@ async fn units(
     } else {
         &[]
     };
-    let (r, per_kind) = bench::units::run(sdk, verdicts, options, kinds, kind_events).await?;
+    // A short feed horizon (the writers' window + 1 s): the bench waits it out before
+    // reading the feed; the service's default is `packr::changes::DEFAULT_HORIZON`.
+    let feed_horizon = packr::changes::WRITE_WINDOW + std::time::Duration::from_secs(1);
+    let (r, per_kind, feed) =
+        bench::units::run(sdk, verdicts, options, kinds, kind_events, feed_horizon).await?;
     let u = r
         .units
         .clone()
@@ -515,9 +519,10 @@ async fn units(
         "## DynamoDB units per webhook event\n\n{}\n\
          {} changes at {:.0}/s, delivered {} at a time, through the pipeline with the emulator's request \
          recorder on; {:.0} events got a verdict. moto reports a constant `ConsumedCapacity`, so units are \
-         computed as DynamoDB bills them from the requests the functions sent: each object `PutItem` \
-         ⌈item size / 1 KB⌉ (refused conditional puts are billed too) and the same again for every GSI \
-         the item carries keys for (projection ALL); each receipt `UpdateItem` ⌈stored receipt size / 1 KB⌉ \
+         computed as DynamoDB bills them from the requests the functions sent: each object write (the \
+         store's set-every-attribute `UpdateItem`, its item rebuilt from the request) ⌈item size / 1 KB⌉ \
+         (refused conditional writes are billed too) and the same again for every GSI the item carries \
+         keys for (projection ALL), plus 1 for the changes feed's `gsi5` entry (under 1 KB); each receipt `UpdateItem` ⌈stored receipt size / 1 KB⌉ \
          (sizes read back); other `UpdateItem`s (webhook stats, rate budget) and puts 1 unit (items under \
          1 KB); reads 1 unit per `GetItem`/`Query`/`BatchGetItem` key (items under 4 KB). Floor = the \
          event's own object write, the one write any design must make. API reads: see `60-api`.\n\n",
@@ -543,9 +548,10 @@ async fn units(
         ratio(per(u.write_units), floor),
     ));
     md.push_str(&format!(
-        "| of which: object (mean {:.0} B) | {:.2} | | | |\n| of which: GSI entries | {:.2} | | | |\n| of which: receipt (mean {:.0} B) | {:.2} | | | |\n| of which: webhook stats (1 per connection per batch) | {:.2} | | | |\n| of which: rate budget (1 per Trackstar read) | {:.2} | | | |\n| of which: other | {:.2} | | | |\n",
+        "| of which: object (mean {:.0} B) | {:.2} | | | |\n| of which: GSI entries (the feed's gsi5 among them: {:.2}) | {:.2} | | | |\n| of which: receipt (mean {:.0} B) | {:.2} | | | |\n| of which: webhook stats (1 per connection per batch) | {:.2} | | | |\n| of which: rate budget (1 per Trackstar read) | {:.2} | | | |\n| of which: other | {:.2} | | | |\n",
         u.object_mean_bytes,
         per(u.object_units),
+        per(u.feed_index_units),
         per(u.index_units),
         u.receipt_mean_bytes,
         per(u.receipt_units),
@@ -579,6 +585,7 @@ async fn units(
         ));
         md.push_str(&bench::units::per_kind_table(&per_kind));
     }
+    md.push_str(&bench::feed::markdown(&feed, &u, &per_kind));
     StageOut::new(out, stage).write(
         &md,
         &json!({
@@ -588,6 +595,8 @@ async fn units(
             "read_units_per_event": per(u.read_units),
             "object_units_per_event": per(u.object_units),
             "index_units_per_event": per(u.index_units),
+            "feed_index_units_per_event": per(u.feed_index_units),
+            "feed": feed,
             "method": "billing rule applied to recorded request items (moto ConsumedCapacity is constant)",
         }),
     )?;
@@ -666,6 +675,20 @@ async fn sync(
             ratio(floor_ms, full_ms),
         ));
     }
+    if r.floor_updates > 0 {
+        // The second floor: the sync's own UpdateItems re-sent bare.
+        let per = |cpu: Option<f64>, n: f64| cpu.map(|c| c * 1000.0 / n.max(1.0));
+        md.push_str(&format!(
+            "| full sync: records stored per second, against its own object `UpdateItem`s re-sent bare (same expression, condition, names and values, on copies) | {:.0}/s | bare conditional `UpdateItem`: {:.0}/s ({} in {:.1} s; emulator CPU {} ms each) | {} | |\n",
+            r.records_per_s,
+            r.floor_updates_per_s,
+            r.floor_updates,
+            r.floor_updates_s,
+            per(r.floor_updates_moto_cpu_s, r.floor_updates as f64)
+                .map_or_else(|| "?".to_owned(), |ms| format!("{ms:.2}")),
+            ratio(r.records_per_s, r.floor_updates_per_s),
+        ));
+    }
     md.push_str(&format!(
         "| full sync: Trackstar GETs per second | {:.2}/s ({} pages) | bound {:.0}/s | {} | |\n",
         r.full_gets_per_s,
@@ -674,7 +697,7 @@ async fn sync(
         ratio(r.full_gets_per_s, rate.limit_per_s),
     ));
     md.push_str(&format!(
-        "| write units per stored record (⌈size/1 KB⌉ × (table + GSIs with keys), +1 per state write) | {:.2} (mean item {:.0} B) | {:.2} per floor put (moto reports {:.2}) | {} | |\n",
+        "| write units per stored record (⌈size/1 KB⌉ × (table + projection-ALL GSIs with keys) + 1 for the feed's gsi5 entry, +1 per state write) | {:.2} (mean item {:.0} B) | {:.2} per floor put (moto reports {:.2}) | {} | |\n",
         r.write_units_per_record,
         r.mean_item_bytes,
         r.floor_write_units_per_put,

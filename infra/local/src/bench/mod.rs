@@ -3,7 +3,9 @@
 //! the `bench_stage` example; `webhook_bench` and `sync_bench` print the same runs by hand.
 
 pub mod api;
+pub mod feed;
 pub mod ingest;
+pub mod moves;
 pub mod rejections;
 pub mod sync;
 pub mod units;

@@ -1,5 +1,6 @@
-//! Sync engine figures: a full sync of one connection, a floor of bare conditional
-//! PutItems of the same items on the same emulator at the same concurrency, then an
+//! Sync engine figures: a full sync of one connection (its object writes are the store's
+//! set-every-attribute UpdateItems), a floor of bare conditional PutItems of the same items
+//! (rebuilt from the recorded requests) on the same emulator at the same concurrency, then an
 //! incremental sync after a number of changes; and the Trackstar client's sustained GET
 //! rate on one token against Trackstar's limit. Used by `sync_bench` and `make bench`.
 
@@ -57,7 +58,8 @@ pub struct SyncReport {
     pub synced_puts: usize,
     /// The full sync's object puts by resource.
     pub synced_puts_by_kind: BTreeMap<String, usize>,
-    /// (⌈size/1 KB⌉ × (table + GSIs with keys) per put + 1 per state UpdateItem) / puts.
+    /// (⌈size/1 KB⌉ × (table + projection-ALL GSIs with keys) + 1 (gsi5) per object write
+    /// + 1 per state UpdateItem) / object writes.
     pub write_units_per_record: f64,
     pub floor_puts: usize,
     /// The floor's puts by the resource of the sync's item they copy.
@@ -73,6 +75,11 @@ pub struct SyncReport {
     /// what each asked of it apart from the other load on the machine.
     pub full_moto_cpu_s: Option<f64>,
     pub floor_moto_cpu_s: Option<f64>,
+    /// The second floor: the sync's own object UpdateItems re-sent bare on copies.
+    pub floor_updates: usize,
+    pub floor_updates_s: f64,
+    pub floor_updates_per_s: f64,
+    pub floor_updates_moto_cpu_s: Option<f64>,
     pub incremental_changes: usize,
     pub incremental_distinct: usize,
     pub incremental_s: f64,
@@ -139,14 +146,18 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         .puts
         .iter()
         .zip(&full_writes.put_conditions)
-        .filter_map(|(item, condition)| object_kind(item).map(|kind| (kind, item, condition)))
+        .zip(&full_writes.put_requests)
+        .filter_map(|((item, condition), request)| {
+            object_kind(item).map(|kind| (kind, item, condition, request))
+        })
         .collect();
-    for (kind, _, _) in &objects {
+    for (kind, _, _, _) in &objects {
         *synced_puts_by_kind
             .entry(kind.spec().name.to_owned())
             .or_default() += 1;
     }
-    let state_writes = full_writes.calls.get("UpdateItem").copied().unwrap_or(0);
+    // The job-state writes: UpdateItems that are not object writes.
+    let state_writes = full_writes.updates.len() as u64;
 
     // 2. floor: bare conditional PutItems of the recorded items, same emulator, same
     //    concurrency (pollers × write concurrency); every kind's items in their share
@@ -160,7 +171,7 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         .step_by(step)
         .take(floor_n)
         .enumerate()
-        .map(|(i, (kind, item, condition))| {
+        .map(|(i, (kind, item, condition, _))| {
             *floor_puts_by_kind
                 .entry(kind.spec().name.to_owned())
                 .or_default() += 1;
@@ -211,6 +222,47 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
     let moto_units: f64 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
     let floor_writes = recorder.take().await?;
     let (floor_units, floor_item) = floor_writes.units();
+
+    // 2b. second floor: the sync's own object UpdateItems, re-sent bare (same expression,
+    //     condition, names and values) on copies, at the same concurrency: what the
+    //     emulator asks of that request shape, apart from the sync around it
+    let updates: Vec<UpdateRequest> = objects
+        .iter()
+        .step_by(step)
+        .take(floor_n)
+        .enumerate()
+        .filter_map(|(i, (_, _, _, request))| UpdateRequest::of(request.as_ref()?, i))
+        .collect();
+    let moto_before = moto_cpu_s();
+    let updates_started = Instant::now();
+    let update_results: Vec<bool> = stream::iter(updates.into_iter().map(|u| {
+        let dynamo = dynamo.clone();
+        let table = table.clone();
+        async move {
+            dynamo
+                .update_item()
+                .table_name(table)
+                .set_key(Some(u.key))
+                .update_expression(u.expression)
+                .condition_expression(u.condition)
+                .set_expression_attribute_names(Some(u.names))
+                .set_expression_attribute_values(Some(u.values))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await
+                .is_ok()
+        }
+    }))
+    .buffer_unordered(pollers * write_concurrency)
+    .collect()
+    .await;
+    let floor_updates_s = updates_started.elapsed().as_secs_f64();
+    let floor_updates_moto_cpu_s = moto_cpu_s()
+        .zip(moto_before)
+        .map(|(after, before)| after - before);
+    let floor_updates = update_results.iter().filter(|ok| **ok).count();
 
     // 3. incremental after `changes` changes
     let next_second = || async {
@@ -284,6 +336,10 @@ pub async fn run(sdk: &SdkConfig, sizes: SyncSizes) -> anyhow::Result<SyncReport
         floor_moto_units_per_put: moto_units / floor_ok.max(1) as f64,
         full_moto_cpu_s,
         floor_moto_cpu_s,
+        floor_updates,
+        floor_updates_s,
+        floor_updates_per_s: floor_updates as f64 / floor_updates_s,
+        floor_updates_moto_cpu_s,
         incremental_changes: made,
         incremental_distinct: changed.len(),
         incremental_s,
@@ -328,6 +384,41 @@ impl Condition {
                 .map(|(k, v)| (k.clone(), to_attribute(v)))
                 .collect(),
         }
+    }
+}
+
+/// A recorded object UpdateItem re-sent on a copy (`T#floorU#<n>`).
+struct UpdateRequest {
+    key: HashMap<String, AttributeValue>,
+    expression: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl UpdateRequest {
+    fn of(request: &serde_json::Value, n: usize) -> Option<Self> {
+        let mut key: HashMap<String, AttributeValue> = request["Key"]
+            .as_object()?
+            .iter()
+            .map(|(k, v)| (k.clone(), to_attribute(v)))
+            .collect();
+        key.insert("pk".into(), AttributeValue::S(format!("T#floorU#X#{n}")));
+        Some(Self {
+            key,
+            expression: request["UpdateExpression"].as_str()?.to_owned(),
+            condition: request["ConditionExpression"].as_str()?.to_owned(),
+            names: request["ExpressionAttributeNames"]
+                .as_object()?
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect(),
+            values: request["ExpressionAttributeValues"]
+                .as_object()?
+                .iter()
+                .map(|(k, v)| (k.clone(), to_attribute(v)))
+                .collect(),
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //! order's (issue 18: a new resource's webhook costs no more than an order's). Used by
 //! the `units` stage of `make bench`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +12,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use packr::resource::ResourceKind;
 use trackstar_sim::{MutateAction, MutationKind};
 
+use super::feed::FeedCost;
+use super::moves::{classify, Moves, RecordedWrite, StoredState};
 use super::verdicts::VerdictLog;
 use super::webhook::{drive, LoadOptions, LoadReport};
-use crate::recorder::{attribute_item_size, item_size, Writes, GSI_KEYS};
+use crate::recorder::{
+    attribute_item_size, index_units, item_size, pre_feed_units, Writes, FEED_KEY,
+};
 use crate::testing::fresh_local_stack;
 use crate::webhooks::{start, WebhookOptions};
 
@@ -24,14 +28,24 @@ use crate::webhooks::{start, WebhookOptions};
 pub struct WebhookUnits {
     pub processed_events: f64,
     pub calls: BTreeMap<String, u64>,
-    /// Object `PutItem`s: ⌈item size / 1 KB⌉ each (refused conditional puts are billed too).
+    /// Object writes (the store's set-every-attribute `UpdateItem`s, or `PutItem`s): ⌈item
+    /// size / 1 KB⌉ each (refused conditional writes are billed too).
     pub object_puts: usize,
-    /// The object puts by resource (a kind's run puts only its own).
+    /// The object writes by resource (a kind's run writes only its own).
     pub object_puts_by_kind: BTreeMap<String, usize>,
     pub object_units: f64,
     pub object_mean_bytes: f64,
-    /// GSI entries the object puts carry keys for, each ⌈item size / 1 KB⌉ (projection ALL).
+    /// GSI entries the object writes carry keys for: ⌈item size / 1 KB⌉ each for the
+    /// projection-ALL indexes, 1 for the feed's (`gsi5`, included in `feed_index_units`).
     pub index_units: f64,
+    /// The feed's `gsi5` entries: 1 unit per object write.
+    pub feed_index_units: f64,
+    /// The object writes (table and GSI entries) billed as before the feed: the same items
+    /// without its attributes (`recorder::FEED_ATTRIBUTES`), no `gsi5` entry.
+    pub pre_feed_object_units: f64,
+    /// The object writes classified by the stored items afterwards (creations, updates,
+    /// refused) and the index moves' deletes, which `write_units` leaves out.
+    pub moves: Moves,
     /// Receipt `UpdateItem`s: ⌈stored receipt size / 1 KB⌉ each (sizes read back).
     pub receipt_updates: u64,
     pub receipt_units: f64,
@@ -50,6 +64,12 @@ pub struct WebhookUnits {
 impl WebhookUnits {
     pub fn per_event(&self, units: f64) -> f64 {
         units / self.processed_events.max(1.0)
+    }
+
+    /// The write units of the same requests as billed before the feed (its attributes
+    /// and `gsi5` entry taken out).
+    pub fn pre_feed_write_units(&self) -> f64 {
+        self.write_units - self.object_units - self.index_units + self.pre_feed_object_units
     }
 }
 
@@ -100,11 +120,10 @@ pub async fn webhook_units(
     let index_units: u64 = objects
         .iter()
         .zip(&sizes)
-        .map(|(item, size)| {
-            GSI_KEYS.iter().filter(|k| item.contains_key(**k)).count() as u64
-                * size.div_ceil(1024) as u64
-        })
+        .map(|(item, size)| index_units(item, *size))
         .sum();
+    let feed_index_units = objects.iter().filter(|i| i.contains_key(FEED_KEY)).count();
+    let pre_feed_object_units: u64 = objects.iter().map(|i| pre_feed_units(i)).sum();
     let mut updates: BTreeMap<String, u64> = BTreeMap::new();
     for pk in &recorded.updates {
         *updates.entry(kind_of(pk).to_owned()).or_default() += 1;
@@ -136,8 +155,12 @@ pub async fn webhook_units(
         .max()
         .unwrap_or(1) as f64;
     let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len().max(1) as f64;
-    let other_writes =
-        (calls("PutItem") - objects.len() as u64).saturating_add(calls("DeleteItem"));
+    // Object writes sent as PutItems (older stores); the store's own are UpdateItems.
+    let object_put_items = recorded.puts.len() - recorded.object_updates;
+    let other_writes = calls("PutItem")
+        .saturating_sub(object_put_items as u64)
+        .saturating_add(calls("DeleteItem"));
+    let moves = moves(&ddb, table, &objects, &sizes).await?;
     let receipt_units = receipt_updates as f64 * receipt_unit;
     let write_units = object_units as f64
         + index_units as f64
@@ -153,6 +176,9 @@ pub async fn webhook_units(
         object_units: object_units as f64,
         object_mean_bytes: mean(&sizes),
         index_units: index_units as f64,
+        feed_index_units: feed_index_units as f64,
+        pre_feed_object_units: pre_feed_object_units as f64,
+        moves,
         receipt_updates,
         receipt_units,
         receipt_mean_bytes: mean(&receipt_bytes),
@@ -162,6 +188,74 @@ pub async fn webhook_units(
         read_units,
         moto_reported_write_units,
     })
+}
+
+/// The object writes classified by the objects' items as stored now (read back).
+async fn moves(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    objects: &[&serde_json::Map<String, serde_json::Value>],
+    sizes: &[usize],
+) -> anyhow::Result<Moves> {
+    let number = |item: &serde_json::Map<String, serde_json::Value>, name: &str| {
+        item.get(name)
+            .and_then(|v| v["N"].as_str())
+            .and_then(|n| n.parse::<i64>().ok())
+    };
+    let text = |item: &serde_json::Map<String, serde_json::Value>, name: &str| {
+        item.get(name)
+            .and_then(|v| v["S"].as_str())
+            .map(str::to_owned)
+    };
+    let writes: Vec<RecordedWrite> = objects
+        .iter()
+        .zip(sizes)
+        .filter_map(|(item, size)| {
+            Some(RecordedWrite {
+                pk: text(item, "pk")?,
+                written_us: number(item, "written_at")?,
+                version: number(item, "updated_us")?,
+                item_units: size.div_ceil(1024) as u64,
+                version_sorted_indexes: ["gsi1pk", "gsi2pk"]
+                    .iter()
+                    .filter(|k| item.contains_key(**k))
+                    .count() as u64,
+            })
+        })
+        .collect();
+    let mut stored = HashMap::new();
+    for item in objects {
+        let (Some(pk), Some(sk)) = (text(item, "pk"), text(item, "sk")) else {
+            continue;
+        };
+        if stored.contains_key(&pk) {
+            continue;
+        }
+        let got = ddb
+            .get_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .key("sk", AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let n = |name: &str| {
+            got.item()
+                .and_then(|i| i.get(name))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        if let (Some(created_us), Some(written_us)) = (n("created_us"), n("written_at")) {
+            stored.insert(
+                pk,
+                StoredState {
+                    created_us,
+                    written_us,
+                },
+            );
+        }
+    }
+    Ok(classify(&writes, &stored))
 }
 
 /// One kind's webhooks, measured alone.
@@ -260,14 +354,16 @@ impl KindUnits {
 }
 
 /// The mix, then each kind of `kinds` alone (`kind_events` changes each, at the mix's
-/// rate and delivery concurrency), on one stack whose simulator seeds the mix's sizes.
+/// rate and delivery concurrency), on one stack whose simulator seeds the mix's sizes; then
+/// the tenant's whole changes feed read with a feed horizon of `feed_horizon`.
 pub async fn run(
     sdk: &SdkConfig,
     verdicts: &VerdictLog,
     mix: &LoadOptions,
     kinds: &[KindRun],
     kind_events: usize,
-) -> anyhow::Result<(LoadReport, Vec<KindUnits>)> {
+    feed_horizon: Duration,
+) -> anyhow::Result<(LoadReport, Vec<KindUnits>, FeedCost)> {
     let stack = Arc::new(fresh_local_stack(sdk).await);
     let running = start(
         sdk,
@@ -310,7 +406,14 @@ pub async fn run(
                 units,
             });
         }
-        Ok::<_, anyhow::Error>((report, per_kind))
+        let store = running
+            .gateway
+            .store
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the local gateway has no store"))?;
+        let tenant = packr::domain::TenantId::parse(running.demo.tenant_id.clone())?;
+        let feed = super::feed::measure(&store, &tenant, feed_horizon).await?;
+        Ok::<_, anyhow::Error>((report, per_kind, feed))
     }
     .await;
     running.shutdown().await;
@@ -325,7 +428,7 @@ pub fn per_kind_table(kinds: &[KindUnits]) -> String {
     };
     let reference = order.write_units_per_event();
     let mut md = String::from(
-        "| webhook events of one kind | events (types) | write units per event, GSI entries included | of which: object / GSI entries / receipt / stats / budget | mean object | the order's | ratio | goal ≤ the order's |\n|---|---|---|---|---|---|---|---|\n",
+        "| webhook events of one kind | events (types) | write units per event, GSI entries included | of which: object / GSI entries (of which the feed's gsi5) / receipt / stats / budget | mean object | the order's | ratio | goal ≤ the order's | the same writes before the feed (items without its attributes, no gsi5) | index moves not in the figure: + gsi5 / + gsi1, gsi2 (writes: created / updated / refused) |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for k in kinds {
         let u = &k.units;
@@ -347,19 +450,26 @@ pub fn per_kind_table(kinds: &[KindUnits]) -> String {
             "(not a new resource)"
         };
         md.push_str(&format!(
-            "| {}{} | {:.0} ({types}) | **{:.2}** | {:.2} / {:.2} / {:.2} / {:.2} / {:.2} | {:.0} B | {:.2} | {} | {goal} |\n",
+            "| {}{} | {:.0} ({types}) | **{:.2}** | {:.2} / {:.2} ({:.2}) / {:.2} / {:.2} / {:.2} | {:.0} B | {:.2} | {} | {goal} | {:.2} | +{:.2} / +{:.2} ({} / {} / {}) |\n",
             k.label,
             if k.settled { "" } else { " (**not settled**)" },
             u.processed_events,
             figure,
             per(u.object_units),
             per(u.index_units),
+            per(u.feed_index_units),
             per(u.receipt_units),
             per(stats),
             per(budget),
             u.object_mean_bytes,
             reference,
             super::ratio(figure, reference),
+            per(u.pre_feed_write_units()),
+            per(u.moves.feed_move_units as f64),
+            per(u.moves.index_move_units as f64),
+            u.moves.creations,
+            u.moves.updates,
+            u.moves.refused,
         ));
     }
     md
