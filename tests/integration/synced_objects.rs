@@ -68,15 +68,24 @@ async fn the_same_version_twice_is_a_duplicate() {
 
 #[tokio::test]
 async fn concurrent_versions_in_any_order_leave_the_newest() {
-    // given 20 versions of one order written concurrently in shuffled order
+    // given 20 versions of one order written concurrently in shuffled order, through the
+    // proxy that gives the emulator DynamoDB's per-item atomicity of conditional writes
+    // (moto evaluates a condition and writes without a lock: with the store's `UpdateItem`s,
+    // which moto takes longer over than a put, two writers can both pass)
     let s = stack().await;
+    let (proxy, proxied) = packr_local::testing::through_fault_proxy(&s.sdk).await;
+    let store = packr::store::dynamo::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&proxied),
+        s.table.clone(),
+        packr::store::CursorCodec::new(CURSOR_KEY.to_vec()),
+    );
     let t = tenant("acme");
     let mut versions: Vec<i64> = (1..=20).collect();
     versions.reverse();
     versions.rotate_left(7);
     // when
     let tasks = versions.into_iter().map(|v| {
-        let store = s.store.clone();
+        let store = store.clone();
         let t = t.clone();
         tokio::spawn(async move {
             let mut o = order(&t, "o1", None, v);
@@ -94,6 +103,7 @@ async fn concurrent_versions_in_any_order_leave_the_newest() {
         .filter(|o| *o.as_ref().unwrap() == UpsertOutcome::Applied)
         .count();
     assert!(applied >= 1);
+    proxy.shutdown().await;
 }
 
 #[tokio::test]
