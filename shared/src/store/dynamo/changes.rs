@@ -54,6 +54,18 @@ impl DynamoStore {
             now.unix_micros() - i64::try_from(config.horizon.as_micros()).unwrap_or(i64::MAX);
         let upper = merge::upper_bound(horizon_us);
         let limit = page.limit.get() as usize;
+        let horizon = Timestamp::from_unix_micros(horizon_us).unwrap_or(now);
+        if after.as_str() >= upper.as_str() {
+            // A cursor at or past this reader's horizon (minted by an instance whose clock is
+            // a little ahead, or `--since` a time to come): nothing is ready yet, and a
+            // key condition whose lower bound passes its upper one is refused by DynamoDB.
+            return Ok(ChangesPage {
+                changes: Vec::new(),
+                next_cursor: encode(codec, tenant, &description, &after),
+                has_more: false,
+                horizon,
+            });
+        }
 
         let mut reads = Vec::with_capacity(CHANGE_SHARDS as usize);
         for shard in 0..CHANGE_SHARDS {
@@ -78,7 +90,7 @@ impl DynamoStore {
             changes,
             next_cursor: encode(codec, tenant, &description, &merged.position),
             has_more: merged.has_more,
-            horizon: Timestamp::from_unix_micros(horizon_us).unwrap_or(now),
+            horizon,
         })
     }
 
