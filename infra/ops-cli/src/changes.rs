@@ -12,7 +12,6 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use packr::changes::{ChangeFeedConfig, ChangeFilter};
 use packr::domain::{BrandId, TenantId, Timestamp};
-use packr::resource::ResourceKind;
 use packr::store::{PageLimit, PageRequest};
 
 use crate::args::ChangesTailArgs;
@@ -24,8 +23,8 @@ pub enum ChangesCommandError {
     Tenant(String),
     #[error("`{0}` is not a brand id")]
     Brand(String),
-    #[error("`{0}` is not a resource; one of: {1}")]
-    Kind(String, String),
+    #[error(transparent)]
+    Kind(#[from] packr::changes::UnknownKind),
     #[error("`{0}` is not an RFC 3339 time")]
     Since(String),
 }
@@ -102,19 +101,9 @@ fn filter(args: &ChangesTailArgs) -> Result<ChangeFilter, ChangesCommandError> {
     let kinds = if args.kinds.is_empty() {
         None
     } else {
-        let mut kinds = Vec::new();
-        for name in &args.kinds {
-            let kind = ResourceKind::parse(name).ok_or_else(|| {
-                ChangesCommandError::Kind(
-                    name.clone(),
-                    ResourceKind::ALL.map(|k| k.spec().name).join(", "),
-                )
-            })?;
-            if !kinds.contains(&kind) {
-                kinds.push(kind);
-            }
-        }
-        Some(kinds)
+        Some(packr::changes::parse_kinds(
+            args.kinds.iter().map(String::as_str),
+        )?)
     };
     let brands = args
         .brand

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use super::error::ApiError;
 use super::request::{authenticated, Ctx, Query, Reply};
 use super::ApiDeps;
-use crate::changes::ChangeFilter;
+use crate::changes::{self, ChangeFilter};
 use crate::resource::ResourceKind;
 
 pub async fn list(deps: &ApiDeps, request: Request) -> Response<Body> {
@@ -50,25 +50,10 @@ async fn filter(deps: &ApiDeps, ctx: &Ctx, q: &Query) -> Result<ChangeFilter, Ap
     })
 }
 
-/// `orders,returns`: names as `POST /sync/run` takes them (a repeated one counts once).
+/// `kinds=orders,returns` (see [`changes::parse_kinds`]).
 fn parse_kinds(raw: &str) -> Result<Vec<ResourceKind>, ApiError> {
-    let mut kinds = Vec::new();
-    for name in raw.split(',') {
-        let kind = ResourceKind::parse(name).ok_or_else(|| {
-            ApiError::invalid_parameter(
-                "kinds",
-                format!(
-                    "`{}` is not a resource; one of: {}",
-                    name.chars().take(64).collect::<String>(),
-                    ResourceKind::ALL.map(|k| k.spec().name).join(", ")
-                ),
-            )
-        })?;
-        if !kinds.contains(&kind) {
-            kinds.push(kind);
-        }
-    }
-    Ok(kinds)
+    changes::parse_kinds(raw.split(','))
+        .map_err(|e| ApiError::invalid_parameter("kinds", e.to_string()))
 }
 
 #[cfg(test)]

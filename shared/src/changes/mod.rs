@@ -112,6 +112,33 @@ impl Default for ChangeFeedConfig {
     }
 }
 
+/// A name that is no mirrored resource, in a feed's `kinds`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}` is not a resource; one of: {known}")]
+pub struct UnknownKind {
+    /// The name as given (its first 64 characters).
+    pub name: String,
+    pub known: String,
+}
+
+/// The kinds a feed is narrowed to, by the names `POST /sync/run` takes (`orders`,
+/// `returns`, …); a repeated one counts once.
+pub fn parse_kinds<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<ResourceKind>, UnknownKind> {
+    let mut kinds = Vec::new();
+    for name in names {
+        let kind = ResourceKind::parse(name).ok_or_else(|| UnknownKind {
+            name: name.chars().take(64).collect(),
+            known: ResourceKind::ALL.map(|k| k.spec().name).join(", "),
+        })?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
+
 /// What happened to the object, as the consumer's cursor sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
