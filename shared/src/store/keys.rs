@@ -117,6 +117,14 @@ pub fn change_pk(tenant: &TenantId, shard: u32) -> String {
     format!("T#{tenant}#CHG#{shard}")
 }
 
+/// The feed keys (`chgpk`, `chgsk`) of object `id` of `kind` written at `written_us`.
+pub fn change_keys(tenant: &TenantId, kind: &str, id: &str, written_us: i64) -> (String, String) {
+    (
+        change_pk(tenant, change_shard(kind, id)),
+        change_sk(written_us, kind, id),
+    )
+}
+
 /// `<written µs, 16 digits>#<KIND>#<id>`: the feed's order, oldest first.
 pub fn change_sk(written_us: i64, kind: &str, id: &str) -> String {
     format!("{}#{kind}#{id}", change_position(written_us))

@@ -15,6 +15,7 @@ use crate::changes::{
 };
 use crate::domain::{TenantId, Timestamp};
 use crate::store::keys::{self, Index};
+use crate::store::timeline::number;
 use crate::store::{CursorError, PageRequest, StoreError};
 
 /// The key a feed cursor carries: the position it stands at.
@@ -184,12 +185,6 @@ fn text<'a>(item: &'a Item, attribute: &str) -> Option<&'a str> {
     item.get(attribute)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
-}
-
-fn number(item: &Item, attribute: &str) -> Option<i64> {
-    item.get(attribute)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
 }
 
 fn encode(

@@ -110,6 +110,7 @@ pub(super) fn stored_item(
     let id = object.id();
     let updated = object.version();
     let sort = keys::updated_sk(updated, id);
+    let (chgpk, chgsk) = keys::change_keys(tenant, key, id, written_us);
     let stored = Stored {
         pk: keys::object_pk(tenant, key, id),
         sk: key.to_owned(),
@@ -127,8 +128,8 @@ pub(super) fn stored_item(
         status: object.status_word().map(str::to_owned),
         warehouse_id: object.warehouse().map(str::to_owned),
         brand_id: object.brand().map(|b| b.as_str().to_owned()),
-        chgpk: keys::change_pk(tenant, keys::change_shard(key, id)),
-        chgsk: keys::change_sk(written_us, key, id),
+        chgpk,
+        chgsk,
     };
     let mut item = encode(&stored)?;
     item.insert(

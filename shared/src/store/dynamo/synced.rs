@@ -289,6 +289,7 @@ impl ObjectStore for DynamoStore {
         // The listing and lookup index keys go, so listings and SKU lookups no longer see
         // it; the object stays, and moves to the feed's end (a deletion is a change).
         let written_us = Timestamp::now().unix_micros();
+        let (chgpk, chgsk) = keys::change_keys(tenant, key, id, written_us);
         let update = self
             .client
             .update_item()
@@ -304,14 +305,8 @@ impl ObjectStore for DynamoStore {
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
             .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
             .expression_attribute_values(":w", AttributeValue::N(written_us.to_string()))
-            .expression_attribute_values(
-                ":cp",
-                AttributeValue::S(keys::change_pk(tenant, keys::change_shard(key, id))),
-            )
-            .expression_attribute_values(
-                ":cs",
-                AttributeValue::S(keys::change_sk(written_us, key, id)),
-            );
+            .expression_attribute_values(":cp", AttributeValue::S(chgpk))
+            .expression_attribute_values(":cs", AttributeValue::S(chgsk));
         let result = self
             .within_write_window("UpdateItem", update.send())
             .await?;
