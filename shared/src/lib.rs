@@ -11,6 +11,7 @@ pub mod health;
 pub mod idempotency;
 pub mod metrics;
 pub mod ops;
+pub mod privacy;
 pub mod redact;
 pub mod resource;
 pub mod runtime;

@@ -1,9 +1,17 @@
 //! Bills (financial records), declared.
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
+use super::{Personal, PersonalFields};
 use crate::domain::{Bill, BrandId, ConnectionId, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarBill;
 use crate::trackstar::{ConversionContext, ConversionError};
+
+/// No personal fields.
+impl Personal for Bill {
+    fn personal_fields(&mut self) -> PersonalFields<'_> {
+        PersonalFields::none()
+    }
+}
 
 impl Resource for Bill {
     const KIND: ResourceKind = ResourceKind::Bills;

@@ -45,8 +45,10 @@ pub struct ResourceSpec {
 }
 
 /// A Trackstar resource Packr mirrors, declared on its domain type.
+/// Every resource declares its personal fields ([`Personal`](super::Personal)), none
+/// included, so no kind can escape an erasure by being left out.
 pub trait Resource:
-    Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static
+    super::Personal + Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static
 {
     const KIND: ResourceKind;
     const SPEC: ResourceSpec;

@@ -1,9 +1,20 @@
 //! Inbound shipments (ASNs), declared.
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
+use super::{Personal, PersonalFields};
 use crate::domain::{BrandId, ConnectionId, InboundShipment, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarInboundShipment;
 use crate::trackstar::{ConversionContext, ConversionError};
+
+impl Personal for InboundShipment {
+    fn personal_fields(&mut self) -> PersonalFields<'_> {
+        PersonalFields {
+            addresses: self.ship_from_address.iter_mut().collect(),
+            free_text: self.notes.iter_mut().collect(),
+            order: None,
+        }
+    }
+}
 
 impl Resource for InboundShipment {
     const KIND: ResourceKind = ResourceKind::InboundShipments;

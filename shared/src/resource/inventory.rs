@@ -1,9 +1,17 @@
 //! Inventory items, declared.
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
+use super::{Personal, PersonalFields};
 use crate::domain::{BrandId, ConnectionId, InventoryItem, Sku, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarInventoryItem;
 use crate::trackstar::{ConversionContext, ConversionError};
+
+/// No personal fields.
+impl Personal for InventoryItem {
+    fn personal_fields(&mut self) -> PersonalFields<'_> {
+        PersonalFields::none()
+    }
+}
 
 impl Resource for InventoryItem {
     const KIND: ResourceKind = ResourceKind::Inventory;

@@ -27,6 +27,11 @@ pub trait AnyObject: Send + Sync + fmt::Debug + 'static {
     fn as_any(&self) -> &dyn Any;
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
     fn clone_box(&self) -> Box<dyn AnyObject>;
+    /// A copy redacted by `matcher`, and what it matched; `None` when nothing matched.
+    fn redacted(
+        &self,
+        matcher: &crate::privacy::Matcher,
+    ) -> Option<(Box<dyn AnyObject>, crate::privacy::Redaction)>;
 }
 
 /// A resource's object held erased (a wrapper, so the erased accessors never shadow the
@@ -80,6 +85,14 @@ impl<R: Resource> AnyObject for Held<R> {
     fn clone_box(&self) -> Box<dyn AnyObject> {
         Box::new(self.clone())
     }
+    fn redacted(
+        &self,
+        matcher: &crate::privacy::Matcher,
+    ) -> Option<(Box<dyn AnyObject>, crate::privacy::Redaction)> {
+        let mut copy = self.0.clone();
+        let found = matcher.redact(&mut copy)?;
+        Some((Box::new(Held(copy)), found))
+    }
 }
 
 /// A domain object ready to be stored, of any kind.
@@ -117,6 +130,17 @@ impl DomainObject {
     /// The same object in the same state.
     pub fn same_as(&self, other: &DomainObject) -> bool {
         self.0.same_as(other.0.as_ref())
+    }
+
+    /// A copy redacted by the erasures of `matcher` (`crate::privacy`), and what it
+    /// matched; `None` when it matches none.
+    pub fn redacted(
+        &self,
+        matcher: &crate::privacy::Matcher,
+    ) -> Option<(DomainObject, crate::privacy::Redaction)> {
+        self.0
+            .redacted(matcher)
+            .map(|(object, found)| (DomainObject(object), found))
     }
 
     /// The erased accessors (the store's view).

@@ -1,9 +1,20 @@
 //! Orders, declared.
 
+use super::{OrderLink, Personal, PersonalFields};
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
 use crate::domain::{BrandId, ConnectionId, Order, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarOrder;
 use crate::trackstar::{ConversionContext, ConversionError};
+
+impl Personal for Order {
+    fn personal_fields(&mut self) -> PersonalFields<'_> {
+        PersonalFields {
+            addresses: self.ship_to_address.iter_mut().collect(),
+            free_text: Vec::new(),
+            order: Some(OrderLink::Is(self.id.as_str())),
+        }
+    }
+}
 
 impl Resource for Order {
     const KIND: ResourceKind = ResourceKind::Orders;

@@ -1,9 +1,17 @@
 //! Products, declared.
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
+use super::{Personal, PersonalFields};
 use crate::domain::{BrandId, ConnectionId, Product, Sku, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarProduct;
 use crate::trackstar::{ConversionContext, ConversionError};
+
+/// No personal fields.
+impl Personal for Product {
+    fn personal_fields(&mut self) -> PersonalFields<'_> {
+        PersonalFields::none()
+    }
+}
 
 impl Resource for Product {
     const KIND: ResourceKind = ResourceKind::Products;

@@ -1,9 +1,23 @@
 //! Returns, declared.
 
+use super::{OrderLink, Personal, PersonalFields};
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
 use crate::domain::{BrandId, ConnectionId, Return, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarReturn;
 use crate::trackstar::{ConversionContext, ConversionError};
+
+impl Personal for Return {
+    fn personal_fields(&mut self) -> PersonalFields<'_> {
+        PersonalFields {
+            addresses: Vec::new(),
+            free_text: self.notes.iter_mut().collect(),
+            order: self
+                .order_id
+                .as_ref()
+                .map(|o| OrderLink::RefersTo(o.as_str())),
+        }
+    }
+}
 
 impl Resource for Return {
     const KIND: ResourceKind = ResourceKind::Returns;

@@ -1,9 +1,17 @@
 //! Shipping methods (tenant-wide), declared.
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
+use super::{Personal, PersonalFields};
 use crate::domain::{BrandId, ConnectionId, ShippingMethod, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarShippingMethod;
 use crate::trackstar::{ConversionContext, ConversionError};
+
+/// No personal fields.
+impl Personal for ShippingMethod {
+    fn personal_fields(&mut self) -> PersonalFields<'_> {
+        PersonalFields::none()
+    }
+}
 
 impl Resource for ShippingMethod {
     const KIND: ResourceKind = ResourceKind::ShippingMethods;

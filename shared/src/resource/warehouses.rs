@@ -1,9 +1,21 @@
 //! Warehouses (tenant-wide), declared.
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
+use super::{Personal, PersonalFields};
 use crate::domain::{BrandId, ConnectionId, TenantId, Timestamp, Warehouse};
 use crate::trackstar::wire::TrackstarWarehouse;
 use crate::trackstar::{ConversionContext, ConversionError};
+
+/// A warehouse's street address is a business's, but it is an `Address`: declared, so an
+/// erased person's address on it would be found too.
+impl Personal for Warehouse {
+    fn personal_fields(&mut self) -> PersonalFields<'_> {
+        PersonalFields {
+            addresses: self.address.iter_mut().collect(),
+            ..PersonalFields::none()
+        }
+    }
+}
 
 impl Resource for Warehouse {
     const KIND: ResourceKind = ResourceKind::Warehouses;

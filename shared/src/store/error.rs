@@ -45,6 +45,9 @@ pub enum StoreError {
     /// The audit chain's key (read on first use) could not be read or is not configured.
     #[error("the audit chain key could not be read")]
     AuditKey(#[source] crate::audit::KeyError),
+    /// The erasures' hash key (read on first use) could not be read.
+    #[error("the privacy hash key could not be read")]
+    PrivacyKey(#[source] crate::privacy::PrivacyKeyError),
 }
 
 impl StoreError {
@@ -59,7 +62,11 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Dynamo { .. } | Self::Conflict { .. } | Self::CursorKey(_) | Self::AuditKey(_)
+            Self::Dynamo { .. }
+                | Self::Conflict { .. }
+                | Self::CursorKey(_)
+                | Self::AuditKey(_)
+                | Self::PrivacyKey(_)
         )
     }
 }

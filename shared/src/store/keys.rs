@@ -14,6 +14,7 @@
 //! | audit entry        | `T#<t>#AUDIT`                       | `<at>#<audit id>`      |
 //! | audit chain head   | `T#<t>#AUDITHEAD`                   | `HEAD`                 |
 //! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
+//! | erasure of a person| `T#<t>#ERASURE`                     | `<erasure id>`         |
 //! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
 //! | sync job state     | `T#<t>#SYNC#<c>#<resource>`         | `SYNC`                 |
 //! | backfill (30 days) | `T#<t>#BACKFILL#<c>`                | `<Trackstar job id>`   |
@@ -195,6 +196,12 @@ pub fn audit_head_pk(tenant: &TenantId) -> String {
 
 pub fn receipt_pk(tenant: &TenantId, event: &EventId) -> String {
     format!("T#{tenant}#EVT#{event}")
+}
+
+/// A tenant's erasures of a person (`crate::privacy`): one partition, read whole by the
+/// erasure guard.
+pub fn erasures_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#ERASURE")
 }
 
 /// The `gsi2` partition of a tenant's failed (not yet applied) webhook events.

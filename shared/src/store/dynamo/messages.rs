@@ -23,10 +23,15 @@ impl MessageStore for DynamoStore {
         if &message.tenant_id != tenant {
             return Err(StoreError::TenantMismatch);
         }
+        // An erased person's email or name in the body is replaced (`crate::privacy`).
+        let redacted = match &self.erasures {
+            Some(guard) => guard.redact_message(self, tenant, message).await?,
+            None => None,
+        };
         let stored = StoredMessage {
             pk: keys::messages_pk(tenant, &message.brand_id),
             sk: format!("{}#{}", message.created_at.sort_key(), message.id),
-            message: message.clone(),
+            message: redacted.unwrap_or_else(|| message.clone()),
         };
         self.put_new(encode(&stored)?, "message").await
     }

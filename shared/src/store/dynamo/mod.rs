@@ -36,6 +36,9 @@ pub struct DynamoStore {
     cursors: CursorKeys,
     /// How long a write carrying a changes-feed position may take (`crate::changes`).
     write_window: std::time::Duration,
+    /// Redacts erased people's data in every object write and message post
+    /// (`crate::privacy::guard`); `None` in stores that never write them.
+    erasures: Option<std::sync::Arc<crate::privacy::ErasureGuard>>,
 }
 
 impl DynamoStore {
@@ -45,6 +48,7 @@ impl DynamoStore {
             table: table.into(),
             cursors: CursorKeys::Given(cursors),
             write_window: crate::changes::WRITE_WINDOW,
+            erasures: None,
         }
     }
 
@@ -68,7 +72,22 @@ impl DynamoStore {
             table: table.into(),
             cursors: CursorKeys::from_secret(secrets, name.into()),
             write_window: crate::changes::WRITE_WINDOW,
+            erasures: None,
         }
+    }
+
+    /// The same store with the erasure guard: every object write and message post is
+    /// redacted for the tenant's erasures of a person (`crate::privacy`).
+    pub fn with_erasure_guard(
+        mut self,
+        guard: std::sync::Arc<crate::privacy::ErasureGuard>,
+    ) -> Self {
+        self.erasures = Some(guard);
+        self
+    }
+
+    pub fn erasure_guard(&self) -> Option<&std::sync::Arc<crate::privacy::ErasureGuard>> {
+        self.erasures.as_ref()
     }
 
     pub fn client(&self) -> &Client {
