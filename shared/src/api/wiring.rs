@@ -7,6 +7,7 @@
 //! | `CURSOR_SECRET_ARN`                  | HMAC key of pagination cursors (required)    |
 //! | `AUDIT_SECRET_ARN`                   | HMAC key of the audit chain (mutating routes) |
 //! | `AUDIT_RETENTION_DAYS`               | audit entries' TTL (default 365)             |
+//! | `PRIVACY_HASH_SECRET_ARN`            | the erasure guard's key: functions that write objects or messages, and the erasure routes |
 //! | `TRACKSTAR_API_KEY_SECRET_ARN`       | enables write-through (optional)             |
 //! | `TRACKSTAR_BASE_URL`                 | Trackstar (or the simulator)                 |
 //! | `TRACKSTAR_CONNECTION_SECRET_PREFIX` | where access tokens are stored               |
@@ -58,6 +59,11 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         secrets.clone(),
         required(env, "CURSOR_SECRET_ARN")?,
     );
+    // Functions that write objects or messages (write-through, posts) redact erased people.
+    let store = match crate::privacy::wiring::optional_guard_from_env(secrets.clone(), env) {
+        Some(guard) => store.with_erasure_guard(guard),
+        None => store,
+    };
     let trackstar = match env
         .var("TRACKSTAR_API_KEY_SECRET_ARN")
         .filter(|v| !v.trim().is_empty())

@@ -15,6 +15,7 @@ pub mod hash;
 pub mod record;
 pub mod redaction;
 pub mod subject;
+pub mod wiring;
 
 pub use guard::{walk_wait, ErasureGuard, PrivacyKey, PrivacyKeyError, GUARD_CACHE_TTL};
 pub use hash::{HashKey, SubjectHashes};

@@ -7,6 +7,7 @@
 //! | `SYNC_JOBS_QUEUE_URL`          | the sync-jobs queue                          |
 //! | `TRACKSTAR_API_KEY_SECRET_ARN` | the organisation key (sync-worker)           |
 //! | `TRACKSTAR_BASE_URL`           | Trackstar (or the simulator)                 |
+//! | `PRIVACY_HASH_SECRET_ARN`      | the erasure guard's hash key (sync-worker)   |
 //! | `SYNC_RESOURCES`               | comma-separated subset of orders,inventory,products (scheduler) |
 //! | `WEBHOOK_QUEUE_URL`            | enables the parked-events sweep (scheduler)  |
 //! | `PARKED_RETENTION_HOURS`       | how long parked webhooks wait (168)          |
@@ -51,7 +52,14 @@ pub async fn worker_from_env(
     env: &dyn Env,
     function: &str,
 ) -> Result<WorkerDeps, ConfigError> {
-    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    // Every object it writes (syncs, reconciliation repairs and tombstones) passes the
+    // erasure guard (`crate::privacy`).
+    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?).with_erasure_guard(
+        crate::privacy::wiring::guard_from_env(
+            crate::webhook::wiring::secret_source(sdk, env)?,
+            env,
+        )?,
+    );
     // Incremental by default; full runs lower it (`TrackstarSource`).
     let metrics: Arc<dyn MetricsSink> = Arc::new(EmfSink::new(METRICS_NAMESPACE, function));
     let client = trackstar_client_from_env(sdk, env, Priority::Incremental, store.client().clone())

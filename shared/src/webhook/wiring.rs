@@ -104,7 +104,10 @@ impl ObjectFetcher for TrackstarFetcher {
     }
 }
 
-fn secret_source(sdk: &SdkConfig, env: &dyn Env) -> Result<Arc<dyn SecretSource>, ConfigError> {
+pub(crate) fn secret_source(
+    sdk: &SdkConfig,
+    env: &dyn Env,
+) -> Result<Arc<dyn SecretSource>, ConfigError> {
     let ttl = optional_seconds(env, "SECRETS_CACHE_TTL_SECONDS", 300)?;
     Ok(Arc::new(CachedSecretSource::new(
         SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(sdk)),
@@ -186,6 +189,7 @@ pub(crate) async fn trackstar_client_from_env(
 }
 
 /// webhook-processor: `TABLE_NAME`, `TRACKSTAR_API_KEY_SECRET_ARN`, `TRACKSTAR_BASE_URL`,
+/// `PRIVACY_HASH_SECRET_ARN` (the erasure guard's key),
 /// `WEBHOOK_MAX_RECEIVE_COUNT` (the queue's `maxReceiveCount`, default 5).
 pub async fn processor_from_env(
     sdk: &SdkConfig,
@@ -193,7 +197,11 @@ pub async fn processor_from_env(
     function: &str,
 ) -> Result<ProcessorDeps, ConfigError> {
     let capacity = CapacityMeter::new();
-    let store = metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone());
+    // Every object it writes passes the erasure guard (`crate::privacy`).
+    let store =
+        metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone()).with_erasure_guard(
+            crate::privacy::wiring::guard_from_env(secret_source(sdk, env)?, env)?,
+        );
     let lookups = Arc::new(CachedLookups::new(
         Arc::new(store.clone()),
         Arc::new(store.clone()),

@@ -1,0 +1,33 @@
+//! The erasure guard from a function's environment: `PRIVACY_HASH_SECRET_ARN` names the
+//! hash key's secret (`PrivacyHashSecret` in template.yaml), read through the function's
+//! cached secret source on the first tenant with an erasure.
+
+use std::sync::Arc;
+
+use super::guard::{ErasureGuard, PrivacyKey};
+use crate::runtime::{required, ConfigError, Env};
+use crate::secrets::SecretSource;
+
+pub const SECRET_VARIABLE: &str = "PRIVACY_HASH_SECRET_ARN";
+
+/// The guard of a function that writes objects: the variable is required.
+pub fn guard_from_env(
+    secrets: Arc<dyn SecretSource>,
+    env: &dyn Env,
+) -> Result<Arc<ErasureGuard>, ConfigError> {
+    let name = required(env, SECRET_VARIABLE)?;
+    Ok(Arc::new(ErasureGuard::new(PrivacyKey::from_secret(
+        secrets, name,
+    ))))
+}
+
+/// The guard where the function has the variable (API functions: those that write objects
+/// or messages, or serve the erasure routes, have it).
+pub fn optional_guard_from_env(
+    secrets: Arc<dyn SecretSource>,
+    env: &dyn Env,
+) -> Option<Arc<ErasureGuard>> {
+    env.var(SECRET_VARIABLE)
+        .filter(|v| !v.trim().is_empty())
+        .map(|name| Arc::new(ErasureGuard::new(PrivacyKey::from_secret(secrets, name))))
+}
