@@ -47,6 +47,8 @@ struct Fixtures {
     bills: [String; 3],
     /// Tenant-wide: the own and the other brand's are both acme's.
     warehouses: [String; 3],
+    /// Erasures of a person (the tenant's, whichever brand).
+    erasures: [String; 3],
 }
 
 fn brand_of(t: Target) -> &'static str {
@@ -161,6 +163,16 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
                 }
             }
         }
+        // tenant_admin only; the tenant is the caller's, so a POST has no other tenant.
+        RouteId::CreateErasure => match role {
+            "tenant_admin" => 202,
+            _ => 403,
+        },
+        RouteId::GetErasure => match (role, target) {
+            (r, _) if r != "tenant_admin" => 403,
+            (_, Target::OtherTenant) => 404,
+            _ => 200,
+        },
         RouteId::RunSync | RouteId::Backfill => match (role, target) {
             (r, _) if r != "tenant_admin" => 403,
             (_, Target::OtherTenant) => 404,
@@ -282,6 +294,18 @@ fn request(
         ),
         RouteId::ListConnections => ("GET", "/connections".into(), None, false),
         RouteId::ListAudit => ("GET", "/audit".into(), None, false),
+        RouteId::CreateErasure => (
+            "POST",
+            "/privacy/erasures".into(),
+            Some(json!({ "email": format!("person{n}@example.com") })),
+            true,
+        ),
+        RouteId::GetErasure => (
+            "GET",
+            format!("/privacy/erasures/{}", f.erasures[i]),
+            None,
+            false,
+        ),
         RouteId::RunSync => {
             // own connection / every active connection of the tenant / another tenant's
             let body = match target {
@@ -347,6 +371,7 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
     let mut reports = Vec::new();
     let (mut inbound, mut returns, mut bills, mut warehouses) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut erasures = Vec::new();
     for target in TARGETS {
         let b = brand_of(target);
         let t = tenant(if target == Target::OtherTenant {
@@ -386,6 +411,18 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
         let wh = crate::warehouse_objects::warehouse(&t, &format!("wh_mx_{b}"), 1);
         s.stack.store.upsert_if_newer(&t, &wh).await.unwrap();
         warehouses.push(wh.id.to_string());
+        let erasure = packr::privacy::ErasureRecord::new(
+            t.clone(),
+            packr::privacy::SubjectHashes {
+                email: Some(format!("hash-of-{b}")),
+                ..Default::default()
+            },
+            None,
+            at(1),
+            std::time::Duration::ZERO,
+        );
+        s.stack.store.create_erasure(&erasure).await.unwrap();
+        erasures.push(erasure.id);
         if target == Target::OtherTenant {
             let asn = crate::warehouse_objects::inbound(
                 &t,
@@ -486,6 +523,7 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
         returns: returns.try_into().unwrap(),
         bills: bills.try_into().unwrap(),
         warehouses: warehouses.try_into().unwrap(),
+        erasures: erasures.try_into().unwrap(),
     }
 }
 

@@ -34,6 +34,10 @@ pub struct ApiStack {
     pub secrets: Arc<InMemorySecretSource>,
     /// What the handlers enqueued on the sync-jobs queue.
     pub sync_jobs: Arc<MemorySyncJobQueue>,
+    /// What the handlers enqueued on the lifecycle-jobs queue.
+    pub lifecycle_jobs: Arc<packr::lifecycle::MemoryLifecycleQueue>,
+    /// The erasure guard of every function's store (key [`TEST_PRIVACY_KEY`]).
+    pub erasures: Arc<packr::privacy::ErasureGuard>,
 }
 
 /// The response, parsed.
@@ -175,7 +179,10 @@ impl ApiStack {
     /// its role in template.yaml. The rest (Trackstar, queues, config) is `deps`' own, so a
     /// test that changes `deps` changes what every function sees.
     pub fn deps_as(&self, function: &str) -> ApiDeps {
-        let store = self.stack.store_as(function);
+        let store = self
+            .stack
+            .store_as(function)
+            .with_erasure_guard(self.erasures.clone());
         let mut deps = self.deps.clone();
         deps.objects = Arc::new(store.clone());
         deps.tenants = Arc::new(store.clone());
@@ -355,6 +362,14 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
     )
     .unwrap();
     let sync_jobs = Arc::new(MemorySyncJobQueue::new());
+    let lifecycle_jobs = Arc::new(packr::lifecycle::MemoryLifecycleQueue::new());
+    secrets.set(
+        TEST_PRIVACY_SECRET,
+        std::str::from_utf8(TEST_PRIVACY_KEY).unwrap(),
+    );
+    let erasures = Arc::new(packr::privacy::ErasureGuard::new(
+        packr::privacy::PrivacyKey::from_secret(secrets.clone(), TEST_PRIVACY_SECRET),
+    ));
     let deps = ApiDeps {
         objects: Arc::new(s.store.clone()),
         tenants: Arc::new(s.store.clone()),
@@ -380,6 +395,7 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
             thresholds: packr::health::Thresholds::default(),
         }),
         webhook_queue: None,
+        lifecycle_queue: Some(lifecycle_jobs.clone()),
         parked: Arc::new(s.store.clone()),
         metrics: Arc::new(packr::metrics::RecordingSink::new()),
         // No quotas unless a test sets them (`api_quota`): the other tests call freely.
@@ -396,8 +412,14 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
         sim,
         secrets,
         sync_jobs,
+        lifecycle_jobs,
+        erasures,
     }
 }
+
+/// The erasures' hash key of the test stacks, and its secret's name.
+pub const TEST_PRIVACY_KEY: &[u8] = b"test-privacy-hash-key-0123456789abcdef";
+pub const TEST_PRIVACY_SECRET: &str = "packr/test/privacy-hash-key";
 
 /// The audit chain key of the test stacks.
 pub const TEST_AUDIT_KEY: &[u8] = b"test-audit-chain-key-0123456789abcdef";

@@ -147,6 +147,13 @@ fn mutation(route: RouteId, ids: &Created) -> Option<Mutation> {
             "sync.backfill",
             Ok(format!("connection:{CONN_ACME}")),
         ),
+        RouteId::CreateErasure => m(
+            "POST",
+            "/privacy/erasures".into(),
+            json!({ "email": "audited.person@example.com" }),
+            "privacy.erasure",
+            Err("erasure:"),
+        ),
         RouteId::Replay => m(
             "POST",
             "/sync/replay".into(),
@@ -163,6 +170,7 @@ fn mutation(route: RouteId, ids: &Created) -> Option<Mutation> {
         | RouteId::ListMessages
         | RouteId::ListConnections
         | RouteId::ListAudit
+        | RouteId::GetErasure
         | RouteId::SyncHealth
         | RouteId::SyncLag
         | RouteId::ListReconciliations

@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod messages;
 pub mod openapi;
 pub mod orders;
+pub mod privacy;
 pub mod products;
 pub mod quota;
 pub mod reconciliations;
@@ -109,6 +110,9 @@ pub struct ApiDeps {
     /// its exchange; absent in functions that never queue webhooks (only api-sync and
     /// api-connections have `WEBHOOK_QUEUE_URL`).
     pub webhook_queue: Option<Arc<dyn EventQueue>>,
+    /// The lifecycle-jobs queue (erasures of a person); absent in functions that queue no
+    /// lifecycle jobs (`LIFECYCLE_JOBS_QUEUE_URL`).
+    pub lifecycle_queue: Option<Arc<dyn crate::lifecycle::LifecycleQueue>>,
     /// Events parked for connections not linked yet (drained by the exchange).
     pub parked: Arc<dyn ParkedEventStore>,
     pub metrics: Arc<dyn MetricsSink>,

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::request::{request_id, respond};
 use super::{
     audit, backfill, changes, connections, docs, health, inbound, inventory, messages, openapi,
-    orders, products, quota, reconciliations, replay, resources, returns, sync, ApiDeps,
+    orders, privacy, products, quota, reconciliations, replay, resources, returns, sync, ApiDeps,
 };
 use crate::domain::{Bill, InboundShipment, Return, ShippingMethod, Warehouse};
 
@@ -50,6 +50,8 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::ExchangeAuthCode => connections::exchange(deps, request).await,
         RouteId::ListConnections => connections::list(deps, request).await,
         RouteId::ListAudit => audit::list(deps, request).await,
+        RouteId::CreateErasure => privacy::create(deps, request).await,
+        RouteId::GetErasure => privacy::get(deps, request).await,
         RouteId::RunSync => sync::run(deps, request).await,
         RouteId::Backfill => backfill::backfill(deps, request).await,
         RouteId::SyncHealth => health::health(deps, request).await,

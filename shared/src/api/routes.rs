@@ -40,6 +40,8 @@ pub enum RouteId {
     ExchangeAuthCode,
     ListConnections,
     ListAudit,
+    CreateErasure,
+    GetErasure,
     RunSync,
     Backfill,
     SyncHealth,
@@ -217,6 +219,20 @@ pub const ROUTES: &[Route] = &[
         "api-connections",
     ),
     r(RouteId::ListAudit, "GET", "/audit", "api-connections"),
+    r(
+        RouteId::CreateErasure,
+        "POST",
+        "/privacy/erasures",
+        "api-connections",
+    )
+    .admin(),
+    r(
+        RouteId::GetErasure,
+        "GET",
+        "/privacy/erasures/{erasure_id}",
+        "api-connections",
+    )
+    .admin(),
     r(RouteId::RunSync, "POST", "/sync/run", "api-sync").admin(),
     r(RouteId::Backfill, "POST", "/sync/backfill", "api-sync").admin(),
     r(RouteId::SyncHealth, "GET", "/sync/health", "api-sync"),

@@ -15,6 +15,7 @@
 //! | `SYNC_JOBS_QUEUE_URL`                | enables enqueueing syncs (optional)          |
 //! | `HEALTH_ROUTES`                      | `true`: serves the health routes (api-sync)  |
 //! | `HEALTH_*`                           | health thresholds (`health::Thresholds`)     |
+//! | `LIFECYCLE_JOBS_QUEUE_URL`           | enables queueing lifecycle jobs (erasures; optional) |
 //! | `WEBHOOK_QUEUE_URL`                  | enables replaying failed webhooks and queueing a new connection's parked ones (optional) |
 //! | `CLAIM_SUBJECT`, `CLAIM_TENANT_ID`, `CLAIM_ROLE`, `CLAIM_BRAND_IDS` | claim names   |
 //! | `MAX_BODY_BYTES`                     | request body limit (default 256 KiB)         |
@@ -139,6 +140,14 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             let queue: Arc<dyn EventQueue> = Arc::new(SqsEventQueue::new(sqs(), url));
             queue
         });
+    let lifecycle_queue = env
+        .var("LIFECYCLE_JOBS_QUEUE_URL")
+        .filter(|v| !v.trim().is_empty())
+        .map(|url| {
+            let queue: Arc<dyn crate::lifecycle::LifecycleQueue> =
+                Arc::new(crate::lifecycle::SqsLifecycleQueue::new(sqs(), url));
+            queue
+        });
     let metrics: Arc<dyn crate::metrics::MetricsSink> = Arc::new(EmfSink::new(
         crate::webhook::wiring::METRICS_NAMESPACE,
         env.var("AWS_LAMBDA_FUNCTION_NAME")
@@ -178,6 +187,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         sync_jobs,
         health,
         webhook_queue,
+        lifecycle_queue,
         metrics,
         quota,
         config: ApiConfig {

@@ -12,6 +12,7 @@
 
 pub mod guard;
 pub mod hash;
+pub mod job;
 pub mod record;
 pub mod redaction;
 pub mod subject;

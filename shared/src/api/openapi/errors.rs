@@ -41,6 +41,17 @@ pub(super) fn error_responses(id: RouteId, method: &str, authorized: bool) -> Ma
                 "Validation failed (each field named, e.g. `resources[1]`), or Idempotency-Key reused with another body",
             ),
         ]);
+    } else if id == RouteId::CreateErasure {
+        // Records and queues; never calls the warehouse system.
+        codes.extend([
+            ("409", "Idempotency-Key in progress"),
+            ("413", "Body too large"),
+            ("415", "Body is not application/json"),
+            (
+                "422",
+                "Validation failed (`email`, `name` or `postal_code` named), or Idempotency-Key reused with another body",
+            ),
+        ]);
     } else if id == RouteId::Backfill {
         codes.extend([
             (

@@ -193,6 +193,9 @@ pub fn document() -> Value {
     components = with_schema::<RunSyncBody>(components);
     components = with_schema::<RunSyncAnswer>(components);
     components = with_schema::<BackfillBody>(components);
+    components = with_schema::<super::privacy::ErasureBody>(components);
+    components = with_schema::<super::privacy::ErasureView>(components);
+    components = with_schema::<crate::privacy::ErasureStatus>(components);
     components = with_schema::<BackfillView>(components);
     components = with_schema::<BackfillStatus>(components);
     components = with_schema::<QueuedSyncJob>(components);
@@ -281,6 +284,7 @@ pub fn document() -> Value {
                 | RouteId::Backfill
                 | RouteId::Replay
                 | RouteId::PostMessage
+                | RouteId::CreateErasure
         );
         if idempotent {
             parameters.push(json!({

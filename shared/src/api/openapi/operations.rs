@@ -163,6 +163,18 @@ pub(super) fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static 
             page("AuditEntry"),
             "The audit log, newest first (tenant_admin)",
         ),
+        RouteId::CreateErasure => (
+            Some("ErasureBody"),
+            202,
+            reference("ErasureView"),
+            "Erase a person — an email, or a name with a postal code — from everything the tenant stores, and redact them in whatever the warehouse system sends again; the WMS keeps its own copy (tenant_admin)",
+        ),
+        RouteId::GetErasure => (
+            None,
+            200,
+            reference("ErasureView"),
+            "An erasure of a person: status, counts per kind, erasure time (tenant_admin)",
+        ),
         RouteId::RunSync => (
             Some("RunSyncBody"),
             202,
@@ -323,6 +335,9 @@ pub(super) fn path_parameter(name: &str) -> Value {
         "warehouse_id" => schema_of::<WarehouseId>(),
         "bill_id" => schema_of::<BillId>(),
         "brand_id" => schema_of::<BrandId>(),
+        "erasure_id" => {
+            json!({ "type": "string", "pattern": "^era_[A-Za-z0-9]{1,64}$", "maxLength": 68 })
+        }
         "sku" => schema_of::<Sku>(),
         "file" => {
             json!({ "type": "string", "enum": docs::ASSETS.iter().map(|a| a.name).collect::<Vec<_>>() })

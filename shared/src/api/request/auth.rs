@@ -32,6 +32,8 @@ pub enum Action {
     RunSync,
     /// Re-enqueue failed webhook events, or queue syncs (`POST /sync/replay`).
     Replay,
+    /// Erase a person's data (`POST /privacy/erasures`) and read erasures.
+    ErasePeople,
 }
 
 pub fn allows(role: Role, action: Action) -> bool {
@@ -42,9 +44,11 @@ pub fn allows(role: Role, action: Action) -> bool {
         | Action::WriteInboundShipments
         | Action::WriteReturns => role != Role::BrandViewer,
         Action::WriteMessages => role != Role::BrandViewer,
-        Action::ManageConnections | Action::ReadAudit | Action::RunSync | Action::Replay => {
-            role == Role::TenantAdmin
-        }
+        Action::ManageConnections
+        | Action::ReadAudit
+        | Action::RunSync
+        | Action::Replay
+        | Action::ErasePeople => role == Role::TenantAdmin,
     }
 }
 

@@ -11,8 +11,14 @@ mod parked;
 mod query;
 pub(crate) use query::{Filter, KeysetQuery};
 mod receipts;
+pub mod rewrite;
 mod synced;
 pub(crate) use object_item::decode_object;
+
+/// The attribute holding a synced object's deflated JSON.
+pub fn object_body_attribute() -> &'static str {
+    object_item::BODY
+}
 mod tenants;
 
 use std::collections::HashMap;

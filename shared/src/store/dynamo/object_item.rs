@@ -14,11 +14,11 @@ use crate::resource::{AnyObject, DomainObject, Resource, ResourceKind};
 use crate::store::keys;
 use crate::store::StoreError;
 
-pub(super) const UPDATED: &str = "updated_us";
+pub(crate) const UPDATED: &str = "updated_us";
 /// Set on objects Trackstar no longer has (reconciliation); such items are hidden.
 pub(super) const DELETED: &str = "deleted_at";
 /// When the item was last written (µs since the epoch, the writer's clock).
-pub(super) const WRITTEN_AT: &str = "written_at";
+pub(crate) const WRITTEN_AT: &str = "written_at";
 
 /// The stored form, kept compact (a write unit is 1 KB): the keys, the version, the few
 /// attributes that queries filter or project on (`id`, `connection_id`, `status`), and the
@@ -72,12 +72,12 @@ pub(super) const OPTIONAL: [&str; 8] = [
 pub(crate) const CREATED: &str = "created_us";
 
 /// The deflated JSON of the object.
-pub(super) const BODY: &str = "body";
+pub(crate) const BODY: &str = "body";
 /// Inflated bytes accepted when reading a body back (a corrupt item cannot inflate
 /// without bound).
 pub(super) const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
 
-pub(super) fn deflate(json: &[u8]) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn deflate(json: &[u8]) -> Result<Vec<u8>, StoreError> {
     use std::io::Write;
     let mut encoder = flate2::write::DeflateEncoder::new(
         Vec::with_capacity(json.len() / 3),
