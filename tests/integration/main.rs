@@ -33,6 +33,7 @@ mod ops_redrive;
 mod ops_sync;
 mod pagination;
 mod parked_events;
+mod privacy_erasure;
 mod resources_isolation;
 mod resources_support;
 mod resources_sync;

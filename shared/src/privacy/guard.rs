@@ -85,7 +85,7 @@ pub fn matcher_of(tenant: &TenantId, key: &HashKey, records: &[ErasureRecord]) -
     for r in records {
         matcher.add(
             &r.id,
-            r.email_hash.as_deref(),
+            r.email_hash.iter().chain(&r.email_hashes).cloned(),
             r.name_postal_hash.as_deref(),
             r.name_hashes.iter().cloned(),
             r.order_ids.iter().cloned(),
@@ -162,19 +162,20 @@ impl ErasureGuard {
         let Some((redacted, found)) = object.redacted(&matcher) else {
             return Ok(None);
         };
-        if let Some(order) = &found.order_id {
-            let orders = std::collections::BTreeSet::from([order.clone()]);
-            for erasure in &found.erasures {
-                store
-                    .add_erasure_links(tenant, erasure, &orders, &Default::default())
-                    .await?;
+        // Kept on the erasures: the order's returns, the name and email in free text.
+        let erasures = found.erasures.clone();
+        let mut links = super::record::ErasureLinks::default();
+        links.extend(found);
+        if !links.is_empty() {
+            for erasure in &erasures {
+                store.add_erasure_links(tenant, erasure, &links).await?;
             }
             self.invalidate(tenant);
         }
         tracing::info!(
             kind = %object.kind(),
             id = object.id(),
-            erasures = found.erasures.len(),
+            erasures = erasures.len(),
             "object redacted by an erasure"
         );
         Ok(Some(redacted))

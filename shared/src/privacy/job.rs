@@ -16,7 +16,6 @@
 //! items matching no more: it changes nothing more. Writes landing during the walk passed
 //! the guard already (the wait), and a rewrite never overwrites them (its condition).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +25,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::guard::{matcher_of, redact_message_with, PrivacyKey};
-use super::record::{ErasureRecord, ErasureStatus};
+use super::record::{ErasureLinks, ErasureRecord, ErasureStatus};
 use super::redaction::Matcher;
 use crate::domain::{Message, TenantId, Timestamp};
 use crate::lifecycle::{JobKind, JobSteps, LifecycleError, LifecycleJob, Step};
@@ -130,7 +129,7 @@ impl ErasureSteps {
                 None => false,
             })
             .collect();
-        let mut orders = BTreeSet::new();
+        let mut links = ErasureLinks::default();
         for item in self.store.items_of(wanted).await? {
             let Some(kind) = item_keys(&item).and_then(|(_, sk)| kind_of(&sk)) else {
                 continue;
@@ -152,11 +151,11 @@ impl ErasureSteps {
             {
                 job.add(format!("redacted.{kind}"), 1);
             }
-            orders.extend(found.order_id);
+            links.extend(found);
         }
-        if !orders.is_empty() {
+        if !links.is_empty() {
             self.store
-                .add_erasure_links(&tenant, &record.id, &orders, &BTreeSet::new())
+                .add_erasure_links(&tenant, &record.id, &links)
                 .await?;
         }
         Ok(advance(job, next, || {

@@ -19,6 +19,7 @@ pub const ERASURE_ID_PREFIX: &str = "era_";
 /// The string-set attributes, kept out of the serde part (sets grow with `ADD`).
 const ORDER_IDS: &str = "order_ids";
 const NAME_HASHES: &str = "name_hashes";
+const EMAIL_HASHES: &str = "email_hashes";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -47,6 +48,10 @@ pub struct ErasureRecord {
     /// the addresses an email erasure matched.
     #[serde(skip)]
     pub name_hashes: BTreeSet<String>,
+    /// Hashes of the emails found on the addresses it matched (an erasure by name and
+    /// postal code then finds the person's email in free text too).
+    #[serde(skip)]
+    pub email_hashes: BTreeSet<String>,
     /// Ids of the person's orders (WMS ids, not personal data): their returns match.
     #[serde(skip)]
     pub order_ids: BTreeSet<String>,
@@ -64,6 +69,27 @@ pub struct ErasureRecord {
     /// The lifecycle job that walks what is stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
+}
+
+/// What an erasure learns while it matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErasureLinks {
+    pub order_ids: BTreeSet<String>,
+    pub name_hashes: BTreeSet<String>,
+    pub email_hashes: BTreeSet<String>,
+}
+
+impl ErasureLinks {
+    pub fn is_empty(&self) -> bool {
+        self.order_ids.is_empty() && self.name_hashes.is_empty() && self.email_hashes.is_empty()
+    }
+
+    /// Adds what a redaction found.
+    pub fn extend(&mut self, found: super::Redaction) {
+        self.order_ids.extend(found.order_id);
+        self.name_hashes.extend(found.name_hashes);
+        self.email_hashes.extend(found.email_hashes);
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -91,6 +117,7 @@ impl ErasureRecord {
             email_hash: hashes.email,
             name_postal_hash: hashes.name_postal,
             name_hashes: hashes.name.into_iter().collect(),
+            email_hashes: BTreeSet::new(),
             order_ids: BTreeSet::new(),
             counts: BTreeMap::new(),
             requested_by,
@@ -116,10 +143,12 @@ fn take_set(item: &mut Item, name: &str) -> BTreeSet<String> {
 fn decode_record(mut item: Item) -> Result<ErasureRecord, StoreError> {
     let orders = take_set(&mut item, ORDER_IDS);
     let names = take_set(&mut item, NAME_HASHES);
+    let emails = take_set(&mut item, EMAIL_HASHES);
     let stored: Stored = serde_dynamo::from_item(item).map_err(StoreError::Corrupt)?;
     let mut record = stored.record;
     record.order_ids = orders;
     record.name_hashes = names;
+    record.email_hashes = emails;
     Ok(record)
 }
 
@@ -135,6 +164,9 @@ fn encode_record(record: &ErasureRecord) -> Result<Item, StoreError> {
     }
     if let Some(set) = string_set(&record.name_hashes) {
         item.insert(NAME_HASHES.to_owned(), set);
+    }
+    if let Some(set) = string_set(&record.email_hashes) {
+        item.insert(EMAIL_HASHES.to_owned(), set);
     }
     Ok(item)
 }
@@ -180,24 +212,25 @@ impl DynamoStore {
             .collect()
     }
 
-    /// Adds order ids and name hashes found to be the person's (a set union: re-running
-    /// it changes nothing).
+    /// Adds what was found to be the person's — order ids, hashes of names and emails on
+    /// the matched addresses (a set union: re-running it changes nothing).
     pub async fn add_erasure_links(
         &self,
         tenant: &TenantId,
         id: &str,
-        order_ids: &BTreeSet<String>,
-        name_hashes: &BTreeSet<String>,
+        links: &ErasureLinks,
     ) -> Result<(), StoreError> {
         let mut adds = Vec::new();
         let mut values = HashMap::new();
-        if let Some(set) = string_set(order_ids) {
-            adds.push(format!("{ORDER_IDS} :o"));
-            values.insert(":o".to_owned(), set);
-        }
-        if let Some(set) = string_set(name_hashes) {
-            adds.push(format!("{NAME_HASHES} :n"));
-            values.insert(":n".to_owned(), set);
+        for (attribute, placeholder, set) in [
+            (ORDER_IDS, ":o", &links.order_ids),
+            (NAME_HASHES, ":n", &links.name_hashes),
+            (EMAIL_HASHES, ":e", &links.email_hashes),
+        ] {
+            if let Some(set) = string_set(set) {
+                adds.push(format!("{attribute} {placeholder}"));
+                values.insert(placeholder.to_owned(), set);
+            }
         }
         if adds.is_empty() {
             return Ok(());

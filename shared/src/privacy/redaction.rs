@@ -55,6 +55,12 @@ pub struct Matcher {
 pub struct Redaction {
     pub erasures: BTreeSet<String>,
     pub order_id: Option<String>,
+    /// Hashes of the names on the matched addresses: kept on the erasures, so the person's
+    /// name is found in free text (messages) even when the erasure named only an email.
+    pub name_hashes: BTreeSet<String>,
+    /// Hashes of the emails on the matched addresses (the same, for an erasure by name and
+    /// postal code).
+    pub email_hashes: BTreeSet<String>,
 }
 
 impl Matcher {
@@ -69,17 +75,18 @@ impl Matcher {
         }
     }
 
-    /// Adds one erasure's hashes and known order ids.
+    /// Adds one erasure's hashes (its email's or name + postal code's, and those learned
+    /// from the addresses it matched) and known order ids.
     pub fn add(
         &mut self,
         erasure: &str,
-        email: Option<&str>,
+        emails: impl IntoIterator<Item = String>,
         name_postal: Option<&str>,
         names: impl IntoIterator<Item = String>,
         orders: impl IntoIterator<Item = String>,
     ) {
-        if let Some(h) = email {
-            self.emails.insert(h.to_owned(), erasure.to_owned());
+        for h in emails {
+            self.emails.insert(h, erasure.to_owned());
         }
         if let Some(h) = name_postal {
             self.name_postals.insert(h.to_owned(), erasure.to_owned());
@@ -238,9 +245,25 @@ impl Matcher {
             }
             return changed.then_some(Redaction {
                 erasures,
-                order_id: None,
+                ..Redaction::default()
             });
         }
+        let name_hashes = fields
+            .addresses
+            .iter()
+            .filter_map(|a| a.full_name.as_deref())
+            .map(normalize_text)
+            .filter(|n| !n.is_empty() && n != ERASED)
+            .map(|n| self.key.name(&self.tenant, &n))
+            .collect();
+        let email_hashes = fields
+            .addresses
+            .iter()
+            .filter_map(|a| a.email_address.as_deref())
+            .map(normalize_email)
+            .filter(|e| looks_like_email(e))
+            .map(|e| self.key.email(&self.tenant, &e))
+            .collect();
         for address in fields.addresses.iter_mut() {
             erase_address(address);
         }
@@ -250,6 +273,8 @@ impl Matcher {
         Some(Redaction {
             erasures,
             order_id: own_order,
+            name_hashes,
+            email_hashes,
         })
     }
 

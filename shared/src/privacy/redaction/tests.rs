@@ -17,7 +17,7 @@ fn matcher(subject: &ErasureSubject, orders: &[&str]) -> Matcher {
     let mut m = Matcher::new(tenant(), key());
     m.add(
         "era_1",
-        h.email.as_deref(),
+        h.email,
         h.name_postal.as_deref(),
         h.name,
         orders.iter().map(|o| (*o).to_owned()),

@@ -15,6 +15,11 @@ pub mod rewrite;
 mod synced;
 pub(crate) use object_item::decode_object;
 
+/// A stored object's body inflated back to JSON (ops tools and tests read items whole).
+pub fn inflate_body(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    object_item::inflate(bytes)
+}
+
 /// The attribute holding a synced object's deflated JSON.
 pub fn object_body_attribute() -> &'static str {
     object_item::BODY

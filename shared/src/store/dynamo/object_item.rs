@@ -89,7 +89,7 @@ pub(crate) fn deflate(json: &[u8]) -> Result<Vec<u8>, StoreError> {
         .map_err(|_| StoreError::MissingAttribute("body (compression failed)"))
 }
 
-pub(super) fn inflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn inflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
     use std::io::Read;
     let mut json = Vec::with_capacity(bytes.len() * 3);
     flate2::read::DeflateDecoder::new(bytes)
