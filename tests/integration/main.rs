@@ -34,6 +34,7 @@ mod ops_sync;
 mod pagination;
 mod parked_events;
 mod privacy_erasure;
+mod privacy_erasure_restore;
 mod privacy_erasure_writes;
 mod resources_isolation;
 mod resources_support;

@@ -38,6 +38,31 @@ pub enum Command {
     /// The tenant's changes feed (TABLE_NAME), as `GET /changes` serves it.
     #[command(subcommand)]
     Changes(ChangesCommand),
+    /// Erasures of a person (TABLE_NAME, PRIVACY_HASH_SECRET_ARN, AUDIT_SECRET_ARN).
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// Re-run every erasure of a person of the tenant (after a point-in-time restore):
+    /// each record's walk redacts what the restored table holds of the person again.
+    Reapply(PrivacyReapplyArgs),
+}
+
+/// `packr privacy reapply`
+#[derive(Debug, Clone, Args)]
+pub struct PrivacyReapplyArgs {
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+    /// Copy the tenant's erasure records from this table first (the table the restore
+    /// replaces: it holds erasures made after the restore point).
+    #[arg(long, value_name = "TABLE")]
+    pub records_from: Option<String>,
+    /// Walk at once, without waiting for the functions' erasure caches (a restored table
+    /// no function writes to yet).
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Subcommand)]

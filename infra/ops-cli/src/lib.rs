@@ -10,6 +10,7 @@
 //! packr replay --tenant T [--brand B] [--event ID ...] [--max-age-hours N] [--dry-run] [--max N]
 //! packr reconcile --tenant T --connection C [--resource R ...] [--dry-run]
 //! packr audit verify --tenant T
+//! packr privacy reapply --tenant T [--records-from TABLE] [--no-wait]
 //! packr changes tail --tenant T [--kind R ...] [--brand B] [--from-start | --since TIME] [--objects] [--once] [--max N]
 //! ```
 
@@ -18,6 +19,7 @@ mod audit;
 mod changes;
 mod dlq;
 mod health;
+mod privacy;
 mod render;
 mod replay;
 mod sync;
@@ -28,8 +30,8 @@ use std::process::ExitCode;
 
 pub use args::{
     AuditCommand, AuditVerifyArgs, ChangesCommand, ChangesTailArgs, Cli, Command, DlqCommand,
-    HealthArgs, InspectArgs, MethodArg, QueueArgs, QueueName, ReconcileArgs, RedriveArgs,
-    ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
+    HealthArgs, InspectArgs, MethodArg, PrivacyCommand, PrivacyReapplyArgs, QueueArgs, QueueName,
+    ReconcileArgs, RedriveArgs, ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
 pub use health::{
@@ -70,5 +72,8 @@ pub async fn run(
         Command::Reconcile(args) => replay::run_reconcile(sdk, &args, env, out).await,
         Command::Audit(AuditCommand::Verify(args)) => audit::verify(sdk, &args, env, out).await,
         Command::Changes(ChangesCommand::Tail(args)) => changes::tail(sdk, &args, env, out).await,
+        Command::Privacy(PrivacyCommand::Reapply(args)) => {
+            privacy::reapply(sdk, &args, env, out).await
+        }
     }
 }

@@ -31,3 +31,11 @@ pub fn optional_guard_from_env(
         .filter(|v| !v.trim().is_empty())
         .map(|name| Arc::new(ErasureGuard::new(PrivacyKey::from_secret(secrets, name))))
 }
+
+/// The hash key read from Secrets Manager through `sdk` (ops tools: `packr privacy`).
+pub fn key_from_sdk(sdk: &aws_config::SdkConfig, secret: impl Into<String>) -> PrivacyKey {
+    let source: Arc<dyn SecretSource> = Arc::new(crate::secrets::SecretsManagerSource::new(
+        aws_sdk_secretsmanager::Client::new(sdk),
+    ));
+    PrivacyKey::from_secret(source, secret)
+}
