@@ -125,7 +125,7 @@ fn repo_template_queues_redrive_to_their_dead_letter_queues() {
 }
 
 #[test]
-fn repo_template_declares_the_four_secrets() {
+fn repo_template_declares_the_five_secrets() {
     let secrets = repo().secrets().expect("secrets parse");
     let ids: Vec<&str> = secrets.iter().map(|s| s.logical_id.as_str()).collect();
     assert_eq!(
@@ -133,12 +133,13 @@ fn repo_template_declares_the_four_secrets() {
         [
             "AuditChainSecret",
             "CursorSigningSecret",
+            "PrivacyHashSecret",
             "TrackstarApiKeySecret",
             "WebhookSigningSecret"
         ]
     );
-    // the two keys Packr only ever reads are generated at deploy
-    for generated in &secrets[..2] {
+    // the three keys Packr only ever reads are generated at deploy
+    for generated in &secrets[..3] {
         assert!(
             matches!(
                 generated.value,

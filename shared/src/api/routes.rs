@@ -231,8 +231,7 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/privacy/erasures/{erasure_id}",
         "api-connections",
-    )
-    .admin(),
+    ),
     r(RouteId::RunSync, "POST", "/sync/run", "api-sync").admin(),
     r(RouteId::Backfill, "POST", "/sync/backfill", "api-sync").admin(),
     r(RouteId::SyncHealth, "GET", "/sync/health", "api-sync"),
@@ -327,6 +326,7 @@ mod tests {
             vec![
                 RouteId::CreateLinkToken,
                 RouteId::ExchangeAuthCode,
+                RouteId::CreateErasure,
                 RouteId::RunSync,
                 RouteId::Backfill,
                 RouteId::Replay
