@@ -39,3 +39,18 @@ pub fn key_from_sdk(sdk: &aws_config::SdkConfig, secret: impl Into<String>) -> P
     ));
     PrivacyKey::from_secret(source, secret)
 }
+
+/// The steps of `PersonErasure` jobs for whoever runs lifecycle jobs (the `data-lifecycle`
+/// function: `Registry::with(JobKindTag::PersonErasure, steps_from_env(..)?)`), on `store`,
+/// the key from `PRIVACY_HASH_SECRET_ARN`.
+pub fn steps_from_env(
+    store: crate::store::dynamo::DynamoStore,
+    secrets: Arc<dyn SecretSource>,
+    env: &dyn Env,
+) -> Result<Arc<dyn crate::lifecycle::JobSteps>, ConfigError> {
+    let name = required(env, SECRET_VARIABLE)?;
+    Ok(Arc::new(super::job::ErasureSteps::new(
+        store,
+        Arc::new(PrivacyKey::from_secret(secrets, name)),
+    )))
+}
