@@ -8,9 +8,11 @@
 //!    the feed (consumers receive the redacted copy). An order that matches is kept on the
 //!    erasure record, so its returns match;
 //! 2. `erase:returns` — the feed again, returns only, now that the person's orders are known;
-//! 3. `erase:failed_receipts` — the failed webhook receipts' kept events (`gsi2`
+//! 3. `erase:unfed` — each kind's tenant listing (`gsi2`), for live objects written before
+//!    the feed's index existed (not in the feed: they enter it with their rewrite);
+//! 4. `erase:failed_receipts` — the failed webhook receipts' kept events (`gsi2`
 //!    `T#<t>#EVTFAILED`);
-//! 4. `erase:messages` — each brand's message thread;
+//! 5. `erase:messages` — each brand's message thread;
 //!
 //! then the record is completed with the counts per kind. A step re-run finds redacted
 //! items matching no more: it changes nothing more. Writes landing during the walk passed
@@ -41,6 +43,7 @@ pub const PAGE: i32 = 100;
 
 const OBJECTS: &str = "erase:objects";
 const RETURNS: &str = "erase:returns";
+const LEGACY: &str = "erase:unfed";
 const RECEIPTS: &str = "erase:failed_receipts";
 const MESSAGES: &str = "erase:messages";
 const DONE: &str = "done";
@@ -57,6 +60,9 @@ struct WalkState {
     brands: Vec<String>,
     #[serde(default)]
     brand: usize,
+    /// The kind whose listing `erase:unfed` reads (an index into `ResourceKind::ALL`).
+    #[serde(default)]
+    kind: usize,
 }
 
 /// The steps of `PersonErasure` jobs.
@@ -161,6 +167,62 @@ impl ErasureSteps {
         Ok(advance(job, next, || {
             state.shard += 1;
             state.shard >= CHANGE_SHARDS
+        }))
+    }
+
+    /// One page of a kind's tenant listing (`gsi2`, projecting whole items): redacts the
+    /// live objects the feed does not hold (written before the feed's index existed; they
+    /// enter it with this rewrite). Whether the phase is over.
+    async fn unfed_page(
+        &self,
+        job: &mut LifecycleJob,
+        state: &mut WalkState,
+        matcher: &Matcher,
+        record: &ErasureRecord,
+    ) -> Result<bool, LifecycleError> {
+        let tenant = job.tenant_id.clone();
+        let Some(kind) = ResourceKind::ALL.get(state.kind).copied() else {
+            return Ok(true);
+        };
+        let start = job.checkpoint.as_deref().map(decode_start).transpose()?;
+        let (items, next) = self
+            .store
+            .index_page(
+                Index::ByTenantUpdated,
+                keys::by_tenant_pk(&tenant, kind.spec().key),
+                None,
+                start,
+                self.page,
+            )
+            .await?;
+        let mut links = ErasureLinks::default();
+        for item in items {
+            if item.contains_key(Index::Changes.pk())
+                || !item.contains_key(crate::store::dynamo::object_body_attribute())
+            {
+                continue;
+            }
+            let object = (kind.ops().decode_stored)(item.clone())?;
+            let Some((redacted, found)) = object.redacted(matcher) else {
+                continue;
+            };
+            if self
+                .store
+                .rewrite_object_body(&tenant, &item, &redacted)
+                .await?
+            {
+                job.add(format!("redacted.{kind}"), 1);
+            }
+            links.extend(found);
+        }
+        if !links.is_empty() {
+            self.store
+                .add_erasure_links(&tenant, &record.id, &links)
+                .await?;
+        }
+        Ok(advance(job, next, || {
+            state.kind += 1;
+            state.kind >= ResourceKind::ALL.len()
         }))
     }
 
@@ -342,7 +404,12 @@ impl JobSteps for ErasureSteps {
                     .await?
                 {
                     state.shard = 0;
-                    job.phase = if returns_only { RECEIPTS } else { RETURNS }.into();
+                    job.phase = if returns_only { LEGACY } else { RETURNS }.into();
+                }
+            }
+            LEGACY => {
+                if self.unfed_page(job, &mut state, &matcher, &record).await? {
+                    job.phase = RECEIPTS.into();
                 }
             }
             RECEIPTS => {

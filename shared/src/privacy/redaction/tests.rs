@@ -192,3 +192,23 @@ fn an_order_event_of_an_erased_persons_order_is_matched_by_its_id() {
         json!({ "data": { "id": "ord-9", "ship_from_address": { "full_name": "J R" } } });
     assert!(m.redact_payload(&mut not_an_order, false).is_none());
 }
+
+#[test]
+fn a_match_teaches_the_erasure_the_name_and_email_on_the_address() {
+    // given an erasure by name and postal code
+    let m = matcher(
+        &ErasureSubject::name_postal("jane roe", "627011234").unwrap(),
+        &[],
+    );
+    // when Jane's order is redacted
+    let found = m.redact(&mut order(jane())).unwrap();
+    // then the hashes of her name and email are reported, for free text elsewhere
+    assert_eq!(
+        found.name_hashes,
+        BTreeSet::from([key().name(&tenant(), "jane roe")])
+    );
+    assert_eq!(
+        found.email_hashes,
+        BTreeSet::from([key().email(&tenant(), "jane.roe@example.com")])
+    );
+}
