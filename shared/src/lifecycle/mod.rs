@@ -1,0 +1,4 @@
+//! The tenant data lifecycle.
+
+pub mod retention;
+pub mod sweep;
