@@ -42,6 +42,10 @@ use crate::store::StoreError;
 
 /// Items per page (one Query and its writes).
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// How long before the invocation's end a caller should set the `deadline` of [`run`]: a
+/// page started just before it (one Query, at most [`DEFAULT_PAGE_SIZE`] `UpdateItem`s in
+/// sequence, ~1 s on a healthy table) still ends in time.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the sweep needs: the table and the retention.
 #[derive(Clone)]
