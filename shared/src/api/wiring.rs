@@ -30,6 +30,7 @@ use super::quota::{QuotaConfig, TenantQuotas};
 use super::{ApiConfig, ApiDeps, ClaimNames, DEFAULT_MAX_BODY_BYTES};
 use crate::domain::Timestamp;
 use crate::idempotency::{DynamoIdempotencyStore, IdempotencyPolicy};
+use crate::lifecycle::retention::ItemExpiry;
 use crate::metrics::EmfSink;
 use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretWriter, SecretsManagerSource};
@@ -59,7 +60,8 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         required(env, "TABLE_NAME")?,
         secrets.clone(),
         required(env, "CURSOR_SECRET_ARN")?,
-    );
+    )
+    .with_expiry(ItemExpiry::from_env(env)?);
     // Functions that write objects or messages (write-through, posts) redact erased people.
     let store = match crate::privacy::wiring::optional_guard_from_env(secrets.clone(), env) {
         Some(guard) => store.with_erasure_guard(guard),

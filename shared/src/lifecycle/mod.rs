@@ -15,7 +15,9 @@
 pub mod dispatch;
 pub mod job;
 pub mod queue;
+pub mod retention;
 pub mod runner;
+pub mod sweep;
 pub mod worker;
 
 pub use dispatch::{JobSteps, Registry, Step};

@@ -24,6 +24,7 @@ use super::job::SqsSyncJobQueue;
 use super::runner::WorkerDeps;
 use super::scheduler::SchedulerDeps;
 use super::source::TrackstarSource;
+use crate::lifecycle::retention::ItemExpiry;
 use crate::metrics::{EmfSink, MetricsSink};
 use crate::resource::ResourceKind;
 use crate::runtime::{required, ConfigError, Env};
@@ -54,12 +55,12 @@ pub async fn worker_from_env(
 ) -> Result<WorkerDeps, ConfigError> {
     // Every object it writes (syncs, reconciliation repairs and tombstones) passes the
     // erasure guard (`crate::privacy`).
-    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?).with_erasure_guard(
-        crate::privacy::wiring::guard_from_env(
+    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?)
+        .with_expiry(ItemExpiry::from_env(env)?)
+        .with_erasure_guard(crate::privacy::wiring::guard_from_env(
             crate::webhook::wiring::secret_source(sdk, env)?,
             env,
-        )?,
-    );
+        )?);
     // Incremental by default; full runs lower it (`TrackstarSource`).
     let metrics: Arc<dyn MetricsSink> = Arc::new(EmfSink::new(METRICS_NAMESPACE, function));
     let client = trackstar_client_from_env(sdk, env, Priority::Incremental, store.client().clone())
@@ -107,7 +108,8 @@ pub fn scheduler_from_env(
     env: &dyn Env,
     function: &str,
 ) -> Result<SchedulerDeps, ConfigError> {
-    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?)
+        .with_expiry(ItemExpiry::from_env(env)?);
     // One SQS client for both queues (each SDK client sets up TLS of its own at init).
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let resources = match env.var("SYNC_RESOURCES").filter(|v| !v.trim().is_empty()) {

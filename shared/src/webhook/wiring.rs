@@ -13,6 +13,7 @@ use super::processor::{FetchError, ObjectFetcher, ProcessorDeps, ProcessorLimits
 use super::queue::SqsEventQueue;
 use super::signature::{Verifier, WebhookSecret};
 use crate::domain::Connection;
+use crate::lifecycle::retention::ItemExpiry;
 use crate::metrics::{EmfSink, MetricsSink};
 use crate::resource::{ResourceKind, WireObject};
 use crate::runtime::{optional_seconds, required, ConfigError, Env};
@@ -137,7 +138,8 @@ pub fn ingest_from_env(
     function: &str,
 ) -> Result<IngestDeps, ConfigError> {
     let capacity = CapacityMeter::new();
-    let store = metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone());
+    let store = metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone())
+        .with_expiry(ItemExpiry::from_env(env)?);
     let lookups = Arc::new(CachedLookups::new(
         Arc::new(store.clone()),
         Arc::new(store.clone()),
@@ -198,10 +200,12 @@ pub async fn processor_from_env(
 ) -> Result<ProcessorDeps, ConfigError> {
     let capacity = CapacityMeter::new();
     // Every object it writes passes the erasure guard (`crate::privacy`).
-    let store =
-        metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone()).with_erasure_guard(
-            crate::privacy::wiring::guard_from_env(secret_source(sdk, env)?, env)?,
-        );
+    let store = metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone())
+        .with_expiry(ItemExpiry::from_env(env)?)
+        .with_erasure_guard(crate::privacy::wiring::guard_from_env(
+            secret_source(sdk, env)?,
+            env,
+        )?);
     let lookups = Arc::new(CachedLookups::new(
         Arc::new(store.clone()),
         Arc::new(store.clone()),

@@ -5,6 +5,8 @@ pub use audit::{DynamoAuditLog, DEFAULT_RETENTION_DAYS};
 mod backfills;
 mod changes;
 mod connections;
+mod lifecycle;
+pub use lifecycle::{SweepPage, SweepPosition};
 mod messages;
 mod object_item;
 mod parked;
@@ -36,6 +38,7 @@ use aws_sdk_dynamodb::Client;
 use super::cursor::{CursorCodec, CursorKeys};
 use super::keys::{Index, PK, SK};
 use super::StoreError;
+use crate::lifecycle::retention::ItemExpiry;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -50,6 +53,9 @@ pub struct DynamoStore {
     /// Redacts erased people's data in every object write and message post
     /// (`crate::privacy::guard`); `None` in stores that never write them.
     erasures: Option<std::sync::Arc<crate::privacy::ErasureGuard>>,
+    /// The TTL stamps of the items that expire as a whole (bills, messages, rejected
+    /// deliveries): `crate::lifecycle::retention`.
+    expiry: ItemExpiry,
 }
 
 impl DynamoStore {
@@ -60,6 +66,7 @@ impl DynamoStore {
             cursors: CursorKeys::Given(cursors),
             write_window: crate::changes::WRITE_WINDOW,
             erasures: None,
+            expiry: ItemExpiry::default(),
         }
     }
 
@@ -67,6 +74,12 @@ impl DynamoStore {
     /// every writer's window below `h` (`crate::changes::ChangeFeedConfig`).
     pub fn with_write_window(mut self, window: std::time::Duration) -> Self {
         self.write_window = window;
+        self
+    }
+
+    /// The same store stamping items with these retentions (`ItemExpiry::from_env`).
+    pub fn with_expiry(mut self, expiry: ItemExpiry) -> Self {
+        self.expiry = expiry;
         self
     }
 
@@ -84,6 +97,7 @@ impl DynamoStore {
             cursors: CursorKeys::from_secret(secrets, name.into()),
             write_window: crate::changes::WRITE_WINDOW,
             erasures: None,
+            expiry: ItemExpiry::default(),
         }
     }
 
