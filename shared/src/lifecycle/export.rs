@@ -56,12 +56,6 @@ pub enum ExportScope {
 pub enum ExportError {
     #[error("reading the table for the export")]
     Store(#[from] StoreError),
-    #[error("DynamoDB {operation} for the export")]
-    Dynamo {
-        operation: &'static str,
-        #[source]
-        source: aws_sdk_dynamodb::Error,
-    },
     #[error("S3 {operation} of the export ({})", code.as_deref().unwrap_or("no code"))]
     S3 {
         operation: &'static str,
@@ -413,10 +407,7 @@ impl Exporter {
             .set_exclusive_start_key(after)
             .send()
             .await
-            .map_err(|e| ExportError::Dynamo {
-                operation: "Query",
-                source: aws_sdk_dynamodb::Error::from(e),
-            })?;
+            .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
         let last = out.last_evaluated_key.filter(|k| !k.is_empty());
         Ok((out.items.unwrap_or_default(), last))
     }

@@ -54,6 +54,35 @@ pub struct LifecycleJob {
     pub steps: u64,
 }
 
+impl LifecycleJob {
+    /// A new job with a fresh id (`lc_<uuid v7>`).
+    pub fn new(
+        tenant_id: TenantId,
+        kind: JobKind,
+        requested_by: Option<String>,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            tenant_id,
+            id: format!("lc_{}", uuid::Uuid::now_v7().simple()),
+            kind,
+            status: JobStatus::Queued,
+            phase: String::new(),
+            checkpoint: None,
+            state: serde_json::Value::Null,
+            counts: BTreeMap::new(),
+            exports: Vec::new(),
+            requested_by,
+            requested_at: now,
+            started_at: None,
+            updated_at: now,
+            finished_at: None,
+            error: None,
+            steps: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     More,

@@ -1,7 +1,8 @@
 //! S3 buckets, with the template's encryption, public access block, object ownership,
-//! lifecycle rules and TLS-only policy. The emulator stores them all; it enforces none of
-//! them (no public access, no expiry, no TLS on loopback), which is why the template test
-//! checks the declaration and `tests/emulator.rs` reads back what was set.
+//! and lifecycle rules (the TLS-only policy stays off the emulator, which speaks plain HTTP:
+//! see `create`). The emulator stores them; it enforces no expiry or public access, which is
+//! why the template test checks the declaration and `tests/emulator.rs` reads back what was
+//! set.
 
 use std::collections::BTreeMap;
 
@@ -143,23 +144,8 @@ async fn create(client: &Client, spec: &BucketSpec, name: &str) -> Result<(), Pr
             .await
             .map_err(|e| s3("PutBucketLifecycleConfiguration")(e.into()))?;
     }
-    if spec.tls_only {
-        let arn = format!("arn:aws:s3:::{name}");
-        let policy = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": [arn, format!("{arn}/*")],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-            }]
-        });
-        client
-            .put_bucket_policy()
-            .bucket(name)
-            .policy(policy.to_string())
-            .send()
-            .await
-            .map_err(|e| s3("PutBucketPolicy")(e.into()))?;
-    }
+    // The TLS-only bucket policy is not put on the emulator: it serves plain HTTP on
+    // loopback, and moto evaluates bucket policies, so it would refuse every request. The
+    // template test checks the policy's declaration instead.
     Ok(())
 }

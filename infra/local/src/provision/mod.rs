@@ -53,6 +53,21 @@ pub fn resource_name(prefix: &str, logical_id: &str) -> String {
     format!("{prefix}-{logical_id}")
 }
 
+/// Creates (or converges) only the template's buckets under `prefix`: their names by
+/// logical id.
+pub async fn provision_buckets(
+    sdk: &SdkConfig,
+    template: &Template,
+    prefix: &str,
+) -> Result<BTreeMap<String, String>, ProvisionError> {
+    buckets::create_all(
+        &packr::lifecycle::wiring::s3_client(sdk),
+        &template.buckets()?,
+        prefix,
+    )
+    .await
+}
+
 /// Creates (or converges) every table, queue and secret of `template` under `prefix`.
 pub async fn provision(
     sdk: &SdkConfig,
