@@ -25,6 +25,7 @@ mod cold_start;
 mod helpers;
 mod idempotency;
 mod lifecycle_export;
+mod lifecycle_runner;
 mod log_redaction;
 mod messages;
 mod observability;

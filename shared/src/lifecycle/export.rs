@@ -28,7 +28,7 @@ use super::export_source::{
     key_to_map, map_to_key, partitions, ExportResource, Partition, Position,
 };
 use super::export_upload::{is_no_such_upload, Bucket, ExportState, Part, Upload};
-use super::{ExportFile, LifecycleError, LifecycleJob, Step};
+use super::{ExportFile, JobKind, LifecycleError, LifecycleJob, Step};
 use crate::domain::{Brand, BrandId, TenantId};
 use crate::store::dynamo::{DynamoStore, Item};
 use crate::store::{StoreError, TenantStore};
@@ -159,6 +159,22 @@ impl Exporter {
         Ok(request.uri().to_owned())
     }
 
+    /// The export step of an offboarding job, its scope taken from the job's kind (a
+    /// brand's or the tenant's); other kinds export nothing.
+    pub async fn job_step(&self, job: &mut LifecycleJob) -> Result<Step, LifecycleError> {
+        let scope = match &job.kind {
+            JobKind::BrandOffboarding { brand_id } => ExportScope::Brand(brand_id.clone()),
+            JobKind::TenantOffboarding => ExportScope::Tenant,
+            _ => return Ok(Step::Done),
+        };
+        self.export_step(job, scope).await
+    }
+
+    /// A download link of an exported file, valid for [`PRESIGN_TTL`].
+    pub async fn presign_file(&self, file: &ExportFile) -> Result<String, LifecycleError> {
+        self.presign(&file.key, PRESIGN_TTL).await
+    }
+
     /// One bounded step of `job`'s export of `scope`: reads up to one part of the current
     /// resource and uploads it (see the module's notes). `Done` once every file is written.
     pub async fn export_step(
@@ -179,7 +195,8 @@ impl Exporter {
                 .iter()
                 .find(|r| r.name() == name)
                 .ok_or_else(|| ExportError::UnknownPhase(job.phase.clone()))?,
-            None if job.phase.is_empty() => {
+            // `export`: the offboarding's name of the whole phase, before its first step.
+            None if job.phase.is_empty() || job.phase == "export" => {
                 job.checkpoint = None;
                 match plan.first() {
                     Some(first) => *first,

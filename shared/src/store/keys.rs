@@ -13,6 +13,7 @@
 //! | message            | `T#<t>#B#<b>#MSG`                   | `<created>#<msg id>`   |
 //! | audit entry        | `T#<t>#AUDIT`                       | `<at>#<audit id>`      |
 //! | audit chain head   | `T#<t>#AUDITHEAD`                   | `HEAD`                 |
+//! | lifecycle job      | `T#<t>#LIFECYCLE`                   | `<job id>`             |
 //! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
 //! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
 //! | sync job state     | `T#<t>#SYNC#<c>#<resource>`         | `SYNC`                 |
@@ -268,6 +269,11 @@ pub fn backfill_pk(tenant: &TenantId, connection: &ConnectionId) -> String {
     format!("T#{tenant}#BACKFILL#{connection}")
 }
 
+/// A tenant's lifecycle jobs (offboardings, erasures; `crate::lifecycle`), one item each.
+pub fn lifecycle_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#LIFECYCLE")
+}
+
 pub fn idempotency_pk(tenant: &TenantId, scope: &str, key_digest: &str) -> String {
     format!("T#{tenant}#IDEM#{scope}#{key_digest}")
 }
@@ -300,6 +306,7 @@ mod tests {
             reconcile_seen_pk(&t, "run_1"),
             trackstar_budget_pk(&t, &ConnectionId::parse("conn_1").unwrap()),
             backfill_pk(&t, &ConnectionId::parse("conn_1").unwrap()),
+            lifecycle_pk(&t),
         ] {
             assert!(key.starts_with(&prefix), "{key}");
         }
