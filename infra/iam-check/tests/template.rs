@@ -176,12 +176,18 @@ fn data_lifecycle_writes_exports_only_under_exports_and_api_connections_only_rea
     // then data-lifecycle writes (and checks) export files under exports/
     for action in ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"] {
         assert!(
-            allowed(&lifecycle, &s3_request(action, "exports/acme/lc_1/orders.jsonl")),
+            allowed(
+                &lifecycle,
+                &s3_request(action, "exports/acme/lc_1/orders.jsonl")
+            ),
             "{action}"
         );
     }
     // and nothing elsewhere in the bucket, nor deletes, nor the bucket's configuration
-    assert!(!allowed(&lifecycle, &s3_request("s3:PutObject", "other/x.jsonl")));
+    assert!(!allowed(
+        &lifecycle,
+        &s3_request("s3:PutObject", "other/x.jsonl")
+    ));
     assert!(!allowed(
         &lifecycle,
         &s3_request("s3:DeleteObject", "exports/acme/lc_1/orders.jsonl")

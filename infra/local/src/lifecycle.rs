@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use packr::lifecycle::wiring::{data_lifecycle_from_env, LifecycleDeps};
 use packr::metrics::RecordingSink;
 use tokio::sync::watch;
@@ -116,7 +117,7 @@ pub async fn start(
                 async move {
                     // Lambda's deadline: the invocation's start plus the function's Timeout.
                     let deadline = Instant::now() + timeout;
-                    packr::lifecycle::handle_batch(&deps.runner, event, deadline).await
+                    invoke_with_batch(&deps, event, deadline).await
                 }
             }
         },
@@ -131,6 +132,41 @@ pub async fn start(
         pollers: pollers.max(1),
         sqs: aws_sdk_sqs::Client::new(sdk),
         tasks,
+    })
+}
+
+/// The batch through the function's one handler as Lambda hands it over (JSON), and its
+/// answer read back as the event source mapping reads it. An answer that is not a batch
+/// response (the handler failed) fails the whole batch, as a failed invocation does.
+async fn invoke_with_batch(
+    deps: &LifecycleDeps,
+    event: SqsEvent,
+    deadline: Instant,
+) -> SqsBatchResponse {
+    let ids: Vec<String> = event
+        .records
+        .iter()
+        .map(|m| m.message_id.clone().unwrap_or_default())
+        .collect();
+    let answer = match serde_json::to_value(event) {
+        Ok(payload) => packr::lifecycle::handler::handle_event(deps, payload, deadline)
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|v| Ok(serde_json::from_value::<SqsBatchResponse>(v)?)),
+        Err(e) => Err(e.into()),
+    };
+    answer.unwrap_or_else(|error| {
+        tracing::error!(error = %error, "data-lifecycle failed the whole batch");
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = ids
+            .into_iter()
+            .map(|id| {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                failure
+            })
+            .collect();
+        response
     })
 }
 

@@ -44,3 +44,59 @@ pub async fn handle_event(
     error!("data-lifecycle got an event it does not handle");
     Err(HandlerError::UnknownEvent)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn deps() -> LifecycleDeps {
+        // Clients that are never called: these events are refused before any AWS request.
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let env: BTreeMap<String, String> = [
+            ("TABLE_NAME", "t"),
+            (
+                "LIFECYCLE_JOBS_QUEUE_URL",
+                "http://127.0.0.1:1/000000000000/q",
+            ),
+            ("EXPORT_BUCKET", "b"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        super::super::wiring::data_lifecycle_from_env(&sdk, &env, "data-lifecycle")
+            .await
+            .expect("wiring")
+    }
+
+    #[tokio::test]
+    async fn an_event_of_neither_source_is_refused() {
+        // given data-lifecycle and an event that is neither SQS nor its schedule's
+        let deps = deps().await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // when it is handled
+        let answer = handle_event(&deps, json!({"kind": "reconcile"}), deadline).await;
+        // then it is an error (the invocation fails; nothing ran)
+        assert!(
+            matches!(answer, Err(HandlerError::UnknownEvent)),
+            "{answer:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_batch_is_an_error_and_an_empty_one_has_no_failures() {
+        let deps = deps().await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let answer = handle_event(&deps, json!({"Records": "no"}), deadline).await;
+        assert!(matches!(answer, Err(HandlerError::Batch(_))), "{answer:?}");
+        let answer = handle_event(&deps, json!({"Records": []}), deadline)
+            .await
+            .expect("an empty batch");
+        assert_eq!(answer, json!({"batchItemFailures": []}));
+    }
+}
