@@ -269,6 +269,19 @@ impl Exporter {
                             state,
                         ));
                     }
+                    // Gone (aborted by the bucket's rule after a long pause): the file
+                    // starts again from the resource's first page.
+                    Err(e) if is_no_such_upload(&e) => {
+                        tracing::warn!(
+                            job_id = %job.id,
+                            resource = resource.name(),
+                            "the export's multipart upload is gone: the file starts again"
+                        );
+                        job.checkpoint = None;
+                        state.upload = None;
+                        state.write(&mut job.state);
+                        return Ok(Step::More);
+                    }
                     Err(e) => return Err(e),
                 }
                 if finished {
