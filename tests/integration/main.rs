@@ -39,6 +39,8 @@ mod resources_support;
 mod resources_sync;
 mod resources_unavailable;
 mod resources_webhooks;
+mod retention;
+mod retention_sweep;
 mod sync_clock;
 mod sync_engine;
 mod sync_health;

@@ -623,3 +623,74 @@ fn webhook_ingest_runs_within_its_reserved_concurrency_parameter() {
         .expect("a number");
     assert!((1..=100).contains(&default), "{default}");
 }
+
+#[test]
+fn every_retention_knob_is_a_parameter_every_function_gets() {
+    // given the repository's template
+    let template = repo();
+    let functions = template.functions().expect("the functions parse");
+    assert!(!functions.is_empty());
+    for (parameter, default, variable) in [
+        (
+            "ConnectionErasureGraceDays",
+            "30",
+            "CONNECTION_ERASURE_GRACE_DAYS",
+        ),
+        (
+            "TombstonePersonalDataDays",
+            "7",
+            "TOMBSTONE_PERSONAL_DATA_DAYS",
+        ),
+        ("ReplayWindowDays", "14", "REPLAY_WINDOW_DAYS"),
+        (
+            "RejectedDeliveryRetentionDays",
+            "30",
+            "REJECTED_DELIVERY_RETENTION_DAYS",
+        ),
+        ("AuditRetentionDays", "365", "AUDIT_RETENTION_DAYS"),
+        ("BillRetentionYears", "7", "BILL_RETENTION_YEARS"),
+        ("MessageRetentionDays", "0", "MESSAGE_RETENTION_DAYS"),
+    ] {
+        // then the parameter has the README's default
+        assert_eq!(
+            template.parameters()[parameter].as_deref(),
+            Some(default),
+            "{parameter}"
+        );
+        // and every function reads it from its environment
+        for function in &functions {
+            assert_eq!(
+                function.environment.get(variable),
+                Some(&packr_local::template::EnvValue::Ref(parameter.into())),
+                "{} {variable}",
+                function.logical_id
+            );
+        }
+    }
+}
+
+#[test]
+fn the_point_in_time_recovery_window_is_a_parameter_of_35_days() {
+    // given the repository's template
+    let template = repo();
+    let table = template
+        .resource_properties("PackrTable")
+        .expect("PackrTable");
+    // then point-in-time recovery is on, its window from PointInTimeRecoveryDays
+    let pitr = table
+        .get("PointInTimeRecoverySpecification")
+        .expect("PointInTimeRecoverySpecification");
+    assert_eq!(
+        pitr.get("PointInTimeRecoveryEnabled"),
+        Some(&serde_yaml::Value::Bool(true))
+    );
+    assert_eq!(
+        packr_local::template::value_of(pitr.get("RecoveryPeriodInDays").expect("a window")),
+        packr_local::template::EnvValue::Ref("PointInTimeRecoveryDays".into())
+    );
+    // and its default is DynamoDB's longest window, 35 days
+    assert_eq!(
+        template.parameters()["PointInTimeRecoveryDays"].as_deref(),
+        Some("35")
+    );
+}

@@ -28,6 +28,7 @@ use super::quota::{QuotaConfig, TenantQuotas};
 use super::{ApiConfig, ApiDeps, ClaimNames, DEFAULT_MAX_BODY_BYTES};
 use crate::domain::Timestamp;
 use crate::idempotency::{DynamoIdempotencyStore, IdempotencyPolicy};
+use crate::lifecycle::retention::ItemExpiry;
 use crate::metrics::EmfSink;
 use crate::runtime::{optional_seconds, required, ConfigError, Env};
 use crate::secrets::{CachedSecretSource, SecretSource, SecretWriter, SecretsManagerSource};
@@ -57,7 +58,8 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         required(env, "TABLE_NAME")?,
         secrets.clone(),
         required(env, "CURSOR_SECRET_ARN")?,
-    );
+    )
+    .with_expiry(ItemExpiry::from_env(env)?);
     let trackstar = match env
         .var("TRACKSTAR_API_KEY_SECRET_ARN")
         .filter(|v| !v.trim().is_empty())

@@ -125,6 +125,16 @@ crate::redacted_debug!(Address {
     full_name, company, address1, address2, address3, city, state, postal_code, phone_number, email_address
 });
 
+impl Address {
+    /// Every field but the country dropped: what a tombstone keeps of an address.
+    pub fn keep_country_only(&mut self) {
+        *self = Address {
+            country: self.country.take(),
+            ..Address::default()
+        };
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,6 +217,15 @@ pub struct Order {
     pub updated_date: Timestamp,
 }
 
+impl Order {
+    /// Its personal fields dropped (the ship-to address but its country): a tombstone's.
+    pub fn drop_personal_fields(&mut self) {
+        if let Some(address) = &mut self.ship_to_address {
+            address.keep_country_only();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +259,33 @@ mod tests {
         assert!(!shown.contains("Jane"));
         assert!(!shown.contains("example.com"));
         assert!(shown.contains("US"));
+    }
+
+    #[test]
+    fn an_address_keeping_its_country_only_has_no_other_field() {
+        // given a full address
+        let mut a = Address {
+            full_name: Some("Jane Roe".into()),
+            company: Some("Roe Inc".into()),
+            address1: Some("1 Main St".into()),
+            address2: Some("Apt 2".into()),
+            address3: Some("c/o".into()),
+            city: Some("Springfield".into()),
+            state: Some("IL".into()),
+            postal_code: Some("62701".into()),
+            country: Some("US".into()),
+            phone_number: Some("+1 555 0100".into()),
+            email_address: Some("jane@example.com".into()),
+        };
+        // when it keeps its country only
+        a.keep_country_only();
+        // then only the country is left
+        assert_eq!(
+            a,
+            Address {
+                country: Some("US".into()),
+                ..Address::default()
+            }
+        );
     }
 }

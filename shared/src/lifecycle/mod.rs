@@ -19,6 +19,7 @@ mod export_upload;
 pub mod handler;
 pub mod job;
 pub mod queue;
+pub mod retention;
 pub mod runner;
 pub mod sweep;
 pub mod wiring;

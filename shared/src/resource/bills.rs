@@ -46,4 +46,8 @@ impl Resource for Bill {
     fn updated_date(&self) -> Timestamp {
         self.updated_date
     }
+    /// A bill is a financial record: kept `BILL_RETENTION_YEARS` after its date.
+    fn financial_record_date(&self) -> Option<Timestamp> {
+        Some(self.created_date)
+    }
 }

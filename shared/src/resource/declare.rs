@@ -78,4 +78,13 @@ pub trait Resource:
     fn warehouse_id(&self) -> Option<&str> {
         None
     }
+    /// A financial record's date, from which its retention counts (`BILL_RETENTION_YEARS`,
+    /// the item's TTL); `None`: kept while mirrored.
+    fn financial_record_date(&self) -> Option<Timestamp> {
+        None
+    }
+    /// Drops its personal fields (every address field but the country, free-text notes):
+    /// what a tombstone keeps after `TOMBSTONE_PERSONAL_DATA_DAYS`. Kinds without any keep
+    /// the default, which changes nothing.
+    fn drop_personal_fields(&mut self) {}
 }

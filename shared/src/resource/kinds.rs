@@ -89,6 +89,8 @@ pub struct ResourceOps {
     pub decode_stored: fn(Item) -> Result<DomainObject, StoreError>,
     /// One page of this kind's Trackstar listing.
     pub list_page: ListPage,
+    /// The object without its personal fields ([`Resource::drop_personal_fields`]).
+    pub without_personal_fields: fn(DomainObject) -> DomainObject,
 }
 
 impl ResourceOps {
@@ -97,6 +99,7 @@ impl ResourceOps {
             wire_from_json: wire_from_json::<R>,
             decode_stored: decode_stored::<R>,
             list_page: list_page::<R>,
+            without_personal_fields: without_personal_fields::<R>,
         }
     }
 }
@@ -107,6 +110,17 @@ fn wire_from_json<R: Resource>(data: &serde_json::Value) -> Result<WireObject, s
 
 fn decode_stored<R: Resource>(item: Item) -> Result<DomainObject, StoreError> {
     crate::store::dynamo::decode_object::<R>(item).map(DomainObject::new)
+}
+
+fn without_personal_fields<R: Resource>(object: DomainObject) -> DomainObject {
+    match object.downcast::<R>() {
+        Ok(mut typed) => {
+            typed.drop_personal_fields();
+            DomainObject::new(typed)
+        }
+        // Another kind's object: not this kind's to strip.
+        Err(other) => other,
+    }
 }
 
 fn list_page<'a, R: Resource>(

@@ -20,6 +20,8 @@ pub trait AnyObject: Send + Sync + fmt::Debug + 'static {
     fn sku_value(&self) -> Option<&Sku>;
     fn status_word(&self) -> Option<&str>;
     fn warehouse(&self) -> Option<&str>;
+    /// A financial record's date (its retention counts from it).
+    fn financial_date(&self) -> Option<Timestamp>;
     /// The object as Trackstar-independent JSON (what is stored and served).
     fn to_json_bytes(&self) -> Result<Vec<u8>, serde_json::Error>;
     /// The same kind, the same state.
@@ -61,6 +63,9 @@ impl<R: Resource> AnyObject for Held<R> {
     }
     fn warehouse(&self) -> Option<&str> {
         self.0.warehouse_id()
+    }
+    fn financial_date(&self) -> Option<Timestamp> {
+        self.0.financial_record_date()
     }
     fn to_json_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
         serde_json::to_vec(&self.0)

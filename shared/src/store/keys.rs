@@ -44,6 +44,13 @@
 //! every synced object (tombstones too) by the time it was last written, in
 //! [`CHANGE_SHARDS`] partitions per tenant (`T#<t>#CHG#<shard>`, `<written µs>#<KIND>#<id>`;
 //! see `crate::changes`).
+//!
+//! `gsi4` also serves the data lifecycle's retention sweep (`crate::lifecycle::sweep`), in
+//! global partitions read by that sweep only: tombstones awaiting the removal of their
+//! personal fields (`LIFECYCLE#TOMBSTONE#<shard>`, `<deleted>#<tenant>#<KIND>#<id>`, in
+//! [`TOMBSTONE_SWEEP_SHARDS`] partitions; a tombstone leaves it when stripped or revived,
+//! live objects never enter it) and the registry of tenants (`TENANTS`, `<tenant>`, on the
+//! tenant's item), whose failed receipts the sweep reads in `gsi2`.
 
 use crate::domain::{BrandId, ConnectionId, EventId, TenantId, Timestamp};
 
@@ -250,6 +257,32 @@ pub const SYNC_SCHEDULE_PARTITION: &str = "SYNCSCHED";
 pub fn sync_schedule_sk(tenant: &TenantId, connection: &ConnectionId) -> String {
     format!("{tenant}#{connection}")
 }
+
+/// Partitions of the tombstone sweep's index: a burst of deletions (one reconciliation)
+/// spreads over this many (an object always goes to the same one, the feed's hash).
+pub const TOMBSTONE_SWEEP_SHARDS: u32 = CHANGE_SHARDS;
+
+pub fn tombstone_sweep_pk(shard: u32) -> String {
+    format!("LIFECYCLE#TOMBSTONE#{shard}")
+}
+
+/// The sweep's index keys (`gsi4pk`, `gsi4sk`) of a tombstone of `kind` deleted `at`:
+/// listed oldest deletion first.
+pub fn tombstone_sweep_keys(
+    tenant: &TenantId,
+    kind: &str,
+    id: &str,
+    at: Timestamp,
+) -> (String, String) {
+    (
+        tombstone_sweep_pk(change_shard(kind, id) % TOMBSTONE_SWEEP_SHARDS),
+        format!("{}#{tenant}#{kind}#{id}", at.sort_key()),
+    )
+}
+
+/// The `gsi4` partition registering every tenant (on its tenant item), for the sweeps
+/// that go tenant by tenant.
+pub const TENANT_REGISTRY_PARTITION: &str = "TENANTS";
 
 pub fn reconcile_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#RECON")

@@ -23,6 +23,7 @@ use super::job::SqsSyncJobQueue;
 use super::runner::WorkerDeps;
 use super::scheduler::SchedulerDeps;
 use super::source::TrackstarSource;
+use crate::lifecycle::retention::ItemExpiry;
 use crate::metrics::{EmfSink, MetricsSink};
 use crate::resource::ResourceKind;
 use crate::runtime::{required, ConfigError, Env};
@@ -51,7 +52,8 @@ pub async fn worker_from_env(
     env: &dyn Env,
     function: &str,
 ) -> Result<WorkerDeps, ConfigError> {
-    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?)
+        .with_expiry(ItemExpiry::from_env(env)?);
     // Incremental by default; full runs lower it (`TrackstarSource`).
     let metrics: Arc<dyn MetricsSink> = Arc::new(EmfSink::new(METRICS_NAMESPACE, function));
     let client = trackstar_client_from_env(sdk, env, Priority::Incremental, store.client().clone())
@@ -99,7 +101,8 @@ pub fn scheduler_from_env(
     env: &dyn Env,
     function: &str,
 ) -> Result<SchedulerDeps, ConfigError> {
-    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?);
+    let store = store_without_cursors(sdk, required(env, "TABLE_NAME")?)
+        .with_expiry(ItemExpiry::from_env(env)?);
     // One SQS client for both queues (each SDK client sets up TLS of its own at init).
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let resources = match env.var("SYNC_RESOURCES").filter(|v| !v.trim().is_empty()) {

@@ -12,13 +12,17 @@
 //! A final receipt expires ([`RECEIPT_RETENTION_DAYS`]) only after every path by which its
 //! event can come back has closed: the DLQ keeps a message 14 days (and a redrive gives it
 //! a fresh queue life), Svix retries a delivery for about a day; `POST /sync/replay`
-//! re-enqueues only failed receipts, which do not expire.
+//! re-enqueues only failed receipts, which do not expire while they can be replayed.
 //!
 //! A `failed` receipt also keeps the event as it was queued (compressed, see
-//! [`super::stored_event`]), does not expire, and is listed in its tenant's failed-events
-//! index, newest first, until the event is applied: that is what `POST /sync/replay` and
-//! `packr replay` re-enqueue. A replay moves the receipt to `queued` (out of the index)
-//! before it sends, so two replays cannot both enqueue it; a failed send puts it back.
+//! [`super::stored_event`]) and is listed in its tenant's failed-events index, newest
+//! first, until the event is applied: that is what `POST /sync/replay` and `packr replay`
+//! re-enqueue. A replay moves the receipt to `queued` (out of the index) before it sends,
+//! so two replays cannot both enqueue it; a failed send puts it back. After the replay
+//! window (`REPLAY_WINDOW_DAYS`, 14 days: the DLQ's retention) the retention sweep
+//! (`crate::lifecycle::sweep`) drops the kept event, which may hold personal data: the
+//! receipt stays `failed`, says `payload_omitted: expired`, leaves the index and expires
+//! [`RECEIPT_RETENTION_DAYS`] later.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -83,7 +87,8 @@ impl ReceiptState {
 }
 
 /// How long a final receipt is kept: the DLQ's retention (14 days) plus as much again for
-/// a redriven message's new queue life and late retries. Failed receipts do not expire.
+/// a redriven message's new queue life and late retries. Failed receipts do not expire
+/// until the retention sweep dropped their event (then this long after that).
 pub const RECEIPT_RETENTION_DAYS: i64 = 30;
 
 /// A receipt with the event kept for replay (`None` when none is kept: the event never

@@ -13,6 +13,7 @@ use super::processor::{FetchError, ObjectFetcher, ProcessorDeps, ProcessorLimits
 use super::queue::SqsEventQueue;
 use super::signature::{Verifier, WebhookSecret};
 use crate::domain::Connection;
+use crate::lifecycle::retention::ItemExpiry;
 use crate::metrics::{EmfSink, MetricsSink};
 use crate::resource::{ResourceKind, WireObject};
 use crate::runtime::{optional_seconds, required, ConfigError, Env};
@@ -134,7 +135,8 @@ pub fn ingest_from_env(
     function: &str,
 ) -> Result<IngestDeps, ConfigError> {
     let capacity = CapacityMeter::new();
-    let store = metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone());
+    let store = metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone())
+        .with_expiry(ItemExpiry::from_env(env)?);
     let lookups = Arc::new(CachedLookups::new(
         Arc::new(store.clone()),
         Arc::new(store.clone()),
@@ -193,7 +195,8 @@ pub async fn processor_from_env(
     function: &str,
 ) -> Result<ProcessorDeps, ConfigError> {
     let capacity = CapacityMeter::new();
-    let store = metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone());
+    let store = metered_store(sdk, required(env, "TABLE_NAME")?, capacity.clone())
+        .with_expiry(ItemExpiry::from_env(env)?);
     let lookups = Arc::new(CachedLookups::new(
         Arc::new(store.clone()),
         Arc::new(store.clone()),

@@ -13,6 +13,10 @@ use crate::store::{MessageStore, Page, PageRequest, StoreError};
 struct StoredMessage {
     pk: String,
     sk: String,
+    /// `MESSAGE_RETENTION_DAYS` after it was posted, when set (TTL); else none: kept until
+    /// its brand or tenant is offboarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
     #[serde(flatten)]
     message: Message,
 }
@@ -26,6 +30,7 @@ impl MessageStore for DynamoStore {
         let stored = StoredMessage {
             pk: keys::messages_pk(tenant, &message.brand_id),
             sk: format!("{}#{}", message.created_at.sort_key(), message.id),
+            expires_at: self.expiry.message_expires_at(message.created_at),
             message: message.clone(),
         };
         self.put_new(encode(&stored)?, "message").await

@@ -5,6 +5,8 @@ pub use audit::{DynamoAuditLog, DEFAULT_RETENTION_DAYS};
 mod backfills;
 mod changes;
 mod connections;
+mod lifecycle;
+pub use lifecycle::{SweepPage, SweepPosition};
 mod messages;
 mod object_item;
 mod parked;
@@ -25,6 +27,7 @@ use aws_sdk_dynamodb::Client;
 use super::cursor::{CursorCodec, CursorKeys};
 use super::keys::{Index, PK, SK};
 use super::StoreError;
+use crate::lifecycle::retention::ItemExpiry;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -36,6 +39,9 @@ pub struct DynamoStore {
     cursors: CursorKeys,
     /// How long a write carrying a changes-feed position may take (`crate::changes`).
     write_window: std::time::Duration,
+    /// The TTL stamps of the items that expire as a whole (bills, messages, rejected
+    /// deliveries): `crate::lifecycle::retention`.
+    expiry: ItemExpiry,
 }
 
 impl DynamoStore {
@@ -45,6 +51,7 @@ impl DynamoStore {
             table: table.into(),
             cursors: CursorKeys::Given(cursors),
             write_window: crate::changes::WRITE_WINDOW,
+            expiry: ItemExpiry::default(),
         }
     }
 
@@ -52,6 +59,12 @@ impl DynamoStore {
     /// every writer's window below `h` (`crate::changes::ChangeFeedConfig`).
     pub fn with_write_window(mut self, window: std::time::Duration) -> Self {
         self.write_window = window;
+        self
+    }
+
+    /// The same store stamping items with these retentions (`ItemExpiry::from_env`).
+    pub fn with_expiry(mut self, expiry: ItemExpiry) -> Self {
+        self.expiry = expiry;
         self
     }
 
@@ -68,6 +81,7 @@ impl DynamoStore {
             table: table.into(),
             cursors: CursorKeys::from_secret(secrets, name.into()),
             write_window: crate::changes::WRITE_WINDOW,
+            expiry: ItemExpiry::default(),
         }
     }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{decode, encode, Item};
 use crate::domain::TenantId;
+use crate::lifecycle::retention::ItemExpiry;
 use crate::resource::{AnyObject, DomainObject, Resource, ResourceKind};
 use crate::store::keys;
 use crate::store::StoreError;
@@ -56,8 +57,9 @@ struct Stored {
 
 /// Attributes a stored object may lack: an upsert removes those its new state lacks
 /// (an `UpdateItem` keeps what it does not name; `deleted_at` goes when a newer copy
-/// revives a tombstone).
-pub(super) const OPTIONAL: [&str; 8] = [
+/// revives a tombstone, and with it the tombstone's place in the retention sweep's index,
+/// `gsi4`, which live objects never carry: removing an absent attribute costs nothing).
+pub(super) const OPTIONAL: [&str; 10] = [
     "gsi1pk",
     "gsi1sk",
     "gsi3pk",
@@ -66,6 +68,8 @@ pub(super) const OPTIONAL: [&str; 8] = [
     "warehouse_id",
     "brand_id",
     DELETED,
+    "gsi4pk",
+    "gsi4sk",
 ];
 /// When Packr first stored the object (µs, the writer's clock; kept by every later write):
 /// tells the feed's `created` from `updated`.
@@ -100,11 +104,13 @@ pub(super) fn inflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
 }
 
 /// The item of `object` written at `written_us`: keys, version, queried attributes, the
-/// feed's keys, deflated body.
+/// feed's keys, deflated body; a financial record (a bill) also its expiry, its retention
+/// after its date (`expires_at`, DynamoDB's TTL).
 pub(super) fn stored_item(
     tenant: &TenantId,
     object: &dyn AnyObject,
     written_us: i64,
+    expiry: &ItemExpiry,
 ) -> Result<Item, StoreError> {
     let key = object.kind().spec().key;
     let id = object.id();
@@ -136,6 +142,12 @@ pub(super) fn stored_item(
         WRITTEN_AT.to_owned(),
         AttributeValue::N(written_us.to_string()),
     );
+    if let Some(date) = object.financial_date() {
+        item.insert(
+            keys::TTL_ATTRIBUTE.to_owned(),
+            AttributeValue::N(expiry.bill_expires_at(date).to_string()),
+        );
+    }
     let body = object
         .to_json_bytes()
         .map_err(|_| StoreError::MissingAttribute("object"))?;
@@ -287,7 +299,15 @@ mod tests {
             .collect();
         assert_eq!(
             removed,
-            ["gsi3pk", "gsi3sk", "status", "warehouse_id", DELETED]
+            [
+                "gsi3pk",
+                "gsi3sk",
+                "status",
+                "warehouse_id",
+                DELETED,
+                "gsi4pk",
+                "gsi4sk"
+            ]
         );
     }
 }

@@ -414,6 +414,11 @@ impl ReceiptStore for DynamoStore {
                 n(i64::try_from(body_bytes).unwrap_or(i64::MAX)),
             ),
             ("received_at".to_owned(), s(now.to_rfc3339())),
+            // `REJECTED_DELIVERY_RETENTION_DAYS` (TTL).
+            (
+                keys::TTL_ATTRIBUTE.to_owned(),
+                n(self.expiry.rejected_expires_at(now)),
+            ),
         ]);
         self.client
             .put_item()

@@ -101,7 +101,7 @@ impl DynamoStore {
         }
         let key = object.kind().spec().key;
         let written_us = Timestamp::now().unix_micros();
-        let item = stored_item(tenant, erased, written_us)?;
+        let item = stored_item(tenant, erased, written_us, &self.expiry)?;
         let version = object.updated_date().unix_micros();
         let pk = keys::object_pk(tenant, key, object.id());
         let write = SetAll::of(item, written_us);
@@ -287,9 +287,12 @@ impl ObjectStore for DynamoStore {
     ) -> Result<bool, StoreError> {
         let key = kind.spec().key;
         // The listing and lookup index keys go, so listings and SKU lookups no longer see
-        // it; the object stays, and moves to the feed's end (a deletion is a change).
+        // it; the object stays, and moves to the feed's end (a deletion is a change). It
+        // enters the retention sweep's index (`gsi4`, by deletion time), which drops its
+        // personal fields later (`crate::lifecycle::sweep`).
         let written_us = Timestamp::now().unix_micros();
         let (chgpk, chgsk) = keys::change_keys(tenant, key, id, written_us);
+        let (sweep_pk, sweep_sk) = keys::tombstone_sweep_keys(tenant, key, id, at);
         let update = self
             .client
             .update_item()
@@ -299,14 +302,17 @@ impl ObjectStore for DynamoStore {
                 key,
             )))
             .update_expression(
-                "SET deleted_at = :at, written_at = :w, chgpk = :cp, chgsk = :cs \
+                "SET deleted_at = :at, written_at = :w, chgpk = :cp, chgsk = :cs, \
+                 gsi4pk = :tp, gsi4sk = :ts \
                  REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk",
             )
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
             .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
             .expression_attribute_values(":w", AttributeValue::N(written_us.to_string()))
             .expression_attribute_values(":cp", AttributeValue::S(chgpk))
-            .expression_attribute_values(":cs", AttributeValue::S(chgsk));
+            .expression_attribute_values(":cs", AttributeValue::S(chgsk))
+            .expression_attribute_values(":tp", AttributeValue::S(sweep_pk))
+            .expression_attribute_values(":ts", AttributeValue::S(sweep_sk));
         let result = self
             .within_write_window("UpdateItem", update.send())
             .await?;

@@ -15,6 +15,11 @@ const BRAND_SK: &str = "BRAND";
 struct StoredTenant {
     pk: String,
     sk: String,
+    /// The registry of tenants (`gsi4`, `TENANTS`): the retention sweep goes through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4sk: Option<String>,
     #[serde(flatten)]
     tenant: Tenant,
 }
@@ -42,6 +47,8 @@ impl TenantStore for DynamoStore {
         let stored = StoredTenant {
             pk: keys::tenant_pk(&tenant.id),
             sk: TENANT_SK.to_owned(),
+            gsi4pk: Some(keys::TENANT_REGISTRY_PARTITION.to_owned()),
+            gsi4sk: Some(tenant.id.to_string()),
             tenant: tenant.clone(),
         };
         self.put_new(encode(&stored)?, "tenant").await
