@@ -5,6 +5,7 @@
 //! - [`recording`]: the emulator's request recording, attributed per function by the
 //!   access key id its clients sign with (`packr_local::testing::function_config`), read
 //!   as IAM authorizations (action, resource ARN, `dynamodb:LeadingKeys`).
+//!   S3 requests (`s3`) by method and path; a presigned URL's download is its signer's.
 //! - [`roles`]: each function's statements from the template, intrinsics resolved as the
 //!   local stack resolves them.
 //! - [`policy`]: the evaluator (written here; see its module comment).
@@ -17,3 +18,4 @@ pub mod check;
 pub mod policy;
 pub mod recording;
 pub mod roles;
+mod s3;

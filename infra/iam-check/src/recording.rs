@@ -18,7 +18,7 @@
 use base64::Engine;
 use packr_local::emulator::{FUNCTION_ACCESS_KEY_PREFIX, LOCAL_ACCOUNT_ID};
 use packr_local::provision::resource_name;
-use packr_local::template::{TableSpec, Template};
+use packr_local::template::{local_bucket_name, TableSpec, Template};
 use serde_json::Value;
 
 use crate::policy::{Context, Request};
@@ -67,6 +67,8 @@ pub struct Names {
     table: TableSpec,
     queues: Vec<String>,
     secrets: Vec<String>,
+    /// Bucket logical ids (local names are lower case: `<prefix>-<logicalid>`).
+    buckets: Vec<String>,
 }
 
 impl Names {
@@ -82,6 +84,11 @@ impl Names {
                 .secrets()?
                 .into_iter()
                 .map(|s| s.logical_id)
+                .collect(),
+            buckets: template
+                .buckets()?
+                .into_iter()
+                .map(|b| b.logical_id)
                 .collect(),
         })
     }
@@ -102,6 +109,16 @@ impl Names {
 
     fn queue(&self, physical: &str) -> String {
         Self::canonical(physical, &self.queues).unwrap_or_else(|| physical.to_owned())
+    }
+
+    /// A bucket's name: `<any prefix>-<logicalid>` becomes `stack-<logicalid>`.
+    pub(crate) fn bucket(&self, physical: &str) -> String {
+        self.buckets
+            .iter()
+            .filter(|id| physical.ends_with(&format!("-{}", id.to_ascii_lowercase())))
+            .max_by_key(|id| id.len())
+            .map(|id| local_bucket_name(CANONICAL_PREFIX, id))
+            .unwrap_or_else(|| physical.to_owned())
     }
 
     /// A secret's name (without the ARN's random suffix).
@@ -163,7 +180,14 @@ fn credential(authorization: &str) -> Option<(&str, &str, &str)> {
 }
 
 fn authorizations(entry: &Value, names: &Names) -> Result<Signed, String> {
-    let Some((key, region, service)) = header(entry, "Authorization").and_then(credential) else {
+    // A presigned URL (S3) carries its signer's credential in the query: the request is
+    // authorized as that function's, as on AWS.
+    let presigned = entry["url"]
+        .as_str()
+        .and_then(crate::s3::presigned_credential)
+        .map(|c| format!("Credential={c}"));
+    let signed = header(entry, "Authorization").or(presigned.as_deref());
+    let Some((key, region, service)) = signed.and_then(credential) else {
         return Ok(Signed::Unsigned);
     };
     let Some(function) = key.strip_prefix(FUNCTION_ACCESS_KEY_PREFIX) else {
@@ -182,6 +206,16 @@ fn authorizations(entry: &Value, names: &Names) -> Result<Signed, String> {
     } else {
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     };
+    if service == "s3" {
+        let method = entry["method"].as_str().unwrap_or("GET");
+        let url = entry["url"].as_str().unwrap_or("");
+        let (operation, request) = crate::s3::authorization(method, url, names);
+        return Ok(Signed::Function(vec![Authorization {
+            function: function.to_owned(),
+            operation,
+            request,
+        }]));
+    }
     let operation = match header(entry, "X-Amz-Target") {
         Some(target) => target.rsplit('.').next().unwrap_or(target).to_owned(),
         None => form_action(&bytes).unwrap_or_else(|| "UnknownOperation".to_owned()),
@@ -214,7 +248,7 @@ fn form_action(body: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn plain(action: String, resource: String) -> Request {
+pub(crate) fn plain(action: String, resource: String) -> Request {
     Request {
         action,
         resource,

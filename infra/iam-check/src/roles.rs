@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use packr_local::emulator::{LOCAL_ACCOUNT_ID, LOCAL_REGION};
 use packr_local::local_env::TemplateResolver;
 use packr_local::provision::{resource_name, Provisioned};
-use packr_local::template::{value_of, EnvValue, Template};
+use packr_local::template::{local_bucket_name, value_of, EnvValue, Template};
 use serde_json::Value as Json;
 use serde_yaml::Value;
 
@@ -73,7 +73,14 @@ pub fn canonical_resources(template: &Template) -> Result<Provisioned, RolesErro
         queue_urls: BTreeMap::new(),
         queue_arns: BTreeMap::new(),
         secret_arns: BTreeMap::new(),
+        bucket_names: BTreeMap::new(),
     };
+    for bucket in template.buckets()? {
+        provisioned.bucket_names.insert(
+            bucket.logical_id.clone(),
+            local_bucket_name(CANONICAL_PREFIX, &bucket.logical_id),
+        );
+    }
     for queue in template.queues()? {
         let name = resource_name(CANONICAL_PREFIX, &queue.logical_id);
         provisioned.queue_urls.insert(

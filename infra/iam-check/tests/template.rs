@@ -154,3 +154,66 @@ fn every_function_of_the_template_has_its_statements_resolved() {
         }
     }
 }
+
+fn s3_request(action: &str, key: &str) -> Request {
+    Request {
+        action: action.to_owned(),
+        resource: format!("arn:aws:s3:::stack-exportbucket/{key}"),
+        context: Context::new(),
+    }
+}
+
+#[test]
+fn data_lifecycle_writes_exports_only_under_exports_and_api_connections_only_reads_them() {
+    // given the repository's template
+    let template = Template::repo_default().unwrap();
+    let functions = function_policies(&template).unwrap();
+    let lifecycle = policy_of(&functions, "data-lifecycle").statements();
+    let api = policy_of(&functions, "api-connections").statements();
+    let allowed = |statements: &[packr_iam_check::policy::Statement], request: &Request| {
+        matches!(evaluate(statements, request), Decision::Allowed(_))
+    };
+    // then data-lifecycle writes (and checks) export files under exports/
+    for action in ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"] {
+        assert!(
+            allowed(
+                &lifecycle,
+                &s3_request(action, "exports/acme/lc_1/orders.jsonl")
+            ),
+            "{action}"
+        );
+    }
+    // and nothing elsewhere in the bucket, nor deletes, nor the bucket's configuration
+    assert!(!allowed(
+        &lifecycle,
+        &s3_request("s3:PutObject", "other/x.jsonl")
+    ));
+    assert!(!allowed(
+        &lifecycle,
+        &s3_request("s3:DeleteObject", "exports/acme/lc_1/orders.jsonl")
+    ));
+    let bucket_policy = Request {
+        action: "s3:PutBucketPolicy".to_owned(),
+        resource: "arn:aws:s3:::stack-exportbucket".to_owned(),
+        context: Context::new(),
+    };
+    assert!(!allowed(&lifecycle, &bucket_policy));
+    // and api-connections reads (presigns) export files and writes none
+    assert!(allowed(
+        &api,
+        &s3_request("s3:GetObject", "exports/acme/lc_1/orders.jsonl")
+    ));
+    assert!(!allowed(
+        &api,
+        &s3_request("s3:PutObject", "exports/acme/lc_1/orders.jsonl")
+    ));
+    // and data-lifecycle consumes and continues its queue, and only its queue
+    let queue = |name: &str| Request {
+        action: "sqs:SendMessage".to_owned(),
+        resource: format!("arn:aws:sqs:us-east-1:123456789012:stack-{name}"),
+        context: Context::new(),
+    };
+    assert!(allowed(&lifecycle, &queue("LifecycleJobsQueue")));
+    assert!(!allowed(&lifecycle, &queue("SyncJobsQueue")));
+    assert!(allowed(&api, &queue("LifecycleJobsQueue")));
+}

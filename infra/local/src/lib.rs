@@ -9,6 +9,7 @@ pub mod emulator;
 pub mod esm;
 pub mod faultproxy;
 pub mod gateway;
+pub mod lifecycle;
 pub mod local_env;
 pub mod provision;
 pub mod recorder;

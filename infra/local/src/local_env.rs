@@ -164,6 +164,11 @@ impl Resolver<'_> {
                 .get(name)
                 .cloned()
                 .ok_or_else(|| format!("secret {name} was not provisioned")),
+            Some("AWS::S3::Bucket") => p
+                .bucket_names
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("bucket {name} was not provisioned")),
             Some(kind) => Err(format!("!Ref {name} ({kind}) has no local value")),
             None => Err(format!("!Ref {name}: no such parameter or resource")),
         }
@@ -183,6 +188,10 @@ impl Resolver<'_> {
                 "arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:table/{}",
                 p.table_name
             )),
+            (Some("AWS::S3::Bucket"), "Arn") => p
+                .bucket_names
+                .get(resource)
+                .map(|name| format!("arn:aws:s3:::{name}")),
             _ => None,
         };
         found.ok_or_else(|| format!("!GetAtt {resource}.{attribute} has no local value"))

@@ -3,7 +3,9 @@
 //! deadline), and the schedules of `template.yaml` with sync-scheduler hosted as the
 //! target of `IncrementalSyncSchedule`. Both functions get their dependencies from
 //! `packr::sync::wiring` with their template environment, as their binaries do, with
-//! `TRACKSTAR_BASE_URL` = the simulator.
+//! `TRACKSTAR_BASE_URL` = the simulator. The schedule runner also hosts data-lifecycle
+//! (`DataLifecycleSchedule`), whose lifecycle-jobs pollers start here too
+//! ([`crate::lifecycle`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,6 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::emulator::function_config;
 use crate::esm::{self, EsmConfig};
+use crate::lifecycle::LifecycleStack;
 use crate::schedule::{Pace, ScheduleRunner, Target};
 use crate::stack::LocalStack;
 use crate::template::{repo_template_path, Template};
@@ -52,6 +55,10 @@ pub struct SyncOptions {
     pub pace: Option<Pace>,
     /// Whether the schedules run by themselves (they can always be fired by hand).
     pub run_schedules: bool,
+    /// Concurrent pollers of the lifecycle-jobs queue (data-lifecycle).
+    pub lifecycle_pollers: usize,
+    /// Variables set over data-lifecycle's template environment.
+    pub lifecycle_env: BTreeMap<String, String>,
 }
 
 impl Default for SyncOptions {
@@ -64,6 +71,8 @@ impl Default for SyncOptions {
             scheduler_env: BTreeMap::new(),
             pace: None,
             run_schedules: true,
+            lifecycle_pollers: 1,
+            lifecycle_env: BTreeMap::new(),
         }
     }
 }
@@ -78,6 +87,8 @@ pub struct SyncStack {
     /// Metrics sync-worker emitted (`sync.records`, `sync.pages`, `sync.runs` …).
     pub worker_metrics: RecordingSink,
     pub scheduler_metrics: RecordingSink,
+    /// data-lifecycle: its queue's pollers, and the target of `DataLifecycleSchedule`.
+    pub lifecycle: LifecycleStack,
     /// Messages per sync-worker invocation (the template's `BatchSize`).
     pub batch_size: i32,
     /// sync-worker's `Timeout`: each invocation's deadline is its start plus this.
@@ -157,8 +168,19 @@ pub async fn start(
         Some(pace) => pace,
         None => Pace::from_env().map_err(anyhow::Error::msg)?,
     };
+    let lifecycle = crate::lifecycle::start(
+        sdk,
+        stack,
+        &template,
+        options.lifecycle_pollers,
+        options.esm.clone(),
+        &options.lifecycle_env,
+        shutdown.clone(),
+    )
+    .await?;
     let mut runner = ScheduleRunner::new(template.rules()?, &stack.prefix, pace)?;
     runner.host(SCHEDULER_FUNCTION, scheduler_target(Arc::clone(&scheduler)));
+    runner.host(crate::lifecycle::LIFECYCLE_FUNCTION, lifecycle.target());
     let schedules = Arc::new(runner);
 
     let queue_url = stack
@@ -207,6 +229,7 @@ pub async fn start(
         schedules,
         worker_metrics,
         scheduler_metrics,
+        lifecycle,
         batch_size,
         timeout,
         pollers: options.pollers.max(1),
@@ -268,5 +291,6 @@ impl SyncStack {
         for task in self.tasks {
             let _ = task.await;
         }
+        self.lifecycle.join().await;
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 pub use crate::emulator::function_config;
 use crate::local_env::local_environment;
-use crate::provision::{provision, provision_table, Provisioned};
+use crate::provision::{provision, provision_buckets, provision_table, Provisioned};
 use crate::stack::LocalStack;
 use crate::template::Template;
 
@@ -58,6 +58,25 @@ pub async fn fresh_table(sdk: &SdkConfig) -> String {
         );
     }
     name
+}
+
+/// A fresh, uniquely named copy of the template's export bucket (`ExportBucket`), with its
+/// encryption, access block, ownership, lifecycle and policy.
+///
+/// # Panics
+/// When the template cannot be read or the emulator refuses.
+pub async fn fresh_export_bucket(sdk: &SdkConfig) -> String {
+    let template = repo_template();
+    let prefix = format!("b-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    match provision_buckets(sdk, &template, &prefix).await {
+        Ok(mut names) => names
+            .remove("ExportBucket")
+            .expect("template.yaml declares ExportBucket"),
+        Err(error) => panic!(
+            "creating the export bucket {prefix} on the emulator: {}",
+            error_chain(&error)
+        ),
+    }
 }
 
 /// A fresh, uniquely prefixed copy of every table, queue and secret of the template.

@@ -152,7 +152,7 @@ async fn emulator_queues_match_the_template() {
     // then
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     assert_eq!(stack.queue_urls.len(), specs.len());
-    assert_eq!(stack.queue_urls.len(), 4);
+    assert_eq!(stack.queue_urls.len(), 6);
     for spec in &specs {
         let attributes = queue_attributes(&sqs, &stack, &spec.logical_id).await;
         for (name, value) in &spec.attributes {
@@ -218,6 +218,86 @@ async fn emulator_queues_match_the_template() {
         policy["deadLetterTargetArn"].as_str(),
         Some(stack.queue_arns["SyncJobsDeadLetterQueue"].as_str())
     );
+}
+
+#[tokio::test]
+async fn emulator_export_bucket_has_the_templates_encryption_access_block_ownership_and_expiry() {
+    // given the template's bucket
+    let sdk = emulator_config().await;
+    let spec = template()
+        .buckets()
+        .expect("bucket specs")
+        .into_iter()
+        .find(|b| b.logical_id == "ExportBucket")
+        .expect("ExportBucket");
+    // when a stack is provisioned
+    let stack = fresh_stack(&sdk).await;
+    // then the bucket exists under its lower-case local name with every property set
+    let name = stack
+        .bucket_name("ExportBucket")
+        .expect("provisioned")
+        .to_owned();
+    assert!(
+        name.ends_with("-exportbucket") && name == name.to_ascii_lowercase(),
+        "{name}"
+    );
+    let s3 = packr::lifecycle::wiring::s3_client(&sdk);
+    let encryption = s3
+        .get_bucket_encryption()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("encryption");
+    let algorithm = encryption
+        .server_side_encryption_configuration()
+        .and_then(|c| c.rules().first())
+        .and_then(|r| r.apply_server_side_encryption_by_default())
+        .map(|d| d.sse_algorithm().as_str().to_owned());
+    assert_eq!(algorithm, spec.encryption);
+    let block = s3
+        .get_public_access_block()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("public access block");
+    let block = block
+        .public_access_block_configuration()
+        .expect("configuration");
+    assert_eq!(
+        [
+            block.block_public_acls(),
+            block.block_public_policy(),
+            block.ignore_public_acls(),
+            block.restrict_public_buckets()
+        ],
+        [Some(true); 4]
+    );
+    let ownership = s3
+        .get_bucket_ownership_controls()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("ownership controls");
+    let rule = ownership
+        .ownership_controls()
+        .and_then(|c| c.rules().first())
+        .map(|r| r.object_ownership().as_str().to_owned());
+    assert_eq!(rule.as_deref(), Some("BucketOwnerEnforced"));
+    let lifecycle = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("lifecycle");
+    let expiry: Vec<Option<i32>> = lifecycle
+        .rules()
+        .iter()
+        .map(|r| r.expiration().and_then(|e| e.days()))
+        .collect();
+    assert_eq!(expiry, [Some(7)]);
+    // and no bucket policy: the TLS-only one would refuse the emulator's plain HTTP (the
+    // template test checks its declaration)
+    assert!(s3.get_bucket_policy().bucket(&name).send().await.is_err());
 }
 
 #[tokio::test]

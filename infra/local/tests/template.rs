@@ -74,6 +74,8 @@ fn repo_template_queues_redrive_to_their_dead_letter_queues() {
     assert_eq!(
         ids,
         [
+            "LifecycleJobsDeadLetterQueue",
+            "LifecycleJobsQueue",
             "SyncJobsDeadLetterQueue",
             "SyncJobsQueue",
             "WebhookDeadLetterQueue",
@@ -301,7 +303,106 @@ fn repo_template_schedules_are_found_with_their_parameters_and_targets_resolved(
         packr_local::schedule::Pace::RealTime,
     )
     .expect("every schedule expression parses");
-    assert_eq!(runner.rules().len(), 3);
+    assert_eq!(runner.rules().len(), 4);
+}
+
+#[test]
+fn repo_template_runs_the_retention_sweep_on_data_lifecycle_at_its_rate() {
+    // given the repository's template
+    let template = repo();
+    // when its rules are read
+    let rules = template.rules().expect("the rules parse");
+    // then the data-lifecycle schedule runs daily by default (DataLifecycleRate), asking
+    // data-lifecycle for the retention sweep
+    let sweep = rules
+        .iter()
+        .find(|r| r.logical_id == "DataLifecycleSchedule")
+        .expect("DataLifecycleSchedule");
+    assert!(sweep.enabled);
+    assert_eq!(sweep.schedule_expression.as_deref(), Some("rate(1 day)"));
+    assert_eq!(
+        template.parameters()["DataLifecycleRate"].as_deref(),
+        Some("rate(1 day)")
+    );
+    assert_eq!(sweep.targets.len(), 1);
+    assert_eq!(sweep.targets[0].function, "DataLifecycleFunction");
+    assert_eq!(
+        sweep.targets[0].input,
+        Some(serde_json::json!({"kind": "retention-sweep"}))
+    );
+}
+
+#[test]
+fn repo_template_data_lifecycle_consumes_its_queue_one_job_at_a_time_within_its_visibility() {
+    // given the data-lifecycle function and its queue
+    let template = repo();
+    let function = template
+        .function("DataLifecycleFunction")
+        .expect("DataLifecycleFunction");
+    let queues = template.queues().expect("queues");
+    let queue = queues
+        .iter()
+        .find(|q| q.logical_id == "LifecycleJobsQueue")
+        .expect("LifecycleJobsQueue");
+    // then it takes one job per invocation, and the queue hides
+    // a message for 6 × its timeout, then sends it to its DLQ after 5 receives
+    let event = function
+        .sqs_events
+        .iter()
+        .find(|e| e.queue == "LifecycleJobsQueue")
+        .expect("an SQS event on LifecycleJobsQueue");
+    assert_eq!(event.batch_size, 1);
+    let timeout = function.timeout.expect("a timeout");
+    assert_eq!(
+        queue
+            .attributes
+            .get("VisibilityTimeout")
+            .map(String::as_str),
+        Some((6 * timeout).to_string().as_str())
+    );
+    let redrive = queue.redrive.as_ref().expect("a redrive policy");
+    assert_eq!(redrive.dead_letter_queue, "LifecycleJobsDeadLetterQueue");
+    assert_eq!(redrive.max_receive_count, 5);
+    assert_eq!(function.binary.as_deref(), Some("data-lifecycle"));
+}
+
+#[test]
+fn repo_template_export_bucket_is_encrypted_private_owner_enforced_tls_only_and_expires() {
+    // given the repository's template
+    let template = repo();
+    // when its buckets are read
+    let buckets = template.buckets().expect("buckets parse");
+    // then the one bucket is the export bucket
+    assert_eq!(buckets.len(), 1);
+    let bucket = &buckets[0];
+    assert_eq!(bucket.logical_id, "ExportBucket");
+    // encrypted at rest, every public access blocked, ACLs off, TLS only
+    assert!(
+        matches!(bucket.encryption.as_deref(), Some("AES256" | "aws:kms")),
+        "{:?}",
+        bucket.encryption
+    );
+    assert_eq!(bucket.public_access_block, [true; 4]);
+    assert_eq!(
+        bucket.object_ownership.as_deref(),
+        Some("BucketOwnerEnforced")
+    );
+    assert!(
+        bucket.tls_only,
+        "a bucket policy denies requests without TLS"
+    );
+    // and its exports expire after ExportExpiryDays (7 by default)
+    assert_eq!(
+        template.parameters()["ExportExpiryDays"].as_deref(),
+        Some("7")
+    );
+    let rule = bucket
+        .lifecycle_rules
+        .iter()
+        .find(|r| r.enabled && r.prefix.as_deref() == Some("exports/"))
+        .expect("an enabled rule on exports/");
+    assert_eq!(rule.expiration_days, Some(7));
+    assert_eq!(rule.abort_incomplete_upload_days, Some(7));
 }
 
 #[test]

@@ -13,14 +13,20 @@
 //! in-process.
 
 pub mod dispatch;
+pub mod export;
+mod export_source;
+mod export_upload;
+pub mod handler;
 pub mod job;
 pub mod queue;
 pub mod retention;
 pub mod runner;
 pub mod sweep;
+pub mod wiring;
 pub mod worker;
 
 pub use dispatch::{JobSteps, Registry, Step};
+pub use export::{ExportError, ExportScope, Exporter};
 pub use job::{
     ExportFile, JobKind, JobKindTag, JobStatus, LifecycleError, LifecycleJob, LifecycleJobStore,
 };

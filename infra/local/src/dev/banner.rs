@@ -56,6 +56,19 @@ pub(super) fn print(
             ),
         ),
         (
+            "SQS poller (ESM)".to_owned(),
+            format!(
+                "LifecycleJobsQueue → data-lifecycle (offboardings, erasures), batch {}, deadline {} s, {} poller(s); exports in bucket {}",
+                webhooks.sync.lifecycle.batch_size,
+                webhooks.sync.lifecycle.timeout.as_secs(),
+                webhooks.sync.lifecycle.pollers,
+                stack
+                    .resources
+                    .bucket_name("ExportBucket")
+                    .unwrap_or("(not provisioned)")
+            ),
+        ),
+        (
             "demo tenant".to_owned(),
             format!(
                 "{}  brands {}",
@@ -117,6 +130,9 @@ pub(super) fn print(
     }
     for (id, arn) in &stack.resources.secret_arns {
         rows.push((format!("secret {id}"), arn.clone()));
+    }
+    for (id, name) in &stack.resources.bucket_names {
+        rows.push((format!("S3 bucket {id}"), name.clone()));
     }
     let width = rows.iter().map(|(what, _)| what.len()).max().unwrap_or(0);
 

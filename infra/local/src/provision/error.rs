@@ -28,6 +28,13 @@ pub enum ProvisionError {
         #[source]
         source: BoxError,
     },
+    #[error("S3 {operation} on bucket {bucket} failed")]
+    S3 {
+        operation: &'static str,
+        bucket: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("the emulator's answer to {operation} on {resource} lacks {field}")]
     MissingField {
         operation: &'static str,
@@ -57,6 +64,14 @@ impl ProvisionError {
         Self::Sqs {
             operation,
             queue: queue.to_owned(),
+            source: source.into(),
+        }
+    }
+
+    pub(super) fn s3(operation: &'static str, bucket: &str, source: impl Into<BoxError>) -> Self {
+        Self::S3 {
+            operation,
+            bucket: bucket.to_owned(),
             source: source.into(),
         }
     }

@@ -1,8 +1,9 @@
-//! Creates the template's table, queues and secrets on the AWS emulator.
+//! Creates the template's table, queues, secrets and buckets on the AWS emulator.
 //!
 //! Names are `<prefix>-<LogicalId>`, so many test runs can share one emulator. Everything is
 //! idempotent: provisioning again with the same prefix finds what exists and converges it.
 
+mod buckets;
 mod error;
 mod queues;
 mod secret_values;
@@ -26,12 +27,19 @@ pub struct Provisioned {
     pub queue_urls: BTreeMap<String, String>,
     pub queue_arns: BTreeMap<String, String>,
     pub secret_arns: BTreeMap<String, String>,
+    /// Bucket names by logical id (`<prefix>-<logicalid>`, lower case).
+    pub bucket_names: BTreeMap<String, String>,
 }
 
 impl Provisioned {
     /// The URL of the queue with this logical id.
     pub fn queue_url(&self, logical_id: &str) -> Option<&str> {
         self.queue_urls.get(logical_id).map(String::as_str)
+    }
+
+    /// The name of the bucket with this logical id.
+    pub fn bucket_name(&self, logical_id: &str) -> Option<&str> {
+        self.bucket_names.get(logical_id).map(String::as_str)
     }
 
     /// The ARN of the secret with this logical id.
@@ -45,6 +53,21 @@ pub fn resource_name(prefix: &str, logical_id: &str) -> String {
     format!("{prefix}-{logical_id}")
 }
 
+/// Creates (or converges) only the template's buckets under `prefix`: their names by
+/// logical id.
+pub async fn provision_buckets(
+    sdk: &SdkConfig,
+    template: &Template,
+    prefix: &str,
+) -> Result<BTreeMap<String, String>, ProvisionError> {
+    buckets::create_all(
+        &packr::lifecycle::wiring::s3_client(sdk),
+        &template.buckets()?,
+        prefix,
+    )
+    .await
+}
+
 /// Creates (or converges) every table, queue and secret of `template` under `prefix`.
 pub async fn provision(
     sdk: &SdkConfig,
@@ -54,6 +77,7 @@ pub async fn provision(
     let table_spec = template.table()?;
     let queue_specs = template.queues()?;
     let secret_specs = template.secrets()?;
+    let bucket_specs = template.buckets()?;
 
     let table_name = resource_name(prefix, &table_spec.logical_id);
     table::create(
@@ -69,11 +93,18 @@ pub async fn provision(
         prefix,
     )
     .await?;
+    let bucket_names = buckets::create_all(
+        &packr::lifecycle::wiring::s3_client(sdk),
+        &bucket_specs,
+        prefix,
+    )
+    .await?;
 
     Ok(Provisioned {
         table_name,
         queue_urls: queues.urls,
         queue_arns: queues.arns,
         secret_arns,
+        bucket_names,
     })
 }

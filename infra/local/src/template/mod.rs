@@ -4,6 +4,7 @@
 //! template declares. CloudFormation short-form tags (`!Ref`, `!GetAtt`, `!Sub`, …) arrive
 //! from serde_yaml as tagged values and are understood where the local stack needs them.
 
+mod bucket;
 mod error;
 mod function;
 mod http_api;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
+pub use bucket::{local_bucket_name, BucketSpec, LifecycleRuleSpec};
 pub use error::TemplateError;
 pub use function::{value_of, EnvValue, FunctionSpec, SqsEventSpec};
 pub use http_api::HttpRouteSpec;
@@ -34,6 +36,8 @@ const SECRET_TYPE: &str = "AWS::SecretsManager::Secret";
 const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
 const RULE_TYPE: &str = "AWS::Events::Rule";
 const HTTP_API_TYPE: &str = "AWS::Serverless::HttpApi";
+const BUCKET_TYPE: &str = "AWS::S3::Bucket";
+const BUCKET_POLICY_TYPE: &str = "AWS::S3::BucketPolicy";
 
 /// A parsed SAM/CloudFormation template.
 #[derive(Debug, Clone)]
@@ -178,6 +182,22 @@ impl Template {
     pub fn secrets(&self) -> Result<Vec<SecretSpec>, TemplateError> {
         self.of_type(SECRET_TYPE)
             .map(|(id, properties)| secret::parse(id, properties))
+            .collect()
+    }
+
+    /// Every S3 bucket, in logical-id order, with the bucket policies that name it
+    /// (`Bucket: !Ref <Bucket>`) and `!Ref`s of parameters resolved from their defaults.
+    pub fn buckets(&self) -> Result<Vec<BucketSpec>, TemplateError> {
+        let policies: Vec<&Mapping> = self.of_type(BUCKET_POLICY_TYPE).map(|(_, p)| p).collect();
+        self.of_type(BUCKET_TYPE)
+            .map(|(id, properties)| {
+                let own: Vec<&Mapping> = policies
+                    .iter()
+                    .copied()
+                    .filter(|p| bucket::policy_bucket(p) == Some(id))
+                    .collect();
+                bucket::parse(id, properties, &self.parameters, &own)
+            })
             .collect()
     }
 

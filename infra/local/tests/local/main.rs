@@ -8,6 +8,7 @@ mod docs;
 mod esm;
 mod faultproxy;
 mod function_url;
+mod lifecycle;
 mod scopes;
 mod sync;
 mod warehouse;
