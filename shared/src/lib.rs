@@ -9,6 +9,7 @@ pub mod domain;
 pub mod errors;
 pub mod health;
 pub mod idempotency;
+pub mod lifecycle;
 pub mod metrics;
 pub mod ops;
 pub mod redact;

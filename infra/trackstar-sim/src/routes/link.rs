@@ -1,4 +1,4 @@
-//! `POST /link/token`, `POST /link/exchange`, `GET /connections[/{id}]`.
+//! `POST /link/token`, `POST /link/exchange`, `GET /connections[/{id}]`, `DELETE /connections`.
 //!
 //! Exchange: an `auth_code` of the form `auth_<connection_id>` names the connection; a known
 //! one is returned as is (a reinstall), an unknown one is created with that id, seeded data,
@@ -132,4 +132,30 @@ pub async fn get_connection(
     Ok(Json(
         json!({ "data": [connection_json(&record)], "next_token": null, "total_count": 1 }),
     ))
+}
+
+/// `DELETE /connections`: deletes the connection of the access token
+/// (`DeleteConnectionResponse`); its token is refused from then on (401), as Trackstar
+/// refuses a deleted connection's.
+pub async fn delete_connection(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let token = headers
+        .get(crate::server::ACCESS_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if token.is_empty() {
+        return Err(ApiError::Unauthorized(
+            "Missing x-trackstar-access-token header".into(),
+        ));
+    }
+    let record = state
+        .delete_by_token(token)
+        .ok_or_else(|| ApiError::Unauthorized("Invalid access token".into()))?;
+    Ok(Json(json!({
+        "id": record.connection.connection_id,
+        "object": "connection",
+        "deleted": true,
+    })))
 }
