@@ -24,6 +24,7 @@ mod changes_feed_horizon;
 mod cold_start;
 mod helpers;
 mod idempotency;
+mod lifecycle_runner;
 mod log_redaction;
 mod messages;
 mod observability;

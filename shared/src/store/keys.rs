@@ -13,6 +13,7 @@
 //! | message            | `T#<t>#B#<b>#MSG`                   | `<created>#<msg id>`   |
 //! | audit entry        | `T#<t>#AUDIT`                       | `<at>#<audit id>`      |
 //! | audit chain head   | `T#<t>#AUDITHEAD`                   | `HEAD`                 |
+//! | lifecycle job      | `T#<t>#LIFECYCLE`                   | `<job id>`             |
 //! | idempotency record | `T#<t>#IDEM#<scope>#<sha256(key)>`  | `IDEM`                 |
 //! | webhook receipt    | `T#<t>#EVT#<event id>`              | `RECEIPT`              |
 //! | sync job state     | `T#<t>#SYNC#<c>#<resource>`         | `SYNC`                 |
@@ -266,12 +267,6 @@ pub fn erase_due_sk(
     format!("{}#{tenant}#{connection}", erase_after.sort_key())
 }
 
-/// A tenant's lifecycle jobs (`lifecycle::job`): kept for the audit retention, through an
-/// offboarding of the tenant.
-pub fn lifecycle_pk(tenant: &TenantId) -> String {
-    format!("T#{tenant}#LIFECYCLE")
-}
-
 pub fn reconcile_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#RECON")
 }
@@ -288,6 +283,11 @@ pub fn sync_state_pk(tenant: &TenantId, connection: &ConnectionId, resource: &st
 /// A connection's backfills (on-demand sync jobs, `sync::backfill`), one item per job.
 pub fn backfill_pk(tenant: &TenantId, connection: &ConnectionId) -> String {
     format!("T#{tenant}#BACKFILL#{connection}")
+}
+
+/// A tenant's lifecycle jobs (offboardings, erasures; `crate::lifecycle`), one item each.
+pub fn lifecycle_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#LIFECYCLE")
 }
 
 pub fn idempotency_pk(tenant: &TenantId, scope: &str, key_digest: &str) -> String {
@@ -322,6 +322,7 @@ mod tests {
             reconcile_seen_pk(&t, "run_1"),
             trackstar_budget_pk(&t, &ConnectionId::parse("conn_1").unwrap()),
             backfill_pk(&t, &ConnectionId::parse("conn_1").unwrap()),
+            lifecycle_pk(&t),
         ] {
             assert!(key.starts_with(&prefix), "{key}");
         }

@@ -14,11 +14,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use tracing::{info, warn};
 
 use crate::domain::{Connection, ConnectionId, ConnectionStatus, TenantId, Timestamp};
-use crate::lifecycle::{JobKind, LifecycleJob};
+use crate::lifecycle::{start_job, JobKind, LifecycleJob, LifecycleJobStore, LifecycleQueue};
 use crate::metrics::{Metric, MetricsSink};
 use crate::secrets::{SecretDeleter, SecretError};
 use crate::store::dynamo::DynamoStore;
@@ -169,21 +168,12 @@ pub async fn route_relinked(
     store.mark_route_deleted(connection, None).await.map(|_| ())
 }
 
-/// Creates and enqueues lifecycle jobs (the lead's `LifecycleJobStore::create` +
-/// `LifecycleQueue::enqueue`).
-#[async_trait]
-pub trait JobStarter: Send + Sync {
-    /// Stores `job` (new) and queues it to run.
-    async fn start(
-        &self,
-        job: &LifecycleJob,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
-    /// Queues an existing job again (its run was lost).
-    async fn resume(
-        &self,
-        tenant: &TenantId,
-        job_id: &str,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+/// What the sweep's [`start_due_connection_erasures`] uses.
+#[derive(Clone)]
+pub struct ErasureSweepDeps {
+    pub store: DynamoStore,
+    pub jobs: LifecycleJobStore,
+    pub queue: Arc<dyn LifecycleQueue>,
 }
 
 /// What the sweep started.
@@ -191,58 +181,54 @@ pub trait JobStarter: Send + Sync {
 pub struct DueErasures {
     /// Jobs created (one per connection).
     pub started: usize,
-    /// Connections whose job existed already (queued again, in case it was lost).
+    /// Connections whose job existed already (queued again, in case its run was lost).
     pub resumed: usize,
 }
 
 /// For the data-lifecycle sweep: every offboarded connection whose grace ended by `now`
 /// (the sparse `gsi4` partition `CONNERASE`, no scan) gets one `ConnectionErasure` job,
-/// created and enqueued. One job per connection: the job id is recorded on the connection
-/// (a compare-and-set) before the job is created, so two sweeps agree on it, and a sweep
-/// after a crash between the two creates that same job.
+/// created and enqueued. One job per connection: its id is recorded on the connection (a
+/// compare-and-set) before the job is created, so two sweeps agree on it, and the sweep
+/// after a crash between the two creates that same job (or queues it again).
 pub async fn start_due_connection_erasures(
-    store: &DynamoStore,
-    jobs: &dyn JobStarter,
-    new_job_id: &(dyn Fn() -> String + Send + Sync),
+    deps: &ErasureSweepDeps,
     now: Timestamp,
 ) -> Result<DueErasures, OffboardConnectionError> {
     let mut done = DueErasures::default();
-    for due in store.connections_due_for_erasure(now, SWEEP_LIMIT).await? {
+    for due in deps
+        .store
+        .connections_due_for_erasure(now, SWEEP_LIMIT)
+        .await?
+    {
         let tenant = due.tenant_id.clone();
-        let candidate = new_job_id();
-        let claimed = modify_connection(store, &tenant, &due.connection_id, |c| {
+        let candidate = erasure_job(&due, now);
+        let claimed = modify_connection(&deps.store, &tenant, &due.connection_id, |c| {
             match (c.marks.erase_after, &c.marks.erasure_job) {
                 // Relinked since the index was read, or not due after all.
                 (None, _) => Change::Keep(None),
                 (Some(at), _) if at > now => Change::Keep(None),
-                (Some(_), Some(existing)) => Change::Keep(Some((existing.clone(), false))),
+                (Some(_), Some(existing)) => Change::Keep(Some(existing.clone())),
                 (Some(_), None) => {
-                    c.marks.erasure_job = Some(candidate.clone());
-                    Change::Write(Some((candidate.clone(), true)))
+                    c.marks.erasure_job = Some(candidate.id.clone());
+                    Change::Write(Some(candidate.id.clone()))
                 }
             }
         })
         .await?;
-        let Some((connection, Some((job_id, fresh)))) = claimed else {
+        let Some((connection, Some(job_id))) = claimed else {
             continue;
         };
-        let job = erasure_job(&connection, job_id.clone(), now);
-        let created = if fresh {
-            jobs.start(&job).await
-        } else {
-            // Claimed before: the job may exist (queued again) or not (created now).
-            match jobs.start(&job).await {
-                Ok(()) => Ok(()),
-                Err(_) => jobs.resume(&tenant, &job_id).await,
-            }
-        };
-        created.map_err(OffboardConnectionError::Job)?;
-        if fresh {
+        let mut job = candidate.clone();
+        job.id = job_id.clone();
+        let (_, created) = start_job(&deps.jobs, deps.queue.as_ref(), job)
+            .await
+            .map_err(|e| OffboardConnectionError::Job(Box::new(e)))?;
+        if created {
             done.started += 1;
         } else {
             done.resumed += 1;
         }
-        info!(connection_id = %connection.connection_id, job_id = %job_id, "connection erasure started");
+        info!(connection_id = %connection.connection_id, job_id = %job_id, created, "connection erasure started");
     }
     if done.started + done.resumed > 0 {
         info!(
@@ -250,51 +236,20 @@ pub async fn start_due_connection_erasures(
             resumed = done.resumed,
             "due connection erasures"
         );
-    } else {
-        tracing::debug!("no connection erasure due");
     }
     Ok(done)
 }
 
 /// A new `ConnectionErasure` job of `connection`.
-pub fn erasure_job(connection: &Connection, id: String, now: Timestamp) -> LifecycleJob {
-    new_job(
+pub fn erasure_job(connection: &Connection, now: Timestamp) -> LifecycleJob {
+    LifecycleJob::new(
         connection.tenant_id.clone(),
-        id,
         JobKind::ConnectionErasure {
             connection_id: connection.connection_id.clone(),
         },
         Some("data-lifecycle".to_owned()),
         now,
     )
-}
-
-/// A queued job of `kind`, nothing done yet.
-pub fn new_job(
-    tenant: TenantId,
-    id: String,
-    kind: JobKind,
-    requested_by: Option<String>,
-    now: Timestamp,
-) -> LifecycleJob {
-    LifecycleJob {
-        tenant_id: tenant,
-        id,
-        kind,
-        status: crate::lifecycle::JobStatus::Queued,
-        phase: String::new(),
-        checkpoint: None,
-        state: serde_json::Value::Null,
-        counts: Default::default(),
-        exports: Vec::new(),
-        requested_by,
-        requested_at: now,
-        started_at: None,
-        updated_at: now,
-        finished_at: None,
-        error: None,
-        steps: 0,
-    }
 }
 
 /// Logs a failure to offboard without personal data (ids and the error chain only).

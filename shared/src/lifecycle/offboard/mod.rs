@@ -27,7 +27,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use connection::{
-    start_due_connection_erasures, ConnectionOffboarder, DueErasures, JobStarter,
+    start_due_connection_erasures, ConnectionOffboarder, DueErasures, ErasureSweepDeps,
     OffboardConnectionError, DEFAULT_GRACE_DAYS,
 };
 pub use eraser::{Eraser, Source};

@@ -69,9 +69,14 @@ impl OffboardSteps {
 #[async_trait]
 impl JobSteps for OffboardSteps {
     async fn step(&self, job: &mut LifecycleJob) -> Result<Step, LifecycleError> {
-        step(&self.deps, job)
-            .await
-            .map_err(|e| LifecycleError::Step(Box::new(e)))
+        step(&self.deps, job).await.map_err(|e| match e {
+            StepError::Store(e) => LifecycleError::Store(e),
+            StepError::Export(e) => e,
+            e @ (StepError::UnknownPhase(_) | StepError::Checkpoint) => {
+                LifecycleError::Permanent(crate::errors::error_chain(&e))
+            }
+            e => LifecycleError::transient("an offboarding step", e),
+        })
     }
 }
 
