@@ -28,6 +28,8 @@ mod lifecycle_runner;
 mod log_redaction;
 mod messages;
 mod observability;
+mod offboard_connection;
+mod offboard_support;
 mod ops_health;
 mod ops_redrive;
 mod ops_sync;

@@ -100,7 +100,12 @@ pub async fn step(deps: &OffboardDeps, job: &mut LifecycleJob) -> Result<Step, S
         }
     }
     let all = phases(&tenant, &job.kind, &plan_of(job));
-    let Some(at) = all.iter().position(|p| p.is(&job.phase)) else {
+    let found = if job.phase.is_empty() {
+        Some(0).filter(|_| !all.is_empty())
+    } else {
+        all.iter().position(|p| p.is(&job.phase))
+    };
+    let Some(at) = found else {
         return Err(StepError::UnknownPhase(job.phase.clone()));
     };
     if job.phase.is_empty() {
