@@ -30,6 +30,7 @@ mod messages;
 mod observability;
 mod offboard_connection;
 mod offboard_support;
+mod offboard_tenant;
 mod ops_health;
 mod ops_redrive;
 mod ops_sync;
