@@ -31,6 +31,7 @@ mod observability;
 mod offboard_connection;
 mod offboard_support;
 mod offboard_tenant;
+mod offboard_webhooks;
 mod ops_health;
 mod ops_redrive;
 mod ops_sync;
