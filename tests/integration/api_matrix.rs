@@ -47,6 +47,8 @@ struct Fixtures {
     bills: [String; 3],
     /// Tenant-wide: the own and the other brand's are both acme's.
     warehouses: [String; 3],
+    /// Offboarding jobs: acme's (own and other brand) and globex's.
+    offboardings: [String; 3],
 }
 
 fn brand_of(t: Target) -> &'static str {
@@ -161,6 +163,16 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
                 }
             }
         }
+        RouteId::DeleteConnection | RouteId::GetOffboarding => match (role, target) {
+            (r, _) if r != "tenant_admin" => 403,
+            (_, Target::OtherTenant) => 404,
+            _ => 200,
+        },
+        RouteId::DeleteBrand => match (role, target) {
+            (r, _) if r != "tenant_admin" => 403,
+            (_, Target::OtherTenant) => 404,
+            _ => 202,
+        },
         RouteId::RunSync | RouteId::Backfill => match (role, target) {
             (r, _) if r != "tenant_admin" => 403,
             (_, Target::OtherTenant) => 404,
@@ -282,6 +294,23 @@ fn request(
         ),
         RouteId::ListConnections => ("GET", "/connections".into(), None, false),
         RouteId::ListAudit => ("GET", "/audit".into(), None, false),
+        // acme's spare connection (Trackstar does not know its token: counted as deleted),
+        // or another tenant's
+        RouteId::DeleteConnection => {
+            let id = if target == Target::OtherTenant {
+                CONN_GLOBEX
+            } else {
+                "conn_mx_spare"
+            };
+            ("DELETE", format!("/connections/{id}"), None, false)
+        }
+        RouteId::DeleteBrand => ("DELETE", format!("/brands/{b}"), None, true),
+        RouteId::GetOffboarding => (
+            "GET",
+            format!("/offboardings/{}", f.offboardings[i]),
+            None,
+            false,
+        ),
         RouteId::RunSync => {
             // own connection / every active connection of the tenant / another tenant's
             let body = match target {
@@ -342,6 +371,29 @@ fn request(
 }
 
 async fn fixtures(s: &ApiStack) -> Fixtures {
+    use packr::store::ConnectionStore;
+    let acme = tenant(ACME);
+    let mut spare = connection(&acme, "conn_mx_spare");
+    spare.access_token_secret = format!("{SECRET_PREFIX}conn_mx_spare");
+    s.secrets
+        .set(&spare.access_token_secret, "tok_unknown_to_trackstar");
+    s.stack
+        .store
+        .create_connection(&acme, &spare)
+        .await
+        .unwrap();
+    let jobs = packr::lifecycle::LifecycleJobStore::new(s.stack.store.clone());
+    let mut offboardings = Vec::new();
+    for (t, b) in [(ACME, "b1"), (ACME, "b2"), (GLOBEX, "g1")] {
+        let job = packr::lifecycle::LifecycleJob::new(
+            tenant(t),
+            packr::lifecycle::JobKind::BrandOffboarding { brand_id: brand(b) },
+            None,
+            at(0),
+        );
+        jobs.create(&job).await.unwrap();
+        offboardings.push(job.id);
+    }
     let mut orders = Vec::new();
     let mut products = Vec::new();
     let mut reports = Vec::new();
@@ -486,6 +538,7 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
         returns: returns.try_into().unwrap(),
         bills: bills.try_into().unwrap(),
         warehouses: warehouses.try_into().unwrap(),
+        offboardings: offboardings.try_into().unwrap(),
     }
 }
 

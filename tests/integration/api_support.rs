@@ -34,6 +34,8 @@ pub struct ApiStack {
     pub secrets: Arc<InMemorySecretSource>,
     /// What the handlers enqueued on the sync-jobs queue.
     pub sync_jobs: Arc<MemorySyncJobQueue>,
+    /// What the offboarding routes enqueued on the lifecycle-jobs queue.
+    pub lifecycle_jobs: Arc<packr::lifecycle::MemoryLifecycleQueue>,
 }
 
 /// The response, parsed.
@@ -193,6 +195,10 @@ impl ApiStack {
             self.stack
                 .idempotency_as(function, packr::idempotency::IdempotencyPolicy::default()),
         );
+        if let Some(offboarding) = deps.offboarding.as_mut() {
+            offboarding.connections.store = store.clone();
+            offboarding.jobs = packr::lifecycle::LifecycleJobStore::new(store.clone());
+        }
         if let Some(health) = deps.health.as_mut() {
             health.connections = Arc::new(store.clone());
             health.sync_states = Arc::new(packr::sync::DynamoSyncStateStore::new(store.clone()));
@@ -355,7 +361,20 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
     )
     .unwrap();
     let sync_jobs = Arc::new(MemorySyncJobQueue::new());
+    let lifecycle_jobs = Arc::new(packr::lifecycle::MemoryLifecycleQueue::new());
+    let metrics = packr::metrics::RecordingSink::new();
     let deps = ApiDeps {
+        offboarding: Some(packr::api::offboarding::OffboardApi {
+            connections: packr::lifecycle::offboard::ConnectionOffboarder {
+                store: s.store.clone(),
+                secrets: secrets.clone(),
+                grace: Duration::from_secs(30 * 24 * 3600),
+                metrics: Arc::new(metrics.clone()),
+            },
+            jobs: packr::lifecycle::LifecycleJobStore::new(s.store.clone()),
+            queue: Some(lifecycle_jobs.clone()),
+            presign: None,
+        }),
         objects: Arc::new(s.store.clone()),
         tenants: Arc::new(s.store.clone()),
         connections: Arc::new(s.store.clone()),
@@ -381,7 +400,7 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
         }),
         webhook_queue: None,
         parked: Arc::new(s.store.clone()),
-        metrics: Arc::new(packr::metrics::RecordingSink::new()),
+        metrics: Arc::new(metrics),
         // No quotas unless a test sets them (`api_quota`): the other tests call freely.
         quota: None,
         config: ApiConfig {
@@ -396,6 +415,7 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
         sim,
         secrets,
         sync_jobs,
+        lifecycle_jobs,
     }
 }
 

@@ -39,6 +39,9 @@ pub enum RouteId {
     CreateLinkToken,
     ExchangeAuthCode,
     ListConnections,
+    DeleteConnection,
+    DeleteBrand,
+    GetOffboarding,
     ListAudit,
     RunSync,
     Backfill,
@@ -216,6 +219,26 @@ pub const ROUTES: &[Route] = &[
         "/connections",
         "api-connections",
     ),
+    r(
+        RouteId::DeleteConnection,
+        "DELETE",
+        "/connections/{connection_id}",
+        "api-connections",
+    )
+    .admin(),
+    r(
+        RouteId::DeleteBrand,
+        "DELETE",
+        "/brands/{brand_id}",
+        "api-connections",
+    )
+    .admin(),
+    r(
+        RouteId::GetOffboarding,
+        "GET",
+        "/offboardings/{job_id}",
+        "api-connections",
+    ),
     r(RouteId::ListAudit, "GET", "/audit", "api-connections"),
     r(RouteId::RunSync, "POST", "/sync/run", "api-sync").admin(),
     r(RouteId::Backfill, "POST", "/sync/backfill", "api-sync").admin(),
@@ -311,6 +334,8 @@ mod tests {
             vec![
                 RouteId::CreateLinkToken,
                 RouteId::ExchangeAuthCode,
+                RouteId::DeleteConnection,
+                RouteId::DeleteBrand,
                 RouteId::RunSync,
                 RouteId::Backfill,
                 RouteId::Replay

@@ -190,6 +190,9 @@ pub fn document() -> Value {
     components = with_schema::<LinkTokenBody>(components);
     components = with_schema::<ExchangeBody>(components);
     components = with_schema::<ConnectionView>(components);
+    components = with_schema::<super::offboarding::DeletedConnectionView>(components);
+    components = with_schema::<super::offboarding::OffboardingView>(components);
+    components = with_schema::<super::offboarding::ExportFileView>(components);
     components = with_schema::<RunSyncBody>(components);
     components = with_schema::<RunSyncAnswer>(components);
     components = with_schema::<BackfillBody>(components);
