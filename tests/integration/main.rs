@@ -28,6 +28,7 @@ mod lifecycle_runner;
 mod log_redaction;
 mod messages;
 mod observability;
+mod offboard_api;
 mod offboard_connection;
 mod offboard_support;
 mod offboard_tenant;

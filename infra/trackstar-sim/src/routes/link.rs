@@ -136,11 +136,13 @@ pub async fn get_connection(
 
 /// `DELETE /connections`: deletes the connection of the access token
 /// (`DeleteConnectionResponse`); its token is refused from then on (401), as Trackstar
-/// refuses a deleted connection's.
+/// refuses a deleted connection's. The connection's injected errors apply (the deletion
+/// then does not happen).
 pub async fn delete_connection(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let token = headers
         .get(crate::server::ACCESS_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -150,6 +152,23 @@ pub async fn delete_connection(
             "Missing x-trackstar-access-token header".into(),
         ));
     }
+    let Some(known) = state
+        .connections()
+        .into_iter()
+        .find(|c| c.connection.access_token == token)
+    else {
+        return Err(ApiError::Unauthorized("Invalid access token".into()));
+    };
+    let fault = state.faults.next(&known.connection.connection_id, "DELETE");
+    if let Some((status, _)) = fault.error {
+        let status = axum::http::StatusCode::from_u16(status)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        return Ok((
+            status,
+            Json(json!({"error": format!("Injected fault: {status}"), "origin": "trackstar"})),
+        )
+            .into_response());
+    }
     let record = state
         .delete_by_token(token)
         .ok_or_else(|| ApiError::Unauthorized("Invalid access token".into()))?;
@@ -157,5 +176,6 @@ pub async fn delete_connection(
         "id": record.connection.connection_id,
         "object": "connection",
         "deleted": true,
-    })))
+    }))
+    .into_response())
 }
