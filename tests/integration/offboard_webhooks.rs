@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use packr::domain::{ConnectionId, ConnectionStatus, Timestamp};
 use packr::lifecycle::offboard::ConnectionOffboarder;
-use packr::secrets::{InMemorySecretSource, SecretSource};
-use packr::store::ConnectionStore;
+use packr::secrets::{InMemorySecretSource, SecretSource, SecretWriter, SecretsManagerSource};
+use packr::store::dynamo::DynamoStore;
+use packr::store::{modify_connection, Change, ConnectionStore, CursorCodec};
 use packr::webhook::ingest::handle;
 use packr::webhook::parked::ParkedEventStore;
 use packr::webhook::processor::handle_batch;
 use packr::webhook::receipts::ReceiptState;
+use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -26,18 +28,40 @@ const GRACE_DAYS: i64 = 30;
 
 #[tokio::test]
 async fn connection_deleted_offboards_the_connection_and_later_events_are_not_applied() {
-    // given the processor with offboarding, and the connection's token
+    // given the processor with offboarding as webhook-processor has it (its DynamoDB and
+    // Secrets Manager clients sign as the function, for the IAM check), and the
+    // connection's token in the emulator's Secrets Manager
     let mut p = processor_with(Arc::new(NoFetcher)).await;
-    let secrets = Arc::new(InMemorySecretSource::new());
-    let token = format!("packr/test/trackstar/connections/{CONNECTION}");
-    secrets.set(&token, "tok_fixture");
+    let sdk = packr_local::testing::emulator_config().await;
+    let function = packr_local::testing::function_config(&sdk, "webhook-processor");
+    let token = format!(
+        "packr/local/trackstar/connections/acme/{CONNECTION}-{}-{}",
+        std::process::id(),
+        Timestamp::now().unix_micros()
+    );
+    let own = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&sdk));
+    SecretWriter::put(&own, &token, &SecretString::from("tok_fixture".to_owned()))
+        .await
+        .unwrap();
+    let id = ConnectionId::parse(CONNECTION).unwrap();
+    modify_connection(&p.store, &p.tenant, &id, |c| {
+        c.access_token_secret = token.clone();
+        Change::Write(())
+    })
+    .await
+    .unwrap();
     p.deps.offboarding = Some(ConnectionOffboarder {
-        store: p.store.clone(),
-        secrets: secrets.clone(),
+        store: DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&function),
+            p.store.table_name(),
+            CursorCodec::new(b"k".to_vec()),
+        ),
+        secrets: Arc::new(SecretsManagerSource::new(
+            aws_sdk_secretsmanager::Client::new(&function),
+        )),
         grace: Duration::from_secs((GRACE_DAYS * 24 * 3600) as u64),
         metrics: Arc::new(p.metrics.clone()),
     });
-    let id = ConnectionId::parse(CONNECTION).unwrap();
 
     // when Trackstar reports the connection deleted (twice: a redelivery)
     for event_id in ["msg_del_1", "msg_del_2"] {
@@ -69,7 +93,7 @@ async fn connection_deleted_offboards_the_connection_and_later_events_are_not_ap
         .unwrap()
         .deleted_at
         .is_some());
-    assert!(secrets.get(&token).await.is_err(), "the token is deleted");
+    assert!(own.get(&token).await.is_err(), "the token is deleted");
     assert_eq!(p.metrics.total("lifecycle.connection_offboarded"), 1.0);
 
     // when an order event of the connection, queued before its route was marked, arrives
