@@ -29,6 +29,7 @@ mod log_redaction;
 mod messages;
 mod observability;
 mod offboard_api;
+mod offboard_cli;
 mod offboard_connection;
 mod offboard_support;
 mod offboard_tenant;

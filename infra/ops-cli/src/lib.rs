@@ -21,6 +21,7 @@ mod health;
 mod render;
 mod replay;
 mod sync;
+mod tenant;
 mod token;
 
 use std::io::Write;
@@ -29,7 +30,7 @@ use std::process::ExitCode;
 pub use args::{
     AuditCommand, AuditVerifyArgs, ChangesCommand, ChangesTailArgs, Cli, Command, DlqCommand,
     HealthArgs, InspectArgs, MethodArg, QueueArgs, QueueName, ReconcileArgs, RedriveArgs,
-    ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
+    ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TenantArgs, TenantCommand, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
 pub use health::{
@@ -37,6 +38,7 @@ pub use health::{
 };
 pub use replay::{enqueue_reconcile, ReconcileRequest, ReplayArgsError};
 pub use sync::{enqueue as enqueue_sync, SyncReport, SyncRequest, SyncRunError};
+pub use tenant::{Hooks as OffboardHooks, TENANT_OFFBOARDING_JOB};
 pub use token::run as mint_token;
 
 /// Logs (warnings and up unless `RUST_LOG` says otherwise) go to stderr, apart from the
@@ -70,5 +72,11 @@ pub async fn run(
         Command::Reconcile(args) => replay::run_reconcile(sdk, &args, env, out).await,
         Command::Audit(AuditCommand::Verify(args)) => audit::verify(sdk, &args, env, out).await,
         Command::Changes(ChangesCommand::Tail(args)) => changes::tail(sdk, &args, env, out).await,
+        Command::Tenant(TenantCommand::Offboard(args)) => {
+            tenant::offboard(sdk, &args, env, &tenant::Hooks::default(), out).await
+        }
+        Command::Tenant(TenantCommand::OffboardStatus(args)) => {
+            tenant::status(sdk, &args, env, &tenant::Hooks::default(), out).await
+        }
     }
 }

@@ -19,6 +19,11 @@ impl SecretsManagerSource {
         Self { client }
     }
 
+    /// A client of this SDK configuration (for tools that load theirs once).
+    pub fn from_config(sdk: &aws_config::SdkConfig) -> Self {
+        Self::new(Client::new(sdk))
+    }
+
     /// Builds the client from the environment (region, credentials, endpoint override).
     pub async fn from_env() -> Self {
         let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
