@@ -8,7 +8,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use clap::Parser;
 use packr::domain::Timestamp;
 
-use crate::helpers::*;
 use crate::offboard_support::*;
 
 async fn cli(w: &World, secret: &str, argv: &[&str]) -> (ExitCode, String) {

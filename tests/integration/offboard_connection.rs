@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use packr::domain::{ConnectionStatus, Timestamp};
+use packr::domain::ConnectionStatus;
 use packr::lifecycle::offboard::connection::{relinked, route_relinked};
 use packr::lifecycle::offboard::{start_due_connection_erasures, ErasureSweepDeps};
 use packr::lifecycle::{JobStatus, RunOutcome};
@@ -310,5 +310,4 @@ async fn an_erasure_killed_midway_resumes_and_finishes_like_an_uninterrupted_one
     let done = w.job(&acme, &job_id).await;
     assert_eq!(done.counts["erased.orders"], 3, "{:?}", done.counts);
     assert!(done.steps > 4);
-    let _: Timestamp = now;
 }

@@ -383,3 +383,58 @@ async fn finish_connection(
     info!(connection_id = %connection_id, "connection data erased");
     Ok(())
 }
+
+impl OffboardSteps {
+    /// `registry` with these steps for the three offboarding kinds (the `data-lifecycle`
+    /// function's and the CLI's registries).
+    pub fn register(
+        self: Arc<Self>,
+        registry: crate::lifecycle::Registry,
+    ) -> crate::lifecycle::Registry {
+        use crate::lifecycle::JobKindTag;
+        registry
+            .with(JobKindTag::ConnectionErasure, self.clone())
+            .with(JobKindTag::BrandOffboarding, self.clone())
+            .with(JobKindTag::TenantOffboarding, self)
+    }
+}
+
+/// The offboarding steps as a function has them: `TABLE_NAME`,
+/// `CONNECTION_ERASURE_GRACE_DAYS`, and `TRACKSTAR_API_KEY_SECRET_ARN` (optional: a tenant's
+/// connections are then deleted at Trackstar too); `export`: the export phase to run first.
+pub fn deps_from_env(
+    sdk: &aws_config::SdkConfig,
+    env: &dyn crate::runtime::Env,
+    export: Arc<dyn ExportPhase>,
+    metrics: Arc<dyn crate::metrics::MetricsSink>,
+) -> Result<OffboardDeps, crate::runtime::ConfigError> {
+    let table = crate::runtime::required(env, "TABLE_NAME")?;
+    let store = crate::webhook::wiring::store_without_cursors(sdk, table.clone());
+    let secrets = Arc::new(crate::secrets::SecretsManagerSource::from_config(sdk));
+    let trackstar = match env
+        .var("TRACKSTAR_API_KEY_SECRET_ARN")
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => None,
+        Some(key) => Some(crate::trackstar::from_env(
+            env,
+            key,
+            secrets.clone(),
+            store.client().clone(),
+            table.clone(),
+            crate::trackstar::Priority::Interactive,
+        )?),
+    };
+    Ok(OffboardDeps {
+        eraser: Eraser::new(store.client().clone(), table),
+        connections: ConnectionOffboarder {
+            store,
+            secrets,
+            grace: super::connection::grace_from_env(env)?,
+            metrics,
+        },
+        export,
+        trackstar,
+        clock: Arc::new(Timestamp::now),
+    })
+}
