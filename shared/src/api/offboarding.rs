@@ -217,10 +217,6 @@ pub async fn delete_brand(deps: &ApiDeps, request: Request) -> Response<Body> {
     authenticated(deps, request, |ctx, req| async move {
         require(&ctx, Action::ManageConnections)?;
         let api = offboarding(deps)?;
-        let queue = api.queue.as_deref().ok_or_else(|| {
-            tracing::error!("this function has no lifecycle-jobs queue configured");
-            ApiError::internal()
-        })?;
         let key = request::idempotency_key(&req)?;
         let raw = path_param(&req, "/brands/{brand_id}", "brand_id")?;
         let brand = BrandId::parse(raw).map_err(|_| ApiError::not_found("brand"))?;
@@ -236,6 +232,10 @@ pub async fn delete_brand(deps: &ApiDeps, request: Request) -> Response<Body> {
                     .get_brand(&tenant, &brand)
                     .await?
                     .ok_or_else(|| ApiError::not_found("brand"))?;
+                let queue = api.queue.as_deref().ok_or_else(|| {
+                    tracing::error!("this function has no lifecycle-jobs queue configured");
+                    ApiError::internal()
+                })?;
                 let job = LifecycleJob::new(
                     tenant.clone(),
                     JobKind::BrandOffboarding {

@@ -284,6 +284,7 @@ pub fn document() -> Value {
                 | RouteId::Backfill
                 | RouteId::Replay
                 | RouteId::PostMessage
+                | RouteId::DeleteBrand
         );
         if idempotent {
             parameters.push(json!({
