@@ -150,12 +150,13 @@ pub fn mark_offboarded(
 }
 
 /// A relink of an offboarded connection (the exchange, for the same connection id): its
-/// data is kept (`erase_after` cleared; a connection erased already is synced afresh).
-/// Returns whether it was offboarded. The caller stores the connection and calls
-/// [`route_relinked`].
+/// data is kept (`erase_after` cleared; a connection erased already is synced afresh, its
+/// erasure mark cleared so its events apply again). Returns whether it was offboarded. The
+/// caller stores the connection and calls [`route_relinked`].
 pub fn relinked(c: &mut Connection) -> bool {
-    let was = c.marks.erase_after.is_some();
+    let was = c.is_offboarded();
     c.marks.erase_after = None;
+    c.marks.erased_at = None;
     c.marks.erasure_job = None;
     was
 }
@@ -255,4 +256,52 @@ pub fn erasure_job(connection: &Connection, now: Timestamp) -> LifecycleJob {
 /// Logs a failure to offboard without personal data (ids and the error chain only).
 pub fn log_failure(connection: &ConnectionId, e: &OffboardConnectionError) {
     warn!(connection_id = %connection, error = %crate::errors::error_chain(e), "offboarding the connection failed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ConnectionId, TenantId};
+
+    fn connection() -> Connection {
+        let at = Timestamp::from_unix_seconds(1_700_000_000).unwrap();
+        Connection {
+            tenant_id: TenantId::parse("acme").unwrap(),
+            connection_id: ConnectionId::parse("conn_1").unwrap(),
+            brand_id: None,
+            integration_name: "sandbox".into(),
+            status: ConnectionStatus::Active,
+            access_token_secret: "s".into(),
+            errors: Vec::new(),
+            stuck_schedules: Vec::new(),
+            full_sync_requested_at: None,
+            created_at: at,
+            updated_at: at,
+            version: 0,
+            marks: Default::default(),
+        }
+    }
+
+    #[test]
+    fn an_offboarded_connection_keeps_its_first_erase_time_and_a_relink_clears_every_mark() {
+        // given an active connection offboarded at t0, then again at t1
+        let mut c = connection();
+        let t0 = c.created_at;
+        let t1 = t0.plus_seconds(3600);
+        mark_offboarded(&mut c, t0, Some(t0.plus_seconds(10)), t0);
+        mark_offboarded(&mut c, t1, Some(t1.plus_seconds(10)), t1);
+        // then it is offboarded once, from t0
+        assert!(c.is_offboarded());
+        assert_eq!(c.status, ConnectionStatus::Disconnected);
+        assert_eq!(c.marks.deleted_at, Some(t0));
+        assert_eq!(c.marks.erase_after, Some(t0.plus_seconds(10)));
+        // when it was erased and is then linked again
+        c.marks.erase_after = None;
+        c.marks.erased_at = Some(t1);
+        assert!(c.is_offboarded());
+        assert!(relinked(&mut c));
+        // then nothing marks it offboarded any more
+        assert!(!c.is_offboarded());
+        assert!(!relinked(&mut c));
+    }
 }
