@@ -49,6 +49,8 @@ struct Fixtures {
     warehouses: [String; 3],
     /// Erasures of a person (the tenant's, whichever brand).
     erasures: [String; 3],
+    /// Offboarding jobs: acme's (own and other brand) and globex's.
+    offboardings: [String; 3],
 }
 
 fn brand_of(t: Target) -> &'static str {
@@ -168,10 +170,17 @@ fn expected(route: RouteId, role: &str, target: Target) -> u16 {
             "tenant_admin" => 202,
             _ => 403,
         },
-        RouteId::GetErasure => match (role, target) {
+        RouteId::GetErasure | RouteId::DeleteConnection | RouteId::GetOffboarding => {
+            match (role, target) {
+                (r, _) if r != "tenant_admin" => 403,
+                (_, Target::OtherTenant) => 404,
+                _ => 200,
+            }
+        }
+        RouteId::DeleteBrand => match (role, target) {
             (r, _) if r != "tenant_admin" => 403,
             (_, Target::OtherTenant) => 404,
-            _ => 200,
+            _ => 202,
         },
         RouteId::RunSync | RouteId::Backfill => match (role, target) {
             (r, _) if r != "tenant_admin" => 403,
@@ -306,6 +315,23 @@ fn request(
             None,
             false,
         ),
+        // acme's spare connection (Trackstar does not know its token: counted as deleted),
+        // or another tenant's
+        RouteId::DeleteConnection => {
+            let id = if target == Target::OtherTenant {
+                CONN_GLOBEX
+            } else {
+                "conn_mx_spare"
+            };
+            ("DELETE", format!("/connections/{id}"), None, false)
+        }
+        RouteId::DeleteBrand => ("DELETE", format!("/brands/{b}"), None, true),
+        RouteId::GetOffboarding => (
+            "GET",
+            format!("/offboardings/{}", f.offboardings[i]),
+            None,
+            false,
+        ),
         RouteId::RunSync => {
             // own connection / every active connection of the tenant / another tenant's
             let body = match target {
@@ -366,6 +392,29 @@ fn request(
 }
 
 async fn fixtures(s: &ApiStack) -> Fixtures {
+    use packr::store::ConnectionStore;
+    let acme = tenant(ACME);
+    let mut spare = connection(&acme, "conn_mx_spare");
+    spare.access_token_secret = format!("{SECRET_PREFIX}conn_mx_spare");
+    s.secrets
+        .set(&spare.access_token_secret, "tok_unknown_to_trackstar");
+    s.stack
+        .store
+        .create_connection(&acme, &spare)
+        .await
+        .unwrap();
+    let jobs = packr::lifecycle::LifecycleJobStore::new(s.stack.store.clone());
+    let mut offboardings = Vec::new();
+    for (t, b) in [(ACME, "b1"), (ACME, "b2"), (GLOBEX, "g1")] {
+        let job = packr::lifecycle::LifecycleJob::new(
+            tenant(t),
+            packr::lifecycle::JobKind::BrandOffboarding { brand_id: brand(b) },
+            None,
+            at(0),
+        );
+        jobs.create(&job).await.unwrap();
+        offboardings.push(job.id);
+    }
     let mut orders = Vec::new();
     let mut products = Vec::new();
     let mut reports = Vec::new();
@@ -524,6 +573,7 @@ async fn fixtures(s: &ApiStack) -> Fixtures {
         bills: bills.try_into().unwrap(),
         warehouses: warehouses.try_into().unwrap(),
         erasures: erasures.try_into().unwrap(),
+        offboardings: offboardings.try_into().unwrap(),
     }
 }
 

@@ -34,7 +34,7 @@ pub struct ApiStack {
     pub secrets: Arc<InMemorySecretSource>,
     /// What the handlers enqueued on the sync-jobs queue.
     pub sync_jobs: Arc<MemorySyncJobQueue>,
-    /// What the handlers enqueued on the lifecycle-jobs queue.
+    /// What the handlers enqueued on the lifecycle-jobs queue (erasures, offboardings).
     pub lifecycle_jobs: Arc<packr::lifecycle::MemoryLifecycleQueue>,
     /// The erasure guard of every function's store (key [`TEST_PRIVACY_KEY`]).
     pub erasures: Arc<packr::privacy::ErasureGuard>,
@@ -200,6 +200,10 @@ impl ApiStack {
             self.stack
                 .idempotency_as(function, packr::idempotency::IdempotencyPolicy::default()),
         );
+        if let Some(offboarding) = deps.offboarding.as_mut() {
+            offboarding.connections.store = store.clone();
+            offboarding.jobs = packr::lifecycle::LifecycleJobStore::new(store.clone());
+        }
         if let Some(health) = deps.health.as_mut() {
             health.connections = Arc::new(store.clone());
             health.sync_states = Arc::new(packr::sync::DynamoSyncStateStore::new(store.clone()));
@@ -370,7 +374,19 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
     let erasures = Arc::new(packr::privacy::ErasureGuard::new(
         packr::privacy::PrivacyKey::from_secret(secrets.clone(), TEST_PRIVACY_SECRET),
     ));
+    let metrics = packr::metrics::RecordingSink::new();
     let deps = ApiDeps {
+        offboarding: Some(packr::api::offboarding::OffboardApi {
+            connections: packr::lifecycle::offboard::ConnectionOffboarder {
+                store: s.store.clone(),
+                secrets: secrets.clone(),
+                grace: Duration::from_secs(30 * 24 * 3600),
+                metrics: Arc::new(metrics.clone()),
+            },
+            jobs: packr::lifecycle::LifecycleJobStore::new(s.store.clone()),
+            queue: Some(lifecycle_jobs.clone()),
+            presign: None,
+        }),
         objects: Arc::new(s.store.clone()),
         tenants: Arc::new(s.store.clone()),
         connections: Arc::new(s.store.clone()),
@@ -397,7 +413,7 @@ pub async fn api_stack_on(s: Stack) -> ApiStack {
         webhook_queue: None,
         lifecycle_queue: Some(lifecycle_jobs.clone()),
         parked: Arc::new(s.store.clone()),
-        metrics: Arc::new(packr::metrics::RecordingSink::new()),
+        metrics: Arc::new(metrics),
         // No quotas unless a test sets them (`api_quota`): the other tests call freely.
         quota: None,
         config: ApiConfig {

@@ -128,6 +128,21 @@ fn mutation(route: RouteId, ids: &Created) -> Option<Mutation> {
             "connections.exchange",
             Ok("connection:conn_aud1".into()),
         ),
+        // The connection the exchange above linked (deleted at the simulator too).
+        RouteId::DeleteConnection => m(
+            "DELETE",
+            "/connections/conn_aud1".into(),
+            Value::Null,
+            "connections.delete",
+            Ok("connection:conn_aud1".into()),
+        ),
+        RouteId::DeleteBrand => m(
+            "DELETE",
+            "/brands/b2".into(),
+            Value::Null,
+            "brands.offboard",
+            Ok("brand:b2".into()),
+        ),
         RouteId::RunSync => m(
             "POST",
             "/sync/run".into(),
@@ -169,6 +184,7 @@ fn mutation(route: RouteId, ids: &Created) -> Option<Mutation> {
         | RouteId::GetProduct
         | RouteId::ListMessages
         | RouteId::ListConnections
+        | RouteId::GetOffboarding
         | RouteId::ListAudit
         | RouteId::GetErasure
         | RouteId::SyncHealth
@@ -266,7 +282,7 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
         assert_eq!(newest.actor.as_str(), "user-tenant_admin");
         audited += 1;
     }
-    assert_eq!(audited, 15);
+    assert_eq!(audited, 17);
     // and the other tenant's log is untouched, the admin's listing shows them all
     assert!(entries(&s, GLOBEX).await.is_empty());
     let listed = s.get(&admin, "/audit?limit=5").await;
@@ -277,12 +293,12 @@ async fn every_mutating_route_records_exactly_one_audit_entry_and_the_chain_veri
         .get(&admin, &format!("/audit?limit=5&cursor={cursor}"))
         .await;
     assert_eq!(rest.body["items"].as_array().unwrap().len(), 5);
-    // and the chain is whole: 15 links, nothing found
+    // and the chain is whole: 17 links, nothing found
     let report = audit_log(&s.stack)
         .verify(&tenant(ACME), Timestamp::now())
         .await
         .unwrap();
-    assert_eq!((report.head_seq, report.entries), (15, 15));
+    assert_eq!((report.head_seq, report.entries), (17, 17));
     assert!(report.intact(), "{:?}", report.findings);
     s.sim.shutdown().await;
 }

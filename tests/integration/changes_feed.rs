@@ -336,6 +336,7 @@ async fn processor_on(table: &str) -> packr::webhook::processor::ProcessorDeps {
     ProcessorDeps {
         stats: Arc::new(store.clone()),
         max_receive_count: DEFAULT_MAX_RECEIVE_COUNT,
+        offboarding: None,
         objects: Arc::new(store.clone()),
         tenants: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),

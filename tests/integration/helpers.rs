@@ -193,6 +193,7 @@ pub fn processor_deps(
         backfills: Arc::new(store.clone()),
         stats: Arc::new(store.clone()),
         max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
+        offboarding: None,
         metrics: Arc::new(metrics.clone()),
         clock: Arc::new(Timestamp::now),
     }

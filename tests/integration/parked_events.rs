@@ -294,6 +294,7 @@ async fn a_drain_interrupted_before_its_delete_resends_the_event_under_its_own_i
         connection_id: connection_id(NEW),
         tenant_id: tenant(ACME),
         brand_id: None,
+        deleted_at: None,
     };
     let crashing = CrashBeforeDelete {
         inner: r.store.clone(),

@@ -113,6 +113,7 @@ pub(crate) async fn processor_with(fetcher: Arc<dyn ObjectFetcher>) -> Processor
             writes: stats_writes.clone(),
         }),
         max_receive_count: packr::webhook::processor::DEFAULT_MAX_RECEIVE_COUNT,
+        offboarding: None,
         objects: Arc::new(function.clone()),
         tenants: Arc::new(function.clone()),
         connections: Arc::new(function.clone()),
@@ -1249,6 +1250,7 @@ fn deps_with_connections(p: &Processor, connections: Arc<dyn ConnectionStore>) -
         metrics: d.metrics.clone(),
         stats: d.stats.clone(),
         max_receive_count: d.max_receive_count,
+        offboarding: None,
         clock: d.clock.clone(),
     }
 }

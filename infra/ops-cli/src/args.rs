@@ -41,6 +41,29 @@ pub enum Command {
     /// Erasures of a person (TABLE_NAME, PRIVACY_HASH_SECRET_ARN, AUDIT_SECRET_ARN).
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+    /// A tenant's data lifecycle (TABLE_NAME, AUDIT_SECRET_ARN).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Offboard the tenant: export, then erase every item under its key prefix, its
+    /// connections' routes and its access tokens (the offboarding job and the audit trail
+    /// stay for their retention). Starts the tenant's one offboarding job or resumes it,
+    /// and runs it here with a progress bar; prints the export files' links at the end.
+    /// CONNECTION_ERASURE_GRACE_DAYS; TRACKSTAR_API_KEY_SECRET_ARN (and TRACKSTAR_BASE_URL)
+    /// to delete its connections at Trackstar too.
+    Offboard(TenantArgs),
+    /// The tenant's offboarding: status, phase, counts, exports.
+    OffboardStatus(TenantArgs),
+}
+
+/// `packr tenant offboard|offboard-status`
+#[derive(Debug, Clone, Args)]
+pub struct TenantArgs {
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
 }
 
 #[derive(Debug, Subcommand)]

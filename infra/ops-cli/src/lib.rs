@@ -23,6 +23,7 @@ mod privacy;
 mod render;
 mod replay;
 mod sync;
+mod tenant;
 mod token;
 
 use std::io::Write;
@@ -31,7 +32,8 @@ use std::process::ExitCode;
 pub use args::{
     AuditCommand, AuditVerifyArgs, ChangesCommand, ChangesTailArgs, Cli, Command, DlqCommand,
     HealthArgs, InspectArgs, MethodArg, PrivacyCommand, PrivacyReapplyArgs, QueueArgs, QueueName,
-    ReconcileArgs, RedriveArgs, ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TokenArgs,
+    ReconcileArgs, RedriveArgs, ReplayArgs, ResourceArg, SyncCommand, SyncRunArgs, TenantArgs,
+    TenantCommand, TokenArgs,
 };
 pub use dlq::{resolve_queues, QueueError};
 pub use health::{
@@ -39,6 +41,7 @@ pub use health::{
 };
 pub use replay::{enqueue_reconcile, ReconcileRequest, ReplayArgsError};
 pub use sync::{enqueue as enqueue_sync, SyncReport, SyncRequest, SyncRunError};
+pub use tenant::{Hooks as OffboardHooks, TENANT_OFFBOARDING_JOB};
 pub use token::run as mint_token;
 
 /// Logs (warnings and up unless `RUST_LOG` says otherwise) go to stderr, apart from the
@@ -74,6 +77,12 @@ pub async fn run(
         Command::Changes(ChangesCommand::Tail(args)) => changes::tail(sdk, &args, env, out).await,
         Command::Privacy(PrivacyCommand::Reapply(args)) => {
             privacy::reapply(sdk, &args, env, out).await
+        }
+        Command::Tenant(TenantCommand::Offboard(args)) => {
+            tenant::offboard(sdk, &args, env, &tenant::Hooks::from_env(sdk, env), out).await
+        }
+        Command::Tenant(TenantCommand::OffboardStatus(args)) => {
+            tenant::status(sdk, &args, env, &tenant::Hooks::from_env(sdk, env), out).await
         }
     }
 }

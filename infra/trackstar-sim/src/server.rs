@@ -96,7 +96,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/link/token", post(link::link_token))
         .route("/link/exchange", post(link::exchange))
-        .route("/connections", get(link::list_connections))
+        .route(
+            "/connections",
+            get(link::list_connections).delete(link::delete_connection),
+        )
         .route("/connections/{id}", get(link::get_connection))
         .merge(wms)
         .layer(from_fn_with_state(state.clone(), api_key));

@@ -204,6 +204,18 @@ impl SimState {
         Some(record.connection.clone())
     }
 
+    /// Removes the connection of an access token and its data (`DELETE /connections`):
+    /// its token is refused from then on. `None` for a token no connection has.
+    pub fn delete_by_token(&self, token: &str) -> Option<ConnectionRecord> {
+        let mut connections = lock(&self.connections);
+        let at = connections
+            .iter()
+            .position(|c| c.connection.access_token == token)?;
+        let record = connections.remove(at);
+        lock(&self.data).remove(&record.connection.connection_id);
+        Some(record)
+    }
+
     /// A copy of every object of a connection.
     pub fn truth(&self, connection_id: &str) -> Option<ConnectionData> {
         lock(&self.data).get(connection_id).cloned()

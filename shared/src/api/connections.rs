@@ -280,8 +280,10 @@ async fn reinstall(
             c.status = ConnectionStatus::Active;
             c.errors.clear();
             // The admin's reinstall is the newest lifecycle event: older connection
-            // events no longer undo it, and a deletion before it is over.
+            // events no longer undo it, and a deletion before it is over: a connection
+            // linked again within its grace period keeps its data.
             c.marks.deleted_at = None;
+            crate::lifecycle::offboard::connection::relinked(c);
             c.marks.lifecycle_at = Some(c.marks.lifecycle_at.map_or(now, |l| l.max(now)));
             c.updated_at = now;
             Change::Write(())
@@ -291,6 +293,11 @@ async fn reinstall(
     let Some((connection, ())) = changed else {
         return Err(ApiError::not_found("connection"));
     };
+    // Routable again (an offboarded connection's webhooks were refused).
+    if route.deleted_at.is_some() {
+        crate::lifecycle::offboard::connection::route_relinked(&deps.objects, linked.connection_id)
+            .await?;
+    }
     queue_full_sync(deps, &connection, REINSTALL_SYNC_REASON).await;
     release_parked_events(deps, &connection).await;
     Ok(Reply::ok(writes::to_json(&ConnectionView::from(
@@ -352,6 +359,7 @@ async fn release_parked_events(deps: &ApiDeps, connection: &Connection) {
         connection_id: connection.connection_id.clone(),
         tenant_id: connection.tenant_id.clone(),
         brand_id: connection.brand_id.clone(),
+        deleted_at: None,
     };
     let release = ReleaseDeps {
         parked: deps.parked.as_ref(),

@@ -14,6 +14,7 @@ pub mod health;
 pub mod inbound;
 pub mod inventory;
 pub mod messages;
+pub mod offboarding;
 pub mod openapi;
 pub mod orders;
 pub mod privacy;
@@ -116,6 +117,8 @@ pub struct ApiDeps {
     /// Events parked for connections not linked yet (drained by the exchange).
     pub parked: Arc<dyn ParkedEventStore>,
     pub metrics: Arc<dyn MetricsSink>,
+    /// Connection, brand and tenant offboarding (`offboarding`); api-connections only.
+    pub offboarding: Option<offboarding::OffboardApi>,
     /// The tenants' request quotas (`quota`); absent where none are configured.
     pub quota: Option<Arc<quota::TenantQuotas>>,
     pub config: ApiConfig,

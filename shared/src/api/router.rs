@@ -10,8 +10,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::error::ApiError;
 use super::request::{request_id, respond};
 use super::{
-    audit, backfill, changes, connections, docs, health, inbound, inventory, messages, openapi,
-    orders, privacy, products, quota, reconciliations, replay, resources, returns, sync, ApiDeps,
+    audit, backfill, changes, connections, docs, health, inbound, inventory, messages, offboarding,
+    openapi, orders, privacy, products, quota, reconciliations, replay, resources, returns, sync,
+    ApiDeps,
 };
 use crate::domain::{Bill, InboundShipment, Return, ShippingMethod, Warehouse};
 
@@ -49,6 +50,9 @@ pub async fn handle(deps: &ApiDeps, id: RouteId, request: Request) -> Response<B
         RouteId::CreateLinkToken => connections::link_token(deps, request).await,
         RouteId::ExchangeAuthCode => connections::exchange(deps, request).await,
         RouteId::ListConnections => connections::list(deps, request).await,
+        RouteId::DeleteConnection => offboarding::delete_connection(deps, request).await,
+        RouteId::DeleteBrand => offboarding::delete_brand(deps, request).await,
+        RouteId::GetOffboarding => offboarding::get(deps, request).await,
         RouteId::ListAudit => audit::list(deps, request).await,
         RouteId::CreateErasure => privacy::create(deps, request).await,
         RouteId::GetErasure => privacy::get(deps, request).await,

@@ -39,6 +39,9 @@ pub enum RouteId {
     CreateLinkToken,
     ExchangeAuthCode,
     ListConnections,
+    DeleteConnection,
+    DeleteBrand,
+    GetOffboarding,
     ListAudit,
     CreateErasure,
     GetErasure,
@@ -218,6 +221,26 @@ pub const ROUTES: &[Route] = &[
         "/connections",
         "api-connections",
     ),
+    r(
+        RouteId::DeleteConnection,
+        "DELETE",
+        "/connections/{connection_id}",
+        "api-connections",
+    )
+    .admin(),
+    r(
+        RouteId::DeleteBrand,
+        "DELETE",
+        "/brands/{brand_id}",
+        "api-connections",
+    )
+    .admin(),
+    r(
+        RouteId::GetOffboarding,
+        "GET",
+        "/offboardings/{job_id}",
+        "api-connections",
+    ),
     r(RouteId::ListAudit, "GET", "/audit", "api-connections"),
     r(
         RouteId::CreateErasure,
@@ -327,6 +350,8 @@ mod tests {
                 RouteId::CreateLinkToken,
                 RouteId::ExchangeAuthCode,
                 RouteId::CreateErasure,
+                RouteId::DeleteConnection,
+                RouteId::DeleteBrand,
                 RouteId::RunSync,
                 RouteId::Backfill,
                 RouteId::Replay

@@ -15,7 +15,8 @@
 //! | `SYNC_JOBS_QUEUE_URL`                | enables enqueueing syncs (optional)          |
 //! | `HEALTH_ROUTES`                      | `true`: serves the health routes (api-sync)  |
 //! | `HEALTH_*`                           | health thresholds (`health::Thresholds`)     |
-//! | `LIFECYCLE_JOBS_QUEUE_URL`           | enables queueing lifecycle jobs (erasures; optional) |
+//! | `CONNECTION_ERASURE_GRACE_DAYS`      | days an offboarded connection's data is kept (30) |
+//! | `LIFECYCLE_JOBS_QUEUE_URL`           | where offboardings and erasures are queued (api-connections) |
 //! | `WEBHOOK_QUEUE_URL`                  | enables replaying failed webhooks and queueing a new connection's parked ones (optional) |
 //! | `CLAIM_SUBJECT`, `CLAIM_TENANT_ID`, `CLAIM_ROLE`, `CLAIM_BRAND_IDS` | claim names   |
 //! | `MAX_BODY_BYTES`                     | request body limit (default 256 KiB)         |
@@ -53,6 +54,7 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
             .get_or_init(|| aws_sdk_sqs::Client::new(sdk))
             .clone()
     };
+    let manager_for_deletes = manager.clone();
     let secrets: Arc<dyn SecretSource> = Arc::new(CachedSecretSource::new(manager.clone(), ttl));
     // The cursor key is read on the first listing, not at init (see `CursorKeys`).
     let store = DynamoStore::with_cursor_secret(
@@ -169,7 +171,35 @@ pub async fn from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<ApiDeps, ConfigE
         .var("TRACKSTAR_CONNECTION_SECRET_PREFIX")
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "packr/local/trackstar/connections/".to_owned());
+    // api-connections (the function that may write access tokens) serves offboarding.
+    let offboarding = if writable {
+        Some(super::offboarding::OffboardApi {
+            connections: crate::lifecycle::offboard::ConnectionOffboarder {
+                store: store.clone(),
+                secrets: Arc::new(manager_for_deletes.clone()),
+                grace: crate::lifecycle::offboard::connection::grace_from_env(env)?,
+                metrics: metrics.clone(),
+            },
+            jobs: crate::lifecycle::LifecycleJobStore::new(store.clone()),
+            queue: lifecycle_queue.clone(),
+            presign: env
+                .var("EXPORT_BUCKET")
+                .filter(|v| !v.trim().is_empty())
+                .map(|bucket| {
+                    let exporter: Arc<dyn crate::lifecycle::offboard::Presign> =
+                        Arc::new(crate::lifecycle::Exporter::new(
+                            store.clone(),
+                            crate::lifecycle::wiring::s3_client(sdk),
+                            bucket,
+                        ));
+                    exporter
+                }),
+        })
+    } else {
+        None
+    };
     Ok(ApiDeps {
+        offboarding,
         objects: Arc::new(store.clone()),
         tenants: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),

@@ -57,6 +57,19 @@ pub struct EventMarks {
     pub deleted_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_tombstones: Vec<ErrorTombstone>,
+    /// Set when the connection is offboarded (`connection.deleted`, `DELETE
+    /// /connections/{id}`): its data is erased once this passes, unless it is linked again
+    /// before (which clears it). See `lifecycle::offboard`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erase_after: Option<Timestamp>,
+    /// When the erasure of the connection's data finished (the connection record and its
+    /// route stay, marked deleted, so its webhooks are refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<Timestamp>,
+    /// The lifecycle job that erases the data (one per offboarding, recorded before the job
+    /// is created so two sweeps agree on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erasure_job: Option<String>,
 }
 
 impl EventMarks {
@@ -107,6 +120,14 @@ pub struct Connection {
     pub marks: EventMarks,
 }
 
+impl Connection {
+    /// Offboarded (deleted at Trackstar or by an admin) and not linked again since: its
+    /// webhooks are refused, it is not synced, its data waits for (or went through) erasure.
+    pub fn is_offboarded(&self) -> bool {
+        self.marks.erase_after.is_some() || self.marks.erased_at.is_some()
+    }
+}
+
 /// The global lookup from a Trackstar connection id to its owner, used to route webhooks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionRoute {
@@ -114,4 +135,8 @@ pub struct ConnectionRoute {
     pub tenant_id: TenantId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brand_id: Option<BrandId>,
+    /// Set while the connection is offboarded: ingest refuses its webhooks (rather than
+    /// park them, as it would for a connection no tenant knows). Cleared by a relink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
 }

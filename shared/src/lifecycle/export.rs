@@ -442,3 +442,19 @@ impl Exporter {
         Ok((out.items.unwrap_or_default(), last))
     }
 }
+
+/// The export phase of the brand and tenant offboardings.
+#[async_trait::async_trait]
+impl super::offboard::ExportPhase for Exporter {
+    async fn step(&self, job: &mut LifecycleJob) -> Result<Step, LifecycleError> {
+        self.job_step(job).await
+    }
+}
+
+/// The links of an offboarding's export files (`GET /offboardings/{id}`, the ops CLI).
+#[async_trait::async_trait]
+impl super::offboard::Presign for Exporter {
+    async fn url(&self, file: &ExportFile) -> Result<String, LifecycleError> {
+        self.presign_file(file).await
+    }
+}

@@ -18,6 +18,7 @@ mod export_source;
 mod export_upload;
 pub mod handler;
 pub mod job;
+pub mod offboard;
 pub mod queue;
 pub mod retention;
 pub mod runner;

@@ -55,6 +55,9 @@ pub struct SweepDeps {
     pub metrics: Arc<dyn MetricsSink>,
     /// Items per page ([`DEFAULT_PAGE_SIZE`]; `LIFECYCLE_SWEEP_PAGE_SIZE`).
     pub page_size: u32,
+    /// Where the erasures of offboarded connections whose grace ended are started (the
+    /// lifecycle jobs and their queue); `None`: this sweep starts none.
+    pub connection_erasures: Option<crate::lifecycle::offboard::ErasureSweepDeps>,
 }
 
 impl SweepDeps {
@@ -64,6 +67,7 @@ impl SweepDeps {
             config,
             metrics,
             page_size: DEFAULT_PAGE_SIZE,
+            connection_erasures: None,
         }
     }
 
@@ -85,8 +89,15 @@ impl SweepDeps {
             crate::webhook::wiring::METRICS_NAMESPACE,
             function,
         ));
+        let queue = crate::lifecycle::wiring::queue_from_env(sdk, env)?;
+        let connection_erasures = Some(crate::lifecycle::offboard::ErasureSweepDeps {
+            store: store.clone(),
+            jobs: crate::lifecycle::LifecycleJobStore::new(store.clone()),
+            queue: Arc::new(queue),
+        });
         Ok(Self {
             page_size,
+            connection_erasures,
             ..Self::new(store, config, metrics)
         })
     }
@@ -138,11 +149,16 @@ pub async fn run(deps: &SweepDeps, now: Timestamp, deadline: Instant) -> SweepRe
     };
     let mut budget = Budget { deadline, pages: 0 };
 
-    // ---- Connection erasures whose grace period ended (helper "offboard") --------------
-    // Starts an erasure job per connection deleted more than
-    // `deps.config.connection_erasure_grace_days` ago and not linked again; cheap (a job
-    // created and enqueued per connection), so it runs first. It adds to
-    // `report.connection_erasures_started`, and sets `report.complete = false` when cut.
+    // ---- Connection erasures whose grace period ended -----------------------------------
+    // One job per offboarded connection deleted more than the grace period ago and not
+    // linked again (`gsi4` `CONNERASE`, a range up to now); cheap, so it runs first.
+    if let Some(erasures) = &deps.connection_erasures {
+        budget.pages += 1;
+        match crate::lifecycle::offboard::start_due_connection_erasures(erasures, now).await {
+            Ok(due) => report.connection_erasures_started += (due.started + due.resumed) as u64,
+            Err(e) => failed(&mut report, "connection erasures", &e),
+        }
+    }
 
     // ---- Tombstones: personal fields dropped after the period ----------------------------
     let cutoff = deps.config.tombstone_cutoff(now);
@@ -244,7 +260,7 @@ async fn sweep_receipts(
     }
 }
 
-fn failed(report: &mut SweepReport, part: &'static str, error: &StoreError) {
+fn failed(report: &mut SweepReport, part: &'static str, error: &(dyn std::error::Error + 'static)) {
     report.errors += 1;
     report.complete = false;
     let error = crate::errors::error_chain(error);

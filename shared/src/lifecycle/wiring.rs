@@ -18,6 +18,8 @@ use aws_config::SdkConfig;
 
 use super::export::Exporter;
 use super::job::LifecycleJobStore;
+use super::offboard::steps::deps_from_env;
+use super::offboard::OffboardSteps;
 use super::queue::SqsLifecycleQueue;
 use super::runner::RunnerDeps;
 use super::sweep::SweepDeps;
@@ -99,15 +101,23 @@ pub fn queue_from_env(sdk: &SdkConfig, env: &dyn Env) -> Result<SqsLifecycleQueu
 /// phase is [`Exporter::job_step`]) and the erasure of a person (`privacy::job`). A kind
 /// not registered fails its jobs as unsupported rather than spinning.
 pub fn registry(
-    _exporter: &Exporter,
+    sdk: &SdkConfig,
+    exporter: &Exporter,
     store: &DynamoStore,
     secrets: Arc<dyn SecretSource>,
+    metrics: Arc<dyn MetricsSink>,
     env: &dyn Env,
 ) -> Result<Registry, ConfigError> {
-    Ok(Registry::new().with(
+    let offboarding = Arc::new(OffboardSteps::new(deps_from_env(
+        sdk,
+        env,
+        Arc::new(exporter.clone()),
+        metrics,
+    )?));
+    Ok(offboarding.register(Registry::new().with(
         JobKindTag::PersonErasure,
         crate::privacy::wiring::steps_from_env(store.clone(), secrets, env)?,
-    ))
+    )))
 }
 
 /// data-lifecycle.
@@ -125,7 +135,7 @@ pub async fn data_lifecycle_from_env(
     ));
     let runner = RunnerDeps {
         jobs: LifecycleJobStore::new(store.clone()),
-        registry: registry(&exporter, &store, secrets, env)?,
+        registry: registry(sdk, &exporter, &store, secrets, metrics.clone(), env)?,
         queue: Arc::new(queue_from_env(sdk, env)?),
         metrics,
         owner: format!("{function}-{}", uuid::Uuid::new_v4().simple()),

@@ -7,7 +7,7 @@ use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
 use aws_sdk_secretsmanager::Client;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{SecretError, SecretSource, SecretWriter};
+use super::{SecretDeleter, SecretError, SecretSource, SecretWriter};
 
 #[derive(Clone, Debug)]
 pub struct SecretsManagerSource {
@@ -17,6 +17,11 @@ pub struct SecretsManagerSource {
 impl SecretsManagerSource {
     pub fn new(client: Client) -> Self {
         Self { client }
+    }
+
+    /// A client of this SDK configuration (for tools that load theirs once).
+    pub fn from_config(sdk: &aws_config::SdkConfig) -> Self {
+        Self::new(Client::new(sdk))
     }
 
     /// Builds the client from the environment (region, credentials, endpoint override).
@@ -92,6 +97,32 @@ impl SecretWriter for SecretsManagerSource {
                     .await
                     .map(|_| ())
                     .map_err(|e| access_error(name, e))
+            }
+            Err(err) => Err(access_error(name, err)),
+        }
+    }
+}
+
+#[async_trait]
+impl SecretDeleter for SecretsManagerSource {
+    /// `DeleteSecret` with `ForceDeleteWithoutRecovery`: gone at once, no 7-30 day window
+    /// in which the token could still be read.
+    async fn delete(&self, name: &str) -> Result<bool, SecretError> {
+        let deleted = self
+            .client
+            .delete_secret()
+            .secret_id(name)
+            .force_delete_without_recovery(true)
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(false)
             }
             Err(err) => Err(access_error(name, err)),
         }

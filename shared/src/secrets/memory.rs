@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{SecretError, SecretSource, SecretWriter};
+use super::{SecretDeleter, SecretError, SecretSource, SecretWriter};
 
 #[derive(Default)]
 pub struct InMemorySecretSource {
@@ -78,6 +78,13 @@ impl SecretWriter for InMemorySecretSource {
     async fn put(&self, name: &str, value: &SecretString) -> Result<(), SecretError> {
         self.set(name, value.expose_secret());
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SecretDeleter for InMemorySecretSource {
+    async fn delete(&self, name: &str) -> Result<bool, SecretError> {
+        Ok(self.lock().remove(name).is_some())
     }
 }
 

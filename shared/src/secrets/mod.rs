@@ -61,6 +61,14 @@ pub trait SecretWriter: Send + Sync {
     async fn put(&self, name: &str, value: &SecretString) -> Result<(), SecretError>;
 }
 
+/// Deletes secrets for good (an offboarded connection's access token).
+#[async_trait]
+pub trait SecretDeleter: Send + Sync {
+    /// Deletes `name` at once, without a recovery window; `false` when it did not exist
+    /// (deleted already), so a repeated deletion is not an error.
+    async fn delete(&self, name: &str) -> Result<bool, SecretError>;
+}
+
 #[async_trait]
 impl<T: SecretSource + ?Sized> SecretSource for std::sync::Arc<T> {
     async fn get(&self, name: &str) -> Result<SecretString, SecretError> {

@@ -35,7 +35,9 @@
 //! `<updated>#<id>`), `gsi2` lists a tenant's objects by updated time (`T#<t>#<KIND>`, same
 //! sort key), `gsi3` looks objects up by SKU (`T#<t>#<KIND>#SKU#<sku>`, `<id>`), `gsi4`
 //! (sparse) lists the active connections of every tenant for the sync scheduler
-//! (`SYNCSCHED`, `<tenant>#<connection>`): only connections with status `active` carry it.
+//! (`SYNCSCHED`, `<tenant>#<connection>`): only connections with status `active` carry it;
+//! an offboarded connection waiting for its erasure carries `CONNERASE`,
+//! `<erase_after>#<tenant>#<connection>` instead (the data-lifecycle sweep's work list).
 //! `gsi2` also lists a tenant's failed webhook events awaiting replay, newest first
 //! (`T#<t>#EVTFAILED`, `<received>#<event id>`): only a receipt in state `failed` carries
 //! those keys (sparse), and an applied event drops them again. `gsi2` also lists every
@@ -290,6 +292,20 @@ pub fn tombstone_sweep_keys(
 /// The `gsi4` partition registering every tenant (on its tenant item), for the sweeps
 /// that go tenant by tenant.
 pub const TENANT_REGISTRY_PARTITION: &str = "TENANTS";
+
+/// The `gsi4` partition of offboarded connections waiting for the erasure of their data
+/// (sparse: only a connection with `erase_after` carries it, and then not `SYNCSCHED`,
+/// which only active connections carry), for the data-lifecycle sweep.
+pub const ERASE_DUE_PARTITION: &str = "CONNERASE";
+
+/// `<erase_after>#<tenant>#<connection>`: the due ones are a range up to now.
+pub fn erase_due_sk(
+    erase_after: Timestamp,
+    tenant: &TenantId,
+    connection: &ConnectionId,
+) -> String {
+    format!("{}#{tenant}#{connection}", erase_after.sort_key())
+}
 
 pub fn reconcile_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#RECON")

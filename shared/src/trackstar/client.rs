@@ -384,6 +384,28 @@ impl TrackstarClient {
         decode(&reply, decode_single)
     }
 
+    /// `DELETE /connections` (connection-scoped: the access token names it): removes the
+    /// connection at Trackstar. Sent with an idempotency key (a retry of a deletion that
+    /// went through answers as the first did; one Trackstar no longer knows is a 404 or
+    /// 401, which the caller counts as deleted).
+    pub async fn delete_connection(
+        &self,
+        credentials: &ConnectionCredentials,
+    ) -> Result<(), TrackstarError> {
+        let key = IdempotencyKey::generate();
+        self.send(Call {
+            method: Method::DELETE,
+            template: "/connections",
+            path: "/connections".into(),
+            query: Vec::new(),
+            body: None,
+            idempotency_key: Some(&key),
+            auth: Auth::Connection(credentials),
+        })
+        .await?;
+        Ok(())
+    }
+
     // ---- on-demand syncs (backfills) ----
 
     /// `POST /connections/on-demand-syncs`: asks Trackstar to re-read one function's data

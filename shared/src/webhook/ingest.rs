@@ -239,6 +239,9 @@ async fn accept(
             return error(500, "internal", "try again later");
         }
     };
+    if route.deleted_at.is_some() {
+        return refuse_deleted(deps, &envelope.connection_id, &event_type);
+    }
     let span = tracing::Span::current();
     span.record("tenant_id", route.tenant_id.as_str());
     if let Some(brand) = &route.brand_id {
@@ -260,6 +263,27 @@ async fn accept(
         Ok(()) => respond(200, json!({"status": "queued", "event_id": event_id})),
         Err(_) => error(500, "internal", "try again later"),
     }
+}
+
+/// An event for an offboarded connection (its route is marked deleted): refused, nothing
+/// queued, parked or written. Answered 200 all the same: Svix retries any other answer for
+/// about a day and disables an endpoint that keeps failing — and this endpoint is every
+/// connection's. Counted as `webhook.refused` (reason `connection_deleted`).
+fn refuse_deleted(
+    deps: &IngestDeps,
+    connection: &crate::domain::ConnectionId,
+    event_type: &str,
+) -> LambdaFunctionUrlResponse {
+    deps.metrics.emit(
+        Metric::count("webhook.refused")
+            .with("reason", "connection_deleted")
+            .with("event_type", event_type.to_owned()),
+    );
+    info!(connection_id = %connection, "webhook for a deleted connection: refused");
+    respond(
+        200,
+        json!({"status": "refused", "reason": "connection_deleted"}),
+    )
 }
 
 /// An event for a connection no tenant has linked yet: parked until the exchange that

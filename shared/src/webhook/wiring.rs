@@ -218,7 +218,16 @@ pub async fn processor_from_env(
         .await?
         .with_metrics(metrics.clone());
     let limits = ProcessorLimits::default();
+    let offboarding = crate::lifecycle::offboard::ConnectionOffboarder {
+        store: store.clone(),
+        secrets: Arc::new(crate::secrets::SecretsManagerSource::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+        )),
+        grace: crate::lifecycle::offboard::connection::grace_from_env(env)?,
+        metrics: metrics.clone(),
+    };
     Ok(ProcessorDeps {
+        offboarding: Some(offboarding),
         objects: Arc::new(store.clone()),
         tenants: lookups.clone(),
         connections: lookups,

@@ -1,4 +1,4 @@
-//! `POST /link/token`, `POST /link/exchange`, `GET /connections[/{id}]`.
+//! `POST /link/token`, `POST /link/exchange`, `GET /connections[/{id}]`, `DELETE /connections`.
 //!
 //! Exchange: an `auth_code` of the form `auth_<connection_id>` names the connection; a known
 //! one is returned as is (a reinstall), an unknown one is created with that id, seeded data,
@@ -132,4 +132,50 @@ pub async fn get_connection(
     Ok(Json(
         json!({ "data": [connection_json(&record)], "next_token": null, "total_count": 1 }),
     ))
+}
+
+/// `DELETE /connections`: deletes the connection of the access token
+/// (`DeleteConnectionResponse`); its token is refused from then on (401), as Trackstar
+/// refuses a deleted connection's. The connection's injected errors apply (the deletion
+/// then does not happen).
+pub async fn delete_connection(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let token = headers
+        .get(crate::server::ACCESS_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if token.is_empty() {
+        return Err(ApiError::Unauthorized(
+            "Missing x-trackstar-access-token header".into(),
+        ));
+    }
+    let Some(known) = state
+        .connections()
+        .into_iter()
+        .find(|c| c.connection.access_token == token)
+    else {
+        return Err(ApiError::Unauthorized("Invalid access token".into()));
+    };
+    let fault = state.faults.next(&known.connection.connection_id, "DELETE");
+    if let Some((status, _)) = fault.error {
+        let status = axum::http::StatusCode::from_u16(status)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        return Ok((
+            status,
+            Json(json!({"error": format!("Injected fault: {status}"), "origin": "trackstar"})),
+        )
+            .into_response());
+    }
+    let record = state
+        .delete_by_token(token)
+        .ok_or_else(|| ApiError::Unauthorized("Invalid access token".into()))?;
+    Ok(Json(json!({
+        "id": record.connection.connection_id,
+        "object": "connection",
+        "deleted": true,
+    }))
+    .into_response())
 }

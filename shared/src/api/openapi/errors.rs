@@ -149,7 +149,9 @@ pub(super) fn error_schemas() -> Value {
                                     "type": "object",
                                     "description": "What is wrong with each field, by its path: {\"line_items[0].quantity\": [\"…\"]}",
                                     "additionalProperties": { "type": "array", "items": { "type": "string" } }
-                                }
+                                },
+                                "connection_id": { "type": "string", "description": "`connection_not_active`: the connection" },
+                                "status": { "type": "string", "description": "`connection_not_active`: its status, e.g. `disconnected`" }
                             }
                         },
                         "retry_after": { "type": "integer", "minimum": 1, "description": "Seconds to wait before retrying, as in the Retry-After header" },

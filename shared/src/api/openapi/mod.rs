@@ -19,7 +19,7 @@ use super::reconciliations::ReconciliationView;
 use super::replay::{ReplayAnswer, ReplayBody, ReplayType};
 use super::request::{respond, Reply};
 use super::returns::CreateReturnBody;
-use super::routes::{RouteId, ROUTES};
+use super::routes::{Route, RouteId, ROUTES};
 use super::sync::{QueuedSyncJob, RunSyncAnswer, RunSyncBody, SkippedConnection};
 use super::ApiDeps;
 use crate::domain::{
@@ -190,6 +190,9 @@ pub fn document() -> Value {
     components = with_schema::<LinkTokenBody>(components);
     components = with_schema::<ExchangeBody>(components);
     components = with_schema::<ConnectionView>(components);
+    components = with_schema::<super::offboarding::DeletedConnectionView>(components);
+    components = with_schema::<super::offboarding::OffboardingView>(components);
+    components = with_schema::<super::offboarding::ExportFileView>(components);
     components = with_schema::<RunSyncBody>(components);
     components = with_schema::<RunSyncAnswer>(components);
     components = with_schema::<BackfillBody>(components);
@@ -285,6 +288,7 @@ pub fn document() -> Value {
                 | RouteId::Replay
                 | RouteId::PostMessage
                 | RouteId::CreateErasure
+                | RouteId::DeleteBrand
         );
         if idempotent {
             parameters.push(json!({
@@ -386,9 +390,17 @@ pub fn default_route(request: &Request) -> Response<Body> {
     if let Some(response) = docs::serve(request) {
         return response;
     }
-    let mut allowed: Vec<&str> = ROUTES
+    // The path's own routes: of the templates it matches, the most specific (fewest
+    // parameters), as API Gateway documents them (`/connections/exchange` is not also
+    // `/connections/{connection_id}`'s).
+    let matching: Vec<&Route> = ROUTES
         .iter()
         .filter(|r| super::request::match_template(r.path, path).is_some())
+        .collect();
+    let fewest = matching.iter().map(|r| r.path.matches('{').count()).min();
+    let mut allowed: Vec<&str> = matching
+        .iter()
+        .filter(|r| Some(r.path.matches('{').count()) == fewest)
         .map(|r| r.method)
         .collect();
     allowed.sort_unstable();

@@ -157,6 +157,24 @@ pub(super) fn shape(id: RouteId) -> (Option<&'static str>, u16, Value, &'static 
             json!({ "type": "object", "required": ["items"], "additionalProperties": false, "properties": { "items": { "type": "array", "items": reference("ConnectionView") } } }),
             "The tenant's connections (tenant_admin)",
         ),
+        RouteId::DeleteConnection => (
+            None,
+            200,
+            reference("DeletedConnectionView"),
+            "Delete a connection: at Trackstar first, then here: its access token is deleted, its sync and webhooks stop, and its data is erased after the grace period unless it is linked again before (tenant_admin)",
+        ),
+        RouteId::DeleteBrand => (
+            None,
+            202,
+            reference("OffboardingView"),
+            "Offboard a brand: export its data, then erase every object and message of it; follow the job with GET /offboardings/{job_id} (tenant_admin)",
+        ),
+        RouteId::GetOffboarding => (
+            None,
+            200,
+            reference("OffboardingView"),
+            "An offboarding job: status, phase, counts, and the export files with download links once exported (tenant_admin)",
+        ),
         RouteId::ListAudit => (
             None,
             200,

@@ -38,16 +38,95 @@ struct StoredRoute {
 
 impl StoredConnection {
     fn new(tenant: &TenantId, connection: &Connection) -> Self {
-        let active = connection.status == ConnectionStatus::Active;
+        let id = &connection.connection_id;
+        // Sparse `gsi4`: active connections for the sync scheduler, offboarded ones waiting
+        // for their erasure for the data-lifecycle sweep; nothing else.
+        let (gsi4pk, gsi4sk) = match (connection.status, connection.marks.erase_after) {
+            (_, Some(at)) => (
+                Some(keys::ERASE_DUE_PARTITION.to_owned()),
+                Some(keys::erase_due_sk(at, tenant, id)),
+            ),
+            (ConnectionStatus::Active, None) => (
+                Some(keys::SYNC_SCHEDULE_PARTITION.to_owned()),
+                Some(keys::sync_schedule_sk(tenant, id)),
+            ),
+            _ => (None, None),
+        };
         Self {
-            pk: keys::object_pk(tenant, KIND, connection.connection_id.as_str()),
+            pk: keys::object_pk(tenant, KIND, id.as_str()),
             sk: KIND.to_owned(),
             gsi2pk: keys::by_tenant_pk(tenant, KIND),
-            gsi2sk: connection.connection_id.to_string(),
-            gsi4pk: active.then(|| keys::SYNC_SCHEDULE_PARTITION.to_owned()),
-            gsi4sk: active.then(|| keys::sync_schedule_sk(tenant, &connection.connection_id)),
+            gsi2sk: id.to_string(),
+            gsi4pk,
+            gsi4sk,
             connection: connection.clone(),
         }
+    }
+}
+
+impl DynamoStore {
+    /// Marks a connection's route deleted (`Some(at)`: ingest refuses its webhooks) or
+    /// routable again (`None`, a relink). `false` when there is no route.
+    pub async fn mark_route_deleted(
+        &self,
+        connection: &ConnectionId,
+        at: Option<crate::domain::Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(
+                keys::connection_route_pk(connection),
+                ROUTE_SK,
+            )))
+            .condition_expression("attribute_exists(pk)");
+        let update = match at {
+            Some(at) => update
+                .update_expression("SET deleted_at = :at")
+                .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339())),
+            None => update.update_expression("REMOVE deleted_at"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) => match err.into_service_error() {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
+                other => Err(StoreError::dynamo("UpdateItem", aws_sdk_dynamodb::Error::from(other))),
+            },
+        }
+    }
+
+    /// Offboarded connections of every tenant whose grace period ended at or before
+    /// `now`, soonest first, at most `limit` (the sparse `gsi4` partition `CONNERASE`; an
+    /// index read, so one relinked a moment ago may still be listed: re-check it).
+    pub async fn connections_due_for_erasure(
+        &self,
+        now: crate::domain::Timestamp,
+        limit: i32,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(Index::SyncSchedule.name())
+            .key_condition_expression("#p = :p AND #s < :upto")
+            .expression_attribute_names("#p", Index::SyncSchedule.pk())
+            .expression_attribute_names("#s", Index::SyncSchedule.sk())
+            .expression_attribute_values(
+                ":p",
+                AttributeValue::S(keys::ERASE_DUE_PARTITION.to_owned()),
+            )
+            // Every sort key of an instant up to `now` sorts below `<now>$` (`#` < `$`).
+            .expression_attribute_values(":upto", AttributeValue::S(format!("{}$", now.sort_key())))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query", aws_sdk_dynamodb::Error::from(e)))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| decode::<StoredConnection>(item).map(|s| s.connection))
+            .collect()
     }
 }
 
@@ -68,6 +147,7 @@ impl ConnectionStore for DynamoStore {
                 connection_id: connection.connection_id.clone(),
                 tenant_id: tenant.clone(),
                 brand_id: connection.brand_id.clone(),
+                deleted_at: None,
             },
         };
         let items = vec![

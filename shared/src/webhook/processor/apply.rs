@@ -36,6 +36,8 @@ pub enum ApplyError {
     UnknownConnection,
     #[error("queueing the full sync failed")]
     SyncQueue(#[from] SyncQueueError),
+    #[error("offboarding the deleted connection failed")]
+    Offboard(#[from] crate::lifecycle::offboard::OffboardConnectionError),
     #[error("the event took longer than its time allowance ({0:?})")]
     TimedOut(Duration),
     #[error(
@@ -61,6 +63,7 @@ impl ApplyError {
             ApplyError::NotInTrackstar => "not_in_trackstar",
             ApplyError::UnknownConnection => "unknown_connection",
             ApplyError::SyncQueue(_) => "sync_queue",
+            ApplyError::Offboard(_) => "offboard",
             ApplyError::TimedOut(_) => "timed_out",
             ApplyError::ChangedSinceRead => "changed_since_read",
         }
@@ -147,6 +150,12 @@ async fn apply(deps: &ProcessorDeps, event: &QueuedEvent) -> Result<Pass, ApplyE
         .get_connection(tenant, &event.connection_id)
         .await?
         .ok_or(ApplyError::UnknownConnection)?;
+    if connection.is_offboarded() || connection.marks.deleted_at.is_some() {
+        // Deleted at Trackstar or offboarded: nothing of it is stored any more (ingest
+        // refuses these; one queued before the route was marked ends here).
+        info!("the connection is deleted: event not applied");
+        return Ok(Pass::Verdict(Applied::Ignored));
+    }
     if envelope.data_truncated {
         let id = envelope
             .data

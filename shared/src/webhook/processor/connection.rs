@@ -45,6 +45,17 @@ pub(super) async fn apply_connection_event(
     )
     .await?
     .ok_or(ApplyError::UnknownConnection)?;
+    // A deletion offboards the connection (token, route, erase time): also when the event
+    // is a redelivery (stale), in case the first attempt stopped between the two writes.
+    // A relinked connection has no deletion mark: a late deletion leaves it alone.
+    if kind == &EventKind::ConnectionDeleted && connection.marks.deleted_at.is_some() {
+        if let Some(offboarder) = &deps.offboarding {
+            let deleted_at = connection.marks.deleted_at.unwrap_or(time.at);
+            offboarder
+                .offboard(tenant, &event.connection_id, deleted_at, now)
+                .await?;
+        }
+    }
     // Sync-job and force-sync events: the backfill record and an incremental sync.
     let followed = sync_job_events::follow_up(
         deps.backfills.as_ref(),

@@ -96,6 +96,9 @@ pub struct ProcessorDeps {
     /// The webhook queue's `maxReceiveCount`: a failure on that receive dead-letters.
     pub max_receive_count: u32,
     pub limits: ProcessorLimits,
+    /// Offboards a connection on `connection.deleted` (token, route, erase time); absent:
+    /// the connection is only marked deleted.
+    pub offboarding: Option<crate::lifecycle::offboard::ConnectionOffboarder>,
     pub clock: Clock,
 }
 
