@@ -86,14 +86,19 @@ pub async fn world() -> World {
     let c = clock.clone();
     let steps = Arc::new(OffboardSteps::new(OffboardDeps {
         // Pages of 3 items: every partition here spans several steps.
-        eraser: Eraser::new(aws_sdk_dynamodb::Client::new(&s.sdk), s.table.clone()).with_page(3),
+        // The erasures run as data-lifecycle does (its role holds them: the IAM check).
+        eraser: Eraser::new(
+            aws_sdk_dynamodb::Client::new(&s.sdk_as("data-lifecycle")),
+            s.table.clone(),
+        )
+        .with_page(3),
         connections: offboarder.clone(),
         export: packr::lifecycle::offboard::no_export(),
         trackstar: None,
         clock: Arc::new(move || c.now()),
     }));
     World {
-        jobs: LifecycleJobStore::new(s.store.clone()),
+        jobs: LifecycleJobStore::new(s.store_as("data-lifecycle")),
         queue: Arc::new(MemoryLifecycleQueue::new()),
         s,
         secrets,

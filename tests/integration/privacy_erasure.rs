@@ -99,8 +99,9 @@ pub(crate) fn readable(item: &Item) -> String {
 }
 
 pub(crate) fn steps(s: &ApiStack, page: i32) -> ErasureSteps {
+    // As data-lifecycle runs them (its role holds the walk's calls: the IAM check).
     ErasureSteps::new(
-        s.stack.store.clone(),
+        s.stack.store_as("data-lifecycle"),
         Arc::new(PrivacyKey::from_secret(
             s.secrets.clone(),
             TEST_PRIVACY_SECRET,
@@ -111,7 +112,7 @@ pub(crate) fn steps(s: &ApiStack, page: i32) -> ErasureSteps {
 
 pub(crate) fn runner(s: &ApiStack, page: i32, owner: &str) -> RunnerDeps {
     RunnerDeps {
-        jobs: LifecycleJobStore::new(s.stack.store.clone()),
+        jobs: LifecycleJobStore::new(s.stack.store_as("data-lifecycle")),
         registry: Registry::new().with(JobKindTag::PersonErasure, Arc::new(steps(s, page))),
         queue: Arc::new(MemoryLifecycleQueue::new()),
         metrics: Arc::new(packr::metrics::RecordingSink::new()),

@@ -65,19 +65,25 @@ async fn a_lifecycle_job_queued_on_the_lifecycle_jobs_queue_is_run_by_the_local_
         "the lifecycle-jobs queue was not drained"
     );
 
-    // then data-lifecycle ran the job to a final status under its lease, and deleted the
-    // message (the queue is empty, nothing in flight)
+    // then data-lifecycle ran the job to completion under its lease, exporting first (a
+    // file per resource in the emulator's bucket, empty ones too: the brand has nothing),
+    // and deleted the message (the queue is empty, nothing in flight)
     let ran = jobs
         .get(&tenant, &queued.id)
         .await
         .expect("read")
         .expect("the job is kept");
-    // (failed as unsupported until the offboarding steps are registered; completed after)
-    assert!(ran.status.is_final(), "{:?}", ran.status);
+    assert_eq!(ran.status, JobStatus::Completed, "{:?}", ran.error);
     assert!(ran.finished_at.is_some());
-    let finished = lifecycle.metrics.total("lifecycle.jobs_completed")
-        + lifecycle.metrics.total("lifecycle.jobs_failed");
-    assert_eq!(finished, 1.0, "data-lifecycle finished the job once");
+    assert!(
+        ran.exports
+            .iter()
+            .any(|f| f.resource == "orders" && f.lines == 0),
+        "{:?}",
+        ran.exports
+    );
+    assert_eq!(lifecycle.metrics.total("lifecycle.jobs_completed"), 1.0);
+    assert_eq!(lifecycle.metrics.total("lifecycle.jobs_failed"), 0.0);
     running.shutdown().await;
 }
 
