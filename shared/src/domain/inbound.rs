@@ -88,16 +88,6 @@ pub struct InboundShipment {
     pub updated_date: Timestamp,
 }
 
-impl InboundShipment {
-    /// Its personal fields dropped (the ship from address but its country, the free-text notes): a tombstone's.
-    pub fn drop_personal_fields(&mut self) {
-        if let Some(address) = &mut self.ship_from_address {
-            address.keep_country_only();
-        }
-        self.notes.clear();
-    }
-}
-
 crate::redacted_debug!(InboundShipment {
     id, tenant_id, brand_id, connection_id, warehouse_customer_id, warehouse_id,
     purchase_order_number, supplier, supplier_id, status, raw_status, expected_arrival_date,

@@ -217,15 +217,6 @@ pub struct Order {
     pub updated_date: Timestamp,
 }
 
-impl Order {
-    /// Its personal fields dropped (the ship-to address but its country): a tombstone's.
-    pub fn drop_personal_fields(&mut self) {
-        if let Some(address) = &mut self.ship_to_address {
-            address.keep_country_only();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,13 +114,6 @@ pub struct Return {
     pub updated_date: Timestamp,
 }
 
-impl Return {
-    /// Its personal fields dropped (the free-text notes): a tombstone's.
-    pub fn drop_personal_fields(&mut self) {
-        self.notes.clear();
-    }
-}
-
 crate::redacted_debug!(Return {
     id, tenant_id, brand_id, connection_id, warehouse_customer_id, warehouse_id, order_id,
     status, raw_status, tracking_numbers, line_items, shipments, external_system_url, tags,

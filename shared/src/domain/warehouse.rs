@@ -23,12 +23,3 @@ pub struct Warehouse {
     pub created_date: Timestamp,
     pub updated_date: Timestamp,
 }
-
-impl Warehouse {
-    /// Its personal fields dropped (the address but its country): a tombstone's.
-    pub fn drop_personal_fields(&mut self) {
-        if let Some(address) = &mut self.address {
-            address.keep_country_only();
-        }
-    }
-}

@@ -85,8 +85,16 @@ pub trait Resource:
     fn financial_record_date(&self) -> Option<Timestamp> {
         None
     }
-    /// Drops its personal fields (every address field but the country, free-text notes):
-    /// what a tombstone keeps after `TOMBSTONE_PERSONAL_DATA_DAYS`. Kinds without any keep
-    /// the default, which changes nothing.
-    fn drop_personal_fields(&mut self) {}
+    /// Drops its personal fields as its [`super::Personal`] declaration names them (every
+    /// address field but the country; free-text notes emptied): what a tombstone keeps after
+    /// `TOMBSTONE_PERSONAL_DATA_DAYS`.
+    fn drop_personal_fields(&mut self) {
+        let fields = self.personal_fields();
+        for address in fields.addresses {
+            address.keep_country_only();
+        }
+        for text in fields.free_text {
+            text.clear();
+        }
+    }
 }

@@ -71,9 +71,6 @@ impl Resource for InboundShipment {
     fn updated_date(&self) -> Timestamp {
         self.updated_date
     }
-    fn drop_personal_fields(&mut self) {
-        InboundShipment::drop_personal_fields(self);
-    }
     fn status(&self) -> Option<&str> {
         Some(self.status.as_str())
     }

@@ -74,9 +74,6 @@ impl Resource for Order {
     fn updated_date(&self) -> Timestamp {
         self.updated_date
     }
-    fn drop_personal_fields(&mut self) {
-        Order::drop_personal_fields(self);
-    }
     fn status(&self) -> Option<&str> {
         Some(self.status.as_str())
     }

@@ -67,9 +67,6 @@ impl Resource for Return {
     fn updated_date(&self) -> Timestamp {
         self.updated_date
     }
-    fn drop_personal_fields(&mut self) {
-        Return::drop_personal_fields(self);
-    }
     fn status(&self) -> Option<&str> {
         Some(self.status.as_str())
     }

@@ -62,7 +62,4 @@ impl Resource for Warehouse {
     fn updated_date(&self) -> Timestamp {
         self.updated_date
     }
-    fn drop_personal_fields(&mut self) {
-        Warehouse::drop_personal_fields(self);
-    }
 }
