@@ -471,7 +471,13 @@ fn expected_scope(method: &str, path: &str) -> &'static str {
     match (method, path) {
         ("GET", "/audit" | "/connections")
         | (_, "/sync/run" | "/sync/backfill" | "/sync/replay") => ADMIN_SCOPE,
-        (_, p) if p.starts_with("/connections/") || p.starts_with("/offboardings/") => ADMIN_SCOPE,
+        (_, p)
+            if p.starts_with("/connections/")
+                || p.starts_with("/offboardings/")
+                || p.starts_with("/privacy/") =>
+        {
+            ADMIN_SCOPE
+        }
         ("DELETE", p) if p.starts_with("/brands/") => ADMIN_SCOPE,
         ("GET", _) => READ_SCOPE,
         _ => WRITE_SCOPE,

@@ -349,9 +349,9 @@ mod tests {
             vec![
                 RouteId::CreateLinkToken,
                 RouteId::ExchangeAuthCode,
-                RouteId::CreateErasure,
                 RouteId::DeleteConnection,
                 RouteId::DeleteBrand,
+                RouteId::CreateErasure,
                 RouteId::RunSync,
                 RouteId::Backfill,
                 RouteId::Replay

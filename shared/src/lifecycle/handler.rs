@@ -69,6 +69,7 @@ mod tests {
                 "http://127.0.0.1:1/000000000000/q",
             ),
             ("EXPORT_BUCKET", "b"),
+            ("PRIVACY_HASH_SECRET_ARN", "packr/test/privacy-hash-key"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

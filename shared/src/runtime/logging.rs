@@ -38,6 +38,7 @@ pub const OWN_CRATES: &[&str] = &[
     "api_products",
     "api_sync",
     "api_warehouse",
+    "data_lifecycle",
     "sync_scheduler",
     "sync_worker",
     "webhook_ingest",
