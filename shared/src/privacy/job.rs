@@ -105,6 +105,40 @@ impl ErasureSteps {
             .ok_or_else(|| LifecycleError::Permanent("the erasure has no hashes".into()))
     }
 
+    /// Redacts the stored objects of `objects` that match: each rewritten only if unchanged
+    /// since it was read (counted as `redacted.<kind>`), and what the matches taught (order
+    /// ids, hashes) added to the record.
+    async fn redact_objects(
+        &self,
+        job: &mut LifecycleJob,
+        objects: Vec<(ResourceKind, Item)>,
+        matcher: &Matcher,
+        record: &ErasureRecord,
+    ) -> Result<(), LifecycleError> {
+        let tenant = job.tenant_id.clone();
+        let mut links = ErasureLinks::default();
+        for (kind, item) in objects {
+            let object = (kind.ops().decode_stored)(item.clone())?;
+            let Some((redacted, found)) = object.redacted(matcher) else {
+                continue;
+            };
+            if self
+                .store
+                .rewrite_object_body(&tenant, &item, &redacted)
+                .await?
+            {
+                job.add(format!("redacted.{kind}"), 1);
+            }
+            links.extend(found);
+        }
+        if !links.is_empty() {
+            self.store
+                .add_erasure_links(&tenant, &record.id, &links)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// One page of the feed: redacts the matching objects (returns only when
     /// `returns_only`); whether the phase is over.
     async fn feed_page(
@@ -135,7 +169,7 @@ impl ErasureSteps {
                 None => false,
             })
             .collect();
-        let mut links = ErasureLinks::default();
+        let mut objects = Vec::new();
         for item in self.store.items_of(wanted).await? {
             let Some(kind) = item_keys(&item).and_then(|(_, sk)| kind_of(&sk)) else {
                 continue;
@@ -146,24 +180,9 @@ impl ErasureSteps {
                 job.add(format!("skipped_legacy.{kind}"), 1);
                 continue;
             }
-            let object = (kind.ops().decode_stored)(item.clone())?;
-            let Some((redacted, found)) = object.redacted(matcher) else {
-                continue;
-            };
-            if self
-                .store
-                .rewrite_object_body(&tenant, &item, &redacted)
-                .await?
-            {
-                job.add(format!("redacted.{kind}"), 1);
-            }
-            links.extend(found);
+            objects.push((kind, item));
         }
-        if !links.is_empty() {
-            self.store
-                .add_erasure_links(&tenant, &record.id, &links)
-                .await?;
-        }
+        self.redact_objects(job, objects, matcher, record).await?;
         Ok(advance(job, next, || {
             state.shard += 1;
             state.shard >= CHANGE_SHARDS
@@ -195,31 +214,15 @@ impl ErasureSteps {
                 self.page,
             )
             .await?;
-        let mut links = ErasureLinks::default();
-        for item in items {
-            if item.contains_key(Index::Changes.pk())
-                || !item.contains_key(crate::store::dynamo::object_body_attribute())
-            {
-                continue;
-            }
-            let object = (kind.ops().decode_stored)(item.clone())?;
-            let Some((redacted, found)) = object.redacted(matcher) else {
-                continue;
-            };
-            if self
-                .store
-                .rewrite_object_body(&tenant, &item, &redacted)
-                .await?
-            {
-                job.add(format!("redacted.{kind}"), 1);
-            }
-            links.extend(found);
-        }
-        if !links.is_empty() {
-            self.store
-                .add_erasure_links(&tenant, &record.id, &links)
-                .await?;
-        }
+        let objects = items
+            .into_iter()
+            .filter(|item| {
+                !item.contains_key(Index::Changes.pk())
+                    && item.contains_key(crate::store::dynamo::object_body_attribute())
+            })
+            .map(|item| (kind, item))
+            .collect();
+        self.redact_objects(job, objects, matcher, record).await?;
         Ok(advance(job, next, || {
             state.kind += 1;
             state.kind >= ResourceKind::ALL.len()
