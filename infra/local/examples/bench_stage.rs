@@ -360,12 +360,14 @@ async fn lag(
     let f = bench::webhook::run(sdk, verdicts, unloaded).await?;
     let bare = bench::webhook::bare_pipeline(
         sdk,
-        bare_events,
-        load.rate,
-        load.concurrency,
-        load.pollers,
-        BARE_BODY_BYTES,
-        BARE_ITEM_BYTES,
+        bench::webhook::BareOptions {
+            events: bare_events,
+            rate: load.rate,
+            concurrency: load.concurrency,
+            consumers: load.pollers,
+            body_bytes: BARE_BODY_BYTES,
+            item_bytes: BARE_ITEM_BYTES,
+        },
     )
     .await?;
     let r = bench::webhook::run(sdk, verdicts, load).await?;
@@ -483,6 +485,12 @@ async fn lag(
         r.invocation_mean_records,
         ms(r.invocation_mean_ms),
         r.trackstar_gets,
+    ));
+    md.push_str(&format!(
+        "\n### Stage by stage ({:.0}/s run and its floor)\n\n{}\n{}",
+        r.rate,
+        bench::lag_stages::table(&r.breakdown, &bare.breakdown),
+        bench::lag_stages::calls_table(&r.breakdown, &bare.breakdown),
     ));
     StageOut::new(out, stage).write(&md, &json!({"unloaded": f, "bare": bare, "load": r}))?;
     print!("{md}");

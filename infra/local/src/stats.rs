@@ -88,6 +88,44 @@ impl InvocationLog {
     }
 }
 
+/// One batch handed to a consumer (webhook-processor, or the floor's): when it started and
+/// ended, the CPU its handler used, and per message its event id and how long it had been
+/// queued (sent → handed over, ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchTime {
+    pub started: std::time::Instant,
+    pub ended: std::time::Instant,
+    pub cpu_ms: f64,
+    pub records: Vec<(String, f64)>,
+}
+
+/// Batches shared between tasks.
+#[derive(Debug, Clone, Default)]
+pub struct BatchLog {
+    batches: Arc<Mutex<Vec<BatchTime>>>,
+}
+
+impl BatchLog {
+    pub fn record(&self, batch: BatchTime) {
+        if let Ok(mut all) = self.batches.lock() {
+            all.push(batch);
+        }
+    }
+
+    pub fn all(&self) -> Vec<BatchTime> {
+        self.batches
+            .lock()
+            .map(|all| all.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut all) = self.batches.lock() {
+            all.clear();
+        }
+    }
+}
+
 /// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`), in ms.
 pub fn thread_cpu_ms() -> f64 {
     let mut now = libc::timespec {

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use trackstar_sim::{SimConfig, SimConnection, SimHandle, WebhookTarget};
 
+use crate::bench::calls::{timed_config, CallLog};
 use crate::dev_jwt::DevJwt;
 use crate::emulator::{function_config, with_endpoint};
 use crate::esm::{self, EsmConfig, Poller};
@@ -31,7 +32,7 @@ use crate::gateway::{self, GatewayState, WEBHOOK_PATH};
 use crate::provision::DEV_TRACKSTAR_API_KEY;
 use crate::seed::{self, Demo, DEMO_ACCESS_TOKEN, DEMO_CONNECTION, DEMO_INTEGRATION};
 use crate::stack::LocalStack;
-use crate::stats::LatencyLog;
+use crate::stats::{BatchLog, BatchTime, CpuTimed, LatencyLog};
 use crate::sync::{SyncOptions, SyncStack};
 
 const INGEST_FUNCTION: &str = "WebhookIngestFunction";
@@ -62,6 +63,9 @@ pub struct WebhookOptions {
     /// (which act with its role); `None`: the emulator's. The chaos run gives it a fault
     /// proxy's ([`crate::faultproxy`]): endpoint configuration, as on AWS.
     pub processor_aws_endpoint: Option<String>,
+    /// Times every AWS call of webhook-ingest (`ingest`), webhook-processor (`processor`),
+    /// its mapping's pollers (`poller`) and the stack's own queue checks (`harness`).
+    pub calls: Option<CallLog>,
 }
 
 impl Default for WebhookOptions {
@@ -80,6 +84,7 @@ impl Default for WebhookOptions {
             jwt: None,
             sync: SyncOptions::default(),
             processor_aws_endpoint: None,
+            calls: None,
         }
     }
 }
@@ -100,6 +105,10 @@ pub struct WebhookStack {
     pub sqs: aws_sdk_sqs::Client,
     /// sync-worker behind the sync-jobs queue, sync-scheduler behind the schedules.
     pub sync: SyncStack,
+    /// The processor's batches: start, end, CPU, and how long each message was queued.
+    pub batches: BatchLog,
+    /// The AWS calls timed, when [`WebhookOptions::calls`] asked for it.
+    pub calls: Option<CallLog>,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     pollers: Vec<Poller>,
@@ -162,9 +171,13 @@ pub async fn start(
 
     let ingest_metrics = RecordingSink::new();
     let processor_metrics = RecordingSink::new();
+    let timed = |config: SdkConfig, role: &'static str| match &options.calls {
+        Some(log) => timed_config(&config, role, log),
+        None => config,
+    };
     // Each function acts with its own credentials (its role on AWS).
     let mut ingest = ingest_from_env(
-        &function_config(sdk, "webhook-ingest"),
+        &timed(function_config(sdk, "webhook-ingest"), "ingest"),
         &function_env(&stack, INGEST_FUNCTION)?,
         "webhook-ingest",
     )
@@ -175,6 +188,8 @@ pub async fn start(
         Some(endpoint) => with_endpoint(&function_config(sdk, "webhook-processor"), endpoint),
         None => function_config(sdk, "webhook-processor"),
     };
+    let poller_sdk = timed(processor_sdk.clone(), "poller");
+    let processor_sdk = timed(processor_sdk, "processor");
     let mut processor = processor_from_env(&processor_sdk, &processor_env, "webhook-processor")
         .await
         .context("configuring webhook-processor")?;
@@ -188,7 +203,7 @@ pub async fn start(
     )
     .await?;
 
-    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(&timed(sdk.clone(), "harness"));
     let gateway = GatewayState {
         webhook_ingest: Some(Arc::new(ingest)),
         store: Some(DynamoStore::new(
@@ -226,26 +241,37 @@ pub async fn start(
         .context("WebhookQueue has no ARN")?
         .clone();
     // Lambda's event source mapping polls with the function's execution role.
+    let batches = BatchLog::default();
     let handler = {
         let done_lag = gateway.done_lag.clone();
         let invocations = gateway.processor_invocations.clone();
+        let batches = batches.clone();
         Arc::new(move |event: SqsEvent| {
             let processor = Arc::clone(&processor);
             let done_lag = done_lag.clone();
             let invocations = invocations.clone();
+            let batches = batches.clone();
             async move {
                 let received = received_at(&event);
+                let queued = queued_for(&event);
                 let records = event.records.len();
                 let started = std::time::Instant::now();
-                let response = packr::webhook::processor::handle_batch(&processor, event).await;
+                let (response, cpu_ms) =
+                    CpuTimed::new(packr::webhook::processor::handle_batch(&processor, event)).await;
                 invocations.record(started.elapsed().as_secs_f64() * 1000.0, records);
+                batches.record(BatchTime {
+                    started,
+                    ended: std::time::Instant::now(),
+                    cpu_ms,
+                    records: queued,
+                });
                 record_done_lag(&done_lag, &received, &response);
                 response
             }
         })
     };
     let spawn_poller: Box<dyn Fn() -> Poller + Send + Sync> = {
-        let sqs = aws_sdk_sqs::Client::new(&processor_sdk);
+        let sqs = aws_sdk_sqs::Client::new(&poller_sdk);
         let queue_url = queue_url.clone();
         let esm = options.esm.clone();
         let stop = stop.clone();
@@ -276,6 +302,8 @@ pub async fn start(
         queue_url,
         sqs,
         sync,
+        batches,
+        calls: options.calls.clone(),
         shutdown,
         server,
         pollers,
@@ -353,6 +381,21 @@ fn received_at(event: &SqsEvent) -> Vec<(String, i64)> {
             let body = record.body.as_deref()?;
             let queued: QueuedEvent = serde_json::from_str(body).ok()?;
             Some((record.message_id.clone()?, queued.received_at.unix_millis()))
+        })
+        .collect()
+}
+
+/// `(event id, ms since ingest received it)` of every record whose body is a queued event:
+/// queued (ingest's receipt, just before its `SendMessage`) → handed to the processor.
+fn queued_for(event: &SqsEvent) -> Vec<(String, f64)> {
+    let now = chrono::Utc::now().timestamp_millis();
+    event
+        .records
+        .iter()
+        .filter_map(|record| {
+            let queued: QueuedEvent = serde_json::from_str(record.body.as_deref()?).ok()?;
+            let since = now - queued.received_at.unix_millis();
+            Some((queued.event_id.to_string(), since.max(0) as f64))
         })
         .collect()
 }

@@ -3,8 +3,11 @@
 //! the `bench_stage` example; `webhook_bench` and `sync_bench` print the same runs by hand.
 
 pub mod api;
+pub mod bare;
+pub mod calls;
 pub mod feed;
 pub mod ingest;
+pub mod lag_stages;
 pub mod moves;
 pub mod rejections;
 pub mod sync;

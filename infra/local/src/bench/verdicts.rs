@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
@@ -34,10 +35,20 @@ pub struct Tally {
     pub failures: u32,
 }
 
+/// One `webhook_event` span of the processor: opened just before a pass over the event
+/// starts (the first pass, or the batch's refetch pass), closed when that pass is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSpan {
+    pub event_id: String,
+    pub opened: Instant,
+    pub closed: Instant,
+}
+
 /// Per event id, shared with the layer.
 #[derive(Debug, Clone, Default)]
 pub struct VerdictLog {
     tallies: Arc<Mutex<HashMap<String, Tally>>>,
+    spans: Arc<Mutex<Vec<EventSpan>>>,
 }
 
 impl VerdictLog {
@@ -45,9 +56,17 @@ impl VerdictLog {
         self.tallies.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
+    /// The event spans closed since the last [`Self::clear`], in the order they closed.
+    pub fn spans(&self) -> Vec<EventSpan> {
+        self.spans.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     pub fn clear(&self) {
         if let Ok(mut t) = self.tallies.lock() {
             t.clear();
+        }
+        if let Ok(mut s) = self.spans.lock() {
+            s.clear();
         }
     }
 
@@ -90,6 +109,8 @@ pub struct VerdictLayer {
 
 struct EventIdOf(String);
 
+struct OpenedAt(Instant);
+
 #[derive(Default)]
 struct FieldText {
     name: &'static str,
@@ -124,7 +145,27 @@ where
         };
         attrs.record(&mut field);
         if let (Some(event_id), Some(span)) = (field.value, ctx.span(id)) {
-            span.extensions_mut().insert(EventIdOf(event_id));
+            let mut extensions = span.extensions_mut();
+            extensions.insert(EventIdOf(event_id));
+            extensions.insert(OpenedAt(Instant::now()));
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let extensions = span.extensions();
+        if let (Some(EventIdOf(event_id)), Some(OpenedAt(opened))) =
+            (extensions.get::<EventIdOf>(), extensions.get::<OpenedAt>())
+        {
+            if let Ok(mut spans) = self.log.spans.lock() {
+                spans.push(EventSpan {
+                    event_id: event_id.clone(),
+                    opened: *opened,
+                    closed: Instant::now(),
+                });
+            }
         }
     }
 
@@ -208,6 +249,31 @@ mod tests {
             }
         });
         log.snapshot()
+    }
+
+    #[test]
+    fn each_event_span_is_timed_from_open_to_close_and_other_spans_are_not() {
+        // Given two passes over one event and a span of another name
+        let log = VerdictLog::default();
+        let subscriber = tracing_subscriber::registry().with(log.layer());
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..2 {
+                let span = tracing::info_span!("webhook_event", event_id = "msg_a");
+                let _entered = span.enter();
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            let _other = tracing::info_span!("something_else", event_id = "msg_b").entered();
+        });
+        // Then both passes are recorded, in order, each lasting its sleep
+        let spans = log.spans();
+        assert_eq!(spans.len(), 2);
+        assert!(spans.iter().all(|s| s.event_id == "msg_a"));
+        assert!(spans
+            .iter()
+            .all(|s| s.closed.duration_since(s.opened).as_millis() >= 2));
+        assert!(spans[0].closed <= spans[1].opened);
+        log.clear();
+        assert!(log.spans().is_empty());
     }
 
     #[test]

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::AttributeValue;
 use trackstar_sim::{DeliveryOptions, MutateAction, MutateRequest, MutationKind, WebhookStats};
 
+pub use super::bare::{bare_pipeline, BareOptions, BareReport};
+use super::calls::{CallLog, CpuMark};
+use super::lag_stages::StageBreakdown;
 use super::units::{webhook_units, WebhookUnits};
 use super::verdicts::{account, Accounting, VerdictLog};
 use crate::recorder::Recorder;
@@ -105,6 +107,8 @@ pub struct LoadReport {
     pub objects_differing: usize,
     /// DynamoDB units as billed, when recorded.
     pub units: Option<WebhookUnits>,
+    /// Where the time went, stage by stage (first raised → settled).
+    pub breakdown: StageBreakdown,
 }
 
 impl LoadReport {
@@ -130,6 +134,7 @@ pub async fn run(
             products_per_connection: options.products,
             inbound_shipments_per_connection: options.inbound_shipments,
             returns_per_connection: options.returns,
+            calls: Some(CallLog::default()),
             ..WebhookOptions::default()
         },
     )
@@ -161,6 +166,10 @@ pub async fn drive(
     running.gateway.done_lag.clear();
     running.gateway.acked.clear();
     running.gateway.processor_invocations.clear();
+    running.batches.clear();
+    if let Some(calls) = &running.calls {
+        calls.clear();
+    }
     verdicts.clear();
     let metrics = running.processor_metrics();
     let before = |name: &str| metrics.total(name);
@@ -172,6 +181,7 @@ pub async fn drive(
     );
     let lag_seen = metrics.values("webhook.lag_ms").len();
 
+    let cpu = CpuMark::now();
     let started = Instant::now();
     let changes = if options.changes.is_empty() {
         order_inventory_product()
@@ -209,6 +219,7 @@ pub async fn drive(
     let raise_s = started.elapsed().as_secs_f64();
     let settled = running.wait_settled(Duration::from_secs(1200)).await;
     let elapsed_s = started.elapsed().as_secs_f64();
+    let cpu = cpu.since();
 
     let metrics = running.processor_metrics();
     let lag: Vec<f64> = metrics
@@ -244,6 +255,16 @@ pub async fn drive(
         objects_checked: 0,
         objects_differing: 0,
         units: None,
+        breakdown: StageBreakdown::of(
+            raised,
+            elapsed_s,
+            options.pollers,
+            cpu,
+            running.gateway.ack_latency.summary(),
+            &running.batches.all(),
+            &verdicts.spans(),
+            running.calls.as_ref().unwrap_or(&CallLog::default()),
+        ),
     };
     if options.record {
         let recorded = recorder.take().await?;
@@ -331,184 +352,4 @@ pub async fn differing_objects(
         }
     }
     Ok((checked, differ))
-}
-
-/// The floor of the webhook lag: the least a queue-backed pipeline does per event, on the
-/// same emulator at the same rate and delivery concurrency, with the same number of
-/// consumers. Per event a `SendMessage` of a body of the queued event's size; consumers
-/// receive batches of 10 and, for every message of a batch at once, a conditional `PutItem`
-/// of an object-sized item (with GSI keys) and a conditional `UpdateItem` of a receipt, then
-/// one `DeleteMessageBatch`. Lag = send → both writes done.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct BareReport {
-    pub events: usize,
-    pub completed: usize,
-    pub elapsed_s: f64,
-    pub lag_ms: Summary,
-}
-
-pub async fn bare_pipeline(
-    sdk: &SdkConfig,
-    events: usize,
-    rate: f64,
-    concurrency: usize,
-    consumers: usize,
-    body_bytes: usize,
-    item_bytes: usize,
-) -> anyhow::Result<BareReport> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let stack = fresh_local_stack(sdk).await;
-    let queue_url = stack
-        .resources
-        .queue_url("WebhookQueue")
-        .ok_or_else(|| anyhow::anyhow!("WebhookQueue was not provisioned"))?
-        .to_owned();
-    let table = stack.resources.table_name.clone();
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    let log = crate::stats::LatencyLog::default();
-    let completed = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-
-    let mut workers = Vec::new();
-    for _ in 0..consumers.max(1) {
-        let (sqs, ddb, queue_url, table, log, completed, stopped) = (
-            sqs.clone(),
-            ddb.clone(),
-            queue_url.clone(),
-            table.clone(),
-            log.clone(),
-            Arc::clone(&completed),
-            stopped.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            let blob = aws_sdk_dynamodb::primitives::Blob::new(vec![b'x'; item_bytes]);
-            while !*stopped.borrow() {
-                let Ok(out) = sqs
-                    .receive_message()
-                    .queue_url(&queue_url)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(1)
-                    .send()
-                    .await
-                else {
-                    continue;
-                };
-                let messages = out.messages.unwrap_or_default();
-                if messages.is_empty() {
-                    continue;
-                }
-                let applies = messages.iter().map(|m| {
-                    let (ddb, table, blob, log) =
-                        (ddb.clone(), table.clone(), blob.clone(), log.clone());
-                    let body = m.body.clone().unwrap_or_default();
-                    async move {
-                        let (id, sent_ms) = body
-                            .split_once(' ')
-                            .map(|(id, rest)| {
-                                (
-                                    id.to_owned(),
-                                    rest.split(' ')
-                                        .next()
-                                        .unwrap_or("0")
-                                        .parse::<i64>()
-                                        .unwrap_or(0),
-                                )
-                            })
-                            .unwrap_or_default();
-                        let put = ddb
-                            .put_item()
-                            .table_name(&table)
-                            .item("pk", AttributeValue::S(format!("T#floor#ORDER#{id}")))
-                            .item("sk", AttributeValue::S("ORDER".into()))
-                            .item("gsi2pk", AttributeValue::S("T#floor#ORDER".into()))
-                            .item("gsi2sk", AttributeValue::S(format!("{sent_ms}#{id}")))
-                            .item("body", AttributeValue::B(blob))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .send()
-                            .await;
-                        let update = ddb
-                            .update_item()
-                            .table_name(&table)
-                            .key("pk", AttributeValue::S(format!("T#floor#EVT#{id}")))
-                            .key("sk", AttributeValue::S("RECEIPT".into()))
-                            .update_expression("SET #s = :s")
-                            .condition_expression("attribute_not_exists(#s)")
-                            .expression_attribute_names("#s", "state")
-                            .expression_attribute_values(":s", AttributeValue::S("applied".into()))
-                            .send()
-                            .await;
-                        if put.is_ok() && update.is_ok() {
-                            log.record(
-                                (chrono::Utc::now().timestamp_millis() - sent_ms).max(0) as f64
-                            );
-                        }
-                    }
-                });
-                futures::future::join_all(applies).await;
-                let entries: Vec<_> = messages
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, m)| {
-                        aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .set_receipt_handle(m.receipt_handle.clone())
-                            .build()
-                            .ok()
-                    })
-                    .collect();
-                let n = entries.len();
-                if sqs
-                    .delete_message_batch()
-                    .queue_url(&queue_url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .is_ok()
-                {
-                    completed.fetch_add(n, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-
-    // Producer: the simulator's pacing and delivery concurrency.
-    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let padding = "p".repeat(body_bytes.saturating_sub(40));
-    let mut sends = Vec::with_capacity(events);
-    for i in 0..events {
-        if rate > 0.0 {
-            tokio::time::sleep_until((started + Duration::from_secs_f64(i as f64 / rate)).into())
-                .await;
-        }
-        let permit = Arc::clone(&slots).acquire_owned().await?;
-        let (sqs, queue_url) = (sqs.clone(), queue_url.clone());
-        let body = format!("{i} {} {padding}", chrono::Utc::now().timestamp_millis());
-        sends.push(tokio::spawn(async move {
-            let _ = sqs
-                .send_message()
-                .queue_url(queue_url)
-                .message_body(body)
-                .send()
-                .await;
-            drop(permit);
-        }));
-    }
-    futures::future::join_all(sends).await;
-    let deadline = Instant::now() + Duration::from_secs(1200);
-    while completed.load(Ordering::Relaxed) < events && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let elapsed_s = started.elapsed().as_secs_f64();
-    let _ = stop.send(true);
-    for worker in workers {
-        let _ = worker.await;
-    }
-    Ok(BareReport {
-        events,
-        completed: completed.load(Ordering::Relaxed),
-        elapsed_s,
-        lag_ms: log.summary(),
-    })
 }
