@@ -226,6 +226,15 @@ impl Recorder {
         Ok(())
     }
 
+    /// Stops recording and hands back the recorded entries as the emulator wrote them (one
+    /// JSON object a line).
+    pub async fn take_raw(&self) -> anyhow::Result<String> {
+        self.call("stop-recording").await?;
+        let text = self.call("download-recording").await?;
+        self.call("reset-recording").await?;
+        Ok(text)
+    }
+
     pub async fn take(&self) -> anyhow::Result<Writes> {
         self.call("stop-recording").await?;
         let text = self.call("download-recording").await?;

@@ -17,9 +17,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::calls::{timed_config, CallLog, CpuMark};
 use super::lag_stages::{StageBreakdown, FLOOR_ROLES};
+use super::same_calls::RecordedCalls;
 use super::verdicts::EventSpan;
 use crate::stats::{BatchLog, BatchTime, CpuTimed, LatencyLog, Summary};
 use crate::testing::fresh_local_stack;
+use packr::webhook::envelope::QueuedEvent;
+use packr::webhook::queue::{EventQueue, SqsEventQueue};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BareReport {
@@ -31,7 +34,7 @@ pub struct BareReport {
 }
 
 /// The floor's sizes and load.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BareOptions {
     pub events: usize,
     pub rate: f64,
@@ -39,6 +42,8 @@ pub struct BareOptions {
     pub consumers: usize,
     pub body_bytes: usize,
     pub item_bytes: usize,
+    /// Re-send Packr's own requests instead of the bare ones ([`super::same_calls`]).
+    pub same_calls: Option<Arc<RecordedCalls>>,
 }
 
 pub async fn bare_pipeline(sdk: &SdkConfig, options: BareOptions) -> anyhow::Result<BareReport> {
@@ -49,7 +54,14 @@ pub async fn bare_pipeline(sdk: &SdkConfig, options: BareOptions) -> anyhow::Res
         consumers,
         body_bytes,
         item_bytes,
+        same_calls,
     } = options;
+    if let Some(calls) = &same_calls {
+        if calls.queued.is_empty() || calls.objects.is_empty() || calls.receipts.is_empty() {
+            anyhow::bail!("no recorded Packr requests to re-send: {calls:?}");
+        }
+    }
+    let written = Arc::new(AtomicUsize::new(0));
     let stack = fresh_local_stack(sdk).await;
     let queue_url = stack
         .resources
@@ -82,17 +94,24 @@ pub async fn bare_pipeline(sdk: &SdkConfig, options: BareOptions) -> anyhow::Res
             stopped.clone(),
         );
         let (batches, spans) = (batches.clone(), Arc::clone(&spans));
+        let (same_calls, written) = (same_calls.clone(), Arc::clone(&written));
         workers.push(tokio::spawn(async move {
             let blob = aws_sdk_dynamodb::primitives::Blob::new(vec![b'x'; item_bytes]);
             while !*stopped.borrow() {
-                let Ok(out) = sqs
+                let mut receive = sqs
                     .receive_message()
                     .queue_url(&queue_url)
                     .max_number_of_messages(10)
-                    .wait_time_seconds(1)
-                    .send()
-                    .await
-                else {
+                    .wait_time_seconds(1);
+                if same_calls.is_some() {
+                    // As the event source mapping asks (`crate::esm`).
+                    receive = receive
+                        .message_system_attribute_names(
+                            aws_sdk_sqs::types::MessageSystemAttributeName::All,
+                        )
+                        .message_attribute_names("All");
+                }
+                let Ok(out) = receive.send().await else {
                     continue;
                 };
                 let messages = out.messages.unwrap_or_default();
@@ -103,7 +122,19 @@ pub async fn bare_pipeline(sdk: &SdkConfig, options: BareOptions) -> anyhow::Res
                 let now_ms = chrono::Utc::now().timestamp_millis();
                 let parsed: Vec<(String, i64)> = messages
                     .iter()
-                    .map(|m| parse_body(m.body.as_deref().unwrap_or_default()))
+                    .map(|m| match &same_calls {
+                        None => parse_body(m.body.as_deref().unwrap_or_default()),
+                        Some(_) => (
+                            m.message_id.clone().unwrap_or_default(),
+                            m.attributes
+                                .as_ref()
+                                .and_then(|a| {
+                                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)
+                                })
+                                .and_then(|t| t.parse().ok())
+                                .unwrap_or(0),
+                        ),
+                    })
                     .collect();
                 let applies = parsed.iter().map(|(id, sent_ms)| {
                     let (ddb, table, blob, log, spans) = (
@@ -113,8 +144,33 @@ pub async fn bare_pipeline(sdk: &SdkConfig, options: BareOptions) -> anyhow::Res
                         log.clone(),
                         Arc::clone(&spans),
                     );
+                    let same = same_calls
+                        .clone()
+                        .map(|c| (c, written.fetch_add(1, Ordering::Relaxed)));
                     async move {
                         let opened = Instant::now();
+                        if let Some((calls, k)) = same {
+                            let object = &calls.objects[k % calls.objects.len()];
+                            let receipt = &calls.receipts[k % calls.receipts.len()];
+                            let put = object.send(&ddb, &table, Some(format!("T#floorS#O#{id}"))).await;
+                            let update = receipt
+                                .send(&ddb, &table, Some(format!("T#floorS#EVT#{id}")))
+                                .await;
+                            if put.is_ok() && update.is_ok() {
+                                log.record(
+                                    (chrono::Utc::now().timestamp_millis() - sent_ms).max(0)
+                                        as f64,
+                                );
+                            }
+                            if let Ok(mut spans) = spans.lock() {
+                                spans.push(EventSpan {
+                                    event_id: id.clone(),
+                                    opened,
+                                    closed: Instant::now(),
+                                });
+                            }
+                            return;
+                        }
                         let put = ddb
                             .put_item()
                             .table_name(&table)
@@ -153,6 +209,10 @@ pub async fn bare_pipeline(sdk: &SdkConfig, options: BareOptions) -> anyhow::Res
                 });
                 let ((), cpu_ms) = CpuTimed::new(async {
                     futures::future::join_all(applies).await;
+                    // Packr's one stats write per batch.
+                    if let Some(stats) = same_calls.as_ref().and_then(|c| c.others.first()) {
+                        let _ = stats.send(&ddb, &table, None).await;
+                    }
                 })
                 .await;
                 batches.record(BatchTime {
@@ -202,14 +262,25 @@ pub async fn bare_pipeline(sdk: &SdkConfig, options: BareOptions) -> anyhow::Res
         let permit = Arc::clone(&slots).acquire_owned().await?;
         let (sqs, queue_url, sends) = (producer.clone(), queue_url.clone(), sends.clone());
         let body = format!("{i} {} {padding}", chrono::Utc::now().timestamp_millis());
+        let queued: Option<QueuedEvent> = same_calls
+            .as_ref()
+            .and_then(|c| serde_json::from_str(&c.queued[i % c.queued.len()]).ok());
         sent.push(tokio::spawn(async move {
             let at = Instant::now();
-            let _ = sqs
-                .send_message()
-                .queue_url(queue_url)
-                .message_body(body)
-                .send()
-                .await;
+            match queued {
+                // ingest's own SendMessage: body, message attributes, group.
+                Some(event) => {
+                    let _ = SqsEventQueue::new(sqs, queue_url).enqueue(&event).await;
+                }
+                None => {
+                    let _ = sqs
+                        .send_message()
+                        .queue_url(queue_url)
+                        .message_body(body)
+                        .send()
+                        .await;
+                }
+            }
             sends.record(at.elapsed().as_secs_f64() * 1000.0);
             drop(permit);
         }));

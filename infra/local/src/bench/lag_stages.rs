@@ -192,90 +192,21 @@ fn calls_cell(t: CallTotal, events: usize) -> String {
     )
 }
 
-/// The markdown table: one row per stage, Packr beside the floor.
-pub fn table(packr: &StageBreakdown, floor: &StageBreakdown) -> String {
-    let mut md = String::from("| stage | Packr | floor |\n|---|---|---|\n");
-    let mut row = |stage: &str, p: String, f: String| {
-        md.push_str(&format!("| {stage} | {p} | {f} |\n"));
-    };
-    let rate = |b: &StageBreakdown| {
-        format!(
-            "{} in {:.1} s ({:.1}/s)",
-            b.events,
-            b.elapsed_s,
-            b.events as f64 / b.elapsed_s.max(1e-9)
-        )
-    };
-    row("events settled", rate(packr), rate(floor));
-    let emulator = |b: &StageBreakdown| match b.cpu.emulator_ms {
-        Some(cpu) => format!(
-            "{:.1} ms/event ({:.0} % of wall)",
-            b.per_event(cpu),
-            100.0 * cpu / b.cpu.wall_ms.max(1e-9)
-        ),
-        None => "not found".to_owned(),
-    };
-    row("emulator (moto) CPU", emulator(packr), emulator(floor));
-    row(
-        "this process's CPU (simulator, gateway, functions, pollers / producer, consumers)",
-        format!("{:.1} ms/event", packr.per_event(packr.cpu.process_ms)),
-        format!("{:.1} ms/event", floor.per_event(floor.cpu.process_ms)),
+/// A column of the table: a pipeline's name, its breakdown and the roles of its parts.
+pub type Column<'a> = (&'a str, &'a StageBreakdown, Roles);
+
+/// The markdown table: one row per stage, one column per pipeline (Packr, the floors).
+pub fn table(columns: &[Column<'_>]) -> String {
+    let mut md = format!(
+        "| stage | {} |\n|---|{}\n",
+        columns.iter().map(|c| c.0).collect::<Vec<_>>().join(" | "),
+        "---|".repeat(columns.len())
     );
+    let mut row = |stage: &str, cell: &dyn Fn(&StageBreakdown, Roles) -> String| {
+        let cells: Vec<String> = columns.iter().map(|(_, b, r)| cell(b, *r)).collect();
+        md.push_str(&format!("| {stage} | {} |\n", cells.join(" | ")));
+    };
     let pct = |s: &Summary| format!("p50 {} / p95 {} ms", f1(s.p50), f1(s.p95));
-    row(
-        "ingest: ack at the function URL / the floor's SendMessage",
-        pct(&packr.ingest_ms),
-        pct(&floor.ingest_ms),
-    );
-    for (label, p, f) in [
-        ("ingest's AWS calls", PACKR_ROLES.ingest, FLOOR_ROLES.ingest),
-        (
-            "consumer's DynamoDB calls",
-            PACKR_ROLES.consumer,
-            FLOOR_ROLES.consumer,
-        ),
-    ] {
-        let prefix = if label.contains("DynamoDB") {
-            "DynamoDB:"
-        } else {
-            ""
-        };
-        row(
-            label,
-            calls_cell(packr.calls_of(&[p], prefix), packr.events),
-            calls_cell(floor.calls_of(&[f], prefix), floor.events),
-        );
-    }
-    row(
-        "queue wait (sent → handed to the consumer)",
-        pct(&packr.queue_wait_ms),
-        pct(&floor.queue_wait_ms),
-    );
-    let batches = |b: &StageBreakdown| {
-        format!(
-            "{} batches, {:.2} records, wall p50 {} / p95 {} ms",
-            b.batches,
-            b.batch_records_mean,
-            f1(b.batch_wall_ms.p50),
-            f1(b.batch_wall_ms.p95)
-        )
-    };
-    row("consumer batches", batches(packr), batches(floor));
-    row(
-        "consumer CPU",
-        format!("{:.2} ms/event", packr.per_event(packr.consumer_cpu_ms)),
-        format!("{:.2} ms/event", floor.per_event(floor.consumer_cpu_ms)),
-    );
-    row(
-        "batch handed over → first event starts (read, lookups), per batch",
-        format!("{:.1} ms", packr.before_first_ms),
-        format!("{:.1} ms", floor.before_first_ms),
-    );
-    row(
-        "an event's first pass (object write, receipt)",
-        pct(&packr.pass_ms),
-        pct(&floor.pass_ms),
-    );
     let waits = |count: usize, total: f64, events: usize| {
         format!(
             "{count} events, {:.0} ms each, {:.1} ms/event",
@@ -283,64 +214,95 @@ pub fn table(packr: &StageBreakdown, floor: &StageBreakdown) -> String {
             total / events.max(1) as f64
         )
     };
+    row("events settled", &|b, _| {
+        format!(
+            "{} in {:.1} s ({:.1}/s)",
+            b.events,
+            b.elapsed_s,
+            b.events as f64 / b.elapsed_s.max(1e-9)
+        )
+    });
+    row("emulator (moto) CPU", &|b, _| match b.cpu.emulator_ms {
+        Some(cpu) => format!(
+            "{:.1} ms/event ({:.0} % of wall)",
+            b.per_event(cpu),
+            100.0 * cpu / b.cpu.wall_ms.max(1e-9)
+        ),
+        None => "not found".to_owned(),
+    });
     row(
-        "per-object ordering waits inside a batch",
-        waits(packr.ordering_waits, packr.ordering_wait_ms, packr.events),
-        waits(floor.ordering_waits, floor.ordering_wait_ms, floor.events),
+        "this process's CPU (Packr: simulator, gateway, functions, pollers)",
+        &|b, _| format!("{:.1} ms/event", b.per_event(b.cpu.process_ms)),
     );
     row(
+        "ingest: ack at the function URL (Packr) / SendMessage (floors)",
+        &|b, _| pct(&b.ingest_ms),
+    );
+    row("ingest's AWS calls", &|b, r| {
+        calls_cell(b.calls_of(&[r.ingest], ""), b.events)
+    });
+    row("queue wait (queued → handed to the consumer)", &|b, _| {
+        pct(&b.queue_wait_ms)
+    });
+    row("consumer batches", &|b, _| {
+        format!(
+            "{} batches, {:.2} records, wall p50 {} / p95 {} ms",
+            b.batches,
+            b.batch_records_mean,
+            f1(b.batch_wall_ms.p50),
+            f1(b.batch_wall_ms.p95)
+        )
+    });
+    row("consumer CPU", &|b, _| {
+        format!("{:.2} ms/event", b.per_event(b.consumer_cpu_ms))
+    });
+    row(
+        "batch handed over → first event starts (read, lookups), per batch",
+        &|b, _| format!("{:.1} ms", b.before_first_ms),
+    );
+    row("an event's first pass (object write, receipt)", &|b, _| {
+        pct(&b.pass_ms)
+    });
+    row("consumer's DynamoDB calls", &|b, r| {
+        calls_cell(b.calls_of(&[r.consumer], "DynamoDB:"), b.events)
+    });
+    row("per-object ordering waits inside a batch", &|b, _| {
+        waits(b.ordering_waits, b.ordering_wait_ms, b.events)
+    });
+    row(
         "same-second refetch (first pass done → settled)",
-        waits(packr.refetches, packr.refetch_ms, packr.events),
-        waits(floor.refetches, floor.refetch_ms, floor.events),
+        &|b, _| waits(b.refetches, b.refetch_ms, b.events),
     );
     row(
         "last event done → batch done (stats write), per batch",
-        format!("{:.1} ms", packr.after_last_ms),
-        format!("{:.1} ms", floor.after_last_ms),
+        &|b, _| format!("{:.1} ms", b.after_last_ms),
     );
-    for (label, op) in [
-        ("poller ReceiveMessage", "SQS:ReceiveMessage"),
-        ("poller DeleteMessageBatch", "SQS:DeleteMessageBatch"),
-    ] {
-        row(
-            label,
-            calls_cell(packr.calls_of(&[PACKR_ROLES.poller], op), packr.events),
-            calls_cell(floor.calls_of(&[FLOOR_ROLES.poller], op), floor.events),
-        );
-    }
-    let in_hand = |b: &StageBreakdown| {
-        let available = b.consumers as f64 * b.elapsed_s * 1000.0;
+    row("poller ReceiveMessage", &|b, r| {
+        calls_cell(b.calls_of(&[r.poller], "SQS:ReceiveMessage"), b.events)
+    });
+    row("poller DeleteMessageBatch", &|b, r| {
+        calls_cell(b.calls_of(&[r.poller], "SQS:DeleteMessageBatch"), b.events)
+    });
+    row("pollers' time (of pollers × elapsed)", &|b, r| {
+        let available = (b.consumers as f64 * b.elapsed_s * 1000.0).max(1e-9);
         format!(
             "batch in hand {:.0} %, receiving {:.0} %, deleting {:.0} %",
-            100.0 * b.batch_wall_total_ms / available.max(1e-9),
-            100.0
-                * b.calls_of(&[PACKR_ROLES.poller, FLOOR_ROLES.poller], "SQS:Receive")
-                    .total_ms
-                / available.max(1e-9),
-            100.0
-                * b.calls_of(&[PACKR_ROLES.poller, FLOOR_ROLES.poller], "SQS:Delete")
-                    .total_ms
-                / available.max(1e-9),
+            100.0 * b.batch_wall_total_ms / available,
+            100.0 * b.calls_of(&[r.poller], "SQS:Receive").total_ms / available,
+            100.0 * b.calls_of(&[r.poller], "SQS:Delete").total_ms / available,
         )
-    };
-    row(
-        "pollers' time (of pollers × elapsed)",
-        in_hand(packr),
-        in_hand(floor),
-    );
-    row(
-        "harness's own AWS calls (settle checks)",
-        calls_cell(packr.calls_of(&[PACKR_ROLES.harness], ""), packr.events),
-        calls_cell(floor.calls_of(&[FLOOR_ROLES.harness], ""), floor.events),
-    );
+    });
+    row("harness's own AWS calls (settle checks)", &|b, r| {
+        calls_cell(b.calls_of(&[r.harness], ""), b.events)
+    });
     md
 }
 
-/// Every AWS call of both runs: role, operation, count per event, mean ms.
-pub fn calls_table(packr: &StageBreakdown, floor: &StageBreakdown) -> String {
+/// Every AWS call of each run: role, operation, count per event, mean ms.
+pub fn calls_table(columns: &[Column<'_>]) -> String {
     let mut md =
         String::from("| pipeline | role | operation | calls | per event | mean ms | ms per event |\n|---|---|---|---|---|---|---|\n");
-    for (name, b) in [("Packr", packr), ("floor", floor)] {
+    for (name, b, _) in columns {
         for (role, op, t) in &b.calls {
             md.push_str(&format!(
                 "| {name} | {role} | {op} | {} | {:.2} | {:.1} | {:.1} |\n",
@@ -417,7 +379,8 @@ mod tests {
         assert_eq!(b.consumer_cpu_ms, 3.0);
         assert_eq!(b.calls_of(&["processor"], "DynamoDB:").count, 1);
         assert_eq!(b.calls_of(&["poller"], "").count, 0);
-        let md = table(&b, &StageBreakdown::default());
+        let empty = StageBreakdown::default();
+        let md = table(&[("Packr", &b, PACKR_ROLES), ("floor", &empty, FLOOR_ROLES)]);
         assert!(md.contains("| per-object ordering waits inside a batch | 1 events, 20 ms each"));
     }
 }

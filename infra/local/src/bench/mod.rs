@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod lag_stages;
 pub mod moves;
 pub mod rejections;
+pub mod same_calls;
 pub mod sync;
 pub mod units;
 pub mod verdicts;
