@@ -217,7 +217,7 @@ pub async fn drive(
         }
     }
     let raise_s = started.elapsed().as_secs_f64();
-    let settled = running.wait_settled(Duration::from_secs(1200)).await;
+    let settled = settle(running, verdicts, Duration::from_secs(1200)).await;
     let elapsed_s = started.elapsed().as_secs_f64();
     let cpu = cpu.since();
 
@@ -286,6 +286,43 @@ pub async fn drive(
         report.objects_differing = differing;
     }
     Ok(report)
+}
+
+/// Waits until the simulator has delivered everything, every event ingest acknowledged has
+/// a verdict (or the queue is empty, checked every 2 s), and the queue is drained; false on
+/// timeout. The verdicts are counted in this
+/// process (as the floor counts its completions), so the emulator is asked for the queue's
+/// depth only once they are all in, not every 50 ms of the run: those `GetQueueAttributes`
+/// calls walk the whole queue in moto and would take its CPU from the pipeline.
+async fn settle(running: &WebhookStack, verdicts: &VerdictLog, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    if !running.sim.wait_webhooks_idle(timeout).await {
+        return false;
+    }
+    for round in 0u64.. {
+        let tallies = verdicts.snapshot();
+        let acked = running.gateway.acked.ids();
+        if acked
+            .iter()
+            .all(|id| tallies.get(id).is_some_and(|t| t.finished > 0))
+        {
+            break;
+        }
+        // An event failed for good has no verdict: every 2 s the queue is asked anyway.
+        if round % 40 == 39
+            && crate::esm::queue_depths(&running.sqs, &running.queue_url)
+                .await
+                .is_ok_and(|depth| depth.is_empty())
+        {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    running.wait_settled(left).await
 }
 
 /// Stored objects compared with the simulator's last state: (checked, differing).
