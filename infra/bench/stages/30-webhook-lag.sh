@@ -2,7 +2,8 @@
 # Webhook lag: BENCH_LAG_EVENTS (default 1,000) events at 200/s delivered 16 at a time,
 # receipt → applied, lost and applied twice per event id; floor: a bare
 # queue → conditional writes pipeline on the same emulator at the same load
-# (BENCH_LAG_BARE_EVENTS, default 1,000).
+# (BENCH_LAG_BARE_EVENTS, default 1,000), and a second floor re-sending Packr's own requests
+# (recorded in the unloaded run); a stage-by-stage table of the three (bench/lag_stages.rs).
 #
 # Issue 12 asks for 10,000 events (BENCH_LAG_EVENTS=10000). On moto that backlog does not
 # settle in a bounded time: moto's ReceiveMessage recomputes the queue's attributes, a walk

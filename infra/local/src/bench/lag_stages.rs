@@ -266,9 +266,10 @@ pub fn table(columns: &[Column<'_>]) -> String {
     row("consumer's DynamoDB calls", &|b, r| {
         calls_cell(b.calls_of(&[r.consumer], "DynamoDB:"), b.events)
     });
-    row("per-object ordering waits inside a batch", &|b, _| {
-        waits(b.ordering_waits, b.ordering_wait_ms, b.events)
-    });
+    row(
+        "late starts inside a batch (waits for the same object, CPU skew)",
+        &|b, _| waits(b.ordering_waits, b.ordering_wait_ms, b.events),
+    );
     row(
         "same-second refetch (first pass done → settled)",
         &|b, _| waits(b.refetches, b.refetch_ms, b.events),
@@ -381,6 +382,6 @@ mod tests {
         assert_eq!(b.calls_of(&["poller"], "").count, 0);
         let empty = StageBreakdown::default();
         let md = table(&[("Packr", &b, PACKR_ROLES), ("floor", &empty, FLOOR_ROLES)]);
-        assert!(md.contains("| per-object ordering waits inside a batch | 1 events, 20 ms each"));
+        assert!(md.contains("| late starts inside a batch (waits for the same object, CPU skew) | 1 events, 20 ms each"));
     }
 }
