@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod feed;
+pub mod index_bill;
+pub mod index_options;
 pub mod ingest;
 pub mod moves;
 pub mod rejections;
