@@ -158,7 +158,8 @@ impl Layout {
     }
 
     /// The options weighed in BENCHMARKS.md ("Issue 22"), the first the reference, each
-    /// one step from the one before; `built` marks the one `template.yaml` has.
+    /// one step from the one before; `built` marks the one `template.yaml` has. Names are
+    /// distinct: a run's stored states are kept by layout name.
     pub fn options() -> Vec<(Layout, &'static str)> {
         let base = |name: &str, gsi1: Projection, gsi2: Projection, gsi3: Projection| {
             vec![
@@ -516,6 +517,41 @@ mod tests {
     fn packr_local_deflate(json: &[u8]) -> String {
         let deflated = packr::store::dynamo::deflate_body(json).expect("deflate");
         base64::engine::general_purpose::STANDARD.encode(deflated)
+    }
+
+    #[test]
+    fn the_option_marked_built_is_the_templates_layout_and_options_are_named_apart() {
+        // Given the options and the repository's template
+        let options = Layout::options();
+        let template = crate::template::Template::repo_default()
+            .and_then(|t| t.table())
+            .expect("template.yaml's table");
+        let shape = |layout: &Layout| {
+            let mut s: Vec<(String, String, Projection)> = layout
+                .indexes
+                .iter()
+                .map(|i| (i.pk.clone(), i.sk.clone(), i.projection.clone()))
+                .collect();
+            s.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+            s
+        };
+        // Then exactly one is built, with the template's keys and projections
+        let built: Vec<&Layout> = options
+            .iter()
+            .filter(|(_, status)| *status == "built")
+            .map(|(l, _)| l)
+            .collect();
+        assert_eq!(built.len(), 1);
+        assert_eq!(shape(built[0]), shape(&Layout::of_template(&template)));
+        // and the first is the reference, and no two share a name (their states are kept
+        // by name)
+        assert_eq!(options[0].1, "reference");
+        let mut names: Vec<&str> = options.iter().map(|(l, _)| l.name.as_str()).collect();
+        names.push("built (template.yaml)");
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
     }
 
     #[test]
