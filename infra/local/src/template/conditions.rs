@@ -207,9 +207,9 @@ mod tests {
                 ("Two".to_owned(), false)
             ])
         );
-        assert_eq!(at("2")["Two"], true);
-        assert_eq!(at("3")["Early"], false);
-        assert_eq!(at("3")["Late"], true);
+        assert!(at("2")["Two"]);
+        assert!(!at("3")["Early"]);
+        assert!(at("3")["Late"]);
     }
 
     #[test]
