@@ -163,3 +163,135 @@ async fn inventory_is_found_by_sku_within_the_tenant_only() {
     ids.sort();
     assert_eq!(ids, ["i1", "i2"]);
 }
+
+/// The attribute names of every item one index partition holds, as the emulator answers a
+/// Query on it (moto 5.2.5 projects index reads as DynamoDB does: KEYS_ONLY and INCLUDE).
+async fn index_attributes(
+    s: &Stack,
+    index: &str,
+    attribute: &str,
+    partition: &str,
+) -> Vec<Vec<String>> {
+    let out = aws_sdk_dynamodb::Client::new(&s.sdk)
+        .query()
+        .table_name(&s.table)
+        .index_name(index)
+        .key_condition_expression("#p = :p")
+        .expression_attribute_names("#p", attribute)
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S(partition.to_owned()),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.items()
+        .iter()
+        .map(|item| {
+            let mut names: Vec<String> = item.keys().cloned().collect();
+            names.sort();
+            names
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_brand_listing_index_holds_what_a_listing_reads_and_the_sku_lookup_only_keys() {
+    // given an inventory item of brand b1 (a brand listing entry and a SKU lookup entry)
+    let s = stack().await;
+    let t = tenant("acme");
+    let item = inventory(&t, "i1", "TEE BLK/L", Some(&brand("b1")));
+    s.store.upsert_if_newer(&t, &item).await.unwrap();
+    // when the indexes are read as they are
+    let listed = index_attributes(&s, "gsi6", "gsi1pk", "T#acme#B#b1#INVENTORY").await;
+    let looked_up = index_attributes(&s, "gsi7", "gsi3pk", "T#acme#INVENTORY#SKU#TEE BLK/L").await;
+    // then the brand listing holds its keys, the body and the listing's attributes only
+    // (not the feed's keys, the other indexes' keys, the version or the write times)
+    let projected = [
+        "pk",
+        "sk",
+        "gsi1pk",
+        "gsi1sk",
+        "body",
+        "status",
+        "warehouse_id",
+        "connection_id",
+        "id",
+    ];
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(
+        listed[0].iter().all(|n| projected.contains(&n.as_str())),
+        "{listed:?}"
+    );
+    assert!(listed[0].contains(&"body".to_owned()), "{listed:?}");
+    let stored = aws_sdk_dynamodb::Client::new(&s.sdk)
+        .get_item()
+        .table_name(&s.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("T#acme#INVENTORY#i1".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("INVENTORY".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let item = stored.item().expect("stored");
+    for left_out in [
+        "chgsk",
+        "updated_us",
+        "written_at",
+        "created_us",
+        "gsi2pk",
+        "gsi3pk",
+    ] {
+        assert!(item.contains_key(left_out), "the item has {left_out}");
+        assert!(
+            !listed[0].contains(&left_out.to_owned()),
+            "{left_out}: {listed:?}"
+        );
+    }
+    // and the SKU lookup its keys only, which the lookup reads the item by
+    assert_eq!(
+        looked_up,
+        [["gsi3pk", "gsi3sk", "pk", "sk"].map(String::from).to_vec()]
+    );
+    let found: Vec<InventoryItem> = s
+        .store
+        .find_by_sku(&t, &Sku::parse("TEE BLK/L").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id.to_string(), "i1");
+}
+
+#[tokio::test]
+async fn a_product_is_not_in_the_sku_lookup() {
+    // given a product with a SKU (no route looks products up by SKU)
+    let s = stack().await;
+    let t = tenant("acme");
+    let product = packr::domain::Product {
+        id: packr::domain::ProductId::parse("p1").unwrap(),
+        tenant_id: t.clone(),
+        brand_id: Some(brand("b1")),
+        connection_id: packr::domain::ConnectionId::parse("conn_1").unwrap(),
+        warehouse_customer_id: None,
+        sku: Sku::parse("TEE BLK/L").unwrap(),
+        name: None,
+        gtin: None,
+        unit_price: None,
+        is_kit: false,
+        active: true,
+        inventory_items: Vec::new(),
+        created_date: at(0),
+        updated_date: at(1),
+    };
+    s.store.upsert_if_newer(&t, &product).await.unwrap();
+    // then it has no SKU lookup entry, and is listed
+    let looked_up = index_attributes(&s, "gsi7", "gsi3pk", "T#acme#PRODUCT#SKU#TEE BLK/L").await;
+    assert!(looked_up.is_empty(), "{looked_up:?}");
+    let stored: Option<packr::domain::Product> = s.store.get(&t, "p1").await.unwrap();
+    assert_eq!(stored, Some(product));
+}

@@ -142,6 +142,45 @@ fn the_template_lets_ingest_park_and_record_rejected_events_and_write_nothing_el
 }
 
 #[test]
+fn the_listing_and_lookup_functions_may_query_the_new_indexes_of_issue_22() {
+    // given the repository's template (TableIndexStep's default: gsi6 and gsi7 read)
+    let template = Template::repo_default().unwrap();
+    let functions = function_policies(&template).unwrap();
+    let query = |index: &str, key: &str| {
+        let mut context = Context::new();
+        context.insert(LEADING_KEYS.to_owned(), vec![key.to_owned()]);
+        Request {
+            action: "dynamodb:Query".to_owned(),
+            resource: format!("{TABLE_ARN}/index/{index}"),
+            context,
+        }
+    };
+    // then the brand listings may read gsi6 and the SKU lookup gsi7, within the tenant
+    for (function, index, key) in [
+        ("api-orders", "gsi6", "T#acme#B#b1#ORDER"),
+        ("api-inventory", "gsi6", "T#acme#B#b1#INVENTORY"),
+        ("api-inventory", "gsi7", "T#acme#INVENTORY#SKU#TEE"),
+    ] {
+        let statements = policy_of(&functions, function).statements();
+        assert!(
+            matches!(
+                evaluate(&statements, &query(index, key)),
+                Decision::Allowed(_)
+            ),
+            "{function} {index}"
+        );
+    }
+    // and the old ones too (steps 1 and 2 of the migration read them)
+    let inventory = policy_of(&functions, "api-inventory").statements();
+    for index in ["gsi1", "gsi3"] {
+        assert!(matches!(
+            evaluate(&inventory, &query(index, "T#acme#INVENTORY#SKU#TEE")),
+            Decision::Allowed(_)
+        ));
+    }
+}
+
+#[test]
 fn every_function_of_the_template_has_its_statements_resolved() {
     let template = Template::repo_default().unwrap();
     let functions = function_policies(&template).unwrap();

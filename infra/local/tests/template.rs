@@ -35,26 +35,29 @@ fn repo_template_declares_the_table_with_five_gsis_and_ttl() {
             )
         })
         .collect();
+    // The final layout (TableIndexStep's default): the brand listing and the SKU lookup
+    // on their old key attributes under new names (issue 22).
     assert_eq!(
         indexes,
         [
-            ("gsi1", "gsi1pk", Some("gsi1sk")),
             ("gsi2", "gsi2pk", Some("gsi2sk")),
-            ("gsi3", "gsi3pk", Some("gsi3sk")),
             ("gsi4", "gsi4pk", Some("gsi4sk")),
             ("gsi5", "chgpk", Some("chgsk")),
+            ("gsi6", "gsi1pk", Some("gsi1sk")),
+            ("gsi7", "gsi3pk", Some("gsi3sk")),
         ]
     );
-    // The listing indexes project everything; the feed's only what it filters and labels on.
+    // The tenant listing (shared with the small collections) and the sparse gsi4 project
+    // everything; the brand listing what a listing reads and filters on; the feed what it
+    // filters and labels on; the SKU lookup only keys.
+    let include =
+        |names: &[&str]| Projection::Include(names.iter().map(|n| (*n).to_owned()).collect());
     for index in &table.global_secondary_indexes {
-        let expected = if index.name == "gsi5" {
-            Projection::Include(vec![
-                "brand_id".to_owned(),
-                "deleted_at".to_owned(),
-                "created_us".to_owned(),
-            ])
-        } else {
-            Projection::All
+        let expected = match index.name.as_str() {
+            "gsi5" => include(&["brand_id", "deleted_at", "created_us"]),
+            "gsi6" => include(&["body", "status", "warehouse_id", "connection_id", "id"]),
+            "gsi7" => Projection::KeysOnly,
+            _ => Projection::All,
         };
         assert_eq!(index.projection, expected, "{}", index.name);
     }
@@ -65,6 +68,84 @@ fn repo_template_declares_the_table_with_five_gsis_and_ttl() {
     assert_eq!(table.attribute_definitions.len(), 12);
     assert_eq!(table.ttl_attribute.as_deref(), Some("expires_at"));
     assert!(table.point_in_time_recovery && table.sse_enabled);
+}
+
+/// The table's (index name, projection type) at one step of `TableIndexStep`.
+fn indexes_at(step: Option<&str>) -> Vec<(String, String)> {
+    let overrides: Vec<(&str, &str)> = step.map(|s| ("TableIndexStep", s)).into_iter().collect();
+    Template::parse_with("template.yaml", &repo_text(), &overrides)
+        .expect("parses")
+        .table()
+        .expect("one table")
+        .global_secondary_indexes
+        .iter()
+        .map(|i| (i.name.clone(), i.projection.type_name().to_owned()))
+        .collect()
+}
+
+#[test]
+fn each_step_of_the_index_migration_creates_or_deletes_one_index_at_most() {
+    // Given the indexes a stack had before the migration (issue 22)
+    let before: Vec<(String, String)> = [
+        ("gsi1", "ALL"),
+        ("gsi2", "ALL"),
+        ("gsi3", "ALL"),
+        ("gsi4", "ALL"),
+        ("gsi5", "INCLUDE"),
+    ]
+    .iter()
+    .map(|(n, p)| ((*n).to_owned(), (*p).to_owned()))
+    .collect();
+    // When the stack takes TableIndexStep 1, 2, 3, 4, 5 in turn
+    let mut layouts = vec![before];
+    for step in ["1", "2", "3", "4", "5"] {
+        layouts.push(indexes_at(Some(step)));
+    }
+    // Then each deploy creates or deletes at most one GSI (DynamoDB's and CloudFormation's
+    // rule) and changes no index in place (a projection cannot be changed)
+    for (n, pair) in layouts.windows(2).enumerate() {
+        let (old, new) = (&pair[0], &pair[1]);
+        let names = |l: &Vec<(String, String)>| -> std::collections::BTreeSet<String> {
+            l.iter().map(|(n, _)| n.clone()).collect()
+        };
+        let changed = names(old).symmetric_difference(&names(new)).count();
+        assert!(changed <= 1, "step {}: {old:?} → {new:?}", n + 1);
+        for (name, projection) in new {
+            if let Some((_, was)) = old.iter().find(|(o, _)| o == name) {
+                assert_eq!(was, projection, "step {}: {name} changed in place", n + 1);
+            }
+        }
+    }
+    // and the last step is the default a new stack takes
+    assert_eq!(layouts[5], indexes_at(None));
+    // and the steps that keep the old indexes are the ones whose functions read them
+    // (TABLE_INDEX_STEP; packr::store::keys::IndexLayout reads the new ones from step 3)
+    let has = |step: &str, name: &str| indexes_at(Some(step)).iter().any(|(n, _)| n == name);
+    for step in ["1", "2", "3"] {
+        assert!(
+            has(step, "gsi1") && has(step, "gsi3") && has(step, "gsi6"),
+            "{step}"
+        );
+    }
+    assert!(!has("1", "gsi7") && has("2", "gsi7") && has("3", "gsi7"));
+}
+
+#[test]
+fn every_function_is_told_the_index_migrations_step() {
+    // The functions choose which indexes to read from TABLE_INDEX_STEP
+    // (packr::store::keys::IndexLayout).
+    let functions = repo().functions().expect("functions parse");
+    assert!(!functions.is_empty());
+    for function in functions {
+        assert_eq!(
+            function.environment.get("TABLE_INDEX_STEP"),
+            Some(&packr_local::template::EnvValue::Ref(
+                "TableIndexStep".into()
+            )),
+            "{}",
+            function.logical_id
+        );
+    }
 }
 
 #[test]

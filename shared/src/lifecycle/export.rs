@@ -46,7 +46,7 @@ const PHASE_PREFIX: &str = "export:";
 /// What an export covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportScope {
-    /// The brand's objects (each brand-owned kind's `gsi1` listing) and its messages.
+    /// The brand's objects (each brand-owned kind's brand listing, `gsi6`) and its messages.
     Brand(BrandId),
     /// Every kind's `gsi2` listing, the brands, every brand's messages, the connections.
     Tenant,

@@ -68,7 +68,8 @@ pub trait Resource:
     fn brand_id(&self) -> Option<&BrandId>;
     /// The version only-if-newer compares (Trackstar's `updated_date`).
     fn updated_date(&self) -> Timestamp;
-    /// SKU for SKU lookups, where the kind has one.
+    /// The SKU a kind's objects are looked up by (`find_by_sku`, the lookup index), where a
+    /// route looks them up: each object that has one costs an index entry on creation.
     fn sku(&self) -> Option<&Sku> {
         None
     }

@@ -1,8 +1,10 @@
-//! Products, declared.
+//! Products, declared. A product is not in the SKU lookup index (no route looks products up
+//! by SKU: `GET /inventory/{sku}` reads inventory items), which saves every product write its
+//! entry there (issue 22).
 
 use super::{Owner, Resource, ResourceKind, ResourceSpec};
 use super::{Personal, PersonalFields};
-use crate::domain::{BrandId, ConnectionId, Product, Sku, TenantId, Timestamp};
+use crate::domain::{BrandId, ConnectionId, Product, TenantId, Timestamp};
 use crate::trackstar::wire::TrackstarProduct;
 use crate::trackstar::{ConversionContext, ConversionError};
 
@@ -53,8 +55,5 @@ impl Resource for Product {
     }
     fn updated_date(&self) -> Timestamp {
         self.updated_date
-    }
-    fn sku(&self) -> Option<&Sku> {
-        Some(&self.sku)
     }
 }

@@ -31,9 +31,12 @@
 //! waits, whole and compressed, for its connection to be linked (`webhook::parked`); a
 //! rejected delivery is an ops record (no body).
 //!
-//! Indexes: `gsi1` lists a brand's objects by updated time (`T#<t>#B#<b>#<KIND>`,
-//! `<updated>#<id>`), `gsi2` lists a tenant's objects by updated time (`T#<t>#<KIND>`, same
-//! sort key), `gsi3` looks objects up by SKU (`T#<t>#<KIND>#SKU#<sku>`, `<id>`), `gsi4`
+//! Indexes: `gsi6` lists a brand's objects by updated time (`T#<t>#B#<b>#<KIND>`,
+//! `<updated>#<id>`, in attributes `gsi1pk`/`gsi1sk`; it projects the body and the filtered
+//! attributes only), `gsi2` lists a tenant's objects by updated time (`T#<t>#<KIND>`, same
+//! sort key), `gsi7` looks inventory items up by SKU (`T#<t>#<KIND>#SKU#<sku>`, `<id>`, in
+//! `gsi3pk`/`gsi3sk`; keys only). `gsi1` and `gsi3` are their predecessors with projection
+//! ALL, read while a deployed stack migrates ([`IndexLayout`]). `gsi4`
 //! (sparse) lists the active connections of every tenant for the sync scheduler
 //! (`SYNCSCHED`, `<tenant>#<connection>`): only connections with status `active` carry it;
 //! an offboarded connection waiting for its erasure carries `CONNERASE`,
@@ -61,14 +64,48 @@ pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
+/// Which of the table's two generations of indexes the functions read: issue 22 replaced
+/// the brand listing `gsi1` (projection ALL) by `gsi6` (the body and filtered attributes)
+/// and the SKU lookup `gsi3` (ALL) by `gsi7` (keys only), on the same key attributes. A
+/// deployed stack creates the new ones first and reads them only once they are ACTIVE:
+/// the template's `TableIndexStep`, passed to every function as `TABLE_INDEX_STEP`
+/// (README, "Migrating the table's indexes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexLayout {
+    /// Steps 1 and 2: the new indexes may still be backfilling; read `gsi1` and `gsi3`.
+    Legacy,
+    /// Step 3 on (and every new stack): read `gsi6` and `gsi7`.
+    Lean,
+}
+
+/// The environment variable naming the migration's step.
+pub const INDEX_STEP_VARIABLE: &str = "TABLE_INDEX_STEP";
+
+impl IndexLayout {
+    /// The layout of step `step` (`TABLE_INDEX_STEP`); unset, or anything but the steps
+    /// before the switch, is the final layout.
+    pub fn of_step(step: Option<&str>) -> Self {
+        match step.map(str::trim) {
+            Some("1" | "2") => Self::Legacy,
+            _ => Self::Lean,
+        }
+    }
+
+    /// The layout this process reads, from `TABLE_INDEX_STEP`, read once.
+    pub fn current() -> Self {
+        static LAYOUT: std::sync::OnceLock<IndexLayout> = std::sync::OnceLock::new();
+        *LAYOUT.get_or_init(|| Self::of_step(std::env::var(INDEX_STEP_VARIABLE).ok().as_deref()))
+    }
+}
+
 /// A global secondary index of the table and its key attribute names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Index {
-    /// Per-brand listings by updated time.
+    /// Per-brand listings by updated time (`gsi6`; `gsi1` before the migration's switch).
     ByBrandUpdated,
     /// Tenant-wide listings by updated time.
     ByTenantUpdated,
-    /// Lookups (SKU → object).
+    /// Lookups (SKU → object keys: `gsi7`; `gsi3` before the migration's switch).
     Lookup,
     /// Active connections of every tenant (sparse), for the sync scheduler.
     SyncSchedule,
@@ -77,13 +114,21 @@ pub enum Index {
 }
 
 impl Index {
+    /// The index's name in the layout this process reads ([`IndexLayout::current`]).
     pub fn name(self) -> &'static str {
-        match self {
-            Index::ByBrandUpdated => "gsi1",
-            Index::ByTenantUpdated => "gsi2",
-            Index::Lookup => "gsi3",
-            Index::SyncSchedule => "gsi4",
-            Index::Changes => "gsi5",
+        self.name_in(IndexLayout::current())
+    }
+
+    /// The index's name in `layout`.
+    pub fn name_in(self, layout: IndexLayout) -> &'static str {
+        match (self, layout) {
+            (Index::ByBrandUpdated, IndexLayout::Legacy) => "gsi1",
+            (Index::ByBrandUpdated, IndexLayout::Lean) => "gsi6",
+            (Index::ByTenantUpdated, _) => "gsi2",
+            (Index::Lookup, IndexLayout::Legacy) => "gsi3",
+            (Index::Lookup, IndexLayout::Lean) => "gsi7",
+            (Index::SyncSchedule, _) => "gsi4",
+            (Index::Changes, _) => "gsi5",
         }
     }
 
@@ -366,6 +411,26 @@ mod tests {
         ] {
             assert!(key.starts_with(&prefix), "{key}");
         }
+    }
+
+    #[test]
+    fn the_functions_read_the_new_indexes_from_the_migrations_third_step_on() {
+        // Given the steps of TableIndexStep (README, "Migrating the table's indexes")
+        let layout = |step| IndexLayout::of_step(step);
+        // Then steps 1 and 2 read the old brand listing and SKU lookup, 3 to 5 (and a
+        // process without the variable: a new stack) the new ones, on the same keys
+        for step in ["1", "2"] {
+            assert_eq!(layout(Some(step)), IndexLayout::Legacy, "{step}");
+        }
+        for step in [Some("3"), Some("4"), Some("5"), None] {
+            assert_eq!(layout(step), IndexLayout::Lean, "{step:?}");
+        }
+        assert_eq!(Index::ByBrandUpdated.name_in(IndexLayout::Legacy), "gsi1");
+        assert_eq!(Index::ByBrandUpdated.name_in(IndexLayout::Lean), "gsi6");
+        assert_eq!(Index::Lookup.name_in(IndexLayout::Legacy), "gsi3");
+        assert_eq!(Index::Lookup.name_in(IndexLayout::Lean), "gsi7");
+        assert_eq!(Index::ByBrandUpdated.pk(), "gsi1pk");
+        assert_eq!(Index::Lookup.sk(), "gsi3sk");
     }
 
     #[test]

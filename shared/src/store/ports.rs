@@ -149,7 +149,8 @@ pub trait SyncedStore<T: Resource>: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<T>, StoreError>;
 
-    /// Objects with this SKU (inventory items and products).
+    /// Objects with this SKU: inventory items (the kinds whose `Resource::sku` names one;
+    /// products do not, so a product lookup finds nothing).
     async fn find_by_sku(&self, tenant: &TenantId, sku: &Sku) -> Result<Vec<T>, StoreError>;
 
     /// The stored copies of these ids (absent and tombstoned ones are left out).

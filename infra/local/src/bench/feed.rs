@@ -408,7 +408,7 @@ pub fn markdown(feed: &FeedCost, mix: &WebhookUnits, kinds: &[KindUnits]) -> Str
         mix.per_event(mix.pre_feed_object_units),
     ));
     md.push_str(&format!(
-        "| per webhook event (the mix): the gsi5 entries counted in the write units above (1 per write) / the moves' deletes not counted: gsi5, gsi1 + gsi2 | {:.2} / +{:.2}, +{:.2} | | |\n",
+        "| per webhook event (the mix): the gsi5 entries in the write units above (moves' deletes included since issue 22) / issue 21's estimate of the moves' deletes: gsi5, gsi1 + gsi2 | {:.2} / +{:.2}, +{:.2} | | |\n",
         mix.per_event(mix.feed_index_units),
         per_event(mix.moves.feed_move_units),
         per_event(mix.moves.index_move_units),

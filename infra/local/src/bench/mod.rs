@@ -6,6 +6,8 @@ pub mod api;
 pub mod bare;
 pub mod calls;
 pub mod feed;
+pub mod index_bill;
+pub mod index_options;
 pub mod ingest;
 pub mod lag_stages;
 pub mod moves;

@@ -4,11 +4,13 @@
 //! delete of the old entry and the put of the new one. `gsi5`'s sort key is the write time,
 //! so every applied update moves its entry (+1 unit: the entry is under 1 KB); `gsi1` and
 //! `gsi2` sort by version, so an update to a newer version moves those entries too
-//! (+⌈size / 1 KB⌉ each). A refused conditional write touches no index. The write units of
-//! `units` count one entry per index per write, refused or not; these figures are beside
-//! them, not in them.
+//! (+⌈size / 1 KB⌉ each). A refused conditional write touches no index. These figures are
+//! the rule issues 18 and 21 printed beside their totals; since issue 22 the totals bill
+//! every index by its projection and moves (`index_bill`), from the outcomes told here.
 
 use std::collections::HashMap;
+
+pub use super::index_bill::Outcome;
 
 /// One recorded object write.
 #[derive(Debug, Clone)]
@@ -65,11 +67,21 @@ impl Moves {
 /// recorded write's of the object (the only-if-newer rule; the first recorded write of an
 /// object stored before the recording is taken as applied: an estimate).
 pub fn classify(writes: &[RecordedWrite], stored: &HashMap<String, StoredState>) -> Moves {
+    classify_each(writes, stored).0
+}
+
+/// [`classify`], and what became of each write (same order).
+pub fn classify_each(
+    writes: &[RecordedWrite],
+    stored: &HashMap<String, StoredState>,
+) -> (Moves, Vec<Outcome>) {
     let mut moves = Moves::default();
+    let mut outcomes = Vec::with_capacity(writes.len());
     let mut newest: HashMap<&str, i64> = HashMap::new();
     for write in writes {
         let Some(state) = stored.get(&write.pk) else {
             moves.unknown += 1;
+            outcomes.push(Outcome::Unknown);
             continue;
         };
         let before = newest.get(write.pk.as_str()).copied();
@@ -79,6 +91,7 @@ pub fn classify(writes: &[RecordedWrite], stored: &HashMap<String, StoredState>)
         );
         if write.written_us == state.created_us {
             moves.creations += 1;
+            outcomes.push(Outcome::Created);
             continue;
         }
         let applied = if write.written_us > state.written_us || write.written_us < state.created_us
@@ -91,15 +104,17 @@ pub fn classify(writes: &[RecordedWrite], stored: &HashMap<String, StoredState>)
         };
         if !applied {
             moves.refused += 1;
+            outcomes.push(Outcome::Refused);
             continue;
         }
         moves.updates += 1;
+        outcomes.push(Outcome::Updated);
         moves.feed_move_units += 1;
         if before.is_none_or(|v| write.version > v) {
             moves.index_move_units += write.version_sorted_indexes * write.item_units;
         }
     }
-    moves
+    (moves, outcomes)
 }
 
 #[cfg(test)]
@@ -162,5 +177,18 @@ mod tests {
         );
         // And the feed's write units per change: (1 + 2 × 2) / 3
         assert!((moves.feed_units_per_change() - 5.0 / 3.0).abs() < 1e-9);
+        // And each write's outcome, in the order sent
+        let (_, outcomes) = classify_each(&writes, &stored);
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::Created,
+                Outcome::Refused,
+                Outcome::Updated,
+                Outcome::Refused,
+                Outcome::Updated,
+                Outcome::Unknown
+            ]
+        );
     }
 }

@@ -13,12 +13,11 @@ use packr::resource::ResourceKind;
 use trackstar_sim::{MutateAction, MutationKind};
 
 use super::feed::FeedCost;
-use super::moves::{classify, Moves, RecordedWrite, StoredState};
+use super::index_bill::{self, Bill, Layout, Outcome};
+use super::moves::{classify_each, Moves, RecordedWrite, StoredState};
 use super::verdicts::VerdictLog;
 use super::webhook::{drive, LoadOptions, LoadReport};
-use crate::recorder::{
-    attribute_item_size, index_units, item_size, pre_feed_units, Writes, FEED_KEY,
-};
+use crate::recorder::{attribute_item_size, item_size, pre_feed_units, Writes};
 use crate::testing::fresh_local_stack;
 use crate::webhooks::{start, WebhookOptions};
 
@@ -29,17 +28,29 @@ pub struct WebhookUnits {
     pub processed_events: f64,
     pub calls: BTreeMap<String, u64>,
     /// Object writes (the store's set-every-attribute `UpdateItem`s, or `PutItem`s): ⌈item
-    /// size / 1 KB⌉ each (refused conditional writes are billed too).
+    /// size / 1 KB⌉ each, an update the larger of before and after (refused conditional
+    /// writes are billed too; `index_bill`).
     pub object_puts: usize,
     /// The object writes by resource (a kind's run writes only its own).
     pub object_puts_by_kind: BTreeMap<String, usize>,
     pub object_units: f64,
     pub object_mean_bytes: f64,
-    /// GSI entries the object writes carry keys for: ⌈item size / 1 KB⌉ each for the
-    /// projection-ALL indexes, 1 for the feed's (`gsi5`, included in `feed_index_units`).
+    /// The index entries the object writes put, move and delete, each billed by its
+    /// projection under `template.yaml`'s indexes (`index_bill`; the feed's `gsi5`
+    /// included in `feed_index_units`).
     pub index_units: f64,
-    /// The feed's `gsi5` entries: 1 unit per object write.
+    /// The feed's `gsi5` entries: 1 unit per creation, 2 per update (it moves).
     pub feed_index_units: f64,
+    /// The object writes billed under `template.yaml`'s indexes.
+    pub bill: Bill,
+    /// The same writes billed under the indexes before issue 22 (the cost model's
+    /// reference design keeps them).
+    pub reference_bill: Bill,
+    /// The same writes under each option of `Layout::options` (name, status, bill).
+    pub options: Vec<(String, String, Bill)>,
+    /// Read units of a listing page of 50 orders under each option (tenant-wide, one brand),
+    /// from the orders as stored after the writes.
+    pub option_page_reads: Vec<(f64, f64)>,
     /// The object writes (table and GSI entries) billed as before the feed: the same items
     /// without its attributes (`recorder::FEED_ATTRIBUTES`), no `gsi5` entry.
     pub pre_feed_object_units: f64,
@@ -64,6 +75,13 @@ pub struct WebhookUnits {
 impl WebhookUnits {
     pub fn per_event(&self, units: f64) -> f64 {
         units / self.processed_events.max(1.0)
+    }
+
+    /// The write units of the same requests with the object writes billed under the
+    /// indexes before issue 22 (the reference design's).
+    pub fn reference_write_units(&self) -> f64 {
+        self.write_units - self.object_units - self.index_units
+            + (self.reference_bill.table_units + self.reference_bill.total_index_units()) as f64
     }
 
     /// The write units of the same requests as billed before the feed (its attributes
@@ -116,13 +134,6 @@ pub async fn webhook_units(
         })
         .collect();
     let sizes: Vec<usize> = objects.iter().map(|i| item_size(i)).collect();
-    let object_units: u64 = sizes.iter().map(|s| s.div_ceil(1024) as u64).sum();
-    let index_units: u64 = objects
-        .iter()
-        .zip(&sizes)
-        .map(|(item, size)| index_units(item, *size))
-        .sum();
-    let feed_index_units = objects.iter().filter(|i| i.contains_key(FEED_KEY)).count();
     let pre_feed_object_units: u64 = objects.iter().map(|i| pre_feed_units(i)).sum();
     let mut updates: BTreeMap<String, u64> = BTreeMap::new();
     for pk in &recorded.updates {
@@ -160,7 +171,15 @@ pub async fn webhook_units(
     let other_writes = calls("PutItem")
         .saturating_sub(object_put_items as u64)
         .saturating_add(calls("DeleteItem"));
-    let moves = moves(&ddb, table, &objects, &sizes).await?;
+    let (moves, outcomes) = moves(&ddb, table, &objects, &sizes).await?;
+    let writes: Vec<(&serde_json::Map<String, serde_json::Value>, Outcome)> =
+        objects.iter().copied().zip(outcomes).collect();
+    let template = crate::template::Template::repo_default()?.table()?;
+    let bills = bill_layouts(table, &writes, &template);
+    let (bill, reference_bill) = (bills.built.clone(), bills.reference.clone());
+    let object_units = bill.table_units;
+    let index_units = bill.total_index_units();
+    let feed_index_units = bill.index_units.get("gsi5").copied().unwrap_or(0);
     let receipt_units = receipt_updates as f64 * receipt_unit;
     let write_units = object_units as f64
         + index_units as f64
@@ -177,6 +196,10 @@ pub async fn webhook_units(
         object_mean_bytes: mean(&sizes),
         index_units: index_units as f64,
         feed_index_units: feed_index_units as f64,
+        bill,
+        reference_bill,
+        options: bills.options,
+        option_page_reads: bills.page_reads,
         pre_feed_object_units: pre_feed_object_units as f64,
         moves,
         receipt_updates,
@@ -190,13 +213,78 @@ pub async fn webhook_units(
     })
 }
 
-/// The object writes classified by the objects' items as stored now (read back).
+/// The bills of one recording under the template's layout, the one before issue 22 and
+/// every option, each going on from the states this process saw written before.
+struct Bills {
+    built: Bill,
+    reference: Bill,
+    options: Vec<(String, String, Bill)>,
+    page_reads: Vec<(f64, f64)>,
+}
+
+/// The stored states each layout's bills go on from, by layout name: the kinds' runs
+/// update objects the mix's run created (one process, one stack, tables named apart).
+static STORED: std::sync::Mutex<BTreeMap<String, index_bill::Stored>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+fn bill_layouts(
+    table: &str,
+    writes: &[(&serde_json::Map<String, serde_json::Value>, Outcome)],
+    template: &crate::template::TableSpec,
+) -> Bills {
+    let mut stored = STORED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = |layout: &Layout| {
+        let states = stored.entry(layout.name.clone()).or_default();
+        let bill = index_bill::bill(layout, table, writes, states);
+        // A listing page of 50 orders from the tenant's and from a brand's index, as
+        // the orders are stored now under this layout.
+        let orders: Vec<&serde_json::Map<String, serde_json::Value>> = states
+            .iter()
+            .filter(|((t, pk), _)| t == table && pk.contains("#ORDER#"))
+            .map(|(_, item)| item)
+            .collect();
+        let page = |name: &str| {
+            layout
+                .indexes
+                .iter()
+                .find(|i| i.pk == name)
+                .map_or(0.0, |index| {
+                    index_bill::listing_page_read_units(index, &orders, 50)
+                })
+        };
+        (bill, (page("gsi2pk"), page("gsi1pk")))
+    };
+    let built = run(&Layout::of_template(template)).0;
+    let mut options = Vec::new();
+    let mut page_reads = Vec::new();
+    // The first option is the layout before issue 22: the reference.
+    for (layout, status) in Layout::options() {
+        let (bill, reads) = run(&layout);
+        options.push((layout.name.clone(), status.to_owned(), bill));
+        page_reads.push(reads);
+    }
+    let reference = options
+        .first()
+        .map(|(_, _, bill)| bill.clone())
+        .unwrap_or_default();
+    Bills {
+        built,
+        reference,
+        options,
+        page_reads,
+    }
+}
+
+/// The object writes classified by the objects' items as stored now (read back), and
+/// what became of each.
 async fn moves(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     objects: &[&serde_json::Map<String, serde_json::Value>],
     sizes: &[usize],
-) -> anyhow::Result<Moves> {
+) -> anyhow::Result<(Moves, Vec<Outcome>)> {
     let number = |item: &serde_json::Map<String, serde_json::Value>, name: &str| {
         item.get(name)
             .and_then(|v| v["N"].as_str())
@@ -207,20 +295,19 @@ async fn moves(
             .and_then(|v| v["S"].as_str())
             .map(str::to_owned)
     };
+    // A write without its key, time or version is an unknown one (its object unnamed).
     let writes: Vec<RecordedWrite> = objects
         .iter()
         .zip(sizes)
-        .filter_map(|(item, size)| {
-            Some(RecordedWrite {
-                pk: text(item, "pk")?,
-                written_us: number(item, "written_at")?,
-                version: number(item, "updated_us")?,
-                item_units: size.div_ceil(1024) as u64,
-                version_sorted_indexes: ["gsi1pk", "gsi2pk"]
-                    .iter()
-                    .filter(|k| item.contains_key(**k))
-                    .count() as u64,
-            })
+        .map(|(item, size)| RecordedWrite {
+            pk: text(item, "pk").unwrap_or_default(),
+            written_us: number(item, "written_at").unwrap_or(i64::MIN),
+            version: number(item, "updated_us").unwrap_or(i64::MIN),
+            item_units: size.div_ceil(1024) as u64,
+            version_sorted_indexes: ["gsi1pk", "gsi2pk"]
+                .iter()
+                .filter(|k| item.contains_key(**k))
+                .count() as u64,
         })
         .collect();
     let mut stored = HashMap::new();
@@ -255,7 +342,7 @@ async fn moves(
             );
         }
     }
-    Ok(classify(&writes, &stored))
+    Ok(classify_each(&writes, &stored))
 }
 
 /// One kind's webhooks, measured alone.
@@ -428,7 +515,7 @@ pub fn per_kind_table(kinds: &[KindUnits]) -> String {
     };
     let reference = order.write_units_per_event();
     let mut md = String::from(
-        "| webhook events of one kind | events (types) | write units per event, GSI entries included | of which: object / GSI entries (of which the feed's gsi5) / receipt / stats / budget | mean object | the order's | ratio | goal ≤ the order's | the same writes before the feed (items without its attributes, no gsi5) | index moves not in the figure: + gsi5 / + gsi1, gsi2 (writes: created / updated / refused) |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "| webhook events of one kind | events (types) | write units per event, GSI entries included | of which: object / GSI entries (of which the feed's gsi5) / receipt / stats / budget | mean object | the order's | ratio | goal ≤ the order's | the same writes under the indexes before issue 22 | writes: created / updated / refused |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for k in kinds {
         let u = &k.units;
@@ -450,7 +537,7 @@ pub fn per_kind_table(kinds: &[KindUnits]) -> String {
             "(not a new resource)"
         };
         md.push_str(&format!(
-            "| {}{} | {:.0} ({types}) | **{:.2}** | {:.2} / {:.2} ({:.2}) / {:.2} / {:.2} / {:.2} | {:.0} B | {:.2} | {} | {goal} | {:.2} | +{:.2} / +{:.2} ({} / {} / {}) |\n",
+            "| {}{} | {:.0} ({types}) | **{:.2}** | {:.2} / {:.2} ({:.2}) / {:.2} / {:.2} / {:.2} | {:.0} B | {:.2} | {} | {goal} | {:.2} | {} / {} / {} |\n",
             k.label,
             if k.settled { "" } else { " (**not settled**)" },
             u.processed_events,
@@ -464,12 +551,10 @@ pub fn per_kind_table(kinds: &[KindUnits]) -> String {
             u.object_mean_bytes,
             reference,
             super::ratio(figure, reference),
-            per(u.pre_feed_write_units()),
-            per(u.moves.feed_move_units as f64),
-            per(u.moves.index_move_units as f64),
-            u.moves.creations,
-            u.moves.updates,
-            u.moves.refused,
+            per(u.reference_write_units()),
+            u.bill.creations,
+            u.bill.updates,
+            u.bill.refused,
         ));
     }
     md

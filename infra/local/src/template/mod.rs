@@ -5,6 +5,7 @@
 //! from serde_yaml as tagged values and are understood where the local stack needs them.
 
 mod bucket;
+mod conditions;
 mod error;
 mod function;
 mod http_api;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml::{Mapping, Value};
 
 pub use bucket::{local_bucket_name, BucketSpec, LifecycleRuleSpec};
+pub use conditions::Conditions;
 pub use error::TemplateError;
 pub use function::{value_of, EnvValue, FunctionSpec, SqsEventSpec};
 pub use http_api::HttpRouteSpec;
@@ -49,6 +51,8 @@ pub struct Template {
     parameters: BTreeMap<String, Option<String>>,
     /// `Globals.Function` of a SAM template.
     function_globals: Mapping,
+    /// The `Conditions`, evaluated with the parameters' values.
+    conditions: Conditions,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +80,16 @@ impl Template {
 
     /// Parses template text; `source` names it in errors.
     pub fn parse(source: &str, text: &str) -> Result<Self, TemplateError> {
+        Self::parse_with(source, text, &[])
+    }
+
+    /// Parses template text with these parameter values in place of their defaults (as
+    /// a deploy's `--parameter-overrides` gives them): the conditions follow them.
+    pub fn parse_with(
+        source: &str,
+        text: &str,
+        overrides: &[(&str, &str)],
+    ) -> Result<Self, TemplateError> {
         let document: Value =
             serde_yaml::from_str(text).map_err(|error| TemplateError::yaml(source, error))?;
         let shape = |reason: &str| TemplateError::Shape {
@@ -138,6 +152,15 @@ impl Template {
                     .collect()
             })
             .unwrap_or_default();
+        let mut parameters: BTreeMap<String, Option<String>> = parameters;
+        for (name, value) in overrides {
+            parameters.insert((*name).to_owned(), Some((*value).to_owned()));
+        }
+        let conditions = conditions::evaluate_all(
+            source,
+            root.get("Conditions").and_then(Value::as_mapping),
+            &parameters,
+        )?;
         let function_globals = root
             .get("Globals")
             .and_then(|globals| globals.get("Function"))
@@ -149,6 +172,7 @@ impl Template {
             resources: parsed,
             parameters,
             function_globals,
+            conditions,
         })
     }
 
@@ -169,7 +193,12 @@ impl Template {
                 logical_ids: vec![id.to_owned(), other.to_owned()],
             });
         }
-        table::parse(id, properties)
+        table::parse(id, properties, &self.conditions)
+    }
+
+    /// The template's conditions, evaluated with its parameters' values.
+    pub fn conditions(&self) -> &Conditions {
+        &self.conditions
     }
 
     /// Every SQS queue, in logical-id order, with redrive targets resolved to logical ids.

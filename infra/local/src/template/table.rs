@@ -2,6 +2,7 @@
 
 use serde_yaml::Mapping;
 
+use super::conditions::{resolve_if, Conditions};
 use super::props::Props;
 use super::TemplateError;
 
@@ -94,7 +95,11 @@ const KNOWN: &[&str] = &[
     "Tags",
 ];
 
-pub(super) fn parse(logical_id: &str, properties: &Mapping) -> Result<TableSpec, TemplateError> {
+pub(super) fn parse(
+    logical_id: &str,
+    properties: &Mapping,
+    conditions: &Conditions,
+) -> Result<TableSpec, TemplateError> {
     let props = Props::new(logical_id, properties);
     props.reject_unknown(KNOWN)?;
 
@@ -142,7 +147,14 @@ pub(super) fn parse(logical_id: &str, properties: &Mapping) -> Result<TableSpec,
         .iter()
         .enumerate()
     {
-        let item = props.nested(&format!("GlobalSecondaryIndexes[{index}]"), item)?;
+        let name = format!("GlobalSecondaryIndexes[{index}]");
+        // An index kept or left out by a condition (`!If [c, index, !Ref AWS::NoValue]`).
+        let Some(item) =
+            resolve_if(item, conditions).map_err(|reason| props.error(&name, reason))?
+        else {
+            continue;
+        };
+        let item = props.nested(&name, item)?;
         let projection = item
             .mapping("Projection")?
             .ok_or_else(|| item.error("Projection", "required but missing"))?;

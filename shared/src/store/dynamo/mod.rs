@@ -22,6 +22,11 @@ pub fn inflate_body(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
     object_item::inflate(bytes)
 }
 
+/// An object's JSON deflated as the store writes its body (tools that model items).
+pub fn deflate_body(json: &[u8]) -> Result<Vec<u8>, StoreError> {
+    object_item::deflate(json)
+}
+
 /// The attribute holding a synced object's deflated JSON.
 pub fn object_body_attribute() -> &'static str {
     object_item::BODY

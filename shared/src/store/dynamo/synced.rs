@@ -478,15 +478,30 @@ impl<T: Resource> SyncedStore<T> for DynamoStore {
         })
     }
 
+    /// The lookup index projects keys only (an update never rewrites its entry): its
+    /// entries name the items, read from the table (strongly consistent, so the state is
+    /// at least as new as the entry).
     async fn find_by_sku(&self, tenant: &TenantId, sku: &Sku) -> Result<Vec<T>, StoreError> {
-        self.query_all(
-            Index::Lookup,
-            keys::lookup_pk(tenant, T::SPEC.key, sku.as_str()),
-        )
-        .await?
-        .into_iter()
-        .filter(|item| !is_tombstone(item))
-        .map(decode_object::<T>)
-        .collect()
+        let entries = self
+            .query_all(
+                Index::Lookup,
+                keys::lookup_pk(tenant, T::SPEC.key, sku.as_str()),
+            )
+            .await?;
+        let item_keys = entries
+            .into_iter()
+            .filter_map(|entry| match (entry.get(keys::PK), entry.get(keys::SK)) {
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                    Some(DynamoStore::key(pk.clone(), sk))
+                }
+                _ => None,
+            })
+            .collect();
+        self.batch_get(item_keys)
+            .await?
+            .into_iter()
+            .filter(|item| !is_tombstone(item))
+            .map(decode_object::<T>)
+            .collect()
     }
 }
