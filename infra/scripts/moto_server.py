@@ -1,4 +1,5 @@
-"""moto's server (`moto_server`), with its request recorder made safe for a threaded server.
+"""moto's server (`moto_server`), with its request recorder made safe for a threaded server
+and its SQS standard queues costing per call what SQS's do.
 
 moto's recorder appends each request to the recording with a buffered text-mode write
 (`file.write(json.dumps(entry))`, then `"\n"`). An entry longer than the buffer (8 KiB)
@@ -7,9 +8,16 @@ so another request's entry can land in the middle of it: a fresh run of `make te
 one line of the recording holding two entries, and the IAM check could not read it. Here
 each entry is written whole, under one lock, so the recording is one JSON object per line.
 
+moto's ReceiveMessage, DeleteMessage, ChangeMessageVisibility and queue attributes walk
+the whole queue on every call, so a backlog slows every call down; moto_sqs_fastpath.py
+indexes standard queues so each call costs O(batch), with moto's semantics (its
+differential tests compare the two). It refuses to start on another moto than the one it
+was written against. MOTO_SQS_FASTPATH=0 starts moto's own SQS code (to measure against).
+
 Started by infra/scripts/moto.sh with the same arguments as `moto_server`.
 """
 
+import os
 import sys
 import threading
 
@@ -26,6 +34,12 @@ def _record_request_whole(self, request, body=None):
 
 
 Recorder._record_request = _record_request_whole
+
+if os.environ.get("MOTO_SQS_FASTPATH", "1") != "0":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import moto_sqs_fastpath
+
+    moto_sqs_fastpath.install()
 
 if __name__ == "__main__":
     sys.exit(main())
