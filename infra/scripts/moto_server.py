@@ -14,9 +14,14 @@ indexes standard queues so each call costs O(batch), with moto's semantics (its
 differential tests compare the two). It refuses to start on another moto than the one it
 was written against. MOTO_SQS_FASTPATH=0 starts moto's own SQS code (to measure against).
 
+The HTTP server logs one access line per request at INFO: 9 % of moto's CPU in a profile of
+a full sync (py-spy, issue 22), paid by every benchmark and test. It is off unless
+MOTO_ACCESS_LOG=1; the server's warnings and errors still reach the log.
+
 Started by infra/scripts/moto.sh with the same arguments as `moto_server`.
 """
 
+import logging
 import os
 import sys
 import threading
@@ -34,6 +39,10 @@ def _record_request_whole(self, request, body=None):
 
 
 Recorder._record_request = _record_request_whole
+
+if os.environ.get("MOTO_ACCESS_LOG", "0") != "1":
+    # werkzeug sets INFO on its logger only while the level is unset.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 if os.environ.get("MOTO_SQS_FASTPATH", "1") != "0":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
