@@ -121,17 +121,27 @@ pub struct Invocation {
     pub failed: bool,
 }
 
-/// Why a failed invocation failed: the fault whose window (widened by `slack` each side,
-/// the SDK's and the client's retries) overlaps it; `None` when no fault does.
+/// Why a failed invocation failed: of the faults whose window (widened by `slack` each
+/// side, the SDK's and the client's retries) overlaps it, the nearest; `None` when none does.
 pub fn explain_failure(
     invocation: &Invocation,
     windows: &[FaultWindow],
     slack: Duration,
 ) -> Option<String> {
     let slack = chrono::Duration::from_std(slack).unwrap_or_default();
+    let gap = |w: &FaultWindow| {
+        if invocation.ended < w.from {
+            w.from - invocation.ended
+        } else if invocation.started > w.to {
+            invocation.started - w.to
+        } else {
+            chrono::Duration::zero()
+        }
+    };
     windows
         .iter()
-        .find(|w| invocation.started <= w.to + slack && invocation.ended >= w.from - slack)
+        .filter(|w| gap(w) <= slack)
+        .min_by_key(|w| gap(w))
         .map(|w| w.what.clone())
 }
 
@@ -159,6 +169,7 @@ impl JobsTally {
 /// final states: every resource must have a state with no checkpoint and no lease at
 /// `now`, a full run and (when `reconciled`) a complete reconciliation finished after
 /// `since`.
+#[allow(clippy::too_many_arguments)]
 pub fn tally_jobs(
     invocations: &[Invocation],
     windows: &[FaultWindow],
@@ -373,6 +384,23 @@ mod tests {
         let slack = Duration::from_secs(5);
         let resources = [ResourceKind::Orders, ResourceKind::Bills];
         let done = vec![state(ResourceKind::Orders), state(ResourceKind::Bills)];
+        // given a nearer fault, a failure is put down to the nearest
+        let both = [
+            windows[0].clone(),
+            FaultWindow {
+                what: "Trackstar 503 burst".into(),
+                from: at(116),
+                to: at(118),
+            },
+        ];
+        assert_eq!(
+            explain_failure(&invocation(113, true), &both, slack).as_deref(),
+            Some("Trackstar 503 burst")
+        );
+        assert_eq!(
+            explain_failure(&invocation(109, true), &both, slack).as_deref(),
+            Some("DynamoDB burst")
+        );
         // given failures inside the burst (with slack) and successes anywhere
         let good = tally_jobs(
             &[

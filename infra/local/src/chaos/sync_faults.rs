@@ -64,7 +64,7 @@ impl PagePlan {
     /// Seeded: each fault at a page drawn within its own slot of `spacing` pages, in the
     /// order of [`PageFault::ALL`] (the kill first, while a full run is young).
     pub fn seeded(seed: u64, spacing: usize) -> Self {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x5_9c_fa17);
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x059c_fa17);
         let spacing = spacing.max(2);
         let at = PageFault::ALL
             .iter()
@@ -318,7 +318,7 @@ mod tests {
         // when a mid-run page is read, the kill comes due and the page is held
         let reader = {
             let source = Arc::clone(&source);
-            let (c, w) = (c.clone(), w.clone());
+            let c = c.clone();
             tokio::spawn(async move {
                 source
                     .page(

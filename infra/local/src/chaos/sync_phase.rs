@@ -70,6 +70,8 @@ pub struct SyncPhaseOptions {
     /// Failed invocations within this of a fault are explained by it (the SDK's and the
     /// Trackstar client's retries, a page in progress).
     pub explain_slack: Duration,
+    /// Changes go on being raised at least this long after the reconciliation started.
+    pub reconcile_overlap: Duration,
     pub settle_timeout: Duration,
 }
 
@@ -88,6 +90,7 @@ impl Default for SyncPhaseOptions {
             dynamo_burst: Duration::from_secs(6),
             trackstar_burst: Duration::from_secs(3),
             explain_slack: Duration::from_secs(20),
+            reconcile_overlap: Duration::from_secs(20),
             settle_timeout: Duration::from_secs(600),
         }
     }
@@ -223,9 +226,6 @@ async fn drive_faults<K>(
                 PageFault::Kill => {
                     // The page is in hand, nothing stored, no checkpoint: the poller dies here.
                     let killed = due.poller.is_some_and(|p| pollers.kill(p));
-                    lock(&log)
-                        .windows
-                        .push(window("a worker killed mid-page", at, at));
                     if !killed {
                         let _ = due.resume.send(());
                     }
@@ -254,9 +254,6 @@ async fn drive_faults<K>(
                         held_ms: held.num_milliseconds(),
                         taken_over,
                     });
-                    lock(&log)
-                        .windows
-                        .push(window("a worker held past its lease", at, Utc::now()));
                     let _ = due.resume.send(());
                 }
                 PageFault::DynamoBurst => {
@@ -303,14 +300,26 @@ async fn tick(scheduler: &SchedulerDeps, rule: &ScheduledRule) -> anyhow::Result
     Ok(report.incremental + report.full)
 }
 
-/// No sync job queued, in flight or delayed, none leased and no run in progress.
+/// No sync job queued or in flight (nor delayed, unless `delayed_ok`), none leased and no
+/// run in progress.
 async fn quiet(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     states: &DynamoSyncStateStore,
     keys: &[JobKey],
 ) -> anyhow::Result<bool> {
-    if !esm::queue_depths(sqs, queue_url).await?.is_empty() {
+    quiet_but(sqs, queue_url, states, keys, false).await
+}
+
+async fn quiet_but(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    states: &DynamoSyncStateStore,
+    keys: &[JobKey],
+    delayed_ok: bool,
+) -> anyhow::Result<bool> {
+    let depth = esm::queue_depths(sqs, queue_url).await?;
+    if depth.visible + depth.in_flight > 0 || (!delayed_ok && depth.delayed > 0) {
         return Ok(false);
     }
     let now = Timestamp::now();
@@ -496,7 +505,14 @@ pub async fn run(
     let (second_full_at, reconcile_at) = (options.duration / 3, options.duration * 3 / 5);
     let (mut second_full, mut reconciling, mut reconcile_fired) = (false, false, false);
     let mut progress_at = Instant::now();
-    while raise_started.elapsed() < options.duration {
+    // Changes go on being raised until the reconciliation has started, so it walks while
+    // webhooks flow.
+    let raise_limit = options.duration + options.settle_timeout;
+    let mut reconcile_started: Option<Instant> = None;
+    while raise_started.elapsed() < options.duration
+        || (reconcile_started.is_none_or(|at| at.elapsed() < options.reconcile_overlap)
+            && raise_started.elapsed() < raise_limit)
+    {
         let elapsed = raise_started.elapsed();
         if !second_full && elapsed >= second_full_at {
             full_round("chaos-full-2").await?;
@@ -506,7 +522,7 @@ pub async fn run(
         // would wait 5 minutes), ticks held meanwhile; webhooks flow on throughout.
         if !reconcile_fired && elapsed >= reconcile_at {
             reconciling = true;
-            if quiet(&sqs, &queue_url, &states, &keys).await? {
+            if quiet_but(&sqs, &queue_url, &states, &keys, true).await? {
                 match packr::sync::handle_event(
                     &scheduler,
                     &serde_json::json!({"kind": "reconcile"}),
@@ -515,6 +531,7 @@ pub async fn run(
                 {
                     Ok(_) => {
                         reconcile_fired = true;
+                        reconcile_started = Some(Instant::now());
                         eprintln!("chaos sync: reconciliation of every resource started");
                     }
                     Err(error) => eprintln!("chaos sync: the reconcile schedule failed: {error}"),
@@ -524,7 +541,9 @@ pub async fn run(
         if reconciling && reconcile_fired && quiet(&sqs, &queue_url, &states, &keys).await? {
             reconciling = false;
         }
-        if Instant::now() >= next_tick && !reconciling {
+        // Ticks go on until the reconciliation is queued, and resume once it is done (a
+        // tick's job would take the lease a queued reconciliation needs).
+        if Instant::now() >= next_tick && !(reconciling && reconcile_fired) {
             // A tick during the DynamoDB burst fails, as sync-scheduler's would: the next
             // one comes on the schedule.
             match tick(&scheduler, &rule).await {
@@ -653,6 +672,7 @@ pub async fn run(
         raised,
         ticks,
         failed_ticks,
+        reconciled_while_raising: reconcile_fired,
         scheduled,
         full_pages: source.pages(),
         plan,

@@ -43,6 +43,8 @@ pub struct SyncReport {
     pub ticks: usize,
     /// Ticks that failed (sync-scheduler's DynamoDB calls during the burst).
     pub failed_ticks: usize,
+    /// The reconciliation of every resource started while changes were being raised.
+    pub reconciled_while_raising: bool,
     /// Jobs the schedule's ticks queued.
     pub scheduled: usize,
     pub full_pages: usize,
@@ -93,6 +95,9 @@ impl SyncReport {
         let mut failed = Vec::new();
         if !self.faults_fired() {
             failed.push(format!("faults never due: {:?}", self.pending));
+        }
+        if !self.reconciled_while_raising {
+            failed.push("no reconciliation ran while webhooks flowed".to_owned());
         }
         if !self.every_kind.ok() || !self.fields.ok() {
             failed.push("objects differ from the simulator's".to_owned());
@@ -155,7 +160,12 @@ impl SyncReport {
                 self.raise_elapsed.as_secs_f64(),
                 self.raised as f64 / self.raise_elapsed.as_secs_f64().max(0.001)
             ),
-            &format!("{:.0} s at {}/s", o.duration.as_secs_f64(), o.raise_per_second),
+            &format!(
+                "{:.0} s at {}/s, and on until {:.0} s into the reconciliation",
+                o.duration.as_secs_f64(),
+                o.raise_per_second,
+                o.reconcile_overlap.as_secs_f64()
+            ),
             String::new(),
         );
         row(
@@ -173,8 +183,13 @@ impl SyncReport {
                 self.runs_completed,
                 self.leases
             ),
-            &format!("{} pollers, lease {} s, visibility {} s", o.pollers, o.lease.as_secs(), o.visibility.as_secs()),
-            String::new(),
+            &format!(
+                "{} pollers, lease {} s, visibility {} s; the reconciliation while changes are raised",
+                o.pollers,
+                o.lease.as_secs(),
+                o.visibility.as_secs()
+            ),
+            mark(self.reconciled_while_raising),
         );
         let fired: Vec<String> = self
             .fired
