@@ -59,8 +59,12 @@ pub struct SyncPhaseOptions {
     pub pollers: usize,
     /// `SYNC_LEASE_SECONDS` (the template's 180 s, shortened so a takeover comes soon).
     pub lease: Duration,
-    /// Visibility timeout of the sync pollers' receives (the queue's is 720 s).
+    /// Visibility timeout of the sync pollers' receives (the queue's is 720 s). Longer
+    /// than a chunk, as on AWS: a message redelivered while its chunk still runs is a
+    /// duplicate (a fresh reconcile job that finds its job leased comes back 5 min later).
     pub visibility: Duration,
+    /// `SYNC_MAX_CHUNK_SECONDS` (the template's 60 s): shorter than the visibility.
+    pub max_chunk: Duration,
     /// `SYNC_PAGE_LIMIT`: small pages, so full runs have many.
     pub page_limit: u32,
     /// Pages between the faults of the page plan.
@@ -84,7 +88,8 @@ impl Default for SyncPhaseOptions {
             tick: Duration::from_secs(10),
             pollers: 3,
             lease: Duration::from_secs(10),
-            visibility: Duration::from_secs(15),
+            visibility: Duration::from_secs(20),
+            max_chunk: Duration::from_secs(8),
             page_limit: 25,
             fault_spacing: 5,
             dynamo_burst: Duration::from_secs(6),
@@ -394,6 +399,10 @@ pub async fn run(
         options.lease.as_secs().to_string(),
     );
     worker_env.insert("SYNC_PAGE_LIMIT".into(), options.page_limit.to_string());
+    worker_env.insert(
+        "SYNC_MAX_CHUNK_SECONDS".into(),
+        options.max_chunk.as_secs().to_string(),
+    );
     let worker_sdk = with_endpoint(&function_config(sdk, "sync-worker"), &burst_proxy.url);
     let mut worker = worker_from_env(&worker_sdk, &worker_env, "sync-worker")
         .await
@@ -694,6 +703,15 @@ pub async fn run(
         leases: wire.leases,
         jobs,
         runs_completed: worker_metrics.total("sync.runs") as u64,
+        reconciles_requeued: worker_metrics
+            .all()
+            .iter()
+            .filter(|m| {
+                m.name == "sync.skipped"
+                    && m.dimensions.contains(&("why", "leased".to_owned()))
+                    && m.dimensions.contains(&("mode", "reconcile".to_owned()))
+            })
+            .count(),
         dlq,
         busiest,
         drift,

@@ -72,6 +72,9 @@ pub struct SyncReport {
     pub leases: u64,
     pub jobs: JobsTally,
     pub runs_completed: u64,
+    /// Fresh reconcile jobs that found their job leased (the worker queues them again,
+    /// 5 minutes later: what makes a settle slow).
+    pub reconciles_requeued: usize,
     /// Messages left in the sync-jobs DLQ.
     pub dlq: u64,
     pub busiest: BusiestSecond,
@@ -184,9 +187,10 @@ impl SyncReport {
                 self.leases
             ),
             &format!(
-                "{} pollers, lease {} s, visibility {} s; the reconciliation while changes are raised",
+                "{} pollers, lease {} s, chunks ≤ {} s, visibility {} s; the reconciliation while changes are raised",
                 o.pollers,
                 o.lease.as_secs(),
+                o.max_chunk.as_secs(),
                 o.visibility.as_secs()
             ),
             mark(self.reconciled_while_raising),
@@ -293,7 +297,7 @@ impl SyncReport {
         row(
             "sync and reconcile jobs finished, or their failures explained",
             format!(
-                "{} invocations, {} failed ({}); {} unexplained; {} jobs unfinished; {} in the DLQ",
+                "{} invocations, {} failed ({}); {} unexplained; {} jobs unfinished; {} in the DLQ; {} reconcile jobs found their job leased (queued again 5 min later)",
                 self.jobs.invocations,
                 self.jobs.failed,
                 if explained.is_empty() {
@@ -303,7 +307,8 @@ impl SyncReport {
                 },
                 self.jobs.unexplained.len(),
                 self.jobs.unfinished.len(),
-                self.dlq
+                self.dlq,
+                self.reconciles_requeued
             ),
             "0 unexplained, 0 unfinished, 0 dead letters",
             mark(self.jobs.ok() && self.dlq == 0),
