@@ -550,9 +550,9 @@ pub async fn run(
         if reconciling && reconcile_fired && quiet(&sqs, &queue_url, &states, &keys).await? {
             reconciling = false;
         }
-        // Ticks go on until the reconciliation is queued, and resume once it is done (a
-        // tick's job would take the lease a queued reconciliation needs).
-        if Instant::now() >= next_tick && !(reconciling && reconcile_fired) {
+        // Ticks stop when the reconciliation is due, so its jobs find their jobs free, and
+        // resume once it is done (a tick's job would take the lease it needs).
+        if Instant::now() >= next_tick && !reconciling {
             // A tick during the DynamoDB burst fails, as sync-scheduler's would: the next
             // one comes on the schedule.
             match tick(&scheduler, &rule).await {
