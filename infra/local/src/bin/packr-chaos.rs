@@ -15,9 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use packr_local::chaos::sync_failures::FailureLayer;
 use packr_local::chaos::sync_phase::SyncPhaseOptions;
 use packr_local::chaos::{self, report, ChaosOptions, Outage, Phases};
 use packr_local::testing::{emulator_config, fresh_local_stack};
+use tracing_subscriber::prelude::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,12 +60,23 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+    // The log (RUST_LOG, off by default) on stderr; sync-worker's failure lines also to the
+    // sync phase, which explains each failed job by them.
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+                ),
         )
-        .with_writer(std::io::stderr)
+        .with(
+            FailureLayer.with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target("packr::sync::worker", tracing::Level::ERROR),
+            ),
+        )
         .init();
     let args = Args::parse();
     let seed = args

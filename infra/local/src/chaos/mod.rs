@@ -21,6 +21,7 @@
 pub mod ledger;
 pub mod report;
 pub mod sync_checks;
+pub mod sync_failures;
 pub mod sync_faults;
 pub mod sync_phase;
 pub mod sync_report;

@@ -10,6 +10,8 @@ use packr::domain::Timestamp;
 use packr::sync::reconcile::ReconcileSummary;
 use packr::sync::{ResourceKind, SyncState};
 
+use super::sync_failures::{WorkerFailure, WRITE_WINDOW_EXCEEDED};
+
 /// Trackstar's limit: GETs per second per access token.
 pub const TRACKSTAR_GETS_PER_SECOND: usize = 10;
 
@@ -165,13 +167,14 @@ impl JobsTally {
     }
 }
 
-/// Tallies the invocations (each failure explained by a fault window or not) and the jobs'
-/// final states: every resource must have a state with no checkpoint and no lease at
+/// Tallies the invocations (each failure explained by a fault window, or by the worker's
+/// failure line naming the emulator's slowness, or not) and the jobs' final states: every resource must have a state with no checkpoint and no lease at
 /// `now`, a full run and (when `reconciled`) a complete reconciliation finished after
 /// `since`.
 #[allow(clippy::too_many_arguments)]
 pub fn tally_jobs(
     invocations: &[Invocation],
+    causes: &[WorkerFailure],
     windows: &[FaultWindow],
     slack: Duration,
     states: &[SyncState],
@@ -186,7 +189,20 @@ pub fn tally_jobs(
     };
     for invocation in invocations.iter().filter(|i| i.failed) {
         tally.failed += 1;
-        match explain_failure(invocation, windows, slack) {
+        // The emulator's own slowness, from the worker's failure line for this invocation.
+        let slow_emulator = causes.iter().any(|c| {
+            c.resource == invocation.resource.as_str()
+                && c.at >= invocation.started
+                && c.at <= invocation.ended + chrono::Duration::seconds(1)
+                && c.error.contains(WRITE_WINDOW_EXCEEDED)
+        });
+        let why = explain_failure(invocation, windows, slack).or_else(|| {
+            slow_emulator.then(|| {
+                "the emulator answered a write after the 5-s write window (given up, retried)"
+                    .to_owned()
+            })
+        });
+        match why {
             Some(why) => *tally.explained.entry(why).or_default() += 1,
             None => tally.unexplained.push(format!(
                 "{} {} at {}",
@@ -408,6 +424,7 @@ mod tests {
                 invocation(113, true),
                 invocation(300, false),
             ],
+            &[],
             &windows,
             slack,
             &done,
@@ -422,6 +439,7 @@ mod tests {
         // when one failed long after the burst
         let bad = tally_jobs(
             &[invocation(200, true)],
+            &[],
             &windows,
             slack,
             &done,
@@ -432,6 +450,48 @@ mod tests {
         );
         assert_eq!(bad.unexplained.len(), 1);
         assert!(!bad.ok());
+        // unless the worker's failure line for it says the emulator answered too late
+        let slow = WorkerFailure {
+            at: at(201),
+            resource: "orders".into(),
+            error: "the data store failed: DynamoDB UpdateItem failed: deadline has elapsed".into(),
+        };
+        let explained = tally_jobs(
+            &[invocation(200, true)],
+            std::slice::from_ref(&slow),
+            &windows,
+            slack,
+            &done,
+            &resources,
+            ts(0),
+            ts(400),
+            false,
+        );
+        assert!(explained.ok(), "{explained:?}");
+        // another resource's line, or another error, explains nothing
+        for other in [
+            WorkerFailure {
+                resource: "bills".into(),
+                ..slow.clone()
+            },
+            WorkerFailure {
+                error: "the data store failed: ValidationException".into(),
+                ..slow.clone()
+            },
+        ] {
+            let tally = tally_jobs(
+                &[invocation(200, true)],
+                &[other],
+                &windows,
+                slack,
+                &done,
+                &resources,
+                ts(0),
+                ts(400),
+                false,
+            );
+            assert_eq!(tally.unexplained.len(), 1);
+        }
         // when a job left its checkpoint, another has no state, and none reconciled
         let mut stuck = state(ResourceKind::Orders);
         stuck.checkpoint = Some(packr::sync::Checkpoint {
@@ -447,6 +507,7 @@ mod tests {
             reconcile: None,
         });
         let bad = tally_jobs(
+            &[],
             &[],
             &windows,
             slack,

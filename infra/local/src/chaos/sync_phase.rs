@@ -622,6 +622,7 @@ pub async fn run(
     let invocations = lock(&pollers.invocations).clone();
     let jobs = sync_checks::tally_jobs(
         &invocations,
+        &super::sync_failures::logged(),
         &fault_log.windows,
         options.explain_slack,
         &final_states,
