@@ -196,6 +196,9 @@ async fn drive_faults<K>(
     K: Fn(ResourceKind) -> JobKey + Clone + Send + Sync + 'static,
 {
     let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5e_7a_c5);
+    // While the DynamoDB burst lasts: a held worker goes on only after it, so its late writes
+    // reach the emulator's fence rather than the burst's 500s.
+    let bursting = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let connection = key(ResourceKind::Orders).connection_id.to_string();
     while let Some(due) = due.recv().await {
         // Each fault on its own: a stall held for a takeover delays no other.
@@ -210,6 +213,7 @@ async fn drive_faults<K>(
             Arc::clone(&log),
             connection.clone(),
         );
+        let bursting = Arc::clone(&bursting);
         tokio::spawn(async move {
             let at = Utc::now();
             lock(&log).fired.push(FiredFault {
@@ -250,6 +254,9 @@ async fn drive_faults<K>(
                             break;
                         }
                     }
+                    while bursting.load(std::sync::atomic::Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
                     // Give the new holder time to checkpoint past the held page.
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     let held = Utc::now() - at;
@@ -262,10 +269,12 @@ async fn drive_faults<K>(
                     let _ = due.resume.send(());
                 }
                 PageFault::DynamoBurst => {
+                    bursting.store(true, std::sync::atomic::Ordering::SeqCst);
                     burst_proxy.set_outage(Service::DynamoDb, true);
                     let _ = due.resume.send(());
                     tokio::time::sleep(options.dynamo_burst).await;
                     burst_proxy.set_outage(Service::DynamoDb, false);
+                    bursting.store(false, std::sync::atomic::Ordering::SeqCst);
                     lock(&log).windows.push(window(
                         "DynamoDB burst for the sync functions",
                         at,
