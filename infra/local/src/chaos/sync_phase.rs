@@ -199,6 +199,8 @@ async fn drive_faults<K>(
     // While the DynamoDB burst lasts: a held worker goes on only after it, so its late writes
     // reach the emulator's fence rather than the burst's 500s.
     let bursting = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // While a worker is held, and a few seconds after: the burst waits, for the same reason.
+    let stalling = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let connection = key(ResourceKind::Orders).connection_id.to_string();
     while let Some(due) = due.recv().await {
         // Each fault on its own: a stall held for a takeover delays no other.
@@ -214,6 +216,7 @@ async fn drive_faults<K>(
             connection.clone(),
         );
         let bursting = Arc::clone(&bursting);
+        let stalling = Arc::clone(&stalling);
         tokio::spawn(async move {
             let at = Utc::now();
             lock(&log).fired.push(FiredFault {
@@ -240,6 +243,7 @@ async fn drive_faults<K>(
                     }
                 }
                 PageFault::Stall => {
+                    stalling.store(true, std::sync::atomic::Ordering::SeqCst);
                     let job = key(due.resource);
                     let fence = states.get(&job).await.ok().flatten().map_or(0, |s| s.fence);
                     // Until another worker holds a newer fencing token (its message comes back
@@ -267,8 +271,14 @@ async fn drive_faults<K>(
                         taken_over,
                     });
                     let _ = due.resume.send(());
+                    // Its late writes take a moment; the burst waits for them.
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    stalling.store(false, std::sync::atomic::Ordering::SeqCst);
                 }
                 PageFault::DynamoBurst => {
+                    while stalling.load(std::sync::atomic::Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
                     bursting.store(true, std::sync::atomic::Ordering::SeqCst);
                     burst_proxy.set_outage(Service::DynamoDb, true);
                     let _ = due.resume.send(());
