@@ -88,8 +88,11 @@ impl Default for SyncPhaseOptions {
             tick: Duration::from_secs(10),
             pollers: 3,
             lease: Duration::from_secs(10),
-            visibility: Duration::from_secs(20),
-            max_chunk: Duration::from_secs(8),
+            // Longer than a chunk (a shorter one cuts a held page off at the chunk's end, with
+            // no late write to fence); a killed or held job is taken over sooner by a tick's
+            // job once its lease is over.
+            visibility: Duration::from_secs(90),
+            max_chunk: Duration::from_secs(60),
             page_limit: 25,
             fault_spacing: 5,
             dynamo_burst: Duration::from_secs(6),
