@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# `make chaos`: the reliability run of the webhook pipeline (infra/local/src/chaos), on a
-# release build and an emulator of its own, then the table written into BENCHMARKS.md
-# between `<!-- make chaos: begin -->` and `<!-- make chaos: end -->`.
+# `make chaos`: the reliability run of the local stack (infra/local/src/chaos) — the webhook
+# phase, then the sync phase on the same stack — on a release build and an emulator of its
+# own, then the table written into BENCHMARKS.md between `<!-- make chaos: begin -->` and
+# `<!-- make chaos: end -->`.
 #
 #   make chaos                    # a fresh seed, printed
 #   CHAOS_SEED=1234 make chaos    # reproduces the run of that seed
-#   CHAOS_EVENTS=2000 make chaos  # a shorter run (also CHAOS_RATE, CHAOS_POLLERS)
+#   CHAOS_EVENTS=2000 make chaos  # a shorter webhook phase (also CHAOS_RATE, CHAOS_POLLERS)
+#   CHAOS_PHASE=sync make chaos   # one phase only (webhooks or sync; CHAOS_SYNC_SECONDS,
+#                                 # CHAOS_SYNC_RATE size the sync phase)
 #
 # Exits non-zero when a check failed (the table is still written, saying which).
 set -euo pipefail
@@ -54,13 +57,14 @@ fragment="target/chaos/fragment.md"
   echo "## Reliability under chaos: \`make chaos\` (packr-local)"
   echo
   echo '```sh'
-  echo "CHAOS_SEED=$seed make chaos"
+  echo "CHAOS_SEED=$seed${CHAOS_PHASE:+ CHAOS_PHASE=$CHAOS_PHASE} make chaos"
   echo '```'
   echo
   echo "$(date -u +%Y-%m-%d) UTC, commit \`$(git rev-parse --short HEAD)\`$(git diff --quiet HEAD -- . ':!BENCHMARKS.md' || echo ' (with uncommitted changes)'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(rustc --version), moto $("$root/.venv/bin/python" -c 'import moto; print(moto.__version__)'), release build."
   echo "Seed **$seed**; the run took ${run_seconds} s (\`make chaos\` in all, build included: ${total_seconds} s)."
   echo
-  echo "The simulator raises the changes and delivers their webhooks (4 at once) to the gateway's"
+  if [ "${CHAOS_PHASE:-all}" != sync ]; then
+  echo "**Webhook phase.** The simulator raises the changes and delivers their webhooks (4 at once) to the gateway's"
   echo "function URL; webhook-ingest queues them; 2 pollers (batch 10, 40 s visibility) feed"
   echo "webhook-processor, whose AWS clients and pollers reach the emulator only through the"
   echo "fault proxy (\`infra/local/src/faultproxy.rs\`, set as their endpoint). Schedules are off:"
@@ -70,6 +74,23 @@ fragment="target/chaos/fragment.md"
   echo "accepted by the emulator, seen by the proxy's tap. The proxy also forwards"
   echo "conditional writes one at a time: moto does not make them atomic, DynamoDB does."
   echo
+  fi
+  if [ "${CHAOS_PHASE:-all}" != webhooks ]; then
+  echo "**Sync phase** (rows from *sync phase* on; same stack, after the webhook phase's checks;"
+  echo "\`infra/local/src/chaos/sync_phase.rs\`). Changes of every kind are raised while their webhooks"
+  echo "flow (duplicates, reordering); sync-scheduler ticks on the incremental schedule (sped up),"
+  echo "two rounds of full syncs of every resource and a reconciliation run, sync-worker (3 pollers,"
+  echo "short lease and visibility, small pages) behind a fault proxy of its own in front of the run's."
+  echo "At seeded full-run pages: a worker killed between its page read and its checkpoint; a worker"
+  echo "held past its lease until another is granted a newer fencing token (its late checkpoint must"
+  echo "be refused); every DynamoDB call of the sync functions answered 500 for a while; Trackstar"
+  echo "answering 5xx, then 429, for a while. Checks: every object of every resource stored at the"
+  echo "simulator's version; per item, the versions of accepted upserts (seen at the wire, in the order"
+  echo "applied) never decrease, nor do the watermarks of accepted run completions; every job"
+  echo "finished, each failed invocation inside a fault's window; the simulator's log never saw more"
+  echo "than 10 GETs on one token within a second; a dry-run reconciliation afterwards finds 0 drift."
+  echo
+  fi
   cat "$table"
 } > "$fragment"
 python3 - "$fragment" <<'PY'

@@ -476,16 +476,18 @@ async fn forward(
             forward = forward.header(name, value);
         }
     }
-    let answer = {
-        let _one_at_a_time = if conditional {
-            let lock = {
-                let mut locks = lock(&inner.item_locks);
-                Arc::clone(locks.entry(item_of(&operation, &body)).or_default())
-            };
-            Some(lock.lock_owned().await)
-        } else {
-            None
+    // Held until the tap has seen the answer too, so the tap sees one item's conditional
+    // writes in the order the emulator applied them.
+    let _one_at_a_time = if conditional {
+        let lock = {
+            let mut locks = lock(&inner.item_locks);
+            Arc::clone(locks.entry(item_of(&operation, &body)).or_default())
         };
+        Some(lock.lock_owned().await)
+    } else {
+        None
+    };
+    let answer = {
         match forward.send().await {
             Ok(answer) => {
                 let status = answer.status();

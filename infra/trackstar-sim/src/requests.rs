@@ -1,6 +1,7 @@
 //! Counts of requests received, per (method, path, access token), with the statuses
-//! served, and the writes actually applied: what tests check to prove "the write reached
-//! the simulator once" or "no 429 was served".
+//! served, the writes actually applied, and when each GET arrived per token: what tests
+//! check to prove "the write reached the simulator once", "no 429 was served" or "no
+//! second saw more than 10 GETs on a token".
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -34,6 +35,9 @@ pub struct RequestsSnapshot {
     /// Status code → count, over all requests.
     pub statuses: BTreeMap<u16, u64>,
     pub applied_writes: Vec<AppliedWrite>,
+    /// Access token → when each GET on it arrived (unix ms, in arrival order; `/_sim`
+    /// control requests are not logged).
+    pub get_arrivals_ms: BTreeMap<String, Vec<i64>>,
 }
 
 impl RequestsSnapshot {
@@ -66,6 +70,7 @@ type Key = (String, String, String);
 pub struct RequestLog {
     counts: Mutex<BTreeMap<Key, RequestCount>>,
     applied: Mutex<Vec<AppliedWrite>>,
+    get_arrivals: Mutex<BTreeMap<String, Vec<i64>>>,
 }
 
 impl RequestLog {
@@ -79,6 +84,18 @@ impl RequestLog {
             ..RequestCount::default()
         });
         entry.count += 1;
+        drop(counts);
+        if method.eq_ignore_ascii_case("GET") {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            self.get_arrivals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(token.to_owned())
+                .or_default()
+                .push(now_ms);
+        }
     }
 
     pub fn served(&self, method: &str, path: &str, token: &str, status: u16) {
@@ -114,6 +131,11 @@ impl RequestLog {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            get_arrivals_ms: self
+                .get_arrivals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 
@@ -123,6 +145,10 @@ impl RequestLog {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         self.applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.get_arrivals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();

@@ -20,6 +20,11 @@
 
 pub mod ledger;
 pub mod report;
+pub mod sync_checks;
+pub mod sync_failures;
+pub mod sync_faults;
+pub mod sync_phase;
+pub mod sync_report;
 pub mod truth;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,10 +45,10 @@ use rand::{Rng, SeedableRng};
 use trackstar_sim::{DeliveryOptions, FaultSpec, MutateRequest, MutationKind};
 
 use crate::esm::{self, EsmConfig};
-use crate::faultproxy::{self, Fault, FaultConfig, ProxyStats};
+use crate::faultproxy::{self, Fault, FaultConfig, FaultProxy, ProxyStats};
 use crate::stack::LocalStack;
 use crate::sync::SyncOptions;
-use crate::webhooks::{self, WebhookOptions};
+use crate::webhooks::{self, WebhookOptions, WebhookStack};
 use ledger::{Ledger, LedgerSnapshot};
 use truth::TruthReport;
 
@@ -373,12 +378,70 @@ impl ChaosReport {
     }
 }
 
-/// Runs the chaos on a provisioned `stack` (on the emulator `sdk` points at).
+/// Which phases a run has (`CHAOS_PHASE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phases {
+    /// The webhook phase, then the sync phase on the same stack (`make chaos`).
+    All,
+    Webhooks,
+    Sync,
+}
+
+impl Phases {
+    /// `all` (or empty), `webhooks`, `sync`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            "" | "all" => Some(Self::All),
+            "webhooks" => Some(Self::Webhooks),
+            "sync" => Some(Self::Sync),
+            _ => None,
+        }
+    }
+
+    pub fn webhooks(self) -> bool {
+        self != Self::Sync
+    }
+
+    pub fn sync(self) -> bool {
+        self != Self::Webhooks
+    }
+}
+
+/// What a run of one or both phases found.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub webhooks: Option<ChaosReport>,
+    pub sync: Option<sync_report::SyncReport>,
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    pub fn failures(&self) -> Vec<String> {
+        let mut failed = self
+            .webhooks
+            .as_ref()
+            .map(ChaosReport::failures)
+            .unwrap_or_default();
+        if let Some(sync) = &self.sync {
+            failed.extend(
+                sync.failures()
+                    .into_iter()
+                    .map(|f| format!("sync phase: {f}")),
+            );
+        }
+        failed
+    }
+}
+
+/// Runs the chaos on a provisioned `stack` (on the emulator `sdk` points at): the webhook
+/// phase, then the sync phase on the same stack, or one of them (`phases`).
 pub async fn run(
     sdk: &SdkConfig,
     stack: Arc<LocalStack>,
     options: ChaosOptions,
-) -> anyhow::Result<ChaosReport> {
+    phases: Phases,
+    sync_options: sync_phase::SyncPhaseOptions,
+) -> anyhow::Result<RunReport> {
     let started = Instant::now();
     let ledger = Ledger::default();
     let proxy = faultproxy::start(
@@ -412,9 +475,11 @@ pub async fn run(
                 ..EsmConfig::default()
             },
             pollers: options.pollers,
-            // The sync engine would repair what webhooks lost: only webhooks move data here.
+            // The sync engine would repair what webhooks lost: only webhooks move data in
+            // the webhook phase. The sync phase runs sync-worker's pollers of its own.
             sync: SyncOptions {
                 run_schedules: false,
+                pollers: 0,
                 ..SyncOptions::default()
             },
             processor_aws_endpoint: Some(proxy.url.clone()),
@@ -432,6 +497,51 @@ pub async fn run(
         ..DeliveryOptions::default()
     });
     running.sim.reset_requests();
+
+    let webhooks = if phases.webhooks() {
+        Some(
+            webhook_phase(
+                sdk,
+                &mut running,
+                &proxy,
+                &ledger,
+                &dlq_url,
+                table,
+                options,
+                started,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let sync = if phases.sync() {
+        Some(sync_phase::run(sdk, &running, &proxy, &ledger, sync_options).await?)
+    } else {
+        None
+    };
+    running.shutdown().await;
+    proxy.shutdown().await;
+    Ok(RunReport {
+        webhooks,
+        sync,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The webhook phase: changes raised and delivered under faults, then every event
+/// accounted for.
+#[allow(clippy::too_many_arguments)]
+async fn webhook_phase(
+    sdk: &SdkConfig,
+    running: &mut WebhookStack,
+    proxy: &FaultProxy,
+    ledger: &Ledger,
+    dlq_url: &str,
+    table: String,
+    options: ChaosOptions,
+    started: Instant,
+) -> anyhow::Result<ChaosReport> {
     let connection = running.demo.connection_id.clone();
 
     // Raise the changes, paced; Trackstar faults and the kill on the way.
@@ -538,11 +648,11 @@ pub async fn run(
     let tenant = TenantId::parse(running.demo.tenant_id.clone())?;
     let mut dead_letters = Vec::new();
     let mut redriven = 0;
-    let dlq_depth = esm::queue_depths(&direct_sqs, &dlq_url).await?;
+    let dlq_depth = esm::queue_depths(&direct_sqs, dlq_url).await?;
     if !dlq_depth.is_empty() {
         let listing = packr::ops::inspect(
             &direct_sqs,
-            &dlq_url,
+            dlq_url,
             &InspectOptions {
                 limit: 10_000,
                 peek_timeout: Duration::from_secs(5),
@@ -576,7 +686,7 @@ pub async fn run(
         let summary = packr::ops::redrive(
             &direct_sqs,
             &RedriveTarget {
-                dlq_url: dlq_url.clone(),
+                dlq_url: dlq_url.to_owned(),
                 source_url: Some(running.queue_url.clone()),
             },
             &RedriveOptions::default(),
@@ -594,7 +704,7 @@ pub async fn run(
         settled = running.wait_settled(options.settle_timeout).await && settled;
     }
     let dlq_after = {
-        let depth = esm::queue_depths(&direct_sqs, &dlq_url).await?;
+        let depth = esm::queue_depths(&direct_sqs, dlq_url).await?;
         depth.visible + depth.in_flight + depth.delayed
     };
 
@@ -666,8 +776,6 @@ pub async fn run(
     );
     let trackstar_statuses = running.sim.requests().statuses;
     let proxy_stats = proxy.stats();
-    running.shutdown().await;
-    proxy.shutdown().await;
 
     Ok(ChaosReport {
         options,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{injected_of, ChaosReport};
+use super::{injected_of, ChaosReport, RunReport};
 use crate::faultproxy::{Fault, Service};
 
 fn pct(part: u64, whole: u64) -> String {
@@ -33,15 +33,51 @@ fn mark(ok: bool) -> &'static str {
     }
 }
 
-/// The table, the dead letters and the verdict, as markdown.
-pub fn render(report: &ChaosReport) -> String {
+/// The table of a run (the webhook phase's rows, then the sync phase's), its notes and
+/// the verdict, as markdown.
+pub fn render(run: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| what | measured | expected | check |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    if let Some(report) = &run.webhooks {
+        webhook_rows(report, &mut out);
+    }
+    if let Some(sync) = &run.sync {
+        for [what, measured, expected, check] in sync.rows() {
+            let _ = writeln!(out, "| {what} | {measured} | {expected} | {check} |");
+        }
+    }
+    if let Some(report) = &run.webhooks {
+        webhook_notes(report, &mut out);
+    }
+    if let Some(sync) = &run.sync {
+        let notes = sync.notes();
+        if !notes.is_empty() {
+            let _ = writeln!(out, "\nSync phase findings:\n");
+            for note in notes {
+                let _ = writeln!(out, "- {note}");
+            }
+        }
+    }
+    let failures = run.failures();
+    let _ = writeln!(
+        out,
+        "\n**Result: {}**",
+        if failures.is_empty() {
+            "every check passed".to_owned()
+        } else {
+            format!("FAILED: {}", failures.join("; "))
+        }
+    );
+    out
+}
+
+/// The webhook phase's rows.
+fn webhook_rows(report: &ChaosReport, out: &mut String) {
     let o = &report.options;
     let s = &report.sim;
     let p = &report.proxy;
     let n = |v: usize| thousands(v as u64);
-    let mut out = String::new();
-    let _ = writeln!(out, "| what | measured | expected | check |");
-    let _ = writeln!(out, "|---|---|---|---|");
     let mut row = |what: &str, measured: String, expected: &str, check: &str| {
         let _ = writeln!(out, "| {what} | {measured} | {expected} | {check} |");
     };
@@ -307,7 +343,10 @@ pub fn render(report: &ChaosReport) -> String {
         "yes",
         mark(report.settled),
     );
+}
 
+/// The webhook phase's notes: dead letters and mismatches.
+fn webhook_notes(report: &ChaosReport, out: &mut String) {
     if !report.dead_letters.is_empty() {
         let _ = writeln!(
             out,
@@ -331,17 +370,6 @@ pub fn render(report: &ChaosReport) -> String {
             let _ = writeln!(out, "- {sample}");
         }
     }
-    let failures = report.failures();
-    let _ = writeln!(
-        out,
-        "\n**Result: {}**",
-        if failures.is_empty() {
-            "every check passed".to_owned()
-        } else {
-            format!("FAILED: {}", failures.join("; "))
-        }
-    );
-    out
 }
 
 #[cfg(test)]
