@@ -14,6 +14,11 @@ indexes standard queues so each call costs O(batch), with moto's semantics (its
 differential tests compare the two). It refuses to start on another moto than the one it
 was written against. MOTO_SQS_FASTPATH=0 starts moto's own SQS code (to measure against).
 
+moto's DynamoDB Query lists (and sorts) the whole table to answer for one partition, so
+every read slows down as the table fills; moto_dynamodb_fastpath.py hands moto's own Query
+only the partition's items (its differential tests compare the two), at the cost of
+DynamoDB's. MOTO_DYNAMODB_FASTPATH=0 starts moto's own Query.
+
 The HTTP server logs one access line per request at INFO: 9 % of moto's CPU in a profile of
 a full sync (py-spy, issue 22), paid by every benchmark and test. It is off unless
 MOTO_ACCESS_LOG=1; the server's warnings and errors still reach the log.
@@ -49,6 +54,12 @@ if os.environ.get("MOTO_SQS_FASTPATH", "1") != "0":
     import moto_sqs_fastpath
 
     moto_sqs_fastpath.install()
+
+if os.environ.get("MOTO_DYNAMODB_FASTPATH", "1") != "0":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import moto_dynamodb_fastpath
+
+    moto_dynamodb_fastpath.install()
 
 if __name__ == "__main__":
     sys.exit(main())

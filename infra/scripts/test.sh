@@ -29,7 +29,7 @@ bash infra/scripts/deps-check.sh
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 
-step "moto's SQS fast path answers as moto's own code (infra/scripts/tests)"
+step "moto's fast paths (SQS, DynamoDB Query) answer as moto's own code (infra/scripts/tests)"
 .venv/bin/python -m unittest discover -s infra/scripts/tests
 
 step "TypeScript client: types generated from openapi.json, tsc (strict), node --test"
