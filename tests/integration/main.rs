@@ -50,6 +50,7 @@ mod resources_unavailable;
 mod resources_webhooks;
 mod retention;
 mod retention_sweep;
+mod store_batches;
 mod sync_clock;
 mod sync_engine;
 mod sync_health;

@@ -6,6 +6,10 @@
 //! — and some requests are forwarded and then answered with a 500 anyway (the call took
 //! effect, its answer was lost). The SDK must retry all of them.
 //!
+//! A share of `BatchGetItem`s ([`FaultConfig::partial_batch_gets`]) is answered in part, as
+//! DynamoDB answers a batch that exceeds the throughput: the proxy forwards only the first
+//! key of each table and hands the rest back as `UnprocessedKeys`.
+//!
 //! A function is pointed at it by endpoint configuration only (`AWS_ENDPOINT_URL`, or the
 //! SDK config's endpoint): its code has no idea. The draws come from a seeded generator in
 //! arrival order, so a seed gives the same sequence of decisions; what was injected is
@@ -124,6 +128,9 @@ pub struct FaultConfig {
     pub seed: u64,
     /// Forward DynamoDB writes with a `ConditionExpression` one at a time (see the module).
     pub serialize_conditional_writes: bool,
+    /// Share of `BatchGetItem`s of two keys or more answered in part (see the module),
+    /// 0.0..=1.0; drawn apart from `rate`, so a run's other faults do not move.
+    pub partial_batch_gets: f64,
 }
 
 impl Default for FaultConfig {
@@ -132,6 +139,7 @@ impl Default for FaultConfig {
             rate: 0.0,
             seed: 0,
             serialize_conditional_writes: true,
+            partial_batch_gets: 0.0,
         }
     }
 }
@@ -261,6 +269,9 @@ pub struct ProxyStats {
     /// Requests answered with the service's 500 because it was out (see
     /// [`FaultProxy::set_outage`]); counted apart from `requests` and `injected`.
     pub outage_answers: BTreeMap<Service, u64>,
+    /// `BatchGetItem`s answered in part, and the keys handed back unprocessed.
+    pub partial_batch_gets: u64,
+    pub keys_left_unprocessed: u64,
 }
 
 impl ProxyStats {
@@ -285,6 +296,8 @@ struct Inner {
     upstream: String,
     client: reqwest::Client,
     plan: Mutex<FaultPlan>,
+    /// Draws for partial `BatchGetItem`s, with their share.
+    partial: Mutex<(StdRng, f64)>,
     /// Services that are out: every request answered with their 500, none forwarded.
     outages: Mutex<std::collections::BTreeSet<Service>>,
     stats: Mutex<ProxyStats>,
@@ -333,6 +346,10 @@ pub async fn start(
             .build()
             .map_err(std::io::Error::other)?,
         plan: Mutex::new(FaultPlan::new(config.rate, config.seed)),
+        partial: Mutex::new((
+            StdRng::seed_from_u64(config.seed ^ 0x000b_a7c4),
+            config.partial_batch_gets.clamp(0.0, 1.0),
+        )),
         outages: Mutex::new(std::collections::BTreeSet::new()),
         stats: Mutex::new(ProxyStats::default()),
         tap,
@@ -452,6 +469,19 @@ async fn forward(
     if let Some(fault) = fault.filter(|f| !f.forwards()) {
         return injected(service, fault);
     }
+    let (body, held_back) = if service == Service::DynamoDb && operation == "BatchGetItem" {
+        let partial = {
+            let mut draws = lock(&inner.partial);
+            let share = draws.1;
+            share > 0.0 && draws.0.random::<f64>() < share
+        };
+        match partial.then(|| split_batch_get(&body)).flatten() {
+            Some((forwarded, held_back)) => (axum::body::Bytes::from(forwarded), Some(held_back)),
+            None => (body, None),
+        }
+    } else {
+        (body, None)
+    };
 
     let conditional = inner.serialize_conditional_writes
         && service == Service::DynamoDb
@@ -520,11 +550,79 @@ async fn forward(
     if let Some(fault) = fault {
         return injected(service, fault);
     }
+    let bytes = match held_back {
+        Some(held_back) if status.is_success() => match with_unprocessed_keys(&bytes, held_back) {
+            Some((answer, keys)) => {
+                let mut stats = lock(&inner.stats);
+                stats.partial_batch_gets += 1;
+                stats.keys_left_unprocessed += keys;
+                axum::body::Bytes::from(answer)
+            }
+            None => bytes,
+        },
+        _ => bytes,
+    };
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() =
         StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     copy_headers(&headers, response.headers_mut());
     response
+}
+
+/// A `BatchGetItem` request cut to the first key of each table, and the rest by table (`KeysAndAttributes` with its other fields kept); `None` for a
+/// request of fewer than two keys or one that cannot be read.
+fn split_batch_get(body: &[u8]) -> Option<(Vec<u8>, serde_json::Map<String, serde_json::Value>)> {
+    let mut request: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let tables = request.get_mut("RequestItems")?.as_object_mut()?;
+    let total: usize = tables
+        .values()
+        .map(|t| t["Keys"].as_array().map_or(0, Vec::len))
+        .sum();
+    if total < 2 {
+        return None;
+    }
+    let mut held_back = serde_json::Map::new();
+    for (table, wanted) in tables.iter_mut() {
+        let keys = wanted.get_mut("Keys")?.as_array_mut()?;
+        let rest = keys.split_off(1);
+        if !rest.is_empty() {
+            let mut unprocessed = wanted.clone();
+            unprocessed["Keys"] = serde_json::Value::Array(rest);
+            held_back.insert(table.clone(), unprocessed);
+        }
+    }
+    tables.retain(|_, wanted| wanted["Keys"].as_array().is_some_and(|k| !k.is_empty()));
+    Some((serde_json::to_vec(&request).ok()?, held_back))
+}
+
+/// The emulator's `BatchGetItem` answer with `held_back` added to its `UnprocessedKeys`,
+/// and how many keys that hands back.
+fn with_unprocessed_keys(
+    answer: &[u8],
+    held_back: serde_json::Map<String, serde_json::Value>,
+) -> Option<(Vec<u8>, u64)> {
+    let mut answer: serde_json::Value = serde_json::from_slice(answer).ok()?;
+    let keys = held_back
+        .values()
+        .map(|t| t["Keys"].as_array().map_or(0, Vec::len) as u64)
+        .sum();
+    let unprocessed = answer
+        .as_object_mut()?
+        .entry("UnprocessedKeys")
+        .or_insert_with(|| serde_json::json!({}))
+        .as_object_mut()?;
+    for (table, wanted) in held_back {
+        match unprocessed.get_mut(&table) {
+            Some(existing) => {
+                let more = wanted["Keys"].as_array().cloned().unwrap_or_default();
+                existing["Keys"].as_array_mut()?.extend(more);
+            }
+            None => {
+                unprocessed.insert(table, wanted);
+            }
+        }
+    }
+    Some((serde_json::to_vec(&answer).ok()?, keys))
 }
 
 /// The item a single-item write is for: `<table>|<pk>|<sk>` (the table's keys are `pk` and

@@ -33,6 +33,10 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// A batch call kept answering part of its requests as unprocessed (DynamoDB does so
+    /// when the batch exceeds the table's throughput) through every round of asking again.
+    #[error("DynamoDB {operation} kept leaving requests unprocessed")]
+    Unprocessed { operation: &'static str },
     #[error("stored item could not be read")]
     Corrupt(#[source] serde_dynamo::Error),
     #[error("stored item lacks its `{0}` attribute")]
@@ -63,6 +67,7 @@ impl StoreError {
         matches!(
             self,
             Self::Dynamo { .. }
+                | Self::Unprocessed { .. }
                 | Self::Conflict { .. }
                 | Self::CursorKey(_)
                 | Self::AuditKey(_)

@@ -450,6 +450,7 @@ pub async fn run(
             rate: options.aws_fault_rate,
             seed: options.seed,
             serialize_conditional_writes: true,
+            partial_batch_gets: 0.0,
         },
         Some(ledger.tap()),
     )

@@ -400,6 +400,7 @@ pub async fn run(
                 rate: 0.0,
                 seed: options.seed,
                 serialize_conditional_writes: false,
+                partial_batch_gets: 0.0,
             },
             None,
         )

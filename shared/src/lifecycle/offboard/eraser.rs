@@ -3,11 +3,11 @@
 //! items are sent again (with a backoff) until none is left.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
+use crate::store::dynamo::{unprocessed_backoff, UNPROCESSED_ROUNDS};
 use crate::store::keys::{Index, PK, SK};
 use crate::store::StoreError;
 
@@ -17,8 +17,6 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const BATCH: usize = 25;
 /// Items one step reads at most from a partition (4 batches of deletes).
 pub const DEFAULT_PAGE: i32 = 100;
-/// Rounds of resending unprocessed items before the step fails (and is run again).
-const UNPROCESSED_ROUNDS: u32 = 8;
 
 /// Where a phase finds its items: one partition of the table or of an index, optionally
 /// filtered (the filter reads the partition's items all the same: used where the
@@ -185,7 +183,7 @@ impl Eraser {
                     break;
                 }
                 if round > 0 {
-                    tokio::time::sleep(backoff(round)).await;
+                    tokio::time::sleep(unprocessed_backoff(round)).await;
                 }
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(std::mem::take(&mut pending)))
@@ -221,9 +219,9 @@ impl Eraser {
                 }
             }
             if !pending.is_empty() {
-                return Err(StoreError::MissingAttribute(
-                    "BatchGetItem kept leaving keys unprocessed",
-                ));
+                return Err(StoreError::Unprocessed {
+                    operation: "BatchGetItem",
+                });
             }
         }
         Ok(kept)
@@ -249,7 +247,7 @@ impl Eraser {
                     break;
                 }
                 if round > 0 {
-                    tokio::time::sleep(backoff(round)).await;
+                    tokio::time::sleep(unprocessed_backoff(round)).await;
                 }
                 let out = self
                     .client
@@ -266,18 +264,13 @@ impl Eraser {
                     .unwrap_or_default();
             }
             if !pending.is_empty() {
-                return Err(StoreError::MissingAttribute(
-                    "BatchWriteItem kept leaving items unprocessed",
-                ));
+                return Err(StoreError::Unprocessed {
+                    operation: "BatchWriteItem",
+                });
             }
         }
         Ok(total)
     }
-}
-
-/// 50 ms, 100 ms, 200 ms … at most 2 s.
-fn backoff(round: u32) -> Duration {
-    Duration::from_millis((50u64 << round.min(6)).min(2000))
 }
 
 #[cfg(test)]
@@ -293,11 +286,5 @@ mod tests {
         let again = decode_start(&encode_start(start.clone())).unwrap();
         assert_eq!(again, start);
         assert!(decode_start("not json").is_err());
-    }
-
-    #[test]
-    fn the_backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1), Duration::from_millis(100));
-        assert_eq!(backoff(20), Duration::from_millis(2000));
     }
 }

@@ -45,6 +45,16 @@ use super::keys::{Index, PK, SK};
 use super::StoreError;
 use crate::lifecycle::retention::ItemExpiry;
 
+/// Rounds of asking again for what a batch call left unprocessed before it fails.
+pub(crate) const UNPROCESSED_ROUNDS: u32 = 8;
+
+/// The wait before round `round` of asking again for unprocessed requests: 50 ms, 100 ms,
+/// 200 ms … at most 2 s (about 6 s over all rounds). AWS's advice for batch calls is an
+/// exponential backoff; the SDK's own retries do not cover a call that succeeded in part.
+pub(crate) fn unprocessed_backoff(round: u32) -> std::time::Duration {
+    std::time::Duration::from_millis((50u64 << round.min(6)).min(2000))
+}
+
 pub type Item = HashMap<String, AttributeValue>;
 
 /// The table and everything needed to talk to it. Cheap to clone.
@@ -192,15 +202,20 @@ impl DynamoStore {
     }
 
     /// Strongly consistent reads of many items by key (BatchGetItem, 100 keys a call);
-    /// absent ones are left out. Unprocessed keys (throttling) are asked for again, a
-    /// bounded number of times.
+    /// absent ones are left out. Unprocessed keys (DynamoDB leaves some when a batch
+    /// exceeds the throughput) are asked for again after a growing wait
+    /// ([`unprocessed_backoff`]); keys still unprocessed after [`UNPROCESSED_ROUNDS`] fail
+    /// the read, because a key left out would read as absent.
     pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let mut pending: Vec<Item> = chunk.to_vec();
-            for _ in 0..5 {
+            for round in 0..UNPROCESSED_ROUNDS {
                 if pending.is_empty() {
                     break;
+                }
+                if round > 0 {
+                    tokio::time::sleep(unprocessed_backoff(round)).await;
                 }
                 let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
                     .set_keys(Some(std::mem::take(&mut pending)))
@@ -224,6 +239,11 @@ impl DynamoStore {
                 if let Some(keys) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
                     pending = keys.keys;
                 }
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unprocessed {
+                    operation: "BatchGetItem",
+                });
             }
         }
         Ok(found)
@@ -312,4 +332,20 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, St
 
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(StoreError::Encode)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_wait_for_unprocessed_requests_doubles_and_is_capped() {
+        let waits: Vec<_> = (1..UNPROCESSED_ROUNDS).map(unprocessed_backoff).collect();
+        assert_eq!(waits[0], Duration::from_millis(100));
+        assert_eq!(waits[1], Duration::from_millis(200));
+        assert_eq!(unprocessed_backoff(20), Duration::from_millis(2000));
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+    }
 }
