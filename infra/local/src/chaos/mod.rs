@@ -203,9 +203,12 @@ pub struct DeadLetter {
 }
 
 /// Why a dead letter died. A failure recorded on its receipt explains it. Without one, the
-/// outage explains it if its first receive fell within the outage and its last allowed
-/// receive (`max_receive_count - 1` visibility timeouts later) did not come after the
-/// outage's end plus `slack`: every attempt then met DynamoDB down, so none could write.
+/// outage explains it if every attempt could have met DynamoDB down, so that none could
+/// write its failure: the first attempt was still within its visibility timeout (an
+/// invocation runs at most that long) when the outage began, and the last allowed receive
+/// (`max_receive_count - 1` visibility timeouts after the first) came no later than the
+/// outage's end plus `slack`. Seed 424242 had one such letter, first received in a batch
+/// that started before the outage and was still being worked through when it began.
 pub fn explain_dead_letter(
     failure_reason: Option<&str>,
     first_received_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -222,7 +225,9 @@ pub fn explain_dead_letter(
             let last_receive = first
                 + chrono::Duration::from_std(visibility * max_receive_count.saturating_sub(1))
                     .unwrap_or_default();
-            if first >= start - slack && last_receive <= end + slack {
+            let first_attempt_until =
+                first + chrono::Duration::from_std(visibility).unwrap_or_default();
+            if first_attempt_until > start && last_receive <= end + slack {
                 (
                     format!(
                         "all {max_receive_count} receives in the DynamoDB outage: no attempt could write its receipt"
@@ -231,8 +236,11 @@ pub fn explain_dead_letter(
                 )
             } else {
                 (
-                    "no failure on its receipt, and its receives were not all in the outage"
-                        .to_owned(),
+                    format!(
+                        "no failure on its receipt, and its receives were not all in the outage \
+                         (first received {}s from the outage's start)",
+                        (first - start).num_seconds()
+                    ),
                     false,
                 )
             }
@@ -836,8 +844,15 @@ mod tests {
         assert!(explain_dead_letter(None, Some(at(20)), outage, visibility, 5).1);
         // first received 60 s in: its fifth receive (220 s) came after DynamoDB was back
         assert!(!explain_dead_letter(None, Some(at(60)), outage, visibility, 5).1);
-        // first received before the outage, or with no outage at all
-        assert!(!explain_dead_letter(None, Some(at(-30)), outage, visibility, 5).1);
+        // first received 30 s before it: that attempt was still running when DynamoDB
+        // went down, and the other four met it down too
+        assert!(explain_dead_letter(None, Some(at(-30)), outage, visibility, 5).1);
+        // first received more than a visibility timeout before it: that attempt had ended
+        let (reason, explained) = explain_dead_letter(None, Some(at(-45)), outage, visibility, 5);
+        assert!(!explain_dead_letter(None, Some(at(-40)), outage, visibility, 5).1);
+        assert!(!explained);
+        assert!(reason.contains("-45s from the outage's start"), "{reason}");
+        // or with no outage at all
         assert!(!explain_dead_letter(None, Some(at(20)), None, visibility, 5).1);
         assert!(!explain_dead_letter(None, None, outage, visibility, 5).1);
     }
