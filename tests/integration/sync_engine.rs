@@ -1374,6 +1374,45 @@ pub(crate) fn reconcile_job(r: &Rig, dry_run: bool) -> SyncJob {
 }
 
 #[tokio::test]
+async fn a_reconciliation_delivered_again_after_its_run_is_done_does_nothing() {
+    // given a reconciliation asked for and run to its end
+    let r = rig(23).await;
+    let deps = r.deps();
+    let job = reconcile_job(&r, false);
+    let outcomes = r.run_to_end(&deps, job.clone()).await;
+    assert!(
+        matches!(outcomes.last(), Some(ChunkOutcome::Completed { .. })),
+        "{outcomes:?}"
+    );
+    let gets = r.gets("/wms/orders");
+    // when its message comes again five minutes later (a second delivery, or the copy a
+    // worker queued again while the run held the lease)
+    r.clock.advance(Duration::from_secs(300));
+    let again = run_chunk(&deps, &job, far_deadline()).await.unwrap();
+    // then it does nothing: no Trackstar call, nothing queued, no second run
+    assert_eq!(again, ChunkOutcome::Skipped(Skip::Served));
+    assert_eq!(r.gets("/wms/orders"), gets);
+    assert!(r.queue.drain().is_empty());
+    // and a dry run asked for at the same time, or a reconciliation asked for since, runs
+    for other in [
+        SyncJob {
+            dry_run: true,
+            ..job.clone()
+        },
+        reconcile_job(&r, false),
+    ] {
+        let before = r.gets("/wms/orders");
+        let outcomes = r.run_to_end(&deps, other).await;
+        assert!(
+            matches!(outcomes.last(), Some(ChunkOutcome::Completed { .. })),
+            "{outcomes:?}"
+        );
+        assert!(r.gets("/wms/orders") > before);
+    }
+    r.sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn reconciliation_classifies_every_id_and_repairs_the_drift_through_the_upsert_path() {
     use packr::sync::reconcile::{DriftClass, ReportStore};
     // given 23 orders with one drift of each kind

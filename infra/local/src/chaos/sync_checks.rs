@@ -524,6 +524,7 @@ mod tests {
     fn summary(drift: u64, complete: bool, dry_run: bool, finished: i64) -> ReconcileSummary {
         ReconcileSummary {
             report_id: "run_9".into(),
+            started_at: Some(ts(finished - 1)),
             finished_at: ts(finished),
             complete,
             dry_run,

@@ -237,6 +237,10 @@ pub trait ReportStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReconcileSummary {
     pub report_id: String,
+    /// When the run started: a reconciliation asked for no later than this is served by
+    /// it (absent in states written before it was kept).
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
     pub finished_at: Timestamp,
     pub complete: bool,
     pub dry_run: bool,
@@ -249,6 +253,7 @@ impl From<&ReconcileReport> for ReconcileSummary {
     fn from(r: &ReconcileReport) -> Self {
         Self {
             report_id: r.id.clone(),
+            started_at: Some(r.started_at),
             finished_at: r.finished_at,
             complete: r.complete,
             dry_run: r.dry_run,

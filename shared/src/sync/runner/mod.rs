@@ -87,6 +87,10 @@ pub enum Skip {
     /// A scheduled job of a resource Trackstar refused for the connection (re-checked on
     /// the schedule's slow cadence, or at once on demand).
     Unavailable,
+    /// A reconciliation that a complete run started since it was asked for has done: a
+    /// second delivery of its message (SQS delivers at least once), or the one queued
+    /// again while that run held the lease.
+    Served,
 }
 
 /// Why a job stopped without finishing; the message is done with (not retried).
@@ -347,6 +351,13 @@ async fn start(deps: &WorkerDeps, job: &SyncJob) -> Result<Start, SyncError> {
             Some(cp.clone())
         }
         (Some(cp), None) => Some(cp.clone()),
+        (None, None) if job.mode == SyncMode::Reconcile && served(&state, job) => {
+            deps.states.release(&lease, None, now).await.ok();
+            info!("a reconciliation started since this one was asked for is done: nothing to do");
+            deps.metrics
+                .emit(metric("sync.skipped", job, job.mode).with("why", "served"));
+            return Ok(Start::Done(ChunkOutcome::Skipped(Skip::Served)));
+        }
         (None, None) => None,
     };
     let mut checkpoint = resumed.unwrap_or_else(|| new_run(deps, job, &state, now));
@@ -366,6 +377,16 @@ async fn start(deps: &WorkerDeps, job: &SyncJob) -> Result<Start, SyncError> {
         checkpoint,
         unavailable: state.unavailable,
     })))
+}
+
+/// Whether the newest reconciliation of the job, complete and of the same kind (dry run or
+/// repairing), started at or after `job` was asked for, so it did what `job` asks.
+fn served(state: &SyncState, job: &SyncJob) -> bool {
+    state.last_reconcile.as_ref().is_some_and(|last| {
+        last.complete
+            && last.dry_run == job.dry_run
+            && last.started_at.is_some_and(|at| at >= job.requested_at)
+    })
 }
 
 /// A new run's checkpoint: its mode (an incremental without a watermark is a full) and
