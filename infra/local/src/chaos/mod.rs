@@ -21,6 +21,7 @@
 pub mod ledger;
 pub mod report;
 pub mod sync_checks;
+mod sync_driver;
 pub mod sync_failures;
 pub mod sync_faults;
 pub mod sync_phase;
