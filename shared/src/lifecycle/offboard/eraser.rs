@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
-use crate::store::dynamo::{unprocessed_backoff, UNPROCESSED_ROUNDS};
+use crate::store::dynamo::{batch_get_consistent, unprocessed_backoff, UNPROCESSED_ROUNDS};
 use crate::store::keys::{Index, PK, SK};
 use crate::store::StoreError;
 
@@ -175,56 +175,19 @@ impl Eraser {
         attribute: &str,
         value: &str,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut kept = Vec::new();
-        for chunk in keys.chunks(100) {
-            let mut pending: Vec<Item> = chunk.to_vec();
-            for round in 0..UNPROCESSED_ROUNDS {
-                if pending.is_empty() {
-                    break;
-                }
-                if round > 0 {
-                    tokio::time::sleep(unprocessed_backoff(round)).await;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .projection_expression("#pk, #sk, #a")
-                    .expression_attribute_names("#pk", PK)
-                    .expression_attribute_names("#sk", SK)
-                    .expression_attribute_names("#a", attribute)
-                    .build()
-                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        StoreError::dynamo("BatchGetItem", aws_sdk_dynamodb::Error::from(e))
-                    })?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let matches =
-                        matches!(item.get(attribute), Some(AttributeValue::S(v)) if v == value);
-                    if matches {
-                        kept.extend(key_of(&item));
-                    }
-                }
-                if let Some(left) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                    pending = left.keys;
-                }
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Unprocessed {
-                    operation: "BatchGetItem",
-                });
-            }
-        }
-        Ok(kept)
+        let items = batch_get_consistent(&self.client, &self.table, keys, |request| {
+            request
+                .projection_expression("#pk, #sk, #a")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_names("#a", attribute)
+        })
+        .await?;
+        Ok(items
+            .iter()
+            .filter(|item| matches!(item.get(attribute), Some(AttributeValue::S(v)) if v == value))
+            .filter_map(key_of)
+            .collect())
     }
 
     /// Deletes `keys` (absent ones are no-ops) in batches of [`BATCH`], resending

@@ -37,7 +37,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::builders::KeysAndAttributesBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use super::cursor::{CursorCodec, CursorKeys};
@@ -56,6 +57,60 @@ pub(crate) fn unprocessed_backoff(round: u32) -> std::time::Duration {
 }
 
 pub type Item = HashMap<String, AttributeValue>;
+
+/// Strongly consistent reads of many items by key (BatchGetItem, 100 keys a call, each
+/// call's request shaped by `shape`, e.g. a projection); absent ones are left out.
+/// Unprocessed keys (DynamoDB leaves some when a batch exceeds the throughput) are asked
+/// for again after a growing wait ([`unprocessed_backoff`]); keys still unprocessed after
+/// [`UNPROCESSED_ROUNDS`] fail the read, because a key left out would read as absent.
+pub(crate) async fn batch_get_consistent(
+    client: &Client,
+    table: &str,
+    keys: Vec<Item>,
+    shape: impl Fn(KeysAndAttributesBuilder) -> KeysAndAttributesBuilder,
+) -> Result<Vec<Item>, StoreError> {
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        let mut pending: Vec<Item> = chunk.to_vec();
+        for round in 0..UNPROCESSED_ROUNDS {
+            if pending.is_empty() {
+                break;
+            }
+            if round > 0 {
+                tokio::time::sleep(unprocessed_backoff(round)).await;
+            }
+            let request = shape(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true),
+            )
+            .build()
+            .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+            let out = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|e| {
+                    StoreError::dynamo("BatchGetItem", aws_sdk_dynamodb::Error::from(e))
+                })?;
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(table))
+                    .unwrap_or_default(),
+            );
+            if let Some(left) = out.unprocessed_keys.and_then(|mut u| u.remove(table)) {
+                pending = left.keys;
+            }
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Unprocessed {
+                operation: "BatchGetItem",
+            });
+        }
+    }
+    Ok(found)
+}
 
 /// The table and everything needed to talk to it. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -201,52 +256,9 @@ impl DynamoStore {
         }
     }
 
-    /// Strongly consistent reads of many items by key (BatchGetItem, 100 keys a call);
-    /// absent ones are left out. Unprocessed keys (DynamoDB leaves some when a batch
-    /// exceeds the throughput) are asked for again after a growing wait
-    /// ([`unprocessed_backoff`]); keys still unprocessed after [`UNPROCESSED_ROUNDS`] fail
-    /// the read, because a key left out would read as absent.
+    /// Strongly consistent reads of many items by key; see [`batch_get_consistent`].
     pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
-        let mut found = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(100) {
-            let mut pending: Vec<Item> = chunk.to_vec();
-            for round in 0..UNPROCESSED_ROUNDS {
-                if pending.is_empty() {
-                    break;
-                }
-                if round > 0 {
-                    tokio::time::sleep(unprocessed_backoff(round)).await;
-                }
-                let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        StoreError::dynamo("BatchGetItem", aws_sdk_dynamodb::Error::from(e))
-                    })?;
-                found.extend(
-                    out.responses
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default(),
-                );
-                if let Some(keys) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                    pending = keys.keys;
-                }
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Unprocessed {
-                    operation: "BatchGetItem",
-                });
-            }
-        }
-        Ok(found)
+        batch_get_consistent(&self.client, &self.table, keys, |request| request).await
     }
 
     /// Writes an item that must not exist yet; `AlreadyExists { what }` if it does.
