@@ -49,8 +49,8 @@ use crate::lifecycle::retention::ItemExpiry;
 /// Rounds of asking again for what a batch call left unprocessed before it fails.
 pub(crate) const UNPROCESSED_ROUNDS: u32 = 8;
 
-/// The wait before round `round` of asking again for unprocessed requests: 50 ms, 100 ms,
-/// 200 ms … at most 2 s (about 6 s over all rounds). AWS's advice for batch calls is an
+/// The wait before round `round` of asking again for unprocessed requests: 100 ms, 200 ms,
+/// 400 ms … at most 2 s (about 7 s over all rounds). AWS's advice for batch calls is an
 /// exponential backoff; the SDK's own retries do not cover a call that succeeded in part.
 pub(crate) fn unprocessed_backoff(round: u32) -> std::time::Duration {
     std::time::Duration::from_millis((50u64 << round.min(6)).min(2000))
