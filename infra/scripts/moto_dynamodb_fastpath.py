@@ -32,13 +32,11 @@ The differential tests (infra/scripts/tests/test_moto_dynamodb_fastpath.py) run 
 writes against a table with the fast path and one without, and compare every Query.
 """
 
-import hashlib
 import inspect
 import threading
-from pathlib import Path
 from typing import Any
 
-import moto
+import moto_pin
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
@@ -51,26 +49,14 @@ MOTO_SOURCES = {
 }
 
 
-class MotoVersionMismatch(RuntimeError):
-    """The installed moto is not the one the fast path was written against."""
+MotoVersionMismatch = moto_pin.MotoVersionMismatch
 
 
 def check_moto() -> None:
-    root = Path(moto.__file__).parent
-    problems = []
-    if moto.__version__ != MOTO_VERSION:
-        problems.append(f"moto {moto.__version__} installed, {MOTO_VERSION} expected")
-    for rel, want in MOTO_SOURCES.items():
-        got = hashlib.sha256((root / rel).read_bytes()).hexdigest()
-        if got != want:
-            problems.append(f"{root / rel} has sha256 {got}, {want} expected")
-    if problems:
-        raise MotoVersionMismatch(
-            "infra/scripts/moto_dynamodb_fastpath.py relies on moto's DynamoDB internals: "
-            + "; ".join(problems)
-            + ". Re-check the fast path against that moto (and its differential tests), "
-            "or start moto with MOTO_DYNAMODB_FASTPATH=0."
-        )
+    moto_pin.check(
+        "moto_dynamodb_fastpath.py", "DynamoDB internals", "MOTO_DYNAMODB_FASTPATH",
+        MOTO_VERSION, MOTO_SOURCES,
+    )
 
 
 _original_query = Table.query

@@ -30,14 +30,12 @@ Every assumption about moto's internals is pinned: `install()` refuses to run un
 is 5.2.5 with the SQS sources this was written against (their sha256 below).
 """
 
-import hashlib
 import heapq
 import itertools
 from copy import deepcopy
-from pathlib import Path
 from typing import Any
 
-import moto
+import moto_pin
 from moto.core.utils import unix_time, unix_time_millis
 from moto.sqs import models
 from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
@@ -58,26 +56,11 @@ READY, INVISIBLE, DELAYED = "ready", "invisible", "delayed"
 enabled = True
 
 
-class MotoVersionMismatch(RuntimeError):
-    """The installed moto is not the one the fast path was written against."""
+MotoVersionMismatch = moto_pin.MotoVersionMismatch
 
 
 def check_moto() -> None:
-    root = Path(moto.__file__).parent
-    problems = []
-    if moto.__version__ != MOTO_VERSION:
-        problems.append(f"moto {moto.__version__} installed, {MOTO_VERSION} expected")
-    for rel, want in MOTO_SOURCES.items():
-        got = hashlib.sha256((root / rel).read_bytes()).hexdigest()
-        if got != want:
-            problems.append(f"{root / rel} has sha256 {got}, {want} expected")
-    if problems:
-        raise MotoVersionMismatch(
-            "infra/scripts/moto_sqs_fastpath.py relies on moto's SQS internals: "
-            + "; ".join(problems)
-            + ". Re-check the fast path against that moto (and its differential tests), "
-            "or start moto with MOTO_SQS_FASTPATH=0."
-        )
+    moto_pin.check("moto_sqs_fastpath.py", "SQS internals", "MOTO_SQS_FASTPATH", MOTO_VERSION, MOTO_SOURCES)
 
 
 class _Slot:
